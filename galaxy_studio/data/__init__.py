@@ -1,0 +1,1 @@
+"""Cutouts in, display pixels out. GUI-free."""

@@ -1,0 +1,76 @@
+"""The one in-memory type every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class CutoutError(Exception):
+    """A file could not be read as a cutout. The message names the file and the problem."""
+
+    def __init__(self, source: str | Path, problem: str) -> None:
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
+@dataclass
+class Cutout:
+    """Pixels as float32 (H, W, bands) in the file's own units, plus what is known about them.
+
+    `data` may contain NaN/inf (masked when displayed). `wcs` is a 2-D celestial
+    astropy WCS or None. `header` is the astropy FITS header or None; `meta` holds
+    anything else a reader found (EXIF, HDF5 attributes, the HDU used, the decimation).
+    `scale` > 1 means the reader decimated the pixels by that factor (huge images or
+    thumbnails); `wcs` then already describes the decimated grid.
+    """
+
+    data: np.ndarray
+    bands: list[str]
+    source: str
+    format: str
+    wcs: Any = None
+    header: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    scale: int = 1
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 3:
+            raise ValueError(f"Cutout data must be (H, W, bands), got shape {self.data.shape}")
+        if self.data.dtype != np.float32:
+            self.data = self.data.astype(np.float32)
+        if len(self.bands) != self.data.shape[2]:
+            raise ValueError(f"{len(self.bands)} band names for {self.data.shape[2]} bands")
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def n_bands(self) -> int:
+        return int(self.data.shape[2])
+
+    @property
+    def nan_count(self) -> int:
+        """Non-finite pixel values (NaN and inf), counted over all bands."""
+        return int(self.data.size - np.count_nonzero(np.isfinite(self.data)))
+
+    def sky_position(self, x: float, y: float) -> tuple[float, float] | None:
+        """(RA, Dec) in degrees at pixel (x, y) (0-based, x along columns), or None without WCS."""
+        if self.wcs is None:
+            return None
+        ra, dec = self.wcs.all_pix2world([[x, y]], 0)[0]
+        if not (np.isfinite(ra) and np.isfinite(dec)):
+            return None
+        return float(ra), float(dec)
+
+    def centre_sky_position(self) -> tuple[float, float] | None:
+        return self.sky_position((self.width - 1) / 2.0, (self.height - 1) / 2.0)

@@ -1,0 +1,234 @@
+"""Turn a cutout into display pixels the way astronomers look at them.
+
+Stretch and interval come from astropy.visualization so that what Galaxy Studio shows
+matches DS9/astropy conventions. Everything returns uint8 RGB (H, W, 3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from astropy.visualization import (
+    AsinhStretch,
+    BaseInterval,
+    BaseStretch,
+    HistEqStretch,
+    LinearStretch,
+    LogStretch,
+    ManualInterval,
+    MinMaxInterval,
+    PercentileInterval,
+    SqrtStretch,
+    ZScaleInterval,
+    make_lupton_rgb,
+)
+
+from galaxy_studio.data.cutout import Cutout
+
+STRETCHES: tuple[str, ...] = ("linear", "sqrt", "log", "asinh", "histeq")
+INTERVALS: tuple[str, ...] = ("minmax", "99.5%", "99%", "95%", "zscale")
+COMPOSITES: tuple[str, ...] = ("per-band", "lupton")
+
+MAX_INTERVAL_SAMPLES = 250_000
+HISTEQ_SAMPLES = 20_000
+
+# Approximate effective wavelengths (nm) so composites put the reddest band in red.
+_BAND_WAVELENGTH_NM: dict[str, float] = {
+    "u": 355, "U": 365, "B": 445, "g": 475, "G": 510, "V": 551, "r": 622, "R": 658,
+    "i": 763, "I": 806, "z": 905, "y": 1000, "Y": 1020, "J": 1250, "H": 1650, "K": 2200,
+}
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """How to draw a cutout. `bands` picks one (grey) or three (R, G, B) band indices;
+    None lets `auto_bands` decide. `linked` uses one interval for all bands (keeps the
+    colour balance of already-rendered JPEGs); otherwise each band gets its own."""
+
+    stretch: str = "asinh"
+    interval: str = "99.5%"
+    composite: str = "per-band"
+    bands: tuple[int, ...] | None = None
+    invert: bool = False
+    linked: bool = False
+    lupton_q: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.stretch not in STRETCHES:
+            raise ValueError(f"unknown stretch {self.stretch!r}; choose from {', '.join(STRETCHES)}")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"unknown interval {self.interval!r}; choose from {', '.join(INTERVALS)}")
+        if self.composite not in COMPOSITES:
+            raise ValueError(f"unknown composite {self.composite!r}; choose from {', '.join(COMPOSITES)}")
+        if self.bands is not None and len(self.bands) not in (1, 3):
+            raise ValueError("bands must name one (grey) or three (R, G, B) band indices")
+
+    def cache_key(self) -> str:
+        """Stable text for disk-cache keys."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def with_changes(self, **changes: object) -> "DisplaySettings":
+        return replace(self, **changes)
+
+
+def default_settings(cutout: Cutout) -> DisplaySettings:
+    """Sensible first look: 8-bit rasters are already rendered, so show them as they are;
+    scientific data (FITS, 16-bit, float) get an asinh stretch of the 99.5% range."""
+    if cutout.format in {"jpeg", "png", "tiff", "galaxy10"} and cutout.meta.get("bit_depth", 8) == 8:
+        return DisplaySettings(stretch="linear", interval="minmax", linked=True)
+    return DisplaySettings()
+
+
+def wavelength_order(bands: list[str]) -> list[int] | None:
+    """Band indices from reddest to bluest, or None when a band has no known wavelength."""
+    waves = [_BAND_WAVELENGTH_NM.get(name.strip()) for name in bands]
+    if any(w is None for w in waves):
+        return None
+    return sorted(range(len(bands)), key=lambda i: -waves[i])
+
+
+def auto_bands(cutout: Cutout) -> tuple[int, ...]:
+    """Bands to show when the user has not chosen: grey for one band, colour for three,
+    the three reddest-to-bluest known filters for more, else the first band in grey."""
+    n = cutout.n_bands
+    if n >= 3 and [b.upper() for b in cutout.bands[:3]] == ["R", "G", "B"]:
+        return (0, 1, 2)
+    order = wavelength_order(cutout.bands)
+    if order is not None and n >= 2:
+        if n == 2:
+            return (order[0], order[0], order[1])
+        return tuple(order[:3]) if n == 3 else (order[0], order[n // 2], order[-1])
+    if n == 3:
+        return (0, 1, 2)
+    return (0,)
+
+
+def _finite_sample(values: np.ndarray) -> np.ndarray:
+    """Finite values, subsampled with a regular stride so large images stay fast."""
+    flat = values.reshape(-1)
+    if flat.size > MAX_INTERVAL_SAMPLES:
+        flat = flat[:: int(np.ceil(flat.size / MAX_INTERVAL_SAMPLES))]
+    return flat[np.isfinite(flat)]
+
+
+def _interval(name: str) -> BaseInterval:
+    if name == "minmax":
+        return MinMaxInterval()
+    if name == "zscale":
+        return ZScaleInterval()
+    return PercentileInterval(float(name.rstrip("%")))
+
+
+def _stretch(name: str, sample: np.ndarray) -> BaseStretch:
+    if name == "linear":
+        return LinearStretch()
+    if name == "sqrt":
+        return SqrtStretch()
+    if name == "log":
+        return LogStretch()
+    if name == "asinh":
+        return AsinhStretch(a=0.1)
+    reference = sample[:: max(1, sample.size // HISTEQ_SAMPLES)] if sample.size else np.array([0.0, 1.0])
+    return HistEqStretch(reference)
+
+
+def interval_limits(values: np.ndarray, interval: str) -> tuple[float, float]:
+    """(vmin, vmax) over finite values; a constant or empty image gets a unit range."""
+    sample = _finite_sample(values)
+    if sample.size == 0:
+        return 0.0, 1.0
+    vmin, vmax = _interval(interval).get_limits(sample)
+    if not np.isfinite(vmin) or not np.isfinite(vmax) or vmax <= vmin:
+        lo = float(np.min(sample))
+        return lo, lo + 1.0
+    return float(vmin), float(vmax)
+
+
+def _stretch_plane(plane: np.ndarray, limits: tuple[float, float], stretch: str) -> np.ndarray:
+    vmin, vmax = limits
+    finite = np.isfinite(plane)
+    scaled = np.where(finite, (plane - vmin) / (vmax - vmin), 0.0).astype(np.float32)
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    transform = _stretch(stretch, scaled[finite])
+    ends = transform(np.array([0.0, 1.0], dtype=np.float32), clip=True)
+    out = transform(scaled, clip=True)
+    if ends[1] > ends[0]:
+        out = (out - ends[0]) / (ends[1] - ends[0])
+    out[~finite] = 0.0
+    return out
+
+
+def _to_uint8(unit: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _lupton(planes: list[np.ndarray], settings: DisplaySettings) -> np.ndarray:
+    stack = np.stack(planes, axis=-1)
+    vmin, vmax = interval_limits(stack, settings.interval)
+    clean = [np.where(np.isfinite(p), p, vmin) for p in planes]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return make_lupton_rgb(*clean, minimum=vmin, stretch=max(vmax - vmin, 1e-12), Q=settings.lupton_q)
+
+
+def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.ndarray:
+    """Display pixels (H, W, 3) uint8 for `cutout` under `settings` (default: `default_settings`)."""
+    settings = settings or default_settings(cutout)
+    bands = settings.bands if settings.bands is not None else auto_bands(cutout)
+    if any(b < 0 or b >= cutout.n_bands for b in bands):
+        raise ValueError(f"band index out of range for {cutout.n_bands} band(s): {bands}")
+    planes = [cutout.data[:, :, b] for b in bands]
+    if len(planes) == 3 and settings.composite == "lupton":
+        rgb = _lupton(planes, settings)
+    else:
+        linked = interval_limits(np.stack(planes, -1), settings.interval) if settings.linked else None
+        unit = [
+            _stretch_plane(p, linked or interval_limits(p, settings.interval), settings.stretch)
+            for p in planes
+        ]
+        rgb = _to_uint8(np.stack(unit * 3 if len(unit) == 1 else unit, axis=-1))
+    if settings.invert:
+        rgb = 255 - rgb
+    return np.ascontiguousarray(rgb)
+
+
+def fit_into_square(rgb: np.ndarray, size: int, background: int = 24) -> np.ndarray:
+    """Resize keeping the aspect ratio and pad to size x size (thumbnails line up in a grid)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.NEAREST
+    small = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), resample))
+    out = np.full((size, size, 3), background, dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = small
+    return out
+
+
+def _format_value(value: float) -> str:
+    if not np.isfinite(value):
+        return "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
+    return f"{value:.5g}"
+
+
+def pixel_readout(cutout: Cutout, x: float, y: float) -> str:
+    """The cursor readout: pixel position (in the file's full-resolution grid), the value
+    of every band, and RA/Dec (sexagesimal and degrees) when the cutout has a WCS."""
+    from astropy.coordinates import Angle
+
+    col, row = int(round(x)), int(round(y))
+    if not (0 <= col < cutout.width and 0 <= row < cutout.height):
+        return ""
+    parts = [f"x {col * cutout.scale}  y {row * cutout.scale}"]
+    values = cutout.data[row, col, :]
+    parts.append("  ".join(f"{name} {_format_value(float(v))}" for name, v in zip(cutout.bands, values)))
+    sky = cutout.sky_position(x, y)
+    if sky is not None:
+        ra, dec = sky
+        ra_text = Angle(ra, unit="deg").to_string(unit="hourangle", sep=":", precision=2, pad=True)
+        dec_text = Angle(dec, unit="deg").to_string(unit="deg", sep=":", precision=1, alwayssign=True, pad=True)
+        parts.append(f"RA {ra_text}  Dec {dec_text}  ({ra:.5f}°, {dec:+.5f}°)")
+    return "   ".join(parts)

@@ -1,0 +1,68 @@
+"""The job protocol shared by the CLI, the tests and the GUI.
+
+Long-running core functions take an `emit` sink and a `CancelToken`; they never know who is
+listening. Events are small frozen dataclasses named in the past tense.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class Cancelled(Exception):
+    """Raised by a job that stopped because its CancelToken was set."""
+
+
+@dataclass(frozen=True)
+class Progressed:
+    done: int
+    total: int
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class MetricLogged:
+    name: str
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Warned:
+    text: str
+
+
+Event = Any
+EventSink = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The default sink: nobody is listening."""
+
+
+class CancelToken:
+    """Thread-safe flag a job polls at every batch or iteration boundary."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_set(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class _NeverCancelled(CancelToken):
+    def set(self) -> None:
+        raise RuntimeError("NEVER cannot be cancelled; pass a CancelToken of your own")
+
+
+NEVER: CancelToken = _NeverCancelled()

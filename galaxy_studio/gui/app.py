@@ -1,0 +1,103 @@
+"""Start the Qt application, optionally take a screenshot and exit."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtWidgets import QApplication
+
+from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.resources import resource_path
+
+SCREENSHOT_TIMEOUT_S = 180.0
+
+
+def dark_palette() -> QPalette:
+    """A dark theme: galaxies are judged against a dark sky, and a bright frame dazzles."""
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: QColor(37, 39, 44),
+        QPalette.ColorRole.WindowText: QColor(220, 222, 228),
+        QPalette.ColorRole.Base: QColor(27, 29, 33),
+        QPalette.ColorRole.AlternateBase: QColor(44, 46, 52),
+        QPalette.ColorRole.ToolTipBase: QColor(50, 52, 58),
+        QPalette.ColorRole.ToolTipText: QColor(230, 230, 235),
+        QPalette.ColorRole.Text: QColor(222, 224, 230),
+        QPalette.ColorRole.Button: QColor(48, 50, 56),
+        QPalette.ColorRole.ButtonText: QColor(222, 224, 230),
+        QPalette.ColorRole.Highlight: QColor(66, 133, 214),
+        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.PlaceholderText: QColor(140, 142, 150),
+        QPalette.ColorRole.Link: QColor(110, 170, 240),
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, colour)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 122, 128))
+    return palette
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Galaxy Studio")
+    app.setOrganizationName("Galaxy Studio")
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    app.setWindowIcon(QIcon(str(resource_path("galaxy-studio.png"))))
+    return app
+
+
+class ScreenshotTaker(QObject):
+    """Waits until the window shows its first screenful of thumbnails, grabs it and quits."""
+
+    def __init__(self, window: MainWindow, out: Path, app: QApplication) -> None:
+        super().__init__(window)
+        self.window, self.out, self.app = window, out, app
+        self.started = time.monotonic()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start(100)
+
+    def ready(self) -> bool:
+        library = self.window.library
+        if library.opener.running or self.window.jobs.running:
+            return False
+        if not library.catalog.items:
+            return True
+        return library.model.all_visible_drawn() and library.cutout is not None
+
+    def _poll(self) -> None:
+        self.window.library.grid.viewport().update()
+        if self.ready():
+            self.timer.stop()
+            self.app.processEvents()
+            saved = self.window.grab().save(str(self.out))
+            if not saved:
+                print(f"galaxy-studio: error: {self.out}: cannot write the screenshot", file=sys.stderr)
+            self.window.close()
+            self.app.exit(0 if saved else 1)
+        elif time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
+            self.timer.stop()
+            print("galaxy-studio: error: screenshot timed out waiting for thumbnails", file=sys.stderr)
+            self.window.close()
+            self.app.exit(1)
+
+
+def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None) -> int:
+    app = application()
+    window = MainWindow()
+    window.show()
+    if demo:
+        window.open_demo()
+    elif paths:
+        window.library.open_paths(paths, replace=True)
+    if screenshot is not None:
+        ScreenshotTaker(window, screenshot, app)
+    return app.exec()

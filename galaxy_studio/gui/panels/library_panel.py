@@ -1,0 +1,377 @@
+"""Library: browse a catalogue of cutouts as thumbnails and inspect one at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxy_studio import paths as app_paths
+from galaxy_studio.data.catalog import Catalog, CatalogItem, catalog_from_paths
+from galaxy_studio.data.cutout import Cutout
+from galaxy_studio.data.display import DisplaySettings, pixel_readout
+from galaxy_studio.data.thumbnails import ThumbnailCache
+from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
+from galaxy_studio.gui.widgets.display_controls import DisplayControls
+from galaxy_studio.gui.widgets.image_view import ZOOM_STEP, ImageView
+from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, ThumbnailGrid, ThumbnailLoader
+from galaxy_studio.gui.worker import JobRunner
+
+THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
+DEFAULT_THUMBNAIL_SIZE = 128
+ALL_ITEMS = "All items"
+
+
+def describe_cutout(cutout: Cutout) -> str:
+    """The Details tab: what was read and how."""
+    lines = [
+        f"File      {cutout.source}",
+        f"Format    {cutout.format}",
+        f"Size      {cutout.width} x {cutout.height} px, {cutout.n_bands} band(s): {', '.join(cutout.bands)}",
+        f"Non-finite pixels  {cutout.nan_count}",
+    ]
+    if cutout.scale > 1:
+        lines.append(f"Decimated by {cutout.scale} (the file is larger than the viewer keeps in memory)")
+    centre = cutout.centre_sky_position()
+    lines.append("WCS       none" if centre is None else f"Centre    RA {centre[0]:.6f}°  Dec {centre[1]:+.6f}°")
+    lines += [f"{key:<9} {value}" for key, value in cutout.meta.items()]
+    return "\n".join(lines)
+
+
+class LibraryPanel(QWidget):
+    """Opens files, folders and catalogues; the grid decodes only what is visible."""
+
+    status = Signal(str)
+    catalog_changed = Signal()
+    cutout_shown = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = Catalog(items=[], classes=[], skipped=[], source="")
+        self.problems: list[tuple[str, str]] = []
+        self.cutout: Cutout | None = None
+        self.user_settings: DisplaySettings | None = None
+        self._shown_request = 0
+        self._pending_opens: list[tuple[list[str], bool]] = []
+        self._opening_replace = False
+
+        self.thumbnails = ThumbnailLoader(ThumbnailCache(app_paths.thumbnail_cache_dir()), self)
+        self.model = CatalogModel(self.thumbnails, DEFAULT_THUMBNAIL_SIZE, self)
+        self.model.item_failed.connect(self._on_item_failed)
+        self.grid = ThumbnailGrid(self.model)
+        self.grid.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.loader = CutoutLoader(self)
+        self.loader.shown.connect(self._on_cutout_shown)
+        self.loader.failed.connect(self._on_cutout_failed)
+        self.opener = JobRunner(self)
+        self.opener.succeeded.connect(self._on_opened)
+        self.opener.failed.connect(self._on_open_failed)
+        self.opener.finished.connect(self._start_next_open)
+
+        self._build_layout()
+
+    def _build_layout(self) -> None:
+        self.filter = QComboBox()
+        self.filter.setToolTip("Show one class or one sub-folder")
+        self.filter.setMinimumContentsLength(18)
+        self.filter.currentIndexChanged.connect(self._on_filter_changed)
+        self.count_label = QLabel()
+        self.problems_button = QPushButton()
+        self.problems_button.setToolTip("Files that could not be read")
+        self.problems_button.clicked.connect(self.show_problems)
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(0, len(THUMBNAIL_SIZES) - 1)
+        self.size_slider.setValue(THUMBNAIL_SIZES.index(DEFAULT_THUMBNAIL_SIZE))
+        self.size_slider.setFixedWidth(90)
+        self.size_slider.setToolTip("Thumbnail size")
+        self.size_slider.valueChanged.connect(self._on_size_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show"))
+        bar.addWidget(self.filter)
+        bar.addWidget(self.count_label, 1)
+        bar.addWidget(self.problems_button)
+        bar.addWidget(QLabel("Size"))
+        bar.addWidget(self.size_slider)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(bar)
+        left_layout.addWidget(self.grid)
+
+        self.controls = DisplayControls()
+        self.controls.changed.connect(self._on_settings_changed)
+        self.auto_button = QPushButton("Auto")
+        self.auto_button.setToolTip("Back to each cutout's own default display")
+        self.auto_button.clicked.connect(self.reset_display)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Fit the image to the view (Ctrl+0)")
+        self.actual_button = QPushButton("1:1")
+        self.actual_button.setToolTip("One image pixel per screen pixel (Ctrl+1)")
+        self.view = ImageView()
+        self.view.empty_text = "Open a folder, a FITS/JPEG file, a Galaxy10 HDF5 or a CSV catalogue\n(File menu, or drop files here), then select a cutout"
+        self.fit_button.clicked.connect(self.view.fit)
+        self.actual_button.clicked.connect(self.view.set_actual_size)
+        self.view.hovered.connect(self._on_hovered)
+        self.view.zoom_changed.connect(self._on_zoom_changed)
+        controls_row = QHBoxLayout()
+        controls_row.addWidget(self.controls, 1)
+        controls_row.addWidget(self.auto_button)
+        controls_row.addWidget(self.fit_button)
+        controls_row.addWidget(self.actual_button)
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.zoom_label = QLabel()
+        readout_row = QHBoxLayout()
+        readout_row.addWidget(self.readout, 1)
+        readout_row.addWidget(self.zoom_label)
+        viewer = QWidget()
+        viewer_layout = QVBoxLayout(viewer)
+        viewer_layout.setContentsMargins(0, 0, 0, 0)
+        viewer_layout.addLayout(controls_row)
+        viewer_layout.addWidget(self.title)
+        viewer_layout.addWidget(self.view, 1)
+        viewer_layout.addLayout(readout_row)
+
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.header_text = self._text_box(mono, "No FITS header: select a FITS cutout")
+        self.details_text = self._text_box(mono, "Nothing selected")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(viewer, "Image")
+        self.tabs.addTab(self.header_text, "Header")
+        self.tabs.addTab(self.details_text, "Details")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+        self._refresh_filter()
+        self._refresh_counts()
+
+    @staticmethod
+    def _text_box(font: QFont, placeholder: str) -> QPlainTextEdit:
+        box = QPlainTextEdit()
+        box.setReadOnly(True)
+        box.setFont(font)
+        box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        box.setPlaceholderText(placeholder)
+        return box
+
+    # Opening ---------------------------------------------------------------------------
+
+    def open_paths(self, paths: Sequence[str | Path], *, replace: bool = False) -> None:
+        """Scan files, folders, HDF5 and CSV off the GUI thread; add (or replace) the items."""
+        self._pending_opens.append(([str(p) for p in paths], replace))
+        if not self.opener.running:
+            self._start_next_open()
+
+    def _start_next_open(self) -> None:
+        if not self._pending_opens or self.opener.running:
+            return
+        paths, replace = self._pending_opens.pop(0)
+        self._opening_replace = replace
+        self.status.emit(f"Opening {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "") + "…")
+
+        def scan(emit: EventSink, cancel: CancelToken) -> Catalog:
+            return catalog_from_paths(paths)
+
+        self.opener.start(scan)
+
+    def _on_opened(self, catalog: Catalog) -> None:
+        added = len(catalog.items)
+        self.set_catalog(catalog if self._opening_replace else self.catalog.merge(catalog))
+        message = f"Added {added} item(s)"
+        if catalog.skipped:
+            self.problems.extend(catalog.skipped)
+            first_path, first_reason = catalog.skipped[0]
+            message += f"; skipped {len(catalog.skipped)}: {Path(first_path).name}: {first_reason}"
+            self._refresh_counts()
+        self.status.emit(message)
+
+    def _on_open_failed(self, message: str) -> None:
+        self.problems.append(("", message))
+        self._refresh_counts()
+        self.status.emit(f"Could not open: {message}")
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        if not catalog.items:
+            self.problems.clear()
+        self.model.set_catalog(catalog)
+        self._refresh_filter()
+        self._refresh_counts()
+        self.catalog_changed.emit()
+        if catalog.items and not self.grid.selectionModel().hasSelection():
+            self.grid.setCurrentIndex(self.model.index(0))
+
+    def clear(self) -> None:
+        self.set_catalog(Catalog(items=[], classes=[], skipped=[], source=""))
+        self.cutout = None
+        self.view.set_image(None)
+        self.header_text.clear()
+        self.details_text.clear()
+        self.title.clear()
+
+    # Filtering and counts --------------------------------------------------------------
+
+    def _refresh_filter(self) -> None:
+        current = self.filter.currentData()
+        self.filter.blockSignals(True)
+        self.filter.clear()
+        self.filter.addItem(ALL_ITEMS, None)
+        counts: dict[str, int] = {}
+        for item in self.catalog.items:
+            if item.label:
+                counts[item.label] = counts.get(item.label, 0) + 1
+        for name in self.catalog.classes:
+            self.filter.addItem(f"Class: {name} ({counts.get(name, 0)})", ("label", name))
+        groups = sorted({item.group for item in self.catalog.items if item.group})
+        for group in groups:
+            self.filter.addItem(f"Folder: {group}", ("group", group))
+        position = self.filter.findText(self.filter.itemText(0))
+        for i in range(self.filter.count()):
+            if self.filter.itemData(i) == current:
+                position = i
+        self.filter.setCurrentIndex(position)
+        self.filter.blockSignals(False)
+        self._apply_filter()
+
+    def _on_filter_changed(self) -> None:
+        self._apply_filter()
+        self._refresh_counts()
+
+    def _apply_filter(self) -> None:
+        choice = self.filter.currentData()
+        if choice is None:
+            self.model.set_filter(None)
+        else:
+            kind, value = choice
+
+            def keep(item: CatalogItem) -> bool:
+                return (item.label if kind == "label" else item.group) == value
+
+            self.model.set_filter(keep)
+
+    def _refresh_counts(self) -> None:
+        total, shown = len(self.catalog.items), self.model.rowCount()
+        classes = f" · {len(self.catalog.classes)} classes" if self.catalog.classes else ""
+        self.count_label.setText(f"{total:,} items{classes}" if shown == total else f"{shown:,} of {total:,} items")
+        self.problems_button.setText(f"⚠ {len(self.problems)} unreadable")
+        self.problems_button.setVisible(bool(self.problems))
+
+    def _on_item_failed(self, message: str) -> None:
+        self.problems.append(("", message))
+        self._refresh_counts()
+
+    def show_problems(self) -> None:
+        lines = [f"{Path(path).name}: {reason}" if path else reason for path, reason in self.problems]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unreadable files",
+                          f"{len(lines)} file(s) could not be read and were skipped.", parent=self)
+        box.setDetailedText("\n".join(lines))
+        box.exec()
+
+    def _on_size_changed(self, position: int) -> None:
+        size = THUMBNAIL_SIZES[position]
+        self.model.set_thumbnail_size(size)
+        self.grid.apply_thumbnail_size(size)
+
+    # Viewing ---------------------------------------------------------------------------
+
+    def selected_item(self) -> CatalogItem | None:
+        index = self.grid.currentIndex()
+        return self.model.item_at(index.row()) if index.isValid() else None
+
+    def _on_selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        index: QModelIndex = self.grid.currentIndex()
+        if index.isValid():
+            self.show_item(self.model.item_at(index.row()))
+
+    def show_item(self, item: CatalogItem) -> None:
+        self.title.setText(f"<b>{item.name}</b>" + (f" — {item.label}" if item.label else "") + " · loading…")
+        self._shown_request = self.loader.load(item, self.user_settings)
+
+    def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
+        if request != self.loader.latest:
+            return
+        same_cutout = self.cutout is cutout
+        self.cutout = cutout
+        if not same_cutout:
+            self.controls.set_bands(cutout.bands)
+            self.header_text.setPlainText(cutout.header.tostring(sep="\n").rstrip() if cutout.header is not None else "")
+            self.details_text.setPlainText(describe_cutout(cutout))
+            item = self.selected_item()
+            label = f" — {item.label}" if item is not None and item.label else ""
+            shape = f"{cutout.width}×{cutout.height} · {', '.join(cutout.bands)}"
+            self.title.setText(f"<b>{Path(cutout.source).name}</b>{label} · {shape}")
+        self.controls.set_settings(settings)
+        self.view.set_image(rgb, keep_view=same_cutout)
+        self.cutout_shown.emit()
+
+    def _on_cutout_failed(self, request: int, message: str) -> None:
+        if request != self.loader.latest:
+            return
+        self.cutout = None
+        self.view.set_image(None)
+        self.view.empty_text = f"Cannot show this cutout:\n{message}"
+        self.title.setText("<b>Unreadable</b>")
+        self.details_text.setPlainText(message)
+        self.header_text.clear()
+        self.status.emit(message)
+
+    def _on_settings_changed(self, settings: DisplaySettings) -> None:
+        self.user_settings = settings
+        if self.cutout is not None:
+            self.loader.render(self.cutout, settings)
+
+    def reset_display(self) -> None:
+        """Forget the user's display choices; each cutout shows with its own defaults."""
+        self.user_settings = None
+        item = self.selected_item()
+        if item is not None:
+            self.show_item(item)
+
+    def set_display(self, settings: DisplaySettings) -> None:
+        self.controls.set_settings(settings)
+        self._on_settings_changed(settings)
+
+    def zoom_in(self) -> None:
+        self.view.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.view.zoom_by(1 / ZOOM_STEP)
+
+    def _on_hovered(self, x: float, y: float) -> None:
+        if self.cutout is None or x < 0:
+            self.readout.setText(" ")
+            return
+        self.readout.setText(pixel_readout(self.cutout, x, y) or " ")
+
+    def _on_zoom_changed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f}%")
+
+    def shutdown(self) -> None:
+        """Stop background work before the window goes away."""
+        self.thumbnails.shutdown()
+        self.loader.shutdown()
+        self.opener.shutdown()

@@ -1,0 +1,105 @@
+"""Stretch, interval, composite and band choices for the image view."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
+
+from galaxy_studio.data.display import COMPOSITES, INTERVALS, STRETCHES, DisplaySettings
+
+AUTO_BANDS = "auto"
+GREY_PREFIX = "grey: "
+
+
+def band_choices(bands: list[str]) -> list[tuple[str, tuple[int, ...] | None]]:
+    """Menu entries for the band mapping: auto, each band in grey, and colour triples."""
+    choices: list[tuple[str, tuple[int, ...] | None]] = [(AUTO_BANDS, None)]
+    choices += [(f"{GREY_PREFIX}{name}", (i,)) for i, name in enumerate(bands)]
+    n = len(bands)
+    if n >= 3:
+        for start in range(n - 2):
+            triple = (start + 2, start + 1, start)
+            choices.append((f"RGB: {bands[triple[0]]},{bands[triple[1]]},{bands[triple[2]]}", triple))
+            forward = (start, start + 1, start + 2)
+            choices.append((f"RGB: {bands[forward[0]]},{bands[forward[1]]},{bands[forward[2]]}", forward))
+    return choices
+
+
+class DisplayControls(QWidget):
+    """Emits `changed` with a new DisplaySettings whenever the user edits a control."""
+
+    changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = DisplaySettings()
+        self._updating = False
+        self.stretch = self._combo(STRETCHES, "Stretch: how pixel values map to brightness")
+        self.interval = self._combo(INTERVALS, "Interval: which value range is shown (zscale as in DS9)")
+        self.composite = self._combo(COMPOSITES, "Colour composite: independent stretch per band, or Lupton et al. (2004) RGB")
+        self.bands = QComboBox()
+        self.bands.setToolTip("Bands shown: one in grey, or three as red, green, blue")
+        self.bands.setMinimumContentsLength(10)
+        self.bands.currentIndexChanged.connect(self._emit)
+        self.linked = QCheckBox("Linked")
+        self.linked.setToolTip("One interval for all bands (keeps the colour balance)")
+        self.linked.toggled.connect(self._emit)
+        self.invert = QCheckBox("Invert")
+        self.invert.setToolTip("Dark objects on a light sky")
+        self.invert.toggled.connect(self._emit)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for caption, widget in (("Stretch", self.stretch), ("Interval", self.interval),
+                                ("Bands", self.bands), ("Colour", self.composite)):
+            label = QLabel(caption)
+            label.setBuddy(widget)
+            layout.addWidget(label)
+            layout.addWidget(widget)
+        layout.addWidget(self.linked)
+        layout.addWidget(self.invert)
+        layout.addStretch(1)
+        self.set_bands([])
+
+    def _combo(self, values: tuple[str, ...], tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(list(values))
+        combo.setToolTip(tip)
+        combo.currentIndexChanged.connect(self._emit)
+        return combo
+
+    def set_bands(self, bands: list[str]) -> None:
+        """Offer the band mappings of a newly shown cutout, keeping the choice when it still fits."""
+        self._updating = True
+        current = self.bands.currentData()
+        self.bands.clear()
+        for text, value in band_choices(bands):
+            self.bands.addItem(text, value)
+        position = self.bands.findData(current) if current is not None else 0
+        self.bands.setCurrentIndex(max(position, 0))
+        self.bands.setEnabled(len(bands) > 1)
+        self._updating = False
+
+    def settings(self) -> DisplaySettings:
+        return DisplaySettings(
+            stretch=self.stretch.currentText(),
+            interval=self.interval.currentText(),
+            composite=self.composite.currentText(),
+            bands=self.bands.currentData(),
+            invert=self.invert.isChecked(),
+            linked=self.linked.isChecked(),
+        )
+
+    def set_settings(self, settings: DisplaySettings) -> None:
+        self._updating = True
+        self.stretch.setCurrentText(settings.stretch)
+        self.interval.setCurrentText(settings.interval)
+        self.composite.setCurrentText(settings.composite)
+        self.linked.setChecked(settings.linked)
+        self.invert.setChecked(settings.invert)
+        position = self.bands.findData(settings.bands) if settings.bands is not None else 0
+        self.bands.setCurrentIndex(max(position, 0))
+        self._updating = False
+
+    def _emit(self) -> None:
+        if not self._updating:
+            self.changed.emit(self.settings())

@@ -1,0 +1,287 @@
+"""The library's thumbnail grid: a Qt model/view that decodes only what is on screen.
+
+The view asks the model for decorations only of the items it paints, so the model
+requests a thumbnail from a worker pool when one is missing, and records which items the
+last paint pass asked for. A queued request that has scrolled out of sight by the time a
+worker picks it up is dropped, so fast scrolling through 20,000 items never builds a
+backlog. Workers return numpy arrays; QImages are made here, on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    Signal,
+)
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from galaxy_studio.data.catalog import Catalog, CatalogItem
+from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.data.thumbnails import ThumbnailCache
+
+ItemRole = Qt.ItemDataRole.UserRole + 1
+ErrorRole = Qt.ItemDataRole.UserRole + 2
+PIXMAP_CACHE_ENTRIES = 600
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the pixels (the numpy buffer may be freed after)."""
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+class ThumbnailLoader(QObject):
+    """Renders thumbnails on a private thread pool; newest requests run first."""
+
+    loaded = Signal(int, int, object)
+    failed = Signal(int, int, str)
+    dropped = Signal(int, int)
+
+    def __init__(self, cache: ThumbnailCache, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache = cache
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(2, QThreadPool.globalInstance().maxThreadCount() - 1))
+        self._lock = threading.Lock()
+        self._wanted: set[int] = set()
+        self._priority = 0
+
+    def set_wanted(self, keys: set[int]) -> None:
+        with self._lock:
+            self._wanted = set(keys)
+
+    def is_wanted(self, key: int) -> bool:
+        with self._lock:
+            return key in self._wanted
+
+    def request(self, generation: int, key: int, item: CatalogItem, size: int) -> None:
+        self._priority = (self._priority + 1) % 2_000_000_000
+        self.pool.start(_ThumbnailTask(self, generation, key, item, size), self._priority)
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone()
+
+
+class _ThumbnailTask(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, generation: int, key: int, item: CatalogItem, size: int) -> None:
+        super().__init__()
+        self.loader, self.generation, self.key, self.item, self.size = loader, generation, key, item, size
+
+    def run(self) -> None:
+        loader = self.loader
+        if not loader.is_wanted(self.key):
+            loader.dropped.emit(self.generation, self.key)
+            return
+        try:
+            rgb = loader.cache.thumbnail(self.item, self.size)
+        except CutoutError as error:
+            loader.failed.emit(self.generation, self.key, str(error))
+        except (OSError, ValueError, MemoryError) as error:
+            loader.failed.emit(self.generation, self.key, f"{self.item.path}: {error}")
+        else:
+            loader.loaded.emit(self.generation, self.key, rgb)
+
+
+class CatalogModel(QAbstractListModel):
+    """Items of a catalogue, filtered; thumbnails arrive asynchronously."""
+
+    visible_ready = Signal()
+    item_failed = Signal(str)
+
+    def __init__(self, loader: ThumbnailLoader, size: int = 128, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.size = size
+        self.catalog = Catalog(items=[], classes=[], skipped=[], source="")
+        self.rows: list[int] = []
+        self._row_of: dict[int, int] = {}
+        self.errors: dict[int, str] = {}
+        self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
+        self._pending: set[int] = set()
+        self._frame: set[int] = set()
+        self._generation = 0
+        self._filter: Callable[[CatalogItem], bool] | None = None
+        self._placeholder = self._make_placeholder()
+        self._broken = self._make_broken()
+        loader.loaded.connect(self._on_loaded)
+        loader.failed.connect(self._on_failed)
+        loader.dropped.connect(self._on_dropped)
+
+    def _make_placeholder(self) -> QPixmap:
+        pixmap = QPixmap(self.size, self.size)
+        pixmap.fill(QColor(40, 42, 48))
+        return pixmap
+
+    def _make_broken(self) -> QPixmap:
+        pixmap = QPixmap(self.size, self.size)
+        pixmap.fill(QColor(60, 30, 30))
+        painter = QPainter(pixmap)
+        painter.setPen(QPen(QColor(220, 80, 80), max(2, self.size // 32)))
+        margin = self.size // 3
+        painter.drawLine(margin, margin, self.size - margin, self.size - margin)
+        painter.drawLine(self.size - margin, margin, margin, self.size - margin)
+        painter.end()
+        return pixmap
+
+    def _reset_thumbnails(self) -> None:
+        self._generation += 1
+        self._pixmaps.clear()
+        self._pending.clear()
+        self.errors.clear()
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        self.beginResetModel()
+        self.catalog = catalog
+        self._reset_thumbnails()
+        self._apply_filter()
+        self.endResetModel()
+
+    def set_filter(self, keep: Callable[[CatalogItem], bool] | None) -> None:
+        self.beginResetModel()
+        self._filter = keep
+        self._apply_filter()
+        self.endResetModel()
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self.beginResetModel()
+        self.size = size
+        self._placeholder, self._broken = self._make_placeholder(), self._make_broken()
+        self._reset_thumbnails()
+        self.endResetModel()
+
+    def _apply_filter(self) -> None:
+        items = self.catalog.items
+        self.rows = [i for i, item in enumerate(items) if self._filter is None or self._filter(item)]
+        self._row_of = {key: row for row, key in enumerate(self.rows)}
+
+    def item_at(self, row: int) -> CatalogItem:
+        return self.catalog.items[self.rows[row]]
+
+    def key_at(self, row: int) -> int:
+        return self.rows[row]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        key = self.rows[index.row()]
+        item = self.catalog.items[key]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._decoration(key, item)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [item.path if item.index is None else f"{item.path} [{item.index}]"]
+            if item.label:
+                lines.append(f"class: {item.label}")
+            if key in self.errors:
+                lines.append(self.errors[key])
+            return "\n".join(lines)
+        if role == ItemRole:
+            return item
+        if role == ErrorRole:
+            return self.errors.get(key)
+        return None
+
+    def _decoration(self, key: int, item: CatalogItem) -> QPixmap:
+        self._frame.add(key)
+        if key in self.errors:
+            return self._broken
+        pixmap = self._pixmaps.get(key)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(key)
+            return pixmap
+        if key not in self._pending:
+            self._pending.add(key)
+            self.loader.set_wanted(self._frame)
+            self.loader.request(self._generation, key, item, self.size)
+        return self._placeholder
+
+    def begin_frame(self) -> None:
+        self._frame = set()
+
+    def end_frame(self) -> None:
+        """The items just painted are the ones worth decoding; announce when all are drawn."""
+        self.loader.set_wanted(self._frame)
+        if self._frame and all(k in self._pixmaps or k in self.errors for k in self._frame):
+            self.visible_ready.emit()
+
+    def all_visible_drawn(self) -> bool:
+        return bool(self._frame) and all(k in self._pixmaps or k in self.errors for k in self._frame)
+
+    def _on_loaded(self, generation: int, key: int, rgb: np.ndarray) -> None:
+        if generation != self._generation:
+            return
+        self._pending.discard(key)
+        self._pixmaps[key] = QPixmap.fromImage(rgb_to_qimage(rgb))
+        while len(self._pixmaps) > PIXMAP_CACHE_ENTRIES:
+            self._pixmaps.popitem(last=False)
+        self._row_changed(key)
+
+    def _on_failed(self, generation: int, key: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._pending.discard(key)
+        self.errors[key] = message
+        self.item_failed.emit(message)
+        self._row_changed(key)
+
+    def _on_dropped(self, generation: int, key: int) -> None:
+        if generation == self._generation:
+            self._pending.discard(key)
+
+    def _row_changed(self, key: int) -> None:
+        row = self._row_of.get(key)
+        if row is None:
+            return
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class ThumbnailGrid(QListView):
+    """Icon-mode list view that tells its model which items each paint pass showed."""
+
+    def __init__(self, model: CatalogModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setSpacing(4)
+        self.setModel(model)
+        self.apply_thumbnail_size(model.size)
+
+    def catalog_model(self) -> CatalogModel:
+        model = self.model()
+        assert isinstance(model, CatalogModel)
+        return model
+
+    def apply_thumbnail_size(self, size: int) -> None:
+        self.setIconSize(QSize(size, size))
+        self.setGridSize(QSize(size + 12, size + self.fontMetrics().height() + 14))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        model = self.catalog_model()
+        model.begin_frame()
+        super().paintEvent(event)
+        model.end_frame()
