@@ -190,7 +190,15 @@ def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.nd
         rgb = _to_uint8(np.stack(unit * 3 if len(unit) == 1 else unit, axis=-1))
     if settings.invert:
         rgb = 255 - rgb
+    if origin_lower(cutout):
+        rgb = rgb[::-1]
     return np.ascontiguousarray(rgb)
+
+
+def origin_lower(cutout: Cutout) -> bool:
+    """FITS stores the first row at the bottom (north up, east left for a standard WCS);
+    show it that way, as DS9 does. Rasters are stored top row first."""
+    return cutout.format == "fits"
 
 
 def fit_into_square(rgb: np.ndarray, size: int, background: int = 24) -> np.ndarray:
@@ -215,17 +223,25 @@ def _format_value(value: float) -> str:
 
 
 def pixel_readout(cutout: Cutout, x: float, y: float) -> str:
-    """The cursor readout: pixel position (in the file's full-resolution grid), the value
-    of every band, and RA/Dec (sexagesimal and degrees) when the cutout has a WCS."""
+    """The cursor readout for display coordinates (x right, y down, as `render_rgb` draws).
+
+    FITS positions are given 1-based with y up, as in DS9 and the FITS standard; raster
+    positions 0-based from the top-left. Then the value of every band and, with a WCS,
+    RA/Dec in sexagesimal and degrees. Decimated cutouts report full-resolution pixels.
+    """
     from astropy.coordinates import Angle
 
-    col, row = int(round(x)), int(round(y))
-    if not (0 <= col < cutout.width and 0 <= row < cutout.height):
+    col, display_row = int(round(x)), int(round(y))
+    if not (0 <= col < cutout.width and 0 <= display_row < cutout.height):
         return ""
-    parts = [f"x {col * cutout.scale}  y {row * cutout.scale}"]
+    lower = origin_lower(cutout)
+    row = cutout.height - 1 - display_row if lower else display_row
+    data_y = cutout.height - 1 - y if lower else y
+    base = 1 if lower else 0
+    parts = [f"x {col * cutout.scale + base}  y {row * cutout.scale + base}"]
     values = cutout.data[row, col, :]
     parts.append("  ".join(f"{name} {_format_value(float(v))}" for name, v in zip(cutout.bands, values)))
-    sky = cutout.sky_position(x, y)
+    sky = cutout.sky_position(x, data_y)
     if sky is not None:
         ra, dec = sky
         ra_text = Angle(ra, unit="deg").to_string(unit="hourangle", sep=":", precision=2, pad=True)

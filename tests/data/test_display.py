@@ -19,7 +19,7 @@ from galaxy_studio.data.display import (
 )
 
 
-def gradient_cutout(bands: list[str] | None = None, fmt: str = "fits") -> Cutout:
+def gradient_cutout(bands: list[str] | None = None, fmt: str = "png") -> Cutout:
     bands = bands or ["g"]
     ramp = np.linspace(0.0, 100.0, 64 * 64, dtype=np.float32).reshape(64, 64)
     data = np.stack([ramp * (i + 1) for i in range(len(bands))], axis=-1)
@@ -116,7 +116,7 @@ def test_eight_bit_rasters_default_to_showing_pixels_as_they_are() -> None:
     data[0, 1] = [255, 255, 255]
     jpeg = Cutout(data, ["R", "G", "B"], "x.jpg", "jpeg")
     assert np.array_equal(render_rgb(jpeg, default_settings(jpeg)), data.astype(np.uint8))
-    assert default_settings(gradient_cutout()).stretch == "asinh"
+    assert default_settings(gradient_cutout(fmt="fits")).stretch == "asinh"
 
 
 def test_fit_into_square_keeps_aspect_and_pads() -> None:
@@ -126,17 +126,36 @@ def test_fit_into_square_keeps_aspect_and_pads() -> None:
     assert square[32, 32, 0] == 200 and square[0, 32, 0] == 0
 
 
-def test_pixel_readout_shows_values_and_sky_position() -> None:
+def tan_wcs(crpix: float) -> "WCS":
     from astropy.wcs import WCS
 
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [150.0, 2.0]
-    wcs.wcs.crpix = [33.0, 33.0]
+    wcs.wcs.crpix = [crpix, crpix]
     wcs.wcs.cdelt = [-0.262 / 3600, 0.262 / 3600]
+    return wcs
+
+
+def test_pixel_readout_shows_values_and_sky_position() -> None:
     cutout = gradient_cutout(["g", "r"])
-    cutout.wcs = wcs
-    text = pixel_readout(cutout, 32, 32)
-    assert "x 32  y 32" in text and "g " in text and "r " in text
+    cutout.wcs = tan_wcs(32.5)
+    text = pixel_readout(cutout, 31.5, 31.5)
+    assert "g " in text and "r " in text
     assert "RA 10:00:00.00" in text and "Dec +02:00:00.0" in text
     assert pixel_readout(cutout, -5, 3) == ""
+
+
+def test_fits_is_shown_north_up_and_read_out_in_fits_pixel_convention() -> None:
+    data = np.zeros((10, 20, 1), np.float32)
+    data[0, 3, 0] = 7.0
+    cutout = Cutout(data, ["g"], "flip.fits", "fits")
+    cutout.wcs = tan_wcs(1.0)
+    rgb = render_rgb(cutout, DisplaySettings(stretch="linear", interval="minmax"))
+    assert rgb[9, 3, 0] == 255 and rgb[0, 3, 0] == 0, "the first stored row is drawn at the bottom"
+    text = pixel_readout(cutout, 0, 9)
+    assert text.startswith("x 1  y 1") and "RA 10:00:00.00" in text and "Dec +02:00:00.0" in text
+    assert "g 7" in pixel_readout(cutout, 3, 9)
+    jpeg = Cutout(data, ["L"], "flip.png", "png")
+    assert render_rgb(jpeg, DisplaySettings(stretch="linear", interval="minmax"))[0, 3, 0] == 255
+    assert pixel_readout(jpeg, 3, 0).startswith("x 3  y 0   L 7")

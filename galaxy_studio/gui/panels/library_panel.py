@@ -36,6 +36,7 @@ from galaxy_studio.gui.worker import JobRunner
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
 DEFAULT_THUMBNAIL_SIZE = 128
 ALL_ITEMS = "All items"
+READOUT_HINT = "Point at the image for pixel values and RA/Dec · wheel zooms · drag pans · double-click fits"
 
 
 def describe_cutout(cutout: Cutout) -> str:
@@ -136,7 +137,7 @@ class LibraryPanel(QWidget):
         controls_row.addWidget(self.actual_button)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout = QLabel(" ")
+        self.readout = QLabel(READOUT_HINT)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.zoom_label = QLabel()
         readout_row = QHBoxLayout()
@@ -163,6 +164,7 @@ class LibraryPanel(QWidget):
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([640, 800])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
@@ -363,9 +365,9 @@ class LibraryPanel(QWidget):
 
     def _on_hovered(self, x: float, y: float) -> None:
         if self.cutout is None or x < 0:
-            self.readout.setText(" ")
+            self.readout.setText(READOUT_HINT)
             return
-        self.readout.setText(pixel_readout(self.cutout, x, y) or " ")
+        self.readout.setText(pixel_readout(self.cutout, x, y) or READOUT_HINT)
 
     def _on_zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

@@ -1,10 +1,11 @@
 """The library's thumbnail grid: a Qt model/view that decodes only what is on screen.
 
 The view asks the model for decorations only of the items it paints, so the model
-requests a thumbnail from a worker pool when one is missing, and records which items the
-last paint pass asked for. A queued request that has scrolled out of sight by the time a
-worker picks it up is dropped, so fast scrolling through 20,000 items never builds a
-backlog. Workers return numpy arrays; QImages are made here, on the GUI thread.
+requests a thumbnail from a worker pool when one is missing. Before each paint the view
+tells the model which items are on screen; a queued request that has scrolled out of
+sight by the time a worker picks it up is dropped, so fast scrolling through 20,000
+items never builds a backlog. Workers return numpy arrays; QImages are made here, on the
+GUI thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QRunnable,
     QSize,
     Qt,
@@ -100,7 +102,6 @@ class _ThumbnailTask(QRunnable):
 class CatalogModel(QAbstractListModel):
     """Items of a catalogue, filtered; thumbnails arrive asynchronously."""
 
-    visible_ready = Signal()
     item_failed = Signal(str)
 
     def __init__(self, loader: ThumbnailLoader, size: int = 128, parent: QObject | None = None) -> None:
@@ -201,7 +202,6 @@ class CatalogModel(QAbstractListModel):
         return None
 
     def _decoration(self, key: int, item: CatalogItem) -> QPixmap:
-        self._frame.add(key)
         if key in self.errors:
             return self._broken
         pixmap = self._pixmaps.get(key)
@@ -210,18 +210,16 @@ class CatalogModel(QAbstractListModel):
             return pixmap
         if key not in self._pending:
             self._pending.add(key)
-            self.loader.set_wanted(self._frame)
             self.loader.request(self._generation, key, item, self.size)
         return self._placeholder
 
-    def begin_frame(self) -> None:
-        self._frame = set()
-
-    def end_frame(self) -> None:
-        """The items just painted are the ones worth decoding; announce when all are drawn."""
+    def set_visible_rows(self, rows: list[int]) -> None:
+        """The rows on screen now: only these are worth decoding."""
+        self._frame = {self.rows[r] for r in rows if 0 <= r < len(self.rows)}
         self.loader.set_wanted(self._frame)
-        if self._frame and all(k in self._pixmaps or k in self.errors for k in self._frame):
-            self.visible_ready.emit()
+
+    def visible_count(self) -> int:
+        return len(self._frame)
 
     def all_visible_drawn(self) -> bool:
         return bool(self._frame) and all(k in self._pixmaps or k in self.errors for k in self._frame)
@@ -280,8 +278,19 @@ class ThumbnailGrid(QListView):
         self.setIconSize(QSize(size, size))
         self.setGridSize(QSize(size + 12, size + self.fontMetrics().height() + 14))
 
+    def visible_rows(self) -> list[int]:
+        """Rows whose cells intersect the viewport, found by probing the centre of each grid cell."""
+        grid = self.gridSize()
+        viewport = self.viewport().rect()
+        rows: set[int] = set()
+        probes_y = [0, *range(grid.height() // 2, viewport.height() + grid.height(), grid.height())]
+        for y in probes_y:
+            for x in range(grid.width() // 2, viewport.width(), grid.width()):
+                index = self.indexAt(QPoint(x, min(y, viewport.height() - 1)))
+                if index.isValid():
+                    rows.add(index.row())
+        return sorted(rows)
+
     def paintEvent(self, event: QPaintEvent) -> None:
-        model = self.catalog_model()
-        model.begin_frame()
+        self.catalog_model().set_visible_rows(self.visible_rows())
         super().paintEvent(event)
-        model.end_frame()
