@@ -66,7 +66,8 @@ def test_render_writes_the_stretched_png(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["render", str(src), "--stretch", "asinh", "--interval", "zscale", "--out", str(asinh)]) == 0
     a, b = np.asarray(Image.open(linear)), np.asarray(Image.open(asinh))
     assert a.shape == b.shape == (40, 60, 3)
-    assert a[20, 30, 0] == 255 and a[15, 25, 0] <= 2, "linear min-max hides the faint square"
+    assert a[19, 30, 0] == 255, "FITS is drawn with its first row at the bottom"
+    assert a[15, 25, 0] <= 2, "linear min-max hides the faint square"
     assert b[15, 25, 0] > 100, "asinh/zscale shows it"
 
 
