@@ -59,18 +59,28 @@ class ThumbnailCache:
         key = digest.hexdigest()
         return self.directory / key[:2] / f"{key}.png"
 
+    def lookup(self, item: CatalogItem, size: int, settings: DisplaySettings | None = None) -> np.ndarray | None:
+        """The cached thumbnail, or None on a miss (a damaged entry counts as a miss)."""
+        entry = self._entry(item, size, settings)
+        if not entry.exists():
+            return None
+        try:
+            with Image.open(entry) as cached:
+                return np.asarray(cached.convert("RGB"))
+        except OSError:
+            entry.unlink(missing_ok=True)
+            return None
+
+    def store(self, item: CatalogItem, size: int, settings: DisplaySettings | None, rgb: np.ndarray) -> None:
+        self._store(self._entry(item, size, settings), rgb)
+
     def thumbnail(self, item: CatalogItem, size: int, settings: DisplaySettings | None = None) -> np.ndarray:
         """The cached thumbnail, rendering and storing it on a miss. Raises CutoutError for
         unreadable files (those are never cached, so a repaired file shows up next time)."""
-        entry = self._entry(item, size, settings)
-        if entry.exists():
-            try:
-                with Image.open(entry) as cached:
-                    return np.asarray(cached.convert("RGB"))
-            except OSError:
-                entry.unlink(missing_ok=True)
-        rgb = make_thumbnail(item, size, settings)
-        self._store(entry, rgb)
+        rgb = self.lookup(item, size, settings)
+        if rgb is None:
+            rgb = make_thumbnail(item, size, settings)
+            self.store(item, size, settings, rgb)
         return rgb
 
     def _store(self, entry: Path, rgb: np.ndarray) -> None:

@@ -71,7 +71,7 @@ class ScreenshotTaker(QObject):
             return False
         if not library.catalog.items:
             return True
-        return library.model.all_visible_drawn() and library.cutout is not None
+        return library.grid.visible_thumbnails_drawn() and library.cutout is not None
 
     def _poll(self) -> None:
         self.window.library.grid.viewport().update()

@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.invert_action)
         view_menu.addAction(self._action("&Automatic Display", self.library.reset_display, "Ctrl+R",
                                          "Each cutout with its own default stretch"))
-        view_menu.addAction(self._action("Show Unreadable Files…", self.library.show_problems))
+        view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("Supported &Formats", self.show_formats))

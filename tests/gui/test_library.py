@@ -65,7 +65,7 @@ def wait_for_thumbnails(qtbot, window: MainWindow) -> None:  # noqa: ANN001
 
     def drawn() -> bool:
         library.grid.viewport().repaint()
-        return library.model.all_visible_drawn()
+        return library.grid.visible_thumbnails_drawn()
 
     qtbot.waitUntil(drawn, timeout=20_000)
 
@@ -146,4 +146,4 @@ def test_an_unreadable_file_among_good_ones_is_marked_and_the_rest_load(qtbot, w
     assert len(model.errors) == 1
     (message,) = model.errors.values()
     assert bad in message
-    assert window.library.problems_button.text() == "⚠ 1 unreadable"
+    assert window.library.problems_button.text() == "⚠ 1 skipped"

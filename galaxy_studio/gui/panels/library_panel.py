@@ -94,7 +94,7 @@ class LibraryPanel(QWidget):
         self.filter.currentIndexChanged.connect(self._on_filter_changed)
         self.count_label = QLabel()
         self.problems_button = QPushButton()
-        self.problems_button.setToolTip("Files that could not be read")
+        self.problems_button.setToolTip("Files that were skipped or could not be read, with the reason")
         self.problems_button.clicked.connect(self.show_problems)
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(0, len(THUMBNAIL_SIZES) - 1)
@@ -132,9 +132,9 @@ class LibraryPanel(QWidget):
         self.view.zoom_changed.connect(self._on_zoom_changed)
         controls_row = QHBoxLayout()
         controls_row.addWidget(self.controls, 1)
-        controls_row.addWidget(self.auto_button)
-        controls_row.addWidget(self.fit_button)
-        controls_row.addWidget(self.actual_button)
+        for button in (self.auto_button, self.fit_button, self.actual_button):
+            button.setMaximumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
+            controls_row.addWidget(button)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout = QLabel(READOUT_HINT)
@@ -279,7 +279,7 @@ class LibraryPanel(QWidget):
         total, shown = len(self.catalog.items), self.model.rowCount()
         classes = f" · {len(self.catalog.classes)} classes" if self.catalog.classes else ""
         self.count_label.setText(f"{total:,} items{classes}" if shown == total else f"{shown:,} of {total:,} items")
-        self.problems_button.setText(f"⚠ {len(self.problems)} unreadable")
+        self.problems_button.setText(f"⚠ {len(self.problems)} skipped")
         self.problems_button.setVisible(bool(self.problems))
 
     def _on_item_failed(self, message: str) -> None:
@@ -288,8 +288,8 @@ class LibraryPanel(QWidget):
 
     def show_problems(self) -> None:
         lines = [f"{Path(path).name}: {reason}" if path else reason for path, reason in self.problems]
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unreadable files",
-                          f"{len(lines)} file(s) could not be read and were skipped.", parent=self)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Skipped files",
+                          f"{len(lines)} file(s) were skipped: unsupported or unreadable.", parent=self)
         box.setDetailedText("\n".join(lines))
         box.exec()
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from galaxy_studio.data.catalog import Catalog, CatalogItem
 from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.data.thumbnails import ThumbnailCache
+from galaxy_studio.data.thumbnails import ThumbnailCache, make_thumbnail
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 ErrorRole = Qt.ItemDataRole.UserRole + 2
@@ -89,14 +89,20 @@ class _ThumbnailTask(QRunnable):
         if not loader.is_wanted(self.key):
             loader.dropped.emit(self.generation, self.key)
             return
+        cache = loader.cache
+        rgb = cache.lookup(self.item, self.size)
+        if rgb is not None:
+            loader.loaded.emit(self.generation, self.key, rgb)
+            return
         try:
-            rgb = loader.cache.thumbnail(self.item, self.size)
+            rgb = make_thumbnail(self.item, self.size)
         except CutoutError as error:
             loader.failed.emit(self.generation, self.key, str(error))
         except (OSError, ValueError, MemoryError) as error:
             loader.failed.emit(self.generation, self.key, f"{self.item.path}: {error}")
         else:
             loader.loaded.emit(self.generation, self.key, rgb)
+            cache.store(self.item, self.size, None, rgb)
 
 
 class CatalogModel(QAbstractListModel):
@@ -290,6 +296,12 @@ class ThumbnailGrid(QListView):
                 if index.isValid():
                     rows.add(index.row())
         return sorted(rows)
+
+    def visible_thumbnails_drawn(self) -> bool:
+        """True once every item now on screen has its thumbnail (or its error mark)."""
+        model = self.catalog_model()
+        model.set_visible_rows(self.visible_rows())
+        return model.all_visible_drawn()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         self.catalog_model().set_visible_rows(self.visible_rows())
