@@ -54,6 +54,8 @@ class DisplaySettings:
     invert: bool = False
     linked: bool = False
     lupton_q: float = 8.0
+    brightness: float = 0.0
+    contrast: float = 1.0
 
     def __post_init__(self) -> None:
         if self.stretch not in STRETCHES:
@@ -64,6 +66,8 @@ class DisplaySettings:
             raise ValueError(f"unknown composite {self.composite!r}; choose from {', '.join(COMPOSITES)}")
         if self.bands is not None and len(self.bands) not in (1, 3):
             raise ValueError("bands must name one (grey) or three (R, G, B) band indices")
+        if not -1.0 <= self.brightness <= 1.0 or not 0.0 < self.contrast <= 10.0:
+            raise ValueError("brightness must lie in [-1, 1] and contrast in (0, 10]")
 
     def cache_key(self) -> str:
         """Stable text for disk-cache keys."""
@@ -188,11 +192,20 @@ def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.nd
             for p in planes
         ]
         rgb = _to_uint8(np.stack(unit * 3 if len(unit) == 1 else unit, axis=-1))
+    if settings.brightness != 0.0 or settings.contrast != 1.0:
+        rgb = adjust_brightness_contrast(rgb, settings.brightness, settings.contrast)
     if settings.invert:
         rgb = 255 - rgb
     if origin_lower(cutout):
         rgb = rgb[::-1]
     return np.ascontiguousarray(rgb)
+
+
+def adjust_brightness_contrast(rgb: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
+    """Screen-level tweak after the stretch, about mid-grey, like a monitor's controls:
+    it helps to see faint arms without redefining the scientific stretch."""
+    unit = rgb.astype(np.float32) / 255.0
+    return _to_uint8((unit - 0.5) * contrast + 0.5 + brightness)
 
 
 def origin_lower(cutout: Cutout) -> bool:

@@ -94,8 +94,11 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
     app = application()
     window = MainWindow()
     window.show()
+    projects = [p for p in paths if p.endswith(".gsproj")]
     if demo:
         window.open_demo()
+    elif projects:
+        window.open_project(Path(projects[0]))
     elif paths:
         window.library.open_paths(paths, replace=True)
     if screenshot is not None:

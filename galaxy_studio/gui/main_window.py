@@ -8,6 +8,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -22,9 +23,28 @@ from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.labeller import set_default_labeller
+from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
+from galaxy_studio.labels.backups import restore_backup
+from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
+from galaxy_studio.labels.store import Project
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
+PROJECT_FILTER = "Galaxy Studio projects (*.gsproj);;All files (*)"
+SCHEME_FROM_CSV = "From a CSV file of class names…"
+LABELLING_KEYS_TEXT = (
+    "<table>"
+    "<tr><td><b>1–9, 0</b></td><td>label with class 1–10 and go to the next image</td></tr>"
+    "<tr><td><b>S</b></td><td>skip to the next image</td></tr>"
+    "<tr><td><b>Backspace</b>, Ctrl+Z</td><td>undo the last label</td></tr>"
+    "<tr><td><b>Ctrl+Shift+Z</b></td><td>redo</td></tr>"
+    "<tr><td><b>Arrows</b></td><td>move through the images</td></tr>"
+    "<tr><td><b>+ / −</b></td><td>zoom</td></tr>"
+    "<tr><td><b>I</b></td><td>invert</td></tr>"
+    "<tr><td><b>R</b></td><td>rotate the view by 90°</td></tr>"
+    "</table><p>Every label is saved to the project file the moment you press the key.</p>"
+)
 FORMATS_TEXT = (
     "<b>Images</b>: FITS (.fits, .fit, .fts, .fits.gz, tile-compressed .fz; single or multi-extension, "
     "one band, g/r/z bands or cubes), JPEG, PNG, TIFF (8/16-bit, grey, palette, RGBA, CMYK).<br>"
@@ -49,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.library = LibraryPanel()
         self.library.status.connect(self.show_message)
+        self.library.labelling.project_changed.connect(self._on_project_changed)
         self.setCentralWidget(self.library)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
@@ -56,6 +77,7 @@ class MainWindow(QMainWindow):
         self.jobs.failed.connect(lambda message: self.show_message(f"Failed: {message}"))
         self._build_status_bar()
         self._build_menus()
+        self._on_project_changed()
         self._restore_geometry()
 
     def _build_status_bar(self) -> None:
@@ -92,11 +114,29 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Add Files…", self.add_files_dialog, "Ctrl+Shift+A",
                                          "Add cutouts to what is already open"))
         file_menu.addSeparator()
+        file_menu.addAction(self._action("&New Project…", self.new_project_dialog, QKeySequence.StandardKey.New,
+                                         "A labelling project: one file that keeps every label"))
+        file_menu.addAction(self._action("Open &Project…", self.open_project_dialog, "Ctrl+Shift+P"))
+        self.close_project_action = self._action("Close Pro&ject", self.close_project)
+        file_menu.addAction(self.close_project_action)
+        self.relink_action = self._action("&Relink Missing Files…", self.relink_dialog, None,
+                                          "Find moved images again by their content")
+        file_menu.addAction(self.relink_action)
+        file_menu.addSeparator()
         file_menu.addAction(self._action("Open &Demo Data", self.open_demo, None,
                                          "Procedural galaxies of the 10 Galaxy10 classes"))
         file_menu.addAction(self._action("C&lear Library", self.library.clear))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action("&Undo Label", self.library.labelling.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo Label", self.library.labelling.redo, "Ctrl+Shift+Z")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self._action("&Labeller Name…", self.labeller_dialog, None,
+                                         "The name your labels are saved under"))
 
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self._action("Zoom &In", self.library.zoom_in, QKeySequence.StandardKey.ZoomIn))
@@ -104,6 +144,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("&Fit to Window", self.library.view.fit, "Ctrl+0"))
         view_menu.addAction(self._action("&Actual Size", self.library.view.set_actual_size, "Ctrl+1"))
         view_menu.addSeparator()
+        self.labelling_action = self._action("&Labelling Mode", self.set_labelling_mode, "Ctrl+L",
+                                             "Keys 1-9, 0 label and advance; Backspace undoes; S skips")
+        self.labelling_action.setCheckable(True)
+        view_menu.addAction(self.labelling_action)
         self.invert_action = self._action("In&vert", self._toggle_invert, "Ctrl+I")
         view_menu.addAction(self.invert_action)
         view_menu.addAction(self._action("&Automatic Display", self.library.reset_display, "Ctrl+R",
@@ -111,6 +155,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
 
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&Labelling Keys", self.show_labelling_keys, "F1"))
         help_menu.addAction(self._action("Supported &Formats", self.show_formats))
         help_menu.addAction(self._action("&About Galaxy Studio", self.show_about))
 
@@ -169,6 +214,119 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button.hide()
 
+    # Projects --------------------------------------------------------------------------
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New labelling project", "labels.gsproj", PROJECT_FILTER)
+        if not path:
+            return
+        path = path if path.endswith(".gsproj") else path + ".gsproj"
+        choices = list(BUILTIN_SCHEMES) + [SCHEME_FROM_CSV]
+        choice, ok = QInputDialog.getItem(self, "Class scheme", "Classes to label with:", choices, 0, False)
+        if not ok:
+            return
+        if choice == SCHEME_FROM_CSV:
+            choice, _ = QFileDialog.getOpenFileName(self, "Class names (one per row)", "", "CSV (*.csv);;All files (*)")
+            if not choice:
+                return
+        open_items = list(self.library.catalog.items) if self.library.labelling.project is None else []
+        try:
+            project = Project.create(Path(path), resolve_scheme(choice))
+        except ProjectError as error:
+            QMessageBox.warning(self, "Cannot create the project", str(error))
+            return
+        self.library.labelling.set_project(project)
+        self.set_labelling_mode(True)
+        if open_items and QMessageBox.question(
+            self, "Add the open cutouts?",
+            f"Add the {len(open_items)} cutouts shown in the library to the new project?",
+        ) == QMessageBox.StandardButton.Yes:
+            self.library.open_paths(sorted({item.path for item in open_items}))
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a labelling project", "", PROJECT_FILTER)
+        if path:
+            self.open_project(Path(path))
+
+    def open_project(self, path: Path) -> bool:
+        """Open with an integrity check; a damaged file offers the newest automatic backup."""
+        try:
+            project = Project.open(path)
+        except ProjectDamaged as error:
+            if not error.backups:
+                QMessageBox.critical(self, "Project damaged", f"{error}\n\nNo automatic backup exists.")
+                return False
+            answer = QMessageBox.question(
+                self, "Project damaged",
+                f"{error}\n\nRestore the newest automatic backup ({error.backups[0].name})? "
+                "The damaged file is kept beside it.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            try:
+                restore_backup(path, error.backups[0])
+                project = Project.open(path)
+            except ProjectError as again:
+                QMessageBox.critical(self, "Cannot restore the backup", str(again))
+                return False
+        except ProjectError as error:
+            QMessageBox.warning(self, "Cannot open the project", str(error))
+            return False
+        self.library.labelling.set_project(project)
+        self.set_labelling_mode(True)
+        return True
+
+    def close_project(self) -> None:
+        self.set_labelling_mode(False)
+        self.library.clear()
+
+    def relink_dialog(self) -> None:
+        project = self.library.labelling.project
+        if project is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Where are the moved images?", str(project.path.parent))
+        if not folder:
+            return
+        try:
+            found = project.relink([Path(folder)])
+        except ProjectError as error:
+            QMessageBox.warning(self, "Relink failed", str(error))
+            return
+        self.library.labelling.reload()
+        self.show_message(f"Relinked {found} image(s) by their content")
+
+    def labeller_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "Labeller name", "Your labels are saved under this name:",
+                                        text=self.library.labelling.labeller)
+        name = name.strip()
+        if ok and name:
+            set_default_labeller(name)
+            self.library.labelling.set_labeller(name)
+            self.show_message(f"Labelling as {name}")
+
+    def set_labelling_mode(self, active: bool) -> None:
+        labelling = self.library.labelling
+        active = bool(active) and labelling.project is not None
+        labelling.active = active
+        self.labelling_action.setChecked(active)
+        if active:
+            self.library.grid.setFocus()
+            self.show_message("Labelling: keys 1-9 and 0 label and advance · Backspace undo · S skip · "
+                              "arrows move · +/- zoom · I invert · R rotate")
+
+    def _on_project_changed(self) -> None:
+        project = self.library.labelling.project
+        has_project = project is not None
+        for action in (self.close_project_action, self.relink_action, self.labelling_action,
+                       self.undo_action, self.redo_action):
+            action.setEnabled(has_project)
+        self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
+        if not has_project:
+            self.set_labelling_mode(False)
+
+    def show_labelling_keys(self) -> None:
+        QMessageBox.information(self, "Labelling keys", LABELLING_KEYS_TEXT)
+
     # Drag and drop ---------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -214,4 +372,5 @@ class MainWindow(QMainWindow):
         settings_store().setValue("geometry", self.saveGeometry())
         self.jobs.shutdown()
         self.library.shutdown()
+        self.library.labelling.set_project(None)
         super().closeEvent(event)

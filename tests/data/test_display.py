@@ -159,3 +159,16 @@ def test_fits_is_shown_north_up_and_read_out_in_fits_pixel_convention() -> None:
     jpeg = Cutout(data, ["L"], "flip.png", "png")
     assert render_rgb(jpeg, DisplaySettings(stretch="linear", interval="minmax"))[0, 3, 0] == 255
     assert pixel_readout(jpeg, 3, 0).startswith("x 3  y 0   L 7")
+
+
+def test_brightness_and_contrast_act_after_the_stretch() -> None:
+    cutout = gradient_cutout()
+    base = render_rgb(cutout, DisplaySettings(stretch="linear", interval="minmax")).astype(int)
+    brighter = render_rgb(cutout, DisplaySettings(stretch="linear", interval="minmax", brightness=0.2)).astype(int)
+    steeper = render_rgb(cutout, DisplaySettings(stretch="linear", interval="minmax", contrast=2.0)).astype(int)
+    mid = base.shape[0] // 2
+    assert abs((brighter[mid, 0, 0] - base[mid, 0, 0]) - 51) <= 1
+    assert steeper[0, 0, 0] == 0 and steeper[-1, -1, 0] == 255
+    assert steeper[mid // 2, 0, 0] < base[mid // 2, 0, 0]
+    with pytest.raises(ValueError, match="contrast"):
+        DisplaySettings(contrast=0.0)

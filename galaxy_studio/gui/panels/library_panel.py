@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
@@ -27,11 +28,15 @@ from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings, pixel_readout
 from galaxy_studio.data.thumbnails import ThumbnailCache
 from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+from galaxy_studio.gui.widgets.class_legend import ClassLegend
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ZOOM_STEP, ImageView
-from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, ThumbnailGrid, ThumbnailLoader
+from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.labeller import default_labeller
+from galaxy_studio.labels.store import Project
 
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
 DEFAULT_THUMBNAIL_SIZE = 128
@@ -130,11 +135,14 @@ class LibraryPanel(QWidget):
         self.actual_button.clicked.connect(self.view.set_actual_size)
         self.view.hovered.connect(self._on_hovered)
         self.view.zoom_changed.connect(self._on_zoom_changed)
-        controls_row = QHBoxLayout()
-        controls_row.addWidget(self.controls, 1)
-        for button in (self.auto_button, self.fit_button, self.actual_button):
+        self.rotate_button = QPushButton("Rotate")
+        self.rotate_button.setToolTip("Turn the view by 90° (R in labelling mode)")
+        self.rotate_button.clicked.connect(lambda: self.view.rotate_view())
+        for button in (self.auto_button, self.fit_button, self.actual_button, self.rotate_button):
             button.setMaximumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
-            controls_row.addWidget(button)
+            self.controls.extra_row.addWidget(button)
+        self.legend = ClassLegend()
+        self.legend.hide()
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout = QLabel(READOUT_HINT)
@@ -146,7 +154,8 @@ class LibraryPanel(QWidget):
         viewer = QWidget()
         viewer_layout = QVBoxLayout(viewer)
         viewer_layout.setContentsMargins(0, 0, 0, 0)
-        viewer_layout.addLayout(controls_row)
+        viewer_layout.addWidget(self.controls)
+        viewer_layout.addWidget(self.legend)
         viewer_layout.addWidget(self.title)
         viewer_layout.addWidget(self.view, 1)
         viewer_layout.addLayout(readout_row)
@@ -168,6 +177,8 @@ class LibraryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
+        self.labelling = LabellingMode(self, default_labeller())
+        self.labelling.status.connect(self.status)
         self._refresh_filter()
         self._refresh_counts()
 
@@ -192,22 +203,42 @@ class LibraryPanel(QWidget):
         if not self._pending_opens or self.opener.running:
             return
         paths, replace = self._pending_opens.pop(0)
+        if replace and self.labelling.project is not None:
+            self.labelling.set_project(None)
         self._opening_replace = replace
         self.status.emit(f"Opening {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "") + "…")
+        project = self.labelling.project
+        if project is None:
 
-        def scan(emit: EventSink, cancel: CancelToken) -> Catalog:
-            return catalog_from_paths(paths)
+            def scan(emit: EventSink, cancel: CancelToken) -> tuple[Catalog, list[tuple[str, str]]]:
+                catalog = catalog_from_paths(paths)
+                return catalog, catalog.skipped
 
-        self.opener.start(scan)
+            self.opener.start(scan)
+        else:
+            project_path = project.path
 
-    def _on_opened(self, catalog: Catalog) -> None:
-        added = len(catalog.items)
-        self.set_catalog(catalog if self._opening_replace else self.catalog.merge(catalog))
+            def add(emit: EventSink, cancel: CancelToken) -> tuple[int, list[tuple[str, str]]]:
+                with Project.open(project_path) as writer:
+                    return writer.add_paths(paths, emit=emit, cancel=cancel)
+
+            self.opener.start(add)
+
+    def _on_opened(self, result: tuple[Catalog | int, list[tuple[str, str]]]) -> None:
+        """A scanned catalogue replaces or joins the library; files added to the open
+        project (by another connection, off this thread) are reloaded from it."""
+        opened, skipped = result
+        if isinstance(opened, Catalog):
+            added = len(opened.items)
+            self.set_catalog(opened if self._opening_replace else self.catalog.merge(opened))
+        else:
+            added = opened
+            self.labelling.reload()
         message = f"Added {added} item(s)"
-        if catalog.skipped:
-            self.problems.extend(catalog.skipped)
-            first_path, first_reason = catalog.skipped[0]
-            message += f"; skipped {len(catalog.skipped)}: {Path(first_path).name}: {first_reason}"
+        if skipped:
+            self.problems.extend(skipped)
+            first_path, first_reason = skipped[0]
+            message += f"; skipped {len(skipped)}: {Path(first_path).name}: {first_reason}"
             self._refresh_counts()
         self.status.emit(message)
 
@@ -216,18 +247,30 @@ class LibraryPanel(QWidget):
         self._refresh_counts()
         self.status.emit(f"Could not open: {message}")
 
-    def set_catalog(self, catalog: Catalog) -> None:
+    def set_catalog(self, catalog: Catalog, labels: dict[int, str] | None = None) -> None:
         self.catalog = catalog
         if not catalog.items:
             self.problems.clear()
-        self.model.set_catalog(catalog)
+        self.loader.forget()
+        self.model.set_catalog(catalog, labels)
         self._refresh_filter()
         self._refresh_counts()
         self.catalog_changed.emit()
         if catalog.items and not self.grid.selectionModel().hasSelection():
             self.grid.setCurrentIndex(self.model.index(0))
 
+    def show_project_items(self, items: list[CatalogItem], classes: list[str], labels: dict[int, str]) -> None:
+        """Called by the labelling mode: the project's images, in project order."""
+        source = str(self.labelling.project.path) if self.labelling.project is not None else ""
+        self.set_catalog(Catalog(items=items, classes=classes, skipped=[], source=source), labels)
+
+    def select_row(self, row: int) -> None:
+        index = self.model.index(row)
+        self.grid.setCurrentIndex(index)
+        self.grid.scrollTo(index)
+
     def clear(self) -> None:
+        self.labelling.set_project(None)
         self.set_catalog(Catalog(items=[], classes=[], skipped=[], source=""))
         self.cutout = None
         self.view.set_image(None)
@@ -242,16 +285,19 @@ class LibraryPanel(QWidget):
         self.filter.blockSignals(True)
         self.filter.clear()
         self.filter.addItem(ALL_ITEMS, None)
-        counts: dict[str, int] = {}
-        for item in self.catalog.items:
-            if item.label:
-                counts[item.label] = counts.get(item.label, 0) + 1
+        if self.catalog.classes:
+            self.filter.addItem("Unlabelled", ("state", "unlabelled"))
+            self.filter.addItem("Labelled", ("state", "labelled"))
+        if self.labelling.project is not None:
+            self.filter.addItem("Not labelled by me", ("state", "not-mine"))
+            self.filter.addItem("Disagreements", ("state", "disagreements"))
+        counts = Counter(self.model.labels.values())
         for name in self.catalog.classes:
             self.filter.addItem(f"Class: {name} ({counts.get(name, 0)})", ("label", name))
         groups = sorted({item.group for item in self.catalog.items if item.group})
         for group in groups:
             self.filter.addItem(f"Folder: {group}", ("group", group))
-        position = self.filter.findText(self.filter.itemText(0))
+        position = 0
         for i in range(self.filter.count()):
             if self.filter.itemData(i) == current:
                 position = i
@@ -264,16 +310,36 @@ class LibraryPanel(QWidget):
         self._refresh_counts()
 
     def _apply_filter(self) -> None:
+        self.model.set_filter(self._filter_predicate())
+
+    def _filter_predicate(self) -> KeepItem | None:
         choice = self.filter.currentData()
         if choice is None:
-            self.model.set_filter(None)
-        else:
-            kind, value = choice
+            return None
+        kind, value = choice
+        labels = self.model.labels
+        if kind == "label":
+            return lambda key, item: labels.get(key) == value
+        if kind == "group":
+            return lambda key, item: item.group == value
+        if value == "unlabelled":
+            return lambda key, item: key not in labels
+        if value == "labelled":
+            return lambda key, item: key in labels
+        if value == "not-mine":
+            mine = self.labelling.mine
+            return lambda key, item: key not in mine
+        disputed = self.labelling.disagreement_keys()
+        return lambda key, item: key in disputed
 
-            def keep(item: CatalogItem) -> bool:
-                return (item.label if kind == "label" else item.group) == value
-
-            self.model.set_filter(keep)
+    def unlabelled_filter(self) -> Callable[[int], bool] | None:
+        """With an 'unlabelled' filter on, which keys still count as unlabelled (for advancing)."""
+        value = self.filter.currentData()
+        if value == ("state", "unlabelled"):
+            return lambda key: key not in self.model.labels
+        if value == ("state", "not-mine"):
+            return lambda key: key not in self.labelling.mine
+        return None
 
     def _refresh_counts(self) -> None:
         total, shown = len(self.catalog.items), self.model.rowCount()
@@ -310,7 +376,7 @@ class LibraryPanel(QWidget):
             self.show_item(self.model.item_at(index.row()))
 
     def show_item(self, item: CatalogItem) -> None:
-        self.title.setText(f"<b>{item.name}</b>" + (f" — {item.label}" if item.label else "") + " · loading…")
+        self.title.setText(f"<b>{item.name}</b> · loading…")
         self._shown_request = self.loader.load(item, self.user_settings)
 
     def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
@@ -322,13 +388,30 @@ class LibraryPanel(QWidget):
             self.controls.set_bands(cutout.bands)
             self.header_text.setPlainText(cutout.header.tostring(sep="\n").rstrip() if cutout.header is not None else "")
             self.details_text.setPlainText(describe_cutout(cutout))
-            item = self.selected_item()
-            label = f" — {item.label}" if item is not None and item.label else ""
-            shape = f"{cutout.width}×{cutout.height} · {', '.join(cutout.bands)}"
-            self.title.setText(f"<b>{Path(cutout.source).name}</b>{label} · {shape}")
+            self._show_title(cutout)
         self.controls.set_settings(settings)
         self.view.set_image(rgb, keep_view=same_cutout)
         self.cutout_shown.emit()
+        self._prefetch_next()
+
+    def _show_title(self, cutout: Cutout) -> None:
+        index = self.grid.currentIndex()
+        key = self.model.key_at(index.row()) if index.isValid() else None
+        shape = f"{cutout.width}×{cutout.height} · {', '.join(cutout.bands)}"
+        if self.labelling.project is not None and key is not None:
+            labels = self.labelling.describe_labels(key)
+        else:
+            labels = self.model.labels.get(key, "") if key is not None else ""
+        self.title.setText(f"<b>{Path(cutout.source).name}</b> · {shape}" + (f" — {labels}" if labels else ""))
+
+    def refresh_title(self) -> None:
+        if self.cutout is not None:
+            self._show_title(self.cutout)
+
+    def _prefetch_next(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid() and index.row() + 1 < self.model.rowCount():
+            self.loader.prefetch(self.model.item_at(index.row() + 1), self.user_settings)
 
     def _on_cutout_failed(self, request: int, message: str) -> None:
         if request != self.loader.latest:

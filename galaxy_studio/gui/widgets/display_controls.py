@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from galaxy_studio.data.display import COMPOSITES, INTERVALS, STRETCHES, DisplaySettings
 
@@ -48,18 +48,43 @@ class DisplayControls(QWidget):
         self.invert = QCheckBox("Invert")
         self.invert.setToolTip("Dark objects on a light sky")
         self.invert.toggled.connect(self._emit)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.brightness = self._slider(-100, 100, 0, "Brightness: shifts the displayed levels (after the stretch)")
+        self.contrast = self._slider(10, 400, 100, "Contrast: steepens the displayed levels about mid-grey (after the stretch)")
+        top = QHBoxLayout()
         for caption, widget in (("Stretch", self.stretch), ("Interval", self.interval),
                                 ("Bands", self.bands), ("Colour", self.composite)):
-            label = QLabel(caption)
-            label.setBuddy(widget)
-            layout.addWidget(label)
-            layout.addWidget(widget)
-        layout.addWidget(self.linked)
-        layout.addWidget(self.invert)
-        layout.addStretch(1)
+            top.addWidget(self._caption(caption, widget))
+            top.addWidget(widget)
+        top.addWidget(self.linked)
+        top.addWidget(self.invert)
+        top.addStretch(1)
+        self.extra_row = QHBoxLayout()
+        self.extra_row.addWidget(self._caption("Brightness", self.brightness))
+        self.extra_row.addWidget(self.brightness)
+        self.extra_row.addWidget(self._caption("Contrast", self.contrast))
+        self.extra_row.addWidget(self.contrast)
+        self.extra_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addLayout(self.extra_row)
         self.set_bands([])
+
+    @staticmethod
+    def _caption(text: str, buddy: QWidget) -> QLabel:
+        label = QLabel(text)
+        label.setBuddy(buddy)
+        return label
+
+    def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setValue(value)
+        slider.setFixedWidth(110)
+        slider.setToolTip(tip)
+        slider.valueChanged.connect(self._emit)
+        return slider
 
     def _combo(self, values: tuple[str, ...], tip: str) -> QComboBox:
         combo = QComboBox()
@@ -75,10 +100,16 @@ class DisplayControls(QWidget):
         self.bands.clear()
         for text, value in band_choices(bands):
             self.bands.addItem(text, value)
-        position = self.bands.findData(current) if current is not None else 0
-        self.bands.setCurrentIndex(max(position, 0))
+        self.bands.setCurrentIndex(self._band_position(current))
         self.bands.setEnabled(len(bands) > 1)
         self._updating = False
+
+    def _band_position(self, bands: tuple[int, ...] | None) -> int:
+        """Menu row of a band mapping (0, "auto", when it is not offered)."""
+        for row in range(self.bands.count()):
+            if self.bands.itemData(row) == bands:
+                return row
+        return 0
 
     def settings(self) -> DisplaySettings:
         return DisplaySettings(
@@ -88,6 +119,8 @@ class DisplayControls(QWidget):
             bands=self.bands.currentData(),
             invert=self.invert.isChecked(),
             linked=self.linked.isChecked(),
+            brightness=self.brightness.value() / 100.0,
+            contrast=self.contrast.value() / 100.0,
         )
 
     def set_settings(self, settings: DisplaySettings) -> None:
@@ -97,8 +130,9 @@ class DisplayControls(QWidget):
         self.composite.setCurrentText(settings.composite)
         self.linked.setChecked(settings.linked)
         self.invert.setChecked(settings.invert)
-        position = self.bands.findData(settings.bands) if settings.bands is not None else 0
-        self.bands.setCurrentIndex(max(position, 0))
+        self.brightness.setValue(round(settings.brightness * 100))
+        self.contrast.setValue(round(settings.contrast * 100))
+        self.bands.setCurrentIndex(self._band_position(settings.bands))
         self._updating = False
 
     def _emit(self) -> None:

@@ -33,6 +33,7 @@ class ImageView(QWidget):
         self._zoom = 1.0
         self._centre = QPointF(0, 0)
         self._fit = True
+        self._rotation = 0
         self._drag_from: QPointF | None = None
         self.empty_text = "Select a cutout to view it"
 
@@ -63,12 +64,25 @@ class ImageView(QWidget):
         buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * image.height())
         return buffer.reshape(image.height(), stride)[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
+    @property
+    def rotation(self) -> int:
+        return self._rotation
+
+    def rotate_view(self, degrees: int = 90) -> None:
+        """Turn the view (not the data) in 90 degree steps; galaxies have no preferred angle."""
+        self._rotation = (self._rotation + degrees) % 360
+        if self._fit:
+            self.fit()
+        self.update()
+
     def fit(self) -> None:
         self._fit = True
         if self._image is not None:
             self._centre = QPointF(self._image.width() / 2, self._image.height() / 2)
-            scale = min(self.width() / self._image.width(), self.height() / self._image.height())
-            self._set_zoom(scale)
+            width, height = self._image.width(), self._image.height()
+            if self._rotation in (90, 270):
+                width, height = height, width
+            self._set_zoom(min(self.width() / width, self.height() / height))
         self.update()
 
     def set_actual_size(self) -> None:
@@ -94,6 +108,7 @@ class ImageView(QWidget):
     def _transform(self) -> QTransform:
         transform = QTransform()
         transform.translate(self.width() / 2, self.height() / 2)
+        transform.rotate(self._rotation)
         transform.scale(self._zoom, self._zoom)
         transform.translate(-self._centre.x(), -self._centre.y())
         return transform
@@ -137,8 +152,8 @@ class ImageView(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._drag_from is not None:
-            delta = (event.position() - self._drag_from) / self._zoom
-            self._centre -= delta
+            inverse, _ = self._transform().inverted()
+            self._centre -= inverse.map(event.position()) - inverse.map(self._drag_from)
             self._drag_from = event.position()
             self._fit = False
             self.update()

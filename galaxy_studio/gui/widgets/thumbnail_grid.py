@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     QPoint,
+    QRectF,
     QRunnable,
     QSize,
     Qt,
@@ -28,7 +29,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from galaxy_studio.data.catalog import Catalog, CatalogItem
 from galaxy_studio.data.cutout import CutoutError
@@ -36,6 +37,8 @@ from galaxy_studio.data.thumbnails import ThumbnailCache, make_thumbnail
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 ErrorRole = Qt.ItemDataRole.UserRole + 2
+LabelRole = Qt.ItemDataRole.UserRole + 3
+KeepItem = Callable[[int, CatalogItem], bool]
 PIXMAP_CACHE_ENTRIES = 600
 
 
@@ -61,6 +64,7 @@ class ThumbnailLoader(QObject):
         self._lock = threading.Lock()
         self._wanted: set[int] = set()
         self._priority = 0
+        self._closed = False
 
     def set_wanted(self, keys: set[int]) -> None:
         with self._lock:
@@ -71,10 +75,13 @@ class ThumbnailLoader(QObject):
             return key in self._wanted
 
     def request(self, generation: int, key: int, item: CatalogItem, size: int) -> None:
+        if self._closed:
+            return
         self._priority = (self._priority + 1) % 2_000_000_000
         self.pool.start(_ThumbnailTask(self, generation, key, item, size), self._priority)
 
     def shutdown(self) -> None:
+        self._closed = True
         self.pool.clear()
         self.pool.waitForDone()
 
@@ -122,7 +129,9 @@ class CatalogModel(QAbstractListModel):
         self._pending: set[int] = set()
         self._frame: set[int] = set()
         self._generation = 0
-        self._filter: Callable[[CatalogItem], bool] | None = None
+        self._filter: KeepItem | None = None
+        self.labels: dict[int, str] = {}
+        self.badges: dict[str, tuple[str, QColor]] = {}
         self._placeholder = self._make_placeholder()
         self._broken = self._make_broken()
         loader.loaded.connect(self._on_loaded)
@@ -151,14 +160,34 @@ class CatalogModel(QAbstractListModel):
         self._pending.clear()
         self.errors.clear()
 
-    def set_catalog(self, catalog: Catalog) -> None:
+    def set_catalog(self, catalog: Catalog, labels: dict[int, str] | None = None) -> None:
+        """Show `catalog`; `labels` (key -> class) overrides the labels the items carry."""
         self.beginResetModel()
         self.catalog = catalog
+        if labels is None:
+            labels = {key: item.label for key, item in enumerate(catalog.items) if item.label}
+        self.labels = labels
         self._reset_thumbnails()
         self._apply_filter()
         self.endResetModel()
 
-    def set_filter(self, keep: Callable[[CatalogItem], bool] | None) -> None:
+    def set_badges(self, badges: dict[str, tuple[str, QColor]]) -> None:
+        """Class name -> (key text, colour) for the label badge drawn on thumbnails."""
+        self.badges = badges
+        if self.rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), [LabelRole])
+
+    def set_label(self, key: int, label: str | None) -> None:
+        if label:
+            self.labels[key] = label
+        else:
+            self.labels.pop(key, None)
+        self._row_changed(key, LabelRole)
+
+    def row_of(self, key: int) -> int | None:
+        return self._row_of.get(key)
+
+    def set_filter(self, keep: KeepItem | None) -> None:
         self.beginResetModel()
         self._filter = keep
         self._apply_filter()
@@ -173,7 +202,7 @@ class CatalogModel(QAbstractListModel):
 
     def _apply_filter(self) -> None:
         items = self.catalog.items
-        self.rows = [i for i, item in enumerate(items) if self._filter is None or self._filter(item)]
+        self.rows = [i for i, item in enumerate(items) if self._filter is None or self._filter(i, item)]
         self._row_of = {key: row for row, key in enumerate(self.rows)}
 
     def item_at(self, row: int) -> CatalogItem:
@@ -196,8 +225,8 @@ class CatalogModel(QAbstractListModel):
             return self._decoration(key, item)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [item.path if item.index is None else f"{item.path} [{item.index}]"]
-            if item.label:
-                lines.append(f"class: {item.label}")
+            if key in self.labels:
+                lines.append(f"class: {self.labels[key]}")
             if key in self.errors:
                 lines.append(self.errors[key])
             return "\n".join(lines)
@@ -205,6 +234,8 @@ class CatalogModel(QAbstractListModel):
             return item
         if role == ErrorRole:
             return self.errors.get(key)
+        if role == LabelRole:
+            return self.labels.get(key)
         return None
 
     def _decoration(self, key: int, item: CatalogItem) -> QPixmap:
@@ -237,7 +268,7 @@ class CatalogModel(QAbstractListModel):
         self._pixmaps[key] = QPixmap.fromImage(rgb_to_qimage(rgb))
         while len(self._pixmaps) > PIXMAP_CACHE_ENTRIES:
             self._pixmaps.popitem(last=False)
-        self._row_changed(key)
+        self._row_changed(key, Qt.ItemDataRole.DecorationRole)
 
     def _on_failed(self, generation: int, key: int, message: str) -> None:
         if generation != self._generation:
@@ -245,18 +276,46 @@ class CatalogModel(QAbstractListModel):
         self._pending.discard(key)
         self.errors[key] = message
         self.item_failed.emit(message)
-        self._row_changed(key)
+        self._row_changed(key, Qt.ItemDataRole.DecorationRole)
 
     def _on_dropped(self, generation: int, key: int) -> None:
         if generation == self._generation:
             self._pending.discard(key)
 
-    def _row_changed(self, key: int) -> None:
+    def _row_changed(self, key: int, role: int) -> None:
         row = self._row_of.get(key)
         if row is None:
             return
         index = self.index(row)
-        self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+        self.dataChanged.emit(index, index, [role])
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Draws the thumbnail as usual, plus a coloured badge with the class key when labelled."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().paint(painter, option, index)
+        label = index.data(LabelRole)
+        model = index.model()
+        if not label or not isinstance(model, CatalogModel):
+            return
+        key_text, colour = model.badges.get(label, ("•", QColor(160, 160, 170)))
+        size = model.size
+        icon_left = option.rect.x() + (option.rect.width() - size) // 2
+        radius = max(9, size // 9)
+        badge = QRectF(icon_left + 4, option.rect.y() + 4, 2 * radius, 2 * radius)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(15, 15, 18), 1.5))
+        painter.setBrush(colour)
+        painter.drawEllipse(badge)
+        painter.setPen(QColor(10, 10, 12) if colour.lightness() > 140 else QColor(250, 250, 250))
+        font = painter.font()
+        font.setBold(True)
+        font.setPixelSize(int(radius * 1.2))
+        painter.setFont(font)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, key_text)
+        painter.restore()
 
 
 class ThumbnailGrid(QListView):
@@ -273,6 +332,7 @@ class ThumbnailGrid(QListView):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setSpacing(4)
         self.setModel(model)
+        self.setItemDelegate(ThumbnailDelegate(self))
         self.apply_thumbnail_size(model.size)
 
     def catalog_model(self) -> CatalogModel:
