@@ -18,6 +18,16 @@ class CutoutError(Exception):
         super().__init__(f"{self.source}: {problem}")
 
 
+def require_file(path: Path) -> None:
+    """Refuse, with the reason, what no reader can open: nothing there, a folder, 0 bytes."""
+    if not path.exists():
+        raise CutoutError(path, "file not found")
+    if path.is_dir():
+        raise CutoutError(path, "is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise CutoutError(path, "file is empty (0 bytes)")
+
+
 @dataclass
 class Cutout:
     """Pixels as float32 (H, W, bands) in the file's own units, plus what is known about them.

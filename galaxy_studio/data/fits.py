@@ -21,7 +21,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, Sip
 
-from galaxy_studio.data.cutout import Cutout, CutoutError
+from galaxy_studio.data.cutout import Cutout, CutoutError, require_file
 from galaxy_studio.data.decimation import decimation_step
 
 FORMAT = "fits"
@@ -152,12 +152,7 @@ def _open_fits(path: Path) -> Iterator[tuple[fits.HDUList, bool]]:
 
 
 def _file_head(path: Path) -> bytes:
-    if not path.exists():
-        raise CutoutError(path, "file not found")
-    if path.is_dir():
-        raise CutoutError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise CutoutError(path, "file is empty (0 bytes)")
+    require_file(path)
     with path.open("rb") as stream:
         return stream.read(16)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from galaxy_studio.data.cutout import Cutout, CutoutError
+from galaxy_studio.data.cutout import Cutout, CutoutError, require_file
 from galaxy_studio.data.fits import read_fits
 from galaxy_studio.data.raster import read_raster
 
@@ -89,12 +89,7 @@ def read_cutout(
 ) -> Cutout:
     """Read any supported image file into a Cutout, choosing the reader by content."""
     path = Path(path)
-    if not path.exists():
-        raise CutoutError(path, "file not found")
-    if path.is_dir():
-        raise CutoutError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise CutoutError(path, "file is empty (0 bytes)")
+    require_file(path)
     fmt = detect_format(path)
     if fmt == "fits":
         return read_fits(path, hdu=hdu, max_side=max_side)

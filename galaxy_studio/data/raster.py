@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from galaxy_studio.data.cutout import Cutout, CutoutError
+from galaxy_studio.data.cutout import Cutout, CutoutError, require_file
 from galaxy_studio.data.decimation import decimation_step
 
 _GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
@@ -33,10 +33,7 @@ def read_raster(path: str | Path, *, max_side: int | None = None) -> Cutout:
     rather than decoded into gigabytes.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CutoutError(path, "is a folder, not a file" if path.is_dir() else "file not found")
-    if path.stat().st_size == 0:
-        raise CutoutError(path, "file is empty (0 bytes)")
+    require_file(path)
     try:
         with Image.open(path) as image:
             return _decode(image, path, max_side)

@@ -14,6 +14,7 @@ from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.resources import resource_path
 
 SCREENSHOT_TIMEOUT_S = 180.0
+SCREENSHOT_SIZE = (1440, 880)
 
 
 def dark_palette() -> QPalette:
@@ -93,6 +94,8 @@ class ScreenshotTaker(QObject):
 def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None) -> int:
     app = application()
     window = MainWindow()
+    if screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]
     if demo:

@@ -20,9 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from event_loop import wait_until  # noqa: E402 - a sibling script module
 
 
 def main() -> int:
@@ -36,7 +37,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["GALAXY_STUDIO_HOME"] = str(Path(tmp) / "home")
-        from PySide6.QtCore import QEventLoop, Qt, QTimer
+        from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
 
         from galaxy_studio.data.catalog import read_item
@@ -58,16 +59,7 @@ def main() -> int:
         window.open_project(project_path)
         library = window.library
 
-        def wait_for(condition: Callable[[], bool]) -> None:
-            loop = QEventLoop()
-            timer = QTimer()
-            timer.timeout.connect(lambda: loop.quit() if condition() else None)
-            timer.start(1)
-            if not condition():
-                loop.exec()
-            timer.stop()
-
-        wait_for(lambda: library.cutout is not None)
+        wait_until(lambda: library.cutout is not None)
         presses = min(args.presses, (added - 1) // 2)
         shown = {"count": 0}
         library.cutout_shown.connect(lambda: shown.__setitem__("count", shown["count"] + 1))
@@ -79,12 +71,12 @@ def main() -> int:
                 before = shown["count"]
                 start = time.perf_counter()
                 QTest.keyClick(library.grid, Qt.Key.Key_1 if press % 2 else Qt.Key.Key_2)
-                wait_for(lambda: shown["count"] > before and library.cutout is not None
+                wait_until(lambda: shown["count"] > before and library.cutout is not None
                          and library.cutout.source == expected)
                 app.processEvents()
                 latencies.append((time.perf_counter() - start) * 1000)
                 pause_end = time.perf_counter() + pause_s
-                wait_for(lambda: time.perf_counter() >= pause_end)
+                wait_until(lambda: time.perf_counter() >= pause_end)
             return sorted(latencies)
 
         back_to_back = label_run(0, 0.0)

@@ -16,9 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from event_loop import wait_until  # noqa: E402 - a sibling script module
 
 
 def build_folder(root: Path, count: int) -> None:
@@ -37,19 +38,6 @@ def build_folder(root: Path, count: int) -> None:
         with open(dst, "ab") as handle:  # distinct content so each file gets its own cache entry
             handle.write(i.to_bytes(4, "little"))
     shutil.rmtree(seed_dir)
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Run the event loop (idle between 2 ms polls, as a real session is) until `condition`."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.timeout.connect(lambda: loop.quit() if condition() else None)
-    timer.start(2)
-    if not condition():
-        loop.exec()
-    timer.stop()
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
@@ -268,6 +268,7 @@ class LibraryPanel(QWidget):
         index = self.model.index(row)
         self.grid.setCurrentIndex(index)
         self.grid.scrollTo(index)
+        QTimer.singleShot(0, lambda: self.grid.scrollTo(self.grid.currentIndex()))
 
     def clear(self) -> None:
         self.labelling.set_project(None)

@@ -1,0 +1,19 @@
+"""Shared by the GUI benchmarks: wait for a condition the way a real session waits."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def wait_until(condition: Callable[[], bool], poll_ms: int = 2) -> None:
+    """Run the Qt event loop, idle between polls (no busy spinning that would starve the
+    worker threads of the GIL), until `condition()` holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.timeout.connect(lambda: loop.quit() if condition() else None)
+    timer.start(poll_ms)
+    if not condition():
+        loop.exec()
+    timer.stop()
