@@ -14,7 +14,15 @@ from typing import Any, Callable, Sequence
 
 from galaxy_studio import __version__
 from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.events import Event, Progressed
+from galaxy_studio.events import EpochEnded, Event, Progressed, Warned
+from galaxy_studio.model.config import (
+    ARCHITECTURE_NAMES,
+    BALANCE_MODES,
+    CHANNEL_MODES,
+    DEVICES,
+    PRETRAINED_MODES,
+    TrainConfig,
+)
 
 PROG = "galaxy-studio"
 
@@ -185,6 +193,411 @@ def _run_gui(args: argparse.Namespace, paths: Sequence[str] = ()) -> int:
     )
 
 
+def _reporting_project_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Project problems (damaged, busy, unknown class, ...) are one-line errors like the rest."""
+
+    def run(args: argparse.Namespace) -> int:
+        from galaxy_studio.labels.errors import ProjectError
+
+        try:
+            return handler(args)
+        except ProjectError as error:
+            raise CommandError(str(error)) from None
+
+    return run
+
+
+def _open_project(path: str) -> Any:
+    from galaxy_studio.labels.store import Project
+
+    project = Project.open(Path(path))
+    for warning in project.warnings:
+        print(f"{PROG}: warning: {project.path}: {warning}", file=sys.stderr)
+    return project
+
+
+def _print_skipped(skipped: Sequence[tuple[str, str]], limit: int = 20) -> None:
+    for where, reason in skipped[:limit]:
+        print(f"{PROG}: skipped {where}: {reason}", file=sys.stderr)
+    if len(skipped) > limit:
+        print(f"{PROG}: ... and {len(skipped) - limit} more skipped", file=sys.stderr)
+
+
+def _pairs(values: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values or []:
+        left, sep, right = value.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise CommandError(f"{option} expects NAME=CLASS, got {value!r}")
+        pairs.append((left.strip(), right.strip()))
+    return pairs
+
+
+@_reporting_project_errors
+def cmd_project_new(args: argparse.Namespace) -> int:
+    from galaxy_studio.labels.schemes import resolve_scheme
+    from galaxy_studio.labels.store import Project
+
+    scheme = resolve_scheme(args.scheme)
+    with Project.create(Path(args.project), scheme) as project:
+        classes = project.classes
+    print(f"created {args.project}: scheme {scheme.name}, {len(classes)} classes ({', '.join(classes)})")
+    return 0
+
+
+@_reporting_project_errors
+def cmd_project_add(args: argparse.Namespace) -> int:
+    import os
+
+    with _open_project(args.project) as project:
+        added, skipped = project.add_paths(args.paths, emit=ProgressPrinter())
+        total = len(project.images())
+    named = {os.path.abspath(path) for path in args.paths}
+    failed = [entry for entry in skipped if os.path.abspath(entry[0]) in named]
+    for path, reason in failed:
+        _print_error(f"{path}: {reason}")
+    _print_skipped([entry for entry in skipped if entry not in failed])
+    print(f"added {added} image(s) to {args.project} ({total} in all)")
+    return 1 if failed else 0
+
+
+@_reporting_project_errors
+def cmd_project_label(args: argparse.Namespace) -> int:
+    import os
+
+    from galaxy_studio.labels.labeller import default_labeller
+
+    labeller = args.labeller or default_labeller()
+    with _open_project(args.project) as project:
+        image_id = project.image_id(args.image, args.index)
+        if image_id is None:
+            shown = args.image if args.index is None else f"{args.image}[{args.index}]"
+            if not os.path.exists(args.image):
+                raise CommandError(f"{shown}: no such file, and not an image of {args.project}")
+            raise CommandError(f"{shown}: not an image of {args.project}; add it first with `{PROG} project add`")
+        project.label(image_id, args.class_name, labeller=labeller)
+    print(f"labelled {args.image} as {args.class_name} (labeller {labeller})")
+    return 0
+
+
+def _import_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    path = Path(args.file)
+    if path.is_dir():
+        return "folders"
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return "galaxy10"
+    if suffix == ".json":
+        return "json"
+    return "gz-votes" if args.answer else "csv"
+
+
+@_reporting_project_errors
+def cmd_project_import(args: argparse.Namespace) -> int:
+    from galaxy_studio.labels import exchange
+
+    fmt = _import_format(args)
+    renames = dict(_pairs(args.map, "--map"))
+    with _open_project(args.project) as project:
+        if fmt == "gz-votes":
+            answers = _pairs(args.answer, "--answer")
+            if not answers:
+                raise CommandError("--format gz-votes needs at least one --answer COLUMN=CLASS")
+            report = exchange.import_gz_votes(
+                project, args.file, answers, threshold=args.threshold, images=args.images,
+                id_map=args.id_map, labeller=args.labeller, emit=ProgressPrinter(),
+            )
+        else:
+            importer = {
+                "csv": exchange.import_csv, "json": exchange.import_json,
+                "folders": exchange.import_folders, "galaxy10": exchange.import_galaxy10,
+            }[fmt]
+            report = importer(project, args.file, labeller=args.labeller, renames=renames, emit=ProgressPrinter())
+    _print_skipped(report.skipped)
+    print(report.summary())
+    return 1 if report.labels == 0 and report.skipped else 0
+
+
+@_reporting_project_errors
+def cmd_project_export(args: argparse.Namespace) -> int:
+    from galaxy_studio.labels import exchange
+
+    with _open_project(args.project) as project:
+        if args.format in ("csv", "json"):
+            writer = exchange.export_csv if args.format == "csv" else exchange.export_json
+            report = writer(project, args.out, labeller=args.labeller, consensus=args.consensus)
+        elif args.format == "folders":
+            report = exchange.export_folders(project, args.out, labeller=args.labeller, link=args.link, emit=ProgressPrinter())
+        else:
+            report = exchange.export_galaxy10(project, args.out, labeller=args.labeller, emit=ProgressPrinter())
+    _print_skipped(report.skipped)
+    print(report.summary())
+    return 0
+
+
+def _describe_stats(project: Any, stats: Any) -> str:
+    share = f" ({stats.labelled / stats.images:.1%})" if stats.images else ""
+    width = max((len(name) for name in stats.per_class), default=0)
+    lines = [
+        f"{project.path}  scheme {project.scheme_name}",
+        f"images         {stats.images}" + (f" ({stats.missing} missing)" if stats.missing else ""),
+        f"labelled       {stats.labelled}{share}",
+        "per class",
+        *(f"  {name:<{width}}  {count}" for name, count in stats.per_class.items()),
+        "labellers      " + (", ".join(f"{name} {count}" for name, count in stats.labellers.items()) or "none"),
+        f"disagreements  {stats.disagreements}",
+    ]
+    if stats.agreement is None:
+        lines.append("agreement      - (no image has two human labellers)")
+    else:
+        lines.append(f"agreement      {stats.agreement:.1%} of {stats.multiply_labelled} images with two or more labellers")
+    return "\n".join(lines)
+
+
+@_reporting_project_errors
+def cmd_project_stats(args: argparse.Namespace) -> int:
+    with _open_project(args.project) as project:
+        stats = project.stats()
+        if args.json:
+            print(json.dumps({"project": str(project.path), "scheme": project.scheme_name, **stats.to_json()}))
+        else:
+            print(_describe_stats(project, stats))
+    return 0
+
+
+@_reporting_project_errors
+def cmd_project_restore(args: argparse.Namespace) -> int:
+    from galaxy_studio.labels.backups import list_backups, restore_backup
+
+    project = Path(args.project)
+    backup = Path(args.backup) if args.backup else next(iter(list_backups(project)), None)
+    if backup is None:
+        raise CommandError(f"{project}: no automatic backup to restore")
+    aside = restore_backup(project, backup)
+    kept = f"; the previous file was kept as {aside}" if aside else ""
+    print(f"restored {project} from {backup}{kept}")
+    return 0
+
+
+@_reporting_project_errors
+def cmd_project_relink(args: argparse.Namespace) -> int:
+    with _open_project(args.project) as project:
+        relinked = project.relink([Path(folder) for folder in args.folders] or None)
+        missing = project.refresh_missing()
+    print(f"relinked {relinked} image(s); {missing} still missing")
+    return 1 if missing else 0
+
+
+def _add_project_commands(sub: Any) -> None:
+    project = sub.add_parser("project", help="labelling projects: create, add images, label, import, export, stats")
+    actions = project.add_subparsers(dest="project_command", metavar="ACTION", required=True)
+
+    p = actions.add_parser("new", help="create a project file (*.gsproj) with a class scheme")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("--scheme", required=True, metavar="SCHEME",
+                   help="galaxy10, gz2-9, spiral, or a CSV file with one class name per row")
+    p.set_defaults(handler=cmd_project_new)
+
+    p = actions.add_parser("add", help="add images: files, folders, Galaxy10 HDF5, CSV lists")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(handler=cmd_project_add)
+
+    p = actions.add_parser("label", help="label one image; exits 0 only once the label is on disk")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("image", metavar="IMAGE_PATH")
+    p.add_argument("class_name", metavar="CLASS")
+    p.add_argument("--index", type=int, help="row of a Galaxy10 HDF5 file")
+    p.add_argument("--labeller", metavar="NAME",
+                   help="default: $GALAXY_STUDIO_LABELLER, the saved setting, or your user name")
+    p.set_defaults(handler=cmd_project_label)
+
+    p = actions.add_parser("import", help="import labels: CSV, JSON, class folders, Galaxy10 HDF5, Galaxy Zoo votes")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("csv", "json", "folders", "galaxy10", "gz-votes"),
+                   help="default: from FILE (folder, .h5, .json; gz-votes when --answer is given; else csv)")
+    p.add_argument("--answer", action="append", metavar="COLUMN=CLASS",
+                   help="gz-votes: an answer column standing for a class (repeat)")
+    p.add_argument("--threshold", type=float, default=0.5, help="gz-votes: smallest winning fraction (default 0.5)")
+    p.add_argument("--images", metavar="DIR", help="gz-votes: where the images are (default: FILE's folder)")
+    p.add_argument("--id-map", metavar="CSV", help="gz-votes: CSV mapping the table's ids to image file names")
+    p.add_argument("--map", action="append", metavar="NAME=CLASS", help="read class NAME as the project's CLASS (repeat)")
+    p.add_argument("--labeller", metavar="NAME", help="labeller of the imported labels (default: FILE's name)")
+    p.set_defaults(handler=cmd_project_import)
+
+    p = actions.add_parser("export", help="export labels: CSV, JSON, class folders, Galaxy10-layout HDF5")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("--format", required=True, choices=("csv", "json", "folders", "galaxy10"))
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--labeller", metavar="NAME", help="only this labeller's labels (default: all for CSV/JSON, else the consensus)")
+    p.add_argument("--consensus", action="store_true", help="csv/json: one consensus label per image")
+    p.add_argument("--link", action="store_true", help="folders: symbolic links instead of copies")
+    p.set_defaults(handler=cmd_project_export)
+
+    p = actions.add_parser("stats", help="images, labelled, per-class counts, labellers, agreement")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_project_stats)
+
+    p = actions.add_parser("restore", help="replace a damaged project by an automatic backup")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("backup", nargs="?", metavar="BACKUP", help="default: the newest backup")
+    p.set_defaults(handler=cmd_project_restore)
+
+    p = actions.add_parser("relink", help="find moved images again by content")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("folders", nargs="*", metavar="DIR", help="where to look (default: the project's folder)")
+    p.set_defaults(handler=cmd_project_relink)
+
+
+class TrainingPrinter(ProgressPrinter):
+    """Progress bars, plus one line per finished epoch and every warning, all on stderr."""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochEnded):
+            self.stream.write(
+                f"\repoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f} acc {event.train_acc:.3f}"
+                f"  val loss {event.val_loss:.4f} acc {event.val_acc:.3f}  {event.seconds:.1f} s\n"
+            )
+            self.stream.flush()
+        elif isinstance(event, Warned):
+            self.stream.write(f"{PROG}: warning: {event.text}\n")
+            self.stream.flush()
+        elif not (isinstance(event, Progressed) and event.what.startswith("epoch") and event.done >= event.total):
+            super().__call__(event)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    from galaxy_studio.model.runs import new_run_dir
+
+    chosen = {
+        "arch": args.arch, "size": args.size, "epochs": args.epochs, "batch_size": args.batch_size,
+        "lr": args.lr, "min_lr": args.min_lr, "weight_decay": args.weight_decay,
+        "crop_fraction": args.crop, "channels": args.channels, "width": args.width,
+        "pretrained": args.pretrained, "weights_path": args.weights, "balance": args.balance,
+        "seed": args.seed, "device": args.device,
+    }
+    overrides: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if args.patience is not None:
+        overrides["patience"] = args.patience or None
+    if args.no_augment:
+        overrides["augment"] = False
+    if args.bands:
+        overrides["bands"] = tuple(band.strip() for band in args.bands.split(",") if band.strip())
+    out = args.out or str(new_run_dir(args.arch or TrainConfig.arch))
+    return TrainConfig(data=args.data, out_dir=out, **overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.training import train_classifier
+
+    config = _train_config(args)
+    try:
+        result = train_classifier(config, emit=TrainingPrinter())
+    except ModelError as error:
+        raise CommandError(str(error))
+    except KeyboardInterrupt:
+        _print_error(f"the last finished epoch is saved in {config.out_dir}; run the same command to resume")
+        raise
+    metrics = result.metrics
+    print(
+        f"{result.checkpoint}: test accuracy {metrics['accuracy']:.4f}, macro AUC {metrics['macro_auc']:.4f} "
+        f"on {metrics['n']} images; best epoch {result.best_epoch} of {result.epochs_run}",
+        file=sys.stderr,
+    )
+    record = {**metrics, "run_dir": result.run_dir, "checkpoint": result.checkpoint, "seconds": round(result.seconds, 1)}
+    print(json.dumps(record), flush=True)
+    return 0
+
+
+def _describe_metrics(report: dict[str, Any]) -> str:
+    classes = report["classes"]
+    width = max(len(name) for name in [*classes, "class"])
+    auc = "n/a" if report["macro_auc"] is None else f"{report['macro_auc']:.4f}"
+    lines = [
+        f"{report['n']} images: accuracy {report['accuracy']:.4f}, balanced accuracy "
+        f"{report['balanced_accuracy']:.4f}, macro one-vs-rest ROC AUC {auc}",
+        "confusion matrix (rows: true class, columns: predicted class by number):",
+        " " * width + "".join(f" {index:>7}" for index in range(len(classes))),
+    ]
+    for index, (name, row) in enumerate(zip(classes, report["confusion"])):
+        lines.append(f"{name:<{width}}" + "".join(f" {count:>7}" for count in row) + f"   ({index})")
+    lines.append(f"{'class':<{width}} precision  recall  support")
+    for name in classes:
+        stats = report["per_class"][name]
+        precision = "-" if stats["precision"] is None else f"{stats['precision']:.3f}"
+        recall = "-" if stats["recall"] is None else f"{stats['recall']:.3f}"
+        lines.append(f"{name:<{width}} {precision:>9} {recall:>7} {stats['support']:>8}")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.evaluation import evaluate_classifier
+
+    try:
+        report = evaluate_classifier(args.model, args.data, split=args.split, device=args.device,
+                                     emit=TrainingPrinter())
+    except ModelError as error:
+        raise CommandError(str(error))
+    if report["n"] == 0:
+        raise CommandError(f"{args.data}: no image could be read")
+    print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
+    return 0
+
+
+def _add_model_commands(sub: Any) -> None:
+    defaults = TrainConfig(data="", out_dir="")
+    p = sub.add_parser(
+        "train",
+        help="train a classifier on labelled images; final metrics as JSON on the last line",
+        description="Train a classifier on DATA: a labelled project (*.gsproj), a folder with a "
+        "sub-folder per class, a CSV with a label column, or a Galaxy10 HDF5 file. The data is "
+        "split 70/15/15 (seeded, stratified by class); the test split is scored with the weights "
+        "of the lowest validation loss. RUN_DIR/model.pt is the checkpoint; running the same "
+        "command again resumes an interrupted run.",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: a new folder in the app's runs folder)")
+    p.add_argument("--arch", choices=ARCHITECTURE_NAMES, help=f"network (default {defaults.arch})")
+    p.add_argument("--size", type=int, metavar="PX", help=f"input size in pixels (default {defaults.size})")
+    p.add_argument("--epochs", type=int, help=f"at most this many epochs (default {defaults.epochs})")
+    p.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    p.add_argument("--lr", type=float, help=f"AdamW learning rate, annealed by a cosine (default {defaults.lr})")
+    p.add_argument("--min-lr", type=float, help=f"final learning rate (default {defaults.min_lr})")
+    p.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {defaults.weight_decay})")
+    p.add_argument("--patience", type=int, help="stop after this many epochs without a lower validation "
+                   f"loss; 0: never (default {defaults.patience})")
+    p.add_argument("--no-augment", action="store_true", help="no random rotations and flips")
+    p.add_argument("--crop", type=float, metavar="FRACTION",
+                   help=f"keep this central fraction of each cutout (default {defaults.crop_fraction})")
+    p.add_argument("--channels", choices=CHANNEL_MODES, help="display: the colour image as the Library shows "
+                   "it; bands: the file's bands, sky-subtracted and asinh-scaled (default display)")
+    p.add_argument("--bands", help="bands mode: band names to use, e.g. g,r,z (default: all)")
+    p.add_argument("--width", type=int, help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)")
+    p.add_argument("--pretrained", choices=PRETRAINED_MODES, help="vgg11 from ImageNet weights: deep "
+                   "(first convolutions frozen) or shallow (last layer trained only)")
+    p.add_argument("--weights", metavar="FILE", help="ImageNet VGG11 weights file for --pretrained, when offline")
+    p.add_argument("--balance", choices=BALANCE_MODES, help="counter unequal classes by weighting the loss, "
+                   "by resampling, or not at all (default loss)")
+    p.add_argument("--seed", type=int, help=f"seed of the split, the initial weights and the augmentation (default {defaults.seed})")
+    p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
+    p.add_argument("model", metavar="MODEL", help="a checkpoint (RUN_DIR/model.pt)")
+    p.add_argument("data", metavar="DATA", help="labelled images: project, folder per class, CSV or HDF5")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="all labelled images, or the test split of the run that made MODEL (same DATA)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -227,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jpeg", "fits"), default="jpeg")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_demo_data)
+
+    _add_project_commands(sub)
+    _add_model_commands(sub)
     return parser
 
 

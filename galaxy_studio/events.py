@@ -30,6 +30,19 @@ class MetricLogged:
 
 
 @dataclass(frozen=True)
+class EpochEnded:
+    """One training epoch's summary; losses and accuracies are NaN when a split is empty."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    train_acc: float
+    val_acc: float
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Warned:
     text: str
 

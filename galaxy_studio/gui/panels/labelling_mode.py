@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 ZOOM_IN_KEYS = {Qt.Key.Key_Plus, Qt.Key.Key_Equal}
 STATS_DELAY_MS = 400
+BACKUP_INTERVAL_MS = 10 * 60 * 1000
 
 
 class LabellingMode(QObject):
@@ -45,6 +46,9 @@ class LabellingMode(QObject):
         self._stats_timer.setSingleShot(True)
         self._stats_timer.setInterval(STATS_DELAY_MS)
         self._stats_timer.timeout.connect(self.refresh_summary)
+        self._backup_timer = QTimer(self)
+        self._backup_timer.setInterval(BACKUP_INTERVAL_MS)
+        self._backup_timer.timeout.connect(self.back_up)
         for watched in (panel.grid, panel.view, panel.legend):
             watched.installEventFilter(self)
         panel.legend.class_clicked.connect(self.assign)
@@ -57,6 +61,10 @@ class LabellingMode(QObject):
         self.project = project
         self.reload()
         self._go_to_first_unlabelled()
+        if project is None:
+            self._backup_timer.stop()
+        else:
+            self._backup_timer.start()
         self.project_changed.emit()
 
     def _go_to_first_unlabelled(self) -> None:
@@ -99,6 +107,15 @@ class LabellingMode(QObject):
         shown = {self.key_of_id[i]: r.class_name for i, r in consensus.items() if i in self.key_of_id}
         shown.update({self.key_of_id[i]: r.class_name for i, r in mine.items() if i in self.key_of_id})
         return shown
+
+    def back_up(self) -> None:
+        """Opening backs up the state before a session; long sessions get one every few minutes."""
+        if self.project is None:
+            return
+        try:
+            self.project.back_up()
+        except ProjectError as error:
+            self.status.emit(f"Automatic backup failed (your labels are still saved): {error}")
 
     def set_labeller(self, name: str) -> None:
         self.labeller = name

@@ -1,0 +1,1 @@
+"""Labelling projects: the SQLite project store, class schemes, import and export. GUI-free."""

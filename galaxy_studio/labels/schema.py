@@ -1,0 +1,112 @@
+"""The tables of a project file and the migrations that bring an older file up to date.
+
+`PRAGMA user_version` holds the schema version: MIGRATIONS[n] takes a file from version n
+to n + 1, so version 0 is a new, empty file. A file newer than this program knows is
+refused rather than half-understood.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+FORMAT_NAME = "galaxy-studio-project"
+
+_VERSION_1: tuple[str, ...] = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE classes ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, position INTEGER NOT NULL)",
+    "CREATE TABLE images ("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL, rel_path TEXT, size INTEGER NOT NULL,"
+    " content_hash TEXT NOT NULL, row_index INTEGER, hdu TEXT)",
+    # A file has row_index NULL; ifnull makes two rows for one file count as duplicates.
+    "CREATE UNIQUE INDEX images_by_path ON images (path, ifnull(row_index, -1))",
+    "CREATE INDEX images_by_content ON images (size, content_hash)",
+    "CREATE TABLE labels ("
+    " image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+    " labeller TEXT NOT NULL,"
+    " class_id INTEGER NOT NULL REFERENCES classes (id),"
+    " timestamp REAL NOT NULL,"
+    " source TEXT NOT NULL CHECK (source IN ('human', 'import', 'model')),"
+    " confidence REAL,"
+    " PRIMARY KEY (image_id, labeller)) WITHOUT ROWID",
+    "CREATE INDEX labels_by_class ON labels (class_id)",
+    # One row per label change, per labeller: undo restores `before_*`, redo `after_*`.
+    # A NULL class means "no label". Rows with undone = 1 form the redo stack.
+    "CREATE TABLE history ("
+    " id INTEGER PRIMARY KEY, labeller TEXT NOT NULL,"
+    " image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+    " before_class_id INTEGER REFERENCES classes (id), before_timestamp REAL,"
+    " before_source TEXT, before_confidence REAL,"
+    " after_class_id INTEGER REFERENCES classes (id), after_timestamp REAL,"
+    " after_source TEXT, after_confidence REAL,"
+    " undone INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX history_by_labeller ON history (labeller, undone, id)",
+)
+
+
+def _create_version_1(db: sqlite3.Connection) -> None:
+    for statement in _VERSION_1:
+        db.execute(statement)
+    db.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT_NAME,))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1]
+
+# What a file of the current version must have: table -> columns.
+EXPECTED_COLUMNS: dict[str, set[str]] = {
+    "meta": {"key", "value"},
+    "classes": {"id", "name", "position"},
+    "images": {"id", "path", "rel_path", "size", "content_hash", "row_index", "hdu"},
+    "labels": {"image_id", "labeller", "class_id", "timestamp", "source", "confidence"},
+    "history": {
+        "id", "labeller", "image_id", "before_class_id", "before_timestamp", "before_source",
+        "before_confidence", "after_class_id", "after_timestamp", "after_source",
+        "after_confidence", "undone",
+    },
+}
+
+
+def schema_version() -> int:
+    return len(MIGRATIONS)
+
+
+def file_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the missing migrations, each in its own transaction; returns how many ran.
+
+    The connection must be in autocommit mode (isolation_level=None). A failing migration
+    rolls back and leaves the file at the last version that completed.
+    """
+    applied = 0
+    for version in range(file_version(db), schema_version()):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied += 1
+    return applied
+
+
+def schema_problem(db: sqlite3.Connection) -> str | None:
+    """Why this database is not a usable project of the current version, or None."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        return "not a Galaxy Studio project (no project tables)" if tables else "the file holds no tables"
+    row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    if row is None or row[0] != FORMAT_NAME:
+        return "not a Galaxy Studio project (the format mark is missing)"
+    for table, columns in EXPECTED_COLUMNS.items():
+        if table not in tables:
+            return f"the table '{table}' is missing"
+        found = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}
+        if not columns <= found:
+            return f"the table '{table}' lacks column(s) {', '.join(sorted(columns - found))}"
+    return None

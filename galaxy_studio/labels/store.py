@@ -1,0 +1,751 @@
+"""The labelling project: one SQLite file (*.gsproj) holding images, classes and labels.
+
+A label the screen showed as saved must survive a crash, a kill or a power cut, so every
+label is its own transaction, committed in WAL mode with synchronous=FULL before the call
+returns, and the undo history is in the same file. Opening checks the file and takes a
+rotating backup; a write that cannot complete (disk full, read-only file, another process
+holding the lock) is rolled back whole and raised as a ProjectError naming the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import groupby
+from operator import attrgetter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from galaxy_studio import __version__
+from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
+from galaxy_studio.labels.backups import back_up, backup_due, list_backups
+from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
+from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
+from galaxy_studio.labels.connection import connect, remove_database, translated, writable
+from galaxy_studio.labels.consensus import consensus_label, human_classes, human_labellers
+from galaxy_studio.labels.errors import ProjectBusy, ProjectDamaged, ProjectError
+from galaxy_studio.labels.image_files import find_moved, measure_files, same_content
+from galaxy_studio.labels.records import (
+    SOURCES,
+    ImageRecord,
+    ImportedLabel,
+    LabelRecord,
+    ProjectStats,
+)
+from galaxy_studio.labels.schema import file_version, migrate, schema_problem, schema_version
+
+if TYPE_CHECKING:
+    from galaxy_studio.data.catalog import CatalogItem
+    from galaxy_studio.labels.schemes import ClassScheme
+
+__all__ = [
+    "ImageRecord",
+    "ImportedLabel",
+    "LabelRecord",
+    "Project",
+    "ProjectBusy",
+    "ProjectDamaged",
+    "ProjectError",
+    "ProjectStats",
+]
+
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+IMPORT_LABELLER = "import"
+# Opening a project searches its folder tree for moved images; this bounds the search so a
+# project saved in a home folder does not walk the whole disk.
+OPEN_RELINK_FILE_LIMIT = 100_000
+
+_LABEL_COLUMNS = "class_id, timestamp, source, confidence"
+# (class_id, timestamp, source, confidence) of one labeller's label on one image.
+_State = tuple[int, float, str, "float | None"]
+
+
+class Project:
+    """An open project. Safe to share between threads: calls are serialised by a lock."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, *, busy_timeout: float, read_only: bool) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.warnings: list[str] = []
+        self._db = db
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._missing: set[int] = set()
+        row = db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
+        self.scheme_name: str = row[0] if row else "custom"
+
+    # -- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, path: Path, scheme: ClassScheme, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> Project:
+        """A new project with `scheme`'s classes. Built under a temporary name and renamed, so
+        a crash never leaves a half-made project under the real name."""
+        path = Path(os.path.abspath(path))
+        if path.exists() or path.is_symlink():
+            raise ProjectError(path, "already exists; open it, or choose another name")
+        if not path.parent.is_dir():
+            raise ProjectError(path, f"the folder {path.parent} does not exist")
+        names = [checked_class_name(name, path) for name in scheme.classes]
+        if not names:
+            raise ProjectError(path, f"the scheme {scheme.name!r} has no classes")
+        if duplicate_names(names):
+            raise ProjectError(path, f"the scheme lists a class twice: {', '.join(duplicate_names(names))}")
+        partial = path.with_name(f".{path.name}.creating")
+        remove_database(partial)
+        try:
+            db = connect(partial, busy_timeout, read_only=False)
+            try:
+                migrate(db)
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("scheme", scheme.name),
+                        ("created", datetime.now(timezone.utc).isoformat()),
+                        ("created_by", f"galaxy-studio {__version__}"),
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO classes (name, position) VALUES (?, ?)",
+                    [(name, position) for position, name in enumerate(names)],
+                )
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            if path.exists():
+                raise ProjectError(path, "already exists; open it, or choose another name")
+            os.replace(partial, path)
+        except sqlite3.Error as exc:
+            remove_database(partial)
+            raise translated(path, exc, busy_timeout) from None
+        except BaseException:
+            remove_database(partial)
+            raise
+        return cls._open(path, busy_timeout=busy_timeout, read_only=False, make_backup=False)
+
+    @classmethod
+    def open(
+        cls, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S, read_only: bool = False
+    ) -> Project:
+        """Open after checking the file, upgrading an older format and taking a backup when
+        the last one is older than BACKUP_INTERVAL_S. A file marked read-only (even for the
+        superuser) opens read-only. Images that moved are looked for by content in the
+        project's folder tree; the rest are marked missing."""
+        path = Path(os.path.abspath(path))
+        return cls._open(path, busy_timeout=busy_timeout, read_only=read_only, make_backup=True)
+
+    @classmethod
+    def _open(cls, path: Path, *, busy_timeout: float, read_only: bool, make_backup: bool) -> Project:
+        if not path.exists():
+            raise ProjectError(path, "no such project file")
+        if path.is_dir():
+            raise ProjectError(path, "is a folder, not a project file")
+        problem = header_problem(path)
+        if problem is not None:
+            raise ProjectDamaged(path, problem, list_backups(path))
+        read_only = read_only or not writable(path)
+        try:
+            db = connect(path, busy_timeout, read_only)
+        except sqlite3.Error as exc:
+            raise translated(path, exc, busy_timeout) from None
+        try:
+            warnings = _check_and_upgrade(db, path, read_only=read_only, make_backup=make_backup)
+            project = cls(path, db, busy_timeout=busy_timeout, read_only=read_only)
+        except sqlite3.Error as exc:
+            db.close()
+            raise translated(path, exc, busy_timeout) from None
+        except BaseException:
+            db.close()
+            raise
+        project.warnings += warnings
+        project._find_moved_images()
+        return project
+
+    def back_up(self) -> Path:
+        """Take a backup now (the GUI does so from time to time during a long session, since
+        opening backs up the state before the session)."""
+        with self._lock:
+            try:
+                return back_up(self._db, self.path)
+            except sqlite3.Error as exc:
+                raise translated(self.path, exc, self._busy_timeout) from None
+            except OSError as exc:
+                raise ProjectError(self.path, f"cannot write a backup: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- classes ---------------------------------------------------------------------------
+
+    @property
+    def classes(self) -> list[str]:
+        with self._lock:
+            return list(self._class_ids(self._db))
+
+    def add_class(self, name: str) -> None:
+        name = checked_class_name(name, self.path)
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            self._refuse_clash(name, ids)
+            db.execute("INSERT INTO classes (name, position) VALUES (?, ?)", (name, len(ids)))
+
+    def rename_class(self, old: str, new: str) -> None:
+        new = checked_class_name(new, self.path)
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            if old not in ids:
+                raise self._unknown_classes([old], ids)
+            self._refuse_clash(new, {name: i for name, i in ids.items() if name != old})
+            db.execute("UPDATE classes SET name = ? WHERE id = ?", (new, ids[old]))
+
+    def merge_classes(self, sources: list[str], into: str) -> int:
+        """Relabel every label of `sources` as `into` and remove the sources; returns the number
+        of labels changed. `into` may be a new name: it then takes the first source's place."""
+        into = checked_class_name(into, self.path)
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            unknown = [name for name in sources if name not in ids]
+            if unknown:
+                raise self._unknown_classes(unknown, ids)
+            merged = [name for name in dict.fromkeys(sources) if name != into]
+            if not merged:
+                return 0
+            order = list(ids)
+            if into not in ids:
+                self._refuse_clash(into, {n: i for n, i in ids.items() if n not in merged})
+                into_id = db.execute(
+                    "INSERT INTO classes (name, position) VALUES (?, ?) RETURNING id", (into, len(order))
+                ).fetchone()[0]
+                order.insert(order.index(merged[0]), into)
+            else:
+                into_id = ids[into]
+            merged_ids = [ids[name] for name in merged]
+            marks = ", ".join("?" * len(merged_ids))
+            changed = db.execute(
+                f"UPDATE labels SET class_id = ? WHERE class_id IN ({marks})", (into_id, *merged_ids)
+            ).rowcount
+            for column in ("before_class_id", "after_class_id"):
+                db.execute(
+                    f"UPDATE history SET {column} = ? WHERE {column} IN ({marks})", (into_id, *merged_ids)
+                )
+            db.execute(f"DELETE FROM classes WHERE id IN ({marks})", merged_ids)
+            _number_classes(db, [name for name in order if name not in merged])
+            return changed
+
+    def reorder_classes(self, names: list[str]) -> None:
+        with self._transaction() as db:
+            current = list(self._class_ids(db))
+            if sorted(names) != sorted(current):
+                raise ProjectError(
+                    self.path,
+                    f"a new order must list every class once; the classes are: {', '.join(current)}",
+                )
+            _number_classes(db, names)
+
+    # -- images ----------------------------------------------------------------------------
+
+    def add_items(
+        self,
+        items: Iterable[CatalogItem],
+        *,
+        emit: EventSink = ignore,
+        cancel: CancelToken = NEVER,
+        labeller: str = IMPORT_LABELLER,
+    ) -> int:
+        """Add the items not yet in the project; returns how many were added. An item that comes
+        with a label of one of the project's classes (class folders, CSV, Galaxy10) also gets
+        that label, with source "import", under `labeller`."""
+        return self._add_items(list(items), labeller, emit, cancel)[0]
+
+    def add_paths(
+        self, paths: Sequence[str | Path], *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Files, folders, Galaxy10 HDF5 files and CSV lists; returns (added, skipped with reasons).
+        The project's own files (and its backups) are not reported when its folder is added."""
+        from galaxy_studio.data.catalog import catalog_from_paths
+
+        catalog = catalog_from_paths(paths)
+        added, skipped = self._add_items(catalog.items, IMPORT_LABELLER, emit, cancel)
+        own = str(self.path)
+        ours = (own + "-", f"{own}.backups{os.sep}")
+        return added, [e for e in catalog.skipped + skipped if e[0] != own and not e[0].startswith(ours)]
+
+    def import_labels(
+        self, labels: Sequence[ImportedLabel], *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+    ) -> tuple[int, int, list[tuple[str, str]]]:
+        """Store labels from outside, adding their images when needed, in one transaction.
+
+        Returns (images added, labels written, skipped). An unknown class or source refuses
+        the whole import. A later label for the same image and labeller replaces an earlier
+        one, and it replaces that labeller's undo history for the image.
+        """
+        return self._store(
+            [label.item for label in labels], labels, emit=emit, cancel=cancel, what="Importing labels"
+        )
+
+    def images(self) -> list[ImageRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, rel_path, size, content_hash, row_index, hdu FROM images ORDER BY id"
+            ).fetchall()
+            missing = self._missing
+            return [ImageRecord(*row, missing=row[0] in missing) for row in rows]
+
+    def image(self, image_id: int) -> ImageRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, path, rel_path, size, content_hash, row_index, hdu FROM images WHERE id = ?",
+                (image_id,),
+            ).fetchone()
+            return None if row is None else ImageRecord(*row, missing=image_id in self._missing)
+
+    def image_id(self, path: str | Path, index: int | None = None) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM images WHERE path = ? AND ifnull(row_index, -1) = ?",
+                (os.path.abspath(path), -1 if index is None else index),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+    def set_hdu(self, image_id: int, hdu: str | None) -> None:
+        """Remember which HDU or band of a FITS file to show for this image."""
+        with self._transaction() as db:
+            self._require_image(db, image_id)
+            db.execute("UPDATE images SET hdu = ? WHERE id = ?", (hdu, image_id))
+
+    def refresh_missing(self) -> int:
+        """Look at the disk again; returns the number of images whose file is not there."""
+        with self._lock:
+            by_path: dict[str, list[int]] = defaultdict(list)
+            for image_id, path in self._db.execute("SELECT id, path FROM images"):
+                by_path[path].append(image_id)
+            self._missing = {i for path, ids in by_path.items() if not os.path.isfile(path) for i in ids}
+            return len(self._missing)
+
+    def relink(self, search_dirs: Sequence[Path] | None = None) -> int:
+        """Find missing files again by size and content hash: first at their path relative to
+        the project, then anywhere under `search_dirs` (default: the project's folder).
+        Returns the number of images relinked."""
+        return self._relink(search_dirs, file_limit=None)
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def label(
+        self,
+        image_id: int,
+        class_name: str,
+        *,
+        labeller: str,
+        source: str = "human",
+        confidence: float | None = None,
+    ) -> None:
+        """Set `labeller`'s label of the image; committed and on disk when this returns."""
+        labeller = self._checked_labeller(labeller)
+        self._check_source(source)
+        if confidence is not None and not math.isfinite(confidence):
+            raise ProjectError(self.path, f"a confidence must be a finite number, got {confidence}")
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            if class_name not in ids:
+                raise self._unknown_classes([class_name], ids)
+            self._require_image(db, image_id)
+            after: _State = (ids[class_name], _now(), source, confidence)
+            self._change(db, labeller, image_id, after)
+
+    def clear_label(self, image_id: int, *, labeller: str) -> None:
+        labeller = self._checked_labeller(labeller)
+        with self._transaction() as db:
+            self._require_image(db, image_id)
+            self._change(db, labeller, image_id, None)
+
+    def undo(self, labeller: str) -> int | None:
+        """Undo `labeller`'s last label change; returns the image it concerned, or None."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id, image_id, before_class_id, before_timestamp, before_source, before_confidence"
+                " FROM history WHERE labeller = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
+                (labeller,),
+            ).fetchone()
+            if row is None:
+                return None
+            _set_state(db, row[1], labeller, _state(row[2:]))
+            db.execute("UPDATE history SET undone = 1 WHERE id = ?", (row[0],))
+            return int(row[1])
+
+    def redo(self, labeller: str) -> int | None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id, image_id, after_class_id, after_timestamp, after_source, after_confidence"
+                " FROM history WHERE labeller = ? AND undone = 1 ORDER BY id ASC LIMIT 1",
+                (labeller,),
+            ).fetchone()
+            if row is None:
+                return None
+            _set_state(db, row[1], labeller, _state(row[2:]))
+            db.execute("UPDATE history SET undone = 0 WHERE id = ?", (row[0],))
+            return int(row[1])
+
+    def labels(self, labeller: str | None = None) -> dict[int, LabelRecord]:
+        """The current label per image: `labeller`'s, or with None the consensus (see consensus.py)."""
+        records = self._label_records(labeller)
+        if labeller is not None:
+            return {record.image_id: record for record in records}
+        consensus: dict[int, LabelRecord] = {}
+        for image_id, group in _grouped(records).items():
+            chosen = consensus_label(group)
+            if chosen is not None:
+                consensus[image_id] = chosen
+        return consensus
+
+    def all_labels(self) -> list[LabelRecord]:
+        """Every labeller's current label of every image, by image id."""
+        return self._label_records(None)
+
+    def labels_for_image(self, image_id: int) -> list[LabelRecord]:
+        """The current label of each labeller, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT l.image_id, c.name, l.labeller, l.timestamp, l.source, l.confidence"
+                " FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = ?"
+                " ORDER BY l.timestamp",
+                (image_id,),
+            ).fetchall()
+        return [LabelRecord(*row) for row in rows]
+
+    def labellers(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT labeller FROM labels ORDER BY labeller")
+            return [row[0] for row in rows]
+
+    def disagreements(self) -> set[int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT image_id FROM labels WHERE source = 'human'"
+                " GROUP BY image_id HAVING COUNT(DISTINCT class_id) > 1"
+            )
+            return {int(row[0]) for row in rows}
+
+    def stats(self) -> ProjectStats:
+        with self._lock:
+            images = int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+            classes = list(self._class_ids(self._db))
+        records = self._label_records(None)
+        groups = _grouped(records)
+        per_class = dict.fromkeys(classes, 0)
+        sources: Counter[str] = Counter()
+        for group in groups.values():
+            chosen = consensus_label(group)
+            if chosen is not None:
+                per_class[chosen.class_name] = per_class.get(chosen.class_name, 0) + 1
+                sources[chosen.source] += 1
+        shared = [group for group in groups.values() if human_labellers(group) >= 2]
+        agreeing = sum(1 for group in shared if len(human_classes(group)) == 1)
+        return ProjectStats(
+            images=images,
+            labelled=len(groups),
+            per_class=per_class,
+            labellers=dict(sorted(Counter(record.labeller for record in records).items())),
+            disagreements=sum(1 for group in groups.values() if len(human_classes(group)) > 1),
+            agreement=agreeing / len(shared) if shared else None,
+            missing=len(self._missing),
+            multiply_labelled=len(shared),
+            sources=dict(sorted(sources.items())),
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back and raised as ProjectError.
+
+        BEGIN IMMEDIATE takes the write lock up front, so waiting for another process happens
+        here (up to the busy timeout) and never half-way through a change.
+        """
+        with self._lock:
+            if self.read_only:
+                raise ProjectError(self.path, "the project is open read-only; nothing was saved")
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translated(self.path, exc, self._busy_timeout) from None
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translated(self.path, exc, self._busy_timeout) from None
+                raise
+
+    def _class_ids(self, db: sqlite3.Connection) -> dict[str, int]:
+        return {name: int(i) for i, name in db.execute("SELECT id, name FROM classes ORDER BY position, id")}
+
+    def _unknown_classes(self, names: Iterable[str], ids: dict[str, int]) -> ProjectError:
+        quoted = ", ".join(repr(name) for name in dict.fromkeys(names))
+        plural = "es" if len(dict.fromkeys(names)) > 1 else ""
+        return ProjectError(self.path, f"unknown class{plural} {quoted}; the classes are: {', '.join(ids)}")
+
+    def _refuse_clash(self, name: str, others: dict[str, int]) -> None:
+        for other in others:
+            if other.casefold() == name.casefold():
+                raise ProjectError(self.path, f"there is already a class {other!r}")
+
+    def _checked_labeller(self, labeller: str) -> str:
+        stripped = labeller.strip()
+        if not stripped:
+            raise ProjectError(self.path, "a labeller name cannot be empty")
+        return stripped
+
+    def _check_source(self, source: str) -> None:
+        if source not in SOURCES:
+            raise ProjectError(self.path, f"unknown label source {source!r}; use one of {', '.join(SOURCES)}")
+
+    def _require_image(self, db: sqlite3.Connection, image_id: int) -> None:
+        if db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
+            raise ProjectError(self.path, f"no image with id {image_id} in this project")
+
+    def _change(self, db: sqlite3.Connection, labeller: str, image_id: int, after: _State | None) -> None:
+        """Set a label and record the change for undo; a new change empties the redo stack."""
+        row = db.execute(
+            f"SELECT {_LABEL_COLUMNS} FROM labels WHERE image_id = ? AND labeller = ?", (image_id, labeller)
+        ).fetchone()
+        if row is None and after is None:
+            return
+        _set_state(db, image_id, labeller, after)
+        db.execute("DELETE FROM history WHERE labeller = ? AND undone = 1", (labeller,))
+        db.execute(
+            "INSERT INTO history (labeller, image_id, before_class_id, before_timestamp, before_source,"
+            " before_confidence, after_class_id, after_timestamp, after_source, after_confidence)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (labeller, image_id, *(row or (None,) * 4), *(after or (None,) * 4)),
+        )
+
+    def _label_records(self, labeller: str | None) -> list[LabelRecord]:
+        query = (
+            "SELECT l.image_id, c.name, l.labeller, l.timestamp, l.source, l.confidence"
+            " FROM labels l JOIN classes c ON c.id = l.class_id"
+        )
+        with self._lock:
+            if labeller is None:
+                rows = self._db.execute(query + " ORDER BY l.image_id, l.labeller").fetchall()
+            else:
+                query += " WHERE l.labeller = ? ORDER BY l.image_id"
+                rows = self._db.execute(query, (labeller,)).fetchall()
+        return [LabelRecord(*row) for row in rows]
+
+    def _image_keys(self, db: sqlite3.Connection) -> dict[tuple[str, int | None], int]:
+        rows = db.execute("SELECT id, path, row_index FROM images")
+        return {(path, index): int(image_id) for image_id, path, index in rows}
+
+    def _add_items(
+        self, items: list[CatalogItem], labeller: str, emit: EventSink, cancel: CancelToken
+    ) -> tuple[int, list[tuple[str, str]]]:
+        with self._lock:
+            classes = set(self._class_ids(self._db))
+            present = set(self._image_keys(self._db))
+        new = [item for item in items if (os.path.abspath(item.path), item.index) not in present]
+        labelled = [
+            ImportedLabel(item, item.label, labeller)
+            for item in new
+            if item.label is not None and item.label in classes
+        ]
+        added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
+        return added, skipped
+
+    def _store(
+        self,
+        items: Sequence[CatalogItem],
+        labels: Sequence[ImportedLabel],
+        *,
+        emit: EventSink,
+        cancel: CancelToken,
+        what: str,
+    ) -> tuple[int, int, list[tuple[str, str]]]:
+        """Add images and labels in one transaction. The files are hashed first, outside the
+        transaction, so other processes are not locked out while thousands of files are read."""
+        with self._lock:
+            ids = self._class_ids(self._db)
+            present = set(self._image_keys(self._db))
+        unknown = Counter(label.class_name for label in labels if label.class_name not in ids)
+        if unknown:
+            counted = ", ".join(f"{name!r} ({count} label{'s' * (count > 1)})" for name, count in unknown.items())
+            raise ProjectError(
+                self.path,
+                f"unknown class{'es' * (len(unknown) > 1)} {counted}; "
+                f"the classes are: {', '.join(ids)}; nothing was imported",
+            )
+        for label in labels:
+            self._check_source(label.source)
+            self._checked_labeller(label.labeller)
+        wanted: dict[tuple[str, int | None], None] = {}
+        for item in items:
+            key = (os.path.abspath(item.path), item.index)
+            if key not in present:
+                wanted[key] = None
+        measured, skipped = measure_files(list(wanted), emit, cancel, what)
+        cancel.raise_if_set()
+        now = _now()
+        latest: dict[tuple[tuple[str, int | None], str], ImportedLabel] = {}
+        for label in labels:
+            latest[((os.path.abspath(label.item.path), label.item.index), label.labeller.strip())] = label
+        with self._transaction() as db:
+            added = 0
+            for (path, index), (size, digest) in measured.items():
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (path, self._relative(path), size, digest, index),
+                )
+                added += cursor.rowcount
+            keys = self._image_keys(db)
+            ids = self._class_ids(db)
+            rows = []
+            for (key, labeller), label in latest.items():
+                if key in keys and label.class_name in ids:
+                    timestamp = now if label.timestamp is None else round(label.timestamp, 6)
+                    class_id = ids[label.class_name]
+                    rows.append((keys[key], labeller, class_id, timestamp, label.source, label.confidence))
+            db.executemany(
+                f"INSERT INTO labels (image_id, labeller, {_LABEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (image_id, labeller) DO UPDATE SET class_id = excluded.class_id,"
+                " timestamp = excluded.timestamp, source = excluded.source, confidence = excluded.confidence",
+                rows,
+            )
+            db.executemany("DELETE FROM history WHERE image_id = ? AND labeller = ?", [row[:2] for row in rows])
+        emit(Progressed(len(wanted), len(wanted), what))
+        return added, len(rows), skipped
+
+    def _relative(self, path: str) -> str | None:
+        try:
+            return Path(os.path.relpath(path, self.path.parent)).as_posix()
+        except ValueError:
+            return None
+
+    def _find_moved_images(self) -> None:
+        """On open: relink what moved (when the file can be written), report what is still lost."""
+        if self.refresh_missing() and not self.read_only:
+            try:
+                self._relink(None, file_limit=OPEN_RELINK_FILE_LIMIT)
+            except ProjectError as exc:
+                self.warnings.append(f"could not relink moved images: {exc.problem}")
+        if self._missing:
+            self.warnings.append(
+                f"{len(self._missing)} image(s) not found on disk; relink them from the folder they moved to"
+            )
+
+    def _relink(self, search_dirs: Sequence[Path] | None, file_limit: int | None) -> int:
+        self.refresh_missing()
+        with self._lock:
+            if not self._missing:
+                return 0
+            marks = ", ".join("?" * len(self._missing))
+            wanted: dict[str, tuple[int, str, str | None]] = {
+                path: (size, digest, rel)
+                for path, size, digest, rel in self._db.execute(
+                    f"SELECT path, size, content_hash, rel_path FROM images WHERE id IN ({marks})",
+                    list(self._missing),
+                )
+            }
+            taken = {row[0] for row in self._db.execute("SELECT DISTINCT path FROM images")}
+        found: dict[str, str] = {}
+        for old, (size, digest, rel) in wanted.items():
+            if rel is not None:
+                beside = os.path.normpath(os.path.join(self.path.parent, rel))
+                if beside not in taken and same_content(beside, size, digest):
+                    found[old] = beside
+        remaining = {old: (size, digest) for old, (size, digest, _) in wanted.items() if old not in found}
+        if remaining:
+            dirs = [self.path.parent] if search_dirs is None else [Path(d) for d in search_dirs]
+            found.update(find_moved(remaining, dirs, taken | set(found.values()), file_limit))
+        if not found:
+            return 0
+        with self._transaction() as db:
+            relinked = 0
+            for old, new in found.items():
+                relinked += db.execute(
+                    "UPDATE OR IGNORE images SET path = ?, rel_path = ? WHERE path = ?",
+                    (new, self._relative(new), old),
+                ).rowcount
+        self.refresh_missing()
+        return relinked
+
+
+def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, make_backup: bool) -> list[str]:
+    """Refuse damaged and too-new files, migrate old ones (after a backup), back up when due."""
+    version = file_version(db)
+    if version > schema_version():
+        raise ProjectError(path, version_problem(db) or "unknown project format")
+    problem = integrity_problem(db, path) or version_problem(db)
+    if problem is not None:
+        raise ProjectDamaged(path, problem, list_backups(path))
+    warnings: list[str] = []
+    if version < schema_version():
+        if read_only:
+            raise ProjectError(path, "is in an older project format and must be upgraded, but it is read-only")
+        back_up(db, path)
+        migrate(db)
+    problem = schema_problem(db)
+    if problem is not None:
+        raise ProjectDamaged(path, problem, list_backups(path))
+    if make_backup and not read_only and backup_due(path):
+        try:
+            back_up(db, path)
+        except (OSError, sqlite3.Error) as exc:
+            warnings.append(f"could not write an automatic backup: {exc}")
+    return warnings
+
+
+def _now() -> float:
+    """The time in whole microseconds: the resolution of the ISO times in exported files, so
+    that exporting and importing gives back exactly the same timestamp."""
+    return round(time.time(), 6)
+
+
+def _state(values: Sequence[Any]) -> _State | None:
+    return None if values[0] is None else (int(values[0]), float(values[1]), str(values[2]), values[3])
+
+
+def _set_state(db: sqlite3.Connection, image_id: int, labeller: str, state: _State | None) -> None:
+    if state is None:
+        db.execute("DELETE FROM labels WHERE image_id = ? AND labeller = ?", (image_id, labeller))
+        return
+    db.execute(
+        f"INSERT INTO labels (image_id, labeller, {_LABEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (image_id, labeller) DO UPDATE SET class_id = excluded.class_id,"
+        " timestamp = excluded.timestamp, source = excluded.source, confidence = excluded.confidence",
+        (image_id, labeller, *state),
+    )
+
+
+def _number_classes(db: sqlite3.Connection, names: list[str]) -> None:
+    db.executemany("UPDATE classes SET position = ? WHERE name = ?", list(enumerate(names)))
+
+
+def _grouped(records: list[LabelRecord]) -> dict[int, list[LabelRecord]]:
+    """Labels per image; `records` come sorted by image id."""
+    return {image_id: list(group) for image_id, group in groupby(records, key=attrgetter("image_id"))}
+
+
+def remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+

@@ -1,0 +1,95 @@
+"""CSV files that carry labels, read strictly.
+
+A label file decides what a galaxy is, so a file in an unexpected encoding is refused
+with the reason rather than guessed at: a wrong guess would silently turn class names
+into names that match nothing (or, worse, something else).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from galaxy_studio.labels.errors import ProjectError
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV file's header and its non-blank rows; `line(i)` is row i's line in the file."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+    def column(self, *names: str) -> int | None:
+        """Index of the first header among `names` (case-insensitive), or None."""
+        lowered = [name.strip().lower() for name in self.header]
+        for name in names:
+            if name.lower() in lowered:
+                return lowered.index(name.lower())
+        return None
+
+    def line(self, row: int) -> int:
+        return self.lines[row]
+
+
+def decode_text(path: Path) -> str:
+    """The file as text: UTF-8 (with or without BOM) or UTF-16 with a BOM, else ProjectError."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ProjectError(path, "is a folder, not a CSV file") from None
+    except OSError as exc:
+        raise ProjectError(path, f"cannot read: {exc.strerror or exc}") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    if b"\x00" in raw[:4096]:
+        raise ProjectError(path, "is a binary file, not CSV text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            path,
+            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 CSV and try again",
+        ) from None
+
+
+def cell(row: list[str], column: int | None) -> str:
+    """The stripped cell, or "" when the row is short or the column absent."""
+    if column is None or column >= len(row):
+        return ""
+    return row[column].strip()
+
+
+def read_csv_table(path: str | Path, *, header: bool = True) -> CsvTable:
+    """Rows of a comma-, semicolon- or tab-separated file; blank rows dropped."""
+    path = Path(path)
+    text = decode_text(path)
+    if not text.strip():
+        raise ProjectError(path, "CSV file is empty")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        for row in reader:
+            if any(value.strip() for value in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ProjectError(path, f"line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise ProjectError(path, "CSV file has no values")
+    if not header:
+        return CsvTable(path, [], rows, lines)
+    return CsvTable(path, [name.strip() for name in rows[0]], rows[1:], lines[1:])
