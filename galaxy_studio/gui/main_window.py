@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QWidget,
 )
 
@@ -22,6 +23,7 @@ from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
+from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.labeller import set_default_labeller
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
@@ -70,7 +72,13 @@ class MainWindow(QMainWindow):
         self.library = LibraryPanel()
         self.library.status.connect(self.show_message)
         self.library.labelling.project_changed.connect(self._on_project_changed)
-        self.setCentralWidget(self.library)
+        self.train = TrainPanel(self._open_project_path)
+        self.train.status.connect(self.show_message)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.library, "Library")
+        self.tabs.addTab(self.train, "Train")
+        self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
         self.jobs.finished.connect(self._on_job_finished)
@@ -314,6 +322,10 @@ class MainWindow(QMainWindow):
             self.show_message("Labelling: keys 1-9 and 0 label and advance · Backspace undo · S skip · "
                               "arrows move · +/- zoom · I invert · R rotate")
 
+    def _open_project_path(self) -> Path | None:
+        project = self.library.labelling.project
+        return project.path if project is not None else None
+
     def _on_project_changed(self) -> None:
         project = self.library.labelling.project
         has_project = project is not None
@@ -345,6 +357,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
+        self.tabs.setCurrentWidget(self.library)
         self.library.open_paths(paths)
 
     # Help, messages, lifetime ----------------------------------------------------------
@@ -371,6 +384,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         settings_store().setValue("geometry", self.saveGeometry())
         self.jobs.shutdown()
+        self.train.shutdown()
         self.library.shutdown()
         self.library.labelling.set_project(None)
         super().closeEvent(event)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QMessageBox
 
 from galaxy_studio.labels.errors import ProjectError
-from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour, class_key
+from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
 from galaxy_studio.labels.store import Project
 
 if TYPE_CHECKING:
@@ -87,10 +87,8 @@ class LabellingMode(QObject):
         self.key_of_id = {image_id: key for key, image_id in enumerate(self.image_ids)}
         shown = self._shown_labels()
         classes = self.project.classes
-        colours = [QColor(*class_colour(i)) for i in range(len(classes))]
         panel.show_project_items([record.item() for record in records], classes, shown)
-        panel.model.set_badges({name: (class_key(i) or "•", colours[i]) for i, name in enumerate(classes)})
-        panel.legend.set_classes(classes, colours)
+        panel.legend.set_classes(classes, [QColor(*class_colour(i)) for i in range(len(classes))])
         panel.legend.show()
         missing = sum(1 for record in records if record.missing)
         if missing:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from galaxy_studio.gui.widgets.image_view import ZOOM_STEP, ImageView
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.labeller import default_labeller
+from galaxy_studio.labels.schemes import class_colour, class_key
 from galaxy_studio.labels.store import Project
 
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
@@ -253,6 +254,9 @@ class LibraryPanel(QWidget):
             self.problems.clear()
         self.loader.forget()
         self.model.set_catalog(catalog, labels)
+        self.model.set_badges({
+            name: (class_key(i) or "•", QColor(*class_colour(i))) for i, name in enumerate(catalog.classes)
+        })
         self._refresh_filter()
         self._refresh_counts()
         self.catalog_changed.emit()

@@ -1,0 +1,443 @@
+"""Train: pick data and an architecture, watch the curves, keep the checkpoint.
+
+The panel only builds a TrainConfig and runs `train_classifier` in a worker thread; the
+training code never knows it is being watched. torch is imported by that job, not here.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed, Warned
+from galaxy_studio.gui.widgets.confusion_view import ConfusionView
+from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.model.config import ARCHITECTURE_NAMES, BALANCE_MODES, DEVICES, TrainConfig
+from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
+
+TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
+REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def describe_metrics(metrics: dict) -> str:
+    """The test-split metrics as a small HTML table."""
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.1f}%"
+
+    auc = "–" if metrics.get("macro_auc") is None else f"{metrics['macro_auc']:.3f}"
+    rows = [
+        f"<tr><td>Accuracy</td><td><b>{pct(metrics.get('accuracy'))}</b></td></tr>",
+        f"<tr><td>Balanced accuracy</td><td>{pct(metrics.get('balanced_accuracy'))}</td></tr>",
+        f"<tr><td>Macro ROC AUC</td><td>{auc}</td></tr>",
+        f"<tr><td>Test images</td><td>{metrics.get('n', '–')}</td></tr>",
+    ]
+    per_class = metrics.get("per_class") or {}
+    if per_class:
+        rows.append("<tr><td colspan=2><br><b>Class</b> — precision / recall (support)</td></tr>")
+        for name, values in per_class.items():
+            rows.append(f"<tr><td>{name}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
+                        f" ({values.get('support', 0)})</td></tr>")
+    return "<table cellspacing=3>" + "".join(rows) + "</table>"
+
+
+def describe_run(run: RunSummary) -> str:
+    config, metrics = run.config, run.metrics or {}
+    accuracy = metrics.get("accuracy")
+    result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
+    return f"{run.name} · {config.get('size', '?')} px · {result}"
+
+
+class TrainPanel(QWidget):
+    status = Signal(str)
+
+    def __init__(self, current_project: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.current_project = current_project
+        self.runner = JobRunner(self)
+        self.runner.event.connect(self._on_event)
+        self.runner.succeeded.connect(self._on_succeeded)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.finished.connect(self._on_finished)
+        self.result: object | None = None
+        self._job_kind = ""
+        self._build()
+        self.refresh_runs()
+
+    # Layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("folder per class, CSV, Galaxy10 .h5 or a .gsproj project")
+        folder_button = QPushButton("Folder…")
+        folder_button.clicked.connect(self._choose_folder)
+        file_button = QPushButton("File…")
+        file_button.clicked.connect(self._choose_file)
+        project_button = QPushButton("Open project")
+        project_button.setToolTip("Train on the labels of the project open in the Library")
+        project_button.clicked.connect(self._use_project)
+        data_buttons = QHBoxLayout()
+        for button in (folder_button, file_button, project_button):
+            data_buttons.addWidget(button)
+
+        self.arch = QComboBox()
+        self.arch.addItems(list(ARCHITECTURE_NAMES))
+        self.arch.setToolTip("galaxy-cnn: the seed paper's net (average pool first, 32 channels); "
+                             "convnet-d3: MTT's net, needed for distillation")
+        self.size = self._spin(16, 512, 64, " px", "Images are centre-cropped and resized to this size")
+        self.epochs = self._spin(1, 1000, 30, "", "Maximum epochs (early stopping may end sooner)")
+        self.augment = QCheckBox("Rotations and flips")
+        self.augment.setChecked(True)
+        self.augment.setToolTip("Galaxies have no preferred orientation: train on every angle")
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        form = QFormLayout()
+        form.addRow("Data", self.data_edit)
+        form.addRow("", data_buttons)
+        form.addRow("Architecture", self.arch)
+        form.addRow("Image size", self.size)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Augment", self.augment)
+        form.addRow("Device", self.device)
+
+        defaults = TrainConfig(data="", out_dir="")
+        self.batch = self._spin(1, 4096, defaults.batch_size, "", "Images per step")
+        self.lr = self._double(1e-6, 1.0, defaults.lr, 6, "AdamW learning rate (cosine-annealed)")
+        self.weight_decay = self._double(0.0, 1.0, defaults.weight_decay, 4, "AdamW weight decay")
+        self.patience = self._spin(0, 1000, defaults.patience or 0, "", "Stop after this many epochs without a lower validation loss (0: never)")
+        self.crop = self._double(0.05, 1.0, defaults.crop_fraction, 2, "Centre crop kept before resizing (galaxies sit in the middle)")
+        self.balance = QComboBox()
+        self.balance.addItems(list(BALANCE_MODES))
+        self.balance.setToolTip("Counter unequal classes: weighted loss, resampling, or nothing")
+        self.seed = self._spin(0, 2**31 - 1, defaults.seed, "", "Split, initialisation and augmentation seed")
+        self.advanced = QCheckBox("Show advanced settings")
+        advanced_form = QFormLayout()
+        for caption, widget in (("Batch size", self.batch), ("Learning rate", self.lr), ("Weight decay", self.weight_decay),
+                                ("Patience", self.patience), ("Crop fraction", self.crop), ("Class balance", self.balance),
+                                ("Seed", self.seed)):
+            advanced_form.addRow(caption, widget)
+        self.advanced_body = QGroupBox("Advanced (defaults: the seed paper's recipe)")
+        self.advanced_body.setLayout(advanced_form)
+        self.advanced_body.setVisible(False)
+        self.advanced.toggled.connect(self.advanced_body.setVisible)
+
+        self.estimate_button = QPushButton("Estimate time")
+        self.estimate_button.setToolTip("Time a few batches on the chosen device")
+        self.estimate_button.clicked.connect(self.estimate)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.estimate_button)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.progress.hide()
+        self.progress_label = QLabel("Choose data and press Start.")
+        self.progress_label.setWordWrap(True)
+
+        left = QWidget()
+        left.setFixedWidth(360)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addLayout(form)
+        left_layout.addWidget(self.advanced)
+        left_layout.addWidget(self.advanced_body)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
+        left_layout.addStretch(1)
+
+        self.loss_plot = CurvePlot("Loss", "cross-entropy")
+        self.acc_plot = CurvePlot("Accuracy", "fraction correct")
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.add_series("train", TRAIN_COLOUR)
+            plot.add_series("validation", VAL_COLOUR)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.acc_plot)
+        plots_widget = QWidget()
+        plots_widget.setLayout(plots)
+
+        self.metrics_label = QLabel("Metrics on the held-out test split appear here when a run ends.")
+        self.metrics_label.setWordWrap(True)
+        self.metrics_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.confusion = ConfusionView()
+        self.runs = QListWidget()
+        self.runs.setToolTip("Tick runs to overlay their validation curves; select one to see its results")
+        self.runs.itemChanged.connect(self._overlay_runs)
+        self.runs.currentItemChanged.connect(self._show_selected_run)
+        self.resume_button = QPushButton("Resume selected run")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self.resume_selected)
+        runs_box = QGroupBox("Past runs")
+        runs_layout = QVBoxLayout(runs_box)
+        runs_layout.addWidget(self.runs)
+        runs_layout.addWidget(self.resume_button)
+        results_box = QGroupBox("Results (test split)")
+        results_layout = QHBoxLayout(results_box)
+        results_layout.addWidget(self.metrics_label, 2)
+        results_layout.addWidget(self.confusion, 3)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(results_box)
+        bottom.addWidget(runs_box)
+        bottom.setSizes([640, 380])
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots_widget)
+        right.addWidget(bottom)
+        right.setSizes([420, 340])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int, suffix: str, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setSuffix(suffix)
+        spin.setToolTip(tip)
+        return spin
+
+    @staticmethod
+    def _double(low: float, high: float, value: float, decimals: int, tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(decimals)
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setSingleStep(10 ** -decimals * 10)
+        spin.setToolTip(tip)
+        return spin
+
+    # Data choice -----------------------------------------------------------------------
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder with one sub-folder per class")
+        if folder:
+            self.data_edit.setText(folder)
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)")
+        if path:
+            self.data_edit.setText(path)
+
+    def _use_project(self) -> None:
+        project = self.current_project()
+        if project is None:
+            self.status.emit("No project is open in the Library")
+            return
+        self.data_edit.setText(str(project))
+
+    def config(self, out_dir: Path | None = None) -> TrainConfig:
+        arch = self.arch.currentText()
+        return TrainConfig(
+            data=self.data_edit.text().strip(),
+            out_dir=str(out_dir or new_run_dir(arch)),
+            arch=arch,
+            size=self.size.value(),
+            epochs=self.epochs.value(),
+            augment=self.augment.isChecked(),
+            device=self.device.currentText(),
+            batch_size=self.batch.value(),
+            lr=self.lr.value(),
+            weight_decay=self.weight_decay.value(),
+            patience=self.patience.value() or None,
+            crop_fraction=self.crop.value(),
+            balance=self.balance.currentText(),
+            seed=self.seed.value(),
+        )
+
+    # Jobs ------------------------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        if self.runner.running:
+            return False
+        if not self.data_edit.text().strip():
+            QMessageBox.information(self, "No data", "Choose labelled data first: a folder with one "
+                                    "sub-folder per class, a CSV, a Galaxy10 HDF5 file or a project.")
+            return False
+        return True
+
+    def estimate(self) -> None:
+        if not self._ready():
+            return
+        config = self.config()
+
+        def job(emit: EventSink, cancel: CancelToken) -> float:
+            from galaxy_studio.model.training import estimate_epoch_seconds
+
+            return estimate_epoch_seconds(config)
+
+        self._start_job("estimate", job, "Timing a few batches…")
+
+    def start(self, config: TrainConfig | None = None) -> None:
+        if config is None and not self._ready():
+            return
+        config = config or self.config()
+        self.loss_plot.clear_series()
+        self.acc_plot.clear_series()
+        self.metrics_label.setText("Training…")
+        self.confusion.setRowCount(0)
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.model.training import train_classifier
+
+            return train_classifier(config, emit=emit, cancel=cancel)
+
+        self._run_dir = config.out_dir
+        self._start_job("train", job, f"Preparing {Path(config.data).name} on {config.device}…")
+
+    def resume_selected(self) -> None:
+        item = self.runs.currentItem()
+        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if run is None or run.status != "unfinished" or self.runner.running:
+            return
+        self.start(TrainConfig.from_dict({**run.config, "out_dir": str(run.path)}))
+        for record in run.history:
+            epoch = record.get("epoch", 0)
+            for plot, train, val in ((self.loss_plot, "train_loss", "val_loss"), (self.acc_plot, "train_acc", "val_acc")):
+                plot.append("train", epoch, record.get(train, math.nan))
+                plot.append("validation", epoch, record.get(val, math.nan))
+
+    def _start_job(self, kind: str, job: Callable[[EventSink, CancelToken], object], message: str) -> None:
+        self._job_kind = kind
+        self.progress_label.setText(message)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        for button in (self.start_button, self.estimate_button, self.resume_button):
+            button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.runner.start(job)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Progressed):
+            self.progress.setRange(0, max(event.total, 1))
+            self.progress.setValue(event.done)
+        elif isinstance(event, EpochEnded):
+            for plot, train, val in ((self.loss_plot, event.train_loss, event.val_loss),
+                                     (self.acc_plot, event.train_acc, event.val_acc)):
+                plot.append("train", event.epoch, train)
+                plot.append("validation", event.epoch, val)
+            left = (event.epochs - event.epoch) * event.seconds
+            self.progress_label.setText(
+                f"Epoch {event.epoch}/{event.epochs} · {event.seconds:.1f} s per epoch · "
+                f"at most {format_duration(left)} left · validation accuracy "
+                + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%"))
+        elif isinstance(event, Warned):
+            self.status.emit(event.text)
+
+    def _on_succeeded(self, result: object) -> None:
+        if self._job_kind == "estimate":
+            self.progress_label.setText(f"About {format_duration(float(result))} per epoch on {self.device.currentText()}.")
+            return
+        self.result = result
+        metrics = result.metrics
+        self.metrics_label.setText(describe_metrics(metrics))
+        if metrics.get("confusion"):
+            self.confusion.show_matrix(metrics["confusion"], metrics["classes"])
+        self.progress_label.setText(
+            f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}"
+            + (" (stopped early)" if result.stopped_early else "") + f" · best epoch {result.best_epoch}\n"
+            f"Checkpoint: {result.checkpoint}")
+        self.status.emit(f"Training finished: test accuracy {100 * (metrics.get('accuracy') or 0):.1f}%")
+
+    def _on_failed(self, message: str) -> None:
+        self.progress_label.setText(f"Failed: {message}")
+        QMessageBox.warning(self, "Training failed", message)
+
+    def _on_cancelled(self) -> None:
+        self.progress_label.setText("Cancelled. The last finished epoch is kept: select the run under "
+                                    "Past runs and press Resume to continue.")
+
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        self.start_button.setEnabled(True)
+        self.estimate_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.refresh_runs()
+
+    # Past runs -------------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        self.runs.blockSignals(True)
+        self.runs.clear()
+        for run in list_runs():
+            item = QListWidgetItem(describe_run(run))
+            item.setData(Qt.ItemDataRole.UserRole, run)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            item.setToolTip(str(run.path))
+            self.runs.addItem(item)
+        self.runs.blockSignals(False)
+        self._overlay_runs()
+
+    def _overlay_runs(self) -> None:
+        loss_refs, acc_refs = [], []
+        checked = [self.runs.item(i) for i in range(self.runs.count())
+                   if self.runs.item(i).checkState() == Qt.CheckState.Checked]
+        for number, item in enumerate(checked):
+            run: RunSummary = item.data(Qt.ItemDataRole.UserRole)
+            colour = REFERENCE_COLOURS[number % len(REFERENCE_COLOURS)]
+            epochs = [record.get("epoch", i + 1) for i, record in enumerate(run.history)]
+            loss_refs.append((f"{run.name} val", epochs, [r.get("val_loss", math.nan) for r in run.history], colour))
+            acc_refs.append((f"{run.name} val", epochs, [r.get("val_acc", math.nan) for r in run.history], colour))
+        self.loss_plot.set_references(loss_refs)
+        self.acc_plot.set_references(acc_refs)
+
+    def _show_selected_run(self, item: QListWidgetItem | None) -> None:
+        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not self.runner.running)
+        if run is None or self.runner.running:
+            return
+        if run.metrics:
+            self.metrics_label.setText(describe_metrics(run.metrics))
+            if run.metrics.get("confusion"):
+                self.confusion.show_matrix(run.metrics["confusion"], run.metrics["classes"])
+        else:
+            self.metrics_label.setText(f"{run.name}: {run.status} — no test metrics yet.")
+            self.confusion.setRowCount(0)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()

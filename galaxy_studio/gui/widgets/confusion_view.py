@@ -1,0 +1,44 @@
+"""The confusion matrix as a heatmap table: rows are true classes, columns predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+
+def heat_colour(fraction: float) -> QColor:
+    """Dark blue (0) to bright cyan-white (1): readable counts on a dark theme."""
+    fraction = float(np.clip(fraction, 0.0, 1.0))
+    return QColor(int(30 + 150 * fraction), int(40 + 170 * fraction), int(60 + 190 * fraction))
+
+
+class ConfusionView(QTableWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setToolTip("Rows: true class · columns: predicted class (by number) · colour: fraction of the row")
+
+    def show_matrix(self, matrix: list[list[int]] | np.ndarray, classes: list[str]) -> None:
+        counts = np.asarray(matrix, dtype=int)
+        self.clear()
+        self.setRowCount(len(classes))
+        self.setColumnCount(len(classes))
+        self.setHorizontalHeaderLabels([str(i + 1) for i in range(len(classes))])
+        self.setVerticalHeaderLabels([f"{i + 1}  {name}" for i, name in enumerate(classes)])
+        for column, name in enumerate(classes):
+            self.horizontalHeaderItem(column).setToolTip(f"predicted {name}")
+        totals = counts.sum(axis=1, keepdims=True).clip(min=1)
+        for row in range(len(classes)):
+            for column in range(len(classes)):
+                fraction = counts[row, column] / totals[row, 0]
+                cell = QTableWidgetItem(f"{counts[row, column]}")
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                cell.setBackground(heat_colour(fraction))
+                cell.setForeground(QColor(10, 10, 14) if fraction > 0.55 else QColor(230, 232, 238))
+                cell.setToolTip(f"true {classes[row]}, predicted {classes[column]}: "
+                                f"{counts[row, column]} ({fraction:.0%} of the row)")
+                self.setItem(row, column, cell)

@@ -1,0 +1,85 @@
+"""Live training/distillation curves with pyqtgraph.
+
+Points are appended to growing numpy buffers and drawn by a timer, never per event, so a
+fast job cannot flood the event loop with redraws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
+
+REDRAW_MS = 100
+
+
+class _Series:
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        self.item = item
+        self.x = np.empty(64)
+        self.y = np.empty(64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == self.x.size:
+            self.x = np.resize(self.x, 2 * self.n)
+            self.y = np.resize(self.y, 2 * self.n)
+        self.x[self.n], self.y[self.n] = x, y
+        self.n += 1
+
+
+class CurvePlot(pg.PlotWidget):
+    """A plot of named live series plus fixed reference curves (e.g. past runs)."""
+
+    def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, background=(27, 29, 33))
+        self.setTitle(title, color="#dcdee4", size="10pt")
+        self.setLabel("left", y_label)
+        self.setLabel("bottom", x_label)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            self.getAxis(axis).enableAutoSIPrefix(False)
+        self.addLegend(offset=(-10, 10), labelTextColor="#dcdee4")
+        self._series: dict[str, _Series] = {}
+        self._references: list[pg.PlotDataItem] = []
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
+
+    def add_series(self, name: str, colour: str, *, dashed: bool = False) -> None:
+        style = pg.mkPen(colour, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine)
+        item = self.plot([], [], pen=style, name=name, symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+        self._series[name] = _Series(item)
+
+    def append(self, name: str, x: float, y: float | None) -> None:
+        """Add a point; a missing or non-finite value (an empty split) is skipped."""
+        if y is not None and np.isfinite(y):
+            self._series[name].append(x, y)
+            self._dirty = True
+
+    def point_count(self, name: str) -> int:
+        return self._series[name].n
+
+    def clear_series(self) -> None:
+        for series in self._series.values():
+            series.n = 0
+        self._dirty = True
+
+    def set_references(self, curves: list[tuple[str, list[float], list[float], str]]) -> None:
+        """Fixed curves (name, x, y, colour) drawn thin and dashed behind the live ones."""
+        for item in self._references:
+            self.removeItem(item)
+        self._references = []
+        for name, xs, ys, colour in curves:
+            pen = pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DotLine)
+            self._references.append(self.plot(xs, ys, pen=pen, name=name))
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for series in self._series.values():
+            series.item.setData(series.x[: series.n], series.y[: series.n])
