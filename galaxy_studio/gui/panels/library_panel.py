@@ -65,7 +65,6 @@ class LibraryPanel(QWidget):
     """Opens files, folders and catalogues; the grid decodes only what is visible."""
 
     status = Signal(str)
-    catalog_changed = Signal()
     cutout_shown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -74,7 +73,6 @@ class LibraryPanel(QWidget):
         self.problems: list[tuple[str, str]] = []
         self.cutout: Cutout | None = None
         self.user_settings: DisplaySettings | None = None
-        self._shown_request = 0
         self._pending_opens: list[tuple[list[str], bool]] = []
         self._opening_replace = False
 
@@ -259,7 +257,6 @@ class LibraryPanel(QWidget):
         })
         self._refresh_filter()
         self._refresh_counts()
-        self.catalog_changed.emit()
         if catalog.items and not self.grid.selectionModel().hasSelection():
             self.grid.setCurrentIndex(self.model.index(0))
 
@@ -382,7 +379,7 @@ class LibraryPanel(QWidget):
 
     def show_item(self, item: CatalogItem) -> None:
         self.title.setText(f"<b>{item.name}</b> · loading…")
-        self._shown_request = self.loader.load(item, self.user_settings)
+        self.loader.load(item, self.user_settings)
 
     def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
         if request != self.loader.latest:

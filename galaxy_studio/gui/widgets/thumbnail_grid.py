@@ -35,9 +35,7 @@ from galaxy_studio.data.catalog import Catalog, CatalogItem
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.thumbnails import ThumbnailCache, make_thumbnail
 
-ItemRole = Qt.ItemDataRole.UserRole + 1
-ErrorRole = Qt.ItemDataRole.UserRole + 2
-LabelRole = Qt.ItemDataRole.UserRole + 3
+LabelRole = Qt.ItemDataRole.UserRole + 1
 KeepItem = Callable[[int, CatalogItem], bool]
 PIXMAP_CACHE_ENTRIES = 600
 
@@ -230,10 +228,6 @@ class CatalogModel(QAbstractListModel):
             if key in self.errors:
                 lines.append(self.errors[key])
             return "\n".join(lines)
-        if role == ItemRole:
-            return item
-        if role == ErrorRole:
-            return self.errors.get(key)
         if role == LabelRole:
             return self.labels.get(key)
         return None
