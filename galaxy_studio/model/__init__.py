@@ -1,0 +1,1 @@
+"""Classifiers: networks, labelled data and its preparation, training, metrics, checkpoints. GUI-free."""

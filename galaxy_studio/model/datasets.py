@@ -1,0 +1,289 @@
+"""Labelled images for training and evaluation: where they come from, how they are split,
+and the torch Dataset that serves them.
+
+Decoding a JPEG and rendering it costs far more than a training step of a small net, so
+every image is decoded and prepared once, by a thread pool, into one in-memory array;
+the Dataset then only normalises and (when training) rotates and flips. Galaxies have no
+preferred orientation, so rotations are by any angle, and the array keeps a margin of sky
+around the crop so that rotated corners show sky, not padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from galaxy_studio.data.catalog import CatalogItem, open_catalog, read_item
+from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
+from galaxy_studio.model.config import DEFAULT_FRACTIONS
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
+
+PROJECT_SUFFIX = ".gsproj"
+# A rotated square needs sqrt(2) times its side of real pixels to fill its corners.
+ROTATION_CONTEXT = math.sqrt(2.0)
+_PROGRESS_STEPS = 100
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Labelled images with class indices into `classes`; `notes` says what was left out and why."""
+
+    items: tuple[CatalogItem, ...]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    source: str
+    notes: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def subset(self, indices: np.ndarray) -> LabelledData:
+        return LabelledData(
+            tuple(self.items[int(i)] for i in indices), self.labels[indices], self.classes, self.source, self.notes
+        )
+
+    def fingerprint(self) -> str:
+        """A short hash of the image names and their classes: the same data gives the same
+        split, so a model's test split can be rebuilt later, even after the folder moved."""
+        digest = hashlib.sha256()
+        for item, label in zip(self.items, self.labels):
+            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode())
+        return digest.hexdigest()[:16]
+
+
+def load_labelled_data(path: str | Path, *, classes: Sequence[str] | None = None) -> LabelledData:
+    """Labelled images from a project (*.gsproj), a folder per class, a CSV with a label
+    column or a Galaxy10 HDF5 file.
+
+    Without `classes` the classes are those that have images, in the source's order, and
+    at least two are needed. With `classes` (a trained model's), labels are mapped onto
+    them and a class the model does not know is an error.
+    """
+    path = Path(path)
+    if path.suffix.lower() == PROJECT_SUFFIX:
+        pairs, order, notes = _project_pairs(path)
+    else:
+        pairs, order, notes = _catalog_pairs(path)
+    if not pairs:
+        raise ModelError(
+            f"{path}: no labelled images (use a folder with a sub-folder per class, a CSV with a "
+            "label column, a Galaxy10 HDF5 file or a labelled project)"
+        )
+    present = Counter(label for _, label in pairs)
+    if classes is None:
+        known = [name for name in order if name in present] + sorted(set(present) - set(order))
+        if len(known) < 2:
+            raise ModelError(f"{path}: all labelled images are of one class ({known[0]}); a classifier needs two or more")
+    else:
+        known = list(classes)
+        unknown = sorted(set(present) - set(known))
+        if unknown:
+            raise ModelError(
+                f"{path}: labels the model does not know: {', '.join(unknown)} "
+                f"(its classes: {', '.join(known)})"
+            )
+    index = {name: i for i, name in enumerate(known)}
+    items = tuple(item for item, _ in pairs)
+    labels = np.array([index[label] for _, label in pairs], dtype=np.int64)
+    return LabelledData(items, labels, tuple(known), str(path), tuple(notes))
+
+
+def _catalog_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str], list[str]]:
+    try:
+        catalog = open_catalog(path)
+    except CutoutError as exc:
+        raise ModelError(str(exc)) from exc
+    pairs = [(item, item.label) for item in catalog.items if item.label]
+    notes = []
+    unlabelled = len(catalog.items) - len(pairs)
+    if unlabelled:
+        notes.append(f"{unlabelled} unlabelled image(s) left out")
+    if catalog.skipped:
+        notes.append(f"{len(catalog.skipped)} unreadable or unsupported file(s) left out")
+    return pairs, list(catalog.classes), notes
+
+
+def _project_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str], list[str]]:
+    """The consensus label of every image that a person or an import labelled. A model's own
+    predictions are left out: training on them would only teach the model itself."""
+    from galaxy_studio.labels.errors import ProjectError
+    from galaxy_studio.labels.store import Project
+
+    try:
+        with Project.open(path, read_only=True) as project:
+            order = project.classes
+            images = project.images()
+            labels = project.labels(None)
+    except ProjectError as exc:
+        raise ModelError(str(exc)) from exc
+    pairs: list[tuple[CatalogItem, str]] = []
+    missing = by_model = unlabelled = 0
+    for image in images:
+        label = labels.get(image.id)
+        if label is None:
+            unlabelled += 1
+        elif label.source == "model":
+            by_model += 1
+        elif image.missing:
+            missing += 1
+        else:
+            pairs.append((image.item(), label.class_name))
+    notes = [
+        f"{count} {what} left out"
+        for count, what in (
+            (unlabelled, "unlabelled image(s)"),
+            (by_model, "image(s) labelled only by a model"),
+            (missing, "labelled image(s) missing on disk"),
+        )
+        if count
+    ]
+    return pairs, order, notes
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) indices holding each class in the same proportions.
+
+    Each class is shuffled by its own seeded stream, so adding images of one class never
+    reshuffles another. Test and validation get round(n x fraction) of a class; a class
+    too small for that keeps at least one training image.
+    """
+    if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        raise ModelError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        members = members[np.random.default_rng([seed, int(label)]).permutation(len(members))]
+        n_test = min(round(len(members) * fractions[2]), len(members) - 1)
+        n_val = max(0, min(round(len(members) * fractions[1]), len(members) - 1 - n_test))
+        parts[2].append(members[:n_test])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[0].append(members[n_test + n_val :])
+    train, val, test = (np.sort(np.concatenate(part)).astype(np.int64) for part in parts)
+    return train, val, test
+
+
+def prepare_pixels(
+    items: Sequence[CatalogItem],
+    prep: Preprocessing,
+    *,
+    context: float = 1.0,
+    threads: int | None = None,
+    what: str = "preparing images",
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> tuple[np.ndarray, list[int]]:
+    """`extract_channels` of every item as one (N, C, S, S) array, decoded by a thread pool
+    (Pillow and NumPy release the GIL), and the indices of items that could not be read
+    (their rows are zero). A damaged file among thousands is reported, not fatal."""
+    side = round(prep.size * context)
+    dtype = np.uint8 if prep.channels == "display" else np.float32
+    pixels = np.zeros((len(items), prep.n_channels, side, side), dtype=dtype)
+    failed: list[int] = []
+    max_side = decode_side(prep, context)
+
+    def load(index: int) -> None:
+        pixels[index] = extract_channels(read_item(items[index], max_side=max_side), prep, context=context)
+
+    workers = threads or min(8, os.cpu_count() or 1)
+    every = max(1, len(items) // _PROGRESS_STEPS)
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: dict[Future[None], int] = {pool.submit(load, i): i for i in range(len(items))}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                cancel.raise_if_set()
+                for future in finished:
+                    index = pending.pop(future)
+                    error = future.exception()
+                    if isinstance(error, (CutoutError, OSError)):
+                        failed.append(index)
+                        emit(Warned(f"left out {items[index].name}: {error}"))
+                    elif error is not None:
+                        raise error
+                    done += 1
+                    if done % every == 0 or done == len(items):
+                        emit(Progressed(done, len(items), what))
+        finally:
+            for future in pending:
+                future.cancel()
+    return pixels, sorted(failed)
+
+
+class GalaxyDataset(Dataset):
+    """Prepared images as normalised tensors, optionally randomly rotated and flipped.
+
+    `pixels` is `prepare_pixels` output; with augmentation it should carry the rotation
+    margin (side >= size x sqrt 2). The random angle and flip of an image depend only on
+    (seed, epoch, index), so an epoch replays identically after a resume, whatever order
+    or worker the image is drawn in. The DataLoader fetches whole batches through
+    `__getitems__`, so a batch is resampled in one call rather than image by image.
+    """
+
+    def __init__(
+        self, pixels: np.ndarray, labels: np.ndarray, prep: Preprocessing, *, augment: bool, seed: int = 0
+    ) -> None:
+        if len(pixels) != len(labels):
+            raise ValueError(f"{len(pixels)} images but {len(labels)} labels")
+        self.pixels = pixels
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.prep = prep
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
+        order = np.asarray(indices, dtype=np.int64)
+        images = torch.from_numpy(normalise(self.pixels[order], self.prep))
+        if self.augment:
+            draws = [np.random.default_rng([self.seed, self.epoch, int(i)]) for i in order]
+            angles = [float(rng.uniform(0.0, 2.0 * math.pi)) for rng in draws]
+            flips = [bool(rng.random() < 0.5) for rng in draws]
+            images = rotate_and_crop(images, angles, flips, self.prep.size)
+        else:
+            images = centre_crop(images, self.prep.size)
+        return [(image, int(self.labels[i])) for image, i in zip(images, order)]
+
+
+def rotate_and_crop(images: torch.Tensor, angles: Sequence[float], flips: Sequence[bool], size: int) -> torch.Tensor:
+    """The centre `size` x `size` of each (C, S, S) image of a batch, mirrored first where
+    `flips` says, then turned by its angle in radians, resampled bilinearly in one pass."""
+    scale = size / images.shape[-1]
+    theta = torch.zeros(len(images), 2, 3, dtype=images.dtype)
+    for row, (angle, flip) in enumerate(zip(angles, flips)):
+        cos, sin = math.cos(angle) * scale, math.sin(angle) * scale
+        mirror = -1.0 if flip else 1.0
+        theta[row, 0, :2] = torch.tensor([mirror * cos, -sin])
+        theta[row, 1, :2] = torch.tensor([mirror * sin, cos])
+    grid = F.affine_grid(theta, [len(images), images.shape[1], size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    side = images.shape[-1]
+    start = (side - size) // 2
+    return images[..., start : start + size, start : start + size]

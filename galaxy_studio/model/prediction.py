@@ -1,0 +1,63 @@
+"""Network outputs for prepared images: the one code path for validation, testing and later
+classification, so that a checkpoint classifies exactly as it was evaluated."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from galaxy_studio.events import NEVER, CancelToken
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.preprocessing import Preprocessing, normalise
+
+DEFAULT_BATCH = 256
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" is the fastest device present: CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device cuda was asked for but torch sees no CUDA GPU (use --device auto or cpu)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device mps was asked for but this machine has no Apple GPU (use --device auto or cpu)")
+    if name not in ("cuda", "mps", "cpu"):
+        raise ModelError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    pixels: np.ndarray,
+    prep: Preprocessing,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = DEFAULT_BATCH,
+    cancel: CancelToken = NEVER,
+) -> np.ndarray:
+    """(N, classes) float32 logits of `extract_channels` output (N, C, size, size), normalised
+    a batch at a time. The model is put in eval mode (batch norm uses its running statistics)."""
+    device = torch.device(device)
+    model.eval()
+    outputs = []
+    for start in range(0, len(pixels), batch_size):
+        cancel.raise_if_set()
+        batch = torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = model(batch)
+        outputs.append(logits.float().cpu().numpy())
+    if not outputs:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(outputs)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted.astype(np.float64))
+    return exp / exp.sum(axis=1, keepdims=True)

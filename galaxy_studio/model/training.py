@@ -1,0 +1,481 @@
+"""Training a classifier: the seed paper's recipe as a resumable job.
+
+The recipe (AdamW, cosine annealing 5e-4 -> 1e-6, batch 64) is the seed paper's; early
+stopping on the validation loss keeps the best epoch's weights. After every epoch the whole
+training state is written atomically to last.pt, so a cancel, a crash or a closed laptop
+costs at most one epoch: running the same config again continues at the next epoch with the
+optimizer, the schedule and every random stream exactly where they were. Shuffling and
+augmentation draw from streams seeded by (seed, epoch), which is what makes that exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
+
+from galaxy_studio.data.catalog import read_item
+from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.events import (
+    NEVER,
+    CancelToken,
+    EpochEnded,
+    EventSink,
+    MetricLogged,
+    Progressed,
+    Warned,
+    ignore,
+)
+from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, build_model, model_from_spec
+from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.model.checkpoint import (
+    FORMAT_VERSION,
+    TRAINING_STATE_FORMAT,
+    load_payload,
+    package_versions,
+    save_classifier,
+    save_payload,
+)
+from galaxy_studio.model.config import BALANCE_MODES, CHANNEL_MODES, TrainConfig
+from galaxy_studio.model.datasets import (
+    ROTATION_CONTEXT,
+    GalaxyDataset,
+    LabelledData,
+    load_labelled_data,
+    prepare_pixels,
+    stratified_split,
+)
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.metrics import classification_report
+from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
+from galaxy_studio.model.preprocessing import Preprocessing, channel_statistics, choose_preprocessing
+from galaxy_studio.model.runs import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    read_run,
+)
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse a config that cannot run, before any image is decoded."""
+    if config.arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    if config.channels not in CHANNEL_MODES:
+        raise ModelError(f"channels must be one of {', '.join(CHANNEL_MODES)}, got {config.channels!r}")
+    if config.balance not in BALANCE_MODES:
+        raise ModelError(f"balance must be one of {', '.join(BALANCE_MODES)}, got {config.balance!r}")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ModelError(f"epochs and batch size must be at least 1 (got {config.epochs}, {config.batch_size})")
+    if not 0 < config.min_lr <= config.lr:
+        raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {config.min_lr}, {config.lr})")
+    resolve_device(config.device)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished run: test-split metrics, per-epoch history and where the files are."""
+
+    run_dir: str
+    checkpoint: str
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    resumed_from: int
+    seconds: float
+
+
+@dataclass
+class _Data:
+    labelled: LabelledData
+    prep: Preprocessing
+    train: GalaxyDataset
+    val_pixels: np.ndarray
+    val_labels: np.ndarray
+    test_pixels: np.ndarray
+    test_labels: np.ndarray
+    split: dict[str, Any]
+
+
+@dataclass
+class _State:
+    """Everything that changes while training; saved whole after every epoch."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_val_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+
+def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> TrainResult:
+    """Train, validate each epoch, test the best epoch's weights and write the run folder.
+
+    A folder holding an unfinished run of the same recipe is resumed; one holding a finished
+    run of the same recipe is returned as it is; one holding another recipe is refused.
+    """
+    started = time.perf_counter()
+    check_config(config)
+    run_dir = Path(config.out_dir)
+    finished = _finished_run(config, run_dir)
+    if finished is not None:
+        emit(Warned(f"{run_dir} already holds this finished run; its results are returned"))
+        return finished
+    saved = _saved_state(config, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
+    device = resolve_device(config.device)
+    data = _load_data(config, saved, emit, cancel)
+    # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        state = _new_state(config, data, device, steps_per_epoch=len(training_loader(data.train, config, 0)))
+        if saved is not None:
+            _restore(state, saved)
+            emit(Warned(f"resuming {run_dir} after epoch {state.epoch}"))
+        resumed_from = state.epoch
+        weights = class_weights(data.train.labels, len(data.labelled.classes)) if config.balance == "loss" else None
+        while state.epoch < config.epochs and not state.stopped_early:
+            _run_epoch(config, data, state, weights, device, emit, cancel)
+            save_payload(run_dir / STATE_FILE, _state_payload(config, data, state))
+            write_json_atomically(run_dir / HISTORY_FILE, state.history)
+    return _finish(config, data, state, device, run_dir, resumed_from, started, cancel)
+
+
+def estimate_epoch_seconds(config: TrainConfig, *, batches: int = 2) -> float:
+    """Seconds one epoch of `config` will take on its device, from timing a few training
+    batches of random pixels (after a warm-up batch). Decoding the images, done once per
+    run, is not included. Reads the data's labels only, never its pixels (except one image
+    to count the bands in "bands" mode)."""
+    check_config(config)
+    labelled = load_labelled_data(config.data)
+    train, val, _ = stratified_split(labelled.labels, config.split, config.seed)
+    channels = 3
+    if config.channels == "bands":
+        channels = len(config.bands) if config.bands else read_item(labelled.items[0], max_side=64).n_bands
+    device = resolve_device(config.device)
+    spec = ArchitectureSpec(config.arch, len(labelled.classes), channels, config.size, config.width, config.pretrained)
+    with torch.random.fork_rng(devices=[]):
+        model = model_from_spec(spec).to(device).train()
+        images = torch.randn(config.batch_size, channels, config.size, config.size, device=device)
+        targets = torch.randint(0, len(labelled.classes), (config.batch_size,), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    timings = []
+    for _ in range(batches + 1):
+        begin = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(images), targets).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - begin)
+    per_batch = float(np.median(timings[1:]))
+    # A validation batch runs forward only: about a third of a training step.
+    return per_batch * math.ceil(len(train) / config.batch_size) + per_batch / 3 * math.ceil(len(val) / config.batch_size)
+
+
+def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
+    run = read_run(run_dir)
+    if run is None or run.status != "finished":
+        return None
+    if _recipe_of(run.config) != config.recipe():
+        raise ModelError(
+            f"{run_dir} holds a finished run of another config; choose another --out folder or delete it"
+        )
+    metrics = dict(run.metrics or {})
+    return TrainResult(
+        str(run_dir), str(run_dir / MODEL_FILE), metrics, run.history, int(metrics.get("best_epoch", 0)),
+        int(metrics.get("epochs_run", len(run.history))), bool(metrics.get("stopped_early", False)),
+        len(run.history), 0.0,
+    )
+
+
+def _recipe_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return TrainConfig.from_dict(config).recipe()
+    except (TypeError, ValueError):
+        return None
+
+
+def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    saved = load_payload(path, TRAINING_STATE_FORMAT)
+    if saved.get("recipe") != config.recipe():
+        raise ModelError(
+            f"{run_dir} holds an unfinished run of another config; run it with that config to resume, "
+            "or choose another --out folder"
+        )
+    return saved
+
+
+def _load_data(config: TrainConfig, saved: dict[str, Any] | None, emit: EventSink, cancel: CancelToken) -> _Data:
+    labelled = load_labelled_data(config.data)
+    for note in labelled.notes:
+        emit(Warned(f"{labelled.source}: {note}"))
+    train_idx, val_idx, test_idx = stratified_split(labelled.labels, config.split, config.seed)
+    if saved is not None:
+        if saved.get("fingerprint") != labelled.fingerprint():
+            raise ModelError(
+                f"{config.data}: the images or labels changed since this run started, so it cannot be "
+                "resumed; train into another --out folder"
+            )
+        prep = Preprocessing.from_dict(saved["preprocessing"])
+    else:
+        prep = _choose_preprocessing(config, labelled.items[int(train_idx[0])])
+    context = ROTATION_CONTEXT if config.augment else 1.0
+    train_pixels, train_labels = _decoded(labelled, train_idx, prep, context, config, "decoding training images",
+                                          emit, cancel)
+    val_pixels, val_labels = _decoded(labelled, val_idx, prep, 1.0, config, "decoding validation images", emit, cancel)
+    test_pixels, test_labels = _decoded(labelled, test_idx, prep, 1.0, config, "decoding test images", emit, cancel)
+    if len(train_labels) == 0:
+        raise ModelError(f"{config.data}: no training image could be read")
+    if len(val_labels) == 0:
+        emit(Warned("no validation images: early stopping is off and the last epoch is kept"))
+    if saved is None:
+        margin = (train_pixels.shape[-1] - prep.size) // 2
+        centre = train_pixels[:, :, margin : margin + prep.size, margin : margin + prep.size]
+        prep = prep.with_statistics(*channel_statistics(centre, prep))
+    split = {
+        "fractions": list(config.split),
+        "seed": config.seed,
+        "fingerprint": labelled.fingerprint(),
+        "counts": {"train": len(train_labels), "val": len(val_labels), "test": len(test_labels)},
+    }
+    train = GalaxyDataset(train_pixels, train_labels, prep, augment=config.augment, seed=config.seed)
+    return _Data(labelled, prep, train, val_pixels, val_labels, test_pixels, test_labels, split)
+
+
+def _choose_preprocessing(config: TrainConfig, first: Any) -> Preprocessing:
+    try:
+        sample = read_item(first, max_side=256)
+    except CutoutError as exc:
+        raise ModelError(str(exc)) from exc
+    return choose_preprocessing(sample, size=config.size, crop_fraction=config.crop_fraction,
+                                channels=config.channels, bands=config.bands)
+
+
+def _decoded(
+    labelled: LabelledData, indices: np.ndarray, prep: Preprocessing, context: float, config: TrainConfig,
+    what: str, emit: EventSink, cancel: CancelToken,
+) -> tuple[np.ndarray, np.ndarray]:
+    items = [labelled.items[int(i)] for i in indices]
+    pixels, failed = prepare_pixels(items, prep, context=context, threads=config.threads, what=what,
+                                    emit=emit, cancel=cancel)
+    keep = np.setdiff1d(np.arange(len(items)), failed)
+    if failed:
+        return pixels[keep], labelled.labels[indices][keep]
+    return pixels, labelled.labels[indices]
+
+
+def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per_epoch: int) -> _State:
+    model = build_model(
+        config.arch, n_classes=len(data.labelled.classes), in_channels=data.prep.n_channels, size=config.size,
+        width=config.width, pretrained=config.pretrained, weights_path=config.weights_path,
+    ).to(device)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(1, config.epochs * steps_per_epoch), eta_min=config.min_lr
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    return _State(model, optimizer, scheduler, scaler)
+
+
+def _restore(state: _State, saved: dict[str, Any]) -> None:
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.scheduler.load_state_dict(saved["scheduler"])
+    state.scaler.load_state_dict(saved["scaler"])
+    torch.set_rng_state(saved["torch_rng"])
+    state.epoch = int(saved["epoch"])
+    state.history = list(saved["history"])
+    state.best_state = saved["best_state"]
+    state.best_val_loss = float(saved["best_val_loss"])
+    state.best_epoch = int(saved["best_epoch"])
+    state.bad_epochs = int(saved["bad_epochs"])
+    state.stopped_early = bool(saved["stopped_early"])
+
+
+def _state_payload(config: TrainConfig, data: _Data, state: _State) -> dict[str, Any]:
+    return {
+        "format": TRAINING_STATE_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "recipe": config.recipe(),
+        "preprocessing": data.prep.to_dict(),
+        "fingerprint": data.split["fingerprint"],
+        "epoch": state.epoch,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "scaler": state.scaler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "history": state.history,
+        "best_state": state.best_state,
+        "best_val_loss": state.best_val_loss,
+        "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs,
+        "stopped_early": state.stopped_early,
+    }
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Loss weights inversely proportional to class frequency, so that every class weighs as
+    much in total; a sample's weight is 1 on average. Absent classes get 0."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _epoch_generator(config: TrainConfig, epoch: int) -> torch.Generator:
+    seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1, np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(seed)
+
+
+def training_loader(dataset: GalaxyDataset, config: TrainConfig, epoch: int) -> DataLoader:
+    """Batches of one epoch, shuffled (or, with balance="sampler", drawn with replacement so
+    that each class comes up equally often) by a stream seeded by (seed, epoch)."""
+    generator = _epoch_generator(config, epoch)
+    sampler: Sampler[int]
+    if config.balance == "sampler":
+        counts = np.bincount(dataset.labels)
+        weights = torch.tensor(1.0 / counts[dataset.labels], dtype=torch.float64)
+        sampler = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
+    else:
+        sampler = RandomSampler(dataset, generator=generator)
+    # A last batch of one image would give batch norm a single value per channel.
+    drop_last = len(dataset) % config.batch_size == 1 and len(dataset) > 1
+    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last,
+                      generator=generator)
+
+
+def _run_epoch(
+    config: TrainConfig, data: _Data, state: _State, weights: torch.Tensor | None, device: torch.device,
+    emit: EventSink, cancel: CancelToken,
+) -> None:
+    epoch = state.epoch + 1
+    begin = time.perf_counter()
+    data.train.set_epoch(epoch)
+    loader = training_loader(data.train, config, epoch)
+    model, amp = state.model, device.type == "cuda"
+    model.train()
+    device_weights = None if weights is None else weights.to(device)
+    total_loss, correct, seen = 0.0, 0, 0
+    what = f"epoch {epoch}/{config.epochs}"
+    for step, (images, labels) in enumerate(loader, start=1):
+        cancel.raise_if_set()
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        state.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+            logits = model(images)
+            loss = F.cross_entropy(logits.float(), labels, weight=device_weights)
+        state.scaler.scale(loss).backward()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+        state.scheduler.step()
+        total_loss += float(loss.detach()) * len(labels)
+        correct += int((logits.argmax(dim=1) == labels).sum())
+        seen += len(labels)
+        emit(Progressed(step, len(loader), what))
+    cancel.raise_if_set()
+    val_loss, val_acc = _validation(data, state.model, weights, device, cancel)
+    record = {
+        "epoch": epoch,
+        "train_loss": total_loss / max(seen, 1),
+        "val_loss": val_loss,
+        "train_acc": correct / max(seen, 1),
+        "val_acc": val_acc,
+        "lr": float(state.scheduler.get_last_lr()[0]),
+        "seconds": time.perf_counter() - begin,
+    }
+    _track_best(config, state, epoch, val_loss)
+    state.epoch = epoch
+    state.history.append({key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in record.items()})
+    for name in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        emit(MetricLogged(name, epoch, record[name]))
+    emit(EpochEnded(epoch, config.epochs, record["train_loss"], val_loss, record["train_acc"], val_acc,
+                    record["seconds"]))
+
+
+def _validation(
+    data: _Data, model: nn.Module, weights: torch.Tensor | None, device: torch.device, cancel: CancelToken
+) -> tuple[float, float]:
+    if len(data.val_labels) == 0:
+        return math.nan, math.nan
+    logits = torch.from_numpy(predict_logits(model, data.val_pixels, data.prep, device=device, cancel=cancel))
+    labels = torch.from_numpy(data.val_labels)
+    loss = float(F.cross_entropy(logits, labels, weight=weights))
+    return loss, float((logits.argmax(dim=1) == labels).float().mean())
+
+
+def _track_best(config: TrainConfig, state: _State, epoch: int, val_loss: float) -> None:
+    """Keep the weights of the lowest validation loss; count epochs without improvement."""
+    if math.isnan(val_loss) or val_loss < state.best_val_loss:
+        state.best_val_loss = val_loss if not math.isnan(val_loss) else math.inf
+        state.best_epoch = epoch
+        state.best_state = {key: value.detach().cpu().clone() for key, value in state.model.state_dict().items()}
+        state.bad_epochs = 0
+        return
+    state.bad_epochs += 1
+    if config.patience and state.bad_epochs >= config.patience:
+        state.stopped_early = True
+
+
+def _finish(
+    config: TrainConfig, data: _Data, state: _State, device: torch.device, run_dir: Path, resumed_from: int,
+    started: float, cancel: CancelToken,
+) -> TrainResult:
+    model = state.model
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    logits = predict_logits(model, data.test_pixels, data.prep, device=device, cancel=cancel)
+    metrics = classification_report(data.test_labels, softmax(logits), data.labelled.classes)
+    metrics.update({
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "stopped_early": state.stopped_early,
+        "split": data.split,
+    })
+    spec = ArchitectureSpec(config.arch, len(data.labelled.classes), data.prep.n_channels, config.size,
+                            config.width, config.pretrained)
+    metadata = {
+        "architecture": spec.to_dict(),
+        "classes": list(data.labelled.classes),
+        "preprocessing": data.prep.to_dict(),
+        "metrics": metrics,
+        "config": config.to_dict(),
+        "split": data.split,
+        "versions": package_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    model.cpu()
+    save_classifier(run_dir / MODEL_FILE, model, metadata)
+    write_json_atomically(run_dir / METRICS_FILE, metrics)
+    write_json_atomically(run_dir / HISTORY_FILE, state.history)
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+    return TrainResult(
+        str(run_dir), str(run_dir / MODEL_FILE), metrics, state.history, state.best_epoch, state.epoch,
+        state.stopped_early, resumed_from, time.perf_counter() - started,
+    )
