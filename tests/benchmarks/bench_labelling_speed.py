@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from event_loop import wait_until  # noqa: E402 - a sibling script module
+from event_loop import print_table, wait_until  # noqa: E402 - a sibling script module
 
 
 def main() -> int:
@@ -99,9 +99,7 @@ def main() -> int:
             (f"{pace}: ratio median / baseline", f"{statistics.median(latencies) / base:.2f}"),
         ]
     rows.append(("baseline: read + render one cutout, no GUI (ms)", f"{base:.1f}"))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(rows)
     return 0
 
 

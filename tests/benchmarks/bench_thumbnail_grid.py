@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from event_loop import wait_until  # noqa: E402 - a sibling script module
+from event_loop import print_table, wait_until  # noqa: E402 - a sibling script module
 
 
 def build_folder(root: Path, count: int) -> None:
@@ -107,9 +107,7 @@ def main() -> int:
         ("RSS growth at first screenful (MB)", f"{(rss_first - rss0) / 2**20:.0f}"),
         ("RSS growth after 4 jump scrolls (MB)", f"{(rss_scrolled - rss0) / 2**20:.0f}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(rows)
     return 0
 
 

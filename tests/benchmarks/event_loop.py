@@ -1,4 +1,4 @@
-"""Shared by the GUI benchmarks: wait for a condition the way a real session waits."""
+"""Shared by the GUI benchmarks: waiting the way a real session waits, and the result table."""
 
 from __future__ import annotations
 
@@ -17,3 +17,10 @@ def wait_until(condition: Callable[[], bool], poll_ms: int = 2) -> None:
     if not condition():
         loop.exec()
     timer.stop()
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    """The one table a benchmark prints: names left-aligned, values beside them."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
