@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -215,12 +216,16 @@ class TrainPanel(QWidget):
         runs_layout.addWidget(self.resume_button)
         results_box = QGroupBox("Results (test split)")
         results_layout = QHBoxLayout(results_box)
-        results_layout.addWidget(self.metrics_label, 2)
-        results_layout.addWidget(self.confusion, 3)
+        metrics_scroll = QScrollArea()
+        metrics_scroll.setWidgetResizable(True)
+        metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        metrics_scroll.setWidget(self.metrics_label)
+        results_layout.addWidget(metrics_scroll, 2)
+        results_layout.addWidget(self.confusion, 4)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(results_box)
         bottom.addWidget(runs_box)
-        bottom.setSizes([640, 380])
+        bottom.setSizes([780, 260])
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(plots_widget)
