@@ -347,6 +347,8 @@ class TrainPanel(QWidget):
                 plot.append("validation", epoch, record.get(val, math.nan))
 
     def _start_job(self, kind: str, job: Callable[[EventSink, CancelToken], object], message: str) -> None:
+        import galaxy_studio.model.training  # noqa: F401 - torch's first import can deadlock in a worker thread
+
         self._job_kind = kind
         self.progress_label.setText(message)
         self.progress.setRange(0, 0)
