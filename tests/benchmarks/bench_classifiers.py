@@ -9,7 +9,8 @@ and without rotation/flip augmentation, it trains with the default recipe for --
 Speeds are measured on random batches of 64 (training steps and eval-mode inference, after a
 warm-up) and given as images/s and as a ratio to galaxy-cnn at the first size measured in
 the same run: the seed paper measured its custom net 5.4x faster than VGG11 on a CPU.
-Prints one table.
+Prints one table. `--measure speed` or `--measure accuracy` runs one half (speeds want an
+otherwise idle machine; accuracies only want CPU time), leaving the other columns blank.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 ARCHS = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
 BATCH = 64
+NOT_MEASURED = {"accuracy": float("nan"), "auc": float("nan"), "best_epoch": 0, "minutes": float("nan")}
 
 
 def measure_speed(arch: str, size: int, steps: int) -> tuple[float, float]:
@@ -80,6 +82,7 @@ def main() -> int:
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     parser.add_argument("--speed-steps", type=int, default=3, help="timed batches per speed measurement")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--measure", choices=("all", "speed", "accuracy"), default="all")
     args = parser.parse_args()
     if not args.data:
         parser.error("give --data DIR or set GALAXY_STUDIO_BENCH_DATA")
@@ -93,11 +96,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             for arch in args.archs:
-                train_rate, infer_rate = measure_speed(arch, size, args.speed_steps)
-                baseline = baseline or (train_rate if arch == "galaxy-cnn" else None)
+                train_rate = infer_rate = float("nan")
+                if args.measure != "accuracy":
+                    train_rate, infer_rate = measure_speed(arch, size, args.speed_steps)
+                    baseline = baseline or (train_rate if arch == "galaxy-cnn" else None)
                 for augment in (False, True):
                     out = Path(tmp) / f"{arch}-{size}-{'aug' if augment else 'plain'}"
-                    scores = train_and_test(args.data, out, arch, size, augment, args.epochs)
+                    scores = NOT_MEASURED
+                    if args.measure != "speed":
+                        scores = train_and_test(args.data, out, arch, size, augment, args.epochs)
                     rows.append((arch, size, augment, scores, train_rate, infer_rate))
                     print(f"  done {arch} {size} px augment={augment}: {scores}", file=sys.stderr, flush=True)
 

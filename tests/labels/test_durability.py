@@ -80,7 +80,6 @@ def make_project(folder: Path, images: int = 6) -> Path:
 def test_every_label_printed_before_sigkill_is_in_the_file(tmp_path: Path) -> None:
     path = make_project(tmp_path, images=40)
     rng = random.Random(20240501)
-    total_printed = 0
     for round_number in range(KILL_ROUNDS):
         child = subprocess.Popen(
             [sys.executable, "-c", LABELLING_LOOP, str(path), f"k{round_number}"],
@@ -88,14 +87,16 @@ def test_every_label_printed_before_sigkill_is_in_the_file(tmp_path: Path) -> No
         )
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n", child.stderr.read() if child.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.12))
+        # Kill after a random number of reported labels, not a random time: on a loaded
+        # machine a timed kill may land before the first label and test nothing.
+        seen = [child.stdout.readline() for _ in range(rng.randint(1, 25))]
         child.send_signal(signal.SIGKILL)
         child.wait()
-        printed = [line.split() for line in child.stdout.read().splitlines(keepends=True) if line.endswith("\n")]
+        lines = seen + child.stdout.read().splitlines(keepends=True)
+        printed = [line.split() for line in lines if line.endswith("\n")]
         child.stdout.close()
         if child.stderr:
             child.stderr.close()
-        total_printed += len(printed)
         assert integrity(path) == ["ok"]
         with Project.open(path) as project:
             stored = {
@@ -109,7 +110,6 @@ def test_every_label_printed_before_sigkill_is_in_the_file(tmp_path: Path) -> No
         assert {(int(i), name, cls) for i, name, cls in printed} <= stored
         assert len(stored) - len(printed) in (0, 1), "at most the label being printed when killed"
         assert history == len(stored), "each label and its undo record are one transaction"
-    assert total_printed > 10 * KILL_ROUNDS, "the kills landed while labelling, not before"
 
 
 def test_a_second_writer_gets_project_busy_then_succeeds(tmp_path: Path) -> None:
