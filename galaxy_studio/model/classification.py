@@ -253,7 +253,7 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
         classifier, catalog.items, tta=config.tta, batch_size=config.batch_size, device=config.device,
         threads=config.threads, emit=emit, cancel=cancel,
     )
-    skipped = [(where, f"{os.path.basename(where)}: {reason}") for where, reason in catalog.skipped]
+    skipped = [(os.path.basename(where), f"{where}: {reason}") for where, reason in catalog.skipped]
     return ClassifyResult(
         str(classifier.checkpoint), classifier.classes, tuple(predictions), tuple(skipped + failures),
         time.perf_counter() - started,

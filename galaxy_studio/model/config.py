@@ -15,6 +15,7 @@ CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
+EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
 # Settings that change where or how fast a run goes, not what it computes; a run may be
 # resumed under other values of these.

@@ -21,10 +21,11 @@ from torch import nn
 
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
+from galaxy_studio.model.config import EXPLANATION_METHODS
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing, prepare_cutout
 
-METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
+METHODS = EXPLANATION_METHODS
 METHOD_TITLES: dict[str, str] = {
     "saliency": "Saliency (gradient)",
     "smoothgrad": "SmoothGrad",
