@@ -21,25 +21,17 @@ from torch import nn
 
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
-from galaxy_studio.model.config import EXPLANATION_METHODS
+from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing, prepare_cutout
 
 METHODS = EXPLANATION_METHODS
-METHOD_TITLES: dict[str, str] = {
-    "saliency": "Saliency (gradient)",
-    "smoothgrad": "SmoothGrad",
-    "ig": "Integrated Gradients",
-    "gradcam": "Grad-CAM",
-    "occlusion": "Occlusion",
-}
 SMOOTHGRAD_SAMPLES = 16
 SMOOTHGRAD_NOISE = 0.15  # of the input's value range, as Smilkov et al. recommend (10-20%)
 IG_STEPS = 32
 # Integrated Gradients evaluates IG_STEPS scaled copies of the image; this many at a time
 # bounds its memory to that of a small batch whatever the step count.
 IG_INTERNAL_BATCH = 8
-COLOUR_MAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "turbo", "hot", "gray")
 
 
 def explainable_copy(model: nn.Module) -> nn.Module:
