@@ -40,6 +40,7 @@ LABELLING_KEYS_TEXT = (
     "<table>"
     "<tr><td><b>1–9, 0</b></td><td>label with class 1–10 and go to the next image</td></tr>"
     "<tr><td><b>S</b></td><td>skip to the next image</td></tr>"
+    "<tr><td><b>Enter</b>, A</td><td>accept the model's suggestion (Classify → Suggest labels)</td></tr>"
     "<tr><td><b>Backspace</b>, Ctrl+Z</td><td>undo the last label</td></tr>"
     "<tr><td><b>Ctrl+Shift+Z</b></td><td>redo</td></tr>"
     "<tr><td><b>Arrows</b></td><td>move through the images</td></tr>"

@@ -87,6 +87,11 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
 }
 
 
+# Tables added after version 1, by the version that added them: a read-only file of an older
+# version (which cannot be upgraded) is read without them.
+TABLE_VERSIONS: dict[str, int] = {"suggestions": 2}
+
+
 def schema_version() -> int:
     return len(MIGRATIONS)
 
@@ -123,7 +128,10 @@ def schema_problem(db: sqlite3.Connection) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     if row is None or row[0] != FORMAT_NAME:
         return "not a Galaxy Studio project (the format mark is missing)"
+    version = file_version(db)
     for table, columns in EXPECTED_COLUMNS.items():
+        if TABLE_VERSIONS.get(table, 1) > version:
+            continue
         if table not in tables:
             return f"the table '{table}' is missing"
         found = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}

@@ -40,7 +40,7 @@ from galaxy_studio.labels.records import (
     ProjectStats,
     Suggestion,
 )
-from galaxy_studio.labels.schema import file_version, migrate, schema_problem, schema_version
+from galaxy_studio.labels.schema import TABLE_VERSIONS, file_version, migrate, schema_problem, schema_version
 
 if TYPE_CHECKING:
     from galaxy_studio.data.catalog import CatalogItem
@@ -82,6 +82,7 @@ class Project:
         self._missing: set[int] = set()
         row = db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
         self.scheme_name: str = row[0] if row else "custom"
+        self._has_suggestions = file_version(db) >= TABLE_VERSIONS["suggestions"]
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -475,6 +476,8 @@ class Project:
 
     def suggestions(self) -> dict[int, Suggestion]:
         """The stored suggestion of each image that has one, by image id."""
+        if not self._has_suggestions:
+            return {}
         with self._lock:
             rows = self._db.execute(
                 "SELECT s.image_id, c.name, s.source, s.confidence, s.entropy, s.timestamp"
@@ -486,6 +489,8 @@ class Project:
         """Every image id, those with the most uncertain suggestion (highest entropy) first,
         then images without a suggestion in project order: labelling what the model is least
         sure of teaches it the most per label."""
+        if not self._has_suggestions:
+            return [record.id for record in self.images()]
         with self._lock:
             rows = self._db.execute(
                 "SELECT i.id FROM images i LEFT JOIN suggestions s ON s.image_id = i.id"
@@ -751,9 +756,11 @@ def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, m
     warnings: list[str] = []
     if version < schema_version():
         if read_only:
-            raise ProjectError(path, "is in an older project format and must be upgraded, but it is read-only")
-        back_up(db, path)
-        migrate(db)
+            warnings.append("is in an older project format and read-only, so it is read as it is "
+                            "(model suggestions need the upgrade that opening it writable makes)")
+        else:
+            back_up(db, path)
+            migrate(db)
     problem = schema_problem(db)
     if problem is not None:
         raise ProjectDamaged(path, problem, list_backups(path))

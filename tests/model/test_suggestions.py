@@ -71,3 +71,32 @@ def test_suggestions_survive_a_class_merge_and_a_newer_one_replaces_the_older(de
         assert project.suggestions()[image].source == "run-b"
         project.merge_classes([DEMO_CLASSES[2]], DEMO_CLASSES[1])
         assert project.suggestions()[image].class_name == DEMO_CLASSES[1]
+
+
+def test_a_read_only_project_of_the_older_format_is_still_read(demo_set: Path, tmp_path: Path) -> None:
+    """Version 1 files have no suggestions table; one that cannot be upgraded (read-only)
+    still opens for reading, e.g. to train on, and simply has no suggestions."""
+    import os
+    import sqlite3
+
+    from galaxy_studio.model.datasets import load_labelled_data
+
+    path = tmp_path / "old.gsproj"
+    files = make_project(path, demo_set)
+    with Project.open(path) as project:
+        project.label(project.image_id(files[1]), DEMO_CLASSES[1], labeller="ada")
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE suggestions")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    os.chmod(path, 0o444)
+    with Project.open(path) as project:
+        assert project.read_only and project.suggestions() == {}
+        assert project.most_uncertain_first() == [record.id for record in project.images()]
+        assert any("older project format" in warning for warning in project.warnings)
+    assert len(load_labelled_data(path)) == 2
+    os.chmod(path, 0o644)
+    with Project.open(path) as project:
+        assert not project.read_only and project.suggestions() == {}
+        project.store_suggestions([Suggestion(project.images()[2].id, DEMO_CLASSES[0], "run", 0.9, 0.1)])
