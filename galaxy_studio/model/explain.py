@@ -142,7 +142,8 @@ def colour_map_table(name: str) -> np.ndarray:
 def overlay_rgb(rgb: np.ndarray, values: np.ndarray, *, opacity: float = 0.5, colour_map: str = "inferno",
                 table: np.ndarray | None = None) -> np.ndarray:
     """The map (scaled to its 99.5th percentile, so one hot pixel does not wash out the rest)
-    blended over the display image; where the map is zero the image shows through unchanged."""
+    blended over the display image; where the map is zero the image shows through unchanged.
+    `table` (from `colour_map_table`) replaces `colour_map` for callers that keep tables."""
     if rgb.shape[:2] != values.shape:
         raise ModelError(f"the map is {values.shape[1]}x{values.shape[0]} but the image {rgb.shape[1]}x{rgb.shape[0]}")
     top = float(np.percentile(values, 99.5)) if values.size else 0.0

@@ -76,6 +76,7 @@ class ClassifyPanel(QWidget):
         self.attribution: np.ndarray | None = None
         self._shown_key: int | None = None
         self._pending_explanation: tuple[int, str, int] | None = None
+        self._colour_tables: dict[str, np.ndarray] = {}
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_job_succeeded)
@@ -501,20 +502,24 @@ class ClassifyPanel(QWidget):
         item: CatalogItem = self.predictions[key].item
         import galaxy_studio.model.explain  # noqa: F401 - captum and torch imported here, not first in a worker
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, str, np.ndarray, np.ndarray]:
+        colour_map = self.colour_map.currentText()
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, np.ndarray, np.ndarray, str, np.ndarray]:
             from galaxy_studio.data.catalog import read_item
             from galaxy_studio.data.display import render_rgb
-            from galaxy_studio.model.explain import explain_cutout, explainable_copy
+            from galaxy_studio.model.explain import colour_map_table, explain_cutout, explainable_copy
 
             cutout = read_item(item)
             rgb = render_rgb(cutout)
             values = explain_cutout(explainable_copy(classifier.model), classifier.prep, cutout, target, method)
-            return key, method, rgb, values
+            # matplotlib's colour maps cost an import: paid here, not on the GUI thread.
+            return key, rgb, values, colour_map, colour_map_table(colour_map)
 
         self.explainer.start(job)
 
-    def _on_explained(self, result: tuple[int, str, np.ndarray, np.ndarray]) -> None:
-        key, method, rgb, values = result
+    def _on_explained(self, result: tuple[int, np.ndarray, np.ndarray, str, np.ndarray]) -> None:
+        key, rgb, values, colour_map, table = result
+        self._colour_tables[colour_map] = table
         if key != self._shown_key:
             return
         self.display_rgb, self.attribution = rgb, values
@@ -529,10 +534,13 @@ class ClassifyPanel(QWidget):
     def _redraw_overlay(self) -> None:
         if self.display_rgb is None or self.attribution is None:
             return
-        from galaxy_studio.model.explain import overlay_rgb
+        from galaxy_studio.model.explain import colour_map_table, overlay_rgb
 
+        name = self.colour_map.currentText()
+        if name not in self._colour_tables:
+            self._colour_tables[name] = colour_map_table(name)
         blended = overlay_rgb(self.display_rgb, self.attribution, opacity=self.opacity.value() / 100,
-                              colour_map=self.colour_map.currentText())
+                              table=self._colour_tables[name])
         self.view.set_image(blended, keep_view=True)
 
     # Project ---------------------------------------------------------------------------
