@@ -20,6 +20,7 @@ from galaxy_studio.model.config import (
     BALANCE_MODES,
     CHANNEL_MODES,
     DEVICES,
+    EXPLANATION_METHODS,
     PRETRAINED_MODES,
     TrainConfig,
 )
@@ -390,8 +391,28 @@ def cmd_project_relink(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+@_reporting_project_errors
+def cmd_project_suggest(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.suggestions import SuggestConfig, suggest_labels
+
+    config = SuggestConfig(args.project, args.model, tta=args.tta, device=args.device)
+    try:
+        result = suggest_labels(config, emit=ProgressPrinter())
+    except ModelError as error:
+        raise CommandError(str(error))
+    print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
+    if result.ranked:
+        print("most uncertain (entropy, confidence, suggested class, image):")
+    for name, suggestion in result.ranked[:10]:
+        print(f"  {suggestion.entropy:.4f}  {suggestion.confidence:.3f}  {suggestion.class_name}  {name}")
+    for name, reason in result.failures:
+        _print_error(reason)
+    return 1 if result.failures else 0
+
+
 def _add_project_commands(sub: Any) -> None:
-    project = sub.add_parser("project", help="labelling projects: create, add images, label, import, export, stats")
+    project = sub.add_parser("project", help="labelling projects: create, add images, label, import, export, stats, suggest")
     actions = project.add_subparsers(dest="project_command", metavar="ACTION", required=True)
 
     p = actions.add_parser("new", help="create a project file (*.gsproj) with a class scheme")
@@ -446,6 +467,13 @@ def _add_project_commands(sub: Any) -> None:
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("backup", nargs="?", metavar="BACKUP", help="default: the newest backup")
     p.set_defaults(handler=cmd_project_restore)
+
+    p = actions.add_parser("suggest", help="store a model's predictions for the unlabelled images as suggestions")
+    p.add_argument("project", metavar="P.gsproj")
+    p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(handler=cmd_project_suggest)
 
     p = actions.add_parser("relink", help="find moved images again by content")
     p.add_argument("project", metavar="P.gsproj")
@@ -550,6 +578,83 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overlay_name(prediction: Any, used: set[str]) -> str:
+    """One PNG per input, named after it; a second input of the same name gets a number."""
+    stem = Path(prediction.path).name.split(".")[0] + ("" if prediction.index is None else f"-{prediction.index}")
+    name, number = f"{stem}.png", 1
+    while name in used:
+        number += 1
+        name = f"{stem}-{number}.png"
+    used.add(name)
+    return name
+
+
+def _write_overlays(result: Any, method: str, folder: Path, device: str) -> int:
+    """Overlay of the predicted class's map on the cutout as the Library draws it; returns failures."""
+    from PIL import Image
+
+    from galaxy_studio.data.catalog import read_item
+    from galaxy_studio.data.display import render_rgb
+    from galaxy_studio.model.classification import open_classifier
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.explain import explain_cutout, explainable_copy, overlay_rgb
+    from galaxy_studio.model.prediction import resolve_device
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{folder}: cannot make the saliency folder: {error.strerror or error}")
+    classifier = open_classifier(result.model)
+    model = explainable_copy(classifier.model).to(resolve_device(device))
+    used: set[str] = set()
+    failures = 0
+    progress = ProgressPrinter()
+    for done, prediction in enumerate(result.predictions, 1):
+        out = folder / _overlay_name(prediction, used)
+        try:
+            cutout = read_item(prediction.item)
+            target = classifier.classes.index(prediction.predicted)
+            values = explain_cutout(model, classifier.prep, cutout, target, method)
+            Image.fromarray(overlay_rgb(render_rgb(cutout), values)).save(out)
+        except (CutoutError, ModelError, ValueError) as error:
+            _print_error(f"{prediction.name}: no overlay: {error}")
+            failures += 1
+        except OSError as error:
+            _print_error(f"{out}: cannot write the overlay: {error.strerror or error}")
+            failures += 1
+        progress(Progressed(done, len(result.predictions), f"{method} overlays"))
+    return failures
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions_csv
+    from galaxy_studio.model.errors import ModelError
+
+    if args.saliency and not args.saliency_dir:
+        raise CommandError("--saliency needs --saliency-dir DIR for the overlay images")
+    config = ClassifyConfig(args.model, tuple(args.paths), tta=args.tta, batch_size=args.batch_size, device=args.device)
+    try:
+        result = classify(config, emit=ProgressPrinter())
+        if result.predictions:
+            write_predictions_csv(result, args.out)
+    except ModelError as error:
+        raise CommandError(str(error))
+    for name, reason in result.failures:
+        _print_error(reason)
+    if not result.predictions:
+        raise CommandError("no cutout could be classified; nothing was written")
+    failures = len(result.failures)
+    if args.saliency:
+        try:
+            failures += _write_overlays(result, args.saliency, Path(args.saliency_dir), args.device)
+        except ModelError as error:
+            raise CommandError(str(error))
+    rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
+    print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), "
+          f"{len(result.failures)} left out")
+    return 1 if failures else 0
+
+
 def _add_model_commands(sub: Any) -> None:
     defaults = TrainConfig(data="", out_dir="")
     p = sub.add_parser(
@@ -596,6 +701,25 @@ def _add_model_commands(sub: Any) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser(
+        "classify",
+        help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
+        description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
+        "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
+        "path, predicted, confidence, entropy and p_<class> per class. Unreadable files are reported "
+        "and the rest proceed (exit 1 if any was left out).",
+    )
+    p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", required=True, metavar="predictions.csv")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
+    p.add_argument("--saliency", choices=EXPLANATION_METHODS,
+                   help="also write one PNG per input: this explanation of the predicted class over the cutout")
+    p.add_argument("--saliency-dir", metavar="DIR", help="folder for the --saliency overlays")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(handler=cmd_classify)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.worker import JobRunner
@@ -39,6 +40,7 @@ LABELLING_KEYS_TEXT = (
     "<table>"
     "<tr><td><b>1–9, 0</b></td><td>label with class 1–10 and go to the next image</td></tr>"
     "<tr><td><b>S</b></td><td>skip to the next image</td></tr>"
+    "<tr><td><b>Enter</b>, A</td><td>accept the model's suggestion (Classify → Suggest labels)</td></tr>"
     "<tr><td><b>Backspace</b>, Ctrl+Z</td><td>undo the last label</td></tr>"
     "<tr><td><b>Ctrl+Shift+Z</b></td><td>redo</td></tr>"
     "<tr><td><b>Arrows</b></td><td>move through the images</td></tr>"
@@ -74,10 +76,13 @@ class MainWindow(QMainWindow):
         self.library.labelling.project_changed.connect(self._on_project_changed)
         self.train = TrainPanel(self._open_project_path)
         self.train.status.connect(self.show_message)
+        self.classify = ClassifyPanel(self.library.labelling)
+        self.classify.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library, "Library")
         self.tabs.addTab(self.train, "Train")
+        self.tabs.addTab(self.classify, "Classify")
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
@@ -161,6 +166,12 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("&Automatic Display", self.library.reset_display, "Ctrl+R",
                                          "Each cutout with its own default stretch"))
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
+        view_menu.addSeparator()
+        # Ctrl+1 is "actual size" (as in image viewers), so the tabs take Alt+number.
+        for number, panel in enumerate((self.library, self.train, self.classify), 1):
+            title = self.tabs.tabText(self.tabs.indexOf(panel))
+            view_menu.addAction(self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p),
+                                             f"Alt+{number}"))
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Labelling Keys", self.show_labelling_keys, "F1"))
@@ -335,6 +346,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
         if not has_project:
             self.set_labelling_mode(False)
+        self.classify.refresh_project()
 
     def show_labelling_keys(self) -> None:
         QMessageBox.information(self, "Labelling keys", LABELLING_KEYS_TEXT)
@@ -357,6 +369,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
+        if self.tabs.currentWidget() is self.classify:
+            self.classify.classify_paths(paths)
+            return
         self.tabs.setCurrentWidget(self.library)
         self.library.open_paths(paths)
 
@@ -385,6 +400,7 @@ class MainWindow(QMainWindow):
         settings_store().setValue("geometry", self.saveGeometry())
         self.jobs.shutdown()
         self.train.shutdown()
+        self.classify.shutdown()
         self.library.shutdown()
         self.library.labelling.set_project(None)
         super().closeEvent(event)

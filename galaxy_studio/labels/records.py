@@ -65,6 +65,19 @@ class ImportedLabel:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A model's proposed class for an image: `source` names the model (its run), and the
+    entropy of its probabilities (nats) ranks how unsure it was."""
+
+    image_id: int
+    class_name: str
+    source: str
+    confidence: float
+    entropy: float
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
 class ProjectStats:
     """Counts over the consensus labels (one per image).
 

@@ -51,7 +51,26 @@ def _create_version_1(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT_NAME,))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1]
+# Version 2: a model's suggested class per image, kept apart from labels so that a suggestion
+# never counts as a label (consensus, training, export) until a person accepts it.
+_VERSION_2: tuple[str, ...] = (
+    "CREATE TABLE suggestions ("
+    " image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,"
+    " class_id INTEGER NOT NULL REFERENCES classes (id),"
+    " source TEXT NOT NULL,"
+    " confidence REAL NOT NULL,"
+    " entropy REAL NOT NULL,"
+    " timestamp REAL NOT NULL)",
+    "CREATE INDEX suggestions_by_entropy ON suggestions (entropy DESC)",
+)
+
+
+def _add_suggestions(db: sqlite3.Connection) -> None:
+    for statement in _VERSION_2:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1, _add_suggestions]
 
 # What a file of the current version must have: table -> columns.
 EXPECTED_COLUMNS: dict[str, set[str]] = {
@@ -64,7 +83,13 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
         "before_confidence", "after_class_id", "after_timestamp", "after_source",
         "after_confidence", "undone",
     },
+    "suggestions": {"image_id", "class_id", "source", "confidence", "entropy", "timestamp"},
 }
+
+
+# Tables added after version 1, by the version that added them: a read-only file of an older
+# version (which cannot be upgraded) is read without them.
+TABLE_VERSIONS: dict[str, int] = {"suggestions": 2}
 
 
 def schema_version() -> int:
@@ -103,7 +128,10 @@ def schema_problem(db: sqlite3.Connection) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     if row is None or row[0] != FORMAT_NAME:
         return "not a Galaxy Studio project (the format mark is missing)"
+    version = file_version(db)
     for table, columns in EXPECTED_COLUMNS.items():
+        if TABLE_VERSIONS.get(table, 1) > version:
+            continue
         if table not in tables:
             return f"the table '{table}' is missing"
         found = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}

@@ -38,8 +38,9 @@ from galaxy_studio.labels.records import (
     ImportedLabel,
     LabelRecord,
     ProjectStats,
+    Suggestion,
 )
-from galaxy_studio.labels.schema import file_version, migrate, schema_problem, schema_version
+from galaxy_studio.labels.schema import TABLE_VERSIONS, file_version, migrate, schema_problem, schema_version
 
 if TYPE_CHECKING:
     from galaxy_studio.data.catalog import CatalogItem
@@ -54,6 +55,7 @@ __all__ = [
     "ProjectDamaged",
     "ProjectError",
     "ProjectStats",
+    "Suggestion",
 ]
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -80,6 +82,7 @@ class Project:
         self._missing: set[int] = set()
         row = db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
         self.scheme_name: str = row[0] if row else "custom"
+        self._has_suggestions = file_version(db) >= TABLE_VERSIONS["suggestions"]
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -240,6 +243,7 @@ class Project:
             changed = db.execute(
                 f"UPDATE labels SET class_id = ? WHERE class_id IN ({marks})", (into_id, *merged_ids)
             ).rowcount
+            db.execute(f"UPDATE suggestions SET class_id = ? WHERE class_id IN ({marks})", (into_id, *merged_ids))
             for column in ("before_class_id", "after_class_id"):
                 db.execute(
                     f"UPDATE history SET {column} = ? WHERE {column} IN ({marks})", (into_id, *merged_ids)
@@ -440,6 +444,59 @@ class Project:
                 " GROUP BY image_id HAVING COUNT(DISTINCT class_id) > 1"
             )
             return {int(row[0]) for row in rows}
+
+    # -- suggestions -----------------------------------------------------------------------
+
+    def store_suggestions(self, suggestions: Sequence[Suggestion]) -> int:
+        """Keep a model's suggestions, one per image (a newer one replaces the older), in one
+        transaction; returns how many were stored. They never count as labels: a person
+        accepts one by labelling, which goes through `label` and its undo history."""
+        rows = []
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            unknown = [s.class_name for s in suggestions if s.class_name not in ids]
+            if unknown:
+                raise self._unknown_classes(unknown, ids)
+            now = _now()
+            for suggestion in suggestions:
+                if not (math.isfinite(suggestion.confidence) and math.isfinite(suggestion.entropy)):
+                    raise ProjectError(self.path, f"a suggestion for image {suggestion.image_id} is not a finite number")
+                self._require_image(db, suggestion.image_id)
+                timestamp = now if suggestion.timestamp is None else round(suggestion.timestamp, 6)
+                rows.append((suggestion.image_id, ids[suggestion.class_name], suggestion.source,
+                             float(suggestion.confidence), float(suggestion.entropy), timestamp))
+            db.executemany(
+                "INSERT INTO suggestions (image_id, class_id, source, confidence, entropy, timestamp)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id,"
+                " source = excluded.source, confidence = excluded.confidence, entropy = excluded.entropy,"
+                " timestamp = excluded.timestamp",
+                rows,
+            )
+        return len(rows)
+
+    def suggestions(self) -> dict[int, Suggestion]:
+        """The stored suggestion of each image that has one, by image id."""
+        if not self._has_suggestions:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.image_id, c.name, s.source, s.confidence, s.entropy, s.timestamp"
+                " FROM suggestions s JOIN classes c ON c.id = s.class_id ORDER BY s.image_id"
+            ).fetchall()
+        return {int(row[0]): Suggestion(*row) for row in rows}
+
+    def most_uncertain_first(self) -> list[int]:
+        """Every image id, those with the most uncertain suggestion (highest entropy) first,
+        then images without a suggestion in project order: labelling what the model is least
+        sure of teaches it the most per label."""
+        if not self._has_suggestions:
+            return [record.id for record in self.images()]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT i.id FROM images i LEFT JOIN suggestions s ON s.image_id = i.id"
+                " ORDER BY s.entropy IS NULL, s.entropy DESC, i.id"
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def stats(self) -> ProjectStats:
         with self._lock:
@@ -699,9 +756,11 @@ def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, m
     warnings: list[str] = []
     if version < schema_version():
         if read_only:
-            raise ProjectError(path, "is in an older project format and must be upgraded, but it is read-only")
-        back_up(db, path)
-        migrate(db)
+            warnings.append("is in an older project format and read-only, so it is read as it is "
+                            "(model suggestions need the upgrade that opening it writable makes)")
+        else:
+            back_up(db, path)
+            migrate(db)
     problem = schema_problem(db)
     if problem is not None:
         raise ProjectDamaged(path, problem, list_backups(path))

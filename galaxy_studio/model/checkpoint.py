@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from galaxy_studio import __version__
-from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
+from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, model_from_spec
 from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.errors import CheckpointError, ModelError
 
@@ -105,7 +105,16 @@ def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     if not isinstance(metadata, dict) or "architecture" not in metadata:
         raise CheckpointError(f"{path}: the checkpoint has no architecture record")
     try:
-        model = model_from_spec(ArchitectureSpec.from_dict(metadata["architecture"]))
+        spec = ArchitectureSpec.from_dict(metadata["architecture"])
+    except (TypeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's architecture record is unreadable ({exc})") from None
+    if spec.name not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{path}: made with an architecture this version does not know ({spec.name!r}; it knows "
+            f"{', '.join(ARCHITECTURES)}), so it cannot be loaded"
+        )
+    try:
+        model = model_from_spec(spec)
         model.load_state_dict(payload["state_dict"])
     except (TypeError, KeyError, RuntimeError, ModelError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit the recorded architecture ({exc})") from None

@@ -15,6 +15,12 @@ CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
+EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
+EXPLANATION_TITLES: dict[str, str] = {
+    "saliency": "Saliency", "smoothgrad": "SmoothGrad", "ig": "Integrated Gradients",
+    "gradcam": "Grad-CAM", "occlusion": "Occlusion",
+}
+COLOUR_MAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "turbo", "hot", "gray")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
 # Settings that change where or how fast a run goes, not what it computes; a run may be
 # resumed under other values of these.

@@ -120,3 +120,30 @@ def test_a_label_that_fails_to_save_is_not_shown(qtbot, window: MainWindow, proj
     assert library.model.labels == {}
     assert current_name(window) == "g000.png", "a failed label does not advance"
     assert "NOT saved" in window.statusBar().currentMessage()
+
+
+def test_most_uncertain_first_and_enter_accepts_the_suggestion(qtbot, window: MainWindow, project_path: Path) -> None:  # noqa: ANN001
+    from galaxy_studio.labels.store import Suggestion
+
+    with Project.open(project_path) as project:
+        ids = [record.id for record in project.images()]
+        classes = project.classes
+        project.store_suggestions([Suggestion(ids[3], classes[2], "run", 0.4, 1.5),
+                                   Suggestion(ids[7], classes[4], "run", 0.9, 0.2),
+                                   Suggestion(ids[1], classes[1], "run", 0.5, 1.1)])
+    open_in(qtbot, window, project_path)
+    library = window.library
+    assert library.order.isVisible()
+    library.order.setCurrentIndex(1)
+    order = [Path(item.path).name for item in library.catalog.items[:4]]
+    assert order == ["g003.png", "g001.png", "g007.png", "g000.png"]
+    assert current_name(window) == "g003.png"
+    qtbot.waitUntil(lambda: "model suggests" in library.title.text(), timeout=10_000)
+    qtbot.keyClick(library.grid, Qt.Key.Key_Return)
+    assert current_name(window) == "g001.png", "accepting advances like a label key"
+    with Project.open(project_path) as reopened:
+        mine = reopened.labels(library.labelling.labeller)
+        assert mine[ids[3]].class_name == classes[2] and mine[ids[3]].source == "human"
+    qtbot.keyClick(library.grid, Qt.Key.Key_Backspace)
+    with Project.open(project_path) as reopened:
+        assert ids[3] not in reopened.labels(library.labelling.labeller), "accepting is undoable"

@@ -14,6 +14,7 @@ from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES
 from galaxy_studio.data.thumbnails import content_fingerprint
 from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.labels import schema
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, ClassScheme
 from galaxy_studio.labels.store import ImportedLabel, Project, ProjectError
 
@@ -32,7 +33,7 @@ def test_create_writes_a_wal_project_with_the_scheme_and_refuses_an_existing_fil
         assert project.path == path
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.schema_version()
     db.close()
     with pytest.raises(ProjectError, match="already exists") as caught:
         Project.create(path, BUILTIN_SCHEMES["spiral"])

@@ -1,50 +1,15 @@
-"""Small labelled sets and one trained run, shared by the model tests to keep them fast."""
+"""The model tests share the root conftest's demo set and trained run; torch uses two threads."""
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
-from galaxy_studio.data.synthetic import write_demo_set
-from galaxy_studio.model.config import TrainConfig
-from galaxy_studio.model.training import TrainResult, train_classifier
+from ..conftest import DEMO_CLASSES, DEMO_PER_CLASS, DEMO_SIZE, tiny_config
 
-# Three demo classes that differ in shape rather than in subtle detail, so a tiny network
-# trained for seconds separates them well above the 1/3 of guessing.
-DEMO_CLASSES = ("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral")
-DEMO_PER_CLASS = 30
-DEMO_SIZE = 40
-
-
-def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
-    """A recipe that trains in a few seconds on two CPU cores."""
-    settings: dict[str, object] = {
-        "size": 32, "epochs": 12, "batch_size": 16, "lr": 3e-3, "crop_fraction": 1.0, "width": 16,
-        "device": "cpu", "threads": 2,
-    }
-    settings.update(changes)
-    return TrainConfig(data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
+__all__ = ["DEMO_CLASSES", "DEMO_PER_CLASS", "DEMO_SIZE", "tiny_config"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def two_threads() -> None:
     torch.set_num_threads(2)
-
-
-@pytest.fixture(scope="session")
-def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Procedural galaxies of three classes, a folder per class (90 JPEGs of 40 px)."""
-    root = tmp_path_factory.mktemp("demo")
-    write_demo_set(root, per_class=DEMO_PER_CLASS, size=DEMO_SIZE, seed=3)
-    for folder in root.iterdir():
-        if folder.name not in DEMO_CLASSES:
-            shutil.rmtree(folder)
-    return root
-
-
-@pytest.fixture(scope="session")
-def trained_run(demo_set: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    return train_classifier(tiny_config(demo_set, tmp_path_factory.mktemp("runs") / "tiny"))

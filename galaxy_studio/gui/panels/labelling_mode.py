@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
-from galaxy_studio.labels.store import Project
+from galaxy_studio.labels.store import Project, Suggestion
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.panels.library_panel import LibraryPanel
@@ -41,6 +41,8 @@ class LabellingMode(QObject):
         self.image_ids: list[int] = []
         self.key_of_id: dict[int, int] = {}
         self.mine: set[int] = set()
+        self.suggestions: dict[int, Suggestion] = {}
+        self.uncertain_first = False
         self._summary_text = ""
         self._stats_timer = QTimer(self)
         self._stats_timer.setSingleShot(True)
@@ -79,10 +81,15 @@ class LabellingMode(QObject):
         """Rebuild the library from the project: images, labels, legend."""
         panel = self.panel
         if self.project is None:
-            self.image_ids, self.key_of_id, self.mine = [], {}, set()
+            self.image_ids, self.key_of_id, self.mine, self.suggestions = [], {}, set(), {}
             panel.legend.hide()
+            panel.show_order_choice(False)
             return
         records = self.project.images()
+        self.suggestions = self.project.suggestions()
+        if self.uncertain_first:
+            position = {image_id: rank for rank, image_id in enumerate(self.project.most_uncertain_first())}
+            records.sort(key=lambda record: position.get(record.id, len(position)))
         self.image_ids = [record.id for record in records]
         self.key_of_id = {image_id: key for key, image_id in enumerate(self.image_ids)}
         shown = self._shown_labels()
@@ -90,6 +97,7 @@ class LabellingMode(QObject):
         panel.show_project_items([record.item() for record in records], classes, shown)
         panel.legend.set_classes(classes, [QColor(*class_colour(i)) for i in range(len(classes))])
         panel.legend.show()
+        panel.show_order_choice(True)
         missing = sum(1 for record in records if record.missing)
         if missing:
             self.status.emit(f"{missing} image(s) of the project are missing on disk: Project → Relink")
@@ -114,6 +122,13 @@ class LabellingMode(QObject):
             self.project.back_up()
         except ProjectError as error:
             self.status.emit(f"Automatic backup failed (your labels are still saved): {error}")
+
+    def set_uncertain_first(self, uncertain_first: bool) -> None:
+        """Order the images by the model's uncertainty (highest entropy first), or as added."""
+        self.uncertain_first = uncertain_first
+        if self.project is not None:
+            self.reload()
+            self._go_to_first_unlabelled()
 
     def set_labeller(self, name: str) -> None:
         self.labeller = name
@@ -154,12 +169,17 @@ class LabellingMode(QObject):
         if self.project is None or key >= len(self.image_ids):
             return ""
         records = self.project.labels_for_image(self.image_ids[key])
+        suggestion = self.suggestions.get(self.image_ids[key])
+        hint = ""
+        if suggestion is not None and key not in self.mine:
+            hint = (f"  · model suggests <b>{suggestion.class_name}</b> ({suggestion.confidence:.0%}, "
+                    f"entropy {suggestion.entropy:.2f}; Enter accepts)")
         if not records:
-            return "unlabelled"
+            return "unlabelled" + hint
         text = ", ".join(f"{r.labeller}: {r.class_name}" + (f" ({r.source})" if r.source != "human" else "")
                          for r in records)
         humans = {r.class_name for r in records if r.source == "human"}
-        return text + ("  ⚠ labellers disagree" if len(humans) > 1 else "")
+        return text + ("  ⚠ labellers disagree" if len(humans) > 1 else "") + hint
 
     # Actions ---------------------------------------------------------------------------
 
@@ -186,6 +206,17 @@ class LabellingMode(QObject):
     def assign_position(self, position: int) -> None:
         if self.project is not None and position < len(self.project.classes):
             self.assign(self.project.classes[position])
+
+    def accept_suggestion(self) -> None:
+        """Label the current image with the model's suggestion: an ordinary label, by me, undoable."""
+        key = self.current_key()
+        if self.project is None or key is None:
+            return
+        suggestion = self.suggestions.get(self.image_ids[key])
+        if suggestion is None:
+            self.status.emit("No model suggestion for this image (Classify → Suggest labels for project)")
+            return
+        self.assign(suggestion.class_name)
 
     def advance(self, step: int = 1) -> None:
         """Next image in the list; with an 'unlabelled' filter, the next still unlabelled one."""
@@ -259,6 +290,8 @@ class LabellingMode(QObject):
         panel = self.panel
         if text and text in CLASS_KEYS and modifiers == Qt.KeyboardModifier.NoModifier:
             self.assign_position(CLASS_KEYS.index(text))
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_A):
+            self.accept_suggestion()
         elif key == Qt.Key.Key_Backspace:
             self.undo()
         elif key == Qt.Key.Key_S:

@@ -106,9 +106,17 @@ class LibraryPanel(QWidget):
         self.size_slider.setFixedWidth(90)
         self.size_slider.setToolTip("Thumbnail size")
         self.size_slider.valueChanged.connect(self._on_size_changed)
+        self.order = QComboBox()
+        self.order.addItems(["Project order", "Most uncertain first"])
+        self.order.setToolTip("With model suggestions (Classify → Suggest labels for project): "
+                              "the images the model is least sure of first")
+        self.order.currentIndexChanged.connect(lambda index: self.labelling.set_uncertain_first(index == 1))
+        self.order_label = QLabel("Order")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show"))
         bar.addWidget(self.filter)
+        bar.addWidget(self.order_label)
+        bar.addWidget(self.order)
         bar.addWidget(self.count_label, 1)
         bar.addWidget(self.problems_button)
         bar.addWidget(QLabel("Size"))
@@ -178,8 +186,14 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.splitter)
         self.labelling = LabellingMode(self, default_labeller())
         self.labelling.status.connect(self.status)
+        self.show_order_choice(False)
         self._refresh_filter()
         self._refresh_counts()
+
+    def show_order_choice(self, visible: bool) -> None:
+        """The order applies to a project's images (its suggestions), so it shows with one."""
+        self.order.setVisible(visible)
+        self.order_label.setVisible(visible)
 
     @staticmethod
     def _text_box(font: QFont, placeholder: str) -> QPlainTextEdit:

@@ -1,0 +1,578 @@
+"""Classify: drop cutouts, see the predicted class, every class's probability and where the
+network looked; classify folders to CSV; send corrections and suggestions to the project.
+
+All model work (loading, classifying, explaining, writing the CSV, suggesting) runs in
+JobRunner workers; the GUI thread only blends the finished map over the image, which is
+cheap, so the opacity and colour map follow the controls at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxy_studio.data.catalog import CatalogItem
+from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.gui.widgets.drop_zone import DropZone
+from galaxy_studio.gui.widgets.image_view import ImageView
+from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
+from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
+from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.errors import ProjectError
+from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
+from galaxy_studio.model.runs import MODEL_FILE, list_runs
+
+if TYPE_CHECKING:
+    from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+    from galaxy_studio.model.classification import Classifier, ClassifyResult, Prediction
+
+THUMBNAIL_SIZE = 48
+PREDICTED_TARGET = "Predicted class"
+CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
+_KEY_ROLE = Qt.ItemDataRole.UserRole
+_SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class _SortableItem(QTableWidgetItem):
+    """Sorts by the number behind the text (confidence 9.5% after 10.2%, not before)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(_SORT_ROLE), other.data(_SORT_ROLE)
+        if mine is None or theirs is None:
+            return super().__lt__(other)
+        return mine < theirs
+
+
+class ClassifyPanel(QWidget):
+    status = Signal(str)
+
+    def __init__(self, labelling: "LabellingMode", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labelling = labelling
+        self.classifier: Classifier | None = None
+        self.predictions: list[Prediction] = []
+        self.display_rgb: np.ndarray | None = None
+        self.attribution: np.ndarray | None = None
+        self._shown_key: int | None = None
+        self._pending_explanation: tuple[int, str, int] | None = None
+        self._colour_tables: dict[str, np.ndarray] = {}
+        self.jobs = JobRunner(self)
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_job_succeeded)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.cancelled.connect(self._on_job_cancelled)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.explainer = JobRunner(self)
+        self.explainer.succeeded.connect(self._on_explained)
+        self.explainer.failed.connect(self._on_explain_failed)
+        self.explainer.finished.connect(self._start_pending_explanation)
+        self._job_kind = ""
+        self._build()
+        self.refresh_models()
+
+    # Layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.model_combo = QComboBox()
+        self.model_combo.setMinimumContentsLength(28)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setToolTip("Finished training runs (newest first), or a checkpoint opened from a file")
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.open_model_button = QPushButton("Open checkpoint…")
+        self.open_model_button.clicked.connect(self.open_checkpoint_dialog)
+        self.tta = QCheckBox("Rotations && flips (TTA)")
+        self.tta.setToolTip("Average the probabilities over the 8 rotations by 90° and mirror images (8x slower)")
+        self.batch_button = QPushButton("Classify folder to CSV…")
+        self.batch_button.clicked.connect(self.batch_dialog)
+        self.suggest_button = QPushButton("Suggest labels for project")
+        self.suggest_button.setToolTip("Store this model's predictions for the project's unlabelled images; "
+                                       "the Library can then show the most uncertain first")
+        self.suggest_button.clicked.connect(self.suggest_for_project)
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(180)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        self.cancel_button.hide()
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.model_combo, 1)
+        top.addWidget(self.open_model_button)
+        top.addWidget(self.tta)
+        top.addWidget(self.batch_button)
+        top.addWidget(self.suggest_button)
+        top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
+
+        self.drop_zone = DropZone("Drop FITS, JPEG, PNG or TIFF cutouts or folders here to classify them")
+        self.drop_zone.paths_dropped.connect(self.classify_paths)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #f0b060;")
+        self.message.hide()
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
+        self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(0, THUMBNAIL_SIZE + 8)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(60)
+        for column in (2, 3, 4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSortingEnabled(True)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.drop_zone)
+        left_layout.addWidget(self.message)
+        left_layout.addWidget(self.table, 1)
+
+        self.title = QLabel("Drop cutouts to classify them")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view = ImageView()
+        self.view.empty_text = "The selected cutout appears here with the explanation over it"
+        self.method = QComboBox()
+        for key in EXPLANATION_METHODS:
+            self.method.addItem(EXPLANATION_TITLES[key], key)
+        self.method.setCurrentIndex(EXPLANATION_METHODS.index("gradcam"))
+        self.method.setToolTip("How the map is made (Captum)")
+        self.method.currentIndexChanged.connect(self.explain_selected)
+        self.target = QComboBox()
+        self.target.setToolTip("The class whose evidence is shown")
+        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.target.currentIndexChanged.connect(self.explain_selected)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.opacity.setFixedWidth(110)
+        self.opacity.setToolTip("Opacity of the map over the image")
+        self.opacity.valueChanged.connect(self._redraw_overlay)
+        self.colour_map = QComboBox()
+        self.colour_map.addItems(list(COLOUR_MAPS))
+        self.colour_map.currentIndexChanged.connect(self._redraw_overlay)
+        controls = QHBoxLayout()
+        for label, widget in (("Map", self.method), ("Class", self.target), ("Opacity", self.opacity),
+                              ("Colours", self.colour_map)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        self.bars = ProbabilityBars()
+        self.label_choice = QComboBox()
+        self.label_choice.setToolTip("The class to record in the project (correct the prediction here)")
+        self.add_button = QPushButton("Add to project with this label")
+        self.add_button.setToolTip("Add the cutout to the project open in the Library, labelled with this class")
+        self.add_button.clicked.connect(self.add_to_project)
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.label_choice, 1)
+        add_row.addWidget(self.add_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.title)
+        right_layout.addLayout(controls)
+        right_layout.addWidget(self.view, 1)
+        right_layout.addWidget(self.bars)
+        right_layout.addLayout(add_row)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([560, 840])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        self._refresh_buttons()
+
+    # Models ----------------------------------------------------------------------------
+
+    def refresh_models(self) -> None:
+        """Finished runs from the runs folder, newest first; checkpoints opened by hand stay."""
+        current = self.model_combo.currentData()
+        opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i)) for i in range(self.model_combo.count())
+                  if self.model_combo.itemData(i) is not None and self.model_combo.itemText(i).startswith("File: ")]
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for run in list_runs():
+            if run.status != "finished":
+                continue
+            arch = run.config.get("arch", "?")
+            accuracy = (run.metrics or {}).get("accuracy")
+            score = f", test accuracy {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
+            self.model_combo.addItem(f"{run.name} ({arch}{score})", str(run.path / MODEL_FILE))
+        for text, path in opened:
+            self.model_combo.addItem(text, path)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem("No trained model yet: train one or open a checkpoint", None)
+        index = self.model_combo.findData(current) if current is not None else -1
+        self.model_combo.setCurrentIndex(max(index, 0))
+        self.model_combo.blockSignals(False)
+        self._refresh_buttons()
+
+    def add_checkpoint(self, path: str | Path) -> None:
+        path = str(Path(path))
+        index = self.model_combo.findData(path)
+        if index < 0:
+            if self.model_combo.itemData(0) is None:
+                self.model_combo.removeItem(0)
+            self.model_combo.addItem(f"File: {Path(path).name}", path)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a classifier checkpoint", "", CHECKPOINT_FILTER)
+        if path:
+            self.add_checkpoint(path)
+
+    def model_path(self) -> str | None:
+        return self.model_combo.currentData()
+
+    def _on_model_changed(self) -> None:
+        if self.classifier is not None and str(self.classifier.checkpoint) != self.model_path():
+            self.classifier = None
+        self._refresh_buttons()
+
+    def _refresh_buttons(self) -> None:
+        busy = self.jobs.running
+        has_model = self.model_path() is not None
+        self.batch_button.setEnabled(has_model and not busy)
+        self.suggest_button.setEnabled(has_model and not busy and self.labelling.project is not None)
+        self.drop_zone.setEnabled(not busy)
+        self.add_button.setEnabled(self._shown_key is not None and self.labelling.project is not None)
+
+    def refresh_project(self) -> None:
+        """The Library opened or closed a project: the project buttons follow."""
+        self._refresh_buttons()
+
+    def showEvent(self, event: object) -> None:
+        self.refresh_models()
+        super().showEvent(event)
+
+    # Classifying -----------------------------------------------------------------------
+
+    def classify_paths(self, paths: list[str]) -> None:
+        """Classify dropped or chosen files and folders; the results join the list."""
+        model = self.model_path()
+        if model is None:
+            self._show_message("Choose a model first: train one in the Train tab, or Open checkpoint…")
+            return
+        if self.jobs.running:
+            self._show_message("Wait for the running classification to finish (or cancel it)")
+            return
+        from galaxy_studio.data.thumbnails import make_thumbnail
+        from galaxy_studio.model.classification import ClassifyConfig, classify, open_classifier
+
+        config = ClassifyConfig(model, tuple(paths), tta=self.tta.isChecked())
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[Classifier, ClassifyResult, list[np.ndarray | None]]:
+            classifier = open_classifier(config.model)
+            result = classify(config, emit=emit, cancel=cancel)
+            thumbnails: list[np.ndarray | None] = []
+            for prediction in result.predictions:
+                cancel.raise_if_set()
+                try:
+                    thumbnails.append(make_thumbnail(prediction.item, THUMBNAIL_SIZE))
+                except Exception:  # noqa: BLE001 - it was just read; a thumbnail is not worth failing for
+                    thumbnails.append(None)
+            return classifier, result, thumbnails
+
+        self._start("classify", job, "Classifying")
+
+    def batch_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder of cutouts to classify")
+        if not folder:
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", str(Path(folder) / "predictions.csv"),
+                                             "CSV (*.csv)")
+        if out:
+            self.classify_folder_to_csv(folder, out)
+
+    def classify_folder_to_csv(self, folder: str, out: str) -> None:
+        """Classify a whole folder in the background into a CSV, with progress and cancel; the
+        results are not listed (a folder may hold tens of thousands)."""
+        model = self.model_path()
+        if model is None or self.jobs.running:
+            return
+        from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions_csv
+
+        config = ClassifyConfig(model, (folder,), tta=self.tta.isChecked())
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, ClassifyResult]:
+            result = classify(config, emit=emit, cancel=cancel)
+            if result.predictions:
+                write_predictions_csv(result, out)
+            return out, result
+
+        self._start("batch", job, f"Classifying {folder} to {Path(out).name}")
+
+    def suggest_for_project(self) -> None:
+        project = self.labelling.project
+        model = self.model_path()
+        if project is None or model is None or self.jobs.running:
+            return
+        from galaxy_studio.model.suggestions import SuggestConfig, suggest_labels
+
+        config = SuggestConfig(str(project.path), model, tta=self.tta.isChecked())
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            return suggest_labels(config, emit=emit, cancel=cancel)
+
+        self._start("suggest", job, f"Suggesting labels for {project.path.name}")
+
+    def _start(self, kind: str, job: object, message: str) -> None:
+        import galaxy_studio.model.classification  # noqa: F401 - torch's first import can deadlock in a worker thread
+
+        self._job_kind = kind
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.jobs.start(job)  # type: ignore[arg-type]
+        self._refresh_buttons()
+        self.status.emit(message + "…")
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Progressed) and event.total > 0:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.progress.setFormat(f"{event.what} %v/%m")
+
+    def _on_job_succeeded(self, result: object) -> None:
+        if self._job_kind == "classify":
+            classifier, classified, thumbnails = result  # type: ignore[misc]
+            self._add_results(classifier, classified, thumbnails)
+        elif self._job_kind == "batch":
+            out, classified = result  # type: ignore[misc]
+            self._report_failures(classified.failures)
+            if classified.predictions:
+                self.status.emit(f"Wrote {len(classified.predictions)} predictions to {out} "
+                                 f"({len(classified.failures)} left out)")
+            else:
+                self._show_message("No cutout in that folder could be classified; nothing was written")
+        else:
+            self._report_failures(result.failures)  # type: ignore[attr-defined]
+            self.labelling.reload()
+            self.status.emit(f"Stored {result.stored} suggestion(s) in the project; in the Library choose "  # type: ignore[attr-defined]
+                             "Order: most uncertain first, and press Enter to accept one")
+
+    def _on_job_failed(self, message: str) -> None:
+        self._show_message(message)
+        self.status.emit(f"Failed: {message}")
+
+    def _on_job_cancelled(self) -> None:
+        self.status.emit("Cancelled; nothing was written")
+
+    def _on_job_finished(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self._job_kind = ""
+        self._refresh_buttons()
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _report_failures(self, failures: tuple[tuple[str, str], ...]) -> None:
+        if not failures:
+            self._show_message("")
+            return
+        shown = "\n".join(reason for _, reason in failures[:5])
+        more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
+        self._show_message(f"{len(failures)} file(s) left out:\n{shown}{more}")
+
+    def _add_results(self, classifier: Classifier, result: ClassifyResult, thumbnails: list[np.ndarray | None]) -> None:
+        if self.classifier is None or self.classifier.classes != classifier.classes:
+            self.predictions.clear()
+            self.table.setRowCount(0)
+        self.classifier = classifier
+        self._report_failures(result.failures)
+        self._set_classes(classifier.classes)
+        self.table.setSortingEnabled(False)
+        first_new = None
+        for prediction, thumbnail in zip(result.predictions, thumbnails):
+            key = len(self.predictions)
+            self.predictions.append(prediction)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            icon_item = QTableWidgetItem()
+            if thumbnail is not None:
+                icon_item.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(thumbnail))))
+            name_item = _SortableItem(prediction.name)
+            name_item.setToolTip(prediction.path)
+            name_item.setData(_KEY_ROLE, key)
+            confidence = _SortableItem(f"{100 * prediction.confidence:.1f}%")
+            confidence.setData(_SORT_ROLE, prediction.confidence)
+            entropy = _SortableItem(f"{prediction.entropy:.3f}")
+            entropy.setData(_SORT_ROLE, prediction.entropy)
+            for column, item in enumerate((icon_item, name_item, _SortableItem(prediction.predicted), confidence, entropy)):
+                self.table.setItem(row, column, item)
+            if first_new is None:
+                first_new = row
+        self.table.setSortingEnabled(True)
+        if result.predictions:
+            self.status.emit(f"Classified {len(result.predictions)} cutout(s) with {classifier.name}"
+                             + (f"; {len(result.failures)} left out" if result.failures else ""))
+            row = self._row_of_key(len(self.predictions) - len(result.predictions))
+            if row is not None:
+                self.table.selectRow(row)
+
+    def _set_classes(self, classes: tuple[str, ...]) -> None:
+        current = self.target.currentText()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItem(PREDICTED_TARGET, None)
+        for index, name in enumerate(classes):
+            self.target.addItem(name, index)
+        self.target.setCurrentIndex(max(self.target.findText(current), 0))
+        self.target.blockSignals(False)
+        self.label_choice.clear()
+        self.label_choice.addItems(list(classes))
+
+    def _row_of_key(self, key: int) -> int | None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 1)
+            if item is not None and item.data(_KEY_ROLE) == key:
+                return row
+        return None
+
+    # Showing and explaining ------------------------------------------------------------
+
+    def selected_key(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows(1)
+        return rows[0].data(_KEY_ROLE) if rows else None
+
+    def _on_selection_changed(self) -> None:
+        key = self.selected_key()
+        if key is None or self.classifier is None:
+            return
+        prediction = self.predictions[key]
+        self._shown_key = key
+        self.bars.set_probabilities(self.classifier.classes, prediction.probabilities)
+        self.label_choice.setCurrentText(prediction.predicted)
+        self.title.setText(f"<b>{prediction.name}</b> · {prediction.predicted} "
+                           f"({100 * prediction.confidence:.1f}%) · entropy {prediction.entropy:.3f} · "
+                           f"margin {100 * prediction.margin:.1f}%")
+        self._refresh_buttons()
+        self.explain_selected()
+
+    def explain_selected(self) -> None:
+        """Compute the chosen map for the shown cutout in the background; the latest request wins."""
+        key = self._shown_key
+        if key is None or self.classifier is None:
+            return
+        prediction = self.predictions[key]
+        target = self.target.currentData()
+        if target is None:
+            target = self.classifier.classes.index(prediction.predicted)
+        self._pending_explanation = (key, self.method.currentData(), int(target))
+        self._start_pending_explanation()
+
+    def _start_pending_explanation(self) -> None:
+        if self._pending_explanation is None or self.explainer.running or self.classifier is None:
+            return
+        key, method, target = self._pending_explanation
+        self._pending_explanation = None
+        classifier = self.classifier
+        item: CatalogItem = self.predictions[key].item
+        import galaxy_studio.model.explain  # noqa: F401 - captum and torch imported here, not first in a worker
+
+        colour_map = self.colour_map.currentText()
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, np.ndarray, np.ndarray, str, np.ndarray]:
+            from galaxy_studio.data.catalog import read_item
+            from galaxy_studio.data.display import render_rgb
+            from galaxy_studio.model.explain import colour_map_table, explain_cutout, explainable_copy
+
+            cutout = read_item(item)
+            rgb = render_rgb(cutout)
+            values = explain_cutout(explainable_copy(classifier.model), classifier.prep, cutout, target, method)
+            # matplotlib's colour maps cost an import: paid here, not on the GUI thread.
+            return key, rgb, values, colour_map, colour_map_table(colour_map)
+
+        self.explainer.start(job)
+
+    def _on_explained(self, result: tuple[int, np.ndarray, np.ndarray, str, np.ndarray]) -> None:
+        key, rgb, values, colour_map, table = result
+        self._colour_tables[colour_map] = table
+        if key != self._shown_key:
+            return
+        self.display_rgb, self.attribution = rgb, values
+        self._redraw_overlay()
+
+    def _on_explain_failed(self, message: str) -> None:
+        self.display_rgb = self.attribution = None
+        self.view.set_image(None)
+        self.view.empty_text = f"No explanation: {message}"
+        self.status.emit(f"No explanation: {message}")
+
+    def _redraw_overlay(self) -> None:
+        if self.display_rgb is None or self.attribution is None:
+            return
+        from galaxy_studio.model.explain import colour_map_table, overlay_rgb
+
+        name = self.colour_map.currentText()
+        if name not in self._colour_tables:
+            self._colour_tables[name] = colour_map_table(name)
+        blended = overlay_rgb(self.display_rgb, self.attribution, opacity=self.opacity.value() / 100,
+                              table=self._colour_tables[name])
+        self.view.set_image(blended, keep_view=True)
+
+    # Project ---------------------------------------------------------------------------
+
+    def add_to_project(self) -> None:
+        """Record the chosen class for the shown cutout in the Library's project (adding the
+        image first if it is new); saved the moment this returns, like any label."""
+        project = self.labelling.project
+        if project is None or self._shown_key is None:
+            self._show_message("Open or create a project first (File → Open Project / New Project)")
+            return
+        prediction = self.predictions[self._shown_key]
+        class_name = self.label_choice.currentText()
+        if class_name not in project.classes:
+            self._show_message(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
+            return
+        try:
+            project.add_items([prediction.item])
+            image_id = project.image_id(prediction.path, prediction.index)
+            if image_id is None:
+                raise ProjectError(project.path, f"{prediction.name} could not be added")
+            project.label(image_id, class_name, labeller=self.labelling.labeller)
+        except ProjectError as error:
+            self._show_message(f"Not saved: {error}")
+            return
+        self.labelling.reload()
+        self._show_message("")
+        self.status.emit(f"Added {prediction.name} to {project.path.name} as {class_name}")
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown()
+        self.explainer.shutdown()

@@ -1,0 +1,155 @@
+"""Where the network looked: attribution maps with Captum, brought back onto the cutout.
+
+Every method returns a non-negative importance map at the network's input resolution:
+Saliency and SmoothGrad the largest absolute gradient over the channels (Simonyan et al.),
+Integrated Gradients the absolute attribution summed over channels, Grad-CAM the positive
+class evidence of the last convolution (upsampled), Occlusion the drop in the class score
+when a patch is hidden (only drops count). `map_to_cutout` undoes the centre crop and
+resize of the preprocessing: the map covers the crop region of the full cutout and is zero
+outside it, in the orientation `render_rgb` draws the cutout (FITS north up).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from galaxy_studio.data.cutout import Cutout
+from galaxy_studio.data.display import origin_lower
+from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.preprocessing import Preprocessing, prepare_cutout
+
+METHODS = EXPLANATION_METHODS
+SMOOTHGRAD_SAMPLES = 16
+SMOOTHGRAD_NOISE = 0.15  # of the input's value range, as Smilkov et al. recommend (10-20%)
+IG_STEPS = 32
+# Integrated Gradients evaluates IG_STEPS scaled copies of the image; this many at a time
+# bounds its memory to that of a small batch whatever the step count.
+IG_INTERNAL_BATCH = 8
+
+
+def explainable_copy(model: nn.Module) -> nn.Module:
+    """A copy in eval mode whose ReLUs do not work in place: Captum's hooks read a layer's
+    output after the next layer ran, which an in-place ReLU would have overwritten."""
+    twin = copy.deepcopy(model).eval()
+    for module in twin.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return twin
+
+
+def last_conv_layer(model: nn.Module) -> nn.Conv2d:
+    convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
+    if not convs:
+        raise ModelError("Grad-CAM needs a convolutional layer and this network has none")
+    return convs[-1]
+
+
+def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: int, method: str, *,
+                    seed: int = 0) -> np.ndarray:
+    """(S, S) float32 non-negative importance of each input pixel for class `target`, from a
+    normalised (C, S, S) image; `model` should come from `explainable_copy`."""
+    from captum.attr import (
+        IntegratedGradients,
+        LayerAttribution,
+        LayerGradCam,
+        NoiseTunnel,
+        Occlusion,
+        Saliency,
+    )
+
+    if method not in METHODS:
+        raise ModelError(f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}")
+    device = next(model.parameters()).device
+    inputs = torch.as_tensor(image, dtype=torch.float32).unsqueeze(0).to(device)
+    inputs.requires_grad_(True)
+    side = inputs.shape[-1]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        if method == "saliency":
+            attribution = Saliency(model).attribute(inputs, target=target, abs=True).amax(dim=1)
+        elif method == "smoothgrad":
+            spread = float(inputs.detach().max() - inputs.detach().min()) or 1.0
+            tunnel = NoiseTunnel(Saliency(model))
+            attribution = tunnel.attribute(
+                inputs, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES,
+                nt_samples_batch_size=SMOOTHGRAD_SAMPLES // 2, stdevs=SMOOTHGRAD_NOISE * spread,
+                target=target, abs=True,
+            ).amax(dim=1)
+        elif method == "ig":
+            attribution = IntegratedGradients(model).attribute(
+                inputs, baselines=torch.zeros_like(inputs), target=target, n_steps=IG_STEPS,
+                internal_batch_size=IG_INTERNAL_BATCH,
+            ).abs().sum(dim=1)
+        elif method == "gradcam":
+            cam = LayerGradCam(model, last_conv_layer(model)).attribute(inputs, target=target, relu_attributions=True)
+            attribution = LayerAttribution.interpolate(cam, (side, side), interpolate_mode="bilinear")[:, 0]
+        else:
+            window = max(2, side // 8)
+            stride = max(1, window // 2)
+            channels = inputs.shape[1]
+            attribution = Occlusion(model).attribute(
+                inputs, sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride),
+                baselines=0.0, target=target, perturbations_per_eval=16,
+            ).sum(dim=1).clamp(min=0.0)
+    values = attribution[0].detach().float().cpu().numpy()
+    return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0).astype(np.float32)
+
+
+def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np.ndarray:
+    """(H, W) float32: the map resized onto the crop box of the cutout, zero outside it, in
+    the orientation `render_rgb` draws the cutout."""
+    height, width = cutout.height, cutout.width
+    crop_side = min(height, width) * prep.crop_fraction
+    box_side = max(1, round(crop_side))
+    left = int(math.floor(width / 2 - crop_side / 2 + 0.5))
+    top = int(math.floor(height / 2 - crop_side / 2 + 0.5))
+    resized = np.asarray(
+        Image.fromarray(values.astype(np.float32), mode="F").resize((box_side, box_side), Image.Resampling.BILINEAR)
+    )
+    full = np.zeros((height, width), np.float32)
+    rows = slice(max(top, 0), min(top + box_side, height))
+    cols = slice(max(left, 0), min(left + box_side, width))
+    full[rows, cols] = resized[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
+    # Display mode crops the rendered (already flipped) image; bands mode crops the data rows.
+    if prep.channels == "bands" and origin_lower(cutout):
+        full = full[::-1]
+    return np.ascontiguousarray(full)
+
+
+def explain_cutout(model: nn.Module, prep: Preprocessing, cutout: Cutout, target: int, method: str, *,
+                   seed: int = 0) -> np.ndarray:
+    """The importance map of class `target` for `cutout`, at the cutout's resolution."""
+    values = attribution_map(model, prepare_cutout(cutout, prep), target, method, seed=seed)
+    return map_to_cutout(values, prep, cutout)
+
+
+def colour_map_table(name: str) -> np.ndarray:
+    """(256, 3) uint8 lookup table of a matplotlib colour map."""
+    from matplotlib import colormaps
+
+    if name not in COLOUR_MAPS:
+        raise ModelError(f"unknown colour map {name!r}; choose from {', '.join(COLOUR_MAPS)}")
+    return (colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+
+
+def overlay_rgb(rgb: np.ndarray, values: np.ndarray, *, opacity: float = 0.5, colour_map: str = "inferno",
+                table: np.ndarray | None = None) -> np.ndarray:
+    """The map (scaled to its 99.5th percentile, so one hot pixel does not wash out the rest)
+    blended over the display image; where the map is zero the image shows through unchanged.
+    `table` (from `colour_map_table`) replaces `colour_map` for callers that keep tables."""
+    if rgb.shape[:2] != values.shape:
+        raise ModelError(f"the map is {values.shape[1]}x{values.shape[0]} but the image {rgb.shape[1]}x{rgb.shape[0]}")
+    top = float(np.percentile(values, 99.5)) if values.size else 0.0
+    unit = np.clip(values / top, 0.0, 1.0) if top > 0 else np.zeros_like(values)
+    lut = colour_map_table(colour_map) if table is None else table
+    colours = lut[(unit * 255.0).astype(np.uint8)].astype(np.float32)
+    alpha = (float(np.clip(opacity, 0.0, 1.0)) * unit)[..., None]
+    blended = rgb.astype(np.float32) * (1.0 - alpha) + colours * alpha
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)

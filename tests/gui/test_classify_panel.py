@@ -1,0 +1,117 @@
+"""Classify panel: dropped cutouts get predictions and an explanation overlay; bad drops are
+named and break nothing; a corrected label goes to the open project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from galaxy_studio.data.synthetic import write_demo_set
+from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.labels.schemes import ClassScheme
+from galaxy_studio.labels.store import Project
+from galaxy_studio.model.training import TrainResult
+
+
+def drop(widget, paths: list[Path]) -> None:  # noqa: ANN001
+    """What a file manager sends: a drag entering with file URLs, then the drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    centre = widget.rect().center()
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    release = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, release)
+
+
+@pytest.fixture(scope="module")
+def fits_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fits")
+    write_demo_set(root, per_class=1, size=48, fmt="fits", seed=4)
+    return sorted(root.rglob("*.fits"))[2]
+
+
+def open_classify(qtbot, window: MainWindow, trained_run: TrainResult):  # noqa: ANN001, ANN201
+    panel = window.classify
+    window.tabs.setCurrentWidget(panel)
+    panel.add_checkpoint(trained_run.checkpoint)
+    return panel
+
+
+def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
+    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, fits_file: Path  # noqa: ANN001
+) -> None:
+    panel = open_classify(qtbot, window, trained_run)
+    jpeg = sorted(demo_set.rglob("*.jpg"))[0]
+    drop(panel.drop_zone, [jpeg, fits_file])
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=60_000)
+    assert {p.name for p in panel.predictions} == {jpeg.name, fits_file.name}
+    for prediction in panel.predictions:
+        assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert not panel.message.isVisible()
+    for row in range(2):
+        panel.table.selectRow(row)
+        key = panel.selected_key()
+        qtbot.waitUntil(lambda: panel.attribution is not None and panel._shown_key == key
+                        and not panel.explainer.running, timeout=60_000)
+        shown = panel.view.image_rgb()
+        assert shown is not None and shown.shape == panel.display_rgb.shape
+        assert not np.array_equal(shown, panel.display_rgb), "the map is drawn over the image"
+        assert panel.bars.probabilities == pytest.approx(list(panel.predictions[key].probabilities))
+    before = panel.view.image_rgb().copy()
+    panel.opacity.setValue(0)
+    assert np.array_equal(panel.view.image_rgb(), panel.display_rgb), "opacity 0 shows the plain image"
+    panel.opacity.setValue(90)
+    assert not np.array_equal(panel.view.image_rgb(), before)
+    panel.method.setCurrentIndex(panel.method.findData("saliency"))
+    qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+    panel.table.sortItems(3, Qt.SortOrder.DescendingOrder)
+    confidences = [panel.predictions[panel.table.item(r, 1).data(Qt.ItemDataRole.UserRole)].confidence for r in range(2)]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_dropping_a_text_file_shows_a_message_and_nothing_breaks(
+    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    panel = open_classify(qtbot, window, trained_run)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("galaxies are nice")
+    drop(panel.drop_zone, [notes])
+    qtbot.waitUntil(lambda: panel.message.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
+    assert "notes.txt" in panel.message.text() and "not a supported image" in panel.message.text()
+    assert panel.table.rowCount() == 0
+    drop(window, [sorted(demo_set.rglob("*.jpg"))[5]])
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=60_000)
+    assert window.tabs.currentWidget() is panel, "a drop on the Classify tab classifies"
+
+
+def test_add_to_project_records_the_chosen_label(
+    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    path = tmp_path / "p.gsproj"
+    classes = ("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral")
+    Project.create(path, ClassScheme("three", classes)).close()
+    assert window.open_project(path)
+    panel = open_classify(qtbot, window, trained_run)
+    assert panel.suggest_button.isEnabled()
+    jpeg = sorted(demo_set.rglob("*.jpg"))[0]
+    panel.classify_paths([str(jpeg)])
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
+    panel.table.selectRow(0)
+    panel.label_choice.setCurrentText("Unbarred Loose Spiral")
+    panel.add_button.click()
+    with Project.open(path) as project:
+        image_id = project.image_id(jpeg)
+        assert image_id is not None
+        (label,) = project.labels_for_image(image_id)
+    assert label.class_name == "Unbarred Loose Spiral" and label.source == "human"
+    qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
