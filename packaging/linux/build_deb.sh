@@ -82,8 +82,11 @@ h5py, Pillow, pyqtgraph and platformdirs under their own licences$( [ "$VARIANT"
 and the NVIDIA CUDA runtime libraries under the NVIDIA software licence" ).
 EOF
 
-# The Qt runtime the bundled PySide6 loads from the system (xcb platform, EGL/GL, fonts).
-DEPENDS="libc6 (>= 2.28), libegl1, libgl1, libfontconfig1, libfreetype6, libdbus-1-3,
+# The bundled Python and libraries are linked against this machine's C library, so the
+# package needs at least that glibc (build on the oldest distribution you want to serve);
+# then the Qt runtime the bundled PySide6 loads from the system (xcb platform, EGL/GL, fonts).
+GLIBC="$(getconf GNU_LIBC_VERSION | awk '{print $2}')"
+DEPENDS="libc6 (>= $GLIBC), libegl1, libgl1, libfontconfig1, libfreetype6, libdbus-1-3,
  libglib2.0-0t64 | libglib2.0-0, libxkbcommon0, libxkbcommon-x11-0, libx11-6, libx11-xcb1,
  libxcb1, libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0,
  libxcb-render0, libxcb-render-util0, libxcb-shape0, libxcb-shm0, libxcb-sync1,

@@ -44,7 +44,8 @@ for clause in "${clauses[@]}"; do
     IFS='|' read -ra alternatives <<< "$clause"
     for alternative in "${alternatives[@]}"; do
         name="$(echo "$alternative" | sed 's/(.*)//' | xargs)"
-        if apt-cache show "$name" >/dev/null 2>&1; then wanted+=("$name"); break; fi
+        candidate="$(apt-cache policy "$name" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+        if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then wanted+=("$name"); break; fi
     done
 done
 apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
