@@ -90,3 +90,17 @@ def test_torchvision_hook_collects_every_compiled_operator_library() -> None:
         assert collected[library.name] == "torchvision"
     assert {"_C_stable.so", "image_stable.so"} <= set(collected)
     assert hook["module_collection_mode"] == "pyz+py"
+
+
+def test_every_resource_file_is_installed_with_the_package() -> None:
+    """A resource missing from package-data works from the source tree and breaks installs
+    (the self-test's FITS, the icons)."""
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "galaxy_studio.resources"
+    ]
+    shipped = [path.name for path in (ROOT / "resources").iterdir() if path.is_file()]
+    left_out = [name for name in shipped
+                if name not in ("__init__.py", "README.md") and not any(fnmatch(name, p) for p in patterns)]
+    assert "sample-galaxy.fits" in shipped and left_out == []
