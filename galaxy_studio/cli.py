@@ -731,6 +731,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo set (created once)")
     parser.add_argument("--screenshot", metavar="OUT.png", help="open the window, wait for the thumbnails, save a grab and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that this installation works (torch, torchvision operators, FITS, window); "
+                        "one line per check, exit 0 only if all pass")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open files, folders, HDF5 or CSV catalogues in the GUI")
@@ -777,6 +780,10 @@ def _print_error(text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.self_test:
+            from galaxy_studio.self_test import self_test
+
+            return self_test()
         if args.command is None:
             return _run_gui(args)
         return args.handler(args)

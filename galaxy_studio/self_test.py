@@ -1,0 +1,160 @@
+"""`galaxy-studio --self-test`: proves that an installed copy has every piece it needs.
+
+A packaged bundle fails in ways the source tree never does: a shared library the freezer did
+not see (torchvision's operators), a resource file left out, a Qt plugin missing. Each check
+here exercises one of those for real and reports one line, so an installer test (and a user
+with a broken install) sees at once what is wrong. Qt and torch are imported inside the
+checks, so importing this module stays GUI-free and cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+SAMPLE_FITS = "sample-galaxy.fits"
+
+
+class CheckFailed(Exception):
+    """A check ran but found a wrong result (as opposed to crashing)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+
+
+def check_torch() -> str:
+    import torch
+    import torchvision
+
+    if torch.cuda.is_available():
+        device = f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}"
+    elif torch.version.cuda:
+        device = f"CUDA {torch.version.cuda} build, no GPU found: CPU"
+    else:
+        device = "CPU build"
+    return f"torch {torch.__version__}, torchvision {torchvision.__version__} ({device})"
+
+
+def check_autograd() -> str:
+    """A convolution, a linear layer and one optimiser step: the pieces training uses."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(), torch.nn.Linear(4, 2),
+    )
+    images, labels = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 0, 1])
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.1)
+    before = torch.nn.functional.cross_entropy(net(images), labels)
+    optimiser.zero_grad()
+    before.backward()
+    gradient = sum(float(p.grad.abs().sum()) for p in net.parameters() if p.grad is not None)
+    if not gradient > 0 or gradient != gradient:
+        raise CheckFailed(f"gradient is {gradient}")
+    optimiser.step()
+    with torch.no_grad():
+        after = float(torch.nn.functional.cross_entropy(net(images), labels))
+    return f"loss {before.item():.4f} -> {after:.4f} after one step, |grad| {gradient:.3g}"
+
+
+def check_nms() -> str:
+    """torchvision's compiled operators load (a bundle that misses _C_stable.so fails here)."""
+    import torch
+    from torchvision.ops import nms
+
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    kept = nms(boxes, scores, iou_threshold=0.5).tolist()
+    if kept != [0, 2]:
+        raise CheckFailed(f"kept boxes {kept}, expected [0, 2]")
+    return "kept boxes [0, 2] of 3"
+
+
+def check_fits() -> str:
+    """Reads the bundled FITS with its WCS and renders it the way the viewer does."""
+    from galaxy_studio.data.display import default_settings, render_rgb
+    from galaxy_studio.data.formats import read_cutout
+    from galaxy_studio.resources import resource_path
+
+    path = resource_path(SAMPLE_FITS)
+    cutout = read_cutout(str(path))
+    rgb = render_rgb(cutout, default_settings(cutout))
+    if rgb.shape[:2] != cutout.data.shape[:2] or rgb.dtype.name != "uint8":
+        raise CheckFailed(f"rendered {rgb.shape} {rgb.dtype} from a {cutout.data.shape} image")
+    if int(rgb.max()) - int(rgb.min()) < 100:
+        raise CheckFailed(f"rendered image is nearly flat (values {rgb.min()}..{rgb.max()})")
+    centre = cutout.centre_sky_position()
+    if centre is None:
+        raise CheckFailed(f"{path}: no celestial WCS read")
+    shape = "x".join(str(n) for n in cutout.data.shape[:2])
+    return f"{path.name} {shape}, centre RA {centre[0]:.4f} Dec {centre[1]:.4f}, rendered {rgb.min()}..{rgb.max()}"
+
+
+def check_window() -> str:
+    """Opens the main window offscreen (unless a platform is chosen) and closes it again."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from galaxy_studio.gui.app import application
+    from galaxy_studio.gui.main_window import MainWindow
+
+    app = application()
+    window = MainWindow()
+    window.resize(800, 600)
+    window.show()
+    app.processEvents()
+    if not window.isVisible():
+        raise CheckFailed("the main window did not show")
+    image = window.grab().toImage()
+    size = f"{image.width()}x{image.height()}"
+    if image.isNull() or image.width() < 100:
+        raise CheckFailed(f"grab of the window is {size}")
+    window.close()
+    app.processEvents()
+    if window.isVisible():
+        raise CheckFailed("the main window did not close")
+    return f"{app.platformName()} platform, window {size} shown and closed"
+
+
+CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("torch", check_torch),
+    ("autograd", check_autograd),
+    ("torchvision.ops.nms", check_nms),
+    ("fits", check_fits),
+    ("window", check_window),
+)
+
+
+def run_checks(checks: Sequence[tuple[str, Callable[[], str]]] | None = None,
+               report: Callable[[CheckResult], None] = lambda result: None) -> list[CheckResult]:
+    """Runs every check (default: CHECKS) even after one fails, so one run lists all that is broken."""
+    results = []
+    for name, check in CHECKS if checks is None else checks:
+        try:
+            result = CheckResult(name, True, check())
+        except Exception as error:  # noqa: BLE001 - any failure of a check is its result
+            result = CheckResult(name, False, f"{type(error).__name__}: {error}")
+        report(result)
+        results.append(result)
+    return results
+
+
+def self_test() -> int:
+    """Prints one line per check and where the app runs from; 0 only if every check passed."""
+    where = f"bundle {sys._MEIPASS}" if getattr(sys, "frozen", False) else f"source {sys.executable}"  # type: ignore[attr-defined]
+    print(f"galaxy-studio self-test ({where})", flush=True)
+    results = run_checks(report=lambda result: print(result.line(), flush=True))
+    failed = [result.name for result in results if not result.passed]
+    if failed:
+        print(f"self-test failed: {len(failed)} of {len(results)} checks ({', '.join(failed)})", flush=True)
+    else:
+        print(f"self-test passed: all {len(results)} checks", flush=True)
+    return 1 if failed else 0
