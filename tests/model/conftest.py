@@ -37,10 +37,17 @@ def _demo_stamps(root: Path, per_class: int, seed: int) -> Path:
 
 @pytest.fixture(scope="session")
 def run_64px(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    """galaxy-cnn (width 16) trained at 64 px with the default centre crop of one half; about 10 s."""
+    """galaxy-cnn (width 16) trained at 64 px with the default centre crop of one half. One torch
+    thread: on a busy two-core machine a second one mostly waits (52 s with two in a full run,
+    15 s with one)."""
     data = _demo_stamps(tmp_path_factory.mktemp("demo128"), DEMO_PER_CLASS, seed=3)
-    return train_classifier(tiny_config(data, tmp_path_factory.mktemp("runs64") / "tiny64", size=64,
-                                        crop_fraction=0.5))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_classifier(tiny_config(data, tmp_path_factory.mktemp("runs64") / "tiny64", size=64,
+                                            crop_fraction=0.5, threads=1))
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
