@@ -1,10 +1,16 @@
 """Where the network looked: attribution maps with Captum, brought back onto the cutout.
 
 Every method returns a non-negative importance map at the network's input resolution:
-Saliency and SmoothGrad the largest absolute gradient over the channels (Simonyan et al.),
-Integrated Gradients the absolute attribution summed over channels, Grad-CAM the positive
-class evidence of the last convolution (upsampled), Occlusion the drop in the class score
-when a patch is hidden (only drops count). `map_to_cutout` undoes the centre crop and
+Saliency the largest absolute gradient over the channels (Simonyan et al.); SmoothGrad the
+same of the gradient averaged over noisy copies (Smilkov et al.: averaging the signed
+gradients is what cancels their noise; averaging absolute values would turn that noise into
+a positive haze that follows the image, whatever the weights); Integrated Gradients the
+evidence for the class gained along the path from an empty black sky to the cutout, summed
+over the channels, positive part only; Grad-CAM the positive class evidence of the last
+convolution (upsampled); Occlusion the drop in the class score when a patch is replaced by
+empty sky (only drops count). Empty sky, not the mean colour (an input of zeros after
+normalisation), is the reference: a grey patch is something the network never saw, while a
+black sky is what "no galaxy here" looks like. `map_to_cutout` undoes the centre crop and
 resize of the preprocessing: the map covers the crop region of the full cutout and is zero
 outside it, in the orientation `render_rgb` draws the cutout (FITS north up).
 """
@@ -23,7 +29,7 @@ from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS
 from galaxy_studio.model.errors import ModelError
-from galaxy_studio.model.preprocessing import Preprocessing, prepare_cutout
+from galaxy_studio.model.preprocessing import Preprocessing, normalise, prepare_cutout
 
 METHODS = EXPLANATION_METHODS
 SMOOTHGRAD_SAMPLES = 16
@@ -51,10 +57,17 @@ def last_conv_layer(model: nn.Module) -> nn.Conv2d:
     return convs[-1]
 
 
+def empty_sky_input(prep: Preprocessing) -> np.ndarray:
+    """The network input (C, S, S) of a cutout with no light at all: black in display mode,
+    zero signal-to-noise in bands mode. Integrated Gradients and Occlusion measure against it."""
+    return normalise(np.zeros((prep.n_channels, prep.size, prep.size), np.float32), prep)
+
+
 def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: int, method: str, *,
-                    seed: int = 0) -> np.ndarray:
+                    sky: np.ndarray | torch.Tensor, seed: int = 0) -> np.ndarray:
     """(S, S) float32 non-negative importance of each input pixel for class `target`, from a
-    normalised (C, S, S) image; `model` should come from `explainable_copy`."""
+    normalised (C, S, S) image and the same model's `empty_sky_input`; `model` should come
+    from `explainable_copy`."""
     from captum.attr import (
         IntegratedGradients,
         LayerAttribution,
@@ -69,6 +82,7 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
     device = next(model.parameters()).device
     inputs = torch.as_tensor(image, dtype=torch.float32).unsqueeze(0).to(device)
     inputs.requires_grad_(True)
+    reference = torch.as_tensor(sky, dtype=torch.float32).to(device).expand_as(inputs).contiguous()
     side = inputs.shape[-1]
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -80,13 +94,13 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
             attribution = tunnel.attribute(
                 inputs, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES,
                 nt_samples_batch_size=SMOOTHGRAD_SAMPLES // 2, stdevs=SMOOTHGRAD_NOISE * spread,
-                target=target, abs=True,
-            ).amax(dim=1)
+                target=target, abs=False,
+            ).abs().amax(dim=1)
         elif method == "ig":
             attribution = IntegratedGradients(model).attribute(
-                inputs, baselines=torch.zeros_like(inputs), target=target, n_steps=IG_STEPS,
+                inputs, baselines=reference, target=target, n_steps=IG_STEPS,
                 internal_batch_size=IG_INTERNAL_BATCH,
-            ).abs().sum(dim=1)
+            ).sum(dim=1)
         elif method == "gradcam":
             cam = LayerGradCam(model, last_conv_layer(model)).attribute(inputs, target=target, relu_attributions=True)
             attribution = LayerAttribution.interpolate(cam, (side, side), interpolate_mode="bilinear")[:, 0]
@@ -96,7 +110,7 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
             channels = inputs.shape[1]
             attribution = Occlusion(model).attribute(
                 inputs, sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride),
-                baselines=0.0, target=target, perturbations_per_eval=16,
+                baselines=reference, target=target, perturbations_per_eval=16,
             ).sum(dim=1).clamp(min=0.0)
     values = attribution[0].detach().float().cpu().numpy()
     return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0).astype(np.float32)
@@ -126,7 +140,8 @@ def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np
 def explain_cutout(model: nn.Module, prep: Preprocessing, cutout: Cutout, target: int, method: str, *,
                    seed: int = 0) -> np.ndarray:
     """The importance map of class `target` for `cutout`, at the cutout's resolution."""
-    values = attribution_map(model, prepare_cutout(cutout, prep), target, method, seed=seed)
+    values = attribution_map(model, prepare_cutout(cutout, prep), target, method, sky=empty_sky_input(prep),
+                             seed=seed)
     return map_to_cutout(values, prep, cutout)
 
 

@@ -1,9 +1,11 @@
-"""Explanations: every method gives a map at the cutout's resolution; the maps pass the
-model-randomisation sanity check and Grad-CAM looks at the galaxy, not the sky."""
+"""Explanations: every method gives a map at the cutout's resolution; every method passes the
+model-randomisation sanity check and Grad-CAM puts most of its mass on the galaxy's footprint."""
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.explain import (
     METHODS,
     attribution_map,
+    empty_sky_input,
     explain_cutout,
     explainable_copy,
     map_to_cutout,
@@ -38,13 +41,54 @@ def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
     return float((a * b).sum() / math.sqrt(float((a * a).sum() * (b * b).sum())))
 
 
-def central_mass(values: np.ndarray, radius_fraction: float) -> tuple[float, float]:
-    """(share of the map inside a centred disc of radius `radius_fraction` x half the side,
-    the disc's share of the area)."""
-    height, width = values.shape
-    y, x = np.mgrid[0:height, 0:width]
-    inside = (x + 0.5 - width / 2) ** 2 + (y + 0.5 - height / 2) ** 2 <= (radius_fraction * min(height, width) / 2) ** 2
-    return float(values[inside].sum() / values.sum()), float(inside.mean())
+def galaxy_footprint(rgb: np.ndarray, *, k: float, grow: int) -> np.ndarray:
+    """(H, W) bool: the galaxy in a rendered cutout. Pixels brighter than the sky by k times its
+    noise (median and 1.4826 x MAD of the grey image; at least one grey level, JPEG's step),
+    the 4-connected piece that holds the brightest such pixel near the centre, grown by `grow`
+    pixels so that a map cell on the galaxy's edge counts as on it."""
+    grey = rgb.astype(np.float32).mean(axis=-1)
+    sky = float(np.median(grey))
+    sigma = max(1.4826 * float(np.median(np.abs(grey - sky))), 1.0)
+    bright = grey > sky + k * sigma
+    height, width = bright.shape
+    reach = max(1, min(height, width) // 10)
+    window = (slice(height // 2 - reach, height // 2 + reach), slice(width // 2 - reach, width // 2 + reach))
+    centre = np.where(bright[window], grey[window], -1.0)
+    if centre.max() < 0:
+        return np.zeros_like(bright)
+    row, col = np.unravel_index(int(np.argmax(centre)), centre.shape)
+    seed = (row + window[0].start, col + window[1].start)
+    piece = np.zeros_like(bright)
+    piece[seed] = True
+    queue = deque([seed])
+    while queue:
+        y, x = queue.popleft()
+        for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+            if 0 <= ny < height and 0 <= nx < width and bright[ny, nx] and not piece[ny, nx]:
+                piece[ny, nx] = True
+                queue.append((ny, nx))
+    if grow:
+        padded = np.pad(piece, grow)
+        patches = np.lib.stride_tricks.sliding_window_view(padded, (2 * grow + 1, 2 * grow + 1))
+        dy, dx = np.mgrid[-grow : grow + 1, -grow : grow + 1]
+        piece = (patches & (dy * dy + dx * dx <= grow * grow)).any(axis=(-2, -1))
+    return piece
+
+
+def crop_region(cutout: Cutout, prep: Preprocessing) -> np.ndarray:
+    """(H, W) bool: the part of the cutout the network sees (where a map can be non-zero)."""
+    return map_to_cutout(np.ones((prep.size, prep.size), np.float32), prep, cutout) > 0
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Occlusion and Integrated Gradients run hundreds of tiny batches; on a busy machine a
+    second torch thread spends more time waiting for the first than computing (measured 55 s
+    against 3 s for occlusion's check)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def demo_items(demo_set: Path, count: int) -> list[CatalogItem]:
@@ -69,7 +113,8 @@ def test_the_target_class_changes_the_map(trained_run: TrainResult, demo_set: Pa
     classifier = open_classifier(trained_run.checkpoint)
     model = explainable_copy(classifier.model)
     image = prepare_cutout(read_item(demo_items(demo_set, 1)[0]), classifier.prep)
-    maps = [attribution_map(model, image, target, "saliency") for target in range(3)]
+    sky = empty_sky_input(classifier.prep)
+    maps = [attribution_map(model, image, target, "saliency", sky=sky) for target in range(3)]
     assert not np.allclose(maps[0], maps[1]) and not np.allclose(maps[1], maps[2])
 
 
@@ -81,7 +126,8 @@ def test_explaining_leaves_the_classifier_untouched(trained_run: TrainResult, de
     assert [m.inplace for m in model.modules() if isinstance(m, torch.nn.ReLU)] == relus
 
 
-@pytest.mark.parametrize("method", ["saliency", "gradcam"])
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("method", METHODS)
 def test_model_randomisation_changes_the_maps(method: str, trained_run: TrainResult, demo_set: Path) -> None:
     """Adebayo et al.: a map that survives re-initialising the weights explains the image, not the model."""
     classifier = open_classifier(trained_run.checkpoint)
@@ -89,33 +135,47 @@ def test_model_randomisation_changes_the_maps(method: str, trained_run: TrainRes
     torch.manual_seed(11)
     spec = ArchitectureSpec.from_dict(load_classifier(trained_run.checkpoint)[1]["architecture"])
     random = explainable_copy(model_from_spec(spec))
+    sky = empty_sky_input(classifier.prep)
     correlations = []
     for item in demo_items(demo_set, SANITY_IMAGES):
         image = prepare_cutout(read_item(item), classifier.prep)
         target = classifier.classes.index(Path(item.path).parent.name)
-        correlations.append(rank_correlation(attribution_map(trained, image, target, method),
-                                             attribution_map(random, image, target, method)))
+        correlations.append(rank_correlation(attribution_map(trained, image, target, method, sky=sky),
+                                             attribution_map(random, image, target, method, sky=sky)))
     assert float(np.mean(correlations)) < 0.5, correlations
 
 
-def test_grad_cam_mass_leans_towards_the_central_galaxy(trained_run: TrainResult, demo_set: Path) -> None:
-    """The demo galaxies sit in the middle of their stamps. On the tiny 32 px test network the
-    last convolution is a 4 x 4 grid whose cells all see most of the image, so the map is
-    coarse: measured 0.25 of the mass in the central disc of 0.20 of the area. This asserts
-    the lean towards the galaxy, not that most of the mass is on it."""
-    classifier = open_classifier(trained_run.checkpoint)
+@pytest.mark.usefixtures("one_torch_thread")
+def test_grad_cam_puts_most_of_its_mass_on_the_galaxy(run_64px: TrainResult, held_out_stamps: Path) -> None:
+    """The galaxy is what its rendered cutout shows above sky + 3 sigma, grown by one cell of the
+    8 x 8 Grad-CAM grid (8 px of the 64 px crop). Measured on this recipe outside pytest: 0.76 of the mass on
+    a footprint of 0.71 of the crop. Most of the mass is on the galaxy, but the map is broad:
+    each cell of the last convolution sees the whole 64 px input (see README)."""
+    classifier = open_classifier(run_64px.checkpoint)
     model = explainable_copy(classifier.model)
-    shares = []
-    for item in demo_items(demo_set, SANITY_IMAGES):
+    masses, areas = [], []
+    for item in demo_items(held_out_stamps, SANITY_IMAGES):
         cutout = read_item(item)
-        values = explain_cutout(model, classifier.prep, cutout, classifier.classes.index(Path(item.path).parent.name),
-                                "gradcam")
-        if values.sum() > 0:
-            shares.append(central_mass(values, 0.5))
-    mass = float(np.mean([m for m, _ in shares]))
-    area = shares[0][1]
-    assert len(shares) >= SANITY_IMAGES - 2
-    assert mass > 1.15 * area, (mass, area)
+        target = classifier.classes.index(Path(item.path).parent.name)
+        values = explain_cutout(model, classifier.prep, cutout, target, "gradcam")
+        assert values.sum() > 0, item.path
+        crop = crop_region(cutout, classifier.prep)
+        cell = math.ceil(crop.sum(axis=0).max() / 8)
+        galaxy = galaxy_footprint(render_rgb(cutout), k=3.0, grow=cell)
+        masses.append(float(values[galaxy].sum() / values.sum()))
+        areas.append(float((galaxy & crop).sum() / crop.sum()))
+    mass, area = float(np.mean(masses)), float(np.mean(areas))
+    assert mass > 0.5 and mass > area, (mass, area)
+
+
+def test_the_footprint_is_the_central_galaxy_grown_by_the_cell() -> None:
+    rgb = np.full((40, 40, 3), 2, np.uint8)
+    rgb[18:23, 17:24] = 200
+    rgb[2:5, 2:5] = 200
+    core = galaxy_footprint(rgb, k=3.0, grow=0)
+    assert core.sum() == 35 and not core[3, 3]
+    grown = galaxy_footprint(rgb, k=3.0, grow=2)
+    assert grown[16, 20] and grown[20, 15] and not grown[16, 15] and not grown[3, 3]
 
 
 def test_the_map_covers_the_crop_region_and_is_zero_outside() -> None:
@@ -130,6 +190,7 @@ def test_the_map_covers_the_crop_region_and_is_zero_outside() -> None:
 def test_unknown_method_and_colour_map_are_named() -> None:
     model = explainable_copy(model_from_spec(ArchitectureSpec("galaxy-cnn", 2, 3, 16, 8)))
     with pytest.raises(ModelError, match="unknown explanation method 'lime'"):
-        attribution_map(model, np.zeros((3, 16, 16), np.float32), 0, "lime")
+        blank = np.zeros((3, 16, 16), np.float32)
+        attribution_map(model, blank, 0, "lime", sky=blank)
     with pytest.raises(ModelError, match="unknown colour map 'rainbow'"):
         overlay_rgb(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), colour_map="rainbow")
