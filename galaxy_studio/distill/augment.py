@@ -133,11 +133,12 @@ def rotate(images: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 
 def spin(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Any angle and a mirror half of the time. A turn brings the corners in from outside the
-    cutout; reflecting the border fills them with sky instead of a black wedge no real cutout has."""
+    cutout; repeating the border pixels fills them with the sky at the edge, rather than with a
+    black wedge no real cutout has (or, reflecting, with a mirror image of the galaxy's wings)."""
     n = images.shape[0]
     angles = _uniform(n, generator, images) * (2.0 * math.pi)
     mirror = _uniform(n, generator, images) < 0.5
-    return rotate_by(images, angles, mirror, padding_mode="reflection")
+    return rotate_by(images, angles, mirror, padding_mode="border")
 
 
 Family = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]

@@ -165,7 +165,7 @@ def _checked_loss(end: torch.Tensor, start: torch.Tensor, target: torch.Tensor, 
         )
     if not math.isfinite(reach_value):
         raise FloatingPointError(
-            f"trajectory matching diverged: after {syn_steps} student steps with lr {float(lr):.3g} the "
+            f"trajectory matching diverged: after {syn_steps} student steps with lr {float(lr.detach()):.3g} the "
             f"squared distance to the target is {reach_value} (expert segment {span_value:.4g}); "
             "lower the image or lr learning rate, or the number of steps"
         )
@@ -200,7 +200,7 @@ def match_trajectory(net: nn.Module, start: torch.Tensor, target: torch.Tensor, 
         loss, image_grad, log_lr_grad = _checkpointed(unroll, start, target, images_leaf, log_lr_leaf)
     else:
         loss, image_grad, log_lr_grad = _constant(unroll, start, target, images_leaf, log_lr_leaf)
-    _checked_gradients(image_grad, log_lr_grad, loss, math.exp(float(log_lr_leaf)))
+    _checked_gradients(image_grad, log_lr_grad, loss, math.exp(float(log_lr_leaf.detach())))
     return MatchOutcome(loss, image_grad, log_lr_grad)
 
 
