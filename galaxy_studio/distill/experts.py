@@ -251,7 +251,7 @@ class Buffer:
 
     def snapshot(self, position: int, epoch: int) -> np.ndarray:
         """One expert's flat parameters after `epoch` epochs, as float32 (reads one row)."""
-        row = np.asarray(self.trajectory(position)[epoch], dtype=np.float32)
+        row = np.array(self.trajectory(position)[epoch], dtype=np.float32)
         if not np.all(np.isfinite(row)):
             raise ModelError(f"{self.folder / self.experts[position]['file']}: epoch {epoch} holds NaN or inf")
         return row

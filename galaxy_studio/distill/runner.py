@@ -121,7 +121,7 @@ def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelTo
     _save_state(config, run_dir, run)
     if run.iteration % config.snapshot_every:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
-    lr = math.exp(float(run.log_lr))
+    lr = math.exp(float(run.log_lr.detach()))
     synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
                              config.to_dict(), real.prep, real.zca)
     save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
@@ -173,7 +173,7 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     validation = _validation_loss(config, buffer, net, run, labels, device)
     change = run.schedule.observe(validation)
     run.iteration += 1
-    lr = math.exp(float(run.log_lr))
+    lr = math.exp(float(run.log_lr.detach()))
     record = {"iteration": run.iteration, "expert": expert, "start_epoch": start_epoch,
               "matching_loss": outcome.loss, "validation_loss": validation, "lr": lr,
               "lr_img": run.schedule.lr_img, "stage": run.schedule.stage}
