@@ -670,7 +670,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
               "iterations": args.iterations, "max_start_epoch": args.max_start_epoch,
               "expert_epochs": args.expert_epochs, "lr_img": args.lr_img, "lr_lr": args.lr_lr,
               "lr_teacher": args.lr_teacher, "batch_syn": args.batch_syn, "init": args.init,
-              "augment": args.augment, "max_stage": args.max_stage, "checkpoint_every": args.checkpoint_every,
+              "augment": args.augment, "max_stage": args.max_stage,
+              "finetune_every": args.finetune_every, "checkpoint_every": args.checkpoint_every,
               "snapshot_every": args.snapshot_every, "seed": args.seed, "device": args.device}
     try:
         config = DistillConfig(buffer=args.buffer, data=args.data, out_dir=args.out,
@@ -755,6 +756,8 @@ def _add_distill_commands(sub: Any) -> None:
     p.add_argument("--init", choices=INIT_MODES, help=f"initial images (default {run.init})")
     p.add_argument("--augment", choices=AUGMENT_NAMES, help=f"default {run.augment}")
     p.add_argument("--max-stage", type=int, help=f"stm: iterations before fine-tuning (default {run.max_stage})")
+    p.add_argument("--finetune-every", type=int, help=f"stm: fine-tuning multiplies lr_img by {run.finetune_decay:g} "
+                   f"every this many iterations (default {run.finetune_every})")
     p.add_argument("--checkpoint-every", type=int, help=f"default {run.checkpoint_every}")
     p.add_argument("--snapshot-every", type=int, help=f"default {run.snapshot_every}")
     p.add_argument("--seed", type=int, help=f"default {run.seed}")

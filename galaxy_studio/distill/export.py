@@ -52,7 +52,7 @@ def display_images(images: np.ndarray, prep: Preprocessing, zca: ZcaWhitening | 
     if prep.channels != "display":
         low, high = np.percentile(values, _BANDS_DISPLAY_PERCENTILES, axis=(0, 2, 3), keepdims=True)
         values = (values - low) / np.maximum(high - low, 1e-6)
-    values = np.clip(values, 0.0, 1.0)
+    values = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
     if values.shape[1] == 1:
         values = np.repeat(values, 3, axis=1)
     elif values.shape[1] == 2:
