@@ -9,7 +9,9 @@ subprocess so that one configuration's allocations cannot hide another's peak:
 - CPU: peak = the process's maximum resident set size (getrusage) minus its resident size just
   before the first iteration (torch allocations are invisible to tracemalloc);
 - CUDA: torch.cuda.max_memory_allocated minus the memory allocated before the iteration.
-The first iteration gives the peak (and a time); further repeats only add timings.
+The first iteration gives the peak (and a time); further repeats only add timings. On a shared
+CPU the wall time depends on the neighbours' load, so the CPU time the process itself used (one
+thread) is printed beside it and the ratios to "full" are taken from it.
 A configuration whose peak, extrapolated linearly from the same mode at fewer steps, would not
 fit the memory budget is skipped and its estimate printed: "full" at 80 steps needs tens of GB.
 Prints one table, then the ratios that matter: constant(max)/constant(min) memory (flat: <= 1.2)
@@ -52,12 +54,19 @@ def measure(mode: str, steps: int, device: str, repeats: int) -> dict[str, float
     with torch.no_grad():
         net(images[:1])  # load the convolution kernels before the baseline is taken
 
+    def cpu_seconds() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    cpu_used: list[float] = []
+
     def iteration(seed: int) -> float:
-        begin = time.perf_counter()
+        begin, cpu_begin = time.perf_counter(), cpu_seconds()
         match_trajectory(net, start, target, images, labels, log_lr, syn_steps=steps, batch_syn=None,
                          strategy="dsa", memory=mode, generator=torch.Generator().manual_seed(seed))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
+        cpu_used.append(cpu_seconds() - cpu_begin)
         return time.perf_counter() - begin
 
     if device.startswith("cuda"):
@@ -72,7 +81,9 @@ def measure(mode: str, steps: int, device: str, repeats: int) -> dict[str, float
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline
     seconds += [iteration(seed) for seed in range(1, repeats)]
     timed = seconds[1:] or seconds
-    return {"seconds": sum(timed) / len(timed), "peak_bytes": float(peak)}
+    cpu_timed = cpu_used[1:] or cpu_used
+    return {"seconds": sum(timed) / len(timed), "cpu_seconds": sum(cpu_timed) / len(cpu_timed),
+            "peak_bytes": float(peak)}
 
 
 def run_child(mode: str, steps: int, args: argparse.Namespace) -> dict[str, float]:
@@ -136,21 +147,22 @@ def main() -> int:
     print(f"\nmatching iteration on {args.device}: ConvNet-D3 width {WIDTH}, {SIZE} px x {CHANNELS}, "
           f"IPC {IPC} x {CLASSES} classes, batch_syn all, DSA, {args.repeats} iteration(s) per row, "
           f"torch threads {args.threads}, memory budget {budget:.1f} GB")
-    header = f"{'mode':<13} {'syn_steps':>9} {'s/iter':>9} {'peak MiB':>10} {'time vs full':>13} {'mem vs full':>12}"
+    header = (f"{'mode':<13} {'syn_steps':>9} {'s/iter':>9} {'cpu s/iter':>11} {'peak MiB':>10} "
+              f"{'cpu vs full':>12} {'mem vs full':>12}")
     print(header)
     print("-" * len(header))
     for mode in args.modes:
         for steps in steps_list:
             if (mode, steps) in skipped:
-                print(f"{mode:<13} {steps:>9} {'skipped':>9} {f'~{skipped[(mode, steps)] * 1024:.0f}':>10} "
-                      f"{'':>13} {'(estimate)':>12}")
+                print(f"{mode:<13} {steps:>9} {'skipped':>9} {'':>11} "
+                      f"{f'~{skipped[(mode, steps)] * 1024:.0f}':>10} {'':>12} {'(estimate)':>12}")
                 continue
             row = results[(mode, steps)]
             full = results.get(("full", steps))
-            time_ratio = f"{row['seconds'] / full['seconds']:.2f}" if full else "-"
+            time_ratio = f"{row['cpu_seconds'] / full['cpu_seconds']:.2f}" if full else "-"
             mem_ratio = f"{row['peak_bytes'] / full['peak_bytes']:.2f}" if full else "-"
-            print(f"{mode:<13} {steps:>9} {row['seconds']:>9.2f} {row['peak_bytes'] / 2**20:>10.0f} "
-                  f"{time_ratio:>13} {mem_ratio:>12}")
+            print(f"{mode:<13} {steps:>9} {row['seconds']:>9.2f} {row['cpu_seconds']:>11.2f} "
+                  f"{row['peak_bytes'] / 2**20:>10.0f} {time_ratio:>12} {mem_ratio:>12}")
     constant = [s for s in steps_list if ("constant", s) in results]
     if len(constant) >= 2:
         ratio = results[("constant", constant[-1])]["peak_bytes"] / results[("constant", constant[0])]["peak_bytes"]
