@@ -14,7 +14,16 @@ from typing import Any, Callable, Sequence
 
 from galaxy_studio import __version__
 from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.events import EpochEnded, Event, Progressed, Warned
+from galaxy_studio.distill.config import (
+    AUGMENT_NAMES,
+    DISTILL_METHODS,
+    INIT_MODES,
+    MEMORY_MODE_NAMES,
+    STORAGE_DTYPES,
+    BufferConfig,
+    DistillConfig,
+)
+from galaxy_studio.events import BufferPlanned, EpochEnded, Event, MetricLogged, Progressed, StageAdvanced, Warned
 from galaxy_studio.model.config import (
     ARCHITECTURE_NAMES,
     BALANCE_MODES,
@@ -722,6 +731,182 @@ def _add_model_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_classify)
 
 
+class DistillPrinter(TrainingPrinter):
+    """Training output plus the buffer's planned size, experts' accuracies and stage changes."""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BufferPlanned):
+            self.stream.write(
+                f"buffer: {event.experts} expert(s) x {event.epochs + 1} snapshots x {event.parameters:,} "
+                f"parameters = {event.bytes / 1e6:.1f} MB on disk\n"
+            )
+        elif isinstance(event, MetricLogged) and event.name == "expert_test_accuracy":
+            self.stream.write(f"\rexpert {event.step + 1}: test accuracy {event.value:.4f}\n")
+        elif isinstance(event, StageAdvanced):
+            self.stream.write(f"\rstage {event.stage}: {event.reason}\n")
+        else:
+            super().__call__(event)
+            return
+        self.stream.flush()
+
+
+def _model_errors(action: Callable[[], Any], interrupted: str) -> Any:
+    """Run a distillation job: its ModelError becomes one line; Ctrl-C says what was kept."""
+    from galaxy_studio.model.errors import ModelError
+
+    try:
+        return action()
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    except KeyboardInterrupt:
+        _print_error(interrupted)
+        raise
+
+
+def cmd_buffer(args: argparse.Namespace) -> int:
+    from galaxy_studio.distill.config import BufferConfig
+    from galaxy_studio.distill.experts import train_experts
+    from galaxy_studio.model.errors import ModelError
+
+    chosen = {"arch": args.arch, "width": args.width, "size": args.size, "crop_fraction": args.crop,
+              "channels": args.channels, "lr": args.lr, "batch_size": args.batch_size, "augment": args.augment,
+              "storage": args.storage, "seed": args.seed, "device": args.device}
+    try:
+        config = BufferConfig(data=args.data, out_dir=args.out, experts=args.experts, epochs=args.epochs,
+                              zca=args.zca, **{key: value for key, value in chosen.items() if value is not None})
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    result = _model_errors(lambda: train_experts(config, emit=DistillPrinter()),
+                           f"finished experts are kept in {args.out}; run the same command to train the rest")
+    print(json.dumps({"buffer_dir": result.buffer_dir, "experts": result.experts, "trained_now": result.trained_now,
+                      "test_accuracies": result.test_accuracies, "bytes": result.bytes_on_disk,
+                      "seconds": round(result.seconds, 1)}), flush=True)
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from galaxy_studio.distill.config import DistillConfig
+    from galaxy_studio.distill.export import export_fits_cube, export_png_grids, load_synthetic
+    from galaxy_studio.distill.runner import distill
+    from galaxy_studio.model.errors import ModelError
+
+    chosen = {"method": args.method, "ipc": args.ipc, "syn_steps": args.syn_steps, "memory": args.memory,
+              "iterations": args.iterations, "max_start_epoch": args.max_start_epoch,
+              "expert_epochs": args.expert_epochs, "lr_img": args.lr_img, "lr_lr": args.lr_lr,
+              "lr_teacher": args.lr_teacher, "batch_syn": args.batch_syn, "init": args.init,
+              "augment": args.augment, "max_stage": args.max_stage,
+              "finetune_every": args.finetune_every, "checkpoint_every": args.checkpoint_every,
+              "snapshot_every": args.snapshot_every, "seed": args.seed, "device": args.device}
+    try:
+        config = DistillConfig(buffer=args.buffer, data=args.data, out_dir=args.out,
+                               **{key: value for key, value in chosen.items() if value is not None})
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    result = _model_errors(lambda: distill(config, emit=DistillPrinter()),
+                           f"the last checkpoint is in {args.out}; run the same command to resume")
+    out = Path(result.run_dir)
+    synthetic = _model_errors(lambda: load_synthetic(result.synthetic), "")
+    pictures = export_png_grids(synthetic, out / "prototypes")
+    export_fits_cube(synthetic, out / "synthetic.fits")
+    print(f"{result.synthetic}: {result.iterations} iterations (stopped by {result.stopped_by}), stage "
+          f"{result.stage}, lr {result.lr:.4g}; pictures in {pictures[-1].parent}", file=sys.stderr)
+    print(json.dumps({"run_dir": result.run_dir, "synthetic": result.synthetic, "iterations": result.iterations,
+                      "resumed_from": result.resumed_from, "stopped_by": result.stopped_by, "stage": result.stage,
+                      "lr": result.lr, "final_loss": result.final_loss, "seconds": round(result.seconds, 1)}),
+          flush=True)
+    return 0
+
+
+def cmd_evaluate_synthetic(args: argparse.Namespace) -> int:
+    from galaxy_studio.distill.evaluate import EvaluationProtocol, evaluate_synthetic, format_table
+
+    protocol = EvaluationProtocol(nets=args.nets, epochs=args.epochs, full_epochs=args.full_epochs,
+                                  seed=args.seed, device=args.device)
+    report = _model_errors(lambda: evaluate_synthetic(args.run, args.data, protocol, emit=TrainingPrinter()),
+                           "evaluation stopped; nothing was written")
+    print(format_table(report), flush=True)
+    if args.json:
+        print(json.dumps(report), flush=True)
+    return 0
+
+
+def _add_distill_commands(sub: Any) -> None:
+    buffer = BufferConfig(data="", out_dir="")
+    p = sub.add_parser(
+        "buffer", help="train expert trajectories for distillation (one memory-mappable file per expert)",
+        description="Train N experts on the training split of DATA with plain SGD and differentiable "
+        "augmentation, saving every expert's parameters at the start and after each epoch into BUFFER_DIR. "
+        "The size on disk is printed first; running the same command again keeps finished experts.",
+    )
+    p.add_argument("data", metavar="DATA", help="labelled images: project, folder per class, CSV or HDF5")
+    p.add_argument("--experts", type=int, default=buffer.experts, help=f"default {buffer.experts}")
+    p.add_argument("--epochs", type=int, default=buffer.epochs, help=f"default {buffer.epochs}")
+    p.add_argument("--out", required=True, metavar="BUFFER_DIR")
+    p.add_argument("--arch", choices=ARCHITECTURE_NAMES, help=f"network without batch norm (default {buffer.arch})")
+    p.add_argument("--width", type=int, help="channels per layer (default: the architecture's)")
+    p.add_argument("--size", type=int, metavar="PX", help=f"image size (default {buffer.size})")
+    p.add_argument("--crop", type=float, metavar="FRACTION", help=f"central fraction kept (default {buffer.crop_fraction})")
+    p.add_argument("--channels", choices=CHANNEL_MODES, help="display or bands (default display)")
+    p.add_argument("--lr", type=float, help=f"SGD learning rate (default {buffer.lr})")
+    p.add_argument("--batch-size", type=int, help=f"default {buffer.batch_size}")
+    p.add_argument("--augment", choices=AUGMENT_NAMES, help=f"differentiable augmentation (default {buffer.augment})")
+    p.add_argument("--zca", action="store_true", help="ZCA-whiten the images (fitted on the training split)")
+    p.add_argument("--storage", choices=STORAGE_DTYPES, help=f"snapshot precision (default {buffer.storage})")
+    p.add_argument("--seed", type=int, help=f"split and initialisation seed (default {buffer.seed})")
+    p.add_argument("--device", choices=DEVICES)
+    p.set_defaults(handler=cmd_buffer)
+
+    run = DistillConfig(buffer="", data="", out_dir="")
+    p = sub.add_parser(
+        "distill", help="distil a buffer into a few synthetic images per class (STM or MTT)",
+        description="Match the expert trajectories of BUFFER_DIR with IPC synthetic images per class. Writes "
+        "RUN_DIR/synthetic.npz, prototypes/*.png and synthetic.fits; a checkpoint every few iterations lets the "
+        "same command resume an interrupted run exactly.",
+    )
+    p.add_argument("buffer", metavar="BUFFER_DIR")
+    p.add_argument("data", metavar="DATA", help="the labelled images the buffer was trained on")
+    p.add_argument("--method", choices=DISTILL_METHODS, help=f"default {run.method}")
+    p.add_argument("--ipc", type=int, help=f"images per class (default {run.ipc})")
+    p.add_argument("--syn-steps", type=int, help=f"unrolled student steps (default {run.syn_steps})")
+    p.add_argument("--memory", choices=MEMORY_MODE_NAMES, help="full graph, checkpointed segments, or constant "
+                   "memory (TESLA-style; approximate gradient) (default full)")
+    p.add_argument("--iterations", type=int, help=f"at most this many iterations (default {run.iterations})")
+    p.add_argument("--max-start-epoch", type=int, help=f"mtt only (default {run.max_start_epoch})")
+    p.add_argument("--expert-epochs", type=int, help=f"mtt only (default {run.expert_epochs})")
+    p.add_argument("--lr-img", type=float, help=f"image learning rate (default {run.lr_img:g})")
+    p.add_argument("--lr-lr", type=float, help=f"learning rate of log(step size) (default {run.lr_lr:g})")
+    p.add_argument("--lr-teacher", type=float, help=f"initial step size (default {run.lr_teacher:g})")
+    p.add_argument("--batch-syn", type=int, help="synthetic images per unrolled step (default all)")
+    p.add_argument("--init", choices=INIT_MODES, help=f"initial images (default {run.init})")
+    p.add_argument("--augment", choices=AUGMENT_NAMES, help=f"default {run.augment}")
+    p.add_argument("--max-stage", type=int, help=f"stm: iterations before fine-tuning (default {run.max_stage})")
+    p.add_argument("--finetune-every", type=int, help=f"stm: fine-tuning multiplies lr_img by {run.finetune_decay:g} "
+                   f"every this many iterations (default {run.finetune_every})")
+    p.add_argument("--checkpoint-every", type=int, help=f"default {run.checkpoint_every}")
+    p.add_argument("--snapshot-every", type=int, help=f"default {run.snapshot_every}")
+    p.add_argument("--seed", type=int, help=f"default {run.seed}")
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.set_defaults(handler=cmd_distill)
+
+    p = sub.add_parser(
+        "evaluate-synthetic", help="train fresh nets on a synthetic set and compare with real baselines",
+        description="Train NETS fresh networks on RUN_DIR's synthetic set, on as many random real images per "
+        "class, on per-class mean images and on the full training split, and print their test accuracy "
+        "(mean +- std). With --json the last line is a JSON object with keys distilled, random_real, "
+        "class_mean and full, each holding mean and std.",
+    )
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("data", metavar="DATA", nargs="?", help="the buffer's labelled images (default: its recorded path)")
+    p.add_argument("--nets", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=1000, help="epochs on the small sets (default 1000)")
+    p.add_argument("--full-epochs", type=int, default=30, help="epochs on the full training split (default 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true", help="a JSON object on the last line")
+    p.set_defaults(handler=cmd_evaluate_synthetic)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -770,6 +955,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_project_commands(sub)
     _add_model_commands(sub)
+    _add_distill_commands(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ listening. Events are small frozen dataclasses named in the past tense.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
@@ -45,6 +45,35 @@ class EpochEnded:
 @dataclass(frozen=True)
 class Warned:
     text: str
+
+
+@dataclass(frozen=True)
+class StageAdvanced:
+    """A distillation schedule moved on (STM's cap grew, fine-tuning began, or it stopped);
+    `reason` says why in words a user can check against the validation-loss curve."""
+
+    stage: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SnapshotTaken:
+    """The synthetic images at one iteration, ready to show: a detached (N, H, W, 3) uint8
+    copy with ZCA and normalisation undone, and each image's class index."""
+
+    step: int
+    images_uint8_nhwc: Any = field(repr=False)
+    labels: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BufferPlanned:
+    """Told before any expert trains, so that a user sees the disk space a buffer will take."""
+
+    experts: int
+    epochs: int
+    parameters: int
+    bytes: int
 
 
 Event = Any

@@ -1,0 +1,176 @@
+"""The recipes of a trajectory buffer and of a distillation run, as plain JSON records.
+
+Torch-free so that `galaxy-studio distill --help` and the Distill panel's form can show the
+defaults without importing torch. Every constant of the methods is a field whose default is
+the value the papers (MTT, Cazenavette et al. 2022; STM, Guan et al. 2023) use, so that a run
+records all of them and a user can change any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from galaxy_studio.model.errors import ModelError
+
+DISTILL_METHODS: tuple[str, ...] = ("stm", "mtt")
+INIT_MODES: tuple[str, ...] = ("real", "mean", "noise")
+# Mirrors galaxy_studio.distill.matching.MEMORY_MODES and augment.AUGMENT_STRATEGIES, which
+# import torch; a test keeps the copies equal.
+MEMORY_MODE_NAMES: tuple[str, ...] = ("full", "checkpointed", "constant")
+AUGMENT_NAMES: tuple[str, ...] = ("dsa", "galaxy", "none")
+STORAGE_DTYPES: tuple[str, ...] = ("float32", "float16")
+# Test fraction of the real data; distillation has no use for a validation split.
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ModelError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    """Expert trajectories for matching. MTT trains 100 experts for 50 epochs with plain SGD
+    (lr 0.01, no momentum, no weight decay, batch 256) under the same differentiable
+    augmentation the synthetic images later see. `zca` whitens the data the experts see, so it
+    belongs to the buffer: synthetic images are then learned in the same whitened space."""
+
+    data: str
+    out_dir: str
+    experts: int = 100
+    epochs: int = 50
+    arch: str = "convnet-d3"
+    width: int | None = None
+    size: int = 32
+    crop_fraction: float = 0.5
+    channels: str = "display"
+    lr: float = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    augment: str = "galaxy"
+    zca: bool = False
+    zca_epsilon: float = 0.1
+    storage: str = "float32"
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.experts < 1 or self.epochs < 1:
+            raise ModelError(f"need at least 1 expert and 1 epoch (got {self.experts}, {self.epochs})")
+        if self.storage not in STORAGE_DTYPES:
+            raise ModelError(f"storage must be one of {', '.join(STORAGE_DTYPES)}, got {self.storage!r}")
+        if self.augment not in AUGMENT_NAMES:
+            raise ModelError(f"augment must be one of {', '.join(AUGMENT_NAMES)}, got {self.augment!r}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ModelError(f"test fraction must lie in (0, 1), got {self.test_fraction}")
+        if self.lr <= 0 or self.batch_size < 1:
+            raise ModelError(f"lr must be positive and batch size at least 1 (got {self.lr}, {self.batch_size})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BufferConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """A distillation run over a buffer.
+
+    Matching (MTT): `syn_steps` unrolled SGD steps on minibatches of `batch_syn` synthetic
+    images (None: all) from an expert's epoch t, compared with its epoch t + `expert_epochs`;
+    images and the log of the step size learn by SGD with momentum 0.5 at `lr_img`, `lr_lr`.
+    The step size starts at `lr_teacher`. Learning log(lr) (STM) keeps it positive; its
+    learning rate is STM's 0.01 (MTT's 1e-5 was for the raw step size).
+
+    "mtt" draws t from [0, max_start_epoch) for `iterations` iterations. "stm" ignores
+    max_start_epoch and expert_epochs (fixed to 1) and grows a cap on t when the validation
+    loss on the next segment trends (Pearson r of the last >= `pearson_window` values against
+    time below -`falling_se` or above +`rising_se` standard errors); a stage longer than
+    `max_stage` iterations starts fine-tuning, which multiplies lr_img by `finetune_decay`
+    every `finetune_every` iterations and stops below `min_lr_img`. `iterations` caps stm too.
+    """
+
+    buffer: str
+    data: str
+    out_dir: str
+    method: str = "stm"
+    ipc: int = 1
+    syn_steps: int = 20
+    memory: str = "full"
+    iterations: int = 5000
+    max_start_epoch: int = 25
+    expert_epochs: int = 3
+    lr_img: float = 1000.0
+    lr_lr: float = 0.01
+    lr_teacher: float = 0.01
+    momentum: float = 0.5
+    batch_syn: int | None = None
+    init: str = "real"
+    augment: str = "galaxy"
+    pearson_window: int = 10
+    falling_se: float = 5.0
+    rising_se: float = 3.0
+    max_stage: int = 1000
+    finetune_every: int = 50
+    finetune_decay: float = 0.8
+    min_lr_img: float = 50.0
+    checkpoint_every: int = 10
+    snapshot_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.method not in DISTILL_METHODS:
+            raise ModelError(f"method must be one of {', '.join(DISTILL_METHODS)}, got {self.method!r}")
+        if self.init not in INIT_MODES:
+            raise ModelError(f"init must be one of {', '.join(INIT_MODES)}, got {self.init!r}")
+        if self.memory not in MEMORY_MODE_NAMES:
+            raise ModelError(f"memory must be one of {', '.join(MEMORY_MODE_NAMES)}, got {self.memory!r}")
+        if self.augment not in AUGMENT_NAMES:
+            raise ModelError(f"augment must be one of {', '.join(AUGMENT_NAMES)}, got {self.augment!r}")
+        positive = {"ipc": self.ipc, "syn_steps": self.syn_steps, "iterations": self.iterations,
+                    "max_start_epoch": self.max_start_epoch, "expert_epochs": self.expert_epochs,
+                    "pearson_window": self.pearson_window, "max_stage": self.max_stage,
+                    "finetune_every": self.finetune_every, "checkpoint_every": self.checkpoint_every,
+                    "snapshot_every": self.snapshot_every}
+        bad = [f"{name} {value}" for name, value in positive.items() if value < 1]
+        if self.batch_syn is not None and self.batch_syn < 1:
+            bad.append(f"batch_syn {self.batch_syn}")
+        if bad:
+            raise ModelError(f"these settings must be at least 1: {', '.join(bad)}")
+        if min(self.lr_img, self.lr_lr, self.lr_teacher) <= 0:
+            raise ModelError(f"learning rates must be positive (lr_img {self.lr_img}, lr_lr {self.lr_lr}, "
+                             f"lr_teacher {self.lr_teacher})")
+        if self.pearson_window < 3:
+            raise ModelError(f"pearson_window must be at least 3 (a correlation of 2 points is always +-1), "
+                             f"got {self.pearson_window}")
+        if not 0.0 < self.finetune_decay < 1.0:
+            raise ModelError(f"finetune_decay must lie in (0, 1), got {self.finetune_decay}")
+
+    @property
+    def matched_epochs(self) -> int:
+        """Epochs between start and target: STM always matches one epoch."""
+        return 1 if self.method == "stm" else self.expert_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
+        return _from_dict(cls, data)
+
+    def recipe(self) -> dict[str, Any]:
+        """What decides the result; a run may resume under another device or checkpoint cadence."""
+        data = self.to_dict()
+        for key in ("out_dir", "device", "checkpoint_every", "snapshot_every", "iterations"):
+            data.pop(key)
+        return data

@@ -1,0 +1,190 @@
+"""How good is a synthetic set: MTT's evaluation protocol beside the baselines that give it meaning.
+
+K freshly initialised networks (the buffer's architecture) are trained on the synthetic set
+alone, with the learned step size, SGD momentum 0.9, weight decay 5e-4, the run's
+differentiable augmentation, for `epochs` epochs with the lr divided by 10 half-way; their
+accuracy on the buffer's real test split is reported as mean +- std. The same protocol runs on
+IPC random real images per class (a new draw per net, at the initial step size lr_teacher), on
+the per-class mean images, and on the full training split. The full split would take 1000
+epochs of hundreds of batches on a CPU; it gets `full_epochs` epochs at the experts' lr instead
+(documented in the report), and its result is cached in the buffer folder, since it does not
+depend on the synthetic set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
+from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
+from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
+from galaxy_studio.distill.init import class_mean_images
+from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
+from galaxy_studio.model.architectures import model_from_spec
+from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.prediction import resolve_device
+
+SET_NAMES: tuple[str, ...] = ("distilled", "random_real", "class_mean", "full")
+FULL_CACHE_FILE = "full_baseline.json"
+EVAL_MOMENTUM = 0.9
+EVAL_WEIGHT_DECAY = 5e-4
+EVAL_BATCH = 256
+_SET_STREAMS = {name: index for index, name in enumerate(SET_NAMES)}
+
+
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    nets: int = 5
+    epochs: int = 1000
+    full_epochs: int = 30
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class _TrainingSet:
+    name: str
+    images: np.ndarray | None
+    labels: np.ndarray | None
+    lr: float
+    epochs: int
+
+
+def evaluate_synthetic(
+    run_dir: str | Path,
+    data: str | Path | None = None,
+    protocol: EvaluationProtocol = EvaluationProtocol(),
+    *,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> dict[str, Any]:
+    """{"distilled", "random_real", "class_mean", "full"}: each {"mean", "std", "accuracies",
+    "lr", "epochs", "images"}, plus "protocol" and "ipc". `data` defaults to the buffer's."""
+    if protocol.nets < 1 or protocol.epochs < 2 or protocol.full_epochs < 1:
+        raise ModelError(f"need at least 1 net, 2 epochs and 1 full-data epoch (got {protocol.nets}, "
+                         f"{protocol.epochs}, {protocol.full_epochs})")
+    device = resolve_device(protocol.device)
+    synthetic = load_synthetic(Path(run_dir) / SYNTHETIC_FILE)
+    config = synthetic.config
+    buffer = open_buffer(config["buffer"])
+    real = load_buffer_data(buffer, data, emit=emit, cancel=cancel)
+    ipc = int(config["ipc"])
+    strategy = str(config["augment"])
+    rng = np.random.default_rng([protocol.seed, 7])
+    sets = [
+        _TrainingSet("distilled", synthetic.images, synthetic.labels, synthetic.lr, protocol.epochs),
+        _TrainingSet("random_real", None, None, float(config["lr_teacher"]), protocol.epochs),
+        _TrainingSet("class_mean", class_mean_images(real.train_images, real.train_labels, real.n_classes),
+                     np.arange(real.n_classes, dtype=np.int64), float(config["lr_teacher"]), protocol.epochs),
+        _TrainingSet("full", real.train_images, real.train_labels, buffer.config.lr, protocol.full_epochs),
+    ]
+    test_images = torch.from_numpy(real.test_images).to(device)
+    test_labels = torch.from_numpy(real.test_labels).to(device)
+    cached = _cached_full(buffer, protocol, strategy)
+    steps = sum(_steps(s, ipc * real.n_classes if s.images is None else len(s.images)) for s in sets
+                if not (s.name == "full" and cached is not None)) * protocol.nets
+    progress = _Progress(emit, steps)
+    report: dict[str, Any] = {"ipc": ipc, "protocol": {**asdict(protocol), "momentum": EVAL_MOMENTUM,
+                                                       "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy}}
+    for chosen in sets:
+        if chosen.name == "full" and cached is not None:
+            report["full"] = cached
+            continue
+        accuracies = []
+        for net_index in range(protocol.nets):
+            images, labels = chosen.images, chosen.labels
+            if images is None:
+                images, labels = _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
+            accuracies.append(_train_and_test(buffer, chosen, images, labels, strategy, test_images, test_labels,
+                                              protocol, net_index, device, progress, cancel))
+        report[chosen.name] = {
+            "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
+            "lr": chosen.lr, "epochs": chosen.epochs,
+            "images": len(chosen.images) if chosen.images is not None else ipc * real.n_classes,
+        }
+        if chosen.name == "full":
+            write_json_atomically(buffer.folder / FULL_CACHE_FILE,
+                                  {"key": _full_key(protocol, strategy), "result": report["full"]})
+    return report
+
+
+def _steps(chosen: _TrainingSet, n_images: int) -> int:
+    return chosen.epochs * math.ceil(n_images / EVAL_BATCH)
+
+
+class _Progress:
+    def __init__(self, emit: EventSink, total: int) -> None:
+        self.emit, self.total, self.done = emit, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        self.emit(Progressed(self.done, self.total, "training evaluation nets"))
+
+
+def _random_real(images: np.ndarray, labels: np.ndarray, n_classes: int, ipc: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    chosen = np.concatenate([rng.choice(np.flatnonzero(labels == label), size=ipc,
+                                        replace=int(np.sum(labels == label)) < ipc) for label in range(n_classes)])
+    return images[chosen], labels[chosen]
+
+
+def _train_and_test(
+    buffer: Buffer, chosen: _TrainingSet, images: np.ndarray, labels: np.ndarray, strategy: str,
+    test_images: torch.Tensor, test_labels: torch.Tensor, protocol: EvaluationProtocol, net_index: int,
+    device: torch.device, progress: _Progress, cancel: CancelToken,
+) -> float:
+    generator = seeded_generator(protocol.seed, _SET_STREAMS[chosen.name], net_index)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        net = model_from_spec(buffer.spec)
+    net.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=chosen.lr, momentum=EVAL_MOMENTUM,
+                                weight_decay=EVAL_WEIGHT_DECAY)
+    inputs = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(device)
+    targets = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
+    for epoch in range(chosen.epochs):
+        if epoch == chosen.epochs // 2:
+            for group in optimizer.param_groups:
+                group["lr"] = chosen.lr * 0.1
+        loss = train_epoch(net, optimizer, inputs, targets, batch_size=EVAL_BATCH, strategy=strategy,
+                           generator=generator, cancel=cancel, on_batch=progress)
+        if not math.isfinite(loss):
+            raise ModelError(f"an evaluation net on the {chosen.name} set diverged at lr {chosen.lr:.3g} "
+                             f"(epoch {epoch + 1})")
+    return accuracy(net, test_images, test_labels, cancel)
+
+
+def _full_key(protocol: EvaluationProtocol, strategy: str) -> dict[str, Any]:
+    return {"nets": protocol.nets, "full_epochs": protocol.full_epochs, "seed": protocol.seed, "augment": strategy}
+
+
+def _cached_full(buffer: Buffer, protocol: EvaluationProtocol, strategy: str) -> dict[str, Any] | None:
+    path = buffer.folder / FULL_CACHE_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != _full_key(protocol, strategy):
+        return None
+    return stored.get("result")
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """One line per training set: images, epochs, lr, mean +- std test accuracy in percent."""
+    titles = {"distilled": "distilled", "random_real": "random real", "class_mean": "class mean",
+              "full": "full training set"}
+    lines = [f"{'training set':<18} {'images':>7} {'epochs':>7} {'lr':>9}   test accuracy (mean +- std of "
+             f"{report['protocol']['nets']} nets)"]
+    for name in SET_NAMES:
+        row = report[name]
+        lines.append(f"{titles[name]:<18} {row['images']:>7} {row['epochs']:>7} {row['lr']:>9.3g}   "
+                     f"{100 * row['mean']:6.2f} +- {100 * row['std']:5.2f} %")
+    return "\n".join(lines)

@@ -1,0 +1,275 @@
+"""The buffer: expert training trajectories that distillation matches.
+
+One `.npy` file per expert holds its flat parameter vector at initialisation and after every
+epoch, shape (epochs + 1, parameters), float32 or float16. NumPy's format can be memory-mapped,
+so a distillation iteration reads the two rows it needs, never a whole expert (at 128 px one
+ConvNet-D3 expert of 50 epochs is 260 MB). Each file is written whole by a rename once its
+expert finished, and `buffer.json` lists only finished experts: a killed run keeps them and
+restarts the expert it was training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from galaxy_studio.distill.config import BufferConfig
+from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
+from galaxy_studio.distill.init import ZcaWhitening
+from galaxy_studio.distill.params import count_parameters, flat_parameters
+from galaxy_studio.distill.realdata import RealData, load_real_data
+from galaxy_studio.events import (
+    NEVER,
+    BufferPlanned,
+    CancelToken,
+    EventSink,
+    MetricLogged,
+    Progressed,
+    Warned,
+    ignore,
+)
+from galaxy_studio.model.architectures import ArchitectureSpec, has_batch_norm, model_from_spec
+from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.model.preprocessing import Preprocessing
+
+BUFFER_FILE = "buffer.json"
+ZCA_FILE = "zca.npz"
+BUFFER_FORMAT = "galaxy-studio-buffer"
+BUFFER_FORMAT_VERSION = 1
+# Settings that change where or how fast experts train, or how many, not what one expert is.
+_NOT_RECIPE = ("out_dir", "device", "threads", "experts")
+
+
+@dataclass(frozen=True)
+class BufferResult:
+    buffer_dir: str
+    experts: int
+    trained_now: int
+    test_accuracies: list[float]
+    bytes_on_disk: int
+    seconds: float
+
+
+def expert_file(index: int) -> str:
+    return f"expert_{index:03d}.npy"
+
+
+def buffer_bytes(experts: int, epochs: int, parameters: int, storage: str) -> int:
+    """Disk space of the trajectories (the metadata is a few kB)."""
+    return experts * (epochs + 1) * parameters * np.dtype(storage).itemsize
+
+
+def _recipe(config: BufferConfig) -> dict[str, Any]:
+    data = config.to_dict()
+    for key in _NOT_RECIPE:
+        data.pop(key)
+    data["data"] = os.path.abspath(config.data)
+    return data
+
+
+def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> BufferResult:
+    """Train `config.experts` experts into `config.out_dir`, keeping those already there.
+
+    A folder holding a buffer of another recipe (anything but the number of experts, the
+    device or the thread count) is refused rather than mixed with.
+    """
+    started = time.perf_counter()
+    out = Path(config.out_dir)
+    device = resolve_device(config.device)
+    metadata = _existing_metadata(config, out)
+    if metadata is None:
+        real = load_real_data(config.data, size=config.size, crop_fraction=config.crop_fraction,
+                              channels=config.channels, test_fraction=config.test_fraction, seed=config.seed,
+                              fit_zca_epsilon=config.zca_epsilon if config.zca else None,
+                              threads=config.threads, emit=emit, cancel=cancel)
+    else:
+        real = load_buffer_data(Buffer(out), threads=config.threads, emit=emit, cancel=cancel)
+    spec = ArchitectureSpec(config.arch, real.n_classes, real.prep.n_channels, config.size, config.width)
+    probe = model_from_spec(spec)
+    if has_batch_norm(probe):
+        raise ModelError(f"{config.arch} uses batch norm, which makes a matched unroll depend on batch "
+                         "statistics; choose an architecture without it (e.g. convnet-d3)")
+    parameters = count_parameters(probe)
+    size = buffer_bytes(config.experts, config.epochs, parameters, config.storage)
+    emit(BufferPlanned(config.experts, config.epochs, parameters, size))
+    out.mkdir(parents=True, exist_ok=True)
+    if metadata is None:
+        if real.zca is not None:
+            real.zca.save(out / ZCA_FILE)
+        metadata = _new_metadata(config, real, spec, parameters)
+        write_json_atomically(out / BUFFER_FILE, metadata)
+    done = {entry["index"] for entry in metadata["experts"]}
+    if done:
+        emit(Warned(f"{out} already holds {len(done)} finished expert(s); they are kept"))
+    images = torch.from_numpy(real.train_images).to(device)
+    labels = torch.from_numpy(real.train_labels).to(device)
+    test_images = torch.from_numpy(real.test_images).to(device)
+    test_labels = torch.from_numpy(real.test_labels).to(device)
+    steps_per_epoch = -(-len(images) // config.batch_size)
+    total = config.experts * config.epochs * steps_per_epoch
+    trained_now = 0
+    for index in range(config.experts):
+        if index in done:
+            continue
+        progress = _ExpertProgress(emit, done=len(done) * config.epochs * steps_per_epoch, total=total,
+                                   what=f"expert {index + 1}/{config.experts}")
+        began = time.perf_counter()
+        trajectory, test_acc = _train_expert(index, config, spec, images, labels, test_images, test_labels,
+                                             device, progress, cancel)
+        write_atomically(out / expert_file(index), lambda stream: np.save(stream, trajectory))
+        metadata["experts"].append({"index": index, "file": expert_file(index), "test_accuracy": test_acc,
+                                    "seconds": round(time.perf_counter() - began, 2)})
+        metadata["experts"].sort(key=lambda entry: entry["index"])
+        write_json_atomically(out / BUFFER_FILE, metadata)
+        done.add(index)
+        trained_now += 1
+        emit(MetricLogged("expert_test_accuracy", index, test_acc))
+    accuracies = [entry["test_accuracy"] for entry in metadata["experts"]]
+    return BufferResult(str(out), len(metadata["experts"]), trained_now, accuracies,
+                        sum((out / entry["file"]).stat().st_size for entry in metadata["experts"]),
+                        time.perf_counter() - started)
+
+
+class _ExpertProgress:
+    """Counts batches over the whole buffer, so that the bar moves once across all experts."""
+
+    def __init__(self, emit: EventSink, *, done: int, total: int, what: str) -> None:
+        self.emit, self.done, self.total, self.what = emit, done, total, what
+
+    def __call__(self) -> None:
+        self.done += 1
+        self.emit(Progressed(self.done, self.total, self.what))
+
+
+def _train_expert(
+    index: int, config: BufferConfig, spec: ArchitectureSpec, images: torch.Tensor, labels: torch.Tensor,
+    test_images: torch.Tensor, test_labels: torch.Tensor, device: torch.device, progress: _ExpertProgress,
+    cancel: CancelToken,
+) -> tuple[np.ndarray, float]:
+    generator = seeded_generator(config.seed, index)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        net: nn.Module = model_from_spec(spec)
+    net.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    trajectory = np.empty((config.epochs + 1, count_parameters(net)), dtype=config.storage)
+    trajectory[0] = flat_parameters(net).detach().cpu().numpy()
+    for epoch in range(1, config.epochs + 1):
+        loss = train_epoch(net, optimizer, images, labels, batch_size=config.batch_size, strategy=config.augment,
+                           generator=generator, cancel=cancel, on_batch=progress)
+        if not np.isfinite(loss):
+            raise ModelError(f"expert {index} diverged (loss {loss}) in epoch {epoch}; lower the learning rate")
+        trajectory[epoch] = flat_parameters(net).detach().cpu().numpy()
+    return trajectory, accuracy(net, test_images, test_labels, cancel)
+
+
+def _new_metadata(config: BufferConfig, real: RealData, spec: ArchitectureSpec, parameters: int) -> dict[str, Any]:
+    return {
+        "format": BUFFER_FORMAT,
+        "format_version": BUFFER_FORMAT_VERSION,
+        "config": config.to_dict(),
+        "recipe": _recipe(config),
+        "architecture": spec.to_dict(),
+        "classes": list(real.classes),
+        "preprocessing": real.prep.to_dict(),
+        "fingerprint": real.fingerprint,
+        "split": {"test_fraction": config.test_fraction, "seed": config.seed,
+                  "counts": {"train": len(real.train_labels), "test": len(real.test_labels)}},
+        "zca": real.zca is not None,
+        "parameters": parameters,
+        "epochs": config.epochs,
+        "storage": config.storage,
+        "experts": [],
+    }
+
+
+def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None:
+    if not (out / BUFFER_FILE).is_file():
+        return None
+    metadata = _read_metadata(out)
+    if metadata.get("recipe") != _recipe(config):
+        raise ModelError(f"{out} holds a buffer of another recipe; choose another --out folder or delete it")
+    return metadata
+
+
+def _read_metadata(folder: Path) -> dict[str, Any]:
+    path = folder / BUFFER_FILE
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{folder}: not a buffer (no {BUFFER_FILE}); make one with `galaxy-studio buffer`") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable buffer metadata ({exc})") from exc
+    if not isinstance(metadata, dict) or metadata.get("format") != BUFFER_FORMAT:
+        raise ModelError(f"{path}: not a galaxy-studio buffer")
+    if metadata.get("format_version", 0) > BUFFER_FORMAT_VERSION:
+        raise ModelError(f"{path}: made by a newer galaxy-studio; update it to read this buffer")
+    return metadata
+
+
+class Buffer:
+    """A buffer folder opened for reading; trajectories are memory-mapped on demand."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.metadata = _read_metadata(self.folder)
+        self.config = BufferConfig.from_dict(self.metadata["config"])
+        self.spec = ArchitectureSpec.from_dict(self.metadata["architecture"])
+        self.prep = Preprocessing.from_dict(self.metadata["preprocessing"])
+        self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
+        self.experts: list[dict[str, Any]] = list(self.metadata["experts"])
+        self.parameters = int(self.metadata["parameters"])
+        self.last_epoch = int(self.metadata["epochs"])
+
+    def __len__(self) -> int:
+        return len(self.experts)
+
+    def zca(self) -> ZcaWhitening | None:
+        return ZcaWhitening.load(self.folder / ZCA_FILE) if self.metadata["zca"] else None
+
+    def trajectory(self, position: int) -> np.ndarray:
+        """The `position`-th finished expert's (epochs + 1, parameters) array, memory-mapped."""
+        path = self.folder / self.experts[position]["file"]
+        try:
+            array = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: unreadable expert trajectory ({exc})") from exc
+        if array.shape != (self.last_epoch + 1, self.parameters):
+            raise ModelError(f"{path}: shape {array.shape}, expected {(self.last_epoch + 1, self.parameters)}")
+        return array
+
+    def snapshot(self, position: int, epoch: int) -> np.ndarray:
+        """One expert's flat parameters after `epoch` epochs, as float32 (reads one row)."""
+        row = np.array(self.trajectory(position)[epoch], dtype=np.float32)
+        if not np.all(np.isfinite(row)):
+            raise ModelError(f"{self.folder / self.experts[position]['file']}: epoch {epoch} holds NaN or inf")
+        return row
+
+
+def open_buffer(folder: str | Path) -> Buffer:
+    """Read a buffer's metadata; refuses a folder with no finished expert."""
+    buffer = Buffer(folder)
+    if not buffer.experts:
+        raise ModelError(f"{folder}: the buffer has no finished expert yet; run `galaxy-studio buffer` to train them")
+    return buffer
+
+
+def load_buffer_data(buffer: Buffer, data: str | Path | None = None, *, threads: int | None = None,
+                     emit: EventSink = ignore, cancel: CancelToken = NEVER) -> RealData:
+    """The buffer's real images (its split, normalisation and whitening), from `data` or the
+    path the buffer was trained on (absolute, so that it works from any folder)."""
+    config = buffer.config
+    return load_real_data(data or buffer.metadata["recipe"]["data"], size=config.size, test_fraction=config.test_fraction, seed=config.seed,
+                          prep=buffer.prep, zca=buffer.zca(), fingerprint=buffer.metadata["fingerprint"],
+                          classes=buffer.classes, threads=threads, emit=emit, cancel=cancel)

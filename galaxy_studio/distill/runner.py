@@ -1,0 +1,266 @@
+"""The distillation loop: MTT or STM over a buffer, checkpointed and exactly resumable.
+
+Every iteration draws its expert and start epoch from a NumPy stream seeded by (seed,
+iteration), and its minibatches and augmentations from a torch generator seeded the same
+way; so a resumed run needs no saved random state to take the very same next iteration as
+an uninterrupted one. STM's validation loss is measured on one fixed expert (the first)
+with one fixed augmentation draw per stage: the Pearson test then sees how the loss moves
+with the images alone, not the noise of changing experts and draws.
+
+Run folder: config.json; state.pt (images, log lr, optimiser and schedule states, history;
+replaced atomically every `checkpoint_every` iterations and at the end); history.json;
+snapshots/step_NNNNNN.npz (display pictures every `snapshot_every` iterations, for the
+Distill panel's timeline); synthetic.npz when the loop ends.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from galaxy_studio.distill.config import DistillConfig
+from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
+from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_images, save_synthetic
+from galaxy_studio.distill.fitting import seeded_generator
+from galaxy_studio.distill.init import ZcaWhitening, initial_images
+from galaxy_studio.distill.matching import match_trajectory, matching_loss
+from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
+from galaxy_studio.events import (
+    NEVER,
+    CancelToken,
+    EventSink,
+    MetricLogged,
+    Progressed,
+    SnapshotTaken,
+    StageAdvanced,
+    Warned,
+    ignore,
+)
+from galaxy_studio.model.architectures import model_from_spec
+from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.model.preprocessing import Preprocessing
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "state.pt"
+HISTORY_FILE = "history.json"
+SNAPSHOT_DIR = "snapshots"
+STATE_FORMAT = "galaxy-studio-distill-state"
+_VALIDATION_EXPERT = 0
+_MATCH_STREAM, _VALIDATION_STREAM = 0, 1
+
+
+@dataclass(frozen=True)
+class DistillResult:
+    run_dir: str
+    synthetic: str
+    iterations: int
+    resumed_from: int
+    stopped_by: str
+    stage: int
+    lr: float
+    final_loss: float
+    seconds: float
+
+
+@dataclass
+class _Run:
+    """What changes while distilling; saved whole in every checkpoint."""
+
+    images: torch.Tensor
+    log_lr: torch.Tensor
+    image_optimizer: torch.optim.SGD
+    lr_optimizer: torch.optim.SGD
+    schedule: Schedule
+    iteration: int
+    history: list[dict[str, Any]]
+
+
+def snapshot_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}.npz"
+
+
+def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> DistillResult:
+    """Distil `config.buffer` into `config.ipc` images per class in `config.out_dir`,
+    resuming from the folder's checkpoint when it holds one of the same recipe."""
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    buffer = open_buffer(config.buffer)
+    if config.method == "mtt" and config.expert_epochs > buffer.last_epoch:
+        raise ModelError(f"expert_epochs {config.expert_epochs} is more than the buffer's {buffer.last_epoch} epochs")
+    run_dir = Path(config.out_dir)
+    saved = _saved_state(config, run_dir, device)
+    real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
+    run = _new_run(config, buffer, real.train_images, real.train_labels, device) if saved is None else \
+        _restored_run(config, saved, device)
+    if saved is not None:
+        emit(Warned(f"resuming {run_dir} after iteration {run.iteration}"))
+    labels = torch.from_numpy(_labels(config, buffer)).to(device)
+    net = model_from_spec(buffer.spec).to(device)
+    resumed_from = run.iteration
+    if run.iteration == 0:
+        _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+    while run.iteration < config.iterations and not run.schedule.done:
+        cancel.raise_if_set()
+        _iterate(config, buffer, net, run, labels, device, emit)
+        if run.iteration % config.snapshot_every == 0:
+            _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+        if run.iteration % config.checkpoint_every == 0:
+            _save_state(config, run_dir, run)
+    stopped_by = "schedule" if run.schedule.done else "iterations"
+    _save_state(config, run_dir, run)
+    if run.iteration % config.snapshot_every:
+        _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+    lr = math.exp(float(run.log_lr.detach()))
+    synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
+                             config.to_dict(), real.prep, real.zca)
+    save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
+    final_loss = run.history[-1]["matching_loss"] if run.history else math.nan
+    return DistillResult(str(run_dir), str(run_dir / SYNTHETIC_FILE), run.iteration, resumed_from, stopped_by,
+                         run.schedule.stage, lr, final_loss, time.perf_counter() - started)
+
+
+def _labels(config: DistillConfig, buffer: Buffer) -> np.ndarray:
+    return np.repeat(np.arange(len(buffer.classes), dtype=np.int64), config.ipc)
+
+
+def _new_run(config: DistillConfig, buffer: Buffer, train_images: np.ndarray, train_labels: np.ndarray,
+             device: torch.device) -> _Run:
+    rng = np.random.default_rng([config.seed, 2**31])
+    start, _ = initial_images(train_images, train_labels, len(buffer.classes), config.ipc, config.init, rng)
+    images = torch.tensor(start, device=device, requires_grad=True)
+    log_lr = torch.tensor(math.log(config.lr_teacher), dtype=torch.float32, device=device, requires_grad=True)
+    return _Run(
+        images, log_lr,
+        torch.optim.SGD([images], lr=config.lr_img, momentum=config.momentum),
+        torch.optim.SGD([log_lr], lr=config.lr_lr, momentum=config.momentum),
+        new_schedule(config, buffer.last_epoch), 0, [],
+    )
+
+
+def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run, labels: torch.Tensor,
+             device: torch.device, emit: EventSink) -> None:
+    rng = np.random.default_rng([config.seed, run.iteration])
+    expert = int(rng.integers(len(buffer)))
+    start_epoch = run.schedule.next_start_epoch(rng)
+    start = _snapshot_tensor(buffer, expert, start_epoch, device)
+    target = _snapshot_tensor(buffer, expert, start_epoch + run.schedule.expert_epochs, device)
+    try:
+        outcome = match_trajectory(
+            net, start, target, run.images.detach(), labels, run.log_lr.detach(), syn_steps=config.syn_steps,
+            batch_syn=config.batch_syn, strategy=config.augment, memory=config.memory,
+            generator=seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
+        )
+    except FloatingPointError as exc:
+        raise ModelError(f"iteration {run.iteration + 1}: {exc}; the last checkpoint in {config.out_dir} is kept") \
+            from exc
+    for group in run.image_optimizer.param_groups:
+        group["lr"] = run.schedule.lr_img
+    run.images.grad = outcome.image_grad.to(run.images.dtype)
+    run.log_lr.grad = outcome.log_lr_grad.reshape(run.log_lr.shape).to(run.log_lr.dtype)
+    run.image_optimizer.step()
+    run.lr_optimizer.step()
+    validation = _validation_loss(config, buffer, net, run, labels, device)
+    change = run.schedule.observe(validation)
+    run.iteration += 1
+    lr = math.exp(float(run.log_lr.detach()))
+    record = {"iteration": run.iteration, "expert": expert, "start_epoch": start_epoch,
+              "matching_loss": outcome.loss, "validation_loss": validation, "lr": lr,
+              "lr_img": run.schedule.lr_img, "stage": run.schedule.stage}
+    run.history.append(record)
+    emit(MetricLogged("matching_loss", run.iteration, outcome.loss))
+    if validation is not None:
+        emit(MetricLogged("validation_loss", run.iteration, validation))
+    emit(MetricLogged("lr", run.iteration, lr))
+    emit(Progressed(run.iteration, config.iterations,
+                    f"stage {run.schedule.stage} loss {outcome.loss:.4f} lr {lr:.2e}"))
+    if change is not None:
+        emit(StageAdvanced(change.stage, change.reason))
+
+
+def _validation_loss(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run,
+                     labels: torch.Tensor, device: torch.device) -> float | None:
+    segment = run.schedule.validation_start
+    if segment is None:
+        return None
+    start = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment, device)
+    target = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment + 1, device)
+    try:
+        return matching_loss(net, start, target, run.images.detach(), labels, run.log_lr.detach(),
+                             syn_steps=config.syn_steps, batch_syn=config.batch_syn, strategy=config.augment,
+                             generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment))
+    except FloatingPointError as exc:
+        raise ModelError(f"iteration {run.iteration + 1}, validation: {exc}") from exc
+
+
+def _snapshot_tensor(buffer: Buffer, expert: int, epoch: int, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(buffer.snapshot(expert, epoch)).to(device)
+
+
+def _take_snapshot(run_dir: Path, run: _Run, labels: torch.Tensor, prep: Preprocessing, zca: ZcaWhitening | None,
+                   emit: EventSink) -> None:
+    pictures = display_images(run.images.detach().cpu().numpy(), prep, zca)
+    label_array = labels.cpu().numpy().copy()
+    path = snapshot_path(run_dir, run.iteration)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda stream: np.savez_compressed(stream, images=pictures, labels=label_array,
+                                                              step=np.array(run.iteration)))
+    emit(SnapshotTaken(run.iteration, pictures, label_array))
+
+
+def _save_state(config: DistillConfig, run_dir: Path, run: _Run) -> None:
+    payload = {
+        "format": STATE_FORMAT,
+        "recipe": config.recipe(),
+        "iteration": run.iteration,
+        "images": run.images.detach().cpu(),
+        "log_lr": run.log_lr.detach().cpu(),
+        "image_optimizer": run.image_optimizer.state_dict(),
+        "lr_optimizer": run.lr_optimizer.state_dict(),
+        "schedule": json.dumps(run.schedule.state()),
+        "history": json.dumps(run.history),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
+    write_json_atomically(run_dir / HISTORY_FILE, run.history)
+
+
+def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> dict[str, Any] | None:
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
+        raise ModelError(f"{path}: damaged distillation checkpoint ({type(exc).__name__}: {exc}); "
+                         "delete it to start over") from exc
+    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
+        raise ModelError(f"{path}: not a distillation checkpoint")
+    if saved.get("recipe") != config.recipe():
+        raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
+                         "or choose another --out folder")
+    return saved
+
+
+def _restored_run(config: DistillConfig, saved: dict[str, Any], device: torch.device) -> _Run:
+    images = saved["images"].to(device).clone().requires_grad_(True)
+    log_lr = saved["log_lr"].to(device).clone().requires_grad_(True)
+    image_optimizer = torch.optim.SGD([images], lr=config.lr_img, momentum=config.momentum)
+    lr_optimizer = torch.optim.SGD([log_lr], lr=config.lr_lr, momentum=config.momentum)
+    image_optimizer.load_state_dict(saved["image_optimizer"])
+    lr_optimizer.load_state_dict(saved["lr_optimizer"])
+    schedule = restore_schedule(config, json.loads(saved["schedule"]))
+    return _Run(images, log_lr, image_optimizer, lr_optimizer, schedule, int(saved["iteration"]),
+                json.loads(saved["history"]))

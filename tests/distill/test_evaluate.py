@@ -1,0 +1,53 @@
+"""The evaluation protocol: four training sets, mean and std over nets, cached full baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from galaxy_studio.distill.evaluate import FULL_CACHE_FILE, SET_NAMES, EvaluationProtocol, evaluate_synthetic, format_table
+from galaxy_studio.distill.runner import distill
+from galaxy_studio.events import Progressed
+from galaxy_studio.model.errors import ModelError
+
+from .conftest import tiny_distill_config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_buffer: Path, tiny_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("eval") / "run"
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=2))
+    return out
+
+
+def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Path) -> None:
+    events: list[object] = []
+    protocol = EvaluationProtocol(nets=2, epochs=4, full_epochs=1, device="cpu")
+    report = evaluate_synthetic(tiny_run, protocol=protocol, emit=events.append)
+    assert set(SET_NAMES) <= set(report) and report["ipc"] == 2
+    for name in SET_NAMES:
+        row = report[name]
+        assert len(row["accuracies"]) == 2 and all(0.0 <= a <= 1.0 for a in row["accuracies"])
+        assert row["mean"] == pytest.approx(np.mean(row["accuracies"]))
+        assert row["std"] == pytest.approx(np.std(row["accuracies"]))
+    assert [report[name]["images"] for name in ("distilled", "random_real", "class_mean")] == [6, 6, 3]
+    assert report["distilled"]["lr"] != report["random_real"]["lr"] == 0.01
+    assert report["full"]["epochs"] == 1 and report["distilled"]["epochs"] == 4
+    progress = [e for e in events if isinstance(e, Progressed) and e.what == "training evaluation nets"]
+    assert progress[-1].done == progress[-1].total == 2 * (4 + 4 + 4 + 1)
+    table = format_table(report)
+    assert table.count("\n") == 4 and "random real" in table and "+-" in table
+    cached = json.loads((tiny_buffer / FULL_CACHE_FILE).read_text())
+    assert cached["result"] == report["full"]
+    again = evaluate_synthetic(tiny_run, protocol=protocol)
+    assert again["full"] == report["full"] and again["distilled"] == report["distilled"]
+
+
+def test_bad_protocol_and_missing_run_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="at least 1 net"):
+        evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=0))
+    with pytest.raises(ModelError, match="no synthetic set"):
+        evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=1, device="cpu"))

@@ -1,0 +1,132 @@
+"""The distillation loop: events, files, exact resume after a kill, clear failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from galaxy_studio.distill.augment import AUGMENT_STRATEGIES
+from galaxy_studio.distill.config import AUGMENT_NAMES, MEMORY_MODE_NAMES, DistillConfig
+from galaxy_studio.distill.export import load_synthetic
+from galaxy_studio.distill.matching import MEMORY_MODES
+from galaxy_studio.distill.runner import HISTORY_FILE, STATE_FILE, distill, snapshot_path
+from galaxy_studio.events import CancelToken, Cancelled, MetricLogged, Progressed, SnapshotTaken, StageAdvanced
+from galaxy_studio.model.errors import ModelError
+
+from .conftest import tiny_distill_config
+
+
+def test_torch_free_copies_of_the_mode_names_match() -> None:
+    assert MEMORY_MODE_NAMES == MEMORY_MODES
+    assert AUGMENT_NAMES == AUGMENT_STRATEGIES
+
+
+def test_a_run_emits_metrics_snapshots_and_writes_its_folder(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    events: list[object] = []
+    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "run", method="mtt", expert_epochs=2,
+                                 max_start_epoch=2, iterations=5)
+    result = distill(config, emit=events.append)
+    assert result.iterations == 5 and result.stopped_by == "iterations" and result.resumed_from == 0
+    losses = [e.value for e in events if isinstance(e, MetricLogged) and e.name == "matching_loss"]
+    lrs = [e.value for e in events if isinstance(e, MetricLogged) and e.name == "lr"]
+    assert len(losses) == 5 and all(np.isfinite(losses)) and all(lr > 0 for lr in lrs)
+    assert not [e for e in events if isinstance(e, MetricLogged) and e.name == "validation_loss"]
+    snapshots = [e for e in events if isinstance(e, SnapshotTaken)]
+    # Before the first iteration, every snapshot_every=2, and the last one.
+    assert [s.step for s in snapshots] == [0, 2, 4, 5]
+    assert snapshots[0].images_uint8_nhwc.shape == (6, 16, 16, 3) and snapshots[0].images_uint8_nhwc.dtype == np.uint8
+    assert list(snapshots[0].labels) == [0, 0, 1, 1, 2, 2]
+    assert not np.array_equal(snapshots[0].images_uint8_nhwc, snapshots[-1].images_uint8_nhwc)
+    assert [e.done for e in events if isinstance(e, Progressed) and e.what.startswith("stage")] == [1, 2, 3, 4, 5]
+    for step in (0, 2, 4, 5):
+        with np.load(snapshot_path(tmp_path / "run", step)) as stored:
+            np.testing.assert_array_equal(stored["images"], snapshots[[0, 2, 4, 5].index(step)].images_uint8_nhwc)
+    history = json.loads((tmp_path / "run" / HISTORY_FILE).read_text())
+    assert [row["matching_loss"] for row in history] == losses
+    assert all(row["start_epoch"] + 2 <= 3 for row in history)
+    synthetic = load_synthetic(result.synthetic)
+    assert synthetic.images.shape == (6, 3, 16, 16) and synthetic.lr == pytest.approx(lrs[-1])
+    assert synthetic.config["method"] == "mtt"
+
+
+def test_stm_measures_validation_loss_and_reports_stage_changes(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    events: list[object] = []
+    # With 3 values a trend test needs |r| > 3 standard errors = 3: impossible, so the stage
+    # simply lasts max_stage=4 iterations; fine-tuning then decays lr_img 100 -> 80 -> 64 -> 51.2
+    # < 60 at iterations 5, 6, 7, and the schedule stops the run before iterations=10.
+    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "stm", method="stm", iterations=10,
+                                 pearson_window=3, max_stage=4, finetune_every=1, min_lr_img=60.0)
+    result = distill(config, emit=events.append)
+    validation = [e for e in events if isinstance(e, MetricLogged) and e.name == "validation_loss"]
+    stages = [e for e in events if isinstance(e, StageAdvanced)]
+    assert validation and all(np.isfinite(e.value) for e in validation)
+    assert [e.reason for e in stages] == ["stage lasted 4 iterations: fine-tuning", "lr_img 51.2 below 60: stop"]
+    assert len(validation) == 4, "no validation loss while fine-tuning"
+    assert result.stopped_by == "schedule" and result.iterations == 7
+    history = json.loads((tmp_path / "stm" / HISTORY_FILE).read_text())
+    assert history[-1]["lr_img"] == pytest.approx(51.2)
+
+
+@pytest.mark.parametrize("method", ["stm", "mtt"])
+def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    changes = {"method": method, "expert_epochs": 1, "pearson_window": 3, "iterations": 6, "checkpoint_every": 3}
+    whole = distill(tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "whole", **changes))
+    cancel = CancelToken()
+
+    def kill_during_fifth(event: object) -> None:
+        # Iteration 4 finishes but is never checkpointed: the resume must redo it identically.
+        if isinstance(event, MetricLogged) and event.name == "lr" and event.step == 4:
+            cancel.set()
+
+    split_dir = tmp_path / "split"
+    with pytest.raises(Cancelled):
+        distill(tiny_distill_config(tiny_buffer, tiny_set, split_dir, **changes), emit=kill_during_fifth,
+                cancel=cancel)
+    assert (split_dir / STATE_FILE).is_file() and not (split_dir / "synthetic.npz").exists()
+    resumed = distill(tiny_distill_config(tiny_buffer, tiny_set, split_dir, **changes))
+    assert resumed.resumed_from == 3 and resumed.iterations == 6
+    first, second = load_synthetic(whole.synthetic), load_synthetic(resumed.synthetic)
+    np.testing.assert_allclose(second.images, first.images, rtol=1e-6, atol=1e-6)
+    assert second.lr == pytest.approx(first.lr, rel=1e-6)
+    history = [json.loads((folder / HISTORY_FILE).read_text()) for folder in (tmp_path / "whole", split_dir)]
+    assert [row["expert"] for row in history[0]] == [row["expert"] for row in history[1]]
+    np.testing.assert_allclose([row["matching_loss"] for row in history[1]],
+                               [row["matching_loss"] for row in history[0]], rtol=1e-5)
+
+
+def test_more_iterations_continue_a_finished_run(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "longer"
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=2))
+    result = distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=3))
+    assert result.resumed_from == 2 and result.iterations == 3
+
+
+def test_another_recipe_in_a_run_folder_is_refused(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "recipe"
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=1))
+    with pytest.raises(ModelError, match="another recipe"):
+        distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=1, ipc=3))
+
+
+def test_divergence_is_one_clear_error_and_keeps_the_checkpoint(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "diverged"
+    with pytest.raises(ModelError, match=r"iteration 1: .*the last checkpoint in .* is kept"):
+        distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, lr_teacher=1e30))
+
+
+def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="method must be one of"):
+        DistillConfig(buffer="b", data="d", out_dir="o", method="dc")
+    with pytest.raises(ModelError, match="syn_steps 0"):
+        DistillConfig(buffer="b", data="d", out_dir="o", syn_steps=0)
+    with pytest.raises(ModelError, match="expert_epochs 9 is more than the buffer's 3 epochs"):
+        distill(tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "x", method="mtt", expert_epochs=9))
+    with pytest.raises(ModelError, match="not a buffer"):
+        distill(tiny_distill_config(tmp_path, tiny_set, tmp_path / "y"))
