@@ -199,6 +199,7 @@ def _run_gui(args: argparse.Namespace, paths: Sequence[str] = ()) -> int:
         paths=list(paths),
         demo=args.demo,
         screenshot=Path(args.screenshot) if args.screenshot else None,
+        panel=args.panel,
     )
 
 
@@ -792,6 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo set (created once)")
     parser.add_argument("--screenshot", metavar="OUT.png", help="open the window, wait for the thumbnails, save a grab and exit")
+    parser.add_argument("--panel", choices=("library", "train", "distill"), default="library",
+                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open files, folders, HDF5 or CSV catalogues in the GUI")

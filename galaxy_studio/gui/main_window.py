@@ -22,6 +22,7 @@ from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.gui.panels.distill_panel import DistillPanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.worker import JobRunner
@@ -74,10 +75,13 @@ class MainWindow(QMainWindow):
         self.library.labelling.project_changed.connect(self._on_project_changed)
         self.train = TrainPanel(self._open_project_path)
         self.train.status.connect(self.show_message)
+        self.distill = DistillPanel(self._open_project_path)
+        self.distill.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library, "Library")
         self.tabs.addTab(self.train, "Train")
+        self.tabs.addTab(self.distill, "Distill")
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
@@ -133,6 +137,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self._action("Open &Demo Data", self.open_demo, None,
                                          "Procedural galaxies of the 10 Galaxy10 classes"))
+        file_menu.addAction(self._action("Distill the Demo Data", self.open_distill_demo, None,
+                                         "Build a small buffer on the demo galaxies and watch STM distil it"))
         file_menu.addAction(self._action("C&lear Library", self.library.clear))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -209,6 +215,13 @@ class MainWindow(QMainWindow):
         self.jobs.start(build)
         self.progress.show()
         self.cancel_button.show()
+
+    def open_distill_demo(self) -> None:
+        if self.distill.runner.running:
+            self.show_message("A distillation job is running; cancel it first")
+            return
+        self.tabs.setCurrentWidget(self.distill)
+        self.distill.start_demo()
 
     def _open_built_demo(self, folder: Path) -> None:
         self.library.open_paths([folder], replace=True)
@@ -385,6 +398,7 @@ class MainWindow(QMainWindow):
         settings_store().setValue("geometry", self.saveGeometry())
         self.jobs.shutdown()
         self.train.shutdown()
+        self.distill.shutdown()
         self.library.shutdown()
         self.library.labelling.set_project(None)
         super().closeEvent(event)

@@ -1,7 +1,9 @@
 """Live training/distillation curves with pyqtgraph.
 
 Points are appended to growing numpy buffers and drawn by a timer, never per event, so a
-fast job cannot flood the event loop with redraws.
+fast job cannot flood the event loop with redraws. Long series (a distillation logs a
+point per iteration for hours) are drawn without symbols, clipped to the view and
+downsampled by pyqtgraph, so a redraw costs the same after ten or ten thousand points.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ class _Series:
         self.n += 1
 
 
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each value and the `window - 1` before it (fewer at the start): the curve a
+    user reads through per-iteration noise without it lagging behind the latest point."""
+    if window <= 1 or values.size == 0:
+        return values
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, values.size + 1)
+    starts = np.maximum(ends - window, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
 class CurvePlot(pg.PlotWidget):
     """A plot of named live series plus fixed reference curves (e.g. past runs)."""
 
@@ -43,15 +56,22 @@ class CurvePlot(pg.PlotWidget):
         self.addLegend(offset=(-10, 10), labelTextColor="#dcdee4")
         self._series: dict[str, _Series] = {}
         self._references: list[pg.PlotDataItem] = []
+        self._markers: list[pg.InfiniteLine] = []
+        self._smoothing = 1
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
 
-    def add_series(self, name: str, colour: str, *, dashed: bool = False) -> None:
+    def add_series(self, name: str, colour: str, *, dashed: bool = False, symbols: bool = True) -> None:
         style = pg.mkPen(colour, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine)
-        item = self.plot([], [], pen=style, name=name, symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+        if symbols:
+            item = self.plot([], [], pen=style, name=name, symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+        else:
+            item = self.plot([], [], pen=style, name=name)
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
         self._series[name] = _Series(item)
 
     def append(self, name: str, x: float, y: float | None) -> None:
@@ -63,10 +83,39 @@ class CurvePlot(pg.PlotWidget):
     def point_count(self, name: str) -> int:
         return self._series[name].n
 
+    def series_values(self, name: str) -> np.ndarray:
+        """The y values as drawn (smoothed when smoothing is on)."""
+        series = self._series[name]
+        return trailing_mean(series.y[: series.n], self._smoothing)
+
     def clear_series(self) -> None:
         for series in self._series.values():
             series.n = 0
+        self.clear_markers()
         self._dirty = True
+
+    def set_smoothing(self, window: int) -> None:
+        self._smoothing = max(1, int(window))
+        self._dirty = True
+
+    def set_log_y(self, log: bool) -> None:
+        self.setLogMode(x=False, y=log)
+
+    def add_marker(self, x: float, text: str, colour: str = "#c0c4cc") -> None:
+        """A labelled vertical line, e.g. where a distillation schedule changed stage."""
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+                               label=text, labelOpts={"position": 0.92, "color": colour, "rotateAxis": (1, 0),
+                                                      "anchors": [(0, 0), (0, 0)]})
+        self.addItem(line)
+        self._markers.append(line)
+
+    def marker_texts(self) -> list[str]:
+        return [line.label.format for line in self._markers]
+
+    def clear_markers(self) -> None:
+        for line in self._markers:
+            self.removeItem(line)
+        self._markers = []
 
     def set_references(self, curves: list[tuple[str, list[float], list[float], str]]) -> None:
         """Fixed curves (name, x, y, colour) drawn thin and dashed behind the live ones."""
@@ -82,4 +131,4 @@ class CurvePlot(pg.PlotWidget):
             return
         self._dirty = False
         for series in self._series.values():
-            series.item.setData(series.x[: series.n], series.y[: series.n])
+            series.item.setData(series.x[: series.n], trailing_mean(series.y[: series.n], self._smoothing))
