@@ -231,10 +231,10 @@ class DistillPanel(QWidget):
         left.setFixedWidth(372)
         left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration")
+        self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration", steady_axes=True)
         self.loss_plot.add_series("matching", MATCHING_COLOUR, symbols=False)
         self.loss_plot.add_series("validation", VALIDATION_COLOUR, symbols=False)
-        self.lr_plot = CurvePlot("Learned step size", "lr", "iteration")
+        self.lr_plot = CurvePlot("Learned step size", "lr", "iteration", steady_axes=True)
         self.lr_plot.add_series("lr", LR_COLOUR, symbols=False)
         self.smoothing = QCheckBox("Smooth")
         self.smoothing.setToolTip(f"Mean of the last {SMOOTHING_WINDOW} iterations")

@@ -45,7 +45,12 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
 class CurvePlot(pg.PlotWidget):
     """A plot of named live series plus fixed reference curves (e.g. past runs)."""
 
-    def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None,
+                 *, steady_axes: bool = False) -> None:
+        """`steady_axes`: instead of pyqtgraph's auto-range (a new range, new ticks and a
+        repaint of both axes for every point), the view grows in steps with head-room, so a
+        point per iteration usually repaints only the curves: the live distillation plots
+        cost a fraction of the GUI thread's time."""
         super().__init__(parent=parent, background=(27, 29, 33))
         self.setTitle(title, color="#dcdee4", size="10pt")
         self.setLabel("left", y_label)
@@ -58,6 +63,9 @@ class CurvePlot(pg.PlotWidget):
         self._references: list[pg.PlotDataItem] = []
         self._markers: list[pg.InfiniteLine] = []
         self._smoothing = 1
+        self._steady = steady_axes
+        if steady_axes:
+            self.disableAutoRange()
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
@@ -100,6 +108,8 @@ class CurvePlot(pg.PlotWidget):
 
     def set_log_y(self, log: bool) -> None:
         self.setLogMode(x=False, y=log)
+        if self._steady:
+            self._fit_view(force=True)
 
     def add_marker(self, x: float, text: str, colour: str = "#c0c4cc") -> None:
         """A labelled vertical line, e.g. where a distillation schedule changed stage."""
@@ -132,3 +142,27 @@ class CurvePlot(pg.PlotWidget):
         self._dirty = False
         for series in self._series.values():
             series.item.setData(series.x[: series.n], trailing_mean(series.y[: series.n], self._smoothing))
+        if self._steady:
+            self._fit_view()
+
+    def _fit_view(self, force: bool = False) -> None:
+        """Grow the view when a point leaves it (x with 50% head-room, y with 25% margins);
+        reset it when the data fill less than half of it (a cleared plot, a new run)."""
+        filled = [series for series in self._series.values() if series.n]
+        if not filled:
+            return
+        xs = np.concatenate([series.x[: series.n] for series in filled])
+        ys = np.concatenate([series.y[: series.n] for series in filled])
+        log = self.getPlotItem().ctrl.logYCheck.isChecked()
+        ys = ys[np.isfinite(ys) & (ys > 0)] if log else ys[np.isfinite(ys)]
+        if ys.size == 0:
+            return
+        ys = np.log10(ys) if log else ys
+        (x0, x1), (y0, y1) = self.viewRange()
+        low, high = float(xs.min()), float(xs.max())
+        if force or low < x0 or high > x1 or (high - low) < 0.5 * (x1 - x0) - 1:
+            self.setXRange(low, low + 1.5 * (high - low) + 1, padding=0)
+        bottom, top = float(ys.min()), float(ys.max())
+        span = max(top - bottom, 1e-3 if log else 1e-9 + 1e-3 * abs(top))
+        if force or bottom < y0 or top > y1 or span < 0.5 * (y1 - y0):
+            self.setYRange(bottom - 0.25 * span, top + 0.25 * span, padding=0)
