@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def evaluate_synthetic(
     steps = sum(_steps(s, ipc * real.n_classes if s.images is None else len(s.images)) for s in sets
                 if not (s.name == "full" and cached is not None)) * protocol.nets
     progress = _Progress(emit, steps)
-    report: dict[str, Any] = {"ipc": ipc, "protocol": {**protocol.__dict__, "momentum": EVAL_MOMENTUM,
+    report: dict[str, Any] = {"ipc": ipc, "protocol": {**asdict(protocol), "momentum": EVAL_MOMENTUM,
                                                        "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy}}
     for chosen in sets:
         if chosen.name == "full" and cached is not None:

@@ -268,8 +268,8 @@ def open_buffer(folder: str | Path) -> Buffer:
 def load_buffer_data(buffer: Buffer, data: str | Path | None = None, *, threads: int | None = None,
                      emit: EventSink = ignore, cancel: CancelToken = NEVER) -> RealData:
     """The buffer's real images (its split, normalisation and whitening), from `data` or the
-    path the buffer was trained on."""
+    path the buffer was trained on (absolute, so that it works from any folder)."""
     config = buffer.config
-    return load_real_data(data or config.data, size=config.size, test_fraction=config.test_fraction, seed=config.seed,
+    return load_real_data(data or buffer.metadata["recipe"]["data"], size=config.size, test_fraction=config.test_fraction, seed=config.seed,
                           prep=buffer.prep, zca=buffer.zca(), fingerprint=buffer.metadata["fingerprint"],
                           classes=buffer.classes, threads=threads, emit=emit, cancel=cancel)

@@ -30,7 +30,7 @@ from galaxy_studio.distill.config import DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_images, save_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
-from galaxy_studio.distill.init import initial_images
+from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.events import (
@@ -48,6 +48,7 @@ from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.model.preprocessing import Preprocessing
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.pt"
@@ -207,7 +208,8 @@ def _snapshot_tensor(buffer: Buffer, expert: int, epoch: int, device: torch.devi
     return torch.from_numpy(buffer.snapshot(expert, epoch)).to(device)
 
 
-def _take_snapshot(run_dir: Path, run: _Run, labels: torch.Tensor, prep: Any, zca: Any, emit: EventSink) -> None:
+def _take_snapshot(run_dir: Path, run: _Run, labels: torch.Tensor, prep: Preprocessing, zca: ZcaWhitening | None,
+                   emit: EventSink) -> None:
     pictures = display_images(run.images.detach().cpu().numpy(), prep, zca)
     label_array = labels.cpu().numpy().copy()
     path = snapshot_path(run_dir, run.iteration)

@@ -30,8 +30,8 @@ def tiny_distill_config(buffer: Path, data: Path, out: Path, **changes: object) 
 
 
 @pytest.fixture(scope="session", autouse=True)
-def two_threads() -> None:
-    torch.set_num_threads(2)
+def one_thread() -> None:
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

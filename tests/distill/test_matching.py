@@ -4,6 +4,7 @@ against each other."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -15,6 +16,16 @@ from galaxy_studio.distill.params import count_parameters, flat_parameters, para
 from galaxy_studio.model.architectures import build_model
 
 CHANNELS, SIZE, HIDDEN, CLASSES = 2, 4, 6, 3
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """These tensors are tiny: handing them between threads costs more than it saves, and far
+    more on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -236,6 +247,49 @@ def test_the_callers_tensors_are_left_alone() -> None:
     assert torch.equal(start, saved[0]) and torch.equal(images, saved[1])
     assert not images.requires_grad and not start.requires_grad and log_lr.grad is None
     assert all(p.grad is None for p in net.parameters())
+
+
+class SavedTensorMeter:
+    """Bytes of tensors autograd holds for backward, live and at their peak: the memory a mode's
+    graphs cost, measured exactly and without the allocator's noise."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak = 0
+
+    def pack(self, tensor: torch.Tensor) -> SavedTensor:
+        self.live += tensor.nbytes
+        self.peak = max(self.peak, self.live)
+        return SavedTensor(tensor, self)
+
+    def unpack(self, saved: SavedTensor) -> torch.Tensor:
+        return saved.tensor
+
+
+class SavedTensor:
+    def __init__(self, tensor: torch.Tensor, meter: SavedTensorMeter) -> None:
+        self.tensor, self.meter, self.nbytes = tensor, meter, tensor.nbytes
+
+    def __del__(self) -> None:
+        self.meter.live -= self.nbytes
+
+
+def graph_peak(memory: str, steps: int) -> int:
+    net = tiny_convnet(torch.float32)
+    start, target, images, labels = problem(net, n=6, size=8, channels=3, dtype=torch.float32)
+    meter = SavedTensorMeter()
+    with torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack):
+        run(net, start, target, images, labels, 0.01, steps, memory)
+    assert meter.live == 0
+    return meter.peak
+
+
+def test_graph_memory_grows_linearly_with_full_by_the_square_root_checkpointed_and_not_constant() -> None:
+    growth = {memory: graph_peak(memory, 27) / graph_peak(memory, 3) for memory in MEMORY_MODES}
+    # 9x the steps: full keeps 9x the graphs, checkpointed one segment of ceil(sqrt(steps)): 6 vs 2
+    assert 8 < growth["full"] < 10
+    assert 2.5 < growth["checkpointed"] < 3.5
+    assert growth["constant"] == pytest.approx(1.0, abs=0.01)
 
 
 @pytest.mark.parametrize("memory", MEMORY_MODES)
