@@ -18,7 +18,7 @@ DISTILL_SCREENSHOT_TIMEOUT_S = 600.0
 SCREENSHOT_SIZE = (1440, 880)
 # A distill screenshot waits for this many iterations: the prototypes have moved, the
 # curves have a shape, and the run is still going.
-DISTILL_SCREENSHOT_ITERATIONS = 12
+DISTILL_SCREENSHOT_ITERATIONS = 25
 
 
 def dark_palette() -> QPalette:
