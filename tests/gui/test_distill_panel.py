@@ -202,3 +202,34 @@ def test_stage_changes_are_labelled_markers(window: MainWindow) -> None:
     for step, value in enumerate([1.0, 3.0, 5.0], start=1):
         panel.loss_plot.append("matching", step, value)
     assert np.allclose(panel.loss_plot.series_values("matching"), [1.0, 2.0, 3.0])
+
+
+def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, _ = tiny
+    panel = window.distill
+    panel.form.data_edit.setText(str(data))
+    panel.form.experts.setValue(1)
+    panel.form.expert_epochs_total.setValue(1)
+    panel.form.size.setValue(16)
+    panel.form.width.setValue(8)
+    panel.form.device.setCurrentText("cpu")
+    panel.form.build_button.click()
+    qtbot.waitUntil(lambda: panel.form.buffer_info.text().startswith("Planned"), timeout=60_000)
+    planned = panel.form.buffer_info.text()
+    assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    built = Path(panel.form.buffer_edit.text())
+    assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
+    assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px")
+    assert "Buffer ready" in panel.progress_label.text()
+
+
+def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, buffer = tiny
+    panel = window.distill
+    configure(panel, data, buffer, iterations=1000)
+    panel.estimate_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    assert panel.progress_label.text().startswith("About ") and "per iteration on cpu" in panel.progress_label.text()
+    note = panel.device_note.text()
+    assert "s per iteration measured; 1000 iterations ≈" in note, note
