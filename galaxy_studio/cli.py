@@ -200,6 +200,7 @@ def _run_gui(args: argparse.Namespace, paths: Sequence[str] = ()) -> int:
         paths=list(paths),
         demo=args.demo,
         screenshot=Path(args.screenshot) if args.screenshot else None,
+        panel=args.panel,
     )
 
 
@@ -919,6 +920,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="check that this installation works (torch, torchvision operators, FITS, window); "
                         "one line per check, exit 0 only if all pass")
+    parser.add_argument("--panel", choices=("library", "train", "distill", "classify"), default="library",
+                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open files, folders, HDF5 or CSV catalogues in the GUI")

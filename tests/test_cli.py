@@ -99,3 +99,13 @@ def test_screenshot_of_the_demo_shows_the_window(tmp_path: Path) -> None:
     image = np.asarray(Image.open(out).convert("RGB"))
     assert image.shape[0] >= 600 and image.shape[1] >= 1000
     assert image.std() > 10, "the grab shows content, not a blank window"
+
+
+def test_panel_option_opens_a_tab_and_is_offered_for_the_screenshot() -> None:
+    from galaxy_studio.cli import build_parser
+
+    args = build_parser().parse_args(["--screenshot", "out.png", "--panel", "distill", "--demo"])
+    assert (args.panel, args.demo, args.screenshot) == ("distill", True, "out.png")
+    assert build_parser().parse_args([]).panel == "library"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--panel", "nowhere"])

@@ -14,7 +14,11 @@ from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.resources import resource_path
 
 SCREENSHOT_TIMEOUT_S = 180.0
+DISTILL_SCREENSHOT_TIMEOUT_S = 600.0
 SCREENSHOT_SIZE = (1440, 880)
+# A distill screenshot waits for this many iterations: the prototypes have moved, the
+# curves have a shape, and the run is still going.
+DISTILL_SCREENSHOT_ITERATIONS = 25
 
 
 def dark_palette() -> QPalette:
@@ -56,17 +60,25 @@ def application() -> QApplication:
 
 
 class ScreenshotTaker(QObject):
-    """Waits until the window shows its first screenful of thumbnails, grabs it and quits."""
+    """Waits until the window shows what its panel is for, grabs it and quits: the Library
+    its first screenful of thumbnails, the Distill panel a run in progress."""
 
-    def __init__(self, window: MainWindow, out: Path, app: QApplication) -> None:
+    def __init__(self, window: MainWindow, out: Path, app: QApplication, panel: str = "library") -> None:
         super().__init__(window)
-        self.window, self.out, self.app = window, out, app
+        self.window, self.out, self.app, self.panel = window, out, app, panel
+        self.timeout = DISTILL_SCREENSHOT_TIMEOUT_S if panel == "distill" else SCREENSHOT_TIMEOUT_S
         self.started = time.monotonic()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._poll)
         self.timer.start(100)
 
     def ready(self) -> bool:
+        if self.panel == "distill":
+            distill = self.window.distill
+            return (distill.runner.running and distill.iteration >= DISTILL_SCREENSHOT_ITERATIONS
+                    and distill.grid.pictures is not None and distill.grid.selected is not None)
+        if self.panel == "train":
+            return not self.window.jobs.running
         library = self.window.library
         if library.opener.running or self.window.jobs.running:
             return False
@@ -76,6 +88,8 @@ class ScreenshotTaker(QObject):
 
     def _poll(self) -> None:
         self.window.library.grid.viewport().update()
+        if self.panel == "distill":
+            self._pick_a_prototype()
         if self.ready():
             self.timer.stop()
             self.app.processEvents()
@@ -84,26 +98,45 @@ class ScreenshotTaker(QObject):
                 print(f"galaxy-studio: error: {self.out}: cannot write the screenshot", file=sys.stderr)
             self.window.close()
             self.app.exit(0 if saved else 1)
-        elif time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
+        elif time.monotonic() - self.started > self.timeout:
             self.timer.stop()
-            print("galaxy-studio: error: screenshot timed out waiting for thumbnails", file=sys.stderr)
+            waited = "a distillation in progress" if self.panel == "distill" else "thumbnails"
+            print(f"galaxy-studio: error: screenshot timed out waiting for {waited}", file=sys.stderr)
+            self.window.close()
+            self.app.exit(1)
+        elif self.panel == "distill" and self.window.distill.message.startswith("Failed"):
+            self.timer.stop()
+            print(f"galaxy-studio: error: {self.window.distill.message}", file=sys.stderr)
             self.window.close()
             self.app.exit(1)
 
+    def _pick_a_prototype(self) -> None:
+        """Open one prototype large, as a user would, so the screenshot shows the viewer."""
+        distill = self.window.distill
+        if distill.grid.pictures is not None and distill.grid.selected is None:
+            distill.grid.select(0)
+            distill.show_prototype(0)
 
-def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None) -> int:
+
+def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None, panel: str = "library") -> int:
+    """Open the window on `panel`. With `demo`, the Library opens the demo galaxies; on the
+    Distill panel the demo is a short live distillation of them instead."""
     app = application()
     window = MainWindow()
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
+    panels = {"library": window.library, "train": window.train, "distill": window.distill, "classify": window.classify}
+    window.tabs.setCurrentWidget(panels[panel])
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]
-    if demo:
+    if demo and panel == "distill":
+        window.distill.start_demo()
+    elif demo:
         window.open_demo()
     elif projects:
         window.open_project(Path(projects[0]))
     elif paths:
         window.library.open_paths(paths, replace=True)
     if screenshot is not None:
-        ScreenshotTaker(window, screenshot, app)
+        ScreenshotTaker(window, screenshot, app, panel)
     return app.exec()

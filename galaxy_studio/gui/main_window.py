@@ -23,6 +23,7 @@ from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
+from galaxy_studio.gui.panels.distill_panel import DistillPanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.worker import JobRunner
@@ -78,10 +79,13 @@ class MainWindow(QMainWindow):
         self.train.status.connect(self.show_message)
         self.classify = ClassifyPanel(self.library.labelling)
         self.classify.status.connect(self.show_message)
+        self.distill = DistillPanel(self._open_project_path)
+        self.distill.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library, "Library")
         self.tabs.addTab(self.train, "Train")
+        self.tabs.addTab(self.distill, "Distill")
         self.tabs.addTab(self.classify, "Classify")
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
@@ -138,6 +142,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self._action("Open &Demo Data", self.open_demo, None,
                                          "Procedural galaxies of the 10 Galaxy10 classes"))
+        file_menu.addAction(self._action("Distill the Demo Data", self.open_distill_demo, None,
+                                         "Build a small buffer on the demo galaxies and watch STM distil it"))
         file_menu.addAction(self._action("C&lear Library", self.library.clear))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -168,7 +174,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
         view_menu.addSeparator()
         # Ctrl+1 is "actual size" (as in image viewers), so the tabs take Alt+number.
-        for number, panel in enumerate((self.library, self.train, self.classify), 1):
+        for number, panel in enumerate((self.library, self.train, self.distill, self.classify), 1):
             title = self.tabs.tabText(self.tabs.indexOf(panel))
             view_menu.addAction(self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p),
                                              f"Alt+{number}"))
@@ -220,6 +226,13 @@ class MainWindow(QMainWindow):
         self.jobs.start(build)
         self.progress.show()
         self.cancel_button.show()
+
+    def open_distill_demo(self) -> None:
+        if self.distill.runner.running:
+            self.show_message("A distillation job is running; cancel it first")
+            return
+        self.tabs.setCurrentWidget(self.distill)
+        self.distill.start_demo()
 
     def _open_built_demo(self, folder: Path) -> None:
         self.library.open_paths([folder], replace=True)
@@ -401,6 +414,7 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.train.shutdown()
         self.classify.shutdown()
+        self.distill.shutdown()
         self.library.shutdown()
         self.library.labelling.set_project(None)
         super().closeEvent(event)

@@ -3,18 +3,32 @@
 The worker object lives in its own thread and never touches widgets; it only forwards the
 immutable events of the job protocol. The runner keeps the thread alive until it has
 finished, owns the CancelToken, and cancels and waits when the application quits.
+
+Events do not travel one queued signal each: the worker drops them in a mailbox and wakes
+the GUI thread only when the mailbox was empty, so a job that logs thousands of metrics a
+second costs the event loop one wake-up per drain. Snapshot events (whole image sets) are
+coalesced: the mailbox keeps only the latest, and a GUI-thread timer takes it at most
+SNAPSHOTS_PER_SECOND times a second; when the job ends the last one is always delivered.
+Memory therefore stays flat however fast a job takes snapshots.
+
+Pausing parks the job inside its next `emit` call: the job protocol emits at every
+iteration boundary, so no core function needs a pause hook, and the job's state (GPU
+tensors, open files) stays exactly as it was. Cancelling releases a parked job, which then
+meets its next `cancel.raise_if_set()`.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.events import CancelToken, Cancelled, EventSink
+from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
 
 Job = Callable[[EventSink, CancelToken], Any]
+SNAPSHOTS_PER_SECOND = 10
 
 _live_threads: set[QThread] = set()
 
@@ -24,21 +38,61 @@ def live_job_threads() -> int:
     return sum(1 for thread in _live_threads if thread.isRunning())
 
 
+class EventMailbox:
+    """Thread-safe hand-over from a job thread to the GUI thread: ordinary events queue in
+    order, a snapshot replaces the one not yet taken."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+        self._snapshot: SnapshotTaken | None = None
+
+    def put(self, event: Event) -> bool:
+        """Store `event`; True when the GUI thread must be woken (the queue was empty)."""
+        with self._lock:
+            if isinstance(event, SnapshotTaken):
+                self._snapshot = event
+                return False
+            self._events.append(event)
+            return len(self._events) == 1
+
+    def take_events(self) -> list[Event]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    def take_snapshot(self) -> SnapshotTaken | None:
+        with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+        return snapshot
+
+
 class _JobWorker(QObject):
-    event = Signal(object)
+    events_waiting = Signal()
+    parked = Signal()
     succeeded = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, job: Job, cancel: CancelToken) -> None:
+    def __init__(self, job: Job, cancel: CancelToken, mailbox: EventMailbox, go: threading.Event) -> None:
         super().__init__()
         self._job = job
         self._cancel = cancel
+        self._mailbox = mailbox
+        self._go = go
+
+    def receive(self, event: Event) -> None:
+        """The job's emit sink (runs in the job's thread)."""
+        if not self._go.is_set():
+            self.parked.emit()
+            self._go.wait()
+        if self._mailbox.put(event):
+            self.events_waiting.emit()
 
     @Slot()
     def run(self) -> None:
         try:
-            result = self._job(self.event.emit, self._cancel)
+            result = self._job(self.receive, self._cancel)
         except Cancelled:
             self.cancelled.emit()
         except (CutoutError, OSError, ValueError, MemoryError) as error:
@@ -50,19 +104,30 @@ class _JobWorker(QObject):
 
 
 class JobRunner(QObject):
-    """Owns at most one running job. Connect to its signals from GUI-thread objects."""
+    """Owns at most one running job. Connect to its signals from GUI-thread objects.
+
+    `paused_changed(True)` is emitted once the job is actually parked (not when pause is
+    asked for: the job first finishes its current iteration)."""
 
     event = Signal(object)
     succeeded = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
     finished = Signal()
+    paused_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: _JobWorker | None = None
         self._cancel = CancelToken()
+        self._go = threading.Event()
+        self._go.set()
+        self._mailbox = EventMailbox()
+        self._parked = False
+        self._snapshot_timer = QTimer(self)
+        self._snapshot_timer.setInterval(1000 // SNAPSHOTS_PER_SECOND)
+        self._snapshot_timer.timeout.connect(self._deliver_snapshot)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -71,31 +136,100 @@ class JobRunner(QObject):
     def running(self) -> bool:
         return self._thread is not None
 
+    @property
+    def pause_requested(self) -> bool:
+        return self.running and not self._go.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """The job is parked and waits for `resume` (or `cancel`)."""
+        return self._parked
+
     def start(self, job: Job) -> None:
         if self._thread is not None:
             raise RuntimeError("a job is already running")
         self._cancel = CancelToken()
+        self._go = threading.Event()
+        self._go.set()
+        self._mailbox = EventMailbox()
+        self._parked = False
         thread = QThread()
-        worker = _JobWorker(job, self._cancel)
+        worker = _JobWorker(job, self._cancel, self._mailbox, self._go)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.event.connect(self.event)
-        worker.succeeded.connect(self.succeeded)
-        worker.failed.connect(self.failed)
-        worker.cancelled.connect(self.cancelled)
+        worker.events_waiting.connect(self._deliver_events)
+        worker.parked.connect(self._on_parked)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
         for done in (worker.succeeded, worker.failed, worker.cancelled):
             done.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         _live_threads.add(thread)
+        self._snapshot_timer.start()
         thread.start()
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._go.set()
+
+    def pause(self) -> None:
+        """Ask the job to park at its next event (the end of its current iteration)."""
+        if self.running:
+            self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+        if self._parked:
+            self._parked = False
+            self.paused_changed.emit(False)
+
+    @Slot()
+    def _on_parked(self) -> None:
+        if not self._go.is_set() and not self._parked:
+            self._parked = True
+            self.paused_changed.emit(True)
+
+    @Slot()
+    def _deliver_events(self) -> None:
+        for event in self._mailbox.take_events():
+            self.event.emit(event)
+
+    @Slot()
+    def _deliver_snapshot(self) -> None:
+        snapshot = self._mailbox.take_snapshot()
+        if snapshot is not None:
+            self.event.emit(snapshot)
+
+    def _flush(self) -> None:
+        """Everything the job said before it ended reaches the GUI before its outcome."""
+        self._snapshot_timer.stop()
+        self._deliver_events()
+        self._deliver_snapshot()
+        if self._parked:
+            self._parked = False
+            self.paused_changed.emit(False)
+
+    @Slot(object)
+    def _on_succeeded(self, result: object) -> None:
+        self._flush()
+        self.succeeded.emit(result)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._flush()
+        self.failed.emit(message)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self._flush()
+        self.cancelled.emit()
 
     @Slot()
     def _on_thread_finished(self) -> None:
         thread, self._thread, self._worker = self._thread, None, None
+        self._snapshot_timer.stop()
         if thread is not None:
             _live_threads.discard(thread)
             thread.deleteLater()
@@ -105,7 +239,7 @@ class JobRunner(QObject):
     def shutdown(self) -> None:
         """Cancel and wait: a job must not outlive the application."""
         if self._thread is not None:
-            self._cancel.set()
+            self.cancel()
             self._thread.quit()
             self._thread.wait()
             _live_threads.discard(self._thread)

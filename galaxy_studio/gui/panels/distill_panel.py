@@ -1,0 +1,876 @@
+"""Distill: watch a trajectory-matching distillation turn noise or real cutouts into
+prototypes, live, and keep what it made.
+
+The panel is a controller over the form (distill_form.py), two curve plots, the prototype
+grid, a large image view and the past-runs list. Every long action (building a buffer,
+timing an iteration, distilling, evaluating, exporting) runs through a JobRunner; the
+engine never knows it is watched. Pause parks the job at its next iteration boundary (see
+gui/worker.py); cancel stops it there and keeps the run folder's last checkpoint, which
+Resume (or a later session, from Past runs) continues.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxy_studio.data.cutout import Cutout
+from galaxy_studio.data.display import DisplaySettings, render_rgb
+from galaxy_studio.distill.config import BufferConfig, DistillConfig
+from galaxy_studio.distill.runs import (
+    DistillRun,
+    distill_runs_dir,
+    list_distill_runs,
+    load_snapshot,
+    new_run_folder,
+    read_distill_run,
+    save_evaluation,
+    snapshot_steps,
+)
+from galaxy_studio.events import (
+    BufferPlanned,
+    CancelToken,
+    EventSink,
+    MetricLogged,
+    Progressed,
+    SnapshotTaken,
+    StageAdvanced,
+    Warned,
+)
+from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
+from galaxy_studio.gui.panels.train_panel import format_duration
+from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.widgets.display_controls import DisplayControls
+from galaxy_studio.gui.widgets.image_view import ImageView
+from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
+from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.model.errors import ModelError
+
+MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
+SMOOTHING_WINDOW = 25
+EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), ("class_mean", "Class mean"),
+                   ("full", "Full training set"))
+# How much a second of measured iteration time is trusted against the newest one.
+_PACE_MEMORY = 0.8
+
+
+def out_of_memory_advice(config: DistillConfig) -> str:
+    """What to change after CUDA ran out of memory: memory grows with syn_steps x images in
+    full mode; checkpointed recomputes, constant (TESLA) is flat in syn_steps."""
+    fewer = max(1, config.syn_steps // 2)
+    modes = [mode for mode in ("checkpointed", "constant") if mode != config.memory]
+    return (f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
+            f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
+            f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
+            f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
+            "so they start a new run.")
+
+
+def describe_run(run: DistillRun) -> str:
+    config = run.config
+    evaluation = run.evaluation or {}
+    accuracy = evaluation.get("distilled", {}).get("mean")
+    result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
+    return (f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · "
+            f"{run.iterations} it · {result}")
+
+
+def prototype_cutout(picture: np.ndarray, name: str) -> Cutout:
+    """A prototype as a three-band cutout, so the stretch controls apply to it as to any image."""
+    return Cutout(picture.astype(np.float32) / 255.0, ["R", "G", "B"], name, "png")
+
+
+class DistillPanel(QWidget):
+    status = Signal(str)
+
+    def __init__(self, current_project: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.current_project = current_project
+        self.runner = JobRunner(self)
+        self.runner.event.connect(self._on_event)
+        self.runner.succeeded.connect(self._on_succeeded)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.paused_changed.connect(self._on_paused_changed)
+        self.exporter = JobRunner(self)
+        self.exporter.succeeded.connect(self._on_exported)
+        self.exporter.failed.connect(self._on_export_failed)
+        self.config: DistillConfig | None = None
+        self.run_dir: Path | None = None
+        self.result: Any = None
+        self.evaluation: dict[str, Any] | None = None
+        self.iteration = 0
+        self.message = ""
+        self._job_kind = ""
+        self._after_job: Callable[[], None] | None = None
+        self._steps: list[int] = []
+        self._live_pictures: tuple[np.ndarray, np.ndarray, int] | None = None
+        self._follow_live = True
+        self._pace: float | None = None
+        self._last_progress: tuple[float, int] | None = None
+        self._viewed: int | None = None
+        self._estimate_config: DistillConfig | None = None
+        self._live_listed = False
+        self._build()
+        self.refresh_runs()
+
+    # Layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.form = DistillForm(self.current_project)
+        self.form.status.connect(self.status)
+        self.form.buffer_changed.connect(self._on_buffer_changed)
+        self.form.build_button.clicked.connect(self.build_buffer)
+
+        self.estimate_button = QPushButton("Estimate")
+        self.estimate_button.setToolTip("Time two iterations of these settings on the chosen device")
+        self.estimate_button.clicked.connect(self.estimate)
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Stop after the current iteration and wait; Resume continues in place")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current iteration; the last checkpoint is kept")
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        buttons = QHBoxLayout()
+        for button in (self.estimate_button, self.start_button, self.pause_button, self.cancel_button):
+            buttons.addWidget(button)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.progress.hide()
+        self.progress_label = QLabel("Choose data and a buffer, then press Start.")
+        self.progress_label.setWordWrap(True)
+        self.device_note = QLabel("Device: auto picks a CUDA or Apple GPU when there is one, else the CPU.")
+        self.device_note.setWordWrap(True)
+        self.device_note.setStyleSheet("color: #b8bcc6;")
+
+        self.evaluate_when_done = QCheckBox("Evaluate when done")
+        self.evaluate_when_done.setChecked(True)
+        self.evaluate_when_done.setToolTip("Train fresh nets on the prototypes and on the baselines; "
+                                           "test them on the real test split")
+        self.eval_nets = QSpinBox()
+        self.eval_nets.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
+        self.eval_nets.setRange(1, 20)
+        self.eval_nets.setValue(3)
+        self.eval_nets.setToolTip("Fresh networks per training set (MTT: 5)")
+        self.eval_epochs = QSpinBox()
+        self.eval_epochs.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
+        self.eval_epochs.setRange(2, 5000)
+        self.eval_epochs.setValue(300)
+        self.eval_epochs.setToolTip("Epochs per evaluation net (MTT: 1000)")
+        eval_row = QHBoxLayout()
+        eval_row.addWidget(self.evaluate_when_done)
+        eval_row.addStretch(1)
+        eval_row.addWidget(self.eval_nets)
+        eval_row.addWidget(QLabel("nets ×"))
+        eval_row.addWidget(self.eval_epochs)
+        eval_row.addWidget(QLabel("epochs"))
+
+        self.runs = QListWidget()
+        self.runs.setToolTip("Select a run to see its curves, prototypes and evaluation")
+        self.runs.currentItemChanged.connect(self._show_selected_run)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue an unfinished run from its checkpoint")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setEnabled(False)
+        self.evaluate_button.clicked.connect(self.evaluate_selected)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(self.resume_button)
+        run_buttons.addWidget(self.evaluate_button)
+        runs_box = QGroupBox("Past runs")
+        runs_layout = QVBoxLayout(runs_box)
+        runs_layout.addWidget(self.runs)
+        runs_layout.addLayout(run_buttons)
+        self.runs.setMinimumHeight(90)
+
+        left_body = QWidget()
+        left_layout = QVBoxLayout(left_body)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addWidget(self.form)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
+        left_layout.addWidget(self.device_note)
+        left_layout.addLayout(eval_row)
+        left_layout.addWidget(runs_box, 1)
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setFrameShape(QScrollArea.Shape.NoFrame)
+        left.setWidget(left_body)
+        left.setFixedWidth(372)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration", steady_axes=True)
+        self.loss_plot.add_series("matching", MATCHING_COLOUR, symbols=False)
+        self.loss_plot.add_series("validation", VALIDATION_COLOUR, symbols=False)
+        self.lr_plot = CurvePlot("Learned step size", "lr", "iteration", steady_axes=True)
+        self.lr_plot.add_series("lr", LR_COLOUR, symbols=False)
+        self.smoothing = QCheckBox("Smooth")
+        self.smoothing.setToolTip(f"Mean of the last {SMOOTHING_WINDOW} iterations")
+        self.smoothing.toggled.connect(self._apply_plot_options)
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setChecked(True)
+        self.log_scale.toggled.connect(self._apply_plot_options)
+        plot_options = QHBoxLayout()
+        plot_options.addWidget(self.smoothing)
+        plot_options.addWidget(self.log_scale)
+        plot_options.addStretch(1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot, 3)
+        plots.addWidget(self.lr_plot, 2)
+        plots_widget = QWidget()
+        plots_layout = QVBoxLayout(plots_widget)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addLayout(plots)
+        plots_layout.addLayout(plot_options)
+
+        self.grid = PrototypeGrid()
+        self.grid.picked.connect(self.show_prototype)
+        self.timeline = QSlider(Qt.Orientation.Horizontal)
+        self.timeline.setRange(0, 0)
+        self.timeline.setToolTip("Scrub through the saved snapshots; the right end follows the live run")
+        self.timeline.valueChanged.connect(self._on_timeline)
+        self.timeline_label = QLabel("no snapshot")
+        self.timeline_label.setMinimumWidth(150)
+        self.gif_button = QPushButton("GIF…")
+        self.gif_button.setToolTip("Export the evolution as an animated GIF")
+        self.gif_button.clicked.connect(lambda: self.export_evolution("gif"))
+        self.strip_button = QPushButton("PNG strip…")
+        self.strip_button.setToolTip("Export evenly spaced snapshots side by side")
+        self.strip_button.clicked.connect(lambda: self.export_evolution("strip"))
+        timeline_row = QHBoxLayout()
+        timeline_row.addWidget(self.timeline, 1)
+        timeline_row.addWidget(self.timeline_label)
+        timeline_row.addWidget(self.gif_button)
+        timeline_row.addWidget(self.strip_button)
+        grid_box = QGroupBox("Prototypes (a row per class)")
+        grid_layout = QVBoxLayout(grid_box)
+        grid_layout.addWidget(self.grid, 1)
+        grid_layout.addLayout(timeline_row)
+
+        self.view = ImageView()
+        self.view.empty_text = "Click a prototype to see it large"
+        self.view.setMinimumSize(160, 160)
+        self.controls = DisplayControls()
+        self.controls.set_settings(DisplaySettings(stretch="linear", interval="minmax", linked=True))
+        self._hide_band_choice()
+        self.controls.changed.connect(lambda _settings: self._render_viewed())
+        self.view_caption = QLabel("")
+        view_box = QGroupBox("Prototype")
+        view_layout = QVBoxLayout(view_box)
+        view_layout.addWidget(self.view, 1)
+        view_layout.addWidget(self.view_caption)
+        view_layout.addWidget(self.controls)
+
+        self.table = QTableWidget(len(EVALUATION_ROWS), 4)
+        self.table.setHorizontalHeaderLabels(["images", "epochs", "lr", "test accuracy"])
+        self.table.setVerticalHeaderLabels([title for _, title in EVALUATION_ROWS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * 22 + 6)
+        self.table.setToolTip("Fresh nets trained on each set, tested on the real test split (mean ± std)")
+        self.export_buttons: dict[str, QPushButton] = {}
+        export_row = QHBoxLayout()
+        for kind, text in (("npz", "Export .npz…"), ("png", "PNG grid…"), ("fits", "FITS cube…")):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _checked=False, chosen=kind: self.export_synthetic(chosen))
+            export_row.addWidget(button)
+            self.export_buttons[kind] = button
+        results_box = QGroupBox("Evaluation and export")
+        results_layout = QVBoxLayout(results_box)
+        results_layout.addWidget(self.table, 1)
+        results_layout.addLayout(export_row)
+
+        middle = QSplitter(Qt.Orientation.Horizontal)
+        middle.addWidget(grid_box)
+        middle.addWidget(view_box)
+        middle.setSizes([620, 360])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(results_box)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots_widget)
+        right.addWidget(middle)
+        right.addWidget(bottom)
+        right.setSizes([230, 420, 190])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+        self._update_buttons()
+
+    def _hide_band_choice(self) -> None:
+        """Prototypes are always RGB pictures: a band menu would only offer "auto"."""
+        self.controls.bands.hide()
+        for label in self.controls.findChildren(QLabel):
+            if label.buddy() is self.controls.bands:
+                label.hide()
+
+    # Buttons and state ----------------------------------------------------------------
+
+    def _update_buttons(self) -> None:
+        busy = self.runner.running
+        distilling = busy and self._job_kind == "distill"
+        for widget in (self.start_button, self.estimate_button, self.form.build_button):
+            widget.setEnabled(not busy)
+        self.pause_button.setEnabled(distilling)
+        self.pause_button.setText("Resume" if self.runner.pause_requested else "Pause")
+        self.cancel_button.setEnabled(busy)
+        finished = self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file()
+        for button in self.export_buttons.values():
+            button.setEnabled(finished and not self.exporter.running)
+        has_steps = bool(self._steps)
+        self.gif_button.setEnabled(has_steps and not self.exporter.running)
+        self.strip_button.setEnabled(has_steps and not self.exporter.running)
+        self._update_run_buttons()
+
+    def _update_run_buttons(self) -> None:
+        run = self._selected_run()
+        busy = self.runner.running
+        self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not busy)
+        self.evaluate_button.setEnabled(run is not None and run.status == "finished" and not busy)
+
+    def _on_buffer_changed(self, folder: str) -> None:
+        names = buffer_classes(folder) if folder else ()
+        if names and not self.runner.running:
+            self.grid.set_class_names(names)
+
+    def _apply_plot_options(self) -> None:
+        window = SMOOTHING_WINDOW if self.smoothing.isChecked() else 1
+        for plot in (self.loss_plot, self.lr_plot):
+            plot.set_smoothing(window)
+            plot.set_log_y(self.log_scale.isChecked())
+
+    # Jobs ------------------------------------------------------------------------------
+
+    def _start_job(self, kind: str, job: Callable[[EventSink, CancelToken], object], message: str) -> None:
+        import galaxy_studio.distill.runner  # noqa: F401 - torch's first import can deadlock in a worker thread
+
+        self._job_kind = kind
+        self.message = ""
+        self.progress_label.setStyleSheet("")
+        self.progress_label.setText(message)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.runner.start(job)
+        self._update_buttons()
+
+    def _data_and_buffer_ready(self, need_buffer: bool = True) -> bool:
+        if self.runner.running:
+            return False
+        if not self.form.data_edit.text().strip():
+            self._say("Choose labelled data first: a folder with one sub-folder per class, a CSV, "
+                      "a Galaxy10 HDF5 file or a project.")
+            return False
+        if need_buffer and not (Path(self.form.buffer_edit.text().strip()) / "buffer.json").is_file():
+            self._say("Choose a buffer folder, or press Build buffer to train experts on the data.")
+            return False
+        return True
+
+    def _say(self, text: str, warning: bool = False) -> None:
+        self.message = text
+        self.progress_label.setStyleSheet("color: #ff9a8a;" if warning else "")
+        self.progress_label.setText(text)
+        self.status.emit(text)
+
+    def build_buffer(self, config: BufferConfig | None = None, then: Callable[[], None] | None = None) -> None:
+        if config is None and not self._data_and_buffer_ready(need_buffer=False):
+            return
+        config = config or self.form.buffer_config()
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.distill.experts import train_experts
+
+            return train_experts(config, emit=emit, cancel=cancel)
+
+        self._after_job = then
+        self._start_job("buffer", job, f"Building a buffer in {config.out_dir}…")
+
+    def start_demo(self) -> None:
+        """Build (once) the demo data and buffer, then distil them live (see distill/demo.py)."""
+        from galaxy_studio.distill.demo import DEMO_BUFFER_NAME, ensure_demo_buffer
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            return ensure_demo_buffer(emit=emit, cancel=cancel)
+
+        self._after_job = self._start_demo_run
+        self._start_job("demo", job, f"Preparing the demo galaxies and the '{DEMO_BUFFER_NAME}' buffer…")
+
+    def _start_demo_run(self) -> None:
+        from galaxy_studio.distill.demo import demo_distill_config
+
+        data, buffer = self.result
+        self.form.data_edit.setText(str(data))
+        self.form.buffer_edit.setText(str(buffer))
+        self.start(demo_distill_config(buffer, data, new_run_folder(distill_runs_dir(), "demo-stm")))
+
+    def estimate(self) -> None:
+        if not self._data_and_buffer_ready():
+            return
+        config = self.form.distill_config(distill_runs_dir() / "estimate")
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.distill.timing import estimate_iteration_seconds
+            from galaxy_studio.model.prediction import resolve_device
+
+            return resolve_device(config.device).type, estimate_iteration_seconds(config, emit=emit, cancel=cancel)
+
+        self._estimate_config = config
+        self._start_job("estimate", job, "Timing two iterations…")
+
+    def start(self, config: DistillConfig | None = None, history: list[dict[str, Any]] | None = None) -> None:
+        if config is None:
+            if not self._data_and_buffer_ready():
+                return
+            try:
+                config = self.form.distill_config(new_run_folder(distill_runs_dir(), self.form.method.currentText()))
+            except ModelError as error:
+                self._say(str(error), warning=True)
+                return
+        if self.runner.running:
+            return
+        self.form.show_config(config)
+        self.config, self.run_dir, self.result, self.evaluation = config, Path(config.out_dir), None, None
+        self.iteration, self._pace, self._last_progress = 0, None, None
+        self._live_listed = False
+        self._reset_views(buffer_classes(config.buffer))
+        self._plot_history(history or [])
+        self._steps = snapshot_steps(self.run_dir)
+        self._follow_live = True
+        self._sync_timeline()
+        self._note_device(config.device)
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            import torch
+
+            from galaxy_studio.distill.runner import distill
+
+            try:
+                return distill(config, emit=emit, cancel=cancel)
+            except torch.cuda.OutOfMemoryError as error:
+                torch.cuda.empty_cache()
+                raise MemoryError(out_of_memory_advice(config)) from error
+
+        self._after_job = self._evaluate_finished_run if self.evaluate_when_done.isChecked() else None
+        self._start_job("distill", job, f"Loading {Path(config.data).name} and the buffer…")
+
+    def _reset_views(self, classes: tuple[str, ...]) -> None:
+        self.loss_plot.clear_series()
+        self.lr_plot.clear_series()
+        self.grid.clear()
+        self.grid.set_class_names(classes)
+        self._live_pictures = None
+        self._show_evaluation(None)
+        self.view.set_image(None)
+        self._viewed = None
+        self.view_caption.setText("")
+
+    def _note_device(self, device: str, seconds: float | None = None, iterations: int | None = None) -> None:
+        import torch
+
+        gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+        if device == "cpu" or (device == "auto" and not gpu):
+            text = ("No GPU: distillation runs on the CPU, one to two orders of magnitude slower than on a GPU."
+                    if not gpu else "Runs on the CPU as chosen.")
+        else:
+            text = f"Runs on {'CUDA' if torch.cuda.is_available() else 'Apple MPS'}."
+        if seconds is not None:
+            text += f" About {seconds:.2f} s per iteration measured"
+            text += f"; {iterations} iterations ≈ {format_duration(seconds * iterations)} at most." if iterations else "."
+        elif device in ("cpu", "auto") and not gpu:
+            text += " Press Estimate to time an iteration, or watch the pace once it runs."
+        self.device_note.setText(text)
+
+    def _evaluate_finished_run(self) -> None:
+        if self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file():
+            self.evaluate(self.run_dir)
+
+    def evaluate(self, run_dir: Path) -> None:
+        from galaxy_studio.distill.evaluate import EvaluationProtocol
+
+        config = self.config
+        protocol = EvaluationProtocol(nets=self.eval_nets.value(), epochs=self.eval_epochs.value(),
+                                      full_epochs=max(1, min(30, self.eval_epochs.value() // 10)),
+                                      device=config.device if config is not None else "auto")
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.distill.evaluate import evaluate_synthetic
+
+            report = evaluate_synthetic(run_dir, None, protocol, emit=emit, cancel=cancel)
+            save_evaluation(run_dir, report)
+            return report
+
+        self._after_job = None
+        self._start_job("evaluate", job, f"Evaluating: {protocol.nets} fresh net(s) per training set, "
+                                         f"{protocol.epochs} epochs…")
+
+    def toggle_pause(self) -> None:
+        if self.runner.pause_requested:
+            self.runner.resume()
+            self.progress_label.setText(f"Resumed at iteration {self.iteration}.")
+        else:
+            self.runner.pause()
+            self.progress_label.setText("Pausing after the current iteration…")
+        self._update_buttons()
+
+    def _on_paused_changed(self, paused: bool) -> None:
+        if paused:
+            self.progress_label.setText(f"Paused after iteration {self.iteration}. Resume continues in place; "
+                                        "Cancel keeps the last checkpoint.")
+        self._update_buttons()
+
+    # Events ----------------------------------------------------------------------------
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, MetricLogged):
+            if event.name == "matching_loss":
+                self.loss_plot.append("matching", event.step, event.value)
+            elif event.name == "validation_loss":
+                self.loss_plot.append("validation", event.step, event.value)
+            elif event.name == "lr":
+                self.lr_plot.append("lr", event.step, event.value)
+            elif event.name == "expert_test_accuracy":
+                self.progress_label.setText(f"Expert {event.step + 1} trained: test accuracy {100 * event.value:.1f}%")
+        elif isinstance(event, SnapshotTaken):
+            self._on_snapshot(event)
+        elif isinstance(event, StageAdvanced):
+            self._mark_stage(self.iteration, event.stage, event.reason)
+        elif isinstance(event, Progressed):
+            self._on_progress(event)
+        elif isinstance(event, BufferPlanned):
+            self.form.buffer_info.setText(
+                f"Planned: {event.experts} expert(s) × {event.epochs + 1} snapshots × {event.parameters:,} "
+                f"parameters = {event.bytes / 1e6:,.1f} MB on disk")
+        elif isinstance(event, Warned):
+            self.status.emit(event.text)
+
+    def _on_progress(self, event: Progressed) -> None:
+        self.progress.setRange(0, max(event.total, 1))
+        self.progress.setValue(event.done)
+        if self._job_kind != "distill" or not event.what.startswith("stage"):
+            return
+        now = time.perf_counter()
+        if self._last_progress is not None and event.done > self._last_progress[1]:
+            seconds = (now - self._last_progress[0]) / (event.done - self._last_progress[1])
+            self._pace = seconds if self._pace is None else _PACE_MEMORY * self._pace + (1 - _PACE_MEMORY) * seconds
+        self._last_progress = (now, event.done)
+        self.iteration = event.done
+        pace = "" if self._pace is None else (f" · {self._pace:.2f} s per iteration · at most "
+                                              f"{format_duration(self._pace * (event.total - event.done))} left")
+        if not self.runner.pause_requested:
+            self.progress_label.setText(f"Iteration {event.done}/{event.total} · {event.what}{pace}")
+
+    def _mark_stage(self, iteration: int, stage: int, reason: str) -> None:
+        text = f"stage {stage}: {reason.split(' (')[0]}"
+        for plot in (self.loss_plot, self.lr_plot):
+            plot.add_marker(iteration, text, STAGE_COLOUR)
+        self.status.emit(f"Stage {stage} at iteration {iteration}: {reason}")
+
+    def _plot_record(self, record: dict[str, Any]) -> None:
+        step = int(record.get("iteration", 0))
+        self.loss_plot.append("matching", step, record.get("matching_loss"))
+        self.loss_plot.append("validation", step, record.get("validation_loss"))
+        self.lr_plot.append("lr", step, record.get("lr"))
+        self.iteration = step
+
+    def _plot_history(self, history: list[dict[str, Any]]) -> None:
+        for record in history:
+            self._plot_record(record)
+        for iteration, stage in _stage_changes(history):
+            self._mark_stage(iteration, stage, "advanced")
+
+    def _on_snapshot(self, event: SnapshotTaken) -> None:
+        if not self._live_listed:
+            self._live_listed = True
+            self._list_live_run()
+        self._live_pictures = (event.images_uint8_nhwc, event.labels, event.step)
+        if not self._steps or event.step > self._steps[-1]:
+            self._steps = snapshot_steps(self.run_dir) if self.run_dir is not None else [event.step]
+            if not self._steps or self._steps[-1] < event.step:
+                self._steps.append(event.step)
+        if self._follow_live:
+            self._show_pictures(event.images_uint8_nhwc, event.labels, event.step, live=True)
+            self._sync_timeline()
+
+    def _show_pictures(self, pictures: np.ndarray, labels: np.ndarray, step: int, live: bool) -> None:
+        self.grid.set_pictures(pictures, labels, step)
+        self.timeline_label.setText(f"iteration {step}" + (" (live)" if live and self.runner.running else ""))
+        if self._viewed is not None:
+            self._render_viewed()
+
+    def _sync_timeline(self) -> None:
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, max(len(self._steps) - 1, 0))
+        if self._follow_live:
+            self.timeline.setValue(self.timeline.maximum())
+        self.timeline.blockSignals(False)
+        self.gif_button.setEnabled(bool(self._steps) and not self.exporter.running)
+        self.strip_button.setEnabled(bool(self._steps) and not self.exporter.running)
+
+    def _on_timeline(self, position: int) -> None:
+        if not self._steps or self.run_dir is None:
+            return
+        self._follow_live = position >= self.timeline.maximum()
+        if self._follow_live and self._live_pictures is not None and self.runner.running:
+            self._show_pictures(*self._live_pictures, live=True)
+            return
+        step = self._steps[min(position, len(self._steps) - 1)]
+        try:
+            pictures, labels = load_snapshot(self.run_dir, step)
+        except ModelError as error:
+            self.status.emit(str(error))
+            return
+        self._show_pictures(pictures, labels, step, live=False)
+
+    # Endings ---------------------------------------------------------------------------
+
+    def _on_succeeded(self, result: object) -> None:
+        self.result = result
+        if self._job_kind == "estimate":
+            device, seconds = result
+            assert self._estimate_config is not None
+            self._note_device(self._estimate_config.device, seconds, self._estimate_config.iterations)
+            self.progress_label.setText(f"About {seconds:.2f} s per iteration on {device}.")
+        elif self._job_kind == "buffer":
+            self.form.buffer_edit.setText(result.buffer_dir)
+            self.progress_label.setText(f"Buffer ready: {result.experts} expert(s), "
+                                        f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}.")
+        elif self._job_kind == "distill":
+            self.progress_label.setText(
+                f"Done: {result.iterations} iterations (stopped by {result.stopped_by}), stage {result.stage}, "
+                f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}.")
+            self.status.emit(f"Distillation finished: {result.synthetic}")
+        elif self._job_kind == "evaluate":
+            self._show_evaluation(result)
+            distilled = result["distilled"]
+            self.progress_label.setText(f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± "
+                                        f"{100 * distilled['std']:.1f}% test accuracy.")
+
+    def _on_failed(self, message: str) -> None:
+        self._after_job = None
+        self._say(f"Failed: {message}", warning=True)
+
+    def _on_cancelled(self) -> None:
+        self._after_job = None
+        if self._job_kind == "distill":
+            self._say(f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
+                      "under Past runs and press Resume to continue.")
+        else:
+            self._say("Cancelled.")
+
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        follow_up, self._after_job = self._after_job, None
+        self.refresh_runs()
+        self._update_buttons()
+        if follow_up is not None:
+            follow_up()
+
+    # Results ---------------------------------------------------------------------------
+
+    def _show_evaluation(self, report: dict[str, Any] | None) -> None:
+        self.evaluation = report
+        for row, (key, _) in enumerate(EVALUATION_ROWS):
+            entry = (report or {}).get(key)
+            cells = ["–"] * 4 if entry is None else [
+                str(entry["images"]), str(entry["epochs"]), f"{entry['lr']:.3g}",
+                f"{100 * entry['mean']:.1f}% ± {100 * entry['std']:.1f}%"]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(row, column, item)
+
+    def show_prototype(self, index: int) -> None:
+        self._viewed = index
+        self._render_viewed()
+
+    def _render_viewed(self) -> None:
+        picture = self.grid.picture(self._viewed) if self._viewed is not None else None
+        if picture is None:
+            return
+        labels = self.grid.labels
+        names = self.grid.class_names
+        label = int(labels[self._viewed]) if labels is not None and self._viewed < len(labels) else -1
+        name = names[label] if 0 <= label < len(names) else f"class {label}"
+        self.view.set_image(render_rgb(prototype_cutout(picture, name), self.controls.settings()), keep_view=True)
+        self.view_caption.setText(f"{name} · prototype {self._viewed + 1} · iteration {self.grid.step} · "
+                                  f"{picture.shape[1]}×{picture.shape[0]} px")
+
+    def export_synthetic(self, kind: str, target: str | Path | None = None) -> None:
+        if self.run_dir is None or self.exporter.running:
+            return
+        run_dir = self.run_dir
+        if target is None:
+            if kind == "png":
+                target = QFileDialog.getExistingDirectory(self, "Folder for the PNG grids")
+            else:
+                suffix = {"npz": "NumPy archive (*.npz)", "fits": "FITS (*.fits)"}[kind]
+                target, _ = QFileDialog.getSaveFileName(self, "Export the synthetic set",
+                                                        f"{run_dir.name}.{kind}", suffix)
+            if not target:
+                return
+        destination = Path(target)
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.distill.export import export_fits_cube, export_png_grids, load_synthetic, save_synthetic
+
+            synthetic = load_synthetic(run_dir / "synthetic.npz")
+            if kind == "npz":
+                save_synthetic(destination, synthetic)
+            elif kind == "fits":
+                export_fits_cube(synthetic, destination)
+            else:
+                return f"{len(export_png_grids(synthetic, destination))} PNG file(s) in {destination}"
+            return f"wrote {destination}"
+
+        self.exporter.start(job)
+        self._update_buttons()
+
+    def export_evolution(self, kind: str, target: str | Path | None = None) -> None:
+        if self.run_dir is None or self.exporter.running:
+            return
+        run_dir = self.run_dir
+        if target is None:
+            suffix = "gif" if kind == "gif" else "png"
+            target, _ = QFileDialog.getSaveFileName(self, "Export the evolution", f"{run_dir.name}-evolution.{suffix}",
+                                                    f"{suffix.upper()} (*.{suffix})")
+            if not target:
+                return
+        destination = Path(target)
+
+        def job(emit: EventSink, cancel: CancelToken) -> object:
+            from galaxy_studio.distill.evolution import write_evolution_gif, write_evolution_strip
+
+            if kind == "gif":
+                return f"wrote {destination}: {write_evolution_gif(run_dir, destination)} frames"
+            return f"wrote {destination}: {write_evolution_strip(run_dir, destination)} snapshots"
+
+        self.exporter.start(job)
+        self._update_buttons()
+
+    def _on_exported(self, message: str) -> None:
+        self.status.emit(message)
+        self._update_buttons()
+
+    def _on_export_failed(self, message: str) -> None:
+        self._say(f"Export failed: {message}", warning=True)
+        self._update_buttons()
+
+    # Past runs -------------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        current = self._selected_run()
+        self.runs.blockSignals(True)
+        self.runs.clear()
+        for run in list_distill_runs():
+            live = self.runner.running and self._job_kind == "distill" and run.path == self.run_dir
+            item = QListWidgetItem(describe_run(run) if not live else f"{run.name} · running")
+            item.setData(Qt.ItemDataRole.UserRole, run)
+            item.setToolTip(str(run.path))
+            self.runs.addItem(item)
+            if current is not None and run.path == current.path:
+                self.runs.setCurrentItem(item)
+        self.runs.blockSignals(False)
+        self._update_run_buttons()
+
+    def _list_live_run(self) -> None:
+        """Once the running job wrote its config, show it selected in Past runs."""
+        self.refresh_runs()
+        self.runs.blockSignals(True)
+        for row in range(self.runs.count()):
+            if self.runs.item(row).data(Qt.ItemDataRole.UserRole).path == self.run_dir:
+                self.runs.setCurrentRow(row)
+        self.runs.blockSignals(False)
+        self._update_run_buttons()
+
+    def _selected_run(self) -> DistillRun | None:
+        item = self.runs.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _show_selected_run(self, item: QListWidgetItem | None) -> None:
+        self._update_run_buttons()
+        run: DistillRun | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if run is None or self.runner.running:
+            return
+        self.open_run(run.path)
+
+    def open_run(self, path: Path) -> None:
+        """Show a past run: its curves, its snapshots on the timeline, its evaluation."""
+        run = read_distill_run(path)
+        if run is None:
+            return
+        try:
+            self.config = DistillConfig.from_dict(run.config)
+        except (ModelError, TypeError) as error:
+            self._say(f"{path}: {error}", warning=True)
+            return
+        self.run_dir = run.path
+        self._reset_views(buffer_classes(self.config.buffer))
+        self._plot_history(run.history)
+        self._show_evaluation(run.evaluation)
+        self._steps = snapshot_steps(run.path)
+        self._follow_live = False
+        self._sync_timeline()
+        self.timeline.setValue(self.timeline.maximum())
+        self._on_timeline(self.timeline.value())
+        self.progress_label.setText(f"{run.name}: {run.status}, {run.iterations} iterations. "
+                                    + describe_buffer(self.config.buffer))
+        self._update_buttons()
+
+    def resume_selected(self) -> None:
+        run = self._selected_run()
+        if run is None or run.status != "unfinished" or self.runner.running:
+            return
+        config = DistillConfig.from_dict({**run.config, "out_dir": str(run.path)})
+        self.start(config, history=run.history)
+
+    def evaluate_selected(self) -> None:
+        run = self._selected_run()
+        if run is None or run.status != "finished" or self.runner.running:
+            return
+        self.open_run(run.path)
+        self.evaluate(run.path)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+        self.exporter.shutdown()
+
+
+def _stage_changes(history: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(iteration, new stage) wherever a saved history's stage changed."""
+    changes = []
+    for before, after in zip(history, history[1:]):
+        if after.get("stage") != before.get("stage"):
+            changes.append((int(after.get("iteration", 0)), int(after.get("stage", 0))))
+    return changes

@@ -1,0 +1,235 @@
+"""Distill panel: a tiny run draws its curves and moves its prototypes, pause parks it, cancel
+keeps a checkpoint a new run resumes from, the timeline replays snapshots, exports write
+files, and CUDA running out of memory ends with advice instead of a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from galaxy_studio.data.synthetic import write_demo_set
+from galaxy_studio.distill.config import BufferConfig, DistillConfig
+from galaxy_studio.distill.runs import distill_runs_dir, load_snapshot, read_distill_run, snapshot_steps
+from galaxy_studio.events import StageAdvanced
+from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.gui.panels.distill_panel import DistillPanel
+from galaxy_studio.gui.worker import live_job_threads
+
+CLASSES = ("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data, buffer): 36 galaxies of 24 px in three classes, two width-8 experts of 3 epochs."""
+    import torch
+
+    from galaxy_studio.distill.experts import train_experts
+
+    torch.set_num_threads(1)  # as the distill tests: two threads spin against each other on a loaded CPU
+    root = tmp_path_factory.mktemp("distill-panel")
+    data = root / "data"
+    write_demo_set(data, per_class=12, size=24, seed=5)
+    for folder in data.iterdir():
+        if folder.is_dir() and folder.name not in CLASSES:
+            shutil.rmtree(folder)
+    buffer = root / "buffer"
+    train_experts(BufferConfig(data=str(data), out_dir=str(buffer), experts=2, epochs=3, width=8, size=16,
+                               crop_fraction=1.0, batch_size=8, device="cpu", threads=2))
+    return data, buffer
+
+
+def configure(panel: DistillPanel, data: Path, buffer: Path, iterations: int) -> None:
+    form = panel.form
+    form.data_edit.setText(str(data))
+    form.buffer_edit.setText(str(buffer))
+    form.ipc.setValue(2)
+    form.syn_steps.setValue(4)
+    form.iterations.setValue(iterations)
+    form.lr_img.setValue(100.0)
+    form.snapshot_every.setValue(1)
+    form.device.setCurrentText("cpu")
+    panel.eval_nets.setValue(1)
+    panel.eval_epochs.setValue(2)
+
+
+def tiny_config(data: Path, buffer: Path, out: Path, **changes: object) -> DistillConfig:
+    settings: dict[str, object] = {"ipc": 2, "syn_steps": 4, "iterations": 400, "lr_img": 100.0, "device": "cpu",
+                                   "checkpoint_every": 2, "snapshot_every": 1}
+    settings.update(changes)
+    return DistillConfig(buffer=str(buffer), data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
+
+
+def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
+        qtbot, window: MainWindow, tiny: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: ANN001
+    data, buffer = tiny
+    panel = window.distill
+    window.tabs.setCurrentWidget(panel)
+    configure(panel, data, buffer, iterations=6)
+    panel.start_button.click()
+    assert panel.runner.running and panel.cancel_button.isEnabled() and not panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.evaluation is not None, timeout=180_000)
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=10_000)
+    assert panel.loss_plot.point_count("matching") == 6
+    assert panel.loss_plot.point_count("validation") == 6
+    assert panel.lr_plot.point_count("lr") == 6
+    run_dir = panel.run_dir
+    assert snapshot_steps(run_dir) == list(range(7))
+    assert panel.grid.updates >= 2 and panel.grid.step == 6
+    first, labels = load_snapshot(run_dir, 0)
+    assert np.array_equal(panel.grid.labels, labels)
+    assert not np.array_equal(panel.grid.pictures, first), "the prototypes changed while distilling"
+    assert panel.grid.class_names == tuple(sorted(CLASSES))
+
+    for row in range(4):
+        assert panel.table.item(row, 3).text().endswith("%"), panel.table.item(row, 3).text()
+    assert read_distill_run(run_dir).evaluation["distilled"]["images"] == 6
+    assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
+
+    panel.timeline.setValue(0)
+    assert panel.grid.step == 0 and np.array_equal(panel.grid.pictures, first)
+    assert panel.timeline_label.text() == "iteration 0"
+
+    centre = panel.grid.cell_rect(3).center()
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=centre)
+    assert panel.grid.selected == 3
+    shown = panel.view.image_rgb()
+    assert shown is not None and shown.shape[:2] == first.shape[1:3]
+    assert panel.view_caption.text().startswith(sorted(CLASSES)[1]), panel.view_caption.text()
+    panel.controls.invert.setChecked(True)
+    assert np.array_equal(panel.view.image_rgb(), 255 - shown), "the stretch controls apply to the prototype"
+
+    for kind, target in (("npz", tmp_path / "set.npz"), ("fits", tmp_path / "set.fits"), ("png", tmp_path / "png")):
+        panel.export_synthetic(kind, target)
+        qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+    assert (tmp_path / "set.npz").is_file() and (tmp_path / "set.fits").is_file()
+    assert (tmp_path / "png" / "all.png").is_file()
+    panel.export_evolution("gif", tmp_path / "evolution.gif")
+    qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+    panel.export_evolution("strip", tmp_path / "strip.png")
+    qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+    with Image.open(tmp_path / "evolution.gif") as gif:
+        assert gif.n_frames == 7
+    with Image.open(tmp_path / "strip.png") as strip:
+        assert strip.width > 6 * strip.height / 2, "seven snapshots side by side"
+
+
+def test_pause_parks_the_run_resume_continues_and_closing_stops_it(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, buffer = tiny
+    panel = window.distill
+    configure(panel, data, buffer, iterations=2000)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 2, timeout=120_000)
+    panel.pause_button.click()
+    qtbot.waitUntil(lambda: panel.runner.paused, timeout=30_000)
+    assert panel.pause_button.text() == "Resume" and "Paused after iteration" in panel.progress_label.text()
+    qtbot.wait(150)
+    points, updates = panel.loss_plot.point_count("matching"), panel.grid.updates
+    qtbot.wait(600)
+    assert panel.loss_plot.point_count("matching") == points and panel.grid.updates == updates
+    panel.pause_button.click()
+    assert panel.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") > points + 1, timeout=60_000)
+    panel.pause_button.click()
+    qtbot.waitUntil(lambda: panel.runner.paused, timeout=30_000)
+    window.close()
+    assert live_job_threads() == 0, "closing the window cancels the parked job and waits for it"
+
+
+def test_cancel_keeps_a_checkpoint_that_resume_continues(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, buffer = tiny
+    panel = window.distill
+    panel.evaluate_when_done.setChecked(False)
+    out = distill_runs_dir() / "resumable"
+    panel.start(tiny_config(data, buffer, out))
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 3, timeout=120_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    assert "Cancelled" in panel.progress_label.text()
+    saved = read_distill_run(out)
+    assert saved.status == "unfinished" and saved.iterations >= 2 and (out / "state.pt").is_file()
+
+    window.close()
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    reopened.show()
+    panel = reopened.distill
+    panel.evaluate_when_done.setChecked(False)
+    rows = [panel.runs.item(row).data(Qt.ItemDataRole.UserRole).path for row in range(panel.runs.count())]
+    panel.runs.setCurrentRow(rows.index(out))
+    assert panel.resume_button.isEnabled()
+    panel.resume_button.click()
+    assert panel.loss_plot.point_count("matching") == saved.iterations, "the saved iterations are drawn again"
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") > saved.iterations + 1, timeout=120_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    history = read_distill_run(out).history
+    assert [record["iteration"] for record in history] == list(range(1, len(history) + 1))
+    assert len(history) > saved.iterations, "the new run continued after the checkpoint"
+    reopened.close()
+
+
+def test_cuda_out_of_memory_stops_with_advice(qtbot, window: MainWindow, tiny: tuple[Path, Path],
+                                              isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import torch
+
+    import galaxy_studio.distill.runner as runner
+
+    def out_of_memory(config: DistillConfig, **_: object) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(runner, "distill", out_of_memory)
+    data, buffer = tiny
+    panel = window.distill
+    panel.start(tiny_config(data, buffer, isolated_home / "oom", syn_steps=40, memory="full"))
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=30_000)
+    text = panel.progress_label.text()
+    assert text.startswith("Failed: The GPU ran out of memory"), text
+    assert "checkpointed or constant" in text and "fewer syn steps (e.g. 20)" in text
+    assert "Traceback" not in text and panel.start_button.isEnabled()
+
+
+def test_stage_changes_are_labelled_markers(window: MainWindow) -> None:
+    panel = window.distill
+    panel._on_event(StageAdvanced(2, "validation loss still falling (r=-0.95 < -5se=-1.77)"))
+    assert panel.loss_plot.marker_texts() == ["stage 2: validation loss still falling"]
+    assert panel.lr_plot.marker_texts() == ["stage 2: validation loss still falling"]
+    panel.smoothing.setChecked(True)
+    for step, value in enumerate([1.0, 3.0, 5.0], start=1):
+        panel.loss_plot.append("matching", step, value)
+    assert np.allclose(panel.loss_plot.series_values("matching"), [1.0, 2.0, 3.0])
+
+
+def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, _ = tiny
+    panel = window.distill
+    panel.form.data_edit.setText(str(data))
+    panel.form.experts.setValue(1)
+    panel.form.expert_epochs_total.setValue(1)
+    panel.form.size.setValue(16)
+    panel.form.width.setValue(8)
+    panel.form.device.setCurrentText("cpu")
+    panel.form.build_button.click()
+    qtbot.waitUntil(lambda: panel.form.buffer_info.text().startswith("Planned"), timeout=60_000)
+    planned = panel.form.buffer_info.text()
+    assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    built = Path(panel.form.buffer_edit.text())
+    assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
+    assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px")
+    assert "Buffer ready" in panel.progress_label.text()
+
+
+def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+    data, buffer = tiny
+    panel = window.distill
+    configure(panel, data, buffer, iterations=1000)
+    panel.estimate_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    assert panel.progress_label.text().startswith("About ") and "per iteration on cpu" in panel.progress_label.text()
+    note = panel.device_note.text()
+    assert "s per iteration measured; 1000 iterations ≈" in note, note
