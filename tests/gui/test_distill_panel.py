@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
@@ -213,11 +214,14 @@ def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWin
     panel.form.size.setValue(16)
     panel.form.width.setValue(8)
     panel.form.device.setCurrentText("cpu")
+    # A tiny buffer can finish between two polls, so every text the label shows is recorded.
+    shown: list[str] = []
+    panel.form.buffer_info.setText = lambda text: (shown.append(text), QLabel.setText(panel.form.buffer_info, text))
     panel.form.build_button.click()
-    qtbot.waitUntil(lambda: panel.form.buffer_info.text().startswith("Planned"), timeout=60_000)
-    planned = panel.form.buffer_info.text()
-    assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
-    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    qtbot.waitUntil(lambda: not panel.runner.running and "Buffer ready" in panel.progress_label.text(),
+                    timeout=120_000)
+    planned = [text for text in shown if text.startswith("Planned")]
+    assert planned and "1 expert(s) × 2 snapshots ×" in planned[0] and "MB on disk" in planned[0], shown
     built = Path(panel.form.buffer_edit.text())
     assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
     assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px")
