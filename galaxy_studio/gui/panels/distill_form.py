@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from galaxy_studio.distill.config import DISTILL_METHODS, MEMORY_MODE_NAMES, BufferConfig, DistillConfig
 from galaxy_studio.distill.runs import buffers_dir, new_run_folder
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.model.config import DEVICES
 
 MEMORY_TIPS = {
@@ -84,19 +85,12 @@ class DistillForm(QWidget):
         buffer = BufferConfig(data="", out_dir="")
 
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("folder per class, CSV, Galaxy10 .h5 or .gsproj")
-        data_buttons = QHBoxLayout()
-        for text, slot, tip in (("Folder…", self._choose_folder, "A folder with one sub-folder per class"),
-                                ("File…", self._choose_file, "A project, CSV or Galaxy10 HDF5 file"),
-                                ("Project", self._use_project, "The labelling project open in the Library")):
-            button = QPushButton(text)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            data_buttons.addWidget(button)
+        data_buttons = DataSourceButtons(self.data_edit, current_project)
+        data_buttons.status.connect(self.status)
         data_box = QGroupBox("Data")
         data_layout = QVBoxLayout(data_box)
         data_layout.addWidget(self.data_edit)
-        data_layout.addLayout(data_buttons)
+        data_layout.addWidget(data_buttons)
 
         self.buffer_edit = QLineEdit()
         self.buffer_edit.setPlaceholderText("a buffer folder (expert trajectories)")
@@ -175,24 +169,6 @@ class DistillForm(QWidget):
         layout.addWidget(method_box)
 
     # Choices --------------------------------------------------------------------------
-
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "A folder with one sub-folder per class")
-        if folder:
-            self.data_edit.setText(folder)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)")
-        if path:
-            self.data_edit.setText(path)
-
-    def _use_project(self) -> None:
-        project = self.current_project()
-        if project is None:
-            self.status.emit("No project is open in the Library")
-            return
-        self.data_edit.setText(str(project))
 
     def _choose_buffer(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A buffer folder (holds buffer.json)", str(buffers_dir()))

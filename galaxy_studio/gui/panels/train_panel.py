@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed, Warned
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, BALANCE_MODES, DEVICES, TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
@@ -103,17 +103,8 @@ class TrainPanel(QWidget):
 
     def _build(self) -> None:
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("folder per class, CSV, Galaxy10 .h5 or a .gsproj project")
-        folder_button = QPushButton("Folder…")
-        folder_button.clicked.connect(self._choose_folder)
-        file_button = QPushButton("File…")
-        file_button.clicked.connect(self._choose_file)
-        project_button = QPushButton("Open project")
-        project_button.setToolTip("Train on the labels of the project open in the Library")
-        project_button.clicked.connect(self._use_project)
-        data_buttons = QHBoxLayout()
-        for button in (folder_button, file_button, project_button):
-            data_buttons.addWidget(button)
+        data_buttons = DataSourceButtons(self.data_edit, self.current_project)
+        data_buttons.status.connect(self.status)
 
         self.arch = QComboBox()
         self.arch.addItems(list(ARCHITECTURE_NAMES))
@@ -254,26 +245,6 @@ class TrainPanel(QWidget):
         spin.setSingleStep(10 ** -decimals * 10)
         spin.setToolTip(tip)
         return spin
-
-    # Data choice -----------------------------------------------------------------------
-
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "A folder with one sub-folder per class")
-        if folder:
-            self.data_edit.setText(folder)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)")
-        if path:
-            self.data_edit.setText(path)
-
-    def _use_project(self) -> None:
-        project = self.current_project()
-        if project is None:
-            self.status.emit("No project is open in the Library")
-            return
-        self.data_edit.setText(str(project))
 
     def config(self, out_dir: Path | None = None) -> TrainConfig:
         arch = self.arch.currentText()
