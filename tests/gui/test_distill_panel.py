@@ -233,3 +233,37 @@ def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny
     assert panel.progress_label.text().startswith("About ") and "per iteration on cpu" in panel.progress_label.text()
     note = panel.device_note.text()
     assert "s per iteration measured; 1000 iterations ≈" in note, note
+
+
+def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap(
+        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing the snapshot folder for every snapshot cost the GUI thread time growing with
+    the run; the next step in the schedule is appended, a gap (coalesced snapshots) re-lists."""
+    from galaxy_studio.distill.runs import snapshot_file
+    from galaxy_studio.events import SnapshotTaken
+    from galaxy_studio.gui.panels import distill_panel
+
+    panel = window.distill
+    run_dir = tmp_path / "run"
+    panel.config = DistillConfig(buffer="b", data="d", out_dir=str(run_dir), snapshot_every=2)
+    panel.run_dir = run_dir
+    listings: list[Path] = []
+    monkeypatch.setattr(distill_panel, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder))
+    pictures, labels = np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1])
+
+    def saved(step: int, delivered: bool = True) -> None:
+        path = snapshot_file(run_dir, step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=pictures, labels=labels)
+        if delivered:
+            panel._on_event(SnapshotTaken(step, pictures, labels))
+
+    for step in (0, 2, 4):
+        saved(step)
+    assert panel.timeline.maximum() == 2 and panel.grid.step == 4
+    assert listings == [run_dir], "listed once, for the first snapshot"
+    saved(6, delivered=False)
+    saved(8)
+    assert listings == [run_dir, run_dir], "a gap lists the folder again"
+    panel.timeline.setValue(3)
+    assert panel.grid.step == 6, "the snapshot the GUI never received is on the timeline"
