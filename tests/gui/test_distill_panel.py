@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
 
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
@@ -214,14 +213,14 @@ def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWin
     panel.form.size.setValue(16)
     panel.form.width.setValue(8)
     panel.form.device.setCurrentText("cpu")
-    # A tiny buffer can finish between two polls, so every text the label shows is recorded.
+    # What the label said right after the panel handled each event: a build this small can
+    # end (and replace the plan with the built buffer's summary) before a poll sees the plan.
     shown: list[str] = []
-    panel.form.buffer_info.setText = lambda text: (shown.append(text), QLabel.setText(panel.form.buffer_info, text))
+    panel.runner.event.connect(lambda _event: shown.append(panel.form.buffer_info.text()))
     panel.form.build_button.click()
-    qtbot.waitUntil(lambda: not panel.runner.running and "Buffer ready" in panel.progress_label.text(),
-                    timeout=120_000)
-    planned = [text for text in shown if text.startswith("Planned")]
-    assert planned and "1 expert(s) × 2 snapshots ×" in planned[0] and "MB on disk" in planned[0], shown
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    planned = next(text for text in shown if text.startswith("Planned"))
+    assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
     built = Path(panel.form.buffer_edit.text())
     assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
     assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px")
@@ -237,3 +236,37 @@ def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny
     assert panel.progress_label.text().startswith("About ") and "per iteration on cpu" in panel.progress_label.text()
     note = panel.device_note.text()
     assert "s per iteration measured; 1000 iterations ≈" in note, note
+
+
+def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap(
+        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing the snapshot folder for every snapshot cost the GUI thread time growing with
+    the run; the next step in the schedule is appended, a gap (coalesced snapshots) re-lists."""
+    from galaxy_studio.distill.runs import snapshot_file
+    from galaxy_studio.events import SnapshotTaken
+    from galaxy_studio.gui.panels import distill_panel
+
+    panel = window.distill
+    run_dir = tmp_path / "run"
+    panel.config = DistillConfig(buffer="b", data="d", out_dir=str(run_dir), snapshot_every=2)
+    panel.run_dir = run_dir
+    listings: list[Path] = []
+    monkeypatch.setattr(distill_panel, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder))
+    pictures, labels = np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1])
+
+    def saved(step: int, delivered: bool = True) -> None:
+        path = snapshot_file(run_dir, step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=pictures, labels=labels)
+        if delivered:
+            panel._on_event(SnapshotTaken(step, pictures, labels))
+
+    for step in (0, 2, 4):
+        saved(step)
+    assert panel.timeline.maximum() == 2 and panel.grid.step == 4
+    assert listings == [run_dir], "listed once, for the first snapshot"
+    saved(6, delivered=False)
+    saved(8)
+    assert listings == [run_dir, run_dir], "a gap lists the folder again"
+    panel.timeline.setValue(3)
+    assert panel.grid.step == 6, "the snapshot the GUI never received is on the timeline"

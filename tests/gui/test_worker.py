@@ -3,6 +3,7 @@ GUI takes at most ~10 a second, the last one always), pause parks a job and canc
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -93,3 +94,19 @@ def test_pause_parks_the_job_and_cancel_releases_it(qtbot) -> None:  # noqa: ANN
         runner.cancel()
     qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
     assert not runner.paused
+
+
+def test_objects_alive_at_a_jobs_first_event_leave_the_collectors_walk(qtbot) -> None:  # noqa: ANN001
+    """A full collection walks every tracked object while all threads wait; objects frozen
+    when the job's first events arrive (its imports done) are not walked again."""
+    runner = JobRunner()
+    kept: list[list[int]] = []
+
+    def job(emit: EventSink, cancel: CancelToken) -> None:
+        kept.extend([step] for step in range(5000))
+        emit(MetricLogged("loss", 0, 1.0))
+
+    before = gc.get_freeze_count()
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(job)
+    assert gc.get_freeze_count() >= before + len(kept)

@@ -616,12 +616,23 @@ class DistillPanel(QWidget):
             self._list_live_run()
         self._live_pictures = (event.images_uint8_nhwc, event.labels, event.step)
         if not self._steps or event.step > self._steps[-1]:
-            self._steps = snapshot_steps(self.run_dir) if self.run_dir is not None else [event.step]
-            if not self._steps or self._steps[-1] < event.step:
-                self._steps.append(event.step)
+            self._note_snapshot_step(event.step)
         if self._follow_live:
             self._show_pictures(event.images_uint8_nhwc, event.labels, event.step, live=True)
             self._sync_timeline()
+
+    def _note_snapshot_step(self, step: int) -> None:
+        """Put a newly saved snapshot on the timeline. The snapshot that follows the last one
+        listed is appended; only when the worker coalesced snapshots away (a gap) is the
+        folder listed again. Listing it for every snapshot cost the GUI thread time that grew
+        with the run (a folder of thousands of files, several times a second)."""
+        every = self.config.snapshot_every if self.config is not None else 1
+        if self._steps and step == self._steps[-1] + every:
+            self._steps.append(step)
+            return
+        self._steps = snapshot_steps(self.run_dir) if self.run_dir is not None else [step]
+        if not self._steps or self._steps[-1] < step:
+            self._steps.append(step)
 
     def _show_pictures(self, pictures: np.ndarray, labels: np.ndarray, step: int, live: bool) -> None:
         self.grid.set_pictures(pictures, labels, step)
