@@ -8,6 +8,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,19 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "gs-home"
     monkeypatch.setenv("GALAXY_STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for the test, then as before. On a busy two-core machine a second
+    OpenMP thread mostly spins against other processes: tiny batches and timing comparisons
+    stall for longer than the work they measure (occlusion's check: 55 s against 3 s)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ against each other."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,16 +15,6 @@ from galaxy_studio.distill.params import count_parameters, flat_parameters, para
 from galaxy_studio.model.architectures import build_model
 
 CHANNELS, SIZE, HIDDEN, CLASSES = 2, 4, 6, 3
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """These tensors are tiny: handing them between threads costs more than it saves, and far
-    more on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def seeded(seed: int) -> torch.Generator:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,16 +78,6 @@ def crop_region(cutout: Cutout, prep: Preprocessing) -> np.ndarray:
     """(H, W) bool: the part of the cutout the network sees (where a map can be non-zero)."""
     return map_to_cutout(np.ones((prep.size, prep.size), np.float32), prep, cutout) > 0
 
-
-@pytest.fixture
-def one_torch_thread() -> Iterator[None]:
-    """Occlusion and Integrated Gradients run hundreds of tiny batches; on a busy machine a
-    second torch thread spends more time waiting for the first than computing (measured 55 s
-    against 3 s for occlusion's check)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def demo_items(demo_set: Path, count: int) -> list[CatalogItem]:

@@ -142,14 +142,8 @@ def test_past_runs_are_listed_with_their_curves(trained_run: TrainResult) -> Non
     assert run.config["arch"] == "galaxy-cnn"
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_the_epoch_estimate_grows_with_the_work(demo_set: Path, tmp_path: Path) -> None:
-    # One thread: two OpenMP threads spinning against the other processes of a busy machine
-    # make single batches stall for a second, longer than the work being compared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        small = estimate_epoch_seconds(tiny_config(demo_set, tmp_path / "e", arch="convnet-d3", size=16, width=32))
-        large = estimate_epoch_seconds(tiny_config(demo_set, tmp_path / "e", arch="convnet-d3", size=128, width=32))
-    finally:
-        torch.set_num_threads(threads)
+    small = estimate_epoch_seconds(tiny_config(demo_set, tmp_path / "e", arch="convnet-d3", size=16, width=32))
+    large = estimate_epoch_seconds(tiny_config(demo_set, tmp_path / "e", arch="convnet-d3", size=128, width=32))
     assert 0 < small < large, "64x the pixels: a margin no stall on a busy machine closes"
