@@ -924,6 +924,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     config = _model_errors(
         lambda: EmbedConfig(data=args.data, source=source, model=model, backbone=args.backbone,
                             weights_path=args.weights, use_cache=not args.no_cache,
+                            average_orientations=not args.single_orientation,
                             **{key: value for key, value in chosen.items() if value is not None}), "nothing was written")
     started = time.perf_counter()
     embeddings = _model_errors(lambda: embed(config, emit=TrainingPrinter()), "nothing was written")
@@ -985,6 +986,9 @@ def _add_explore_commands(sub: Any) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--single-orientation", action="store_true",
+                   help="embed each image as it is, not averaged over its 8 right-angle rotations and flips "
+                   "(8 times faster; vectors then depend on the galaxy's orientation)")
     p.add_argument("--no-cache", action="store_true", help="compute again and leave the cache alone")
     p.set_defaults(handler=cmd_embed)
 
