@@ -62,6 +62,7 @@ PRETRAIN, JOINT = "pretrain", "joint"
 _PHASE_STREAMS = {PRETRAIN: 0, JOINT: 1}
 _INIT_STREAM, _REFERENCE_STREAM, _FRESH_STREAM = 7, 11, 13
 _EVAL_BATCH = 4096
+_RECONSTRUCTION_COLUMNS = 10
 _TERMS = ("total", "cls", "rec", "grad", "div", "real_rec", "repel")
 
 
@@ -374,14 +375,17 @@ def _finish(config: UnsupervisedConfig, run: _Run, data: FlatData, tensors: _Ten
 
 
 def _save_reconstructions(run: _Run, data: FlatData, path: Path) -> None:
-    """The seed report's figure: one validation image per class (top) over its reconstruction
-    by the final autoencoder (bottom), to see whether the decoder still draws real images."""
-    firsts = [int(np.flatnonzero(data.val_y == label)[0]) for label in np.unique(data.val_y)]
-    originals = torch.from_numpy(data.val_x[firsts]).to(run.synthetic.device)
+    """The seed report's figure: validation images taken from each class in turn (top row)
+    over their reconstructions by the final autoencoder (bottom row), to see whether the
+    decoder still draws real images."""
+    members = [np.flatnonzero(data.val_y == label) for label in np.unique(data.val_y)]
+    chosen = [int(group[rank]) for rank in range(max(len(group) for group in members)) for group in members
+              if rank < len(group)][:_RECONSTRUCTION_COLUMNS]
+    originals = torch.from_numpy(data.val_x[chosen]).to(run.synthetic.device)
     with torch.no_grad():
         rebuilt = run.autoencoder(originals).cpu().numpy()
-    pictures = samples_to_uint8_nhwc(np.concatenate([data.val_x[firsts], rebuilt]), data.shape)
-    save_grid_png(path, pictures, columns=len(firsts))
+    pictures = samples_to_uint8_nhwc(np.concatenate([data.val_x[chosen], rebuilt]), data.shape)
+    save_grid_png(path, pictures, columns=len(chosen))
 
 
 def _save_state(config: UnsupervisedConfig, run_dir: Path, run: _Run) -> None:

@@ -50,12 +50,12 @@ class UnsupervisedConfig:
     lr_syn: float = 0.01
     pretrain_epochs: int = 100
     patience: int = 5
-    epochs: int = 20
+    epochs: int = 10
     warmup_epochs: int = 5
     l_cls: float = 1.0
     l_rec: float = 1.0
     l_grad: float = 1.0
-    l_div: float = 1.0
+    l_div: float = 0.01
     l_real_rec: float = 0.0
     l_repel: float = 0.0
     init_real_fraction: float = 0.25

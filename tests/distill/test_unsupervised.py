@@ -17,6 +17,7 @@ from galaxy_studio.distill.autoencoder import (
     ShallowAutoencoder,
     diversity,
     mean_pairwise_distance,
+    nearest_neighbour_repulsion,
     synthetic_reconstruction_terms,
     warmup_factor,
 )
@@ -78,7 +79,7 @@ def test_gradient_penalty_is_the_norm_of_the_finite_difference_gradient(tied: bo
             down[index] -= step
             numeric[index] = (_reconstruction(autoencoder, up) - _reconstruction(autoencoder, down)) / (2 * step)
     assert float(rec.detach()) == pytest.approx(_reconstruction(autoencoder, s.detach()), rel=1e-12)
-    assert float(penalty) == pytest.approx(float(numeric.norm()), rel=1e-6)
+    assert float(penalty.detach()) == pytest.approx(float(numeric.norm()), rel=1e-6)
     # create_graph: the penalty itself has a gradient with respect to the samples (a second derivative).
     (through,) = torch.autograd.grad(penalty, s)
     with torch.no_grad():
@@ -86,7 +87,7 @@ def test_gradient_penalty_is_the_norm_of_the_finite_difference_gradient(tied: bo
         bumped[0, 0] += 1e-5
     bumped.requires_grad_(True)
     _, bumped_penalty = synthetic_reconstruction_terms(autoencoder, bumped)
-    assert float(through[0, 0]) == pytest.approx(float(bumped_penalty - penalty) / 1e-5, rel=1e-3)
+    assert float(through[0, 0]) == pytest.approx(float((bumped_penalty - penalty).detach()) / 1e-5, rel=1e-3)
 
 
 def test_diversity_is_half_the_mean_squared_pairwise_distance_per_value() -> None:
@@ -95,6 +96,15 @@ def test_diversity_is_half_the_mean_squared_pairwise_distance_per_value() -> Non
     assert float(diversity(s)) == pytest.approx(float(pairwise) / 2, rel=1e-12)
     assert mean_pairwise_distance(torch.ones(4, 3)) == 0.0
     assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+
+
+def test_repulsion_is_the_mean_negative_log_nearest_neighbour_distance() -> None:
+    s = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0], [4.0, 4.0, 4.0, 4.0]])
+    nearest = torch.tensor([4.0, 1.0, 1.0, 16.0 + 4.0 + 9.0 + 16.0])
+    assert float(nearest_neighbour_repulsion(s)) == pytest.approx(float(-torch.log(nearest / 4 + 1e-4).mean()),
+                                                                  rel=1e-5)
+    (push,) = torch.autograd.grad(nearest_neighbour_repulsion(s.requires_grad_(True)), s)
+    assert push[1, 2] > 0 > push[2, 2]  # lowering the loss moves the two closest samples apart
 
 
 def test_warmup_ramps_linearly_then_holds() -> None:
@@ -108,9 +118,9 @@ def test_warmup_silences_reconstruction_and_diversity_but_not_the_rest() -> None
     autoencoder, head = ShallowAutoencoder(6, 3), torch.nn.Linear(3, 2)
     s = torch.rand(4, 6, requires_grad=True)
     x, y = torch.rand(5, 6), torch.tensor([0, 1, 0, 1, 1])
-    cold = joint_loss_terms(config, autoencoder, head, s, x, y, 0.0)
+    cold = {name: term.detach() for name, term in joint_loss_terms(config, autoencoder, head, s, x, y, 0.0).items()}
     assert float(cold["total"]) == pytest.approx(float(cold["cls"] + 2.0 * cold["grad"]), rel=1e-6)
-    warm = joint_loss_terms(config, autoencoder, head, s, x, y, 0.5)
+    warm = {name: term.detach() for name, term in joint_loss_terms(config, autoencoder, head, s, x, y, 0.5).items()}
     expected = (warm["cls"] + 0.5 * 3.0 * warm["rec"] + 2.0 * warm["grad"] - 0.5 * 5.0 * warm["div"]
                 + 0.5 * 7.0 * warm["real_rec"] + 0.5 * 0.5 * warm["repel"])
     assert float(warm["total"]) == pytest.approx(float(expected), rel=1e-6)
