@@ -187,8 +187,9 @@ def test_cli_end_to_end_prints_a_json_summary(tiny_idx: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli-run"
     code = main(["distill-unsupervised", str(tiny_idx), "--samples", "9", "--out", str(out), "--json", "--hidden",
-                 "8", "--batch-size", "8", "--lr", "0.01", "--pretrain-epochs", "3", "--epochs", "2", "--warmup-epochs", "1",
-                 "--fresh-nets", "1", "--fresh-epochs", "40", "--anti-collapse", "--device", "cpu"])
+                 "8", "--batch-size", "8", "--lr", "0.01", "--pretrain-epochs", "3", "--epochs", "2",
+                 "--warmup-epochs", "1", "--fresh-nets", "1", "--fresh-epochs", "40", "--anti-collapse", "--device",
+                 "cpu"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["joint_val_accuracy"] > 0.9 and sum(summary["predicted_counts"]) == 9
