@@ -147,18 +147,26 @@ def distill_unsupervised(config: UnsupervisedConfig, *, emit: EventSink = ignore
     resumed_from = "start" if saved is None else f"{run.phase} epoch {run.epoch}"
     if saved is not None:
         emit(Warned(f"resuming {run_dir} at {resumed_from}"))
-    tensors = _Tensors(*(torch.from_numpy(array).to(device) for array in
-                         (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)))
-    while run.phase == PRETRAIN:
-        _pretrain_epoch(config, run, tensors, emit, cancel)
-        _save_state(config, run_dir, run)
-    if run.epoch == 0:
-        emit(SnapshotTaken(0, samples_to_uint8_nhwc(run.synthetic.detach().cpu().numpy(), data.shape),
-                           _predicted(run, run.synthetic.detach()).cpu().numpy()))
-    while run.epoch < config.epochs:
-        _joint_epoch(config, run, tensors, data, emit, cancel)
-        _save_state(config, run_dir, run)
-    return _finish(config, run, data, tensors, run_dir, resumed_from, started, emit, cancel)
+    try:
+        tensors = _Tensors(*(torch.from_numpy(array).to(device) for array in
+                             (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)))
+        while run.phase == PRETRAIN:
+            _pretrain_epoch(config, run, tensors, emit, cancel)
+            _save_state(config, run_dir, run)
+        if run.epoch == 0:
+            emit(SnapshotTaken(0, samples_to_uint8_nhwc(run.synthetic.detach().cpu().numpy(), data.shape),
+                               _predicted(run, run.synthetic.detach()).cpu().numpy()))
+        while run.epoch < config.epochs:
+            _joint_epoch(config, run, tensors, data, emit, cancel)
+            _save_state(config, run_dir, run)
+        return _finish(config, run, data, tensors, run_dir, resumed_from, started, emit, cancel)
+    except torch.OutOfMemoryError as exc:
+        raise ModelError(f"out of {device.type} memory with {len(data.train_x)} training images of "
+                         f"{data.features} values on the device (batch {config.batch_size}); use --device cpu "
+                         f"or fewer images; the last checkpoint in {run_dir} is kept") from exc
+    except OSError as exc:
+        raise ModelError(f"{run_dir}: cannot write the run's files ({exc.strerror or exc}); "
+                         "the last complete checkpoint is kept") from exc
 
 
 def _check_data(config: UnsupervisedConfig, data: FlatData) -> None:

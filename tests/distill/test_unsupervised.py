@@ -3,6 +3,7 @@ the anti-collapse counter-measure, cancel + exact resume, and the CLI on a tiny 
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -210,3 +211,29 @@ def test_cli_reports_a_truncated_idx_file_in_one_line(tiny_idx: Path, tmp_path: 
     assert main(["distill-unsupervised", str(broken), "--out", str(tmp_path / "x"), "--device", "cpu"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train-labels-idx1-ubyte.gz: damaged or truncated gzip stream" in err[0]
+
+
+def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import galaxy_studio.distill.unsupervised as module
+
+    write, calls = module.write_atomically, []
+
+    def full_after_first_checkpoint(path: Path, writer: object) -> None:
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(path, writer)
+
+    monkeypatch.setattr(module, "write_atomically", full_after_first_checkpoint)
+    out = tmp_path / "full"
+    args = ["distill-unsupervised", str(tiny_idx), "--samples", "6", "--out", str(out), "--hidden", "8",
+            "--pretrain-epochs", "3", "--epochs", "1", "--fresh-nets", "1", "--fresh-epochs", "5", "--device", "cpu"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("galaxy-studio: error: ") and "No space left on device" in err[-1]
+    assert str(out) in err[-1] and not any("Traceback" in line for line in err)
+    monkeypatch.setattr(module, "write_atomically", write)
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resumed_from"] == "pretrain epoch 1"
