@@ -94,10 +94,6 @@ class UnsupervisedConfig:
             raise ModelError(f"size must be at least 8 px and crop fraction in (0, 1] "
                              f"(got {self.size}, {self.crop_fraction})")
 
-    @property
-    def anti_collapse(self) -> bool:
-        return self.l_real_rec > 0 or self.l_repel > 0
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
