@@ -920,7 +920,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="check that this installation works (torch, torchvision operators, FITS, window); "
                         "one line per check, exit 0 only if all pass")
-    parser.add_argument("--panel", choices=("library", "train", "distill", "classify"), default="library",
+    parser.add_argument("--panel", choices=("library", "train", "distill", "classify", "explore"), default="library",
                         help="the tab to open; with --demo, distill runs a short live distillation of the demo set")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
