@@ -921,7 +921,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check that this installation works (torch, torchvision operators, FITS, window); "
                         "one line per check, exit 0 only if all pass")
     parser.add_argument("--panel", choices=("library", "train", "distill", "classify", "explore"), default="library",
-                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set")
+                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set "
+                        "and explore embeds and maps it")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open files, folders, HDF5 or CSV catalogues in the GUI")

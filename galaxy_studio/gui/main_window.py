@@ -240,6 +240,8 @@ class MainWindow(QMainWindow):
 
     def _open_built_demo(self, folder: Path) -> None:
         self.library.open_paths([folder], replace=True)
+        if self.tabs.currentWidget() is self.explore:
+            self.explore.map_folder(folder)
 
     def _on_job_event(self, event: object) -> None:
         if isinstance(event, Progressed):

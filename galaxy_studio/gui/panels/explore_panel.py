@@ -12,6 +12,7 @@ shows them at once.
 from __future__ import annotations
 
 from collections import Counter
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -161,7 +164,8 @@ class ExplorePanel(QWidget):
         self.source_options.addWidget(self._autoencoder_options())
         self.source_options.addWidget(self._model_options())
         self.source_options.addWidget(self._backbone_options())
-        self.source.currentIndexChanged.connect(self.source_options.setCurrentIndex)
+        self._show_source_options(0)
+        self.source.currentIndexChanged.connect(self._show_source_options)
         self.source.currentIndexChanged.connect(self._refresh_buttons)
         self.size = QSpinBox()
         self.size.setRange(16, 512)
@@ -183,18 +187,26 @@ class ExplorePanel(QWidget):
         self.cancel_button.hide()
         row = QHBoxLayout()
         row.addWidget(QLabel("Data"))
-        row.addWidget(self.data_edit, 2)
+        row.addWidget(self.data_edit, 1)
         row.addWidget(self.data_buttons)
         row.addSpacing(10)
         row.addWidget(QLabel("Embedding"))
         row.addWidget(self.source)
-        row.addWidget(self.source_options, 2)
+        row.addWidget(self.source_options)
         row.addWidget(self.size)
         row.addWidget(self.device)
         row.addWidget(self.compute_button)
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         return row
+
+    def _show_source_options(self, position: int) -> None:
+        """Only the shown options take room: a stack is otherwise as wide as its widest page."""
+        for page in range(self.source_options.count()):
+            policy = QSizePolicy.Policy.Preferred if page == position else QSizePolicy.Policy.Ignored
+            self.source_options.widget(page).setSizePolicy(policy, policy)
+        self.source_options.setCurrentIndex(position)
+        self.source_options.adjustSize()
 
     @staticmethod
     def _options_row(*widgets: QWidget) -> QWidget:
@@ -220,7 +232,7 @@ class ExplorePanel(QWidget):
 
     def _model_options(self) -> QWidget:
         self.model_combo = QComboBox()
-        self.model_combo.setMinimumContentsLength(22)
+        self.model_combo.setMinimumContentsLength(26)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setToolTip("Finished training runs (newest first), or a checkpoint opened from a file; "
                                     "the embedding is the network's penultimate layer")
@@ -268,6 +280,7 @@ class ExplorePanel(QWidget):
         self.class_choice = QComboBox()
         self.class_choice.setMinimumContentsLength(14)
         self.class_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_choice.setPlaceholderText("open a project to label")
         self.class_choice.setToolTip("The class to give the selection (keys 1–9 choose and label at once)")
         self.label_button = QPushButton("Label selection")
         self.label_button.setToolTip("Save this label for every selected cutout in the project "
@@ -283,10 +296,13 @@ class ExplorePanel(QWidget):
         tools.addWidget(self.lasso_button)
         tools.addWidget(fit_button)
         tools.addStretch(1)
-        tools.addWidget(self.selection_label)
-        tools.addWidget(self.class_choice)
-        tools.addWidget(self.label_button)
-        tools.addWidget(self.undo_button)
+        labelling = QHBoxLayout()
+        labelling.addWidget(self.selection_label)
+        labelling.addStretch(1)
+        labelling.addWidget(QLabel("Label as"))
+        labelling.addWidget(self.class_choice)
+        labelling.addWidget(self.label_button)
+        labelling.addWidget(self.undo_button)
 
         self.map = EmbeddingMap()
         self.map.hideButtons()
@@ -296,15 +312,30 @@ class ExplorePanel(QWidget):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet("color: #a0a2aa; padding: 40px; background: #1b1d21;")
+        self.legend = QLabel()
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.legend.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        legend_scroll = QScrollArea()
+        legend_scroll.setWidget(self.legend)
+        legend_scroll.setWidgetResizable(True)
+        legend_scroll.setFixedWidth(240)
+        legend_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        map_with_legend = QWidget()
+        map_row = QHBoxLayout(map_with_legend)
+        map_row.setContentsMargins(0, 0, 0, 0)
+        map_row.setSpacing(0)
+        map_row.addWidget(self.map, 1)
+        map_row.addWidget(legend_scroll)
         self.map_stack = QStackedWidget()
         self.map_stack.addWidget(self.empty)
-        self.map_stack.addWidget(self.map)
+        self.map_stack.addWidget(map_with_legend)
 
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addLayout(tools)
         side_layout.addWidget(self.map_stack, 1)
+        side_layout.addLayout(labelling)
         side_layout.addWidget(self._build_cluster_box())
         return side
 
@@ -337,8 +368,11 @@ class ExplorePanel(QWidget):
         for widget in (self.k, self.cluster_method, self.cluster_button):
             row.addWidget(widget)
         row.addSpacing(16)
-        for widget in (self.cluster_pick, self.select_cluster_button, self.label_cluster_button, self.cluster_class):
+        self.cluster_tools = (self.cluster_pick, self.select_cluster_button, self.label_cluster_button,
+                              self.cluster_class)
+        for widget in self.cluster_tools:
             row.addWidget(widget)
+            widget.hide()
         row.addStretch(1)
         self.report = QTableWidget(0, 7)
         self.report.setHorizontalHeaderLabels(["Embedding · method", "k", "Accuracy", "Majority baseline",
@@ -353,13 +387,17 @@ class ExplorePanel(QWidget):
         self.report.setFixedHeight(112)
         self.report.setToolTip("Accuracy after matching clusters to classes one-to-one (Hungarian); the "
                                "majority baseline is always guessing the largest class")
+        self.report.hide()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
+        self.verdict.hide()
         box = QGroupBox("Clusters")
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(row)
         box_layout.addWidget(self.report)
         box_layout.addWidget(self.verdict)
+        box.hide()
+        self.cluster_box = box
         return box
 
     def _build_viewer_side(self) -> QWidget:
@@ -367,6 +405,7 @@ class ExplorePanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.controls = DisplayControls()
         self.controls.changed.connect(self._on_settings_changed)
+        self.controls.hide()
         self.view = ImageView()
         self.view.empty_text = "The cutout you click on the map appears here"
         self.strip = SimilarityStrip()
@@ -495,6 +534,11 @@ class ExplorePanel(QWidget):
 
         self._start("compute", job, f"Embedding {Path(config.data).name}")
 
+    def map_folder(self, folder: str | Path) -> None:
+        """Embed and map a folder with the chosen source (the demo set opened on this tab)."""
+        self.data_edit.setText(str(folder))
+        self.compute()
+
     def reproject(self) -> None:
         """Draw the same embedding with the other projection."""
         if self.embeddings is None or self.jobs.running:
@@ -575,13 +619,16 @@ class ExplorePanel(QWidget):
         self.clusters, self.cluster_mapping = None, {}
         self.current, self.last_batch = None, []
         self.cluster_pick.clear()
+        for widget in self.cluster_tools:
+            widget.hide()
         self.strip.clear()
         self.view.set_image(None)
         self.title.setText("Click a dot to see the cutout")
         self._set_class_choices()
         self.refresh_labels()
         self.set_map(xy)
-        self.map_stack.setCurrentWidget(self.map)
+        self.map_stack.setCurrentIndex(1)
+        self.cluster_box.show()
         self.status.emit(f"{len(embeddings)} cutouts embedded ({embeddings.source}, "
                          f"{embeddings.vectors.shape[1]} dimensions)")
 
@@ -659,18 +706,22 @@ class ExplorePanel(QWidget):
             codes = self.clusters.astype(np.int64)
             counts = Counter(codes.tolist())
             palette = [(*class_colour(c), 230) for c in range(int(codes.max()) + 1)]
-            legend = [(f"cluster {c + 1} ({counts[c]})", c) for c in sorted(counts)]
+            legend = [(f"cluster {c + 1}", counts[c], c) for c in sorted(counts)]
         else:
             values = self.suggested if mode == "Suggestion" else self.labels
             unlabelled = len(self.class_names)
             codes = np.where(values >= 0, values, unlabelled)
             counts = Counter(codes.tolist())
             palette = [(*class_colour(c), 230) for c in range(len(self.class_names))] + [UNLABELLED_RGBA]
-            legend = [(f"{name} ({counts[c]})", c) for c, name in enumerate(self.class_names) if counts[c]]
+            legend = [(name, counts[c], c) for c, name in enumerate(self.class_names) if counts[c]]
             if counts[unlabelled]:
-                legend.append((f"{'no suggestion' if mode == 'Suggestion' else 'unlabelled'} ({counts[unlabelled]})",
+                legend.append(("no suggestion" if mode == "Suggestion" else "unlabelled", counts[unlabelled],
                                unlabelled))
-        self.map.set_colours(codes, palette, legend)
+        self.map.set_colours(codes, palette)
+        self.legend.setText("<table cellspacing=2>" + "".join(
+            f"<tr><td style='color:rgb({r},{g},{b})'>●</td><td>{escape(name)}</td>"
+            f"<td align=right style='color:#9a9ca4'>{count}</td></tr>"
+            for name, count, code in legend for r, g, b, _ in [palette[code]]) + "</table>")
 
     def _refresh_empty_hint(self) -> None:
         project = self.labelling.project
@@ -769,6 +820,8 @@ class ExplorePanel(QWidget):
             self.cluster_pick.addItem(f"cluster {cluster + 1} ({counts[cluster]}){hint}", cluster)
         self.cluster_pick.blockSignals(False)
         self._on_cluster_picked()
+        for widget in (*self.cluster_tools, self.report, self.verdict):
+            widget.show()
         self._add_report_row(score, method, k)
         self.colour_by.setCurrentText("Cluster")
         self.recolour()
@@ -873,6 +926,7 @@ class ExplorePanel(QWidget):
             return
         keep_view = self.cutout is not None and self.cutout.source == cutout.source
         self.cutout = cutout
+        self.controls.show()
         self.controls.set_bands(cutout.bands)
         self.controls.set_settings(settings)
         self.view.set_image(rgb, keep_view=keep_view)  # type: ignore[arg-type]

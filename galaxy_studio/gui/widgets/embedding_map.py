@@ -123,10 +123,6 @@ class EmbeddingMap(pg.PlotWidget):
         self.hover_text.setZValue(20)
         self.hover_text.hide()
         self.addItem(self.hover_text, ignoreBounds=True)
-        self.legend = pg.LegendItem(offset=(8, 8), labelTextColor=(220, 222, 228),
-                                    brush=pg.mkBrush(27, 29, 33, 200), pen=pg.mkPen(70, 72, 80))
-        self.legend.setParentItem(self.plotItem.vb)
-        self._legend_samples: list[pg.ScatterPlotItem] = []
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         # Clicks are taken from the scene, after its items: the scatter item accepts clicks on
         # its dots itself, and its own hit test is slower than nearest_dot on large maps.
@@ -147,23 +143,10 @@ class EmbeddingMap(pg.PlotWidget):
         self.view_box.autoRange(padding=0.05)
         self.selection_changed.emit(0)
 
-    def set_colours(self, codes: np.ndarray, palette: Sequence[tuple[int, int, int, int]],
-                    legend: Sequence[tuple[str, int]]) -> None:
-        """Dot i gets palette[codes[i]]; `legend` lists (name, palette index) to show."""
+    def set_colours(self, codes: np.ndarray, palette: Sequence[tuple[int, int, int, int]]) -> None:
+        """Dot i gets palette[codes[i]] (RGBA)."""
         brushes = [pg.mkBrush(QColor(*rgba)) for rgba in palette]
         self.dots.setBrush([brushes[code] for code in np.asarray(codes, dtype=np.int64)])
-        self.legend.clear()
-        self._legend_samples = []
-        for name, code in legend:
-            sample = pg.ScatterPlotItem(size=DOT_SIZE + 2, pen=None, brush=brushes[code])
-            self._legend_samples.append(sample)
-            self.legend.addItem(sample, name)
-        self.legend.setVisible(bool(legend))
-
-    def clear_points(self) -> None:
-        self.set_points(np.zeros((0, 2), dtype=np.float32), [])
-        self.legend.clear()
-        self.legend.hide()
 
     # Selection -------------------------------------------------------------------------
 
