@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -806,7 +807,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     result = _model_errors(lambda: distill(config, emit=DistillPrinter()),
                            f"the last checkpoint is in {args.out}; run the same command to resume")
     out = Path(result.run_dir)
-    synthetic = _model_errors(lambda: load_synthetic(result.synthetic), "")
+    synthetic = _model_errors(lambda: load_synthetic(result.synthetic), "nothing was written")
     pictures = export_png_grids(synthetic, out / "prototypes")
     export_fits_cube(synthetic, out / "synthetic.fits")
     print(f"{result.synthetic}: {result.iterations} iterations (stopped by {result.stopped_by}), stage "
@@ -908,6 +909,101 @@ def _add_distill_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_evaluate_synthetic)
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from galaxy_studio.explore.embeddings import EmbedConfig, embed
+
+    if args.model:
+        source, model = "model", args.model
+    elif args.backbone:
+        source, model = "backbone", None
+    else:
+        source, model = "autoencoder", args.autoencoder or None
+    chosen = {"size": args.size, "crop_fraction": args.crop, "latent": args.latent,
+              "autoencoder_epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
+              "device": args.device}
+    config = _model_errors(
+        lambda: EmbedConfig(data=args.data, source=source, model=model, backbone=args.backbone,
+                            weights_path=args.weights, use_cache=not args.no_cache,
+                            **{key: value for key, value in chosen.items() if value is not None}), "nothing was written")
+    started = time.perf_counter()
+    embeddings = _model_errors(lambda: embed(config, emit=TrainingPrinter()), "nothing was written")
+    seconds = time.perf_counter() - started
+    try:
+        embeddings.save(args.out)
+    except OSError as error:
+        raise CommandError(f"{args.out}: cannot write the embeddings ({error.strerror or error})") from None
+    labelled = int((embeddings.labels >= 0).sum())
+    print(f"{args.out}: {len(embeddings)} images x {embeddings.vectors.shape[1]} values from {embeddings.source}; "
+          f"{labelled} labelled; {seconds:.1f} s", file=sys.stderr)
+    print(json.dumps({"out": args.out, "images": len(embeddings), "dimension": int(embeddings.vectors.shape[1]),
+                      "labelled": labelled, "source": embeddings.source, "seconds": round(seconds, 2)}), flush=True)
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from galaxy_studio.explore.embeddings import Embeddings
+    from galaxy_studio.explore.inventory import open_inventory
+    from galaxy_studio.explore.report import clustering_report, format_report
+
+    embeddings = _model_errors(lambda: Embeddings.load(args.embeddings), "nothing was written")
+    if args.labels:
+        inventory = _model_errors(lambda: open_inventory(args.labels), "nothing was written")
+        embeddings = embeddings.with_labels(inventory)
+        if not embeddings.has_labels:
+            raise CommandError(f"{args.labels}: none of its labelled images is in {args.embeddings}")
+    methods = args.method or ["kmeans"]
+    rows = _model_errors(lambda: clustering_report(embeddings, args.k, methods, args.seed), "nothing was written")
+    print(format_report(rows, embeddings.class_names), flush=True)
+    if args.json:
+        print(json.dumps({"embeddings": args.embeddings, "n": len(embeddings), "classes": list(embeddings.class_names),
+                          "results": rows}), flush=True)
+    return 0
+
+
+def _add_explore_commands(sub: Any) -> None:
+    from galaxy_studio.explore.clustering import CLUSTER_METHODS
+
+    p = sub.add_parser(
+        "embed", help="one vector per image (classifier, autoencoder or backbone), saved as EMB.npz",
+        description="Embed every image of DATA, labelled or not. --model takes a classifier's penultimate layer; "
+        "--autoencoder trains a small convolutional autoencoder on DATA itself (or uses FILE); --backbone uses a "
+        "torchvision network with local weights (--weights, or torchvision's cache; nothing is downloaded). "
+        "Results are cached per data and model file and recomputed when either changes.",
+    )
+    p.add_argument("data", metavar="DATA", help="project (.gsproj), folder, CSV list or Galaxy10 HDF5")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="MODEL", help="classifier run folder or model.pt")
+    source.add_argument("--autoencoder", nargs="?", const="", metavar="FILE",
+                        help="autoencoder embedding (the default); FILE reuses a trained one")
+    source.add_argument("--backbone", metavar="NAME", help="torchvision network, e.g. resnet18")
+    p.add_argument("--weights", metavar="FILE", help="the backbone's weights (a torchvision state dict)")
+    p.add_argument("--out", required=True, metavar="EMB.npz")
+    p.add_argument("--size", type=int, metavar="PX", help="autoencoder/backbone input size (default 64)")
+    p.add_argument("--crop", type=float, metavar="FRACTION", help="central fraction kept (default 0.5)")
+    p.add_argument("--latent", type=int, help="autoencoder bottleneck size (default 64)")
+    p.add_argument("--epochs", type=int, help="autoencoder training epochs (default 30)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--no-cache", action="store_true", help="compute again and leave the cache alone")
+    p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser(
+        "cluster", help="cluster embeddings; with labels, score them beside the majority baseline",
+        description="Cluster EMB.npz (PCA keeping 95% of the variance, then k-means or spectral clustering). With "
+        "labels (stored in EMB.npz, or from --labels DATA) print accuracy (Hungarian matching), ARI and NMI beside "
+        "the majority-class baseline. --json prints one JSON object on the last line.",
+    )
+    p.add_argument("embeddings", metavar="EMB.npz")
+    p.add_argument("--k", type=int, nargs="+", default=[10], help="number(s) of clusters (default 10)")
+    p.add_argument("--method", choices=CLUSTER_METHODS, action="append",
+                   help="kmeans (default) or spectral; repeat for both")
+    p.add_argument("--labels", metavar="DATA", help="take labels from this project, folder or CSV")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="a JSON object on the last line")
+    p.set_defaults(handler=cmd_cluster)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -960,6 +1056,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_project_commands(sub)
     _add_model_commands(sub)
     _add_distill_commands(sub)
+    _add_explore_commands(sub)
     return parser
 
 

@@ -276,3 +276,24 @@ def _freeze_vgg(model: nn.Module, mode: str) -> None:
     for conv in convs[:_VGG_FROZEN_CONVS]:
         for parameter in conv.parameters():
             parameter.requires_grad = False
+
+
+def feature_extractor(model: nn.Module) -> nn.Module:
+    """The network up to, not including, its linear head: the penultimate-layer features that
+    embeddings use. The result shares the model's modules (no weights are copied) and is in
+    eval mode. Each builder puts its head in a known place, so each case is spelled out rather
+    than guessed from the module tree."""
+    from torchvision.models import VGG, ResNet
+
+    if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear):
+        body = nn.Sequential(*list(model.children())[:-1])
+    elif isinstance(model, _VggFromScratch):
+        body = nn.Sequential(model.features, model.pool, nn.Flatten())
+    elif isinstance(model, VGG):
+        body = nn.Sequential(model.features, model.avgpool, nn.Flatten(), *list(model.classifier.children())[:-1])
+    elif isinstance(model, ResNet):
+        body = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2,
+                             model.layer3, model.layer4, model.avgpool, nn.Flatten())
+    else:
+        raise ModelError(f"{type(model).__name__}: no known linear head to take features before")
+    return body.eval()

@@ -1,0 +1,1 @@
+"""Unlabelled cutouts made useful: embeddings, 2-D maps, clusters and look-alike search (GUI-free)."""
