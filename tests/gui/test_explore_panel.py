@@ -19,6 +19,7 @@ from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.labels.store import Project
+from galaxy_studio.model.training import TrainResult
 
 # The session's demo set (tests/conftest.py): three classes of 30 galaxies, a folder each.
 N_PER_CLASS = 30
@@ -106,7 +107,7 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     assert panel.data_edit.text() == str(unlabelled_project), "the open project is offered as the data"
     tiny_autoencoder(panel, unlabelled_project)
     compute_map(qtbot, panel)
-    assert panel.map_stack.currentWidget() is panel.map
+    assert panel.map_stack.currentWidget() is not panel.empty and panel.map.isVisible()
     assert len(panel.map.xy) == N_IMAGES and len(panel.map.dots.data) == N_IMAGES
     assert np.all(panel.labels == -1)
     qtbot.wait(50)
@@ -213,3 +214,22 @@ def test_cancel_stops_the_computation_and_keeps_the_empty_map(
     assert panel.map_stack.currentWidget() is panel.empty
     assert "Cancelled" in panel.empty.text()
     assert panel.compute_button.isEnabled()
+
+
+def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
+    qtbot, window: MainWindow, demo_set: Path, trained_run: TrainResult, one_torch_thread: None  # noqa: ANN001
+) -> None:
+    panel = window.explore
+    window.tabs.setCurrentWidget(panel)
+    panel.add_checkpoint(trained_run.checkpoint)
+    assert panel.source.currentData() == "model"
+    panel.data_edit.setText(str(demo_set))
+    panel.device.setCurrentText("cpu")
+    compute_map(qtbot, panel)
+    assert panel.embeddings.source.startswith("model")
+    assert len(panel.map.xy) == N_IMAGES
+    pca = panel.map.xy.copy()
+    panel.projection.setCurrentIndex(panel.projection.findData("tsne"))
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
+    assert len(panel.map.xy) == N_IMAGES and not np.allclose(panel.map.xy, pca)
+    assert sorted(np.bincount(panel.labels).tolist()) == [N_PER_CLASS] * 3, "a projection keeps the labels"

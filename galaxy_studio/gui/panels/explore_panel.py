@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
 SOURCES = (("Autoencoder (trained here)", "autoencoder"), ("Trained classifier", "model"),
            ("Pretrained backbone", "backbone"))
-BACKBONES = ("resnet18", "resnet34", "resnet50", "convnext_tiny", "efficientnet_b0")
+BACKBONES = ("resnet18", "resnet50", "vgg11", "efficientnet_b0", "convnext_tiny")
 PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
 COLOUR_BY = ("Label", "Suggestion", "Cluster")
 CLUSTER_METHOD_TITLES = {"kmeans": "k-means", "spectral": "spectral (neighbour graph)"}
