@@ -233,3 +233,20 @@ def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
     assert len(panel.map.xy) == N_IMAGES and not np.allclose(panel.map.xy, pca)
     assert sorted(np.bincount(panel.labels).tolist()) == [N_PER_CLASS] * 3, "a projection keeps the labels"
+
+
+def test_a_weights_file_that_is_not_there_is_named_and_nothing_breaks(
+    qtbot, window: MainWindow, demo_set: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    panel = window.explore
+    window.tabs.setCurrentWidget(panel)
+    panel.data_edit.setText(str(demo_set))
+    panel.source.setCurrentIndex(panel.source.findData("backbone"))
+    assert not panel.compute_button.isEnabled() and "weights" in panel.compute_button.toolTip()
+    missing = tmp_path / "resnet18.pth"
+    panel.weights_edit.setText(str(missing))
+    panel.compute_button.click()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
+    assert panel.embeddings is None
+    assert f"Failed: {missing}: weights file not found" in panel.empty.text()
+    assert "Error" not in panel.empty.text() and "Traceback" not in panel.empty.text()

@@ -674,7 +674,8 @@ class ExplorePanel(QWidget):
         self._set_class_choices()
         position = {name: i for i, name in enumerate(self.class_names)}
         project = self.labelling.project
-        data_is_project = project is not None and Path(self.data_edit.text().strip()) == project.path
+        data = self.data_edit.text().strip()
+        data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
         own = np.array([position[self.embeddings.class_names[label]] if label >= 0 else -1
                         for label in self.embeddings.labels], dtype=np.int64)
         labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own

@@ -92,11 +92,10 @@ class _LassoViewBox(pg.ViewBox):
 
 
 class EmbeddingMap(pg.PlotWidget):
-    """Signals: `picked(index)` on a click near a dot, `hovered(index)` (-1 when none),
-    `selection_changed(count)` after a lasso or a cleared selection."""
+    """Signals: `picked(index)` on a click near a dot, `selection_changed(count)` after a
+    lasso or a cleared selection. Hovering a dot shows its name beside it."""
 
     picked = Signal(int)
-    hovered = Signal(int)
     selection_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -236,4 +235,3 @@ class EmbeddingMap(pg.PlotWidget):
             self.hover_text.setText(self.names[index])
             self.hover_text.setPos(float(self.xy[index, 0]), float(self.xy[index, 1]))
             self.hover_text.show()
-        self.hovered.emit(found)
