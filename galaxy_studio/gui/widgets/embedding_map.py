@@ -144,8 +144,9 @@ class EmbeddingMap(pg.PlotWidget):
 
     def set_colours(self, codes: np.ndarray, palette: Sequence[tuple[int, int, int, int]]) -> None:
         """Dot i gets palette[codes[i]] (RGBA)."""
-        brushes = [pg.mkBrush(QColor(*rgba)) for rgba in palette]
-        self.dots.setBrush([brushes[code] for code in np.asarray(codes, dtype=np.int64)])
+        brushes = np.empty(len(palette), dtype=object)
+        brushes[:] = [pg.mkBrush(QColor(*rgba)) for rgba in palette]
+        self.dots.setBrush(brushes[np.asarray(codes, dtype=np.int64)])
 
     # Selection -------------------------------------------------------------------------
 
