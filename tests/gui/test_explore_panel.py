@@ -15,8 +15,10 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from galaxy_studio.data.catalog import scan_folder
+from galaxy_studio.explore.clustering import ClusterScore
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+from galaxy_studio.gui.widgets.cluster_report import ClusterReport, describe_score
 from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.labels.store import Project
 from galaxy_studio.model.training import TrainResult
@@ -183,11 +185,11 @@ def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_l
     panel.cluster_button.click()
     qtbot.waitUntil(lambda: panel.clusters is not None and not panel.jobs.running, timeout=60_000)
     assert panel.colour_by.currentText() == "Cluster"
-    assert panel.report.rowCount() == 1
-    cells = [panel.report.item(0, column).text() for column in range(7)]
+    assert panel.report.isVisible() and panel.report.table.rowCount() == 1
+    cells = panel.report.cells(0)
     assert cells[1] == "3" and cells[3] == "33.3%" and cells[6] == str(N_IMAGES)
     accuracy = float(cells[2].rstrip("%")) / 100
-    assert ("No better than guessing" in panel.verdict.text()) == (accuracy <= 1 / 3 + 0.02)
+    assert ("No better than guessing" in panel.report.verdict.text()) == (accuracy <= 1 / 3 + 0.02)
 
     panel.cluster_pick.setCurrentIndex(0)
     rows = panel.cluster_rows()
@@ -250,3 +252,19 @@ def test_a_weights_file_that_is_not_there_is_named_and_nothing_breaks(
     assert panel.embeddings is None
     assert f"Failed: {missing}: weights file not found" in panel.empty.text()
     assert "Error" not in panel.empty.text() and "Traceback" not in panel.empty.text()
+
+
+def test_the_verdict_calls_an_accuracy_at_the_baseline_no_better_than_guessing(qtbot) -> None:  # noqa: ANN001
+    """The seed paper's Galaxy10 figures: 16% against a 14.9% baseline is no skill; 60% is."""
+    near = ClusterScore(accuracy=0.16, ari=0.01, nmi=0.02, majority_baseline=0.149, n_labelled=17736, mapping={})
+    far = dataclasses.replace(near, accuracy=0.60)
+    assert "No better than guessing" in describe_score(near) and "14.9%" in describe_score(near)
+    assert "No better" not in describe_score(far) and "45.1 points above" in describe_score(far)
+    report = ClusterReport()
+    qtbot.addWidget(report)
+    assert report.isHidden()
+    report.add_run("autoencoder · k-means", 10, near)
+    report.add_run("autoencoder · spectral", 10, None)
+    assert not report.isHidden() and report.table.rowCount() == 2
+    assert report.cells(0)[2] == "–" and "No labels yet" in report.verdict.text()
+    assert report.cells(1)[2:4] == ["16.0%", "14.9%"]

@@ -20,13 +20,10 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -36,8 +33,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,7 +42,8 @@ from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
 from galaxy_studio.events import CancelToken, EventSink, Progressed
-from galaxy_studio.explore.clustering import CLUSTER_METHODS
+from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
+from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
@@ -82,10 +78,6 @@ EMPTY_HINT = ("<h3>Nothing to explore yet</h3>"
               "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
               "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
               "<b>1–9</b> to label them all.</p>")
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 class ExplorePanel(QWidget):
@@ -374,28 +366,11 @@ class ExplorePanel(QWidget):
             row.addWidget(widget)
             widget.hide()
         row.addStretch(1)
-        self.report = QTableWidget(0, 7)
-        self.report.setHorizontalHeaderLabels(["Embedding · method", "k", "Accuracy", "Majority baseline",
-                                               "ARI", "NMI", "Labelled"])
-        self.report.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.report.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.report.verticalHeader().hide()
-        header = self.report.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 7):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.report.setFixedHeight(112)
-        self.report.setToolTip("Accuracy after matching clusters to classes one-to-one (Hungarian); the "
-                               "majority baseline is always guessing the largest class")
-        self.report.hide()
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
-        self.verdict.hide()
+        self.report = ClusterReport()
         box = QGroupBox("Clusters")
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(row)
         box_layout.addWidget(self.report)
-        box_layout.addWidget(self.verdict)
         box.hide()
         self.cluster_box = box
         return box
@@ -523,6 +498,7 @@ class ExplorePanel(QWidget):
             self._say(str(error))
             return
         method = self.projection.currentData()
+        import galaxy_studio.explore.autoencoder  # noqa: F401 - torch's first import can deadlock in a worker thread
         from galaxy_studio.explore.embeddings import embed
         from galaxy_studio.explore.projection import map_2d
         from galaxy_studio.explore.similarity import SimilarityIndex
@@ -560,7 +536,7 @@ class ExplorePanel(QWidget):
         vectors, labels = self.embeddings.vectors, self.labels.copy()
         k, method = self.k.value(), self.cluster_method.currentData()
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[np.ndarray, object, str, int]:
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[np.ndarray, ClusterScore | None, str, int]:
             clusters = cluster_embeddings(vectors, k, method)
             score = score_clusters(clusters, labels) if np.any(labels >= 0) else None
             return clusters, score, method, k
@@ -568,8 +544,6 @@ class ExplorePanel(QWidget):
         self._start("cluster", job, f"Clustering into {k} groups")
 
     def _start(self, kind: str, job: object, message: str) -> None:
-        import galaxy_studio.explore.embeddings  # noqa: F401 - torch's first import can deadlock in a worker thread
-
         self._job_kind = kind
         self.progress.setRange(0, 0)
         self.progress.show()
@@ -808,10 +782,10 @@ class ExplorePanel(QWidget):
 
     # Clusters --------------------------------------------------------------------------
 
-    def set_clusters(self, clusters: np.ndarray, score: object, method: str, k: int) -> None:
+    def set_clusters(self, clusters: np.ndarray, score: ClusterScore | None, method: str, k: int) -> None:
         assert self.embeddings is not None
         self.clusters = np.asarray(clusters, dtype=np.int64)
-        self.cluster_mapping = dict(getattr(score, "mapping", {}) or {})
+        self.cluster_mapping = dict(score.mapping) if score is not None else {}
         counts = Counter(self.clusters.tolist())
         self.cluster_pick.blockSignals(True)
         self.cluster_pick.clear()
@@ -821,43 +795,13 @@ class ExplorePanel(QWidget):
             self.cluster_pick.addItem(f"cluster {cluster + 1} ({counts[cluster]}){hint}", cluster)
         self.cluster_pick.blockSignals(False)
         self._on_cluster_picked()
-        for widget in (*self.cluster_tools, self.report, self.verdict):
+        for widget in self.cluster_tools:
             widget.show()
-        self._add_report_row(score, method, k)
+        title = f"{self.embeddings.source} · {self.cluster_method.itemText(self.cluster_method.findData(method))}"
+        self.report.add_run(title, k, score)
         self.colour_by.setCurrentText("Cluster")
         self.recolour()
         self._refresh_buttons()
-
-    def _add_report_row(self, score: object, method: str, k: int) -> None:
-        assert self.embeddings is not None
-        title = f"{self.embeddings.source} · {self.cluster_method.itemText(self.cluster_method.findData(method))}"
-        if score is None:
-            cells = [title, str(k), "–", "–", "–", "–", "0"]
-            self.verdict.setText("No labels yet: the clusters cannot be scored. Label some cutouts to compare them "
-                                 "with the majority-class baseline.")
-        else:
-            cells = [title, str(k), percent(score.accuracy), percent(score.majority_baseline),  # type: ignore[attr-defined]
-                     f"{score.ari:.3f}", f"{score.nmi:.3f}", str(score.n_labelled)]  # type: ignore[attr-defined]
-            self.verdict.setText(self.describe_score(score))
-        self.report.insertRow(0)
-        for column, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if column:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.report.setItem(0, column, item)
-
-    @staticmethod
-    def describe_score(score: object) -> str:
-        """The verdict in words, so a near-baseline accuracy is not read as skill."""
-        accuracy, baseline = score.accuracy, score.majority_baseline  # type: ignore[attr-defined]
-        gain = accuracy - baseline
-        if gain <= 0.02:
-            return (f"<span style='color:#f0b060'><b>No better than guessing:</b> matched to classes, the clusters "
-                    f"are right for {percent(accuracy)} of the {score.n_labelled} labelled cutouts, and always "  # type: ignore[attr-defined]
-                    f"guessing the largest class gives {percent(baseline)}.</span>")
-        return (f"Matched to classes, the clusters are right for <b>{percent(accuracy)}</b> of the "
-                f"{score.n_labelled} labelled cutouts, {100 * gain:.1f} points above always guessing the largest "  # type: ignore[attr-defined]
-                f"class ({percent(baseline)}); ARI {score.ari:.3f}, NMI {score.nmi:.3f}.")  # type: ignore[attr-defined]
 
     def _on_cluster_picked(self) -> None:
         cluster = self.cluster_pick.currentData()
