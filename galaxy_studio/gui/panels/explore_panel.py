@@ -356,20 +356,25 @@ class ExplorePanel(QWidget):
         self.label_cluster_button = QPushButton("Label cluster as")
         self.label_cluster_button.clicked.connect(self.label_cluster)
         self.cluster_pick.currentIndexChanged.connect(self._on_cluster_picked)
+        for combo in (self.cluster_pick, self.cluster_class):
+            combo.setMinimumContentsLength(22)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         row = QHBoxLayout()
         for widget in (self.k, self.cluster_method, self.cluster_button):
             row.addWidget(widget)
-        row.addSpacing(16)
+        row.addStretch(1)
+        tools_row = QHBoxLayout()
         self.cluster_tools = (self.cluster_pick, self.select_cluster_button, self.label_cluster_button,
                               self.cluster_class)
         for widget in self.cluster_tools:
-            row.addWidget(widget)
+            tools_row.addWidget(widget)
             widget.hide()
-        row.addStretch(1)
+        tools_row.addStretch(1)
         self.report = ClusterReport()
         box = QGroupBox("Clusters")
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(row)
+        box_layout.addLayout(tools_row)
         box_layout.addWidget(self.report)
         box.hide()
         self.cluster_box = box
@@ -564,6 +569,7 @@ class ExplorePanel(QWidget):
             self.set_embeddings(embeddings, xy, index)
         elif self._job_kind == "project":
             self.set_map(result)  # type: ignore[arg-type]
+            self.status.emit(f"{self.projection.currentText()} map drawn")
         elif self._job_kind == "cluster":
             clusters, score, method, k = result  # type: ignore[misc]
             self.set_clusters(clusters, score, method, k)
@@ -797,8 +803,10 @@ class ExplorePanel(QWidget):
         self._on_cluster_picked()
         for widget in self.cluster_tools:
             widget.show()
-        title = f"{self.embeddings.source} · {self.cluster_method.itemText(self.cluster_method.findData(method))}"
-        self.report.add_run(title, k, score)
+        method_title = self.cluster_method.itemText(self.cluster_method.findData(method))
+        self.report.add_run(f"{self.embeddings.source.split(' (')[0]} · {method_title}", k, score,
+                            tip=self.embeddings.source)
+        self.status.emit(f"{len(counts)} clusters ({method_title})")
         self.colour_by.setCurrentText("Cluster")
         self.recolour()
         self._refresh_buttons()

@@ -60,7 +60,8 @@ class ClusterReport(QWidget):
         layout.addWidget(self.verdict)
         self.hide()
 
-    def add_run(self, title: str, k: int, score: ClusterScore | None) -> None:
+    def add_run(self, title: str, k: int, score: ClusterScore | None, *, tip: str = "") -> None:
+        """A row for one run; `tip` (e.g. the embedding's full description) shows on its title."""
         if score is None:
             cells = [title, str(k), "–", "–", "–", "–", "0"]
             self.verdict.setText("No labels yet: the clusters cannot be scored. Label some cutouts to compare them "
@@ -72,6 +73,8 @@ class ClusterReport(QWidget):
         self.table.insertRow(0)
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
+            if column == 0 and tip:
+                item.setToolTip(tip)
             if column:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(0, column, item)
