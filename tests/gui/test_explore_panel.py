@@ -166,6 +166,14 @@ def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
     assert panel.embeddings.items[row].name in panel.title.text()
     qtbot.waitUntil(lambda: all(not tile.icon().isNull() for tile in panel.strip.tiles), timeout=10_000)
 
+    hovered = panel.strip.indices[0]
+    time.sleep(0.02)
+    send_mouse(panel, QEvent.Type.MouseMove, panel.map.mapFromScene(panel.map.view_position(hovered)),
+               Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    assert panel.map.hovered_index == hovered
+    assert panel.map.hover_text.isVisible()
+    assert panel.map.hover_text.textItem.toPlainText() == panel.embeddings.items[hovered].name
+
     neighbour = panel.strip.indices[3]
     panel.strip.tiles[3].click()
     assert panel.current == neighbour, "clicking a neighbour jumps to it"
