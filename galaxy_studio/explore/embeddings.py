@@ -32,7 +32,8 @@ class EmbedConfig:
     """How to embed DATA. `model` is a classifier checkpoint for source "model", or an
     autoencoder file for source "autoencoder" (None: train one on DATA, kept in the cache and
     reused). `size` and `crop_fraction` apply to the autoencoder and the backbone; a
-    classifier reads images as it was trained to."""
+    classifier reads images as it was trained to. `average_orientations` makes vectors
+    invariant to right-angle rotations and flips (see encoders.OrientationAverage)."""
 
     data: str
     source: str = "autoencoder"
@@ -49,6 +50,7 @@ class EmbedConfig:
     autoencoder_epochs: int = 30
     autoencoder_lr: float = 1e-3
     seed: int = 0
+    average_orientations: bool = True
     use_cache: bool = True
 
     def __post_init__(self) -> None:

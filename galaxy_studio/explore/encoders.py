@@ -13,12 +13,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from galaxy_studio import paths
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
 from galaxy_studio.explore.embeddings import EmbedConfig
 from galaxy_studio.explore.inventory import Inventory
 from galaxy_studio.model.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,42 @@ def open_encoder(config: EmbedConfig, inventory: Inventory, *, emit: EventSink =
 
     device = resolve_device(config.device)
     if config.source == "model":
-        return _classifier_encoder(config, device)
-    if config.source == "autoencoder":
-        return _autoencoder_encoder(config, inventory, device, emit, cancel)
-    from galaxy_studio.explore.backbone import open_backbone
+        encoder = _classifier_encoder(config, device)
+    elif config.source == "autoencoder":
+        encoder = _autoencoder_encoder(config, inventory, device, emit, cancel)
+    else:
+        from galaxy_studio.explore.backbone import open_backbone
 
-    network, prep, description = open_backbone(config.backbone or "", config.weights_path, inventory,
-                                               size=config.size, crop_fraction=config.crop_fraction)
-    return Encoder(network.to(device), prep, device, description)
+        network, prep, description = open_backbone(config.backbone or "", config.weights_path, inventory,
+                                                   size=config.size, crop_fraction=config.crop_fraction)
+        encoder = Encoder(network.to(device), prep, device, description)
+    if not config.average_orientations:
+        return encoder
+    return Encoder(OrientationAverage(encoder.network), encoder.prep, device,
+                   f"{encoder.description}, averaged over 8 orientations")
+
+
+class OrientationAverage:
+    """The mean vector over the eight right-angle rotations and mirror images of each image.
+
+    A galaxy seen at another angle is the same galaxy, but a network's vector (an
+    autoencoder's above all, which must remember the angle to redraw the image) changes with
+    it, and the angle of an edge-on disc can then outweigh its shape in every distance.
+    Averaging over the dihedral group makes the vector exactly invariant to those eight
+    orientations for the cost of eight forward passes."""
+
+    def __init__(self, network: Callable) -> None:
+        self.network = network
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        total = torch.zeros(0)
+        for mirrored in (images, images.flip(-1)):
+            for turn in range(4):
+                vectors = self.network(torch.rot90(mirrored, turn, dims=(-2, -1))).float().flatten(1)
+                total = vectors if total.numel() == 0 else total + vectors
+        return total / 8
 
 
 def _classifier_encoder(config: EmbedConfig, device: object) -> Encoder:

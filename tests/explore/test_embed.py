@@ -148,7 +148,7 @@ def test_backbone_from_a_local_weights_file(demo_set: Path, tmp_path: Path) -> N
                          weights_path=str(weights), size=32, crop_fraction=1.0, device="cpu", use_cache=False)
     embeddings = embed(config)
     assert embeddings.vectors.shape == (len(embeddings), 1024)
-    assert embeddings.source == f"backbone mobilenet_v3_small ({weights})"
+    assert embeddings.source.startswith(f"backbone mobilenet_v3_small ({weights})")
     wrong = tmp_path / "wrong.pth"
     torch.save({"weight": torch.zeros(2)}, wrong)
     with pytest.raises(ModelError, match=r"wrong\.pth: the weights do not fit torchvision's mobilenet_v3_small"):
@@ -161,3 +161,54 @@ def test_config_errors_are_clear() -> None:
         EmbedConfig(data="x", source="model")
     with pytest.raises(ModelError, match="multiple of 8"):
         EmbedConfig(data="x", size=60)
+
+
+def test_project_images_all_embedded_with_current_human_labels(demo_set: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from galaxy_studio.labels.schemes import ClassScheme
+    from galaxy_studio.labels.store import Project
+
+    images = sorted(demo_set.rglob("*.jpg"))[::10]
+    path = tmp_path / "explore.gsproj"
+    with Project.create(path, ClassScheme("two", ("round", "spiral"))) as project:
+        project.add_paths(images)
+        ids = [record.id for record in project.images()]
+        project.label(ids[0], "spiral", labeller="ann")
+        project.label(ids[1], "round", labeller="model-run", source="model")
+    first = embed(_tiny_autoencoder(path))
+    assert len(first) == len(images) and first.class_names == ("round", "spiral")
+    assert first.labels.tolist() == [1] + [-1] * (len(images) - 1)
+
+    monkeypatch.setattr(encoding, "encode_items", lambda *args, **kwargs: pytest.fail("labels must not recompute"))
+    with Project.open(path) as project:
+        project.label(ids[2], "round", labeller="ann")
+    again = embed(_tiny_autoencoder(path))
+    assert again.labels.tolist()[:3] == [1, -1, 0] and np.array_equal(again.vectors, first.vectors)
+
+
+def test_an_unreadable_image_is_left_out_with_a_warning(demo_set: Path, tmp_path: Path) -> None:
+    from galaxy_studio.events import Warned
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for image in sorted(demo_set.rglob("*.jpg"))[:6]:
+        (flat / f"{image.parent.name[:4]}-{image.name}").write_bytes(image.read_bytes())
+    (flat / "zz-broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    events: list[object] = []
+    embeddings = embed(_tiny_autoencoder(flat, autoencoder_epochs=1), emit=events.append)
+    assert len(embeddings) == 6 and all("broken" not in item.path for item in embeddings.items)
+    assert any(isinstance(event, Warned) and "zz-broken.jpg" in event.text for event in events)
+
+
+def test_orientation_average_is_invariant_to_rotations_and_flips() -> None:
+    from galaxy_studio.explore.encoders import OrientationAverage
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 5))
+    images = torch.randn(2, 3, 16, 16)
+    average = OrientationAverage(network)
+    with torch.no_grad():
+        reference = average(images)
+        for changed in (torch.rot90(images, 1, dims=(-2, -1)), images.flip(-1), torch.rot90(images.flip(-2), 3, dims=(-2, -1))):
+            assert torch.allclose(average(changed), reference, atol=1e-5)
+        assert not torch.allclose(network(torch.rot90(images, 1, dims=(-2, -1))), network(images), atol=1e-3)
