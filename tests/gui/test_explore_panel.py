@@ -150,6 +150,14 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     with Project.open(unlabelled_project) as project:
         assert project.labels(None) == {}
 
+    window.tabs.setCurrentWidget(window.library)  # a label from the Library reaches the map when it is shown
+    window.library.select_row(0)
+    name = window.library.selected_item().name
+    window.library.labelling.assign(classes[2])
+    window.tabs.setCurrentWidget(panel)
+    row = [item.name for item in panel.embeddings.items].index(name)
+    assert panel.labels[row] == 2 and int(np.sum(panel.labels >= 0)) == 1
+
 
 def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
     qtbot, window: MainWindow, unlabelled_project: Path, one_torch_thread: None  # noqa: ANN001

@@ -99,6 +99,7 @@ class ExplorePanel(QWidget):
         self.user_settings: DisplaySettings | None = None
         self.last_batch: list[int] = []
         self.map_message = ""
+        self._labels_stale = False
         self._job_kind = ""
         self._pending_thumbnails: list[tuple[int, CatalogItem]] | None = None
         self.jobs = JobRunner(self)
@@ -116,7 +117,7 @@ class ExplorePanel(QWidget):
         self._build()
         self.refresh_models()
         labelling.project_changed.connect(self.refresh_project)
-        labelling.labels_changed.connect(self.refresh_labels)
+        labelling.labels_changed.connect(self._on_labels_changed)
         self.refresh_project()
 
     # Layout ----------------------------------------------------------------------------
@@ -459,7 +460,18 @@ class ExplorePanel(QWidget):
 
     def showEvent(self, event: object) -> None:
         self.refresh_models()
+        if self._labels_stale:
+            self.refresh_labels()
         super().showEvent(event)
+
+    def _on_labels_changed(self) -> None:
+        """Re-read the labels now if the map is on screen, else when it is next shown: each key
+        pressed in the Library's labelling mode changes them, and re-reading a large project
+        for a hidden map would slow every key down."""
+        if self.isVisible():
+            self.refresh_labels()
+        else:
+            self._labels_stale = True
 
     def embed_config(self) -> EmbedConfig:
         from galaxy_studio.explore.embeddings import EmbedConfig
@@ -649,6 +661,7 @@ class ExplorePanel(QWidget):
         """Labels and suggestions as the project has them now (a label or an undo anywhere
         recolours the map). Data that is not the open project keeps its own labels (folder
         names, catalogue column) unless the project labels the same image."""
+        self._labels_stale = False
         if self.embeddings is None:
             return
         self._set_class_choices()
