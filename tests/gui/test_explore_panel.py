@@ -133,6 +133,7 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
 
     panel.map.setFocus()
     qtbot.keyClick(panel.map, "2")  # class 2 of the project, as in the Library
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert np.all(panel.labels[inside] == 1), "the labelled dots are recoloured at once"
     assert np.all(np.delete(panel.labels, inside) == -1)
     with Project.open(unlabelled_project) as project:
@@ -146,6 +147,7 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     window.undo_action.trigger()  # Edit → Undo Label (Ctrl+Z)
     assert int(np.sum(panel.labels == 1)) == len(inside) - 1
     panel.undo_button.click()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert np.all(panel.labels == -1)
     with Project.open(unlabelled_project) as project:
         assert project.labels(None) == {}
@@ -219,6 +221,7 @@ def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_l
     rows = panel.cluster_rows()
     panel.cluster_class.setCurrentIndex(2)
     panel.label_cluster_button.click()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     with Project.open(project_path) as project:
         labels = project.labels(None)
         assert len(labels) == len(rows) == int(np.sum(panel.clusters == panel.cluster_pick.currentData()))

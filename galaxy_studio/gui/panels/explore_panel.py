@@ -12,6 +12,7 @@ shows them at once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
     from galaxy_studio.explore.similarity import SimilarityIndex
     from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+    from galaxy_studio.labels.store import Project
 
 SOURCES = (("Autoencoder (trained here)", "autoencoder"), ("Trained classifier", "model"),
            ("Pretrained backbone", "backbone"))
@@ -69,6 +71,7 @@ PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
 COLOUR_BY = ("Label", "Suggestion", "Cluster")
 CLUSTER_METHOD_TITLES = {"kmeans": "k-means", "spectral": "spectral (neighbour graph)"}
 NEIGHBOURS = 12
+LABEL_PROGRESS_EVERY = 25
 UNLABELLED_RGBA = (120, 122, 132, 150)
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
 WEIGHTS_FILTER = "Network weights (*.pt *.pth *.safetensors);;All files (*)"
@@ -78,6 +81,12 @@ EMPTY_HINT = ("<h3>Nothing to explore yet</h3>"
               "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
               "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
               "<b>1–9</b> to label them all.</p>")
+
+
+def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None]:
+    """The project's id of each item (None: not in the project)."""
+    ids = {(record.path, record.index): record.id for record in project.images()}
+    return [ids.get((item.path, item.index)) for item in items]
 
 
 class ExplorePanel(QWidget):
@@ -585,6 +594,10 @@ class ExplorePanel(QWidget):
         elif self._job_kind == "cluster":
             clusters, score, method, k = result  # type: ignore[misc]
             self.set_clusters(clusters, score, method, k)
+        elif self._job_kind == "label":
+            self._on_labelled(*result)  # type: ignore[misc]
+        elif self._job_kind == "undo":
+            self._on_undone(*result)  # type: ignore[misc]
 
     def _on_job_failed(self, message: str) -> None:
         self._say(f"Failed: {message}")
@@ -652,10 +665,11 @@ class ExplorePanel(QWidget):
     def _image_ids(self) -> list[int | None]:
         """The project's id of each embedded image (None: not in the project)."""
         project = self.labelling.project
-        if project is None or self.embeddings is None:
-            return [None] * (0 if self.embeddings is None else len(self.embeddings))
-        ids = {(record.path, record.index): record.id for record in project.images()}
-        return [ids.get((item.path, item.index)) for item in self.embeddings.items]
+        if self.embeddings is None:
+            return []
+        if project is None:
+            return [None] * len(self.embeddings)
+        return image_ids(project, self.embeddings.items)
 
     def refresh_labels(self) -> None:
         """Labels and suggestions as the project has them now (a label or an undo anywhere
@@ -746,58 +760,82 @@ class ExplorePanel(QWidget):
             return
         self.label_rows(rows, self.class_choice.currentData())
 
-    def label_rows(self, rows: np.ndarray, class_name: str | None) -> int:
+    def label_rows(self, rows: np.ndarray, class_name: str | None) -> None:
         """Save `class_name` for these embedded images in the open project (adding images it
-        lacks); each is an ordinary label of the current labeller. Returns how many were saved."""
+        lacks first), as ordinary labels of the current labeller. Each label is its own
+        committed transaction (about 4 ms), so a large selection is labelled in a worker with
+        progress; cancelling keeps the labels saved so far."""
         project = self.labelling.project
         if project is None or self.embeddings is None:
             self.status.emit("Open or create a project first (File → Open Project / New Project): labels live there")
-            return 0
-        if class_name is None:
-            return 0
+            return
+        if class_name is None or self.jobs.running:
+            return
         if class_name not in project.classes:
             self.status.emit(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
-            return 0
+            return
+        rows = [int(row) for row in rows]
         items = [self.embeddings.items[row] for row in rows]
-        saved: list[int] = []
-        try:
-            ids = self._image_ids()
-            missing = [item for row, item in zip(rows, items) if ids[row] is None]
-            if missing:
-                project.add_items(missing)
-                ids = self._image_ids()
-            for row in rows:
-                image_id = ids[row]
-                if image_id is None:
-                    raise ProjectError(project.path, f"{self.embeddings.items[row].name} could not be added")
-                project.label(image_id, class_name, labeller=self.labelling.labeller)
-                saved.append(int(row))
-        except ProjectError as error:
-            self.status.emit(f"Label NOT saved for {len(rows) - len(saved)} cutout(s): {error}")
+        labeller = self.labelling.labeller
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, list[int], str]:
+            saved: list[int] = []
+            try:
+                ids = image_ids(project, items)
+                missing = [item for item, image_id in zip(items, ids) if image_id is None]
+                if missing:
+                    project.add_items(missing)
+                    ids = image_ids(project, items)
+                for done, (row, item, image_id) in enumerate(zip(rows, items, ids)):
+                    if cancel.is_set:
+                        break
+                    if image_id is None:
+                        raise ProjectError(project.path, f"{item.name} could not be added")
+                    project.label(image_id, class_name, labeller=labeller)
+                    saved.append(row)
+                    if done % LABEL_PROGRESS_EVERY == 0:
+                        emit(Progressed(done, len(rows), "Labelling"))
+            except ProjectError as error:
+                return class_name, saved, f"Label NOT saved for {len(rows) - len(saved)} cutout(s): {error}"
+            return class_name, saved, ""
+
+        self._start("label", job, f"Labelling {len(rows)} cutout(s) as {class_name}")
+
+    def _on_labelled(self, class_name: str, saved: list[int], problem: str) -> None:
         self.last_batch = saved
         self.labelling.reload()
-        if saved:
+        project = self.labelling.project
+        if problem:
+            self.status.emit(problem)
+        elif saved and project is not None:
             self.status.emit(f"Labelled {len(saved)} cutout(s) as {class_name} in {project.path.name} "
                              "(Undo batch takes them back)")
-        self._refresh_buttons()
-        return len(saved)
 
     def undo_batch(self) -> None:
         project = self.labelling.project
-        if project is None or not self.last_batch:
+        if project is None or not self.last_batch or self.jobs.running:
             return
-        undone = 0
-        try:
-            for _ in self.last_batch:
-                if project.undo(self.labelling.labeller) is None:
-                    break
-                undone += 1
-        except ProjectError as error:
-            self.status.emit(f"Undo stopped after {undone} label(s): {error}")
-        self.last_batch = []
+        count, labeller = len(self.last_batch), self.labelling.labeller
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, str]:
+            undone = 0
+            try:
+                while undone < count and not cancel.is_set:
+                    if project.undo(labeller) is None:
+                        break
+                    undone += 1
+                    if undone % LABEL_PROGRESS_EVERY == 0:
+                        emit(Progressed(undone, count, "Undoing"))
+            except ProjectError as error:
+                return undone, f"Undo stopped after {undone} label(s): {error}"
+            return undone, ""
+
+        self._start("undo", job, f"Taking back {count} label(s)")
+
+    def _on_undone(self, undone: int, problem: str) -> None:
+        self.last_batch = self.last_batch[: len(self.last_batch) - undone]
         self.labelling.reload()
-        self.status.emit(f"Took back {undone} label(s)")
-        self._refresh_buttons()
+        self.status.emit(problem or f"Took back {undone} label(s)")
 
     # Clusters --------------------------------------------------------------------------
 
@@ -921,11 +959,11 @@ class ExplorePanel(QWidget):
                                        "the same data and model load instantly the next time)")
         for widget in (self.projection, self.cluster_button):
             widget.setEnabled(has_map and not busy)
-        self.label_button.setEnabled(has_project and selected > 0)
-        self.undo_button.setEnabled(has_project and bool(self.last_batch))
+        self.label_button.setEnabled(has_project and selected > 0 and not busy)
+        self.undo_button.setEnabled(has_project and bool(self.last_batch) and not busy)
         has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
         self.select_cluster_button.setEnabled(has_cluster)
-        self.label_cluster_button.setEnabled(has_cluster and has_project)
+        self.label_cluster_button.setEnabled(has_cluster and has_project and not busy)
 
     def shutdown(self) -> None:
         self.jobs.shutdown()
