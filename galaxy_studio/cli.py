@@ -24,6 +24,11 @@ from galaxy_studio.distill.config import (
     BufferConfig,
     DistillConfig,
 )
+from galaxy_studio.distill.unsupervised_config import (
+    ANTI_COLLAPSE_REAL_RECONSTRUCTION,
+    ANTI_COLLAPSE_REPULSION,
+    UnsupervisedConfig,
+)
 from galaxy_studio.events import BufferPlanned, EpochEnded, Event, MetricLogged, Progressed, StageAdvanced, Warned
 from galaxy_studio.model.config import (
     ARCHITECTURE_NAMES,
@@ -924,6 +929,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     config = _model_errors(
         lambda: EmbedConfig(data=args.data, source=source, model=model, backbone=args.backbone,
                             weights_path=args.weights, use_cache=not args.no_cache,
+                            average_orientations=not args.single_orientation,
                             **{key: value for key, value in chosen.items() if value is not None}), "nothing was written")
     started = time.perf_counter()
     embeddings = _model_errors(lambda: embed(config, emit=TrainingPrinter()), "nothing was written")
@@ -985,6 +991,9 @@ def _add_explore_commands(sub: Any) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--single-orientation", action="store_true",
+                   help="embed each image as it is, not averaged over its 8 right-angle rotations and flips "
+                   "(8 times faster; vectors then depend on the galaxy's orientation)")
     p.add_argument("--no-cache", action="store_true", help="compute again and leave the cache alone")
     p.set_defaults(handler=cmd_embed)
 
@@ -1002,6 +1011,110 @@ def _add_explore_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="a JSON object on the last line")
     p.set_defaults(handler=cmd_cluster)
+
+
+class UnsupervisedPrinter(TrainingPrinter):
+    """Progress bars plus one line per finished epoch of either phase."""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, MetricLogged) and event.name == "pretrain_val_mse":
+            self.stream.write(f"\rpretraining epoch {event.step}: validation MSE {event.value:.5f}\n")
+        elif isinstance(event, MetricLogged) and event.name == "val_accuracy":
+            self.stream.write(f"\rjoint epoch {event.step}: encoder+head validation accuracy {event.value:.4f}")
+        elif isinstance(event, MetricLogged) and event.name == "homogeneity":
+            self.stream.write(f", synthetic mean pairwise distance {event.value:.3f}\n")
+        else:
+            super().__call__(event)
+            return
+        self.stream.flush()
+
+
+def _unsupervised_config(args: argparse.Namespace) -> UnsupervisedConfig:
+    from galaxy_studio.model.errors import ModelError
+
+    chosen = {"samples": args.samples, "hidden": args.hidden, "size": args.size, "crop_fraction": args.crop,
+              "batch_size": args.batch_size, "lr": args.lr, "lr_syn": args.lr_syn,
+              "pretrain_epochs": args.pretrain_epochs, "patience": args.patience, "epochs": args.epochs,
+              "warmup_epochs": args.warmup_epochs, "l_cls": args.l_cls, "l_rec": args.l_rec, "l_grad": args.l_grad,
+              "l_div": args.l_div, "l_real_rec": args.l_real_rec, "l_repel": args.l_repel,
+              "fresh_nets": args.fresh_nets, "fresh_epochs": args.fresh_epochs, "seed": args.seed,
+              "device": args.device}
+    overrides: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if args.anti_collapse:
+        overrides.setdefault("l_real_rec", ANTI_COLLAPSE_REAL_RECONSTRUCTION)
+        overrides.setdefault("l_repel", ANTI_COLLAPSE_REPULSION)
+    try:
+        return UnsupervisedConfig(data=args.data, out_dir=args.out, tied=args.tied, colour=args.colour, **overrides)
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_distill_unsupervised(args: argparse.Namespace) -> int:
+    from galaxy_studio.distill.unsupervised import distill_unsupervised
+
+    config = _unsupervised_config(args)
+    result = _model_errors(lambda: distill_unsupervised(config, emit=UnsupervisedPrinter()),
+                           f"the last finished epoch is saved in {args.out}; run the same command to resume")
+    counts = ", ".join(f"{name}: {count}" for name, count in zip(result.classes, result.predicted_counts))
+    print(f"encoder+head accuracy (trained jointly on all real training images): validation "
+          f"{result.joint_val_accuracy:.4f}, test {result.joint_test_accuracy:.4f}\n"
+          f"fresh nets trained only on the {config.samples} synthetic samples (head-predicted labels): test "
+          f"{result.fresh_test_accuracy:.4f} +- {result.fresh_test_std:.4f}\n"
+          f"fresh nets trained on {config.samples} random real images (true labels): test "
+          f"{result.random_real_test_accuracy:.4f} +- {result.random_real_test_std:.4f}\n"
+          f"mean pairwise distance: synthetic {result.homogeneity:.3f}, at start {result.initial_homogeneity:.3f}, "
+          f"random real {result.random_real_homogeneity:.3f}\n"
+          f"synthetic samples per predicted class: {counts}\n"
+          f"samples: {result.samples_png}", file=sys.stderr if args.json else sys.stdout, flush=True)
+    if args.json:
+        print(json.dumps({**result.to_dict(), "seconds": round(result.seconds, 1)}), flush=True)
+    return 0
+
+
+def _add_unsupervised_commands(sub: Any) -> None:
+    defaults = UnsupervisedConfig(data="", out_dir="")
+    p = sub.add_parser(
+        "distill-unsupervised", help="distil images into unlabelled synthetic samples with an autoencoder (seed 002)",
+        description="Pretrain a shallow dense autoencoder on DATA (MNIST IDX files or folder, or labelled galaxy "
+        "cutouts), then train encoder, a linear head and N synthetic samples together with classification, "
+        "reconstruction, gradient-penalty and diversity terms. Reports the jointly trained encoder+head accuracy, "
+        "the test accuracy of fresh nets trained only on the synthetic samples (labelled by the head), and the "
+        "samples' mean pairwise distance (homogeneity). Writes RUN_DIR/samples.png, synthetic.npz and "
+        "result.json; running the same command again resumes an interrupted run.",
+    )
+    p.add_argument("data", metavar="DATA", help="IDX folder or images file, or project, folder per class, CSV, HDF5")
+    p.add_argument("--samples", type=int, help=f"synthetic samples (default {defaults.samples})")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--json", action="store_true", help="a JSON summary on the last line")
+    p.add_argument("--hidden", type=int, help=f"autoencoder features (default {defaults.hidden})")
+    p.add_argument("--tied", action="store_true", help="decoder uses the encoder's transposed weights")
+    p.add_argument("--size", type=int, metavar="PX", help=f"galaxy data: image side (default {defaults.size})")
+    p.add_argument("--crop", type=float, metavar="FRACTION",
+                   help=f"galaxy data: central fraction kept (default {defaults.crop_fraction})")
+    p.add_argument("--colour", action="store_true", help="galaxy data: keep RGB instead of grey")
+    p.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate of the networks (default {defaults.lr:g})")
+    p.add_argument("--lr-syn", type=float, help=f"Adam learning rate of the samples (default {defaults.lr_syn:g})")
+    p.add_argument("--pretrain-epochs", type=int, help=f"at most (default {defaults.pretrain_epochs})")
+    p.add_argument("--patience", type=int, help=f"pretraining early stopping (default {defaults.patience})")
+    p.add_argument("--epochs", type=int, help=f"joint epochs (default {defaults.epochs})")
+    p.add_argument("--warmup-epochs", type=int,
+                   help=f"reconstruction/diversity weights ramp up over these (default {defaults.warmup_epochs})")
+    p.add_argument("--l-cls", type=float, help=f"classification weight (default {defaults.l_cls:g})")
+    p.add_argument("--l-rec", type=float, help=f"synthetic reconstruction weight (default {defaults.l_rec:g})")
+    p.add_argument("--l-grad", type=float, help=f"gradient penalty weight (default {defaults.l_grad:g})")
+    p.add_argument("--l-div", type=float, help=f"diversity weight (default {defaults.l_div:g})")
+    p.add_argument("--anti-collapse", action="store_true",
+                   help=f"counter-measure against collapse: also reconstruct the real batch (weight "
+                   f"{ANTI_COLLAPSE_REAL_RECONSTRUCTION:g}) and repel nearest neighbours among the samples "
+                   f"(weight {ANTI_COLLAPSE_REPULSION:g})")
+    p.add_argument("--l-real-rec", type=float, help="real reconstruction weight (default 0; --anti-collapse sets it)")
+    p.add_argument("--l-repel", type=float, help="nearest-neighbour repulsion weight (default 0; --anti-collapse sets it)")
+    p.add_argument("--fresh-nets", type=int, help=f"fresh nets per evaluation (default {defaults.fresh_nets})")
+    p.add_argument("--fresh-epochs", type=int, help=f"their full-batch steps (default {defaults.fresh_epochs})")
+    p.add_argument("--seed", type=int, help=f"default {defaults.seed}")
+    p.add_argument("--device", choices=DEVICES)
+    p.set_defaults(handler=cmd_distill_unsupervised)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1057,6 +1170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_commands(sub)
     _add_distill_commands(sub)
     _add_explore_commands(sub)
+    _add_unsupervised_commands(sub)
     return parser
 
 

@@ -20,7 +20,12 @@ def test_embed_then_cluster_with_labels(demo_set: Path, tmp_path: Path, capsys: 
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["images"] == 90 and record["dimension"] == 8 and record["labelled"] == 90
     assert record["source"].startswith("autoencoder")
-    assert Embeddings.load(out).vectors.shape == (90, 8)
+    assert Embeddings.load(out).vectors.shape == (90, 8) and "averaged over 8 orientations" in record["source"]
+    single = tmp_path / "single.npz"
+    assert main(["embed", str(demo_set), "--out", str(single), "--single-orientation", *TINY_AE]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["source"] == Embeddings.load(single).source and "averaged" not in record["source"]
+    assert not np.allclose(Embeddings.load(single).vectors, Embeddings.load(out).vectors)
 
     assert main(["cluster", str(out), "--k", "3", "10", "--method", "kmeans", "--method", "spectral", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -41,6 +41,17 @@ def test_feature_extractor_stops_before_the_linear_head(name: str) -> None:
     assert torch.allclose(features, seen[0])
 
 
+def test_feature_extractor_of_torchvision_vgg11_keeps_the_4096_wide_layers() -> None:
+    from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
+
+    model = model_from_spec(ArchitectureSpec("vgg11", 2, 3, 32, pretrained="deep")).eval()
+    images = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        features = feature_extractor(model)(images)
+        assert features.shape == (1, 4096)
+        assert torch.allclose(model.classifier[-1](features), model(images), atol=1e-5)
+
+
 def test_classifier_embeddings_have_the_right_shape_and_are_deterministic(trained_run: object, demo_set: Path) -> None:
     config = EmbedConfig(data=str(demo_set), source="model", model=trained_run.run_dir, device="cpu",  # type: ignore[attr-defined]
                          use_cache=False, batch_size=32)
