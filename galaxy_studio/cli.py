@@ -1129,8 +1129,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="check that this installation works (torch, torchvision operators, FITS, window); "
                         "one line per check, exit 0 only if all pass")
-    parser.add_argument("--panel", choices=("library", "train", "distill", "classify"), default="library",
-                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set")
+    parser.add_argument("--panel", choices=("library", "train", "distill", "classify", "explore"), default="library",
+                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set "
+                        "and explore embeds and maps it")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open files, folders, HDF5 or CSV catalogues in the GUI")

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
@@ -19,6 +20,8 @@ SCREENSHOT_SIZE = (1440, 880)
 # A distill screenshot waits for this many iterations: the prototypes have moved, the
 # curves have a shape, and the run is still going.
 DISTILL_SCREENSHOT_ITERATIONS = 25
+# An explore screenshot lassoes about this many dots round the cutout it shows.
+EXPLORE_SCREENSHOT_SELECTION = 25
 
 
 def dark_palette() -> QPalette:
@@ -66,7 +69,7 @@ class ScreenshotTaker(QObject):
     def __init__(self, window: MainWindow, out: Path, app: QApplication, panel: str = "library") -> None:
         super().__init__(window)
         self.window, self.out, self.app, self.panel = window, out, app, panel
-        self.timeout = DISTILL_SCREENSHOT_TIMEOUT_S if panel == "distill" else SCREENSHOT_TIMEOUT_S
+        self.timeout = DISTILL_SCREENSHOT_TIMEOUT_S if panel in ("distill", "explore") else SCREENSHOT_TIMEOUT_S
         self.started = time.monotonic()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._poll)
@@ -79,12 +82,35 @@ class ScreenshotTaker(QObject):
                     and distill.grid.pictures is not None and distill.grid.selected is not None)
         if self.panel == "train":
             return not self.window.jobs.running
+        if self.panel == "explore":
+            return self._explore_ready()
         library = self.window.library
         if library.opener.running or self.window.jobs.running:
             return False
         if not library.catalog.items:
             return True
         return library.grid.visible_thumbnails_drawn() and library.cutout is not None
+
+    def _explore_ready(self) -> bool:
+        """The map is drawn; once it is, pick a cutout, lasso its neighbourhood and wait for the
+        viewer and the neighbours' thumbnails, as a user would have it on screen."""
+        explore = self.window.explore
+        if self.window.jobs.running or explore.jobs.running:
+            return False
+        if explore.embeddings is None or explore.xy is None:
+            return not self.window.library.catalog.items and not explore.data_edit.text()
+        if explore.current is None:
+            row = int(np.argmin(np.linalg.norm(explore.xy - np.median(explore.xy, axis=0), axis=1)))
+            explore.show_point(row)
+            distances = np.sort(np.linalg.norm(explore.xy - explore.xy[row], axis=1))
+            radius = distances[min(EXPLORE_SCREENSHOT_SELECTION, len(distances) - 1)]
+            angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+            ring = explore.xy[row] + radius * np.column_stack([np.cos(angles), np.sin(angles)])
+            explore.map.select_polygon(ring)
+            return False
+        tiles = explore.strip.tiles
+        return (explore.view.has_image() and not explore.thumbnails.running
+                and bool(tiles) and all(not tile.icon().isNull() for tile in tiles))
 
     def _poll(self) -> None:
         self.window.library.grid.viewport().update()
@@ -100,8 +126,13 @@ class ScreenshotTaker(QObject):
             self.app.exit(0 if saved else 1)
         elif time.monotonic() - self.started > self.timeout:
             self.timer.stop()
-            waited = "a distillation in progress" if self.panel == "distill" else "thumbnails"
+            waited = {"distill": "a distillation in progress", "explore": "the embedding map"}.get(self.panel, "thumbnails")
             print(f"galaxy-studio: error: screenshot timed out waiting for {waited}", file=sys.stderr)
+            self.window.close()
+            self.app.exit(1)
+        elif self.panel == "explore" and self.window.explore.map_message.startswith("Failed"):
+            self.timer.stop()
+            print(f"galaxy-studio: error: {self.window.explore.map_message}", file=sys.stderr)
             self.window.close()
             self.app.exit(1)
         elif self.panel == "distill" and self.window.distill.message.startswith("Failed"):
@@ -120,12 +151,14 @@ class ScreenshotTaker(QObject):
 
 def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None, panel: str = "library") -> int:
     """Open the window on `panel`. With `demo`, the Library opens the demo galaxies; on the
-    Distill panel the demo is a short live distillation of them instead."""
+    Distill panel the demo is a short live distillation of them instead, and on the Explore
+    panel they are also embedded and mapped."""
     app = application()
     window = MainWindow()
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
-    panels = {"library": window.library, "train": window.train, "distill": window.distill, "classify": window.classify}
+    panels = {"library": window.library, "train": window.train, "distill": window.distill, "classify": window.classify,
+              "explore": window.explore}
     window.tabs.setCurrentWidget(panels[panel])
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]

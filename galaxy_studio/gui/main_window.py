@@ -24,6 +24,7 @@ from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
 from galaxy_studio.gui.panels.distill_panel import DistillPanel
+from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.worker import JobRunner
@@ -81,12 +82,15 @@ class MainWindow(QMainWindow):
         self.classify.status.connect(self.show_message)
         self.distill = DistillPanel(self._open_project_path)
         self.distill.status.connect(self.show_message)
+        self.explore = ExplorePanel(self.library.labelling)
+        self.explore.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library, "Library")
         self.tabs.addTab(self.train, "Train")
         self.tabs.addTab(self.distill, "Distill")
         self.tabs.addTab(self.classify, "Classify")
+        self.tabs.addTab(self.explore, "Explore")
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
@@ -174,7 +178,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
         view_menu.addSeparator()
         # Ctrl+1 is "actual size" (as in image viewers), so the tabs take Alt+number.
-        for number, panel in enumerate((self.library, self.train, self.distill, self.classify), 1):
+        for number, panel in enumerate((self.library, self.train, self.distill, self.classify, self.explore), 1):
             title = self.tabs.tabText(self.tabs.indexOf(panel))
             view_menu.addAction(self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p),
                                              f"Alt+{number}"))
@@ -236,6 +240,8 @@ class MainWindow(QMainWindow):
 
     def _open_built_demo(self, folder: Path) -> None:
         self.library.open_paths([folder], replace=True)
+        if self.tabs.currentWidget() is self.explore:
+            self.explore.map_folder(folder)
 
     def _on_job_event(self, event: object) -> None:
         if isinstance(event, Progressed):
@@ -415,6 +421,7 @@ class MainWindow(QMainWindow):
         self.train.shutdown()
         self.classify.shutdown()
         self.distill.shutdown()
+        self.explore.shutdown()
         self.library.shutdown()
         self.library.labelling.set_project(None)
         super().closeEvent(event)

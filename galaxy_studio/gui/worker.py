@@ -34,6 +34,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
+from galaxy_studio.model.errors import ModelError
 
 Job = Callable[[EventSink, CancelToken], Any]
 SNAPSHOTS_PER_SECOND = 10
@@ -103,7 +104,7 @@ class _JobWorker(QObject):
             result = self._job(self.receive, self._cancel)
         except Cancelled:
             self.cancelled.emit()
-        except (CutoutError, OSError, ValueError, MemoryError) as error:
+        except (CutoutError, ModelError, OSError, ValueError, MemoryError) as error:
             self.failed.emit(str(error) or type(error).__name__)
         except Exception as error:  # a job bug must reach the user, not kill the thread silently
             self.failed.emit(f"{type(error).__name__}: {error}")

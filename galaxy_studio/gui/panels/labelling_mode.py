@@ -31,6 +31,9 @@ class LabellingMode(QObject):
 
     status = Signal(str)
     project_changed = Signal()
+    # Any label of the project may have changed (a key, an undo, a reload): views that
+    # colour by label (the Explore map) re-read them.
+    labels_changed = Signal()
 
     def __init__(self, panel: "LibraryPanel", labeller: str) -> None:
         super().__init__(panel)
@@ -103,6 +106,7 @@ class LabellingMode(QObject):
             self.status.emit(f"{missing} image(s) of the project are missing on disk: Project → Relink")
         self.refresh_counts()
         self.refresh_summary()
+        self.labels_changed.emit()
 
     def _shown_labels(self) -> dict[int, str]:
         """Badges show my own label, else the consensus of the others (or an import)."""
@@ -201,6 +205,7 @@ class LabellingMode(QObject):
         self.panel.model.set_label(key, class_name)
         self.refresh_counts()
         self.panel.refresh_title()
+        self.labels_changed.emit()
         self.advance()
 
     def assign_position(self, position: int) -> None:
@@ -263,6 +268,7 @@ class LabellingMode(QObject):
             others = self.project.labels(None).get(image_id)
             self.panel.model.set_label(key, others.class_name if others else None)
         self.refresh_counts()
+        self.labels_changed.emit()
         self.panel.refresh_title()
         row = self.panel.model.row_of(key)
         if row is not None:

@@ -1,0 +1,971 @@
+"""Explore: map every cutout of a project or folder by its embedding, lasso look-alikes and
+label them together, cluster them (scored against the majority-class baseline), and find
+the nearest neighbours of any cutout.
+
+The panel builds an EmbedConfig and runs `embed`, `map_2d` and `cluster_embeddings` in
+JobRunner workers; the GUI thread only recolours dots and writes labels. Labels go to the
+project open in the Library through its own Project object, as ordinary labels of the
+current labeller, so Ctrl+Z (Edit → Undo Label) takes them back one by one and the Library
+shows them at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxy_studio.data.catalog import CatalogItem
+from galaxy_studio.data.cutout import Cutout
+from galaxy_studio.data.display import DisplaySettings
+from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
+from galaxy_studio.gui.widgets.cluster_report import ClusterReport
+from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.display_controls import DisplayControls
+from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
+from galaxy_studio.gui.widgets.image_view import ImageView
+from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
+from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.errors import ProjectError
+from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
+from galaxy_studio.model.config import DEVICES
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.runs import MODEL_FILE, list_runs
+
+if TYPE_CHECKING:
+    from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
+    from galaxy_studio.explore.similarity import SimilarityIndex
+    from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+    from galaxy_studio.labels.store import Project
+
+SOURCES = (("Autoencoder (trained here)", "autoencoder"), ("Trained classifier", "model"),
+           ("Pretrained backbone", "backbone"))
+BACKBONES = ("resnet18", "resnet50", "vgg11", "efficientnet_b0", "convnext_tiny")
+PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
+COLOUR_BY = ("Label", "Suggestion", "Cluster")
+CLUSTER_METHOD_TITLES = {"kmeans": "k-means", "spectral": "spectral (neighbour graph)"}
+NEIGHBOURS = 12
+LABEL_PROGRESS_EVERY = 25
+UNLABELLED_RGBA = (120, 122, 132, 150)
+CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
+WEIGHTS_FILTER = "Network weights (*.pt *.pth *.safetensors);;All files (*)"
+EMPTY_HINT = ("<h3>Nothing to explore yet</h3>"
+              "<p>Open a project (<i>File → Open Project</i>) or choose a folder of cutouts above, "
+              "pick where the embedding comes from and press <b>Compute</b>.</p>"
+              "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
+              "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
+              "<b>1–9</b> to label them all.</p>")
+
+
+def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None]:
+    """The project's id of each item (None: not in the project)."""
+    ids = {(record.path, record.index): record.id for record in project.images()}
+    return [ids.get((item.path, item.index)) for item in items]
+
+
+class ExplorePanel(QWidget):
+    status = Signal(str)
+
+    def __init__(self, labelling: "LabellingMode", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labelling = labelling
+        self.embeddings: Embeddings | None = None
+        self.index: SimilarityIndex | None = None
+        self.xy: np.ndarray | None = None
+        self.class_names: list[str] = []
+        self.labels = np.zeros(0, dtype=np.int64)
+        self.suggested = np.zeros(0, dtype=np.int64)
+        self.clusters: np.ndarray | None = None
+        self.cluster_mapping: dict[int, int] = {}
+        self.current: int | None = None
+        self.cutout: Cutout | None = None
+        self.user_settings: DisplaySettings | None = None
+        self.last_batch: list[int] = []
+        self.map_message = ""
+        self._labels_stale = False
+        self._job_kind = ""
+        self._pending_thumbnails: list[tuple[int, CatalogItem]] | None = None
+        self.jobs = JobRunner(self)
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_job_succeeded)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.cancelled.connect(self._on_job_cancelled)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.thumbnails = JobRunner(self)
+        self.thumbnails.succeeded.connect(self._on_thumbnails)
+        self.thumbnails.finished.connect(self._start_pending_thumbnails)
+        self.loader = CutoutLoader(self)
+        self.loader.shown.connect(self._on_cutout_shown)
+        self.loader.failed.connect(self._on_cutout_failed)
+        self._build()
+        self.refresh_models()
+        labelling.project_changed.connect(self.refresh_project)
+        labelling.labels_changed.connect(self._on_labels_changed)
+        self.refresh_project()
+
+    # Layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(self._build_source_row())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_map_side())
+        splitter.addWidget(self._build_viewer_side())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([820, 600])
+        layout.addWidget(splitter, 1)
+        for position, key in enumerate(CLASS_KEYS[:9]):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda p=position: self.label_selection_with_key(p))
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape.activated.connect(self.map.clear_selection)
+        self._refresh_buttons()
+
+    def _build_source_row(self) -> QHBoxLayout:
+        self.data_edit = QLineEdit()
+        self.data_edit.setToolTip("Every image of this project or folder is embedded, labelled or not")
+        self.data_edit.textChanged.connect(self._refresh_buttons)
+        self.data_buttons = DataSourceButtons(self.data_edit, self._project_path)
+        self.data_buttons.status.connect(self.status)
+        self.source = QComboBox()
+        for title, key in SOURCES:
+            self.source.addItem(title, key)
+        self.source.setToolTip("Where the vectors come from: an autoencoder trained on these cutouts (no labels "
+                               "needed), a classifier's penultimate layer, or a pretrained network's features")
+        self.source_options = QStackedWidget()
+        self.source_options.addWidget(self._autoencoder_options())
+        self.source_options.addWidget(self._model_options())
+        self.source_options.addWidget(self._backbone_options())
+        self._show_source_options(0)
+        self.source.currentIndexChanged.connect(self._show_source_options)
+        self.source.currentIndexChanged.connect(self._refresh_buttons)
+        self.size = QSpinBox()
+        self.size.setRange(16, 512)
+        self.size.setSingleStep(8)
+        self.size.setValue(64)
+        self.size.setSuffix(" px")
+        self.size.setToolTip("Images are centre-cropped and resized to this size (autoencoder: a multiple of 8; "
+                             "a classifier reads images as it was trained)")
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        self.device.setToolTip("auto: the GPU when there is one (CUDA or Apple), else the processor")
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.clicked.connect(self.compute)
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(180)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        self.cancel_button.hide()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Data"))
+        row.addWidget(self.data_edit, 1)
+        row.addWidget(self.data_buttons)
+        row.addSpacing(10)
+        row.addWidget(QLabel("Embedding"))
+        row.addWidget(self.source)
+        row.addWidget(self.source_options)
+        row.addWidget(self.size)
+        row.addWidget(self.device)
+        row.addWidget(self.compute_button)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
+        return row
+
+    def _show_source_options(self, position: int) -> None:
+        """Only the shown options take room: a stack is otherwise as wide as its widest page."""
+        for page in range(self.source_options.count()):
+            policy = QSizePolicy.Policy.Preferred if page == position else QSizePolicy.Policy.Ignored
+            self.source_options.widget(page).setSizePolicy(policy, policy)
+        self.source_options.setCurrentIndex(position)
+        self.source_options.adjustSize()
+
+    @staticmethod
+    def _options_row(*widgets: QWidget) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in widgets:
+            row.addWidget(widget)
+        return box
+
+    def _autoencoder_options(self) -> QWidget:
+        self.ae_epochs = QSpinBox()
+        self.ae_epochs.setRange(1, 1000)
+        self.ae_epochs.setValue(30)
+        self.ae_epochs.setPrefix("epochs ")
+        self.ae_epochs.setToolTip("Training epochs of the autoencoder (trained once, then reused from the cache)")
+        self.ae_latent = QSpinBox()
+        self.ae_latent.setRange(2, 1024)
+        self.ae_latent.setValue(64)
+        self.ae_latent.setPrefix("latent ")
+        self.ae_latent.setToolTip("Length of the embedding vector")
+        return self._options_row(self.ae_epochs, self.ae_latent)
+
+    def _model_options(self) -> QWidget:
+        self.model_combo = QComboBox()
+        self.model_combo.setMinimumContentsLength(26)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setToolTip("Finished training runs (newest first), or a checkpoint opened from a file; "
+                                    "the embedding is the network's penultimate layer")
+        self.model_combo.currentIndexChanged.connect(self._refresh_buttons)
+        open_button = QPushButton("Open checkpoint…")
+        open_button.clicked.connect(self.open_checkpoint_dialog)
+        return self._options_row(self.model_combo, open_button)
+
+    def _backbone_options(self) -> QWidget:
+        self.backbone = QComboBox()
+        self.backbone.setEditable(True)
+        self.backbone.addItems(list(BACKBONES))
+        self.backbone.setToolTip("A torchvision network name; its weights come from the file on the right")
+        self.weights_edit = QLineEdit()
+        self.weights_edit.setPlaceholderText("weights file (.pth)")
+        self.weights_edit.setToolTip("Weights you have locally (nothing is downloaded)")
+        self.weights_edit.textChanged.connect(self._refresh_buttons)
+        weights_button = QPushButton("Weights…")
+        weights_button.clicked.connect(self.choose_weights)
+        return self._options_row(self.backbone, self.weights_edit, weights_button)
+
+    def _build_map_side(self) -> QWidget:
+        self.colour_by = QComboBox()
+        self.colour_by.addItems(list(COLOUR_BY))
+        self.colour_by.setToolTip("Colour the dots by their label in the project, the model's suggestion "
+                                  "(Classify → Suggest labels), or their cluster")
+        self.colour_by.currentIndexChanged.connect(self.recolour)
+        self.projection = QComboBox()
+        for title, key in PROJECTIONS:
+            self.projection.addItem(title, key)
+        self.projection.setToolTip("PCA: fast and faithful to large distances; t-SNE: keeps neighbourhoods, "
+                                   "separates groups better, slower")
+        self.projection.currentIndexChanged.connect(self.reproject)
+        self.lasso_button = QToolButton()
+        self.lasso_button.setText("Lasso")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip("Drag round dots to select them (Shift+drag does this without the tool; "
+                                     "hold Ctrl too to add to the selection; Esc clears)")
+        self.lasso_button.toggled.connect(lambda on: self.map.set_lasso_tool(on))
+        fit_button = QToolButton()
+        fit_button.setText("Fit")
+        fit_button.setToolTip("Show the whole map (the mouse wheel zooms, dragging pans)")
+        fit_button.clicked.connect(lambda: self.map.view_box.autoRange(padding=0.05))
+        self.selection_label = QLabel("0 selected")
+        self.class_choice = QComboBox()
+        self.class_choice.setMinimumContentsLength(14)
+        self.class_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_choice.setPlaceholderText("open a project to label")
+        self.class_choice.setToolTip("The class to give the selection (keys 1–9 choose and label at once)")
+        self.label_button = QPushButton("Label selection")
+        self.label_button.setToolTip("Save this label for every selected cutout in the project "
+                                     "(ordinary labels: Ctrl+Z undoes one, Undo batch all of them)")
+        self.label_button.clicked.connect(self.label_selection)
+        self.undo_button = QPushButton("Undo batch")
+        self.undo_button.setToolTip("Take back every label of the last selection or cluster labelled here")
+        self.undo_button.clicked.connect(self.undo_batch)
+        tools = QHBoxLayout()
+        for caption, widget in (("Colour", self.colour_by), ("Map", self.projection)):
+            tools.addWidget(QLabel(caption))
+            tools.addWidget(widget)
+        tools.addWidget(self.lasso_button)
+        tools.addWidget(fit_button)
+        tools.addStretch(1)
+        labelling = QHBoxLayout()
+        labelling.addWidget(self.selection_label)
+        labelling.addStretch(1)
+        labelling.addWidget(QLabel("Label as"))
+        labelling.addWidget(self.class_choice)
+        labelling.addWidget(self.label_button)
+        labelling.addWidget(self.undo_button)
+
+        self.map = EmbeddingMap()
+        self.map.hideButtons()
+        self.map.picked.connect(self.show_point)
+        self.map.selection_changed.connect(self._on_selection_changed)
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: #a0a2aa; padding: 40px; background: #1b1d21;")
+        self.legend = QLabel()
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.legend.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        legend_scroll = QScrollArea()
+        legend_scroll.setWidget(self.legend)
+        legend_scroll.setWidgetResizable(True)
+        legend_scroll.setFixedWidth(240)
+        legend_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        map_with_legend = QWidget()
+        map_row = QHBoxLayout(map_with_legend)
+        map_row.setContentsMargins(0, 0, 0, 0)
+        map_row.setSpacing(0)
+        map_row.addWidget(self.map, 1)
+        map_row.addWidget(legend_scroll)
+        self.map_stack = QStackedWidget()
+        self.map_stack.addWidget(self.empty)
+        self.map_stack.addWidget(map_with_legend)
+
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addLayout(tools)
+        side_layout.addWidget(self.map_stack, 1)
+        side_layout.addLayout(labelling)
+        side_layout.addWidget(self._build_cluster_box())
+        return side
+
+    def _build_cluster_box(self) -> QGroupBox:
+        self.k = QSpinBox()
+        self.k.setRange(2, 200)
+        self.k.setValue(10)
+        self.k.setPrefix("k = ")
+        self.k.setToolTip("Number of clusters")
+        self.cluster_method = QComboBox()
+        for method in CLUSTER_METHODS:
+            self.cluster_method.addItem(CLUSTER_METHOD_TITLES.get(method, method), method)
+        self.cluster_method.setToolTip("k-means finds round clusters; spectral clustering on a neighbour graph "
+                                       "follows elongated and curved ones")
+        self.cluster_button = QPushButton("Cluster")
+        self.cluster_button.setToolTip("Group the embeddings and colour the map by group; with labels, score "
+                                       "the groups against them")
+        self.cluster_button.clicked.connect(self.cluster)
+        self.cluster_pick = QComboBox()
+        self.cluster_pick.setToolTip("A cluster (with its size and the class it matches best)")
+        self.cluster_class = QComboBox()
+        self.cluster_class.setToolTip("The class to give every cutout of that cluster")
+        self.select_cluster_button = QPushButton("Select")
+        self.select_cluster_button.setToolTip("Select the cluster's dots on the map")
+        self.select_cluster_button.clicked.connect(self.select_cluster)
+        self.label_cluster_button = QPushButton("Label cluster as")
+        self.label_cluster_button.clicked.connect(self.label_cluster)
+        self.cluster_pick.currentIndexChanged.connect(self._on_cluster_picked)
+        for combo in (self.cluster_pick, self.cluster_class):
+            combo.setMinimumContentsLength(22)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        row = QHBoxLayout()
+        for widget in (self.k, self.cluster_method, self.cluster_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        tools_row = QHBoxLayout()
+        self.cluster_tools = (self.cluster_pick, self.select_cluster_button, self.label_cluster_button,
+                              self.cluster_class)
+        for widget in self.cluster_tools:
+            tools_row.addWidget(widget)
+            widget.hide()
+        tools_row.addStretch(1)
+        self.report = ClusterReport()
+        box = QGroupBox("Clusters")
+        box_layout = QVBoxLayout(box)
+        box_layout.addLayout(row)
+        box_layout.addLayout(tools_row)
+        box_layout.addWidget(self.report)
+        box.hide()
+        self.cluster_box = box
+        return box
+
+    def _build_viewer_side(self) -> QWidget:
+        self.title = QLabel("Click a dot to see the cutout")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.controls = DisplayControls()
+        self.controls.changed.connect(self._on_settings_changed)
+        self.controls.hide()
+        self.view = ImageView()
+        self.view.empty_text = "The cutout you click on the map appears here"
+        self.strip = SimilarityStrip()
+        self.strip.neighbour_clicked.connect(self.show_point)
+        self.strip_title = QLabel(f"Most similar cutouts (cosine similarity of the embeddings, {NEIGHBOURS} nearest)")
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.title)
+        side_layout.addWidget(self.controls)
+        side_layout.addWidget(self.view, 1)
+        side_layout.addWidget(self.strip_title)
+        side_layout.addWidget(self.strip)
+        return side
+
+    # Sources ---------------------------------------------------------------------------
+
+    def _project_path(self) -> Path | None:
+        project = self.labelling.project
+        return project.path if project is not None else None
+
+    def refresh_models(self) -> None:
+        """Finished runs, newest first; checkpoints opened by hand stay."""
+        current = self.model_combo.currentData()
+        opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i)) for i in range(self.model_combo.count())
+                  if self.model_combo.itemText(i).startswith("File: ")]
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for run in list_runs():
+            if run.status == "finished":
+                self.model_combo.addItem(f"{run.name} ({run.config.get('arch', '?')})", str(run.path / MODEL_FILE))
+        for text, path in opened:
+            self.model_combo.addItem(text, path)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem("No trained model yet: train one or open a checkpoint", None)
+        index = self.model_combo.findData(current) if current is not None else -1
+        self.model_combo.setCurrentIndex(max(index, 0))
+        self.model_combo.blockSignals(False)
+        self._refresh_buttons()
+
+    def add_checkpoint(self, path: str | Path) -> None:
+        path = str(Path(path))
+        index = self.model_combo.findData(path)
+        if index < 0:
+            if self.model_combo.itemData(0) is None:
+                self.model_combo.removeItem(0)
+            self.model_combo.addItem(f"File: {Path(path).name}", path)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+        self.source.setCurrentIndex(self.source.findData("model"))
+
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a classifier checkpoint", "", CHECKPOINT_FILTER)
+        if path:
+            self.add_checkpoint(path)
+
+    def choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Weights of the backbone", "", WEIGHTS_FILTER)
+        if path:
+            self.weights_edit.setText(path)
+
+    def refresh_project(self) -> None:
+        """The Library opened or closed a project: offer it as the data, relabel the map."""
+        project = self.labelling.project
+        if project is not None and not self.data_edit.text().strip():
+            self.data_edit.setText(str(project.path))
+        self._set_class_choices()
+        self.refresh_labels()
+        self._refresh_empty_hint()
+        self._refresh_buttons()
+
+    def showEvent(self, event: object) -> None:
+        self.refresh_models()
+        if self._labels_stale:
+            self.refresh_labels()
+        super().showEvent(event)
+
+    def _on_labels_changed(self) -> None:
+        """Re-read the labels now if the map is on screen, else when it is next shown: each key
+        pressed in the Library's labelling mode changes them, and re-reading a large project
+        for a hidden map would slow every key down."""
+        if self.isVisible():
+            self.refresh_labels()
+        else:
+            self._labels_stale = True
+
+    def embed_config(self) -> EmbedConfig:
+        from galaxy_studio.explore.embeddings import EmbedConfig
+
+        source = self.source.currentData()
+        return EmbedConfig(
+            data=self.data_edit.text().strip(),
+            source=source,
+            model=self.model_combo.currentData() if source == "model" else None,
+            backbone=self.backbone.currentText().strip() if source == "backbone" else None,
+            weights_path=(self.weights_edit.text().strip() or None) if source == "backbone" else None,
+            size=self.size.value(),
+            device=self.device.currentText(),
+            latent=self.ae_latent.value(),
+            autoencoder_epochs=self.ae_epochs.value(),
+        )
+
+    def _source_problem(self) -> str | None:
+        """Why Compute cannot start, in words, or None."""
+        if not self.data_edit.text().strip():
+            return "Choose the data first: a project, a folder or a catalogue"
+        source = self.source.currentData()
+        if source == "model" and self.model_combo.currentData() is None:
+            return "Choose a classifier: train one in the Train tab, or Open checkpoint…"
+        if source == "backbone" and not self.weights_edit.text().strip():
+            return "Choose the backbone's weights file (nothing is downloaded)"
+        return None
+
+    # Computing -------------------------------------------------------------------------
+
+    def compute(self) -> None:
+        problem = self._source_problem()
+        if problem is not None:
+            self._say(problem)
+            return
+        if self.jobs.running:
+            return
+        try:
+            config = self.embed_config()
+        except ModelError as error:
+            self._say(str(error))
+            return
+        method = self.projection.currentData()
+        import galaxy_studio.explore.autoencoder  # noqa: F401 - torch's first import can deadlock in a worker thread
+        from galaxy_studio.explore.embeddings import embed
+        from galaxy_studio.explore.projection import map_2d
+        from galaxy_studio.explore.similarity import SimilarityIndex
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[Embeddings, np.ndarray, SimilarityIndex]:
+            embeddings = embed(config, emit=emit, cancel=cancel)
+            xy = map_2d(embeddings.vectors, method, emit=emit, cancel=cancel)
+            return embeddings, xy, SimilarityIndex(embeddings.vectors)
+
+        self._start("compute", job, f"Embedding {Path(config.data).name}")
+
+    def map_folder(self, folder: str | Path) -> None:
+        """Embed and map a folder with the chosen source (the demo set opened on this tab)."""
+        self.data_edit.setText(str(folder))
+        self.compute()
+
+    def reproject(self) -> None:
+        """Draw the same embedding with the other projection."""
+        if self.embeddings is None or self.jobs.running:
+            return
+        from galaxy_studio.explore.projection import map_2d
+
+        vectors, method = self.embeddings.vectors, self.projection.currentData()
+
+        def job(emit: EventSink, cancel: CancelToken) -> np.ndarray:
+            return map_2d(vectors, method, emit=emit, cancel=cancel)
+
+        self._start("project", job, f"Drawing the {self.projection.currentText()} map")
+
+    def cluster(self) -> None:
+        if self.embeddings is None or self.jobs.running:
+            return
+        from galaxy_studio.explore.clustering import cluster_embeddings, score_clusters
+
+        vectors, labels = self.embeddings.vectors, self.labels.copy()
+        k, method = self.k.value(), self.cluster_method.currentData()
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[np.ndarray, ClusterScore | None, str, int]:
+            clusters = cluster_embeddings(vectors, k, method)
+            score = score_clusters(clusters, labels) if np.any(labels >= 0) else None
+            return clusters, score, method, k
+
+        self._start("cluster", job, f"Clustering into {k} groups")
+
+    def _start(self, kind: str, job: object, message: str) -> None:
+        self._job_kind = kind
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.jobs.start(job)  # type: ignore[arg-type]
+        self._refresh_buttons()
+        self.status.emit(message + "…")
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Progressed) and event.total > 0:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.progress.setFormat(f"{event.what} %v/%m")
+
+    def _on_job_succeeded(self, result: object) -> None:
+        if self._job_kind == "compute":
+            embeddings, xy, index = result  # type: ignore[misc]
+            self.set_embeddings(embeddings, xy, index)
+        elif self._job_kind == "project":
+            self.set_map(result)  # type: ignore[arg-type]
+            self.status.emit(f"{self.projection.currentText()} map drawn")
+        elif self._job_kind == "cluster":
+            clusters, score, method, k = result  # type: ignore[misc]
+            self.set_clusters(clusters, score, method, k)
+        elif self._job_kind == "label":
+            self._on_labelled(*result)  # type: ignore[misc]
+        elif self._job_kind == "undo":
+            self._on_undone(*result)  # type: ignore[misc]
+
+    def _on_job_failed(self, message: str) -> None:
+        self._say(f"Failed: {message}")
+
+    def _on_job_cancelled(self) -> None:
+        self._say("Cancelled; the map is as it was")
+
+    def _on_job_finished(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self._job_kind = ""
+        self._refresh_buttons()
+
+    def _say(self, text: str) -> None:
+        self.status.emit(text)
+        self.map_message = text
+        if self.embeddings is None:
+            self._refresh_empty_hint()
+
+    # Showing the map -------------------------------------------------------------------
+
+    def set_embeddings(self, embeddings: Embeddings, xy: np.ndarray, index: SimilarityIndex) -> None:
+        self.embeddings, self.index = embeddings, index
+        self.clusters, self.cluster_mapping = None, {}
+        self.current, self.last_batch = None, []
+        self.cluster_pick.clear()
+        for widget in self.cluster_tools:
+            widget.hide()
+        self.strip.clear()
+        self.view.set_image(None)
+        self.title.setText("Click a dot to see the cutout")
+        self._set_class_choices()
+        self.refresh_labels()
+        self.set_map(xy)
+        self.map_stack.setCurrentIndex(1)
+        self.cluster_box.show()
+        self.status.emit(f"{len(embeddings)} cutouts embedded ({embeddings.source}, "
+                         f"{embeddings.vectors.shape[1]} dimensions)")
+
+    def set_map(self, xy: np.ndarray) -> None:
+        self.xy = xy
+        assert self.embeddings is not None
+        self.map.set_points(xy, [item.name for item in self.embeddings.items])
+        self.recolour()
+        if self.current is not None:
+            self.map.set_current(self.current)
+
+    def _set_class_choices(self) -> None:
+        """The project's classes, then any the data brings that the project lacks."""
+        project = self.labelling.project
+        names = list(project.classes) if project is not None else []
+        if self.embeddings is not None:
+            names += [name for name in self.embeddings.class_names if name not in names]
+        self.class_names = names
+        for combo in (self.class_choice, self.cluster_class):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            for position, name in enumerate(names):
+                key = f"{position + 1}: " if position < 9 else ""
+                combo.addItem(f"{key}{name}", name)
+            combo.setCurrentIndex(max(combo.findData(current), 0))
+            combo.blockSignals(False)
+
+    def _image_ids(self) -> list[int | None]:
+        """The project's id of each embedded image (None: not in the project)."""
+        project = self.labelling.project
+        if self.embeddings is None:
+            return []
+        if project is None:
+            return [None] * len(self.embeddings)
+        return image_ids(project, self.embeddings.items)
+
+    def refresh_labels(self) -> None:
+        """Labels and suggestions as the project has them now (a label or an undo anywhere
+        recolours the map). Data that is not the open project keeps its own labels (folder
+        names, catalogue column) unless the project labels the same image."""
+        self._labels_stale = False
+        if self.embeddings is None:
+            return
+        self._set_class_choices()
+        position = {name: i for i, name in enumerate(self.class_names)}
+        project = self.labelling.project
+        data = self.data_edit.text().strip()
+        data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
+        own = np.array([position[self.embeddings.class_names[label]] if label >= 0 else -1
+                        for label in self.embeddings.labels], dtype=np.int64)
+        labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own
+        suggested = np.full(len(own), -1, dtype=np.int64)
+        if project is not None:
+            # A model's labels are its guesses, not ground truth (as in explore.inventory).
+            consensus = {image_id: record.class_name for image_id, record in project.labels(None).items()
+                         if record.source != "model"}
+            consensus.update({image_id: record.class_name
+                              for image_id, record in project.labels(self.labelling.labeller).items()
+                              if record.source != "model"})
+            suggestions = project.suggestions()
+            for row, image_id in enumerate(self._image_ids()):
+                if image_id is None:
+                    continue
+                if image_id in consensus:
+                    labels[row] = position[consensus[image_id]]
+                if image_id in suggestions:
+                    suggested[row] = position.get(suggestions[image_id].class_name, -1)
+        self.labels, self.suggested = labels, suggested
+        if self.xy is not None:
+            self.recolour()
+
+    def recolour(self) -> None:
+        if self.embeddings is None or self.xy is None:
+            return
+        mode = self.colour_by.currentText()
+        if mode == "Cluster" and self.clusters is not None:
+            codes = self.clusters.astype(np.int64)
+            counts = Counter(codes.tolist())
+            palette = [(*class_colour(c), 230) for c in range(int(codes.max()) + 1)]
+            legend = [(f"cluster {c + 1}", counts[c], c) for c in sorted(counts)]
+        else:
+            values = self.suggested if mode == "Suggestion" else self.labels
+            unlabelled = len(self.class_names)
+            codes = np.where(values >= 0, values, unlabelled)
+            counts = Counter(codes.tolist())
+            palette = [(*class_colour(c), 230) for c in range(len(self.class_names))] + [UNLABELLED_RGBA]
+            legend = [(name, counts[c], c) for c, name in enumerate(self.class_names) if counts[c]]
+            if counts[unlabelled]:
+                legend.append(("no suggestion" if mode == "Suggestion" else "unlabelled", counts[unlabelled],
+                               unlabelled))
+        self.map.set_colours(codes, palette)
+        self.legend.setText("<table cellspacing=2>" + "".join(
+            f"<tr><td style='color:rgb({r},{g},{b})'>●</td><td>{escape(name)}</td>"
+            f"<td align=right style='color:#9a9ca4'>{count}</td></tr>"
+            for name, count, code in legend for r, g, b, _ in [palette[code]]) + "</table>")
+
+    def _refresh_empty_hint(self) -> None:
+        project = self.labelling.project
+        text = EMPTY_HINT
+        if project is not None:
+            text = (f"<h3>Project {project.path.name}</h3><p>Press <b>Compute</b> to map its "
+                    f"{len(project.images())} cutouts (an autoencoder is trained on them first unless you "
+                    "pick a trained classifier).</p>") + EMPTY_HINT.split("</p>", 1)[1]
+        if self.map_message:
+            text += f"<p style='color:#f0b060'>{self.map_message}</p>"
+        self.empty.setText(text)
+
+    # Selection and labels --------------------------------------------------------------
+
+    def _on_selection_changed(self, count: int) -> None:
+        self.selection_label.setText(f"{count} selected")
+        self._refresh_buttons()
+
+    def label_selection_with_key(self, position: int) -> None:
+        if position < len(self.class_names):
+            self.class_choice.setCurrentIndex(position)
+            self.label_selection()
+
+    def label_selection(self) -> None:
+        rows = self.map.selected_indices()
+        if len(rows) == 0:
+            self.status.emit("Select dots first: Shift+drag a lasso round them")
+            return
+        self.label_rows(rows, self.class_choice.currentData())
+
+    def label_rows(self, rows: np.ndarray, class_name: str | None) -> None:
+        """Save `class_name` for these embedded images in the open project (adding images it
+        lacks first), as ordinary labels of the current labeller. Each label is its own
+        committed transaction (about 4 ms), so a large selection is labelled in a worker with
+        progress; cancelling keeps the labels saved so far."""
+        project = self.labelling.project
+        if project is None or self.embeddings is None:
+            self.status.emit("Open or create a project first (File → Open Project / New Project): labels live there")
+            return
+        if class_name is None or self.jobs.running:
+            return
+        if class_name not in project.classes:
+            self.status.emit(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
+            return
+        rows = [int(row) for row in rows]
+        items = [self.embeddings.items[row] for row in rows]
+        labeller = self.labelling.labeller
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, list[int], str]:
+            saved: list[int] = []
+            try:
+                ids = image_ids(project, items)
+                missing = [item for item, image_id in zip(items, ids) if image_id is None]
+                if missing:
+                    project.add_items(missing)
+                    ids = image_ids(project, items)
+                for done, (row, item, image_id) in enumerate(zip(rows, items, ids)):
+                    if cancel.is_set:
+                        break
+                    if image_id is None:
+                        raise ProjectError(project.path, f"{item.name} could not be added")
+                    project.label(image_id, class_name, labeller=labeller)
+                    saved.append(row)
+                    if done % LABEL_PROGRESS_EVERY == 0:
+                        emit(Progressed(done, len(rows), "Labelling"))
+            except ProjectError as error:
+                return class_name, saved, f"Label NOT saved for {len(rows) - len(saved)} cutout(s): {error}"
+            return class_name, saved, ""
+
+        self._start("label", job, f"Labelling {len(rows)} cutout(s) as {class_name}")
+
+    def _on_labelled(self, class_name: str, saved: list[int], problem: str) -> None:
+        self.last_batch = saved
+        self.labelling.reload()
+        project = self.labelling.project
+        if problem:
+            self.status.emit(problem)
+        elif saved and project is not None:
+            self.status.emit(f"Labelled {len(saved)} cutout(s) as {class_name} in {project.path.name} "
+                             "(Undo batch takes them back)")
+
+    def undo_batch(self) -> None:
+        project = self.labelling.project
+        if project is None or not self.last_batch or self.jobs.running:
+            return
+        count, labeller = len(self.last_batch), self.labelling.labeller
+
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, str]:
+            undone = 0
+            try:
+                while undone < count and not cancel.is_set:
+                    if project.undo(labeller) is None:
+                        break
+                    undone += 1
+                    if undone % LABEL_PROGRESS_EVERY == 0:
+                        emit(Progressed(undone, count, "Undoing"))
+            except ProjectError as error:
+                return undone, f"Undo stopped after {undone} label(s): {error}"
+            return undone, ""
+
+        self._start("undo", job, f"Taking back {count} label(s)")
+
+    def _on_undone(self, undone: int, problem: str) -> None:
+        self.last_batch = self.last_batch[: len(self.last_batch) - undone]
+        self.labelling.reload()
+        self.status.emit(problem or f"Took back {undone} label(s)")
+
+    # Clusters --------------------------------------------------------------------------
+
+    def set_clusters(self, clusters: np.ndarray, score: ClusterScore | None, method: str, k: int) -> None:
+        assert self.embeddings is not None
+        self.clusters = np.asarray(clusters, dtype=np.int64)
+        self.cluster_mapping = dict(score.mapping) if score is not None else {}
+        counts = Counter(self.clusters.tolist())
+        self.cluster_pick.blockSignals(True)
+        self.cluster_pick.clear()
+        for cluster in sorted(counts):
+            match = self.cluster_mapping.get(cluster)
+            hint = f" ≈ {self.class_names[match]}" if match is not None and match < len(self.class_names) else ""
+            self.cluster_pick.addItem(f"cluster {cluster + 1} ({counts[cluster]}){hint}", cluster)
+        self.cluster_pick.blockSignals(False)
+        self._on_cluster_picked()
+        for widget in self.cluster_tools:
+            widget.show()
+        method_title = self.cluster_method.itemText(self.cluster_method.findData(method))
+        self.report.add_run(f"{self.embeddings.source.split(' (')[0]} · {method_title}", k, score,
+                            tip=self.embeddings.source)
+        self.status.emit(f"{len(counts)} clusters ({method_title})")
+        self.colour_by.setCurrentText("Cluster")
+        self.recolour()
+        self._refresh_buttons()
+
+    def _on_cluster_picked(self) -> None:
+        cluster = self.cluster_pick.currentData()
+        match = self.cluster_mapping.get(cluster) if cluster is not None else None
+        if match is not None and match < len(self.class_names):
+            self.cluster_class.setCurrentIndex(match)
+        self._refresh_buttons()
+
+    def cluster_rows(self) -> np.ndarray:
+        cluster = self.cluster_pick.currentData()
+        if self.clusters is None or cluster is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.clusters == cluster)
+
+    def select_cluster(self) -> None:
+        self.map.select_indices(self.cluster_rows())
+
+    def label_cluster(self) -> None:
+        rows = self.cluster_rows()
+        if len(rows):
+            self.map.select_indices(rows)
+            self.label_rows(rows, self.cluster_class.currentData())
+
+    # Viewer and neighbours -------------------------------------------------------------
+
+    def show_point(self, row: int) -> None:
+        """Show cutout `row` large, ring it on the map and list its nearest neighbours."""
+        if self.embeddings is None or self.index is None or not 0 <= row < len(self.embeddings):
+            return
+        self.current = row
+        self.map.set_current(row)
+        item = self.embeddings.items[row]
+        label = self.labels[row]
+        described = self.class_names[label] if label >= 0 else "unlabelled"
+        self.title.setText(f"<b>{item.name}</b> · {described}")
+        self.title.setToolTip(item.path)
+        self.loader.load(item, self.user_settings)
+        neighbours, similarities = self.index.nearest(row, NEIGHBOURS)
+        self.strip.set_neighbours(neighbours, similarities, [self.embeddings.items[i].name for i in neighbours])
+        self._pending_thumbnails = [(int(i), self.embeddings.items[i]) for i in neighbours]
+        self._start_pending_thumbnails()
+
+    def _start_pending_thumbnails(self) -> None:
+        if self._pending_thumbnails is None or self.thumbnails.running:
+            return
+        wanted, self._pending_thumbnails = self._pending_thumbnails, None
+        from galaxy_studio.data.thumbnails import make_thumbnail
+
+        def job(emit: EventSink, cancel: CancelToken) -> list[tuple[int, np.ndarray]]:
+            made = []
+            for row, item in wanted:
+                cancel.raise_if_set()
+                try:
+                    made.append((row, make_thumbnail(item, TILE_SIZE)))
+                except Exception:  # noqa: BLE001 - an unreadable neighbour keeps an empty tile, the rest still show
+                    continue
+            return made
+
+        self.thumbnails.start(job)
+
+    def _on_thumbnails(self, made: list[tuple[int, np.ndarray]]) -> None:
+        for row, rgb in made:
+            self.strip.set_thumbnail(row, rgb)
+
+    def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
+        if request != self.loader.latest:
+            return
+        keep_view = self.cutout is not None and self.cutout.source == cutout.source
+        self.cutout = cutout
+        self.controls.show()
+        self.controls.set_bands(cutout.bands)
+        self.controls.set_settings(settings)
+        self.view.set_image(rgb, keep_view=keep_view)  # type: ignore[arg-type]
+
+    def _on_cutout_failed(self, request: int, message: str) -> None:
+        if request == self.loader.latest:
+            self.cutout = None
+            self.view.set_image(None)
+            self.view.empty_text = f"Cannot show this cutout: {message}"
+            self.view.update()
+
+    def _on_settings_changed(self, settings: DisplaySettings) -> None:
+        self.user_settings = settings
+        if self.cutout is not None:
+            self.loader.render(self.cutout, settings)
+
+    # State -----------------------------------------------------------------------------
+
+    def _refresh_buttons(self) -> None:
+        busy = self.jobs.running
+        has_map = self.embeddings is not None
+        has_project = self.labelling.project is not None
+        selected = len(self.map.selected_indices()) if has_map else 0
+        self.compute_button.setEnabled(not busy and self._source_problem() is None)
+        self.compute_button.setToolTip(self._source_problem() or "Embed every image and draw the map (cached: "
+                                       "the same data and model load instantly the next time)")
+        for widget in (self.projection, self.cluster_button):
+            widget.setEnabled(has_map and not busy)
+        self.label_button.setEnabled(has_project and selected > 0 and not busy)
+        self.undo_button.setEnabled(has_project and bool(self.last_batch) and not busy)
+        has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
+        self.select_cluster_button.setEnabled(has_cluster)
+        self.label_cluster_button.setEnabled(has_cluster and has_project and not busy)
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown()
+        self.thumbnails.shutdown()
+        self.loader.shutdown()
