@@ -37,7 +37,9 @@ def autoencoder_file(config: EmbedConfig, inventory: Inventory) -> Path:
     """The given autoencoder, or the one trained on this data with these settings (cached)."""
     if config.model:
         return Path(config.model)
-    recipe = [inventory.fingerprint(), config.size, config.crop_fraction, config.latent, config.autoencoder_width,
+    from galaxy_studio.explore.autoencoder import FORMAT_VERSION
+
+    recipe = [FORMAT_VERSION, inventory.fingerprint(), config.size, config.crop_fraction, config.latent, config.autoencoder_width,
               config.autoencoder_epochs, config.autoencoder_lr, config.seed]
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:24]
     return paths.cache_dir() / "autoencoders" / f"{key}.pt"

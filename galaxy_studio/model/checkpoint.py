@@ -60,7 +60,7 @@ def save_payload(path: str | Path, payload: dict[str, Any]) -> None:
     write_atomically(path, lambda stream: torch.save(payload, stream))
 
 
-def load_payload(path: str | Path, expected_format: str) -> dict[str, Any]:
+def load_payload(path: str | Path, expected_format: str, *, version: int = FORMAT_VERSION) -> dict[str, Any]:
     """The saved dict, loaded so that it cannot execute code, after checking what it is."""
     path = Path(path)
     if not path.is_file():
@@ -82,7 +82,7 @@ def load_payload(path: str | Path, expected_format: str) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path}: not a {expected_format} file (found {found!r})")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    if payload.get("format_version", 0) > version:
         raise CheckpointError(
             f"{path}: written by a newer Galaxy Studio (format {payload['format_version']}); update to read it"
         )

@@ -83,6 +83,39 @@ def test_autoencoder_reduces_reconstruction_loss(demo_set: Path, tmp_path: Path)
     assert model.encode(torch.zeros(1, 3, 16, 16)).shape == (1, 8)
 
 
+def test_autoencoder_learns_more_than_the_mean_image(demo_set: Path, tmp_path: Path) -> None:
+    """The failure this guards against: reconstructing every galaxy as the average frame,
+    which leaves a bottleneck that varies along one direction only."""
+    from galaxy_studio.explore.inventory import display_preprocessing, open_inventory
+    from galaxy_studio.model.datasets import prepare_pixels
+    from galaxy_studio.model.preprocessing import normalise
+
+    config = AutoencoderConfig(data=str(demo_set), out=str(tmp_path / "ae.pt"), size=32, crop_fraction=1.0,
+                               latent=8, width=8, epochs=30, batch_size=16, lr=3e-3, device="cpu",
+                               threads=2)
+    result = train_autoencoder(config)
+    inventory = open_inventory(config.data)
+    prep = display_preprocessing(inventory, size=32, crop_fraction=1.0)
+    pixels = torch.from_numpy(normalise(prepare_pixels(inventory.items, prep)[0], prep))
+    mean_image_error = float(((pixels - pixels.mean(0)) ** 2).mean())
+    assert result.val_losses[-1] < 0.95 * mean_image_error
+    model, _, _ = load_autoencoder(config.out)
+    with torch.no_grad():
+        codes = model.encode(pixels).numpy()
+    variances = np.linalg.svd(codes - codes.mean(0), compute_uv=False) ** 2
+    assert variances[0] / variances.sum() < 0.9
+
+
+def test_an_autoencoder_of_the_old_format_is_refused_by_name(tmp_path: Path) -> None:
+    from galaxy_studio.model.checkpoint import save_payload
+    from galaxy_studio.model.errors import CheckpointError
+
+    path = tmp_path / "old.pt"
+    save_payload(path, {"format": "galaxy-studio-autoencoder", "format_version": 1, "metadata": {}, "state_dict": {}})
+    with pytest.raises(CheckpointError, match=r"old\.pt.*older Galaxy Studio.*train a new one"):
+        load_autoencoder(path)
+
+
 def test_cancelled_autoencoder_writes_nothing(demo_set: Path, tmp_path: Path) -> None:
     cancel = CancelToken()
 
