@@ -745,7 +745,6 @@ class ExplorePanel(QWidget):
     # Selection and labels --------------------------------------------------------------
 
     def _on_selection_changed(self, count: int) -> None:
-        self.selection_label.setText(f"{count} selected")
         self._refresh_buttons()
 
     def label_selection_with_key(self, position: int) -> None:
@@ -960,6 +959,8 @@ class ExplorePanel(QWidget):
         for widget in (self.projection, self.cluster_button):
             widget.setEnabled(has_map and not busy)
         self.label_button.setEnabled(has_project and selected > 0 and not busy)
+        hint = " · open or create a project (File menu) to label them" if selected and not has_project else ""
+        self.selection_label.setText(f"{selected} selected{hint}")
         self.undo_button.setEnabled(has_project and bool(self.last_batch) and not busy)
         has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
         self.select_cluster_button.setEnabled(has_cluster)
