@@ -959,7 +959,7 @@ class ExplorePanel(QWidget):
         for widget in (self.projection, self.cluster_button):
             widget.setEnabled(has_map and not busy)
         self.label_button.setEnabled(has_project and selected > 0 and not busy)
-        hint = " · open or create a project (File menu) to label them" if selected and not has_project else ""
+        hint = " · open a project to label" if selected and not has_project else ""
         self.selection_label.setText(f"{selected} selected{hint}")
         self.undo_button.setEnabled(has_project and bool(self.last_batch) and not busy)
         has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
