@@ -1,0 +1,61 @@
+"""Retake docs/screenshot-classify.png: the Classify tab with a model, a few classified
+cutouts and a Grad-CAM overlay.
+
+Run: QT_QPA_PLATFORM=offscreen python docs/classify_screenshot.py MODEL.pt IMAGE... [--out PNG]
+(MODEL.pt from `galaxy-studio train`; the README's picture used a gz-spiral run and twelve of
+its JPEGs). The panel is driven the way a user drives it: the checkpoint is opened, the files
+are classified, the first row is selected and its explanation computed before the grab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
+from galaxy_studio.gui.main_window import MainWindow
+
+TIMEOUT_S = 300.0
+
+
+def wait_until(app: QApplication, ready: object, what: str) -> None:
+    started = time.monotonic()
+    while not ready():
+        app.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() - started > TIMEOUT_S:
+            raise SystemExit(f"timed out waiting for {what}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("images", nargs="+")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("screenshot-classify.png")))
+    args = parser.parse_args()
+    app = application()
+    window = MainWindow()
+    window.resize(*SCREENSHOT_SIZE)
+    window.tabs.setCurrentWidget(window.classify)
+    window.show()
+    panel = window.classify
+    panel.add_checkpoint(args.model)
+    panel.classify_paths(args.images)
+    wait_until(app, lambda: not panel.jobs.running and panel.table.rowCount() > 0, "the classification")
+    panel.table.selectRow(0)
+    wait_until(app, lambda: panel.attribution is not None, "the explanation")
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+    saved = window.grab().save(args.out)
+    panel.shutdown()
+    window.close()
+    return 0 if saved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
