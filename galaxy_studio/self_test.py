@@ -100,6 +100,25 @@ def check_fits() -> str:
     return f"{path.name} {shape}, centre RA {centre[0]:.4f} Dec {centre[1]:.4f}, rendered {rgb.min()}..{rgb.max()}"
 
 
+def check_clusters() -> str:
+    """scikit-learn and scipy load and run in the bundle (their compiled parts are collected by
+    hooks, and Explore imports them only when it clusters): two separated blobs, both methods."""
+    import numpy as np
+
+    from galaxy_studio.explore.clustering import CLUSTER_METHODS, cluster_embeddings, score_clusters
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    vectors = (rng.normal(size=(80, 8)) + 6.0 * labels[:, None]).astype(np.float32)
+    scores = []
+    for method in CLUSTER_METHODS:
+        accuracy = score_clusters(cluster_embeddings(vectors, 2, method), labels).accuracy
+        if accuracy < 0.99:
+            raise CheckFailed(f"{method} found two separated blobs with accuracy {accuracy:.2f}")
+        scores.append(f"{method} {accuracy:.2f}")
+    return "two blobs: " + ", ".join(scores)
+
+
 def check_window() -> str:
     """Opens the main window offscreen (unless a platform is chosen) and closes it again."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -129,6 +148,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("autograd", check_autograd),
     ("torchvision.ops.nms", check_nms),
     ("fits", check_fits),
+    ("clusters", check_clusters),
     ("window", check_window),
 )
 
