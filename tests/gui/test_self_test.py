@@ -6,7 +6,7 @@ import pytest
 
 from galaxy_studio import cli, self_test
 
-CHECK_NAMES = ["torch", "autograd", "torchvision.ops.nms", "fits", "window"]
+CHECK_NAMES = ["torch", "autograd", "torchvision.ops.nms", "fits", "clusters", "window"]
 
 
 def result_lines(output: str) -> list[str]:
@@ -21,7 +21,8 @@ def test_self_test_passes_in_the_source_tree(capsys: pytest.CaptureFixture[str])
     assert all(line.startswith("PASS ") for line in lines), out
     assert "kept boxes [0, 2] of 3" in out
     assert "sample-galaxy.fits 128x128, centre RA 210.9" in out
-    assert out.rstrip().endswith("self-test passed: all 5 checks")
+    assert "two blobs: kmeans 1.00, spectral 1.00" in out
+    assert out.rstrip().endswith("self-test passed: all 6 checks")
 
 
 def test_a_failing_check_gives_a_non_zero_exit_and_the_rest_still_run(
@@ -37,8 +38,8 @@ def test_a_failing_check_gives_a_non_zero_exit_and_the_rest_still_run(
     out = capsys.readouterr().out
     lines = result_lines(out)
     assert lines[2] == "FAIL torchvision.ops.nms: RuntimeError: operator torchvision::nms does not exist"
-    assert [line[:4] for line in lines] == ["PASS", "PASS", "FAIL", "PASS"]
-    assert out.rstrip().endswith("self-test failed: 1 of 4 checks (torchvision.ops.nms)")
+    assert [line[:4] for line in lines] == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
+    assert out.rstrip().endswith("self-test failed: 1 of 5 checks (torchvision.ops.nms)")
 
 
 def test_a_missing_bundled_fits_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
