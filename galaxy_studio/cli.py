@@ -527,6 +527,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     overrides: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
     if args.patience is not None:
         overrides["patience"] = args.patience or None
+    if args.ema is not None:
+        overrides["ema"] = args.ema or None
     if args.no_augment:
         overrides["augment"] = False
     if args.bands:
@@ -705,6 +707,8 @@ def _add_model_commands(sub: Any) -> None:
     p.add_argument("--weights", metavar="FILE", help="ImageNet VGG11 weights file for --pretrained, when offline")
     p.add_argument("--balance", choices=BALANCE_MODES, help="counter unequal classes by weighting the loss, "
                    "by resampling, or not at all (default loss)")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="validate and keep an exponential moving average "
+                   f"of the weights with this decay per step; 0: the trained weights (default {defaults.ema or 0})")
     p.add_argument("--seed", type=int, help=f"seed of the split, the initial weights and the augmentation (default {defaults.seed})")
     p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
     p.set_defaults(handler=cmd_train)

@@ -17,7 +17,6 @@ from astropy.visualization import (
     HistEqStretch,
     LinearStretch,
     LogStretch,
-    ManualInterval,
     MinMaxInterval,
     PercentileInterval,
     SqrtStretch,

@@ -803,8 +803,3 @@ def _grouped(records: list[LabelRecord]) -> dict[int, list[LabelRecord]]:
     return {image_id: list(group) for image_id, group in groupby(records, key=attrgetter("image_id"))}
 
 
-def remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-

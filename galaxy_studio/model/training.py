@@ -80,6 +80,8 @@ def check_config(config: TrainConfig) -> None:
         raise ModelError(f"epochs and batch size must be at least 1 (got {config.epochs}, {config.batch_size})")
     if not 0 < config.min_lr <= config.lr:
         raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {config.min_lr}, {config.lr})")
+    if config.ema is not None and not 0 < config.ema < 1:
+        raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {config.ema})")
     resolve_device(config.device)
 
 
@@ -118,6 +120,7 @@ class _State:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
+    average: torch.optim.swa_utils.AveragedModel | None = None
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
@@ -299,7 +302,12 @@ def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per
         optimizer, T_max=max(1, config.epochs * steps_per_epoch), eta_min=config.min_lr
     )
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
-    return _State(model, optimizer, scheduler, scaler)
+    average = None
+    if config.ema is not None:
+        average = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema)
+        )
+    return _State(model, optimizer, scheduler, scaler, average)
 
 
 def _restore(state: _State, saved: dict[str, Any]) -> None:
@@ -307,6 +315,8 @@ def _restore(state: _State, saved: dict[str, Any]) -> None:
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
     state.scaler.load_state_dict(saved["scaler"])
+    if state.average is not None:
+        state.average.load_state_dict(saved["average"])
     torch.set_rng_state(saved["torch_rng"])
     state.epoch = int(saved["epoch"])
     state.history = list(saved["history"])
@@ -329,6 +339,7 @@ def _state_payload(config: TrainConfig, data: _Data, state: _State) -> dict[str,
         "optimizer": state.optimizer.state_dict(),
         "scheduler": state.scheduler.state_dict(),
         "scaler": state.scaler.state_dict(),
+        "average": None if state.average is None else state.average.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "history": state.history,
         "best_state": state.best_state,
@@ -395,12 +406,18 @@ def _run_epoch(
         state.scaler.step(state.optimizer)
         state.scaler.update()
         state.scheduler.step()
+        if state.average is not None:
+            state.average.update_parameters(model)
         total_loss += float(loss.detach()) * len(labels)
         correct += int((logits.argmax(dim=1) == labels).sum())
         seen += len(labels)
         emit(Progressed(step, len(loader), what))
     cancel.raise_if_set()
-    val_loss, val_acc = _validation(data, state.model, weights, device, cancel)
+    if state.average is not None:
+        # Averaged weights need their own batch-norm statistics: an average of the trained
+        # network's running statistics lags behind them and wrecks the predictions.
+        torch.optim.swa_utils.update_bn(loader, state.average.module, device=device)
+    val_loss, val_acc = _validation(data, _evaluated(state), weights, device, cancel)
     record = {
         "epoch": epoch,
         "train_loss": total_loss / max(seen, 1),
@@ -430,12 +447,18 @@ def _validation(
     return loss, float((logits.argmax(dim=1) == labels).float().mean())
 
 
+def _evaluated(state: _State) -> nn.Module:
+    """The network that is validated and kept: the running weight average when the recipe
+    has one, else the trained weights."""
+    return state.model if state.average is None else state.average.module
+
+
 def _track_best(config: TrainConfig, state: _State, epoch: int, val_loss: float) -> None:
     """Keep the weights of the lowest validation loss; count epochs without improvement."""
     if math.isnan(val_loss) or val_loss < state.best_val_loss:
         state.best_val_loss = val_loss if not math.isnan(val_loss) else math.inf
         state.best_epoch = epoch
-        state.best_state = {key: value.detach().cpu().clone() for key, value in state.model.state_dict().items()}
+        state.best_state = {key: value.detach().cpu().clone() for key, value in _evaluated(state).state_dict().items()}
         state.bad_epochs = 0
         return
     state.bad_epochs += 1

@@ -52,6 +52,18 @@ def test_the_run_folder_holds_the_checkpoint_and_the_records(trained_run: TrainR
     assert set(metadata["versions"]) >= {"galaxy_studio", "torch", "torchvision", "numpy"}
 
 
+def test_the_kept_weights_are_the_moving_average_and_still_learn(demo_set: Path, tmp_path: Path) -> None:
+    """With `ema` the checkpoint holds averaged weights, not the trained ones, and they classify
+    as well as a plain run's (a first version, with averaged batch-norm statistics, had the
+    averaged net guess one class for every gz-spiral image)."""
+    averaged = train_classifier(tiny_config(demo_set, tmp_path / "ema", ema=0.9))
+    plain = train_classifier(tiny_config(demo_set, tmp_path / "plain", ema=None))
+    first = load_classifier(averaged.checkpoint)[0].state_dict()
+    second = load_classifier(plain.checkpoint)[0].state_dict()
+    assert any(not torch.equal(first[key], second[key]) for key in first if key.endswith("weight"))
+    assert averaged.metrics["accuracy"] >= 0.8
+
+
 def test_events_follow_the_job_protocol(demo_set: Path, tmp_path: Path) -> None:
     events: list[object] = []
     train_classifier(tiny_config(demo_set, tmp_path / "run", epochs=2), emit=events.append)
@@ -112,6 +124,8 @@ def test_impossible_recipes_are_refused_before_decoding(demo_set: Path, tmp_path
         train_classifier(tiny_config(demo_set, tmp_path / "a", arch="lenet"))
     with pytest.raises(ModelError, match="balance"):
         train_classifier(tiny_config(demo_set, tmp_path / "b", balance="oversample"))
+    with pytest.raises(ModelError, match="weight-average decay"):
+        train_classifier(tiny_config(demo_set, tmp_path / "d", ema=1.5))
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="no CUDA"):
             train_classifier(tiny_config(demo_set, tmp_path / "c", device="cuda"))

@@ -11,7 +11,6 @@ Resume (or a later session, from Past runs) continues.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable

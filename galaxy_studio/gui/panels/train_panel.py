@@ -135,14 +135,16 @@ class TrainPanel(QWidget):
         self.balance = QComboBox()
         self.balance.addItems(list(BALANCE_MODES))
         self.balance.setToolTip("Counter unequal classes: weighted loss, resampling, or nothing")
+        self.ema = self._double(0.0, 0.9999, defaults.ema or 0.0, 4, "Validate and keep a moving average of the "
+                                "weights with this decay per step (smoother, usually a little more accurate); 0: off")
         self.seed = self._spin(0, 2**31 - 1, defaults.seed, "", "Split, initialisation and augmentation seed")
         self.advanced = QCheckBox("Show advanced settings")
         advanced_form = QFormLayout()
         for caption, widget in (("Batch size", self.batch), ("Learning rate", self.lr), ("Weight decay", self.weight_decay),
                                 ("Patience", self.patience), ("Crop fraction", self.crop), ("Class balance", self.balance),
-                                ("Seed", self.seed)):
+                                ("Weight average", self.ema), ("Seed", self.seed)):
             advanced_form.addRow(caption, widget)
-        self.advanced_body = QGroupBox("Advanced (defaults: the seed paper's recipe)")
+        self.advanced_body = QGroupBox("Advanced (defaults: the seed paper's recipe, weights averaged)")
         self.advanced_body.setLayout(advanced_form)
         self.advanced_body.setVisible(False)
         self.advanced.toggled.connect(self.advanced_body.setVisible)
@@ -262,6 +264,7 @@ class TrainPanel(QWidget):
             patience=self.patience.value() or None,
             crop_fraction=self.crop.value(),
             balance=self.balance.currentText(),
+            ema=self.ema.value() or None,
             seed=self.seed.value(),
         )
 
