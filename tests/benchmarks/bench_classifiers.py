@@ -83,6 +83,8 @@ def main() -> int:
     parser.add_argument("--speed-steps", type=int, default=3, help="timed batches per speed measurement")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--measure", choices=("all", "speed", "accuracy"), default="all")
+    parser.add_argument("--augment", choices=("both", "off", "on"), default="both",
+                        help="train without and with rotation/flip augmentation, or only one of them")
     args = parser.parse_args()
     if not args.data:
         parser.error("give --data DIR or set GALAXY_STUDIO_BENCH_DATA")
@@ -100,7 +102,7 @@ def main() -> int:
                 if args.measure != "accuracy":
                     train_rate, infer_rate = measure_speed(arch, size, args.speed_steps)
                     baseline = baseline or (train_rate if arch == "galaxy-cnn" else None)
-                for augment in (False, True):
+                for augment in {"both": (False, True), "off": (False,), "on": (True,)}[args.augment]:
                     out = Path(tmp) / f"{arch}-{size}-{'aug' if augment else 'plain'}"
                     scores = NOT_MEASURED
                     if args.measure != "speed":
