@@ -15,7 +15,6 @@ Distill panel's timeline); synthetic.npz when the loop ends.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -33,6 +32,7 @@ from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
+from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import (
     NEVER,
     CancelToken,
@@ -51,8 +51,6 @@ from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 
 CONFIG_FILE = "config.json"
-STATE_FILE = "state.pt"
-HISTORY_FILE = "history.json"
 SNAPSHOT_DIR = "snapshots"
 STATE_FORMAT = "galaxy-studio-distill-state"
 _VALIDATION_EXPERT = 0
@@ -231,23 +229,13 @@ def _save_state(config: DistillConfig, run_dir: Path, run: _Run) -> None:
         "schedule": json.dumps(run.schedule.state()),
         "history": json.dumps(run.history),
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
-    write_json_atomically(run_dir / HISTORY_FILE, run.history)
+    save_run_state(run_dir, payload, run.history)
 
 
 def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> dict[str, Any] | None:
-    path = run_dir / STATE_FILE
-    if not path.is_file():
+    saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
+    if saved is None:
         return None
-    try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
-        raise ModelError(f"{path}: damaged distillation checkpoint ({type(exc).__name__}: {exc}); "
-                         "delete it to start over") from exc
-    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
-        raise ModelError(f"{path}: not a distillation checkpoint")
     if saved.get("recipe") != config.recipe():
         raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
                          "or choose another --out folder")

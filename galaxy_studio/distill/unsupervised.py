@@ -18,7 +18,6 @@ result.json when the run ends.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -44,14 +43,13 @@ from galaxy_studio.distill.autoencoder import (
 from galaxy_studio.distill.flat_data import FlatData, load_flat_data
 from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_png
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
+from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
 from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 
 CONFIG_FILE = "config.json"
-STATE_FILE = "state.pt"
-HISTORY_FILE = "history.json"
 RESULT_FILE = "result.json"
 SYNTHETIC_FILE = "synthetic.npz"
 SAMPLES_PNG = "samples.png"
@@ -415,23 +413,13 @@ def _save_state(config: UnsupervisedConfig, run_dir: Path, run: _Run) -> None:
         "bad_epochs": run.bad_epochs,
         "history": json.dumps(run.history),
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
-    write_json_atomically(run_dir / HISTORY_FILE, run.history)
+    save_run_state(run_dir, payload, run.history)
 
 
 def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device) -> dict[str, Any] | None:
-    path = run_dir / STATE_FILE
-    if not path.is_file():
+    saved = load_run_state(run_dir, device, STATE_FORMAT, "checkpoint", "an unsupervised distillation checkpoint")
+    if saved is None:
         return None
-    try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
-        raise ModelError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to start over") \
-            from exc
-    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
-        raise ModelError(f"{path}: not an unsupervised distillation checkpoint")
     if saved.get("recipe") != json.dumps(config.recipe(), sort_keys=True):
         raise ModelError(f"{run_dir} holds a run of another recipe; repeat that run's settings to resume it, "
                          "or choose another --out folder")

@@ -12,7 +12,8 @@ from galaxy_studio.distill.augment import AUGMENT_STRATEGIES
 from galaxy_studio.distill.config import AUGMENT_NAMES, MEMORY_MODE_NAMES, DistillConfig
 from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.matching import MEMORY_MODES
-from galaxy_studio.distill.runner import HISTORY_FILE, STATE_FILE, distill, snapshot_path
+from galaxy_studio.distill.run_state import HISTORY_FILE, STATE_FILE
+from galaxy_studio.distill.runner import distill, snapshot_path
 from galaxy_studio.events import CancelToken, Cancelled, MetricLogged, Progressed, SnapshotTaken, StageAdvanced
 from galaxy_studio.model.errors import ModelError
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from galaxy_studio.distill import runner, runs
+from galaxy_studio.distill import run_state, runner, runs
 from galaxy_studio.distill.evolution import class_rows, evenly_spaced, write_evolution_gif, write_evolution_strip
 from galaxy_studio.distill.runs import list_distill_runs, load_snapshot, read_distill_run, save_evaluation, snapshot_steps
 from galaxy_studio.distill.timing import estimate_iteration_seconds
@@ -21,7 +21,7 @@ from .conftest import tiny_distill_config
 
 def test_the_torch_free_file_names_match_the_runner() -> None:
     assert (runs.CONFIG_FILE, runs.STATE_FILE, runs.HISTORY_FILE, runs.SNAPSHOT_DIR) == \
-        (runner.CONFIG_FILE, runner.STATE_FILE, runner.HISTORY_FILE, runner.SNAPSHOT_DIR)
+        (runner.CONFIG_FILE, run_state.STATE_FILE, run_state.HISTORY_FILE, runner.SNAPSHOT_DIR)
     assert runs.snapshot_file("r", 42) == runner.snapshot_path("r", 42)
 
 

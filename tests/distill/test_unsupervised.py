@@ -216,7 +216,7 @@ def test_cli_reports_a_truncated_idx_file_in_one_line(tiny_idx: Path, tmp_path: 
 def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    import galaxy_studio.distill.unsupervised as module
+    import galaxy_studio.distill.run_state as module
 
     write, calls = module.write_atomically, []
 

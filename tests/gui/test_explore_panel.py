@@ -235,9 +235,9 @@ def test_cancel_stops_the_computation_and_keeps_the_empty_map(
     panel = open_explore(window, unlabelled_project)
     tiny_autoencoder(panel, unlabelled_project, epochs=500)
     panel.compute_button.click()
-    assert panel.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: panel.progress.maximum() > 0, timeout=60_000)
-    panel.cancel_button.click()
+    assert panel.job_progress.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: panel.job_progress.bar.maximum() > 0, timeout=60_000)
+    panel.job_progress.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert panel.embeddings is None
     assert panel.map_stack.currentWidget() is panel.empty

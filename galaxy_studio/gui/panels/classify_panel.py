@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSplitter,
@@ -33,11 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.data.catalog import CatalogItem
-from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.widgets.drop_zone import DropZone
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
 from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
+from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
@@ -78,7 +78,6 @@ class ClassifyPanel(QWidget):
         self._pending_explanation: tuple[int, str, int] | None = None
         self._colour_tables: dict[str, np.ndarray] = {}
         self.jobs = JobRunner(self)
-        self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_job_succeeded)
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.cancelled.connect(self._on_job_cancelled)
@@ -109,12 +108,7 @@ class ClassifyPanel(QWidget):
         self.suggest_button.setToolTip("Store this model's predictions for the project's unlabelled images; "
                                        "the Library can then show the most uncertain first")
         self.suggest_button.clicked.connect(self.suggest_for_project)
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(180)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.jobs.cancel)
-        self.cancel_button.hide()
+        self.job_progress = JobProgress(self.jobs)
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model_combo, 1)
@@ -122,8 +116,7 @@ class ClassifyPanel(QWidget):
         top.addWidget(self.tta)
         top.addWidget(self.batch_button)
         top.addWidget(self.suggest_button)
-        top.addWidget(self.progress)
-        top.addWidget(self.cancel_button)
+        top.addWidget(self.job_progress)
 
         self.drop_zone = DropZone("Drop FITS, JPEG, PNG or TIFF cutouts or folders here to classify them")
         self.drop_zone.paths_dropped.connect(self.classify_paths)
@@ -353,18 +346,10 @@ class ClassifyPanel(QWidget):
         import galaxy_studio.model.classification  # noqa: F401 - torch's first import can deadlock in a worker thread
 
         self._job_kind = kind
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
+        self.job_progress.begin()
         self.jobs.start(job)  # type: ignore[arg-type]
         self._refresh_buttons()
         self.status.emit(message + "…")
-
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, Progressed) and event.total > 0:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-            self.progress.setFormat(f"{event.what} %v/%m")
 
     def _on_job_succeeded(self, result: object) -> None:
         if self._job_kind == "classify":
@@ -392,8 +377,6 @@ class ClassifyPanel(QWidget):
         self.status.emit("Cancelled; nothing was written")
 
     def _on_job_finished(self) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
         self._job_kind = ""
         self._refresh_buttons()
 

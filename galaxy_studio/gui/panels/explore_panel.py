@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -51,6 +50,7 @@ from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
+from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
@@ -112,7 +112,6 @@ class ExplorePanel(QWidget):
         self._job_kind = ""
         self._pending_thumbnails: list[tuple[int, CatalogItem]] | None = None
         self.jobs = JobRunner(self)
-        self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_job_succeeded)
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.cancelled.connect(self._on_job_cancelled)
@@ -181,12 +180,7 @@ class ExplorePanel(QWidget):
         self.device.setToolTip("auto: the GPU when there is one (CUDA or Apple), else the processor")
         self.compute_button = QPushButton("Compute")
         self.compute_button.clicked.connect(self.compute)
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(180)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.jobs.cancel)
-        self.cancel_button.hide()
+        self.job_progress = JobProgress(self.jobs)
         row = QHBoxLayout()
         row.addWidget(QLabel("Data"))
         row.addWidget(self.data_edit, 1)
@@ -198,8 +192,7 @@ class ExplorePanel(QWidget):
         row.addWidget(self.size)
         row.addWidget(self.device)
         row.addWidget(self.compute_button)
-        row.addWidget(self.progress)
-        row.addWidget(self.cancel_button)
+        row.addWidget(self.job_progress)
         return row
 
     def _show_source_options(self, position: int) -> None:
@@ -571,18 +564,10 @@ class ExplorePanel(QWidget):
 
     def _start(self, kind: str, job: object, message: str) -> None:
         self._job_kind = kind
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
+        self.job_progress.begin()
         self.jobs.start(job)  # type: ignore[arg-type]
         self._refresh_buttons()
         self.status.emit(message + "…")
-
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, Progressed) and event.total > 0:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-            self.progress.setFormat(f"{event.what} %v/%m")
 
     def _on_job_succeeded(self, result: object) -> None:
         if self._job_kind == "compute":
@@ -606,8 +591,6 @@ class ExplorePanel(QWidget):
         self._say("Cancelled; the map is as it was")
 
     def _on_job_finished(self) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
         self._job_kind = ""
         self._refresh_buttons()
 

@@ -1,0 +1,43 @@
+"""The resumable state of a distillation run folder, shared by trajectory matching and the
+unsupervised method: one file rewritten after every step, never left half-written."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.model.errors import ModelError
+
+STATE_FILE = "state.pt"
+HISTORY_FILE = "history.json"
+
+
+def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """The state, then the history the GUI plots. Serialised in memory first, so a failing
+    torch.save cannot leave half a file in place of the last good one."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
+    write_json_atomically(run_dir / HISTORY_FILE, history)
+
+
+def load_run_state(run_dir: Path, device: torch.device, state_format: str, damaged: str,
+                   not_ours: str) -> dict[str, Any] | None:
+    """The saved state (None: the run has not saved one), loaded so that it cannot run code.
+    `damaged` and `not_ours` name the file's kind in the two errors."""
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
+        raise ModelError(f"{path}: damaged {damaged} ({type(exc).__name__}: {exc}); delete it to start over") \
+            from exc
+    if not isinstance(saved, dict) or saved.get("format") != state_format:
+        raise ModelError(f"{path}: not {not_ours}")
+    return saved
+
