@@ -38,10 +38,10 @@ from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
 from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.widgets.job_progress import JobProgress
+from galaxy_studio.gui.widgets.model_picker import ModelPicker
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
-from galaxy_studio.model.runs import MODEL_FILE, list_runs
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.panels.labelling_mode import LabellingMode
@@ -93,10 +93,7 @@ class ClassifyPanel(QWidget):
     # Layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.model_combo = QComboBox()
-        self.model_combo.setMinimumContentsLength(28)
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setToolTip("Finished training runs (newest first), or a checkpoint opened from a file")
+        self.model_combo = ModelPicker(28, "Finished training runs (newest first), or a checkpoint opened from a file")
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.open_model_button = QPushButton("Open checkpoint…")
         self.open_model_button.clicked.connect(self.open_checkpoint_dialog)
@@ -210,37 +207,11 @@ class ClassifyPanel(QWidget):
     # Models ----------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        """Finished runs from the runs folder, newest first; checkpoints opened by hand stay."""
-        current = self.model_combo.currentData()
-        opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i)) for i in range(self.model_combo.count())
-                  if self.model_combo.itemData(i) is not None and self.model_combo.itemText(i).startswith("File: ")]
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for run in list_runs():
-            if run.status != "finished":
-                continue
-            arch = run.config.get("arch", "?")
-            accuracy = (run.metrics or {}).get("accuracy")
-            score = f", test accuracy {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
-            self.model_combo.addItem(f"{run.name} ({arch}{score})", str(run.path / MODEL_FILE))
-        for text, path in opened:
-            self.model_combo.addItem(text, path)
-        if self.model_combo.count() == 0:
-            self.model_combo.addItem("No trained model yet: train one or open a checkpoint", None)
-        index = self.model_combo.findData(current) if current is not None else -1
-        self.model_combo.setCurrentIndex(max(index, 0))
-        self.model_combo.blockSignals(False)
+        self.model_combo.refresh_runs()
         self._refresh_buttons()
 
     def add_checkpoint(self, path: str | Path) -> None:
-        path = str(Path(path))
-        index = self.model_combo.findData(path)
-        if index < 0:
-            if self.model_combo.itemData(0) is None:
-                self.model_combo.removeItem(0)
-            self.model_combo.addItem(f"File: {Path(path).name}", path)
-            index = self.model_combo.count() - 1
-        self.model_combo.setCurrentIndex(index)
+        self.model_combo.add_checkpoint(path)
 
     def open_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a classifier checkpoint", "", CHECKPOINT_FILTER)

@@ -51,12 +51,12 @@ from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
 from galaxy_studio.gui.widgets.job_progress import JobProgress
+from galaxy_studio.gui.widgets.model_picker import ModelPicker
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
 from galaxy_studio.model.config import DEVICES
 from galaxy_studio.model.errors import ModelError
-from galaxy_studio.model.runs import MODEL_FILE, list_runs
 
 if TYPE_CHECKING:
     from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
@@ -226,10 +226,7 @@ class ExplorePanel(QWidget):
         return self._options_row(self.ae_epochs, self.ae_latent)
 
     def _model_options(self) -> QWidget:
-        self.model_combo = QComboBox()
-        self.model_combo.setMinimumContentsLength(26)
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setToolTip("Finished training runs (newest first), or a checkpoint opened from a file; "
+        self.model_combo = ModelPicker(26, "Finished training runs (newest first), or a checkpoint opened from a file; "
                                     "the embedding is the network's penultimate layer")
         self.model_combo.currentIndexChanged.connect(self._refresh_buttons)
         open_button = QPushButton("Open checkpoint…")
@@ -411,33 +408,11 @@ class ExplorePanel(QWidget):
         return project.path if project is not None else None
 
     def refresh_models(self) -> None:
-        """Finished runs, newest first; checkpoints opened by hand stay."""
-        current = self.model_combo.currentData()
-        opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i)) for i in range(self.model_combo.count())
-                  if self.model_combo.itemText(i).startswith("File: ")]
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for run in list_runs():
-            if run.status == "finished":
-                self.model_combo.addItem(f"{run.name} ({run.config.get('arch', '?')})", str(run.path / MODEL_FILE))
-        for text, path in opened:
-            self.model_combo.addItem(text, path)
-        if self.model_combo.count() == 0:
-            self.model_combo.addItem("No trained model yet: train one or open a checkpoint", None)
-        index = self.model_combo.findData(current) if current is not None else -1
-        self.model_combo.setCurrentIndex(max(index, 0))
-        self.model_combo.blockSignals(False)
+        self.model_combo.refresh_runs()
         self._refresh_buttons()
 
     def add_checkpoint(self, path: str | Path) -> None:
-        path = str(Path(path))
-        index = self.model_combo.findData(path)
-        if index < 0:
-            if self.model_combo.itemData(0) is None:
-                self.model_combo.removeItem(0)
-            self.model_combo.addItem(f"File: {Path(path).name}", path)
-            index = self.model_combo.count() - 1
-        self.model_combo.setCurrentIndex(index)
+        self.model_combo.add_checkpoint(path)
         self.source.setCurrentIndex(self.source.findData("model"))
 
     def open_checkpoint_dialog(self) -> None:

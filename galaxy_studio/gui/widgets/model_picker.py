@@ -1,0 +1,56 @@
+"""A choice of trained classifier: the finished runs of the Train tab and checkpoints opened
+from files. The Classify and Explore tabs each keep one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from galaxy_studio.model.runs import MODEL_FILE, list_runs
+
+_OPENED_PREFIX = "File: "
+
+
+class ModelPicker(QComboBox):
+    """Item data is the checkpoint path; None marks the placeholder shown when there is none."""
+
+    def __init__(self, min_length: int, tip: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumContentsLength(min_length)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setToolTip(tip)
+
+    def refresh_runs(self) -> None:
+        """Finished runs from the runs folder, newest first; checkpoints opened by hand stay, and
+        so does the choice. Emits no change signal: the caller refreshes what depends on it."""
+        current = self.currentData()
+        opened = [(self.itemText(i), self.itemData(i)) for i in range(self.count())
+                  if self.itemData(i) is not None and self.itemText(i).startswith(_OPENED_PREFIX)]
+        self.blockSignals(True)
+        self.clear()
+        for run in list_runs():
+            if run.status != "finished":
+                continue
+            arch = run.config.get("arch", "?")
+            accuracy = (run.metrics or {}).get("accuracy")
+            score = f", test accuracy {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
+            self.addItem(f"{run.name} ({arch}{score})", str(run.path / MODEL_FILE))
+        for text, path in opened:
+            self.addItem(text, path)
+        if self.count() == 0:
+            self.addItem("No trained model yet: train one or open a checkpoint", None)
+        index = self.findData(current) if current is not None else -1
+        self.setCurrentIndex(max(index, 0))
+        self.blockSignals(False)
+
+    def add_checkpoint(self, path: str | Path) -> None:
+        """Choose the checkpoint at `path`, listing it first if it is not there yet."""
+        path = str(Path(path))
+        index = self.findData(path)
+        if index < 0:
+            if self.itemData(0) is None:
+                self.removeItem(0)
+            self.addItem(f"{_OPENED_PREFIX}{Path(path).name}", path)
+            index = self.count() - 1
+        self.setCurrentIndex(index)
