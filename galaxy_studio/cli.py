@@ -20,6 +20,7 @@ from galaxy_studio.distill.config import (
     DISTILL_METHODS,
     INIT_MODES,
     MEMORY_MODE_NAMES,
+    PRECISION_NAMES,
     STORAGE_DTYPES,
     BufferConfig,
     DistillConfig,
@@ -531,6 +532,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         overrides["ema"] = args.ema or None
     if args.no_augment:
         overrides["augment"] = False
+    if args.amp:
+        overrides["amp"] = True
     if args.bands:
         overrides["bands"] = tuple(band.strip() for band in args.bands.split(",") if band.strip())
     out = args.out or str(new_run_dir(args.arch or TrainConfig.arch))
@@ -711,6 +714,8 @@ def _add_model_commands(sub: Any) -> None:
                    f"of the weights with this decay per step; 0: the trained weights (default {defaults.ema or 0})")
     p.add_argument("--seed", type=int, help=f"seed of the split, the initial weights and the augmentation (default {defaults.seed})")
     p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
+    p.add_argument("--amp", action="store_true", help="mixed precision on a CUDA GPU: bfloat16 where the GPU has "
+                   "it, else float16 with loss scaling (default: float32; the CPU always uses float32)")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
@@ -807,7 +812,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
               "lr_teacher": args.lr_teacher, "batch_syn": args.batch_syn, "init": args.init,
               "augment": args.augment, "max_stage": args.max_stage,
               "finetune_every": args.finetune_every, "checkpoint_every": args.checkpoint_every,
-              "snapshot_every": args.snapshot_every, "seed": args.seed, "device": args.device}
+              "snapshot_every": args.snapshot_every, "seed": args.seed, "device": args.device,
+              "precision": args.precision}
     try:
         config = DistillConfig(buffer=args.buffer, data=args.data, out_dir=args.out,
                                **{key: value for key, value in chosen.items() if value is not None})
@@ -881,6 +887,8 @@ def _add_distill_commands(sub: Any) -> None:
     p.add_argument("--syn-steps", type=int, help=f"unrolled student steps (default {run.syn_steps})")
     p.add_argument("--memory", choices=MEMORY_MODE_NAMES, help="full graph, checkpointed segments, or constant "
                    "memory (TESLA-style; approximate gradient) (default full)")
+    p.add_argument("--precision", choices=PRECISION_NAMES, help="GPU arithmetic of the unroll: fp32, tf32 "
+                   f"products, or bf16 autocast; the CPU always computes fp32 (default {run.precision})")
     p.add_argument("--iterations", type=int, help=f"at most this many iterations (default {run.iterations})")
     p.add_argument("--max-start-epoch", type=int, help=f"mtt only (default {run.max_start_epoch})")
     p.add_argument("--expert-epochs", type=int, help=f"mtt only (default {run.expert_epochs})")

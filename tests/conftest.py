@@ -29,11 +29,13 @@ RESOURCES_INIT = Path(__file__).resolve().parent.parent / "resources" / "__init_
 
 def _bind_resources_to_this_checkout() -> None:
     """resources/ installs as galaxy_studio.resources through a package-dir mapping, so an
-    editable install made from another checkout maps it to that checkout's folder; the tests
-    of this tree must read this tree's resources."""
-    import galaxy_studio.resources as found
-
-    if Path(found.__file__).resolve() == RESOURCES_INIT:
+    editable install made from another checkout maps it to that checkout's folder, and a tree
+    used from PYTHONPATH has none; the tests of this tree must read this tree's resources."""
+    try:
+        import galaxy_studio.resources as found
+    except ModuleNotFoundError:  # the package is on PYTHONPATH rather than installed
+        found = None
+    if found is not None and Path(found.__file__).resolve() == RESOURCES_INIT:
         return
     spec = importlib.util.spec_from_file_location(
         "galaxy_studio.resources", RESOURCES_INIT, submodule_search_locations=[str(RESOURCES_INIT.parent)]
@@ -94,15 +96,20 @@ def tiny_config(data: Path, out: Path, **changes: object) -> "TrainConfig":
     return TrainConfig(data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 
 
+def write_demo_classes(root: Path, classes: tuple[str, ...], *, per_class: int, size: int, seed: int) -> Path:
+    """Procedural galaxies of `classes` only, a folder per class, under `root`."""
+    write_demo_set(root, per_class=per_class, size=size, seed=seed)
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.name not in classes:
+            shutil.rmtree(folder)
+    return root
+
+
 @pytest.fixture(scope="session")
 def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Procedural galaxies of three classes, a folder per class (90 JPEGs of 40 px)."""
-    root = tmp_path_factory.mktemp("demo")
-    write_demo_set(root, per_class=DEMO_PER_CLASS, size=DEMO_SIZE, seed=3)
-    for folder in root.iterdir():
-        if folder.name not in DEMO_CLASSES:
-            shutil.rmtree(folder)
-    return root
+    return write_demo_classes(tmp_path_factory.mktemp("demo"), DEMO_CLASSES, per_class=DEMO_PER_CLASS,
+                              size=DEMO_SIZE, seed=3)
 
 
 @pytest.fixture(scope="session")

@@ -33,14 +33,16 @@ ROTATE_DEGREES = 15.0
 
 def _uniform(n: int, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
     """Draws on the generator's own device (a CPU generator by default), then moves: the same
-    generator state gives the same augmentation on every device."""
+    generator state gives the same augmentation on every device. The move does not wait for the
+    GPU: a blocking copy would stall the CPU until every queued kernel ran, several times a step."""
     device = generator.device if generator is not None else torch.device("cpu")
-    return torch.rand(n, generator=generator, device=device).to(device=like.device, dtype=like.dtype)
+    draws = torch.rand(n, generator=generator, device=device).to(dtype=like.dtype)
+    return draws.to(device=like.device, non_blocking=True)
 
 
 def _integers(low: int, high: int, n: int, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
     device = generator.device if generator is not None else torch.device("cpu")
-    return torch.randint(low, high, (n,), generator=generator, device=device).to(like.device)
+    return torch.randint(low, high, (n,), generator=generator, device=device).to(like.device, non_blocking=True)
 
 
 def affine_warp(images: torch.Tensor, matrices: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:

@@ -20,6 +20,8 @@ INIT_MODES: tuple[str, ...] = ("real", "mean", "noise")
 MEMORY_MODE_NAMES: tuple[str, ...] = ("full", "checkpointed", "constant")
 AUGMENT_NAMES: tuple[str, ...] = ("dsa", "galaxy", "none")
 STORAGE_DTYPES: tuple[str, ...] = ("float32", "float16")
+# Mirrors galaxy_studio.model.precision.PRECISIONS (torch again); the same test keeps them equal.
+PRECISION_NAMES: tuple[str, ...] = ("fp32", "tf32", "bf16")
 # Test fraction of the real data; distillation has no use for a validation split.
 DEFAULT_TEST_FRACTION = 0.2
 
@@ -88,7 +90,9 @@ class DistillConfig:
     Matching (MTT): `syn_steps` unrolled SGD steps on minibatches of `batch_syn` synthetic
     images (None: all) from an expert's epoch t, compared with its epoch t + `expert_epochs`;
     images and the log of the step size learn by SGD with momentum 0.5 at `lr_img`, `lr_lr`.
-    The step size starts at `lr_teacher`. Learning log(lr) (STM) keeps it positive; its
+    The step size starts at `lr_teacher`. `precision` is the GPU arithmetic of the unroll
+    (model/precision.py; the CPU always computes float32): on an H200, tf32 was 1.7x faster than
+    fp32 at 64 px with an image gradient at cosine 0.99994 of fp32's (docs/gpu-results.md). Learning log(lr) (STM) keeps it positive; its
     learning rate is STM's 0.01 (MTT's 1e-5 was for the raw step size).
 
     "mtt" draws t from [0, max_start_epoch) for `iterations` iterations. "stm" ignores
@@ -127,8 +131,11 @@ class DistillConfig:
     snapshot_every: int = 10
     seed: int = 0
     device: str = "auto"
+    precision: str = "tf32"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISION_NAMES:
+            raise ModelError(f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}")
         if self.method not in DISTILL_METHODS:
             raise ModelError(f"method must be one of {', '.join(DISTILL_METHODS)}, got {self.method!r}")
         if self.init not in INIT_MODES:

@@ -43,7 +43,8 @@ def train_epoch(
     `labels` are class indices or (N, classes) soft labels."""
     net.train()
     order = torch.randperm(len(images), generator=generator).to(images.device)
-    total = 0.0
+    # Summed on the device and read once: a read per batch would make the CPU wait for the GPU.
+    total = torch.zeros((), dtype=torch.float64, device=images.device)
     for start in range(0, len(images), batch_size):
         cancel.raise_if_set()
         batch = order[start : start + batch_size]
@@ -52,10 +53,10 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(batch)
+        total += loss.detach() * len(batch)
         if on_batch is not None:
             on_batch()
-    return total / len(images)
+    return float(total) / len(images)
 
 
 @torch.no_grad()

@@ -123,7 +123,7 @@ def _plan_steps(n_images: int, syn_steps: int, batch_syn: int | None, generator:
         batches = []
         while len(batches) < syn_steps:
             order = torch.randperm(n_images, generator=generator, device=generator.device)
-            batches += [chunk.to(device) for chunk in order.split(batch_syn)]
+            batches += [chunk.to(device, non_blocking=True) for chunk in order.split(batch_syn)]
         batches = batches[:syn_steps]
     seeds = torch.randint(_SEED_LIMIT, (syn_steps,), generator=generator, device=generator.device).tolist()
     return [_Step(indices, seed) for indices, seed in zip(batches, seeds)]

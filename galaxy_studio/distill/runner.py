@@ -47,6 +47,7 @@ from galaxy_studio.events import (
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 
@@ -87,9 +88,35 @@ def snapshot_path(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}.npz"
 
 
+def out_of_memory_advice(config: DistillConfig) -> str:
+    """What to change after the GPU ran out of memory: memory grows with syn_steps x images in
+    full mode; checkpointed recomputes, constant (TESLA) is flat in syn_steps."""
+    fewer = max(1, config.syn_steps // 2)
+    modes = [mode for mode in ("checkpointed", "constant") if mode != config.memory]
+    return (f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
+            f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
+            f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
+            f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
+            "so they start a new run.")
+
+
 def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> DistillResult:
     """Distil `config.buffer` into `config.ipc` images per class in `config.out_dir`,
-    resuming from the folder's checkpoint when it holds one of the same recipe."""
+    resuming from the folder's checkpoint when it holds one of the same recipe. Running out of
+    GPU memory is a ModelError that says which settings to change."""
+    try:
+        return _distill(config, emit, cancel)
+    except torch.OutOfMemoryError:
+        pass
+    # Raised here, outside the handler and without a cause: the out-of-memory error's traceback
+    # holds the frames of the unroll and with them its graph, gigabytes that a retry in a
+    # cheaper memory mode in the same process (the GUI's) would otherwise find still taken.
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    raise ModelError(out_of_memory_advice(config))
+
+
+def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> DistillResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
     buffer = open_buffer(config.buffer)
@@ -155,11 +182,12 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     start = _snapshot_tensor(buffer, expert, start_epoch, device)
     target = _snapshot_tensor(buffer, expert, start_epoch + run.schedule.expert_epochs, device)
     try:
-        outcome = match_trajectory(
-            net, start, target, run.images.detach(), labels, run.log_lr.detach(), syn_steps=config.syn_steps,
-            batch_syn=config.batch_syn, strategy=config.augment, memory=config.memory,
-            generator=seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
-        )
+        with cuda_precision(config.precision, device):
+            outcome = match_trajectory(
+                net, start, target, run.images.detach(), labels, run.log_lr.detach(), syn_steps=config.syn_steps,
+                batch_syn=config.batch_syn, strategy=config.augment, memory=config.memory,
+                generator=seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
+            )
     except FloatingPointError as exc:
         raise ModelError(f"iteration {run.iteration + 1}: {exc}; the last checkpoint in {config.out_dir} is kept") \
             from exc
@@ -195,9 +223,10 @@ def _validation_loss(config: DistillConfig, buffer: Buffer, net: torch.nn.Module
     start = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment, device)
     target = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment + 1, device)
     try:
-        return matching_loss(net, start, target, run.images.detach(), labels, run.log_lr.detach(),
-                             syn_steps=config.syn_steps, batch_syn=config.batch_syn, strategy=config.augment,
-                             generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment))
+        with cuda_precision(config.precision, device):
+            return matching_loss(net, start, target, run.images.detach(), labels, run.log_lr.detach(),
+                                 syn_steps=config.syn_steps, batch_syn=config.batch_syn, strategy=config.augment,
+                                 generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment))
     except FloatingPointError as exc:
         raise ModelError(f"iteration {run.iteration + 1}, validation: {exc}") from exc
 
@@ -236,7 +265,8 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
     if saved is None:
         return None
-    if saved.get("recipe") != config.recipe():
+    # Runs saved before `precision` existed computed with torch's defaults: TF32 convolutions.
+    if {"precision": "tf32", **saved.get("recipe", {})} != config.recipe():
         raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
                          "or choose another --out folder")
     return saved

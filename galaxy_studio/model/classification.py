@@ -31,6 +31,7 @@ from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warn
 from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.errors import CheckpointError, ModelError
+from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
 from galaxy_studio.model.runs import MODEL_FILE
@@ -161,12 +162,13 @@ def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def batch_probabilities(model: nn.Module, images: torch.Tensor, *, tta: bool = False) -> np.ndarray:
-    """(N, classes) float64 softmax probabilities of normalised images already on the model's device."""
-    device = images.device
+    """(N, classes) float64 softmax probabilities of normalised images already on the model's
+    device. Computed in true float32 on a GPU too, so that a probability does not depend on
+    which machine classified the cutout."""
     views = dihedral_views(images) if tta else [images]
     total = None
     for view in views:
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        with cuda_precision("fp32", images.device):
             logits = model(view)
         probabilities = torch.softmax(logits.float(), dim=1)
         total = probabilities if total is None else total + probabilities

@@ -24,7 +24,7 @@ COLOUR_MAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "turbo", "hot", "
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
 # Settings that change where or how fast a run goes, not what it computes; a run may be
 # resumed under other values of these.
-_NOT_RECIPE = ("out_dir", "device", "threads")
+_NOT_RECIPE = ("out_dir", "device", "threads", "amp")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,10 @@ class TrainConfig:
     by resampling; `threads` decode images (None: up to 8, as many as there are cores).
     `ema` validates and keeps an exponential moving average of the weights (decay per step;
     None: the trained weights): on gz-spiral it scored 1.0-1.9 points higher on each of three
-    seeded splits, because the last steps' noise averages out of a net this small."""
+    seeded splits, because the last steps' noise averages out of a net this small. `amp` trains
+    in mixed precision on a CUDA GPU (bfloat16 where supported, else float16 with loss scaling);
+    like the device it is not part of the recipe, and the CPU ignores it. Off by default: on an
+    H200 it made no network faster at 64-128 px (0.84-1.01x, docs/gpu-results.md)."""
 
     data: str
     out_dir: str
@@ -62,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    amp: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,7 +30,11 @@ from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.preprocessing import Preprocessing, normalise, prepare_cutout
+
+if TYPE_CHECKING:
+    from captum.attr import Saliency
 
 METHODS = EXPLANATION_METHODS
 SMOOTHGRAD_SAMPLES = 16
@@ -68,14 +73,7 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
     """(S, S) float32 non-negative importance of each input pixel for class `target`, from a
     normalised (C, S, S) image and the same model's `empty_sky_input`; `model` should come
     from `explainable_copy`."""
-    from captum.attr import (
-        IntegratedGradients,
-        LayerAttribution,
-        LayerGradCam,
-        NoiseTunnel,
-        Occlusion,
-        Saliency,
-    )
+    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
     if method not in METHODS:
         raise ModelError(f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}")
@@ -84,18 +82,12 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
     inputs.requires_grad_(True)
     reference = torch.as_tensor(sky, dtype=torch.float32).to(device).expand_as(inputs).contiguous()
     side = inputs.shape[-1]
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), cuda_precision("fp32", device):
         torch.manual_seed(seed)
         if method == "saliency":
             attribution = Saliency(model).attribute(inputs, target=target, abs=True).amax(dim=1)
         elif method == "smoothgrad":
-            spread = float(inputs.detach().max() - inputs.detach().min()) or 1.0
-            tunnel = NoiseTunnel(Saliency(model))
-            attribution = tunnel.attribute(
-                inputs, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES,
-                nt_samples_batch_size=SMOOTHGRAD_SAMPLES // 2, stdevs=SMOOTHGRAD_NOISE * spread,
-                target=target, abs=False,
-            ).abs().amax(dim=1)
+            attribution = _smoothgrad(Saliency(model), inputs, target, seed).abs().amax(dim=1)
         elif method == "ig":
             attribution = IntegratedGradients(model).attribute(
                 inputs, baselines=reference, target=target, n_steps=IG_STEPS,
@@ -114,6 +106,21 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
             ).sum(dim=1).clamp(min=0.0)
     values = attribution[0].detach().float().cpu().numpy()
     return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0).astype(np.float32)
+
+
+def _smoothgrad(saliency: Saliency, inputs: torch.Tensor, target: int, seed: int) -> torch.Tensor:
+    """The signed gradient averaged over SMOOTHGRAD_SAMPLES noisy copies of `inputs`. The noise
+    is drawn on the CPU from `seed` (Captum's NoiseTunnel draws on the input's device), so a
+    cutout gets the same map on a GPU as on the CPU; copies go through in two batches."""
+    spread = float(inputs.detach().max() - inputs.detach().min()) or 1.0
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn((SMOOTHGRAD_SAMPLES, *inputs.shape[1:]), generator=generator) * (SMOOTHGRAD_NOISE * spread)
+    total = torch.zeros_like(inputs)
+    for chunk in noise.split(SMOOTHGRAD_SAMPLES // 2):
+        noisy = (inputs.detach() + chunk.to(inputs.device)).requires_grad_(True)
+        gradients = saliency.attribute(noisy, target=target, abs=False)
+        total += gradients.sum(dim=0, keepdim=True)
+    return total / SMOOTHGRAD_SAMPLES
 
 
 def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np.ndarray:

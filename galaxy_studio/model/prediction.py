@@ -9,6 +9,7 @@ from torch import nn
 
 from galaxy_studio.events import NEVER, CancelToken
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.preprocessing import Preprocessing, normalise
 
 DEFAULT_BATCH = 256
@@ -42,14 +43,15 @@ def predict_logits(
     cancel: CancelToken = NEVER,
 ) -> np.ndarray:
     """(N, classes) float32 logits of `extract_channels` output (N, C, size, size), normalised
-    a batch at a time. The model is put in eval mode (batch norm uses its running statistics)."""
+    a batch at a time, in true float32 on a GPU too (validation and test scores then do not
+    depend on the machine). The model is put in eval mode (batch norm uses its running statistics)."""
     device = torch.device(device)
     model.eval()
     outputs = []
     for start in range(0, len(pixels), batch_size):
         cancel.raise_if_set()
         batch = torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        with cuda_precision("fp32", device):
             logits = model(batch)
         outputs.append(logits.float().cpu().numpy())
     if not outputs:

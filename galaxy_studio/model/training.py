@@ -56,6 +56,7 @@ from galaxy_studio.model.datasets import (
 )
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
+from galaxy_studio.model.precision import training_autocast_dtype
 from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
 from galaxy_studio.model.preprocessing import Preprocessing, channel_statistics, choose_preprocessing
 from galaxy_studio.model.runs import (
@@ -147,7 +148,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
     device = resolve_device(config.device)
-    data = _load_data(config, saved, emit, cancel)
+    data = _load_data(config, saved, device, emit, cancel)
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -232,7 +233,8 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     return saved
 
 
-def _load_data(config: TrainConfig, saved: dict[str, Any] | None, emit: EventSink, cancel: CancelToken) -> _Data:
+def _load_data(config: TrainConfig, saved: dict[str, Any] | None, device: torch.device, emit: EventSink,
+               cancel: CancelToken) -> _Data:
     labelled = load_labelled_data(config.data)
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
@@ -265,7 +267,7 @@ def _load_data(config: TrainConfig, saved: dict[str, Any] | None, emit: EventSin
         "fingerprint": labelled.fingerprint(),
         "counts": {"train": len(train_labels), "val": len(val_labels), "test": len(test_labels)},
     }
-    train = GalaxyDataset(train_pixels, train_labels, prep, augment=config.augment, seed=config.seed)
+    train = GalaxyDataset(train_pixels, train_labels, prep, augment=config.augment, seed=config.seed, device=device)
     return _Data(labelled, prep, train, val_pixels, val_labels, test_pixels, test_labels, split)
 
 
@@ -291,6 +293,10 @@ def _decoded(
     return pixels, labelled.labels[indices]
 
 
+def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    return training_autocast_dtype(device) if config.amp else None
+
+
 def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per_epoch: int) -> _State:
     model = build_model(
         config.arch, n_classes=len(data.labelled.classes), in_channels=data.prep.n_channels, size=config.size,
@@ -301,7 +307,7 @@ def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(1, config.epochs * steps_per_epoch), eta_min=config.min_lr
     )
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=_autocast_dtype(config, device) == torch.float16)
     average = None
     if config.ema is not None:
         average = torch.optim.swa_utils.AveragedModel(
@@ -314,7 +320,8 @@ def _restore(state: _State, saved: dict[str, Any]) -> None:
     state.model.load_state_dict(saved["model"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
-    state.scaler.load_state_dict(saved["scaler"])
+    if state.scaler.is_enabled() and saved["scaler"]:
+        state.scaler.load_state_dict(saved["scaler"])
     if state.average is not None:
         state.average.load_state_dict(saved["average"])
     torch.set_rng_state(saved["torch_rng"])
@@ -390,16 +397,19 @@ def _run_epoch(
     begin = time.perf_counter()
     data.train.set_epoch(epoch)
     loader = training_loader(data.train, config, epoch)
-    model, amp = state.model, device.type == "cuda"
+    model, half = state.model, _autocast_dtype(config, device)
     model.train()
     device_weights = None if weights is None else weights.to(device)
-    total_loss, correct, seen = 0.0, 0, 0
+    # Sums stay on the device: reading a loss back every step would make the CPU wait for the GPU.
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
     what = f"epoch {epoch}/{config.epochs}"
     for step, (images, labels) in enumerate(loader, start=1):
         cancel.raise_if_set()
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         state.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+        with torch.autocast(device_type=device.type, dtype=half or torch.float32, enabled=half is not None):
             logits = model(images)
             loss = F.cross_entropy(logits.float(), labels, weight=device_weights)
         state.scaler.scale(loss).backward()
@@ -408,8 +418,8 @@ def _run_epoch(
         state.scheduler.step()
         if state.average is not None:
             state.average.update_parameters(model)
-        total_loss += float(loss.detach()) * len(labels)
-        correct += int((logits.argmax(dim=1) == labels).sum())
+        total_loss += loss.detach() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
         emit(Progressed(step, len(loader), what))
     cancel.raise_if_set()
@@ -420,9 +430,9 @@ def _run_epoch(
     val_loss, val_acc = _validation(data, _evaluated(state), weights, device, cancel)
     record = {
         "epoch": epoch,
-        "train_loss": total_loss / max(seen, 1),
+        "train_loss": float(total_loss) / max(seen, 1),
         "val_loss": val_loss,
-        "train_acc": correct / max(seen, 1),
+        "train_acc": int(correct) / max(seen, 1),
         "val_acc": val_acc,
         "lr": float(state.scheduler.get_last_lr()[0]),
         "seconds": time.perf_counter() - begin,

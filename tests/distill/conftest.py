@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
 
-# Three demo classes that differ in shape, so that even a tiny expert learns something.
-DEMO_CLASSES = ("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral")
+from ..conftest import DEMO_CLASSES, write_demo_classes
 
 
 def tiny_buffer_config(data: Path, out: Path, **changes: object) -> BufferConfig:
@@ -37,12 +34,7 @@ def one_thread() -> None:
 @pytest.fixture(scope="session")
 def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """36 procedural galaxies of 24 px in three classes, a folder per class."""
-    root = tmp_path_factory.mktemp("distill-demo")
-    write_demo_set(root, per_class=12, size=24, seed=5)
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.name not in DEMO_CLASSES:
-            shutil.rmtree(folder)
-    return root
+    return write_demo_classes(tmp_path_factory.mktemp("distill-demo"), DEMO_CLASSES, per_class=12, size=24, seed=5)
 
 
 @pytest.fixture(scope="session")

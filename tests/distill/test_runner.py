@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from galaxy_studio.distill.augment import AUGMENT_STRATEGIES
-from galaxy_studio.distill.config import AUGMENT_NAMES, MEMORY_MODE_NAMES, DistillConfig
+from galaxy_studio.distill.config import AUGMENT_NAMES, MEMORY_MODE_NAMES, PRECISION_NAMES, DistillConfig
 from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.matching import MEMORY_MODES
 from galaxy_studio.distill.run_state import HISTORY_FILE, STATE_FILE
 from galaxy_studio.distill.runner import distill, snapshot_path
 from galaxy_studio.events import CancelToken, Cancelled, MetricLogged, Progressed, SnapshotTaken, StageAdvanced
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.precision import PRECISIONS
 
 from .conftest import tiny_distill_config
 
@@ -23,6 +24,7 @@ from .conftest import tiny_distill_config
 def test_torch_free_copies_of_the_mode_names_match() -> None:
     assert MEMORY_MODE_NAMES == MEMORY_MODES
     assert AUGMENT_NAMES == AUGMENT_STRATEGIES
+    assert PRECISION_NAMES == PRECISIONS
 
 
 def test_a_run_emits_metrics_snapshots_and_writes_its_folder(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
@@ -120,6 +122,37 @@ def test_divergence_is_one_clear_error_and_keeps_the_checkpoint(
     out = tmp_path / "diverged"
     with pytest.raises(ModelError, match=r"iteration 1: .*the last checkpoint in .* is kept"):
         distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, lr_teacher=1e30))
+
+
+def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_checkpoint(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import galaxy_studio.distill.runner as runner
+
+    real_match = runner.match_trajectory
+
+    def out_of_memory_at_the_fourth(*args: object, **kwargs: object) -> object:
+        if len(calls) == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        calls.append(1)
+        return real_match(*args, **kwargs)
+
+    calls: list[int] = []
+    monkeypatch.setattr(runner, "match_trajectory", out_of_memory_at_the_fourth)
+    out = tmp_path / "oom"
+    config = tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, syn_steps=8)
+    with pytest.raises(ModelError) as caught:
+        distill(config)
+    message = str(caught.value)
+    assert message.startswith("The GPU ran out of memory (memory mode full, 8 syn steps, 2 image(s) per class)")
+    assert "checkpointed or constant" in message and "fewer syn steps (e.g. 4)" in message and str(out) in message
+    # No chained error: its traceback would keep the unroll's graph (GPU memory) alive.
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert json.loads((out / HISTORY_FILE).read_text())[-1]["iteration"] == 3
+    monkeypatch.setattr(runner, "match_trajectory", real_match)
+    assert distill(config).resumed_from == 3
 
 
 def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:

@@ -179,10 +179,10 @@ def test_cuda_out_of_memory_stops_with_advice(qtbot, window: MainWindow, tiny: t
 
     import galaxy_studio.distill.runner as runner
 
-    def out_of_memory(config: DistillConfig, **_: object) -> None:
+    def out_of_memory(config: DistillConfig, *_: object) -> None:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(runner, "distill", out_of_memory)
+    monkeypatch.setattr(runner, "_distill", out_of_memory)
     data, buffer = tiny
     panel = window.distill
     panel.start(tiny_config(data, buffer, isolated_home / "oom", syn_steps=40, memory="full"))

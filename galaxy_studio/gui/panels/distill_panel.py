@@ -79,18 +79,6 @@ EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), (
 _PACE_MEMORY = 0.8
 
 
-def out_of_memory_advice(config: DistillConfig) -> str:
-    """What to change after CUDA ran out of memory: memory grows with syn_steps x images in
-    full mode; checkpointed recomputes, constant (TESLA) is flat in syn_steps."""
-    fewer = max(1, config.syn_steps // 2)
-    modes = [mode for mode in ("checkpointed", "constant") if mode != config.memory]
-    return (f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
-            f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
-            f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
-            f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
-            "so they start a new run.")
-
-
 def describe_run(run: DistillRun) -> str:
     config = run.config
     evaluation = run.evaluation or {}
@@ -471,15 +459,9 @@ class DistillPanel(QWidget):
         self._note_device(config.device)
 
         def job(emit: EventSink, cancel: CancelToken) -> object:
-            import torch
-
             from galaxy_studio.distill.runner import distill
 
-            try:
-                return distill(config, emit=emit, cancel=cancel)
-            except torch.cuda.OutOfMemoryError as error:
-                torch.cuda.empty_cache()
-                raise MemoryError(out_of_memory_advice(config)) from error
+            return distill(config, emit=emit, cancel=cancel)
 
         self._after_job = self._evaluate_finished_run if self.evaluate_when_done.isChecked() else None
         self._start_job("distill", job, f"Loading {Path(config.data).name} and the buffer…")
