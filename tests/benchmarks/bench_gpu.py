@@ -18,7 +18,8 @@ Sections:
   ratio <= 1.2).
 - precision of the unroll ("full", IPC 10, syn_steps 20, 32 and 64 px): torch's defaults (what
   the code did before precision was a setting), fp32, tf32, bf16; speed-up over the defaults and
-  the cosine of each image gradient with fp32's (an option is usable where it is >= 0.999).
+  the cosine of each image gradient with fp32's (an option is usable where it is >= 0.999). Then
+  a profile of one iteration: the operators with the most CPU time, GPU kernels per step.
 - training images/s (galaxy-cnn, resnet18; 64 and 128 px; AMP on and off): the network step on
   batches already on the GPU, and galaxy-cnn at 64 px through the real data pipeline (decoded
   pixels normalised on the CPU, moved, turned and mirrored on the GPU).
@@ -306,6 +307,34 @@ def bench_precision(report: Report, scale: Scale, device: torch.device, budget: 
                  [f"an option is usable where the cosine is >= {COSINE_NEEDED}"])
 
 
+def bench_unroll_profile(report: Report, scale: Scale, device: torch.device, budget: Budget) -> None:
+    """Where one full-mode iteration's time goes (32 px, the larger IPC): the operators with the
+    most self CPU time and the kernels launched per unrolled step. An unroll that takes as long
+    at 32 px as at 128 px is bound by this per-step work, not by arithmetic."""
+    from torch.profiler import ProfilerActivity, profile
+
+    if budget.left() <= 0:
+        report.write("### Unroll profile: skipped (time budget)\n")
+        return
+    size, steps = scale.precision_sizes[0], scale.precision_steps
+    problem = matching_problem(size, scale.ipcs[-1], scale.width, device)
+    timed_match(problem, steps, "full", 1)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as trace:
+        one_match(problem, steps, "full")
+        synchronise(device)
+    events = trace.key_averages()
+    kernels = sum(event.count for event in events if str(getattr(event, "device_type", "")).endswith("CUDA"))
+    total = sum(event.self_cpu_time_total for event in events)
+    rows = [[event.key, str(event.count), f"{event.self_cpu_time_total / 1e3:.1f}",
+             f"{100 * event.self_cpu_time_total / max(total, 1):.0f}"]
+            for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]]
+    report.table(f"Unroll profile: one full-mode iteration, {size} px, IPC {scale.ipcs[-1]}, {steps} steps",
+                 ["operator", "calls", "self CPU ms", "% of CPU"], rows,
+                 [f"GPU kernels launched: {kernels} ({kernels / steps:.0f} per unrolled step)"
+                  if device.type == "cuda" else "GPU kernels: n/a on the CPU"])
+
+
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.double().flatten(), b.double().flatten()
     return float(a @ b / (a.norm() * b.norm()))
@@ -563,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         sections: dict[str, Callable[[], None]] = {
             "distillation": lambda: bench_distillation(report, scale, device, budget),
-            "precision": lambda: bench_precision(report, scale, device, budget),
+            "precision": lambda: (bench_precision(report, scale, device, budget),
+                                  bench_unroll_profile(report, scale, device, budget)),
             "training": lambda: bench_training(report, scale, device, budget),
             "classification": lambda: bench_classification(report, scale, device, budget, work),
             "cifar": lambda: bench_cifar(report, scale, device, budget, work, args.cifar, args.cifar_per_class),

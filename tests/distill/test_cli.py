@@ -23,13 +23,14 @@ def test_buffer_distill_evaluate_from_the_command_line(
     assert record["experts"] == 1 and record["trained_now"] == 1
     assert "buffer: 1 expert(s) x 3 snapshots x" in err and "MB on disk" in err
     assert main(["distill", str(buffer), str(tiny_set), "--method", "mtt", "--expert-epochs", "1", "--ipc", "1",
-                 "--syn-steps", "3", "--iterations", "2", "--lr-img", "100", "--device", "cpu",
+                 "--syn-steps", "3", "--iterations", "2", "--lr-img", "100", "--device", "cpu", "--precision", "bf16",
                  "--out", str(run)]) == 0
     out, err = capsys.readouterr()
     record = json.loads(out.strip().splitlines()[-1])
     assert record["iterations"] == 2 and record["stopped_by"] == "iterations"
     assert "stage 2 loss" in err
     assert (run / "synthetic.fits").is_file() and (run / "prototypes" / "all.png").is_file()
+    assert json.loads((run / "config.json").read_text())["precision"] == "bf16"
     assert main(["evaluate-synthetic", str(run), str(tiny_set), "--nets", "1", "--epochs", "2",
                  "--full-epochs", "1", "--device", "cpu", "--json"]) == 0
     out, _ = capsys.readouterr()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,36 +142,42 @@ def test_a_run_in_each_memory_mode_finishes_with_finite_images(
     assert np.isfinite(load_synthetic(result.synthetic).images).all()
 
 
-# Resuming replays the same draws, but CUDA's backward kernels for grid_sample and
-# convolutions add in a varying order, so the two runs differ by rounding: a relative
-# difference of the images below this after 6 iterations (on the CPU they are equal to 1e-6).
-RESUME_TOLERANCE = 1e-4
+# On the CPU a resumed run equals an uninterrupted one to 1e-6 (tests/distill/test_runner.py). On
+# a GPU it cannot: CUDA's backward kernels for grid_sample and convolutions add in a varying
+# order, and distillation amplifies rounding: on the CPU, a 1e-6 relative change of the images at
+# iteration 3 of this test's recipe changed the next loss by 0.5% and the images after three more
+# iterations by 7% (lr_img 100) to 72% (lr_img 10). So on a GPU the test asks what a resume owes:
+# the same schedule, the first iteration as the uninterrupted run's, and a continuation from
+# exactly the saved state, which two resumes of the same checkpoint show.
+ONE_ITERATION_TOLERANCE = 1e-2
 
 
-def test_a_killed_run_resumes_and_continues_as_an_uninterrupted_one(
+def test_a_killed_run_resumes_from_its_checkpoint_on_the_same_schedule(
         gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
-    whole = distill(run_config(gpu_buffer, galaxies, tmp_path / "whole"))
+    distill(run_config(gpu_buffer, galaxies, tmp_path / "whole", precision="fp32"))
     cancel = CancelToken()
 
     def kill_during_fifth(event: object) -> None:
         if isinstance(event, MetricLogged) and event.name == "lr" and event.step == 4:
             cancel.set()
 
-    split = tmp_path / "split"
+    split, twin = tmp_path / "split", tmp_path / "twin"
     with pytest.raises(Cancelled):
-        distill(run_config(gpu_buffer, galaxies, split), emit=kill_during_fifth, cancel=cancel)
-    resumed = distill(run_config(gpu_buffer, galaxies, split))
+        distill(run_config(gpu_buffer, galaxies, split, precision="fp32"), emit=kill_during_fifth, cancel=cancel)
+    shutil.copytree(split, twin)
+    resumed = distill(run_config(gpu_buffer, galaxies, split, precision="fp32"))
     assert resumed.resumed_from == 3 and resumed.iterations == 6
-    # The histories first: a failure then shows the iteration where the two runs part.
-    histories = [json.loads((folder / HISTORY_FILE).read_text()) for folder in (tmp_path / "whole", split)]
-    rows = [[(row["expert"], row["start_epoch"], round(row["matching_loss"], 6), round(row["lr"], 8))
-             for row in history] for history in histories]
-    assert [row[:2] for row in rows[0]] == [row[:2] for row in rows[1]], rows
-    np.testing.assert_allclose([row["matching_loss"] for row in histories[1]],
-                               [row["matching_loss"] for row in histories[0]], rtol=1e-3, err_msg=str(rows))
-    first, second = load_synthetic(whole.synthetic), load_synthetic(resumed.synthetic)
-    difference = np.linalg.norm(second.images - first.images) / np.linalg.norm(first.images)
-    assert difference < RESUME_TOLERANCE, (difference, np.abs(first.images).max(), np.abs(second.images).max())
+    assert np.isfinite(load_synthetic(resumed.synthetic).images).all()
+    whole_history, split_history = (json.loads((folder / HISTORY_FILE).read_text())
+                                    for folder in (tmp_path / "whole", split))
+    assert [(row["expert"], row["start_epoch"]) for row in split_history] == \
+        [(row["expert"], row["start_epoch"]) for row in whole_history]
+    assert split_history[0]["matching_loss"] == pytest.approx(whole_history[0]["matching_loss"], rel=1e-4)
+    # The killed fourth iteration, recomputed by a second resume of the same checkpoint.
+    again = distill(run_config(gpu_buffer, galaxies, twin, precision="fp32", iterations=4))
+    assert again.resumed_from == 3 and again.iterations == 4
+    twin_fourth = json.loads((twin / HISTORY_FILE).read_text())[3]
+    assert twin_fourth["matching_loss"] == pytest.approx(split_history[3]["matching_loss"], rel=ONE_ITERATION_TOLERANCE)
 
 
 @needs_both_devices

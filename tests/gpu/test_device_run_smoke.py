@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("device_run.sh")
@@ -15,7 +16,7 @@ SECTIONS = ("### Constant mode's memory", "### Distillation:", "### Unroll preci
 def test_the_smoke_run_passes_and_writes_every_table(tmp_path: Path) -> None:
     # The inner pytest gets its own temporary root: pytest prunes old roots, this test's among them.
     env = {**os.environ, "GPU_RUN_LOGS": str(tmp_path), "CIFAR10_DIR": str(tmp_path / "no-cifar"),
-           "PYTEST_ADDOPTS": f"--basetemp={tmp_path / 'inner'}"}
+           "PYTEST_ADDOPTS": f"--basetemp={tmp_path / 'inner'}", "PYTHON": sys.executable}
     done = subprocess.run(["bash", str(SCRIPT), "--smoke"], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = (tmp_path / "gpu-results-smoke.md").read_text(encoding="utf-8")

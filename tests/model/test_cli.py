@@ -17,7 +17,7 @@ def test_train_prints_progress_on_stderr_and_metrics_json_last(
     demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    assert main(["train", str(demo_set), "--out", str(out), "--epochs", "2", *TINY]) == 0
+    assert main(["train", str(demo_set), "--out", str(out), "--epochs", "2", "--amp", *TINY]) == 0
     captured = capsys.readouterr()
     record = json.loads(captured.out.strip().splitlines()[-1])
     assert record["checkpoint"] == str(out / "model.pt") and (out / "model.pt").is_file()
@@ -26,6 +26,7 @@ def test_train_prints_progress_on_stderr_and_metrics_json_last(
     assert "epoch 1/2" in captured.err and "epoch 2/2" in captured.err and "decoding training images" in captured.err
     config = json.loads((out / "config.json").read_text())
     assert (config["epochs"], config["size"], config["arch"], config["augment"]) == (2, 32, "galaxy-cnn", True)
+    assert config["amp"] is True, "--amp is recorded (the CPU trains in float32 all the same)"
 
 
 def test_evaluate_prints_a_table_or_json(
