@@ -803,6 +803,7 @@ def cmd_buffer(args: argparse.Namespace) -> int:
 def cmd_distill(args: argparse.Namespace) -> int:
     from galaxy_studio.distill.config import DistillConfig
     from galaxy_studio.distill.export import export_fits_cube, export_png_grids, load_synthetic
+    from galaxy_studio.distill.readability import describe_readability
     from galaxy_studio.distill.runner import distill
     from galaxy_studio.model.errors import ModelError
 
@@ -826,10 +827,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
     pictures = export_png_grids(synthetic, out / "prototypes")
     export_fits_cube(synthetic, out / "synthetic.fits")
     print(f"{result.synthetic}: {result.iterations} iterations (stopped by {result.stopped_by}), stage "
-          f"{result.stage}, lr {result.lr:.4g}; pictures in {pictures[-1].parent}", file=sys.stderr)
+          f"{result.stage}, lr {result.lr:.4g}; pictures in {pictures[-1].parent}\n"
+          f"{describe_readability(result.readability)}", file=sys.stderr)
     print(json.dumps({"run_dir": result.run_dir, "synthetic": result.synthetic, "iterations": result.iterations,
                       "resumed_from": result.resumed_from, "stopped_by": result.stopped_by, "stage": result.stage,
-                      "lr": result.lr, "final_loss": result.final_loss, "seconds": round(result.seconds, 1)}),
+                      "lr": result.lr, "final_loss": result.final_loss, "seconds": round(result.seconds, 1),
+                      "readability": result.readability}),
           flush=True)
     return 0
 

@@ -27,6 +27,7 @@ from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
 from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
 from galaxy_studio.distill.init import class_mean_images
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
+from galaxy_studio.distill.readability import describe_readability, measure_readability
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.atomic import write_json_atomically
 from galaxy_studio.model.errors import ModelError
@@ -93,7 +94,8 @@ def evaluate_synthetic(
                 if not (s.name == "full" and cached is not None)) * protocol.nets
     progress = _Progress(emit, steps)
     report: dict[str, Any] = {"ipc": ipc, "protocol": {**asdict(protocol), "momentum": EVAL_MOMENTUM,
-                                                       "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy}}
+                                                       "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy},
+                              "readability": measure_readability(synthetic.images, real.train_images)}
     for chosen in sets:
         if chosen.name == "full" and cached is not None:
             report["full"] = cached
@@ -187,4 +189,6 @@ def format_table(report: dict[str, Any]) -> str:
         row = report[name]
         lines.append(f"{titles[name]:<18} {row['images']:>7} {row['epochs']:>7} {row['lr']:>9.3g}   "
                      f"{100 * row['mean']:6.2f} +- {100 * row['std']:5.2f} %")
+    if "readability" in report:
+        lines.append(describe_readability(report["readability"]))
     return "\n".join(lines)

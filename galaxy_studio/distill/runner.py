@@ -31,6 +31,7 @@ from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_i
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
+from galaxy_studio.distill.readability import ReadabilityReference
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import (
@@ -69,6 +70,7 @@ class DistillResult:
     lr: float
     final_loss: float
     seconds: float
+    readability: dict[str, Any]
 
 
 @dataclass
@@ -133,27 +135,29 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
         emit(Warned(f"resuming {run_dir} after iteration {run.iteration}"))
     labels = torch.from_numpy(_labels(config, buffer)).to(device)
     net = model_from_spec(buffer.spec).to(device)
+    watch = _ReadabilityWatch(ReadabilityReference(real.train_images))
     resumed_from = run.iteration
     if run.iteration == 0:
-        _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+        _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
         _iterate(config, buffer, net, run, labels, device, emit)
         if run.iteration % config.snapshot_every == 0:
-            _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+            _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
         if run.iteration % config.checkpoint_every == 0:
             _save_state(config, run_dir, run)
     stopped_by = "schedule" if run.schedule.done else "iterations"
     _save_state(config, run_dir, run)
     if run.iteration % config.snapshot_every:
-        _take_snapshot(run_dir, run, labels, real.prep, real.zca, emit)
+        _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     lr = math.exp(float(run.log_lr.detach()))
     synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
                              config.to_dict(), real.prep, real.zca)
     save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
     final_loss = run.history[-1]["matching_loss"] if run.history else math.nan
     return DistillResult(str(run_dir), str(run_dir / SYNTHETIC_FILE), run.iteration, resumed_from, stopped_by,
-                         run.schedule.stage, lr, final_loss, time.perf_counter() - started)
+                         run.schedule.stage, lr, final_loss, time.perf_counter() - started,
+                         watch.reference.measure(synthetic.images))
 
 
 def _labels(config: DistillConfig, buffer: Buffer) -> np.ndarray:
@@ -235,9 +239,30 @@ def _snapshot_tensor(buffer: Buffer, expert: int, epoch: int, device: torch.devi
     return torch.from_numpy(buffer.snapshot(expert, epoch)).to(device)
 
 
+class _ReadabilityWatch:
+    """Measures the prototypes at every snapshot (for the panel's live readout) and warns once
+    when they stop looking like the real images."""
+
+    def __init__(self, reference: ReadabilityReference) -> None:
+        self.reference = reference
+        self.warned = False
+
+    def observe(self, images: np.ndarray, iteration: int, emit: EventSink) -> None:
+        measures = self.reference.measure(images)
+        emit(MetricLogged("outside_fraction", iteration, measures["outside_fraction"]))
+        emit(MetricLogged("std_ratio", iteration, measures["std_ratio"]))
+        if not measures["readable"] and not self.warned:
+            self.warned = True
+            emit(Warned(f"iteration {iteration}: the prototypes are turning to noise "
+                        f"({100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' range, "
+                        f"spread {measures['std_ratio']:.1f}x theirs); a lower image lr keeps them pictures"))
+
+
 def _take_snapshot(run_dir: Path, run: _Run, labels: torch.Tensor, prep: Preprocessing, zca: ZcaWhitening | None,
-                   emit: EventSink) -> None:
-    pictures = display_images(run.images.detach().cpu().numpy(), prep, zca)
+                   watch: _ReadabilityWatch, emit: EventSink) -> None:
+    images = run.images.detach().cpu().numpy()
+    watch.observe(images, run.iteration, emit)
+    pictures = display_images(images, prep, zca)
     label_array = labels.cpu().numpy().copy()
     path = snapshot_path(run_dir, run.iteration)
     path.parent.mkdir(parents=True, exist_ok=True)

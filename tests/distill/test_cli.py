@@ -28,6 +28,8 @@ def test_buffer_distill_evaluate_from_the_command_line(
     out, err = capsys.readouterr()
     record = json.loads(out.strip().splitlines()[-1])
     assert record["iterations"] == 2 and record["stopped_by"] == "iterations"
+    assert 0.0 <= record["readability"]["outside_fraction"] <= 1.0 and record["readability"]["std_ratio"] > 0
+    assert "Prototypes " in err
     assert "stage 2 loss" in err
     assert (run / "synthetic.fits").is_file() and (run / "prototypes" / "all.png").is_file()
     assert json.loads((run / "config.json").read_text())["precision"] == "bf16"
@@ -38,7 +40,9 @@ def test_buffer_distill_evaluate_from_the_command_line(
     report = json.loads(lines[-1])
     assert {"distilled", "random_real", "class_mean", "full"} <= set(report)
     assert all(set(report[key]) >= {"mean", "std"} for key in ("distilled", "random_real", "class_mean", "full"))
-    assert lines[0].startswith("training set") and len(lines) == 6
+    assert lines[0].startswith("training set") and len(lines) == 7
+    assert lines[5].startswith("Prototypes ") and "percentile range" in lines[5]
+    assert set(report["readability"]) == {"outside_fraction", "std_ratio", "nearest_ratio", "readable"}
 
 
 def test_errors_are_one_line(tiny_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,7 +39,11 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
     progress = [e for e in events if isinstance(e, Progressed) and e.what == "training evaluation nets"]
     assert progress[-1].done == progress[-1].total == 2 * (4 + 4 + 4 + 1)
     table = format_table(report)
-    assert table.count("\n") == 4 and "random real" in table and "+-" in table
+    assert table.count("\n") == 5 and "random real" in table and "+-" in table
+    assert table.splitlines()[-1].startswith("Prototypes ")
+    readability = report["readability"]
+    assert 0.0 <= readability["outside_fraction"] <= 1.0 and readability["std_ratio"] > 0.0
+    assert readability["nearest_ratio"] > 0.0 and isinstance(readability["readable"], bool)
     cached = json.loads((tiny_buffer / FULL_CACHE_FILE).read_text())
     assert cached["result"] == report["full"]
     again = evaluate_synthetic(tiny_run, protocol=protocol)

@@ -14,7 +14,15 @@ from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.matching import MEMORY_MODES
 from galaxy_studio.distill.run_state import HISTORY_FILE, STATE_FILE
 from galaxy_studio.distill.runner import distill, snapshot_path
-from galaxy_studio.events import CancelToken, Cancelled, MetricLogged, Progressed, SnapshotTaken, StageAdvanced
+from galaxy_studio.events import (
+    CancelToken,
+    Cancelled,
+    MetricLogged,
+    Progressed,
+    SnapshotTaken,
+    StageAdvanced,
+    Warned,
+)
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import PRECISIONS
 
@@ -153,6 +161,21 @@ def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_
     assert json.loads((out / HISTORY_FILE).read_text())[-1]["iteration"] == 3
     monkeypatch.setattr(runner, "match_trajectory", real_match)
     assert distill(config).resumed_from == 3
+
+
+def test_readability_is_measured_at_every_snapshot_and_noise_is_warned_once(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    events: list[object] = []
+    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "loud", method="mtt", expert_epochs=1,
+                                 lr_img=1e5)
+    result = distill(config, emit=events.append)
+    outside = [event for event in events if isinstance(event, MetricLogged) and event.name == "outside_fraction"]
+    assert [event.step for event in outside] == [0, 2, 4, 6]
+    assert outside[0].value < 0.02, "the real starting images are within the real range"
+    warnings = [event.text for event in events if isinstance(event, Warned) and "turning to noise" in event.text]
+    assert len(warnings) == 1 and "a lower image lr" in warnings[0]
+    assert not result.readability["readable"] and result.readability["std_ratio"] > 2.0
 
 
 def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     qtbot.waitUntil(lambda: panel.evaluation is not None, timeout=180_000)
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=10_000)
     assert panel.loss_plot.point_count("matching") == 6
+    assert panel._live_readability["step"] == 6 and "outside_fraction" in panel._live_readability
     assert panel.loss_plot.point_count("validation") == 6
     assert panel.lr_plot.point_count("lr") == 6
     run_dir = panel.run_dir
@@ -87,6 +88,8 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
 
     for row in range(4):
         assert panel.table.item(row, 3).text().endswith("%"), panel.table.item(row, 3).text()
+    assert panel.readability_label.text().startswith("Prototypes ") and "percentile range" in \
+        panel.readability_label.text()
     assert read_distill_run(run_dir).evaluation["distilled"]["images"] == 6
     assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
 

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
+from galaxy_studio.distill.readability import describe_readability, is_readable
 from galaxy_studio.distill.runs import (
     DistillRun,
     distill_runs_dir,
@@ -72,6 +73,7 @@ from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.model.errors import ModelError
 
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
+WARNING_COLOUR = "#ffb454"
 SMOOTHING_WINDOW = 25
 EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), ("class_mean", "Class mean"),
                    ("full", "Full training set"))
@@ -119,6 +121,7 @@ class DistillPanel(QWidget):
         self._after_job: Callable[[], None] | None = None
         self._steps: list[int] = []
         self._live_pictures: tuple[np.ndarray, np.ndarray, int] | None = None
+        self._live_readability: dict[str, float] = {}
         self._follow_live = True
         self._pace: float | None = None
         self._last_progress: tuple[float, int] | None = None
@@ -297,7 +300,13 @@ class DistillPanel(QWidget):
             self.export_buttons[kind] = button
         results_box = QGroupBox("Evaluation and export")
         results_layout = QVBoxLayout(results_box)
+        self.readability_label = QLabel("")
+        self.readability_label.setWordWrap(True)
+        self.readability_label.setToolTip(
+            "Whether the prototypes still look like images: pixels outside the real images' range, their "
+            "spread against the real images', and how far the nearest real image is")
         results_layout.addWidget(self.table, 1)
+        results_layout.addWidget(self.readability_label)
         results_layout.addLayout(export_row)
 
         middle = QSplitter(Qt.Orientation.Horizontal)
@@ -472,6 +481,7 @@ class DistillPanel(QWidget):
         self.grid.clear()
         self.grid.set_class_names(classes)
         self._live_pictures = None
+        self._live_readability = {}
         self._show_evaluation(None)
         self.view.set_image(None)
         self._viewed = None
@@ -541,6 +551,8 @@ class DistillPanel(QWidget):
                 self.loss_plot.append("validation", event.step, event.value)
             elif event.name == "lr":
                 self.lr_plot.append("lr", event.step, event.value)
+            elif event.name in ("outside_fraction", "std_ratio"):
+                self._show_live_readability(event.name, event.step, event.value)
             elif event.name == "expert_test_accuracy":
                 self.progress_label.setText(f"Expert {event.step + 1} trained: test accuracy {100 * event.value:.1f}%")
         elif isinstance(event, SnapshotTaken):
@@ -555,6 +567,20 @@ class DistillPanel(QWidget):
                 f"parameters = {event.bytes / 1e6:,.1f} MB on disk")
         elif isinstance(event, Warned):
             self.status.emit(event.text)
+
+    def _show_live_readability(self, name: str, step: int, value: float) -> None:
+        """The newest snapshot's readability, in the warning colour once it leaves the range."""
+        if self._live_readability.get("step") != step:
+            self._live_readability = {"step": step}
+        self._live_readability[name] = value
+        if len(self._live_readability) < 3:
+            return
+        outside, spread = self._live_readability["outside_fraction"], self._live_readability["std_ratio"]
+        readable = is_readable(outside, spread)
+        self.readability_label.setStyleSheet("" if readable else f"color: {WARNING_COLOUR};")
+        advice = "" if readable else " — turning to noise: a lower image lr keeps them pictures"
+        self.readability_label.setText(f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
+                                       f"images' range, spread {spread:.2f}x theirs{advice}")
 
     def _on_progress(self, event: Progressed) -> None:
         self.progress.setRange(0, max(event.total, 1))
@@ -702,6 +728,11 @@ class DistillPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, column, item)
+        readability = (report or {}).get("readability")
+        if readability is not None or report is None:
+            self.readability_label.setStyleSheet("" if readability is None or readability["readable"] else
+                                                 f"color: {WARNING_COLOUR};")
+            self.readability_label.setText("" if readability is None else describe_readability(readability))
 
     def show_prototype(self, index: int) -> None:
         self._viewed = index

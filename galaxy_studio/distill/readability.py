@@ -1,0 +1,94 @@
+"""Whether distilled prototypes can be read as pictures, beside how well they teach a network.
+
+A synthetic set can score well while its pixels have run far outside anything a telescope
+records (saturated colour noise); the prototypes are the scientific output, so each run is
+measured against its real training images, in the network's input space:
+
+- `outside_fraction`: of all prototype pixels, those outside the real images' 0.1-99.9
+  percentile range of their channel by more than 5% of the range's width. The margin is there
+  because survey cutouts clip the sky at black: a fifth of the demo set's pixels sit exactly at
+  the bottom of the range, and a prototype sky a shade darker (23% of the pixels of demo
+  prototypes that look like galaxies, almost all within 5%) is invisible once displayed, while
+  the colour noise this guards against reaches tens of standard deviations;
+- `std_ratio`: the prototypes' pixel standard deviation over the real images';
+- `nearest_ratio`: the median distance from a prototype to its nearest real image, over the
+  median distance from a real image to its nearest other real image (about 1: as close to the
+  data as real galaxies are to each other; much more: unlike any real image).
+
+`readable` holds when at most 2% of the pixels lie outside and the spread is within 0.5-2x.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+LOW_PERCENTILE, HIGH_PERCENTILE = 0.1, 99.9
+RANGE_MARGIN = 0.05
+MAX_OUTSIDE = 0.02
+STD_RATIO_RANGE = (0.5, 2.0)
+# Real images that set the percentile range and are compared pairwise for the typical nearest
+# distance (n^2 distances): a seeded sample bounds the cost on survey-size sets.
+MAX_REAL_SAMPLE = 1000
+
+
+class ReadabilityReference:
+    """What the measures compare with, taken once from the real images, so that a running
+    distillation can measure its prototypes at every snapshot for the price of the distances."""
+
+    def __init__(self, real: np.ndarray, *, seed: int = 0) -> None:
+        if real.ndim != 4 or len(real) < 2:
+            raise ValueError(f"need at least 2 real (N, C, H, W) images, got shape {real.shape}")
+        sample = real[np.random.default_rng(seed).permutation(len(real))[:MAX_REAL_SAMPLE]].astype(np.float64)
+        channels = real.shape[1]
+        by_channel = sample.transpose(1, 0, 2, 3).reshape(channels, -1)
+        low = np.percentile(by_channel, LOW_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
+        high = np.percentile(by_channel, HIGH_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
+        margin = RANGE_MARGIN * (high - low)
+        self.image_shape = real.shape[1:]
+        self.low, self.high = low - margin, high + margin
+        self.std = max(float(real.std()), 1e-12)
+        self.flat = sample.reshape(len(sample), -1)
+        real_to_real = _squared_distances(self.flat, self.flat)
+        np.fill_diagonal(real_to_real, np.inf)
+        self.typical = max(float(np.median(np.sqrt(real_to_real.min(axis=1)))), 1e-12)
+
+    def measure(self, prototypes: np.ndarray) -> dict[str, Any]:
+        """The three measures and the verdict for (N, C, H, W) prototypes."""
+        if prototypes.ndim != 4 or prototypes.shape[1:] != self.image_shape or len(prototypes) == 0:
+            raise ValueError(f"prototypes {prototypes.shape} must be (N, C, H, W) of the real images' shape "
+                             f"{self.image_shape}")
+        prototypes = prototypes.astype(np.float64)
+        outside = float(np.mean((prototypes < self.low) | (prototypes > self.high)))
+        std_ratio = float(prototypes.std()) / self.std
+        nearest = float(np.median(np.sqrt(_squared_distances(prototypes.reshape(len(prototypes), -1),
+                                                              self.flat).min(axis=1))))
+        return {"outside_fraction": outside, "std_ratio": std_ratio, "nearest_ratio": nearest / self.typical,
+                "readable": is_readable(outside, std_ratio)}
+
+
+def is_readable(outside_fraction: float, std_ratio: float) -> bool:
+    return outside_fraction <= MAX_OUTSIDE and STD_RATIO_RANGE[0] <= std_ratio <= STD_RATIO_RANGE[1]
+
+
+def measure_readability(prototypes: np.ndarray, real: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
+    """The three measures and the verdict, for (N, C, H, W) prototypes and real images."""
+    if prototypes.ndim != 4 or real.ndim != 4 or prototypes.shape[1:] != real.shape[1:]:
+        raise ValueError(f"prototypes {prototypes.shape} and real images {real.shape} must be (N, C, H, W) "
+                         "of the same image shape")
+    return ReadabilityReference(real, seed=seed).measure(prototypes)
+
+
+def describe_readability(measures: dict[str, Any]) -> str:
+    verdict = "readable" if measures["readable"] else "NOT readable as pictures"
+    return (f"Prototypes {verdict}: {100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' "
+            f"{LOW_PERCENTILE:g}-{HIGH_PERCENTILE:g} percentile range (at most {100 * MAX_OUTSIDE:g}%), pixel spread "
+            f"{measures['std_ratio']:.2f}x the real images' ({STD_RATIO_RANGE[0]:g}-{STD_RATIO_RANGE[1]:g}), nearest "
+            f"real image {measures['nearest_ratio']:.2f}x as far as real images are from each other")
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared Euclidean distances, never below zero."""
+    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(squared, 0.0)
