@@ -110,6 +110,19 @@ def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: 
                                [row["matching_loss"] for row in history[0]], rtol=1e-5)
 
 
+def test_a_checkpoint_from_before_the_precision_setting_resumes(tiny_buffer: Path, tiny_set: Path,
+                                                                tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "older"
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=3))
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    del state["recipe"]["precision"]
+    torch.save(state, out / STATE_FILE)
+    resumed = distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=4))
+    assert resumed.resumed_from == 3 and resumed.iterations == 4
+
+
 def test_more_iterations_continue_a_finished_run(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
     out = tmp_path / "longer"
     distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=2))
