@@ -82,6 +82,7 @@ class Scale:
     train_batch: int
     train_steps: int
     pipeline_images: int
+    pipeline_size: int
     classify_rows: int
     experts: int
     expert_epochs: int
@@ -92,18 +93,19 @@ class Scale:
     full_epochs: int
     cifar_size: int
     cifar_width: int | None
+    evaluation_reserve_s: float
 
 
 FULL = Scale(width=128, sizes=(32, 64, 128), ipcs=(1, 10), steps=(20, 50), flat_steps=(10, 80), repeats=1,
              precision_sizes=(32, 64), precision_steps=20, train_sizes=(64, 128), train_batch=128, train_steps=20,
-             pipeline_images=2048, classify_rows=1024, experts=10, expert_epochs=10, iterations=500, syn_steps=30,
-             eval_nets=2, eval_epochs=200, full_epochs=5, cifar_size=32, cifar_width=None)
+             pipeline_images=2048, pipeline_size=64, classify_rows=1024, experts=10, expert_epochs=10,
+             iterations=500, syn_steps=30, eval_nets=2, eval_epochs=200, full_epochs=5, cifar_size=32,
+             cifar_width=None, evaluation_reserve_s=50.0)
 SMOKE = Scale(width=8, sizes=(16,), ipcs=(1, 2), steps=(2, 4), flat_steps=(2, 8), repeats=1,
               precision_sizes=(16,), precision_steps=2, train_sizes=(16,), train_batch=8, train_steps=2,
-              pipeline_images=32, classify_rows=16, experts=2, expert_epochs=2, iterations=3, syn_steps=2,
-              eval_nets=1, eval_epochs=2, full_epochs=1, cifar_size=16, cifar_width=8)
-# Seconds kept for the evaluation nets after the end-to-end distillation.
-EVALUATION_RESERVE_S = 50.0
+              pipeline_images=32, pipeline_size=16, classify_rows=16, experts=2, expert_epochs=2, iterations=3,
+              syn_steps=2, eval_nets=1, eval_epochs=2, full_epochs=1, cifar_size=16, cifar_width=8,
+              evaluation_reserve_s=0.0)
 # Fraction of the end-to-end section's time for training experts.
 BUFFER_SHARE = 0.35
 SHARES = {"distillation": 0.28, "precision": 0.08, "training": 0.12, "classification": 0.07, "cifar": 0.45}
@@ -371,12 +373,12 @@ def train_step_rate(arch: str, size: int, amp: bool, scale: Scale, device: torch
 
 
 def pipeline_rate(scale: Scale, device: torch.device) -> float:
-    """galaxy-cnn at 64 px (smoke: 16) through GalaxyDataset (decoded pixels normalised on the CPU,
+    """galaxy-cnn through GalaxyDataset (decoded pixels normalised on the CPU,
     turned and mirrored on the device), batch 64."""
     from galaxy_studio.model.datasets import GalaxyDataset
     from galaxy_studio.model.preprocessing import Preprocessing
 
-    size = 64 if scale is FULL else 16
+    size = scale.pipeline_size
     side = math.ceil(size * math.sqrt(2)) + 2
     prep = Preprocessing(size=size, crop_fraction=1.0, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     pixels = np.random.default_rng(0).integers(0, 256, (scale.pipeline_images, 3, side, side), dtype=np.uint8)
@@ -407,7 +409,8 @@ def bench_training(report: Report, scale: Scale, device: torch.device, budget: B
             gain = rates[True] / rates[False] if rates[False] else math.nan
             rows.append([arch, f"{size}", f"{rates[False]:.0f}", f"{rates[True]:.0f}", f"{gain:.2f}x"])
     half = training_autocast_dtype(device)
-    notes = [f"AMP type on this device: {half}", f"batch {scale.train_batch}, network step only (batches on the device)"]
+    notes = [f"AMP type on this device: {half}",
+             f"batch {scale.train_batch}, network step only (batches on the device)"]
     if budget.left() > 0:
         notes.append(f"galaxy-cnn through the data pipeline (turns and mirrors on the device, batch 64, AMP on): "
                      f"{pipeline_rate(scale, device):.0f} images/s")
@@ -545,7 +548,7 @@ def bench_cifar(report: Report, scale: Scale, device: torch.device, budget: Budg
                            ipc=10 if data is not None else 2, syn_steps=scale.syn_steps, iterations=scale.iterations,
                            lr_img=1000.0, lr_teacher=0.01, lr_lr=0.01, augment="dsa", device=str(device),
                            checkpoint_every=1, snapshot_every=50)
-    result = distill_within(config, deadline=time.perf_counter() + left - EVALUATION_RESERVE_S * (scale is FULL))
+    result = distill_within(config, deadline=time.perf_counter() + left - scale.evaluation_reserve_s)
     distill_seconds = result.seconds
     print(f"[cifar: {result.iterations} STM iterations in {distill_seconds:.0f} s]", flush=True)
     began = time.perf_counter()
