@@ -43,8 +43,9 @@ def train_epoch(
     `labels` are class indices or (N, classes) soft labels."""
     net.train()
     order = torch.randperm(len(images), generator=generator).to(images.device)
-    # Summed on the device and read once: a read per batch would make the CPU wait for the GPU.
-    total = torch.zeros((), dtype=torch.float64, device=images.device)
+    # Summed on the device and read once: a read per batch would make the CPU wait for the GPU
+    # (float32: Apple's MPS has no float64).
+    total = torch.zeros((), device=images.device)
     for start in range(0, len(images), batch_size):
         cancel.raise_if_set()
         batch = order[start : start + batch_size]

@@ -400,8 +400,9 @@ def _run_epoch(
     model, half = state.model, _autocast_dtype(config, device)
     model.train()
     device_weights = None if weights is None else weights.to(device)
-    # Sums stay on the device: reading a loss back every step would make the CPU wait for the GPU.
-    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    # Sums stay on the device: reading a loss back every step would make the CPU wait for the GPU
+    # (float32: Apple's MPS has no float64).
+    total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
     what = f"epoch {epoch}/{config.epochs}"

@@ -73,7 +73,7 @@ from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.model.errors import ModelError
 
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
-WARNING_COLOUR = "#ffb454"
+WARNING_STYLE = "color: #ff9a8a;"
 SMOOTHING_WINDOW = 25
 EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), ("class_mean", "Class mean"),
                    ("full", "Full training set"))
@@ -396,7 +396,7 @@ class DistillPanel(QWidget):
 
     def _say(self, text: str, warning: bool = False) -> None:
         self.message = text
-        self.progress_label.setStyleSheet("color: #ff9a8a;" if warning else "")
+        self.progress_label.setStyleSheet(WARNING_STYLE if warning else "")
         self.progress_label.setText(text)
         self.status.emit(text)
 
@@ -577,10 +577,13 @@ class DistillPanel(QWidget):
             return
         outside, spread = self._live_readability["outside_fraction"], self._live_readability["std_ratio"]
         readable = is_readable(outside, spread)
-        self.readability_label.setStyleSheet("" if readable else f"color: {WARNING_COLOUR};")
         advice = "" if readable else " — turning to noise: a lower image lr keeps them pictures"
-        self.readability_label.setText(f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
-                                       f"images' range, spread {spread:.2f}x theirs{advice}")
+        self._show_readability(f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
+                               f"images' range, spread {spread:.2f}x theirs{advice}", readable)
+
+    def _show_readability(self, text: str, readable: bool) -> None:
+        self.readability_label.setStyleSheet("" if readable else WARNING_STYLE)
+        self.readability_label.setText(text)
 
     def _on_progress(self, event: Progressed) -> None:
         self.progress.setRange(0, max(event.total, 1))
@@ -729,10 +732,10 @@ class DistillPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, column, item)
         readability = (report or {}).get("readability")
-        if readability is not None or report is None:
-            self.readability_label.setStyleSheet("" if readability is None or readability["readable"] else
-                                                 f"color: {WARNING_COLOUR};")
-            self.readability_label.setText("" if readability is None else describe_readability(readability))
+        if readability is None:
+            self._show_readability("", True)
+        else:
+            self._show_readability(describe_readability(readability), readability["readable"])
 
     def show_prototype(self, index: int) -> None:
         self._viewed = index
