@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from galaxy_studio.distill.unsupervised_config import (
     UnsupervisedConfig,
 )
 from galaxy_studio.events import BufferPlanned, EpochEnded, Event, MetricLogged, Progressed, StageAdvanced, Warned
+from galaxy_studio.eta import Eta
 from galaxy_studio.model.config import (
     ARCHITECTURE_NAMES,
     BALANCE_MODES,
@@ -49,19 +51,31 @@ class CommandError(Exception):
 
 
 class ProgressPrinter:
-    """Event sink that draws a one-line progress bar on stderr."""
+    """Event sink that draws a one-line progress bar on stderr, with the time spent and an
+    estimate of the time left, redrawn at most `redraws_per_second` times (and at the end)."""
 
-    def __init__(self, stream: Any = None, width: int = 30) -> None:
+    def __init__(self, stream: Any = None, width: int = 30, redraws_per_second: float = 10.0) -> None:
         self.stream = stream or sys.stderr
         self.width = width
+        self.interval = 1.0 / redraws_per_second
+        self._eta = Eta()
+        self._drawn = -math.inf
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, Progressed) or event.total <= 0:
             return
+        now = time.monotonic()
+        timing = self._eta.describe(event, now)
+        finished = event.done >= event.total
+        if not finished and now - self._drawn < self.interval:
+            return
+        self._drawn = -math.inf if finished else now
         filled = int(self.width * event.done / event.total)
         bar = "#" * filled + "-" * (self.width - filled)
-        end = "\n" if event.done >= event.total else ""
-        self.stream.write(f"\r{event.what} [{bar}] {event.done}/{event.total}{end}")
+        # On a terminal, erase what a longer previous line left behind.
+        erase = "\x1b[K" if getattr(self.stream, "isatty", lambda: False)() else ""
+        end = "\n" if finished else ""
+        self.stream.write(f"\r{event.what} [{bar}] {event.done}/{event.total} {timing}{erase}{end}")
         self.stream.flush()
 
 
@@ -812,9 +826,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
               "expert_epochs": args.expert_epochs, "lr_img": args.lr_img, "lr_lr": args.lr_lr,
               "lr_teacher": args.lr_teacher, "batch_syn": args.batch_syn, "init": args.init,
               "augment": args.augment, "max_stage": args.max_stage,
-              "finetune_every": args.finetune_every, "checkpoint_every": args.checkpoint_every,
+              "finetune_every": args.finetune_every, "min_lr_img": args.min_lr_img,
+              "checkpoint_every": args.checkpoint_every,
               "snapshot_every": args.snapshot_every, "seed": args.seed, "device": args.device,
-              "precision": args.precision}
+              "precision": args.precision, "clamp": args.clamp}
     try:
         config = DistillConfig(buffer=args.buffer, data=args.data, out_dir=args.out,
                                **{key: value for key, value in chosen.items() if value is not None})
@@ -896,6 +911,9 @@ def _add_distill_commands(sub: Any) -> None:
     p.add_argument("--max-start-epoch", type=int, help=f"mtt only (default {run.max_start_epoch})")
     p.add_argument("--expert-epochs", type=int, help=f"mtt only (default {run.expert_epochs})")
     p.add_argument("--lr-img", type=float, help=f"image learning rate (default {run.lr_img:g})")
+    p.add_argument("--clamp", action=argparse.BooleanOptionalAction,
+                   help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel "
+                   f"(default {'on' if run.clamp else 'off'})")
     p.add_argument("--lr-lr", type=float, help=f"learning rate of log(step size) (default {run.lr_lr:g})")
     p.add_argument("--lr-teacher", type=float, help=f"initial step size (default {run.lr_teacher:g})")
     p.add_argument("--batch-syn", type=int, help="synthetic images per unrolled step (default all)")
@@ -904,6 +922,8 @@ def _add_distill_commands(sub: Any) -> None:
     p.add_argument("--max-stage", type=int, help=f"stm: iterations before fine-tuning (default {run.max_stage})")
     p.add_argument("--finetune-every", type=int, help=f"stm: fine-tuning multiplies lr_img by {run.finetune_decay:g} "
                    f"every this many iterations (default {run.finetune_every})")
+    p.add_argument("--min-lr-img", type=float, help="stm: stop once fine-tuning brings lr_img below this "
+                   "(default: a twentieth of --lr-img, the paper's 1000 -> 50)")
     p.add_argument("--checkpoint-every", type=int, help=f"default {run.checkpoint_every}")
     p.add_argument("--snapshot-every", type=int, help=f"default {run.snapshot_every}")
     p.add_argument("--seed", type=int, help=f"default {run.seed}")
@@ -922,7 +942,9 @@ def _add_distill_commands(sub: Any) -> None:
     p.add_argument("data", metavar="DATA", nargs="?", help="the buffer's labelled images (default: its recorded path)")
     p.add_argument("--nets", type=int, default=5)
     p.add_argument("--epochs", type=int, default=1000, help="epochs on the small sets (default 1000)")
-    p.add_argument("--full-epochs", type=int, default=30, help="epochs on the full training split (default 30)")
+    p.add_argument("--full-epochs", type=int, default=0,
+                   help="train fresh nets this many epochs on the full training split for its row (default 0: the "
+                   "row is the buffer's experts, already trained on it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="a JSON object on the last line")

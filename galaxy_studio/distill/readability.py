@@ -47,6 +47,8 @@ class ReadabilityReference:
         high = np.percentile(by_channel, HIGH_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
         margin = RANGE_MARGIN * (high - low)
         self.image_shape = real.shape[1:]
+        # (1, C, 1, 1): the percentile range itself, and the range a pixel may reach unnoticed.
+        self.range_low, self.range_high = low, high
         self.low, self.high = low - margin, high + margin
         self.std = max(float(real.std()), 1e-12)
         self.flat = sample.reshape(len(sample), -1)

@@ -136,12 +136,13 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
     labels = torch.from_numpy(_labels(config, buffer)).to(device)
     net = model_from_spec(buffer.spec).to(device)
     watch = _ReadabilityWatch(ReadabilityReference(real.train_images))
+    pixel_range = _clamp_range(watch.reference, device) if config.clamp else None
     resumed_from = run.iteration
     if run.iteration == 0:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
-        _iterate(config, buffer, net, run, labels, device, emit)
+        _iterate(config, buffer, net, run, labels, device, pixel_range, emit)
         if run.iteration % config.snapshot_every == 0:
             _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
         if run.iteration % config.checkpoint_every == 0:
@@ -178,8 +179,16 @@ def _new_run(config: DistillConfig, buffer: Buffer, train_images: np.ndarray, tr
     )
 
 
+def _clamp_range(reference: ReadabilityReference, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(low, high), each (1, C, 1, 1): the real images' 0.1 and 99.9 percentiles per channel.
+    Not their minimum and maximum: those are a few outliers (a saturated star), and a large
+    step drives every pixel of a clamped prototype to one bound or the other."""
+    return (torch.from_numpy(reference.range_low.astype(np.float32)).to(device),
+            torch.from_numpy(reference.range_high.astype(np.float32)).to(device))
+
+
 def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run, labels: torch.Tensor,
-             device: torch.device, emit: EventSink) -> None:
+             device: torch.device, pixel_range: tuple[torch.Tensor, torch.Tensor] | None, emit: EventSink) -> None:
     rng = np.random.default_rng([config.seed, run.iteration])
     expert = int(rng.integers(len(buffer)))
     start_epoch = run.schedule.next_start_epoch(rng)
@@ -201,6 +210,9 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     run.log_lr.grad = outcome.log_lr_grad.reshape(run.log_lr.shape).to(run.log_lr.dtype)
     run.image_optimizer.step()
     run.lr_optimizer.step()
+    if pixel_range is not None:
+        with torch.no_grad():
+            torch.clamp(run.images, *pixel_range, out=run.images)
     validation = _validation_loss(config, buffer, net, run, labels, device)
     change = run.schedule.observe(validation)
     run.iteration += 1
@@ -290,8 +302,9 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
     if saved is None:
         return None
-    # Runs saved before `precision` existed computed with torch's defaults: TF32 convolutions.
-    if {"precision": "tf32", **saved.get("recipe", {})} != config.recipe():
+    # Runs saved before `precision` existed computed with torch's defaults (TF32 convolutions);
+    # those saved before `clamp` existed never clamped.
+    if {"precision": "tf32", "clamp": False, **saved.get("recipe", {})} != config.recipe():
         raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
                          "or choose another --out folder")
     return saved

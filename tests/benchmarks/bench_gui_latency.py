@@ -24,7 +24,7 @@ from typing import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from event_loop import print_table, wait_until  # noqa: E402 - a sibling script module
+from event_loop import distill_window, print_table, wait_until  # noqa: E402 - a sibling script module
 
 PROBE_MS = 10
 # Before this iteration the job decodes the images on a thread pool and the window lays out
@@ -67,16 +67,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from galaxy_studio.distill.demo import demo_distill_config, ensure_demo_buffer
     from galaxy_studio.distill.runs import distill_runs_dir
-    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
-    from galaxy_studio.gui.main_window import MainWindow
-
     data, buffer = ensure_demo_buffer()
-    app = application()
-    window = MainWindow()
-    window.resize(*SCREENSHOT_SIZE)
-    window.show()
-    panel = window.distill
-    window.tabs.setCurrentWidget(panel)
+    app, window, panel = distill_window()
     panel.evaluate_when_done.setChecked(False)
     app.processEvents()
     idle = [stall for stall, _ in probe(min(10.0, args.seconds / 3))]

@@ -24,3 +24,24 @@ def print_table(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+def add_row(rows: list[tuple[str, str]], name: str, value: str) -> None:
+    """Append a row to the table, and show it on stderr at once: these benchmarks run minutes."""
+    import sys
+
+    rows.append((name, value))
+    print(f"{name}: {value}", file=sys.stderr, flush=True)
+
+
+def distill_window():  # noqa: ANN201 - (QApplication, MainWindow, DistillPanel); Qt is imported late
+    """A main window of the screenshot size, shown, on the Distill tab."""
+    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
+    from galaxy_studio.gui.main_window import MainWindow
+
+    app = application()
+    window = MainWindow()
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    window.tabs.setCurrentWidget(window.distill)
+    return app, window, window.distill

@@ -37,7 +37,8 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
     assert report["distilled"]["lr"] != report["random_real"]["lr"] == 0.01
     assert report["full"]["epochs"] == 1 and report["distilled"]["epochs"] == 4
     progress = [e for e in events if isinstance(e, Progressed) and e.what == "training evaluation nets"]
-    assert progress[-1].done == progress[-1].total == 2 * (4 + 4 + 4 + 1)
+    # One step per batch of all nets together (trained as one vmapped model).
+    assert progress[-1].done == progress[-1].total == 4 + 4 + 4 + 1
     table = format_table(report)
     assert table.count("\n") == 5 and "random real" in table and "+-" in table
     assert table.splitlines()[-1].startswith("Prototypes ")
@@ -50,7 +51,23 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
     assert again["full"] == report["full"] and again["distilled"] == report["distilled"]
 
 
+def test_by_default_the_full_row_is_the_buffers_experts_at_no_cost(tiny_run: Path, tiny_buffer: Path) -> None:
+    events: list[object] = []
+    report = evaluate_synthetic(tiny_run, protocol=EvaluationProtocol(nets=2, epochs=4, device="cpu"),
+                                emit=events.append)
+    metadata = json.loads((tiny_buffer / "buffer.json").read_text())
+    experts = [expert["test_accuracy"] for expert in metadata["experts"]]
+    assert report["full"]["source"] == "experts" and report["full"]["accuracies"] == experts
+    assert report["full"]["mean"] == pytest.approx(np.mean(experts))
+    assert report["full"]["epochs"] == metadata["epochs"]
+    progress = [e for e in events if isinstance(e, Progressed) and e.what == "training evaluation nets"]
+    assert progress[-1].total == 4 + 4 + 4, "no net trains on the full split"
+    assert "full (experts)" in format_table(report) and f"({len(experts)} experts)" in format_table(report)
+
+
 def test_bad_protocol_and_missing_run_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="0 or more full-data epochs"):
+        evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=1, full_epochs=-1))
     with pytest.raises(ModelError, match="at least 1 net"):
         evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=0))
     with pytest.raises(ModelError, match="no synthetic set"):

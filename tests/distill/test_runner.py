@@ -110,17 +110,28 @@ def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: 
                                [row["matching_loss"] for row in history[0]], rtol=1e-5)
 
 
-def test_a_checkpoint_from_before_the_precision_setting_resumes(tiny_buffer: Path, tiny_set: Path,
+def test_a_checkpoint_from_before_the_precision_and_clamp_settings_resumes(tiny_buffer: Path, tiny_set: Path,
                                                                 tmp_path: Path) -> None:
     import torch
 
     out = tmp_path / "older"
-    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=3))
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=3, clamp=False))
     state = torch.load(out / STATE_FILE, weights_only=True)
-    del state["recipe"]["precision"]
+    del state["recipe"]["precision"], state["recipe"]["clamp"]
     torch.save(state, out / STATE_FILE)
-    resumed = distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=4))
+    saved = json.loads((out / "config.json").read_text())
+    del saved["clamp"]
+    resumed = distill(DistillConfig.from_dict({**saved, "iterations": 4}))
     assert resumed.resumed_from == 3 and resumed.iterations == 4
+
+
+def test_a_config_saved_before_clamp_and_the_relative_stop_keeps_its_meaning() -> None:
+    saved = DistillConfig(buffer="b", data="d", out_dir="o", lr_img=100.0, min_lr_img=50.0).to_dict()
+    del saved["clamp"]
+    config = DistillConfig.from_dict(saved)
+    assert config.clamp is False and config.stop_lr_img == 50.0
+    assert DistillConfig(buffer="b", data="d", out_dir="o", lr_img=1000.0).stop_lr_img == 50.0, "the paper's stop"
+    assert DistillConfig(buffer="b", data="d", out_dir="o", lr_img=100.0).recipe()["min_lr_img"] == 5.0
 
 
 def test_more_iterations_continue_a_finished_run(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
@@ -181,7 +192,7 @@ def test_readability_is_measured_at_every_snapshot_and_noise_is_warned_once(
 ) -> None:
     events: list[object] = []
     config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "loud", method="mtt", expert_epochs=1,
-                                 lr_img=1e5)
+                                 lr_img=1e5, clamp=False)
     result = distill(config, emit=events.append)
     outside = [event for event in events if isinstance(event, MetricLogged) and event.name == "outside_fraction"]
     assert [event.step for event in outside] == [0, 2, 4, 6]
@@ -189,6 +200,23 @@ def test_readability_is_measured_at_every_snapshot_and_noise_is_warned_once(
     warnings = [event.text for event in events if isinstance(event, Warned) and "turning to noise" in event.text]
     assert len(warnings) == 1 and "a lower image lr" in warnings[0]
     assert not result.readability["readable"] and result.readability["std_ratio"] > 2.0
+
+
+def test_clamping_keeps_every_pixel_within_the_real_range_even_at_a_huge_image_lr(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    from galaxy_studio.distill.experts import load_buffer_data, open_buffer
+    from galaxy_studio.distill.readability import ReadabilityReference
+
+    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "clamped", method="mtt", expert_epochs=1,
+                                 lr_img=1e5, clamp=True)
+    result = distill(config)
+    images = load_synthetic(result.synthetic).images
+    reference = ReadabilityReference(load_buffer_data(open_buffer(tiny_buffer)).train_images)
+    low, high = reference.range_low, reference.range_high
+    assert np.all(images >= low - 1e-6) and np.all(images <= high + 1e-6)
+    assert np.any(np.isclose(images, low, atol=1e-6) | np.isclose(images, high, atol=1e-6)), "the step was large"
+    assert result.readability["outside_fraction"] == 0.0
 
 
 def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:

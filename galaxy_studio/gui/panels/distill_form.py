@@ -13,6 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -144,7 +145,12 @@ class DistillForm(QWidget):
         self.lr_img.setRange(0.01, 1e6)
         self.lr_img.setDecimals(2)
         self.lr_img.setValue(run.lr_img)
-        self.lr_img.setToolTip("Learning rate of the images (MTT/STM: 1000 on CIFAR, 10000 on GZ2)")
+        self.lr_img.setToolTip("Learning rate of the images (MTT/STM: 1000 on CIFAR, 10000 on GZ2); too high and "
+                               "the prototypes turn to noise")
+        self.clamp = QCheckBox("Keep pixels within the data's range")
+        self.clamp.setChecked(run.clamp)
+        self.clamp.setToolTip("After every step, clip each pixel to the real images' 0.1-99.9 percentile range of "
+                              "its channel")
         self.snapshot_every = _spin(1, 10_000, run.snapshot_every, "Save the pictures every N iterations "
                                     "(the timeline replays them)")
         self.device = QComboBox()
@@ -157,6 +163,7 @@ class DistillForm(QWidget):
         settings.addRow("Memory mode", self.memory)
         settings.addRow("Iterations", self.iterations)
         settings.addRow("Image lr", self.lr_img)
+        settings.addRow("", self.clamp)
         settings.addRow("Snapshot every", self.snapshot_every)
         settings.addRow("Device", self.device)
         method_box = QGroupBox("Distillation")
@@ -193,7 +200,7 @@ class DistillForm(QWidget):
             buffer=self.buffer_edit.text().strip(), data=self.data_edit.text().strip(), out_dir=str(out_dir),
             method=self.method.currentText(), ipc=self.ipc.value(), syn_steps=self.syn_steps.value(),
             memory=self.memory.currentText(), iterations=self.iterations.value(), lr_img=self.lr_img.value(),
-            snapshot_every=self.snapshot_every.value(), device=self.device.currentText(),
+            clamp=self.clamp.isChecked(), snapshot_every=self.snapshot_every.value(), device=self.device.currentText(),
         )
 
     def show_config(self, config: DistillConfig) -> None:
@@ -206,5 +213,6 @@ class DistillForm(QWidget):
         self.memory.setCurrentText(config.memory)
         self.iterations.setValue(config.iterations)
         self.lr_img.setValue(config.lr_img)
+        self.clamp.setChecked(config.clamp)
         self.snapshot_every.setValue(config.snapshot_every)
         self.device.setCurrentText(config.device)

@@ -53,6 +53,7 @@ from galaxy_studio.distill.runs import (
     save_evaluation,
     snapshot_steps,
 )
+from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import (
     BufferPlanned,
     CancelToken,
@@ -64,7 +65,6 @@ from galaxy_studio.events import (
     Warned,
 )
 from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
-from galaxy_studio.gui.panels.train_panel import format_duration
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
@@ -118,6 +118,7 @@ class DistillPanel(QWidget):
         self.iteration = 0
         self.message = ""
         self._job_kind = ""
+        self._eta = Eta()
         self._after_job: Callable[[], None] | None = None
         self._steps: list[int] = []
         self._live_pictures: tuple[np.ndarray, np.ndarray, int] | None = None
@@ -163,7 +164,7 @@ class DistillPanel(QWidget):
         self.device_note.setWordWrap(True)
         self.device_note.setStyleSheet("color: #b8bcc6;")
 
-        self.evaluate_when_done = QCheckBox("Evaluate when done")
+        self.evaluate_when_done = QCheckBox("Evaluate when done:")
         self.evaluate_when_done.setChecked(True)
         self.evaluate_when_done.setToolTip("Train fresh nets on the prototypes and on the baselines; "
                                            "test them on the real test split")
@@ -177,13 +178,16 @@ class DistillPanel(QWidget):
         self.eval_epochs.setRange(2, 5000)
         self.eval_epochs.setValue(300)
         self.eval_epochs.setToolTip("Epochs per evaluation net (MTT: 1000)")
+        for box in (self.eval_nets, self.eval_epochs):
+            box.setFixedWidth(box.fontMetrics().horizontalAdvance("00000") + 12)
         eval_row = QHBoxLayout()
+        eval_row.setSpacing(4)
         eval_row.addWidget(self.evaluate_when_done)
-        eval_row.addStretch(1)
         eval_row.addWidget(self.eval_nets)
         eval_row.addWidget(QLabel("nets ×"))
         eval_row.addWidget(self.eval_epochs)
         eval_row.addWidget(QLabel("epochs"))
+        eval_row.addStretch(1)
 
         self.runs = QListWidget()
         self.runs.setToolTip("Select a run to see its curves, prototypes and evaluation")
@@ -374,6 +378,7 @@ class DistillPanel(QWidget):
         import galaxy_studio.distill.runner  # noqa: F401 - torch's first import can deadlock in a worker thread
 
         self._job_kind = kind
+        self._eta = Eta()
         self.message = ""
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(message)
@@ -512,7 +517,6 @@ class DistillPanel(QWidget):
 
         config = self.config
         protocol = EvaluationProtocol(nets=self.eval_nets.value(), epochs=self.eval_epochs.value(),
-                                      full_epochs=max(1, min(30, self.eval_epochs.value() // 10)),
                                       device=config.device if config is not None else "auto")
 
         def job(emit: EventSink, cancel: CancelToken) -> object:
@@ -588,6 +592,9 @@ class DistillPanel(QWidget):
     def _on_progress(self, event: Progressed) -> None:
         self.progress.setRange(0, max(event.total, 1))
         self.progress.setValue(event.done)
+        if self._job_kind == "evaluate":
+            self.progress_label.setText(f"Evaluating: {event.what} {event.done}/{event.total} · "
+                                        f"{self._eta.describe(event)}")
         if self._job_kind != "distill" or not event.what.startswith("stage"):
             return
         now = time.perf_counter()
@@ -730,7 +737,13 @@ class DistillPanel(QWidget):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if entry is not None and entry.get("source") == "experts":
+                    item.setToolTip(f"The buffer's {len(entry['accuracies'])} experts, trained on the full training "
+                                    f"split for {entry['epochs']} epochs")
                 self.table.setItem(row, column, item)
+        full = (report or {}).get("full") or {}
+        self.table.verticalHeaderItem(len(EVALUATION_ROWS) - 1).setText(
+            "Full (experts)" if full.get("source") == "experts" else EVALUATION_ROWS[-1][1])
         readability = (report or {}).get("readability")
         if readability is None:
             self._show_readability("", True)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.eta import format_duration
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed, Warned
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
@@ -42,16 +43,6 @@ from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def describe_metrics(metrics: dict) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
+from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import Progressed
 from galaxy_studio.gui.worker import JobRunner
 
@@ -15,7 +16,7 @@ class JobProgress(QWidget):
     def __init__(self, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bar = QProgressBar()
-        self.bar.setFixedWidth(180)
+        self.bar.setFixedWidth(260)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(jobs.cancel)
         layout = QHBoxLayout(self)
@@ -24,9 +25,11 @@ class JobProgress(QWidget):
         layout.addWidget(self.cancel_button)
         jobs.event.connect(self._on_event)
         jobs.finished.connect(self.hide)
+        self._eta = Eta()
         self.hide()
 
     def begin(self) -> None:
+        self._eta = Eta()
         self.bar.setRange(0, 0)
         self.show()
 
@@ -34,4 +37,5 @@ class JobProgress(QWidget):
         if isinstance(event, Progressed) and event.total > 0:
             self.bar.setRange(0, event.total)
             self.bar.setValue(event.done)
-            self.bar.setFormat(f"{event.what} %v/%m")
+            _, left = self._eta.update(event)
+            self.bar.setFormat(f"{event.what} %v/%m" + ("" if left is None else f" · {format_duration(left)} left"))
