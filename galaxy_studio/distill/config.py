@@ -27,6 +27,9 @@ PRECISION_NAMES: tuple[str, ...] = ("fp32", "tf32", "bf16")
 DEFAULT_TEST_FRACTION = 0.2
 # STM fine-tunes lr_img from its start down to a twentieth (the paper's 1000 -> 50).
 STM_LR_IMG_RANGE = 20.0
+# What a run saved before a field existed did: torch's defaults (TF32 convolutions) and no
+# clamping. Saved configs and checkpoint recipes are read through it.
+FIELDS_BEFORE_THEY_EXISTED: dict[str, Any] = {"precision": "tf32", "clamp": False}
 
 
 def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
@@ -192,8 +195,8 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
-        """A saved config; one written before `clamp` existed never clamped, whatever the default."""
-        return _from_dict(cls, {"clamp": False, **data})
+        """A saved config, read as it ran even when written before a field existed."""
+        return _from_dict(cls, {**FIELDS_BEFORE_THEY_EXISTED, **data})
 
     def recipe(self) -> dict[str, Any]:
         """What decides the result; a run may resume under another device or checkpoint cadence."""

@@ -1,8 +1,8 @@
 """How good is a synthetic set: MTT's evaluation protocol beside the baselines that give it meaning.
 
 K freshly initialised networks (the buffer's architecture) are trained on the synthetic set
-alone (all K at once, as one vmapped model: distill/net_batch.py), with the learned step size, SGD momentum 0.9, weight decay 5e-4, the run's
-differentiable augmentation, for `epochs` epochs with the lr divided by 10 half-way; their
+alone (all K at once, as one vmapped model: distill/net_batch.py), with the learned step
+size, SGD momentum 0.9, weight decay 5e-4, the run's differentiable augmentation, for `epochs` epochs with the lr divided by 10 half-way; their
 accuracy on the buffer's real test split is reported as mean +- std. The same protocol runs on
 IPC random real images per class (a new draw per net, at the initial step size lr_teacher), on
 the per-class mean images. The full training split would take 1000 epochs of hundreds of
@@ -93,17 +93,18 @@ def evaluate_synthetic(
     ]
     test_images = torch.from_numpy(real.test_images).to(device)
     test_labels = torch.from_numpy(real.test_labels).to(device)
-    cached = _experts_row(buffer, len(real.train_labels)) if protocol.full_epochs == 0 else \
+    # The full-data row without training: the experts, or fresh nets' result cached earlier.
+    known_full = _experts_row(buffer, len(real.train_labels)) if protocol.full_epochs == 0 else \
         _cached_full(buffer, protocol, strategy)
     steps = sum(_steps(s, ipc * real.n_classes if s.images is None else len(s.images)) for s in sets
-                if not (s.name == "full" and cached is not None))
+                if not (s.name == "full" and known_full is not None))
     progress = _Progress(emit, steps)
     report: dict[str, Any] = {"ipc": ipc, "protocol": {**asdict(protocol), "momentum": EVAL_MOMENTUM,
                                                        "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy},
                               "readability": measure_readability(synthetic.images, real.train_images)}
     for chosen in sets:
-        if chosen.name == "full" and cached is not None:
-            report["full"] = cached
+        if chosen.name == "full" and known_full is not None:
+            report["full"] = known_full
             continue
         draws = [(chosen.images, chosen.labels) if chosen.images is not None else
                  _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
@@ -115,7 +116,7 @@ def evaluate_synthetic(
             "lr": chosen.lr, "epochs": chosen.epochs,
             "images": len(chosen.images) if chosen.images is not None else ipc * real.n_classes,
         }
-        if chosen.name == "full" and protocol.full_epochs > 0:
+        if chosen.name == "full":
             write_json_atomically(buffer.folder / FULL_CACHE_FILE,
                                   {"key": _full_key(protocol, strategy), "result": report["full"]})
     return report

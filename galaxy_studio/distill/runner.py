@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from galaxy_studio.distill.config import DistillConfig
+from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_images, save_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
@@ -302,9 +302,7 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
     if saved is None:
         return None
-    # Runs saved before `precision` existed computed with torch's defaults (TF32 convolutions);
-    # those saved before `clamp` existed never clamped.
-    if {"precision": "tf32", "clamp": False, **saved.get("recipe", {})} != config.recipe():
+    if {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})} != config.recipe():
         raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
                          "or choose another --out folder")
     return saved

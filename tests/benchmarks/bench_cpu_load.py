@@ -29,13 +29,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from event_loop import add_row, print_table  # noqa: E402 - a sibling script module
+from event_loop import add_row, busy_processes, print_table, runtime_env  # noqa: E402 - a sibling script module
 
 SETUPS = ("torch default", "app", "1 thread")
 WORKLOADS = ("distill", "train", "classify")
 REQUIRED_RATIO = 3.0
-# galaxy_studio.cpu_runtime.SWITCH; not imported here, since importing the package applies it.
-SWITCH = "GALAXY_STUDIO_CPU_RUNTIME"
 
 
 def child(setup: str, workload: str, seconds: float) -> None:
@@ -99,18 +97,11 @@ def _workload(name: str):  # noqa: ANN202 - a closure over the workload's tensor
 
 
 def measure(setup: str, workload: str, load: int, seconds: float) -> dict:
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
-    try:
+    with busy_processes(load):
         time.sleep(0.5 if load else 0.0)
-        env = {**os.environ, SWITCH: "off"} if setup == "torch default" else dict(os.environ)
-        if setup == "torch default":
-            env.pop("OMP_WAIT_POLICY", None)
         output = subprocess.run([sys.executable, __file__, "--child", setup, workload, "--seconds", str(seconds)],
-                                check=True, capture_output=True, text=True, env=env).stdout
-    finally:
-        for process in busy:
-            process.kill()
-            process.wait()
+                                check=True, capture_output=True, text=True,
+                                env=runtime_env(setup != "torch default")).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from event_loop import distill_window, print_table, wait_until  # noqa: E402 - a sibling script module
+from event_loop import busy_processes, distill_window, print_table, wait_until  # noqa: E402 - a sibling script module
 
 REQUIRED_SECONDS = 180.0
 
@@ -34,13 +33,8 @@ def main() -> int:
     parser.add_argument("--screenshot", help="save the window at the end to this PNG")
     args = parser.parse_args()
     os.environ["GALAXY_STUDIO_HOME"] = tempfile.mkdtemp(prefix="gs-demo-")
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
-    try:
+    with busy_processes(args.load):
         return run_demo(args)
-    finally:
-        for process in busy:
-            process.kill()
-            process.wait()
 
 
 def run_demo(args: argparse.Namespace) -> int:

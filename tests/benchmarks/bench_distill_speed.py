@@ -31,10 +31,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from event_loop import add_row, print_table  # noqa: E402 - a sibling script module
+from event_loop import add_row, print_table, runtime_env  # noqa: E402 - a sibling script module
 
 CLASSES, SIZE, WIDTH, NETS, PROTOCOL_EPOCHS = 10, 32, 128, 5, 1000
-SWITCH = "GALAXY_STUDIO_CPU_RUNTIME"  # galaxy_studio.cpu_runtime.SWITCH, without importing the package
 
 
 def _usage() -> tuple[float, int]:
@@ -123,12 +122,8 @@ def child_evaluation(device_name: str, ipc: int, epochs: int) -> dict:
 
 
 def run_child(arguments: list[str], runtime: str) -> dict:
-    env = dict(os.environ)
-    if runtime == "off":
-        env[SWITCH] = "off"
-        env.pop("OMP_WAIT_POLICY", None)
     output = subprocess.run([sys.executable, __file__, "--child", *arguments], check=True, capture_output=True,
-                            text=True, env=env).stdout
+                            text=True, env=runtime_env(runtime == "app")).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 
 def wait_until(condition: Callable[[], bool], poll_ms: int = 2) -> None:
@@ -45,3 +46,30 @@ def distill_window():  # noqa: ANN201 - (QApplication, MainWindow, DistillPanel)
     window.show()
     window.tabs.setCurrentWidget(window.distill)
     return app, window, window.distill
+
+
+@contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """`count` CPU-bound processes (busy loops) running while the block runs: a busy desktop."""
+    import subprocess
+    import sys
+
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+def runtime_env(app_set_up: bool) -> dict[str, str]:
+    """The environment of a child process with or without galaxy_studio/cpu_runtime.py's set-up
+    (its switch's name is written here: importing the package would apply the set-up)."""
+    import os
+
+    env = dict(os.environ)
+    if not app_set_up:
+        env["GALAXY_STUDIO_CPU_RUNTIME"] = "off"
+        env.pop("OMP_WAIT_POLICY", None)
+    return env
