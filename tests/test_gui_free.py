@@ -1,12 +1,16 @@
-"""The house rule: nothing outside galaxy_studio/gui/ may import Qt."""
+"""The house rule: nothing outside galaxy_studio/gui/ may import Qt.
+
+Imports written in galaxy_studio itself are checked by import-linter's contracts
+(pyproject.toml, run by .ci/run); what they cannot see is a third-party library that pulls
+Qt in when imported (a plotting backend, say), so this imports the whole core in one fresh
+interpreter and looks.
+"""
 
 from __future__ import annotations
 
 import pkgutil
 import subprocess
 import sys
-
-import pytest
 
 import galaxy_studio
 
@@ -23,20 +27,19 @@ def core_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     names = core_modules()
-    assert "galaxy_studio.cli" in names
     assert "galaxy_studio.data.display" in names
+    assert any(name == "galaxy_studio.cli" or name.startswith("galaxy_studio.cli.") for name in names)
     assert not any(name.startswith("galaxy_studio.gui") for name in names)
 
 
-@pytest.mark.parametrize("module", core_modules())
-def test_core_module_does_not_import_qt(module: str) -> None:
+def test_core_does_not_import_qt_at_run_time() -> None:
     code = (
-        f"import sys, importlib; importlib.import_module({module!r}); "
-        f"bad = [m for m in {QT_MODULES!r} if m in sys.modules]; "
+        f"import sys, importlib\nfor name in {core_modules()!r}:\n    importlib.import_module(name)\n"
+        f"bad = [m for m in {QT_MODULES!r} if m in sys.modules]\n"
         "print(','.join(bad)); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"{module} imports {result.stdout.strip()} {result.stderr[-500:]}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"the core imports {result.stdout.strip()} {result.stderr[-500:]}"
 
 
 def test_cli_help_does_not_import_torch_or_qt() -> None:

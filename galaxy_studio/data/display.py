@@ -7,6 +7,7 @@ matches DS9/astropy conventions. Everything returns uint8 RGB (H, W, 3).
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -72,7 +73,7 @@ class DisplaySettings:
         """Stable text for disk-cache keys."""
         return json.dumps(asdict(self), sort_keys=True)
 
-    def with_changes(self, **changes: object) -> "DisplaySettings":
+    def with_changes(self, **changes: Any) -> "DisplaySettings":
         return replace(self, **changes)
 
 
@@ -86,10 +87,10 @@ def default_settings(cutout: Cutout) -> DisplaySettings:
 
 def wavelength_order(bands: list[str]) -> list[int] | None:
     """Band indices from reddest to bluest, or None when a band has no known wavelength."""
-    waves = [_BAND_WAVELENGTH_NM.get(name.strip()) for name in bands]
-    if any(w is None for w in waves):
+    known = {i: wave for i, name in enumerate(bands) if (wave := _BAND_WAVELENGTH_NM.get(name.strip())) is not None}
+    if len(known) < len(bands):
         return None
-    return sorted(range(len(bands)), key=lambda i: -waves[i])
+    return sorted(known, key=lambda i: -known[i])
 
 
 def auto_bands(cutout: Cutout) -> tuple[int, ...]:

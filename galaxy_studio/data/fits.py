@@ -388,7 +388,7 @@ def _read_plane(
             return np.asarray(hdu.section[lead + (slice(None), slice(None))], dtype=np.float32)
         block = int(hdu.tile_shape[-2]) if isinstance(hdu, fits.CompImageHDU) else 1
         out = np.empty((math.ceil(height / step), math.ceil(width / step)), dtype=np.float32)
-        strip_start, strip = -1, None
+        strip_start, strip = -1, np.empty((0, 0), dtype=np.float32)
         for out_row, row in enumerate(range(0, height, step)):
             start = row - row % block
             if start != strip_start:

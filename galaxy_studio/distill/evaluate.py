@@ -106,7 +106,7 @@ def evaluate_synthetic(
         if chosen.name == "full" and known_full is not None:
             report["full"] = known_full
             continue
-        draws = [(chosen.images, chosen.labels) if chosen.images is not None else
+        draws = [(chosen.images, chosen.labels) if chosen.images is not None and chosen.labels is not None else
                  _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
                  for _ in range(protocol.nets)]
         accuracies = _train_and_test(buffer, chosen, draws, strategy, test_images, test_labels, protocol, device,

@@ -278,7 +278,7 @@ def _joint_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, data:
                  cancel: CancelToken) -> None:
     batches = _batches(config, run, len(tensors.train_x), tensors.train_x.device)
     warmup_steps = config.warmup_epochs * len(batches)
-    sums = dict.fromkeys(_TERMS, 0.0)
+    sums: dict[str, float] = dict.fromkeys(_TERMS, 0.0)
     what = f"joint epoch {run.epoch + 1}/{config.epochs}"
     for done, batch in enumerate(batches, 1):
         cancel.raise_if_set()
@@ -302,8 +302,8 @@ def _joint_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, data:
     homogeneity = mean_pairwise_distance(run.synthetic.detach().cpu())
     run.history.append({"phase": JOINT, "epoch": run.epoch, **means, "val_accuracy": val_accuracy,
                         "homogeneity": homogeneity, "warmup": warmup_factor(run.step, warmup_steps)})
-    for name, value in means.items():
-        emit(MetricLogged(f"loss_{name}", run.epoch, value))
+    for name, mean in means.items():
+        emit(MetricLogged(f"loss_{name}", run.epoch, mean))
     emit(MetricLogged("val_accuracy", run.epoch, val_accuracy))
     emit(MetricLogged("homogeneity", run.epoch, homogeneity))
     samples = run.synthetic.detach()

@@ -179,6 +179,8 @@ def load_autoencoder(path: str | Path) -> tuple[ConvAutoencoder, Preprocessing, 
         raise CheckpointError(f"{path}: an autoencoder from an older Galaxy Studio (format "
                               f"{payload.get('format_version', 0)}, a network that is no longer used); train a new one")
     metadata = payload.get("metadata")
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: the autoencoder file is damaged or incomplete (no metadata)")
     try:
         arch = metadata["architecture"]
         prep = Preprocessing.from_dict(metadata["preprocessing"])

@@ -107,7 +107,7 @@ class Embeddings:
 
     def save(self, path: str | Path) -> None:
         """Atomically, as plain arrays: items become columns, None becomes -1, "" or NaN."""
-        columns = {
+        columns: dict[str, Any] = {
             "format": np.array(EMBEDDINGS_FORMAT),
             "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
             "vectors": np.ascontiguousarray(self.vectors, dtype=np.float32),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class Encoder:
     network: Callable
     prep: Preprocessing
-    device: object
+    device: torch.device
     description: str
 
 
@@ -104,7 +104,7 @@ class OrientationAverage:
         return total / 8
 
 
-def _classifier_encoder(config: EmbedConfig, device: object) -> Encoder:
+def _classifier_encoder(config: EmbedConfig, device: torch.device) -> Encoder:
     from galaxy_studio.model.architectures import feature_extractor
     from galaxy_studio.model.classification import open_classifier
 
@@ -113,7 +113,7 @@ def _classifier_encoder(config: EmbedConfig, device: object) -> Encoder:
     return Encoder(body, classifier.prep, device, f"model {classifier.arch} ({classifier.checkpoint})")
 
 
-def _autoencoder_encoder(config: EmbedConfig, inventory: Inventory, device: object, emit: EventSink,
+def _autoencoder_encoder(config: EmbedConfig, inventory: Inventory, device: torch.device, emit: EventSink,
                          cancel: CancelToken) -> Encoder:
     from galaxy_studio.explore.autoencoder import AutoencoderConfig, load_autoencoder, train_autoencoder
 

@@ -5,6 +5,7 @@ a chunk takes a few MB whatever the size of the data set."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import NEVER, CancelToken, Event, EventSink, Progressed, Warned, ignore
 from galaxy_studio.model.datasets import prepare_pixels
 from galaxy_studio.model.preprocessing import Preprocessing, normalise
+
+if TYPE_CHECKING:
+    import torch
 
 CHUNK = 1024
 
@@ -21,7 +25,7 @@ def encode_items(
     prep: Preprocessing,
     network: Callable,
     *,
-    device: object,
+    device: torch.device,
     batch_size: int,
     threads: int | None = None,
     emit: EventSink = ignore,

@@ -109,7 +109,8 @@ class _VggFromScratch(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
@@ -252,7 +253,9 @@ def _vgg11_keys() -> set[str]:
 
 
 def _load_imagenet_vgg11(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    head = model.classifier[6]
+    head = model.get_submodule("classifier.6")
+    if not isinstance(head, nn.Linear):
+        raise ModelError("the network is not torchvision's vgg11 (its last layer is not linear)")
     state = {key: value for key, value in state.items() if not key.startswith("classifier.6.")}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -272,7 +275,7 @@ def _freeze_vgg(model: nn.Module, mode: str) -> None:
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith("classifier.6.")
         return
-    convs = [module for module in model.features if isinstance(module, nn.Conv2d)]
+    convs = [module for module in model.get_submodule("features").children() if isinstance(module, nn.Conv2d)]
     for conv in convs[:_VGG_FROZEN_CONVS]:
         for parameter in conv.parameters():
             parameter.requires_grad = False

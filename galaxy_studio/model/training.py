@@ -379,7 +379,7 @@ def training_loader(dataset: GalaxyDataset, config: TrainConfig, epoch: int) -> 
     sampler: Sampler[int]
     if config.balance == "sampler":
         counts = np.bincount(dataset.labels)
-        weights = torch.tensor(1.0 / counts[dataset.labels], dtype=torch.float64)
+        weights = (1.0 / counts[dataset.labels]).tolist()
         sampler = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
     else:
         sampler = RandomSampler(dataset, generator=generator)
