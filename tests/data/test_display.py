@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,9 @@ from galaxy_studio.data.display import (
     pixel_readout,
     render_rgb,
 )
+
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
 
 
 def gradient_cutout(bands: list[str] | None = None, fmt: str = "png") -> Cutout:
@@ -126,7 +131,7 @@ def test_fit_into_square_keeps_aspect_and_pads() -> None:
     assert square[32, 32, 0] == 200 and square[0, 32, 0] == 0
 
 
-def tan_wcs(crpix: float) -> "WCS":
+def tan_wcs(crpix: float) -> WCS:
     from astropy.wcs import WCS
 
     wcs = WCS(naxis=2)
