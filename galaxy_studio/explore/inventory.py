@@ -83,7 +83,7 @@ def _project_images(path: Path) -> tuple[list[CatalogItem], list[str | None], li
         with Project.open(path, read_only=True) as project:
             classes = project.classes
             images = project.images()
-            labels = project.labels(None)
+            labels = project.counted_labels()
     except ProjectError as exc:
         raise ModelError(str(exc)) from None
     items: list[CatalogItem] = []
@@ -95,7 +95,7 @@ def _project_images(path: Path) -> tuple[list[CatalogItem], list[str | None], li
             continue
         label = labels.get(image.id)
         items.append(image.item())
-        names.append(None if label is None or label.source == "model" else label.class_name)
+        names.append(None if label is None else label.class_name)
     notes = [f"{missing} image(s) missing on disk left out"] if missing else []
     return items, names, classes, notes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,17 +27,18 @@ from galaxy_studio.gui.panels.distill_panel import DistillPanel
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
+from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.worker import JobRunner
-from galaxy_studio.labels.labeller import set_default_labeller
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
-from galaxy_studio.labels.store import Project
+from galaxy_studio.labels.session import LabellingSession
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
 PROJECT_FILTER = "Galaxy Studio projects (*.gsproj);;All files (*)"
 SCHEME_FROM_CSV = "From a CSV file of class names…"
+BACKUP_INTERVAL_MS = 10 * 60 * 1000
 LABELLING_KEYS_TEXT = (
     "<table>"
     "<tr><td><b>1–9, 0</b></td><td>label with class 1–10 and go to the next image</td></tr>"
@@ -73,16 +74,21 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Galaxy Studio")
         self.setAcceptDrops(True)
-        self.library = LibraryPanel()
+        self.session = LabellingSession()
+        self.session_signals = SessionSignals(self.session, self)
+        self.session_signals.project_changed.connect(self._on_project_changed)
+        self._backup_timer = QTimer(self)
+        self._backup_timer.setInterval(BACKUP_INTERVAL_MS)
+        self._backup_timer.timeout.connect(self.back_up)
+        self.library = LibraryPanel(self.session_signals)
         self.library.status.connect(self.show_message)
-        self.library.labelling.project_changed.connect(self._on_project_changed)
-        self.train = TrainPanel(self._open_project_path)
+        self.train = TrainPanel(self.session)
         self.train.status.connect(self.show_message)
-        self.classify = ClassifyPanel(self.library.labelling)
+        self.classify = ClassifyPanel(self.session_signals)
         self.classify.status.connect(self.show_message)
-        self.distill = DistillPanel(self._open_project_path)
+        self.distill = DistillPanel(self.session)
         self.distill.status.connect(self.show_message)
-        self.explore = ExplorePanel(self.library.labelling)
+        self.explore = ExplorePanel(self.session_signals)
         self.explore.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -267,13 +273,12 @@ class MainWindow(QMainWindow):
             choice, _ = QFileDialog.getOpenFileName(self, "Class names (one per row)", "", "CSV (*.csv);;All files (*)")
             if not choice:
                 return
-        open_items = list(self.library.catalog.items) if self.library.labelling.project is None else []
+        open_items = list(self.library.catalog.items) if self.session.project is None else []
         try:
-            project = Project.create(Path(path), resolve_scheme(choice))
+            self.session.create(Path(path), resolve_scheme(choice))
         except ProjectError as error:
             QMessageBox.warning(self, "Cannot create the project", str(error))
             return
-        self.library.labelling.set_project(project)
         self.set_labelling_mode(True)
         if open_items and QMessageBox.question(
             self, "Add the open cutouts?",
@@ -289,7 +294,7 @@ class MainWindow(QMainWindow):
     def open_project(self, path: Path) -> bool:
         """Open with an integrity check; a damaged file offers the newest automatic backup."""
         try:
-            project = Project.open(path)
+            self.session.open(path)
         except ProjectDamaged as error:
             if not error.backups:
                 QMessageBox.critical(self, "Project damaged", f"{error}\n\nNo automatic backup exists.")
@@ -303,14 +308,13 @@ class MainWindow(QMainWindow):
                 return False
             try:
                 restore_backup(path, error.backups[0])
-                project = Project.open(path)
+                self.session.open(path)
             except ProjectError as again:
                 QMessageBox.critical(self, "Cannot restore the backup", str(again))
                 return False
         except ProjectError as error:
             QMessageBox.warning(self, "Cannot open the project", str(error))
             return False
-        self.library.labelling.set_project(project)
         self.set_labelling_mode(True)
         return True
 
@@ -319,7 +323,7 @@ class MainWindow(QMainWindow):
         self.library.clear()
 
     def relink_dialog(self) -> None:
-        project = self.library.labelling.project
+        project = self.session.project
         if project is None:
             return
         folder = QFileDialog.getExistingDirectory(self, "Where are the moved images?", str(project.path.parent))
@@ -330,21 +334,20 @@ class MainWindow(QMainWindow):
         except ProjectError as error:
             QMessageBox.warning(self, "Relink failed", str(error))
             return
-        self.library.labelling.reload()
+        self.session.changed_outside()
         self.show_message(f"Relinked {found} image(s) by their content")
 
     def labeller_dialog(self) -> None:
         name, ok = QInputDialog.getText(self, "Labeller name", "Your labels are saved under this name:",
-                                        text=self.library.labelling.labeller)
+                                        text=self.session.labeller)
         name = name.strip()
         if ok and name:
-            set_default_labeller(name)
-            self.library.labelling.set_labeller(name)
+            self.session.set_labeller(name, remember=True)
             self.show_message(f"Labelling as {name}")
 
     def set_labelling_mode(self, active: bool) -> None:
         labelling = self.library.labelling
-        active = bool(active) and labelling.project is not None
+        active = bool(active) and self.session.project is not None
         labelling.active = active
         self.labelling_action.setChecked(active)
         if active:
@@ -352,13 +355,20 @@ class MainWindow(QMainWindow):
             self.show_message("Labelling: keys 1-9 and 0 label and advance · Backspace undo · S skip · "
                               "arrows move · +/- zoom · I invert · R rotate")
 
-    def _open_project_path(self) -> Path | None:
-        project = self.library.labelling.project
-        return project.path if project is not None else None
+    def back_up(self) -> None:
+        """Opening backs up the state before a session; long sessions get one every few minutes."""
+        try:
+            self.session.back_up()
+        except ProjectError as error:
+            self.show_message(f"Automatic backup failed (your labels are still saved): {error}")
 
     def _on_project_changed(self) -> None:
-        project = self.library.labelling.project
+        project = self.session.project
         has_project = project is not None
+        if has_project:
+            self._backup_timer.start()
+        else:
+            self._backup_timer.stop()
         for action in (self.close_project_action, self.relink_action, self.labelling_action,
                        self.undo_action, self.redo_action):
             action.setEnabled(has_project)
@@ -423,5 +433,5 @@ class MainWindow(QMainWindow):
         self.distill.shutdown()
         self.explore.shutdown()
         self.library.shutdown()
-        self.library.labelling.set_project(None)
+        self.session.close()
         super().closeEvent(event)

@@ -52,6 +52,16 @@ class LabelRecord:
 
 
 @dataclass(frozen=True)
+class BatchUndone:
+    """What taking back a batch did: the images whose batch label was taken back, and those
+    kept because their labeller changed them again after the batch."""
+
+    batch_id: int
+    image_ids: tuple[int, ...]
+    kept: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ImportedLabel:
     """A label arriving from outside (a file, a model) for an image that may not be in the
     project yet; a timestamp of None means "now"."""

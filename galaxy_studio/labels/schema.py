@@ -32,7 +32,8 @@ _VERSION_1: tuple[str, ...] = (
     " PRIMARY KEY (image_id, labeller)) WITHOUT ROWID",
     "CREATE INDEX labels_by_class ON labels (class_id)",
     # One row per label change, per labeller: undo restores `before_*`, redo `after_*`.
-    # A NULL class means "no label". Rows with undone = 1 form the redo stack.
+    # A NULL class means "no label". Rows with undone > 0 form the redo stack: `undone`
+    # counts up with each undo, so redo takes back the most recently undone change first.
     "CREATE TABLE history ("
     " id INTEGER PRIMARY KEY, labeller TEXT NOT NULL,"
     " image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
@@ -70,7 +71,22 @@ def _add_suggestions(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1, _add_suggestions]
+# Version 3: labels given together (a lasso or cluster in Explore, an image added with its
+# label) share a batch, so that the batch can be taken back as one whatever the labeller did
+# since. Batches are never deleted, so an id is never given twice.
+_VERSION_3: tuple[str, ...] = (
+    "CREATE TABLE batches (id INTEGER PRIMARY KEY, labeller TEXT NOT NULL, timestamp REAL NOT NULL)",
+    "ALTER TABLE history ADD COLUMN batch_id INTEGER REFERENCES batches (id)",
+    "CREATE INDEX history_by_batch ON history (batch_id)",
+)
+
+
+def _add_batches(db: sqlite3.Connection) -> None:
+    for statement in _VERSION_3:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1, _add_suggestions, _add_batches]
 
 # What a file of the current version must have: table -> columns.
 EXPECTED_COLUMNS: dict[str, set[str]] = {
@@ -81,15 +97,17 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
     "history": {
         "id", "labeller", "image_id", "before_class_id", "before_timestamp", "before_source",
         "before_confidence", "after_class_id", "after_timestamp", "after_source",
-        "after_confidence", "undone",
+        "after_confidence", "undone", "batch_id",
     },
     "suggestions": {"image_id", "class_id", "source", "confidence", "entropy", "timestamp"},
+    "batches": {"id", "labeller", "timestamp"},
 }
 
 
-# Tables added after version 1, by the version that added them: a read-only file of an older
-# version (which cannot be upgraded) is read without them.
-TABLE_VERSIONS: dict[str, int] = {"suggestions": 2}
+# Tables and columns added after version 1, by the version that added them: a read-only file
+# of an older version (which cannot be upgraded) is read without them.
+TABLE_VERSIONS: dict[str, int] = {"suggestions": 2, "batches": 3}
+COLUMN_VERSIONS: dict[tuple[str, str], int] = {("history", "batch_id"): 3}
 
 
 def schema_version() -> int:
@@ -135,6 +153,7 @@ def schema_problem(db: sqlite3.Connection) -> str | None:
         if table not in tables:
             return f"the table '{table}' is missing"
         found = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}
+        columns = {column for column in columns if COLUMN_VERSIONS.get((table, column), 1) <= version}
         if not columns <= found:
             return f"the table '{table}' lacks column(s) {', '.join(sorted(columns - found))}"
     return None

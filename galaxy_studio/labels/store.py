@@ -2,7 +2,9 @@
 
 A label the screen showed as saved must survive a crash, a kill or a power cut, so every
 label is its own transaction, committed in WAL mode with synchronous=FULL before the call
-returns, and the undo history is in the same file. Opening checks the file and takes a
+returns, and the undo history is in the same file. Labels given together (`label_many`,
+`add_and_label`) are one transaction and one batch, which `undo_batch` takes back as one.
+Opening checks the file and takes a
 rotating backup; a write that cannot complete (disk full, read-only file, another process
 holding the lock) is rolled back whole and raised as a ProjectError naming the file.
 """
@@ -17,6 +19,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
 from datetime import datetime, timezone
@@ -29,11 +32,12 @@ from galaxy_studio.labels.backups import back_up, backup_due, list_backups
 from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
 from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
 from galaxy_studio.labels.connection import connect, remove_database, translated, writable
-from galaxy_studio.labels.consensus import consensus_label, human_classes, human_labellers
+from galaxy_studio.labels.consensus import consensus_label, counted_label, human_classes, human_labellers
 from galaxy_studio.labels.errors import ProjectBusy, ProjectDamaged, ProjectError
 from galaxy_studio.labels.image_files import find_moved, measure_files, same_content
 from galaxy_studio.labels.records import (
     SOURCES,
+    BatchUndone,
     ImageRecord,
     ImportedLabel,
     LabelRecord,
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from galaxy_studio.labels.schemes import ClassScheme
 
 __all__ = [
+    "BatchUndone",
     "ImageRecord",
     "ImportedLabel",
     "LabelRecord",
@@ -67,6 +72,20 @@ OPEN_RELINK_FILE_LIMIT = 100_000
 _LABEL_COLUMNS = "class_id, timestamp, source, confidence"
 # (class_id, timestamp, source, confidence) of one labeller's label on one image.
 _State = tuple[int, float, str, "float | None"]
+# An image's identity: its absolute path and row index (None for a file).
+_Key = tuple[str, "int | None"]
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """Images and labels checked and hashed, ready to be written in one transaction:
+    (size, hash) per new image, the latest label per image and labeller, the files that
+    could not be read, and how many new images were asked for."""
+
+    measured: dict[_Key, tuple[int, str]]
+    latest: dict[tuple[_Key, str], ImportedLabel]
+    skipped: list[tuple[str, str]]
+    wanted: int
 
 
 class Project:
@@ -389,14 +408,14 @@ class Project:
             if row is None:
                 return None
             _set_state(db, row[1], labeller, _state(row[2:]))
-            db.execute("UPDATE history SET undone = 1 WHERE id = ?", (row[0],))
+            db.execute("UPDATE history SET undone = ? WHERE id = ?", (_next_undo(db, labeller), row[0]))
             return int(row[1])
 
     def redo(self, labeller: str) -> int | None:
         with self._transaction() as db:
             row = db.execute(
                 "SELECT id, image_id, after_class_id, after_timestamp, after_source, after_confidence"
-                " FROM history WHERE labeller = ? AND undone = 1 ORDER BY id ASC LIMIT 1",
+                " FROM history WHERE labeller = ? AND undone > 0 ORDER BY undone DESC, id ASC LIMIT 1",
                 (labeller,),
             ).fetchone()
             if row is None:
@@ -404,6 +423,82 @@ class Project:
             _set_state(db, row[1], labeller, _state(row[2:]))
             db.execute("UPDATE history SET undone = 0 WHERE id = ?", (row[0],))
             return int(row[1])
+
+    def label_many(self, image_ids: Sequence[int], class_name: str, *, labeller: str) -> int:
+        """Give every image `labeller`'s label `class_name` in one transaction, as one batch;
+        returns the batch id that `undo_batch` takes. All are saved, or none."""
+        labeller = self._checked_labeller(labeller)
+        with self._transaction() as db:
+            return self._label_batch(db, list(image_ids), class_name, labeller)
+
+    def add_and_label(
+        self,
+        items: Sequence[CatalogItem],
+        class_name: str,
+        *,
+        labeller: str,
+        emit: EventSink = ignore,
+        cancel: CancelToken = NEVER,
+    ) -> int:
+        """Add the items the project lacks (with their own labels under "import", as `add_items`
+        does) and give every item `labeller`'s label, in one transaction and one batch; returns
+        the batch id. An item that cannot be added (unreadable, gone) refuses the whole call."""
+        labeller = self._checked_labeller(labeller)
+        with self._lock:
+            classes = self._class_ids(self._db)
+        if class_name not in classes:
+            raise self._unknown_classes([class_name], classes)
+        new, imported = self._new_items(items, IMPORT_LABELLER)
+        incoming = self._prepare(new, imported, emit=emit, cancel=cancel, what="Adding images")
+        if incoming.skipped:
+            path, reason = incoming.skipped[0]
+            more = f" and {len(incoming.skipped) - 1} more" if len(incoming.skipped) > 1 else ""
+            raise ProjectError(self.path, f"cannot add {path}: {reason}{more}; nothing was labelled")
+        with self._transaction() as db:
+            self._write(db, incoming)
+            keys = self._image_keys(db)
+            batch = self._label_batch(
+                db, [keys[(os.path.abspath(item.path), item.index)] for item in items], class_name, labeller
+            )
+        emit(Progressed(incoming.wanted, incoming.wanted, "Adding images"))
+        return batch
+
+    def undo_batch(self, batch_id: int) -> BatchUndone:
+        """Take back the labels of one batch, and only those, whoever labels what meanwhile.
+
+        An image whose label its labeller changed again after the batch keeps that later
+        label (it is reported in `kept`): the later change was deliberate and the batch no
+        longer decides that image. A label already undone one by one stays undone. The
+        labels taken back join the redo stack, as one undo."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is None:
+                raise ProjectError(self.path, f"no labelling batch {batch_id} in this project")
+            rows = db.execute(
+                "SELECT h.id, h.image_id, h.labeller, h.before_class_id, h.before_timestamp, h.before_source,"
+                " h.before_confidence, EXISTS (SELECT 1 FROM history later WHERE later.labeller = h.labeller"
+                " AND later.image_id = h.image_id AND later.id > h.id AND later.undone = 0)"
+                " FROM history h WHERE h.batch_id = ? AND h.undone = 0 ORDER BY h.id",
+                (batch_id,),
+            ).fetchall()
+            taken: list[int] = []
+            kept: list[int] = []
+            undo_mark: dict[str, int] = {}
+            for history_id, image_id, labeller, *before, changed_since in rows:
+                if changed_since:
+                    kept.append(int(image_id))
+                    continue
+                if labeller not in undo_mark:
+                    undo_mark[labeller] = _next_undo(db, labeller)
+                _set_state(db, image_id, labeller, _state(before))
+                db.execute("UPDATE history SET undone = ? WHERE id = ?", (undo_mark[labeller], history_id))
+                taken.append(int(image_id))
+            return BatchUndone(batch_id, tuple(taken), tuple(kept))
+
+    def batch_images(self, batch_id: int) -> list[int]:
+        """The images a batch labelled (those whose change is still in the history)."""
+        with self._lock:
+            rows = self._db.execute("SELECT image_id FROM history WHERE batch_id = ? ORDER BY id", (batch_id,))
+            return [int(row[0]) for row in rows]
 
     def labels(self, labeller: str | None = None) -> dict[int, LabelRecord]:
         """The current label per image: `labeller`'s, or with None the consensus (see consensus.py)."""
@@ -416,6 +511,17 @@ class Project:
             if chosen is not None:
                 consensus[image_id] = chosen
         return consensus
+
+    def counted_labels(
+        self, labeller: str | None = None, *, model_labels_count: bool = False
+    ) -> dict[int, LabelRecord]:
+        """The label that counts for each labelled image (see `consensus.counted_label`)."""
+        counted: dict[int, LabelRecord] = {}
+        for image_id, group in _grouped(self._label_records(None)).items():
+            chosen = counted_label(group, labeller=labeller, model_labels_count=model_labels_count)
+            if chosen is not None:
+                counted[image_id] = chosen
+        return counted
 
     def all_labels(self) -> list[LabelRecord]:
         """Every labeller's current label of every image, by image id."""
@@ -579,7 +685,9 @@ class Project:
         if db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
             raise ProjectError(self.path, f"no image with id {image_id} in this project")
 
-    def _change(self, db: sqlite3.Connection, labeller: str, image_id: int, after: _State | None) -> None:
+    def _change(
+        self, db: sqlite3.Connection, labeller: str, image_id: int, after: _State | None, batch_id: int | None = None
+    ) -> None:
         """Set a label and record the change for undo; a new change empties the redo stack."""
         row = db.execute(
             f"SELECT {_LABEL_COLUMNS} FROM labels WHERE image_id = ? AND labeller = ?", (image_id, labeller)
@@ -587,13 +695,29 @@ class Project:
         if row is None and after is None:
             return
         _set_state(db, image_id, labeller, after)
-        db.execute("DELETE FROM history WHERE labeller = ? AND undone = 1", (labeller,))
+        db.execute("DELETE FROM history WHERE labeller = ? AND undone > 0", (labeller,))
         db.execute(
             "INSERT INTO history (labeller, image_id, before_class_id, before_timestamp, before_source,"
-            " before_confidence, after_class_id, after_timestamp, after_source, after_confidence)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (labeller, image_id, *(row or (None,) * 4), *(after or (None,) * 4)),
+            " before_confidence, after_class_id, after_timestamp, after_source, after_confidence, batch_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (labeller, image_id, *(row or (None,) * 4), *(after or (None,) * 4), batch_id),
         )
+
+    def _label_batch(self, db: sqlite3.Connection, image_ids: list[int], class_name: str, labeller: str) -> int:
+        """Label the images (each once) as one new batch inside the caller's transaction."""
+        ids = self._class_ids(db)
+        if class_name not in ids:
+            raise self._unknown_classes([class_name], ids)
+        now = _now()
+        batch_id = int(
+            db.execute(
+                "INSERT INTO batches (labeller, timestamp) VALUES (?, ?) RETURNING id", (labeller, now)
+            ).fetchone()[0]
+        )
+        for image_id in dict.fromkeys(image_ids):
+            self._require_image(db, image_id)
+            self._change(db, labeller, image_id, (ids[class_name], now, "human", None), batch_id)
+        return batch_id
 
     def _label_records(self, labeller: str | None) -> list[LabelRecord]:
         query = (
@@ -615,6 +739,14 @@ class Project:
     def _add_items(
         self, items: list[CatalogItem], labeller: str, emit: EventSink, cancel: CancelToken
     ) -> tuple[int, list[tuple[str, str]]]:
+        new, labelled = self._new_items(items, labeller)
+        added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
+        return added, skipped
+
+    def _new_items(
+        self, items: Sequence[CatalogItem], labeller: str
+    ) -> tuple[list[CatalogItem], list[ImportedLabel]]:
+        """The items not yet in the project, and the labels they bring of the project's classes."""
         with self._lock:
             classes = set(self._class_ids(self._db))
             present = set(self._image_keys(self._db))
@@ -624,8 +756,7 @@ class Project:
             for item in new
             if item.label is not None and item.label in classes
         ]
-        added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
-        return added, skipped
+        return new, labelled
 
     def _store(
         self,
@@ -636,7 +767,23 @@ class Project:
         cancel: CancelToken,
         what: str,
     ) -> tuple[int, int, list[tuple[str, str]]]:
-        """Add images and labels in one transaction. The files are hashed first, outside the
+        """Add images and labels in one transaction."""
+        incoming = self._prepare(items, labels, emit=emit, cancel=cancel, what=what)
+        with self._transaction() as db:
+            added, written = self._write(db, incoming)
+        emit(Progressed(incoming.wanted, incoming.wanted, what))
+        return added, written, incoming.skipped
+
+    def _prepare(
+        self,
+        items: Sequence[CatalogItem],
+        labels: Sequence[ImportedLabel],
+        *,
+        emit: EventSink,
+        cancel: CancelToken,
+        what: str,
+    ) -> _Incoming:
+        """Check the labels and hash the new files. The files are hashed outside any
         transaction, so other processes are not locked out while thousands of files are read."""
         with self._lock:
             ids = self._class_ids(self._db)
@@ -652,43 +799,46 @@ class Project:
         for label in labels:
             self._check_source(label.source)
             self._checked_labeller(label.labeller)
-        wanted: dict[tuple[str, int | None], None] = {}
+        wanted: dict[_Key, None] = {}
         for item in items:
             key = (os.path.abspath(item.path), item.index)
             if key not in present:
                 wanted[key] = None
         measured, skipped = measure_files(list(wanted), emit, cancel, what)
         cancel.raise_if_set()
-        now = _now()
-        latest: dict[tuple[tuple[str, int | None], str], ImportedLabel] = {}
+        latest: dict[tuple[_Key, str], ImportedLabel] = {}
         for label in labels:
             latest[((os.path.abspath(label.item.path), label.item.index), label.labeller.strip())] = label
-        with self._transaction() as db:
-            added = 0
-            for (path, index), (size, digest) in measured.items():
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (path, self._relative(path), size, digest, index),
-                )
-                added += cursor.rowcount
-            keys = self._image_keys(db)
-            ids = self._class_ids(db)
-            rows = []
-            for (key, labeller), label in latest.items():
-                if key in keys and label.class_name in ids:
-                    timestamp = now if label.timestamp is None else round(label.timestamp, 6)
-                    class_id = ids[label.class_name]
-                    rows.append((keys[key], labeller, class_id, timestamp, label.source, label.confidence))
-            db.executemany(
-                f"INSERT INTO labels (image_id, labeller, {_LABEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (image_id, labeller) DO UPDATE SET class_id = excluded.class_id,"
-                " timestamp = excluded.timestamp, source = excluded.source, confidence = excluded.confidence",
-                rows,
+        return _Incoming(measured, latest, skipped, len(wanted))
+
+    def _write(self, db: sqlite3.Connection, incoming: _Incoming) -> tuple[int, int]:
+        """Insert the measured images and the labels inside the caller's transaction; returns
+        (images added, labels written)."""
+        now = _now()
+        added = 0
+        for (path, index), (size, digest) in incoming.measured.items():
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (path, self._relative(path), size, digest, index),
             )
-            db.executemany("DELETE FROM history WHERE image_id = ? AND labeller = ?", [row[:2] for row in rows])
-        emit(Progressed(len(wanted), len(wanted), what))
-        return added, len(rows), skipped
+            added += cursor.rowcount
+        keys = self._image_keys(db)
+        ids = self._class_ids(db)
+        rows = []
+        for (key, labeller), label in incoming.latest.items():
+            if key in keys and label.class_name in ids:
+                timestamp = now if label.timestamp is None else round(label.timestamp, 6)
+                class_id = ids[label.class_name]
+                rows.append((keys[key], labeller, class_id, timestamp, label.source, label.confidence))
+        db.executemany(
+            f"INSERT INTO labels (image_id, labeller, {_LABEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (image_id, labeller) DO UPDATE SET class_id = excluded.class_id,"
+            " timestamp = excluded.timestamp, source = excluded.source, confidence = excluded.confidence",
+            rows,
+        )
+        db.executemany("DELETE FROM history WHERE image_id = ? AND labeller = ?", [row[:2] for row in rows])
+        return added, len(rows)
 
     def _relative(self, path: str) -> str | None:
         try:
@@ -780,6 +930,11 @@ def _now() -> float:
 
 def _state(values: Sequence[Any]) -> _State | None:
     return None if values[0] is None else (int(values[0]), float(values[1]), str(values[2]), values[3])
+
+
+def _next_undo(db: sqlite3.Connection, labeller: str) -> int:
+    """The mark of the next undo: higher than any before, so redo can go newest first."""
+    return int(db.execute("SELECT ifnull(max(undone), 0) + 1 FROM history WHERE labeller = ?", (labeller,)).fetchone()[0])
 
 
 def _set_state(db: sqlite3.Connection, image_id: int, labeller: str, state: _State | None) -> None:

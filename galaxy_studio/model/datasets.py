@@ -117,8 +117,9 @@ def _catalog_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str]
 
 
 def _project_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str], list[str]]:
-    """The consensus label of every image that a person or an import labelled. A model's own
-    predictions are left out: training on them would only teach the model itself."""
+    """The label that counts (labels.consensus.counted_label) for every image: a person's or
+    an import's consensus. A model's own predictions are left out: training on them would
+    only teach the model itself."""
     from galaxy_studio.labels.errors import ProjectError
     from galaxy_studio.labels.store import Project
 
@@ -126,17 +127,18 @@ def _project_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str]
         with Project.open(path, read_only=True) as project:
             order = project.classes
             images = project.images()
-            labels = project.labels(None)
+            labels = project.counted_labels()
+            guessed = project.counted_labels(model_labels_count=True).keys() - labels.keys()
     except ProjectError as exc:
         raise ModelError(str(exc)) from exc
     pairs: list[tuple[CatalogItem, str]] = []
     missing = by_model = unlabelled = 0
     for image in images:
         label = labels.get(image.id)
-        if label is None:
-            unlabelled += 1
-        elif label.source == "model":
+        if image.id in guessed:
             by_model += 1
+        elif label is None:
+            unlabelled += 1
         elif image.missing:
             missing += 1
         else:

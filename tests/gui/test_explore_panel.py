@@ -161,6 +161,43 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     assert panel.labels[row] == 2 and int(np.sum(panel.labels >= 0)) == 1
 
 
+def test_undo_batch_takes_back_the_batch_and_only_the_batch(
+    qtbot, window: MainWindow, unlabelled_project: Path, classes: tuple[str, ...],  # noqa: ANN001
+    one_torch_thread: None,
+) -> None:
+    """The defect of issue 16: Undo batch used to undo the labeller's latest labels, so a label
+    given in the Library after the batch was lost and one batch label stayed."""
+    panel = open_explore(window, unlabelled_project)
+    tiny_autoencoder(panel, unlabelled_project)
+    compute_map(qtbot, panel)
+    batch_rows = [3, 10, 20]
+    panel.map.select_indices(batch_rows)
+    panel.class_choice.setCurrentIndex(0)
+    panel.label_selection()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
+    assert panel.undo_button.isEnabled()
+    batch_names = {panel.embeddings.items[row].name for row in batch_rows}
+
+    window.tabs.setCurrentWidget(window.library)
+    library = window.library
+    row = next(r for r in range(library.model.rowCount()) if library.model.item_at(r).name not in batch_names)
+    library.select_row(row)
+    fourth = library.selected_item().name
+    library.labelling.assign(classes[1])
+
+    window.tabs.setCurrentWidget(panel)
+    panel.undo_button.click()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
+    with Project.open(unlabelled_project) as project:
+        names = {record.id: record.name for record in project.images()}
+        labelled = {names[image_id]: label.class_name for image_id, label in project.labels(None).items()}
+    assert labelled == {fourth: classes[1]}, "the three batch labels are gone, the fourth keeps its label"
+    assert not panel.undo_button.isEnabled()
+    fourth_row = [item.name for item in panel.embeddings.items].index(fourth)
+    assert panel.labels[fourth_row] == 1 and int(np.sum(panel.labels >= 0)) == 1
+    assert set(library.model.labels.values()) == {classes[1]} and len(library.model.labels) == 1
+
+
 def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
     qtbot, window: MainWindow, unlabelled_project: Path, one_torch_thread: None  # noqa: ANN001
 ) -> None:

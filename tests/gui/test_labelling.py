@@ -53,7 +53,7 @@ def test_fifty_key_presses_give_fifty_durable_labels(qtbot, window: MainWindow, 
         qtbot.keyClick(library.grid, keys[press % len(keys)])
     assert current_name(window) == "g050.png", "each key advanced to the next image"
     with Project.open(project_path) as reopened:
-        labels = reopened.labels(library.labelling.labeller)
+        labels = reopened.labels(window.session.labeller)
         assert len(labels) == 50
         classes = reopened.classes
         by_name = {Path(r.path).name: labels[r.id].class_name for r in reopened.images() if r.id in labels}
@@ -85,7 +85,7 @@ def test_undo_redo_and_the_unlabelled_filter(qtbot, window: MainWindow, project_
     qtbot.keyClick(library.grid, Qt.Key.Key_1)
     assert current_name(window) == "g005.png"
     with Project.open(project_path) as reopened:
-        assert len(reopened.labels(library.labelling.labeller)) == 4
+        assert len(reopened.labels(window.session.labeller)) == 4
 
 
 def test_view_keys_zoom_invert_and_rotate(qtbot, window: MainWindow, project_path: Path) -> None:  # noqa: ANN001
@@ -107,7 +107,7 @@ def test_view_keys_zoom_invert_and_rotate(qtbot, window: MainWindow, project_pat
 def test_a_label_that_fails_to_save_is_not_shown(qtbot, window: MainWindow, project_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     open_in(qtbot, window, project_path)
     library = window.library
-    project = library.labelling.project
+    project = window.session.project
 
     def full_disk(*args: object, **kwargs: object) -> None:
         raise ProjectError(project_path, "database or disk is full")
@@ -142,8 +142,8 @@ def test_most_uncertain_first_and_enter_accepts_the_suggestion(qtbot, window: Ma
     qtbot.keyClick(library.grid, Qt.Key.Key_Return)
     assert current_name(window) == "g001.png", "accepting advances like a label key"
     with Project.open(project_path) as reopened:
-        mine = reopened.labels(library.labelling.labeller)
+        mine = reopened.labels(window.session.labeller)
         assert mine[ids[3]].class_name == classes[2] and mine[ids[3]].source == "human"
     qtbot.keyClick(library.grid, Qt.Key.Key_Backspace)
     with Project.open(project_path) as reopened:
-        assert ids[3] not in reopened.labels(library.labelling.labeller), "accepting is undoable"
+        assert ids[3] not in reopened.labels(window.session.labeller), "accepting is undoable"

@@ -44,7 +44,7 @@ from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
 
 if TYPE_CHECKING:
-    from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+    from galaxy_studio.gui.session_signals import SessionSignals
     from galaxy_studio.model.classification import Classifier, ClassifyResult, Prediction
 
 THUMBNAIL_SIZE = 48
@@ -67,9 +67,9 @@ class _SortableItem(QTableWidgetItem):
 class ClassifyPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, labelling: "LabellingMode", parent: QWidget | None = None) -> None:
+    def __init__(self, signals: "SessionSignals", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.labelling = labelling
+        self.session = signals.session
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
         self.display_rgb: np.ndarray | None = None
@@ -230,9 +230,9 @@ class ClassifyPanel(QWidget):
         busy = self.jobs.running
         has_model = self.model_path() is not None
         self.batch_button.setEnabled(has_model and not busy)
-        self.suggest_button.setEnabled(has_model and not busy and self.labelling.project is not None)
+        self.suggest_button.setEnabled(has_model and not busy and self.session.project is not None)
         self.drop_zone.setEnabled(not busy)
-        self.add_button.setEnabled(self._shown_key is not None and self.labelling.project is not None)
+        self.add_button.setEnabled(self._shown_key is not None and self.session.project is not None)
 
     def refresh_project(self) -> None:
         """The Library opened or closed a project: the project buttons follow."""
@@ -300,7 +300,7 @@ class ClassifyPanel(QWidget):
         self._start("batch", job, f"Classifying {folder} to {Path(out).name}")
 
     def suggest_for_project(self) -> None:
-        project = self.labelling.project
+        project = self.session.project
         model = self.model_path()
         if project is None or model is None or self.jobs.running:
             return
@@ -336,7 +336,7 @@ class ClassifyPanel(QWidget):
                 self._show_message("No cutout in that folder could be classified; nothing was written")
         else:
             self._report_failures(result.failures)  # type: ignore[attr-defined]
-            self.labelling.reload()
+            self.session.changed_outside()
             self.status.emit(f"Stored {result.stored} suggestion(s) in the project; in the Library choose "  # type: ignore[attr-defined]
                              "Order: most uncertain first, and press Enter to accept one")
 
@@ -505,7 +505,7 @@ class ClassifyPanel(QWidget):
     def add_to_project(self) -> None:
         """Record the chosen class for the shown cutout in the Library's project (adding the
         image first if it is new); saved the moment this returns, like any label."""
-        project = self.labelling.project
+        project = self.session.project
         if project is None or self._shown_key is None:
             self._show_message("Open or create a project first (File → Open Project / New Project)")
             return
@@ -515,15 +515,10 @@ class ClassifyPanel(QWidget):
             self._show_message(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
             return
         try:
-            project.add_items([prediction.item])
-            image_id = project.image_id(prediction.path, prediction.index)
-            if image_id is None:
-                raise ProjectError(project.path, f"{prediction.name} could not be added")
-            project.label(image_id, class_name, labeller=self.labelling.labeller)
+            self.session.add_and_label([prediction.item], class_name, remember_batch=False)
         except ProjectError as error:
             self._show_message(f"Not saved: {error}")
             return
-        self.labelling.reload()
         self._show_message("")
         self.status.emit(f"Added {prediction.name} to {project.path.name} as {class_name}")
 

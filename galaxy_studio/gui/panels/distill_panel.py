@@ -70,6 +70,7 @@ from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
 
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
@@ -98,9 +99,9 @@ def prototype_cutout(picture: np.ndarray, name: str) -> Cutout:
 class DistillPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, current_project: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+    def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.current_project = current_project
+        self.session = session
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.succeeded.connect(self._on_succeeded)
@@ -131,6 +132,10 @@ class DistillPanel(QWidget):
         self._live_listed = False
         self._build()
         self.refresh_runs()
+
+    def current_project(self) -> Path | None:
+        """The session's open project, which the data row's Project button offers."""
+        return self.session.project_path
 
     # Layout ----------------------------------------------------------------------------
 

@@ -3,10 +3,10 @@ label them together, cluster them (scored against the majority-class baseline), 
 the nearest neighbours of any cutout.
 
 The panel builds an EmbedConfig and runs `embed`, `map_2d` and `cluster_embeddings` in
-JobRunner workers; the GUI thread only recolours dots and writes labels. Labels go to the
-project open in the Library through its own Project object, as ordinary labels of the
-current labeller, so Ctrl+Z (Edit → Undo Label) takes them back one by one and the Library
-shows them at once.
+JobRunner workers; the GUI thread only recolours dots. Labels go to the session's open
+project as one batch of ordinary labels of the session's labeller (one transaction), so
+Ctrl+Z (Edit → Undo Label) takes them back one by one, *Undo batch* takes back exactly that
+batch, and the Library shows them at once through the session's notices.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
-from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
 from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
@@ -61,7 +61,8 @@ from galaxy_studio.model.errors import ModelError
 if TYPE_CHECKING:
     from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
     from galaxy_studio.explore.similarity import SimilarityIndex
-    from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+    from galaxy_studio.gui.session_signals import SessionSignals
+    from galaxy_studio.labels.records import BatchUndone
     from galaxy_studio.labels.store import Project
 
 SOURCES = (("Autoencoder (trained here)", "autoencoder"), ("Trained classifier", "model"),
@@ -71,7 +72,6 @@ PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
 COLOUR_BY = ("Label", "Suggestion", "Cluster")
 CLUSTER_METHOD_TITLES = {"kmeans": "k-means", "spectral": "spectral (neighbour graph)"}
 NEIGHBOURS = 12
-LABEL_PROGRESS_EVERY = 25
 UNLABELLED_RGBA = (120, 122, 132, 150)
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
 WEIGHTS_FILTER = "Network weights (*.pt *.pth *.safetensors);;All files (*)"
@@ -92,9 +92,9 @@ def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None
 class ExplorePanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, labelling: "LabellingMode", parent: QWidget | None = None) -> None:
+    def __init__(self, signals: "SessionSignals", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.labelling = labelling
+        self.session = signals.session
         self.embeddings: Embeddings | None = None
         self.index: SimilarityIndex | None = None
         self.xy: np.ndarray | None = None
@@ -106,7 +106,6 @@ class ExplorePanel(QWidget):
         self.current: int | None = None
         self.cutout: Cutout | None = None
         self.user_settings: DisplaySettings | None = None
-        self.last_batch: list[int] = []
         self.map_message = ""
         self._labels_stale = False
         self._job_kind = ""
@@ -124,8 +123,9 @@ class ExplorePanel(QWidget):
         self.loader.failed.connect(self._on_cutout_failed)
         self._build()
         self.refresh_models()
-        labelling.project_changed.connect(self.refresh_project)
-        labelling.labels_changed.connect(self._on_labels_changed)
+        signals.project_changed.connect(self.refresh_project)
+        signals.labels_changed.connect(self._on_labels_changed)
+        signals.labeller_changed.connect(self._on_labeller_changed)
         self.refresh_project()
 
     # Layout ----------------------------------------------------------------------------
@@ -404,8 +404,7 @@ class ExplorePanel(QWidget):
     # Sources ---------------------------------------------------------------------------
 
     def _project_path(self) -> Path | None:
-        project = self.labelling.project
-        return project.path if project is not None else None
+        return self.session.project_path
 
     def refresh_models(self) -> None:
         self.model_combo.refresh_runs()
@@ -426,8 +425,8 @@ class ExplorePanel(QWidget):
             self.weights_edit.setText(path)
 
     def refresh_project(self) -> None:
-        """The Library opened or closed a project: offer it as the data, relabel the map."""
-        project = self.labelling.project
+        """The session opened or closed a project: offer it as the data, relabel the map."""
+        project = self.session.project
         if project is not None and not self.data_edit.text().strip():
             self.data_edit.setText(str(project.path))
         self._set_class_choices()
@@ -441,7 +440,7 @@ class ExplorePanel(QWidget):
             self.refresh_labels()
         super().showEvent(event)
 
-    def _on_labels_changed(self) -> None:
+    def _on_labels_changed(self, image_ids: frozenset[int] | None) -> None:
         """Re-read the labels now if the map is on screen, else when it is next shown: each key
         pressed in the Library's labelling mode changes them, and re-reading a large project
         for a hidden map would slow every key down."""
@@ -449,6 +448,10 @@ class ExplorePanel(QWidget):
             self.refresh_labels()
         else:
             self._labels_stale = True
+
+    def _on_labeller_changed(self, labeller: str) -> None:
+        """The map shows the labeller's own labels first, so another labeller recolours it."""
+        self._on_labels_changed(None)
 
     def embed_config(self) -> EmbedConfig:
         from galaxy_studio.explore.embeddings import EmbedConfig
@@ -580,7 +583,7 @@ class ExplorePanel(QWidget):
     def set_embeddings(self, embeddings: Embeddings, xy: np.ndarray, index: SimilarityIndex) -> None:
         self.embeddings, self.index = embeddings, index
         self.clusters, self.cluster_mapping = None, {}
-        self.current, self.last_batch = None, []
+        self.current = None
         self.cluster_pick.clear()
         for widget in self.cluster_tools:
             widget.hide()
@@ -605,7 +608,7 @@ class ExplorePanel(QWidget):
 
     def _set_class_choices(self) -> None:
         """The project's classes, then any the data brings that the project lacks."""
-        project = self.labelling.project
+        project = self.session.project
         names = list(project.classes) if project is not None else []
         if self.embeddings is not None:
             names += [name for name in self.embeddings.class_names if name not in names]
@@ -622,7 +625,7 @@ class ExplorePanel(QWidget):
 
     def _image_ids(self) -> list[int | None]:
         """The project's id of each embedded image (None: not in the project)."""
-        project = self.labelling.project
+        project = self.session.project
         if self.embeddings is None:
             return []
         if project is None:
@@ -638,7 +641,7 @@ class ExplorePanel(QWidget):
             return
         self._set_class_choices()
         position = {name: i for i, name in enumerate(self.class_names)}
-        project = self.labelling.project
+        project = self.session.project
         data = self.data_edit.text().strip()
         data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
         own = np.array([position[self.embeddings.class_names[label]] if label >= 0 else -1
@@ -646,18 +649,15 @@ class ExplorePanel(QWidget):
         labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own
         suggested = np.full(len(own), -1, dtype=np.int64)
         if project is not None:
-            # A model's labels are its guesses, not ground truth (as in explore.inventory).
-            consensus = {image_id: record.class_name for image_id, record in project.labels(None).items()
-                         if record.source != "model"}
-            consensus.update({image_id: record.class_name
-                              for image_id, record in project.labels(self.labelling.labeller).items()
-                              if record.source != "model"})
+            # The label that counts for the labeller; a model's guesses do not colour the map.
+            counted = {image_id: record.class_name
+                       for image_id, record in project.counted_labels(self.session.labeller).items()}
             suggestions = project.suggestions()
             for row, image_id in enumerate(self._image_ids()):
                 if image_id is None:
                     continue
-                if image_id in consensus:
-                    labels[row] = position[consensus[image_id]]
+                if image_id in counted:
+                    labels[row] = position[counted[image_id]]
                 if image_id in suggestions:
                     suggested[row] = position.get(suggestions[image_id].class_name, -1)
         self.labels, self.suggested = labels, suggested
@@ -690,7 +690,7 @@ class ExplorePanel(QWidget):
             for name, count, code in legend for r, g, b, _ in [palette[code]]) + "</table>")
 
     def _refresh_empty_hint(self) -> None:
-        project = self.labelling.project
+        project = self.session.project
         text = EMPTY_HINT
         if project is not None:
             text = (f"<h3>Project {project.path.name}</h3><p>Press <b>Compute</b> to map its "
@@ -719,10 +719,9 @@ class ExplorePanel(QWidget):
 
     def label_rows(self, rows: np.ndarray, class_name: str | None) -> None:
         """Save `class_name` for these embedded images in the open project (adding images it
-        lacks first), as ordinary labels of the current labeller. Each label is its own
-        committed transaction (about 4 ms), so a large selection is labelled in a worker with
-        progress; cancelling keeps the labels saved so far."""
-        project = self.labelling.project
+        lacks first) as one batch of the session's labeller: one transaction, so all are saved
+        or none. Files new to the project are read first, so this runs in a worker."""
+        project = self.session.project
         if project is None or self.embeddings is None:
             self.status.emit("Open or create a project first (File → Open Project / New Project): labels live there")
             return
@@ -731,68 +730,46 @@ class ExplorePanel(QWidget):
         if class_name not in project.classes:
             self.status.emit(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
             return
-        rows = [int(row) for row in rows]
-        items = [self.embeddings.items[row] for row in rows]
-        labeller = self.labelling.labeller
+        items = [self.embeddings.items[int(row)] for row in rows]
+        session = self.session
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, list[int], str]:
-            saved: list[int] = []
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, int, str]:
             try:
-                ids = image_ids(project, items)
-                missing = [item for item, image_id in zip(items, ids) if image_id is None]
-                if missing:
-                    project.add_items(missing)
-                    ids = image_ids(project, items)
-                for done, (row, item, image_id) in enumerate(zip(rows, items, ids)):
-                    if cancel.is_set:
-                        break
-                    if image_id is None:
-                        raise ProjectError(project.path, f"{item.name} could not be added")
-                    project.label(image_id, class_name, labeller=labeller)
-                    saved.append(row)
-                    if done % LABEL_PROGRESS_EVERY == 0:
-                        emit(Progressed(done, len(rows), "Labelling"))
+                session.add_and_label(items, class_name, emit=emit, cancel=cancel)
             except ProjectError as error:
-                return class_name, saved, f"Label NOT saved for {len(rows) - len(saved)} cutout(s): {error}"
-            return class_name, saved, ""
+                return class_name, 0, f"Labels NOT saved for {len(items)} cutout(s): {error}"
+            return class_name, len(items), ""
 
-        self._start("label", job, f"Labelling {len(rows)} cutout(s) as {class_name}")
+        self._start("label", job, f"Labelling {len(items)} cutout(s) as {class_name}")
 
-    def _on_labelled(self, class_name: str, saved: list[int], problem: str) -> None:
-        self.last_batch = saved
-        self.labelling.reload()
-        project = self.labelling.project
+    def _on_labelled(self, class_name: str, saved: int, problem: str) -> None:
+        project = self.session.project
         if problem:
             self.status.emit(problem)
         elif saved and project is not None:
-            self.status.emit(f"Labelled {len(saved)} cutout(s) as {class_name} in {project.path.name} "
+            self.status.emit(f"Labelled {saved} cutout(s) as {class_name} in {project.path.name} "
                              "(Undo batch takes them back)")
 
     def undo_batch(self) -> None:
-        project = self.labelling.project
-        if project is None or not self.last_batch or self.jobs.running:
+        """Take back the session's last batch, and only its labels (see Project.undo_batch)."""
+        if self.session.project is None or self.session.last_batch is None or self.jobs.running:
             return
-        count, labeller = len(self.last_batch), self.labelling.labeller
+        session = self.session
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, str]:
-            undone = 0
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[BatchUndone | None, str]:
             try:
-                while undone < count and not cancel.is_set:
-                    if project.undo(labeller) is None:
-                        break
-                    undone += 1
-                    if undone % LABEL_PROGRESS_EVERY == 0:
-                        emit(Progressed(undone, count, "Undoing"))
+                return session.undo_batch(), ""
             except ProjectError as error:
-                return undone, f"Undo stopped after {undone} label(s): {error}"
-            return undone, ""
+                return None, f"Undo batch failed, no label was taken back: {error}"
 
-        self._start("undo", job, f"Taking back {count} label(s)")
+        self._start("undo", job, "Taking back the last batch")
 
-    def _on_undone(self, undone: int, problem: str) -> None:
-        self.last_batch = self.last_batch[: len(self.last_batch) - undone]
-        self.labelling.reload()
-        self.status.emit(problem or f"Took back {undone} label(s)")
+    def _on_undone(self, undone: BatchUndone | None, problem: str) -> None:
+        if undone is None:
+            self.status.emit(problem)
+            return
+        kept = f"; {len(undone.kept)} kept their later label" if undone.kept else ""
+        self.status.emit(f"Took back {len(undone.image_ids)} label(s){kept}")
 
     # Clusters --------------------------------------------------------------------------
 
@@ -909,7 +886,7 @@ class ExplorePanel(QWidget):
     def _refresh_buttons(self) -> None:
         busy = self.jobs.running
         has_map = self.embeddings is not None
-        has_project = self.labelling.project is not None
+        has_project = self.session.project is not None
         selected = len(self.map.selected_indices()) if has_map else 0
         self.compute_button.setEnabled(not busy and self._source_problem() is None)
         self.compute_button.setToolTip(self._source_problem() or "Embed every image and draw the map (cached: "
@@ -919,7 +896,7 @@ class ExplorePanel(QWidget):
         self.label_button.setEnabled(has_project and selected > 0 and not busy)
         hint = " · open a project to label" if selected and not has_project else ""
         self.selection_label.setText(f"{selected} selected{hint}")
-        self.undo_button.setEnabled(has_project and bool(self.last_batch) and not busy)
+        self.undo_button.setEnabled(has_project and self.session.last_batch is not None and not busy)
         has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
         self.select_cluster_button.setEnabled(has_cluster)
         self.label_cluster_button.setEnabled(has_cluster and has_project and not busy)

@@ -29,13 +29,14 @@ from galaxy_studio.data.display import DisplaySettings, pixel_readout
 from galaxy_studio.data.thumbnails import ThumbnailCache
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panels.labelling_mode import LabellingMode
+from galaxy_studio.gui.panels.library_project import LibraryProject
+from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.class_legend import ClassLegend
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ZOOM_STEP, ImageView
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
-from galaxy_studio.labels.labeller import default_labeller
 from galaxy_studio.labels.schemes import class_colour, class_key
 from galaxy_studio.labels.store import Project
 
@@ -67,8 +68,10 @@ class LibraryPanel(QWidget):
     status = Signal(str)
     cutout_shown = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = signals.session
+        self.project_view = LibraryProject(self, signals)
         self.catalog = Catalog(items=[], classes=[], skipped=[], source="")
         self.problems: list[tuple[str, str]] = []
         self.cutout: Cutout | None = None
@@ -110,7 +113,7 @@ class LibraryPanel(QWidget):
         self.order.addItems(["Project order", "Most uncertain first"])
         self.order.setToolTip("With model suggestions (Classify → Suggest labels for project): "
                               "the images the model is least sure of first")
-        self.order.currentIndexChanged.connect(lambda index: self.labelling.set_uncertain_first(index == 1))
+        self.order.currentIndexChanged.connect(self._on_order_changed)
         self.order_label = QLabel("Order")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show"))
@@ -184,11 +187,15 @@ class LibraryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
-        self.labelling = LabellingMode(self, default_labeller())
+        self.project_view.status.connect(self.status)
+        self.labelling = LabellingMode(self, self.project_view)
         self.labelling.status.connect(self.status)
         self.show_order_choice(False)
         self._refresh_filter()
         self._refresh_counts()
+
+    def _on_order_changed(self, index: int) -> None:
+        self.project_view.set_uncertain_first(index == 1)
 
     def show_order_choice(self, visible: bool) -> None:
         """The order applies to a project's images (its suggestions), so it shows with one."""
@@ -216,11 +223,11 @@ class LibraryPanel(QWidget):
         if not self._pending_opens or self.opener.running:
             return
         paths, replace = self._pending_opens.pop(0)
-        if replace and self.labelling.project is not None:
-            self.labelling.set_project(None)
+        if replace and self.session.project is not None:
+            self.session.close()
         self._opening_replace = replace
         self.status.emit(f"Opening {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "") + "…")
-        project = self.labelling.project
+        project = self.session.project
         if project is None:
 
             def scan(emit: EventSink, cancel: CancelToken) -> tuple[Catalog, list[tuple[str, str]]]:
@@ -246,7 +253,7 @@ class LibraryPanel(QWidget):
             self.set_catalog(opened if self._opening_replace else self.catalog.merge(opened))
         else:
             added = opened
-            self.labelling.reload()
+            self.session.changed_outside()
         message = f"Added {added} item(s)"
         if skipped:
             self.problems.extend(skipped)
@@ -275,8 +282,8 @@ class LibraryPanel(QWidget):
             self.grid.setCurrentIndex(self.model.index(0))
 
     def show_project_items(self, items: list[CatalogItem], classes: list[str], labels: dict[int, str]) -> None:
-        """Called by the labelling mode: the project's images, in project order."""
-        source = str(self.labelling.project.path) if self.labelling.project is not None else ""
+        """Called by the project view: the project's images, in project order."""
+        source = str(self.session.project_path or "")
         self.set_catalog(Catalog(items=items, classes=classes, skipped=[], source=source), labels)
 
     def select_row(self, row: int) -> None:
@@ -286,7 +293,7 @@ class LibraryPanel(QWidget):
         QTimer.singleShot(0, lambda: self.grid.scrollTo(self.grid.currentIndex()))
 
     def clear(self) -> None:
-        self.labelling.set_project(None)
+        self.session.close()
         self.set_catalog(Catalog(items=[], classes=[], skipped=[], source=""))
         self.cutout = None
         self.view.set_image(None)
@@ -304,7 +311,7 @@ class LibraryPanel(QWidget):
         if self.catalog.classes:
             self.filter.addItem("Unlabelled", ("state", "unlabelled"))
             self.filter.addItem("Labelled", ("state", "labelled"))
-        if self.labelling.project is not None:
+        if self.session.project is not None:
             self.filter.addItem("Not labelled by me", ("state", "not-mine"))
             self.filter.addItem("Disagreements", ("state", "disagreements"))
         counts = Counter(self.model.labels.values())
@@ -343,9 +350,9 @@ class LibraryPanel(QWidget):
         if value == "labelled":
             return lambda key, item: key in labels
         if value == "not-mine":
-            mine = self.labelling.mine
+            mine = self.project_view.mine
             return lambda key, item: key not in mine
-        disputed = self.labelling.disagreement_keys()
+        disputed = self.project_view.disagreement_keys()
         return lambda key, item: key in disputed
 
     def unlabelled_filter(self) -> Callable[[int], bool] | None:
@@ -354,7 +361,7 @@ class LibraryPanel(QWidget):
         if value == ("state", "unlabelled"):
             return lambda key: key not in self.model.labels
         if value == ("state", "not-mine"):
-            return lambda key: key not in self.labelling.mine
+            return lambda key: key not in self.project_view.mine
         return None
 
     def _refresh_counts(self) -> None:
@@ -414,8 +421,8 @@ class LibraryPanel(QWidget):
         index = self.grid.currentIndex()
         key = self.model.key_at(index.row()) if index.isValid() else None
         shape = f"{cutout.width}×{cutout.height} · {', '.join(cutout.bands)}"
-        if self.labelling.project is not None and key is not None:
-            labels = self.labelling.describe_labels(key)
+        if self.session.project is not None and key is not None:
+            labels = self.project_view.describe_labels(key)
         else:
             labels = self.model.labels.get(key, "") if key is not None else ""
         self.title.setText(f"<b>{Path(cutout.source).name}</b> · {shape}" + (f" — {labels}" if labels else ""))

@@ -38,6 +38,7 @@ from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, BALANCE_MODES, DEVICES, TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
 
@@ -76,9 +77,9 @@ def describe_run(run: RunSummary) -> str:
 class TrainPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, current_project: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+    def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.current_project = current_project
+        self.session = session
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.succeeded.connect(self._on_succeeded)
@@ -89,6 +90,10 @@ class TrainPanel(QWidget):
         self._job_kind = ""
         self._build()
         self.refresh_runs()
+
+    def current_project(self) -> Path | None:
+        """The session's open project, which the data row's Project button offers."""
+        return self.session.project_path
 
     # Layout ----------------------------------------------------------------------------
 
