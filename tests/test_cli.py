@@ -109,3 +109,59 @@ def test_panel_option_opens_a_tab_and_is_offered_for_the_screenshot() -> None:
     assert build_parser().parse_args([]).panel == "library"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--panel", "nowhere"])
+
+
+def _parsed(*argv: str):  # noqa: ANN202 - argparse.Namespace
+    from galaxy_studio.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+def test_train_options_are_generated_from_the_config_and_build_it() -> None:
+    from galaxy_studio.cli.options import config_from_args
+    from galaxy_studio.model.config import TrainConfig
+
+    nothing = config_from_args(TrainConfig, _parsed("train", "d"), data="d", out_dir="o")
+    assert nothing == TrainConfig(data="d", out_dir="o"), "an option not given leaves the config's default"
+    args = _parsed("train", "d", "--crop", "0.25", "--weights", "w.pth", "--no-augment", "--amp", "--patience", "0",
+                   "--ema", "0", "--bands", "g, r,z", "--arch", "vgg11", "--lr", "0.001", "--epochs", "7")
+    config = config_from_args(TrainConfig, args, data="d", out_dir="o")
+    assert (config.crop_fraction, config.weights_path, config.augment, config.amp) == (0.25, "w.pth", False, True)
+    assert (config.patience, config.ema, config.bands) == (None, None, ("g", "r", "z")), "0 stands for None"
+    assert (config.arch, config.lr, config.epochs) == ("vgg11", 0.001, 7)
+    assert config_from_args(TrainConfig, _parsed("train", "d", "--augment"), data="d", out_dir="o").augment
+
+
+def test_generated_choices_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parsed("distill", "b", "d", "--out", "r", "--memory", "some")
+    assert "argument --memory: invalid choice: 'some'" in capsys.readouterr().err
+    args = _parsed("distill", "b", "d", "--out", "r", "--no-clamp", "--batch-syn", "4", "--memory", "constant")
+    assert (args.clamp, args.batch_syn, args.memory) == (False, 4, "constant")
+
+
+def test_a_value_outside_its_range_is_one_line_naming_the_flag(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "run"), "--crop", "1.5"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("galaxy-studio: error: crop_fraction must be between 0.01 and 1, got 1.5; "
+                   "set --crop between 0.01 and 1")
+    assert not (tmp_path / "run").exists(), "refused before anything was written"
+    assert main(["evaluate-synthetic", str(tmp_path), "--seed", "-3"]) == 1
+    assert "set --seed at least 0" in capsys.readouterr().err
+
+
+def test_help_shows_every_declared_setting_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    from galaxy_studio.cli import build_parser
+    from galaxy_studio.distill.config import EvaluationProtocol
+    from galaxy_studio.settings import settings_of
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate-synthetic", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for setting in settings_of(EvaluationProtocol).values():
+        assert setting.flag in text
+    assert "--nets NETS fresh networks per training set (MTT: 5) (default 5)" in text
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["buffer", "--help"])
+    assert "--zca, --no-zca" in capsys.readouterr().out

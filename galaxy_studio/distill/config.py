@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from galaxy_studio.model.config import ARCHITECTURE_NAMES, CHANNEL_MODES, DEVICES
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.settings import check_ranges, registered, setting
 
 DISTILL_METHODS: tuple[str, ...] = ("stm", "mtt")
 INIT_MODES: tuple[str, ...] = ("real", "mean", "noise")
@@ -40,6 +42,7 @@ def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
     return cls(**data)
 
 
+@registered
 @dataclass(frozen=True)
 class BufferConfig:
     """Expert trajectories for matching. MTT trains 100 experts for 50 epochs with plain SGD
@@ -49,24 +52,31 @@ class BufferConfig:
 
     data: str
     out_dir: str
-    experts: int = 100
-    epochs: int = 50
-    arch: str = "convnet-d3"
-    width: int | None = None
-    size: int = 32
-    crop_fraction: float = 0.5
-    channels: str = "display"
-    lr: float = 0.01
+    experts: int = setting(100, label="Experts", range=(1, None), widget_range=(1, 1000),
+                           help="experts to train (MTT: 100)")
+    epochs: int = setting(50, label="Epochs per expert", range=(1, None), widget_range=(1, 500),
+                          help="epochs per expert (MTT: 50)")
+    arch: str = setting("convnet-d3", label="Architecture", choices=ARCHITECTURE_NAMES,
+                        help="network without batch norm")
+    width: int | None = setting(None, label="Width", zero_means_none=True, widget_range=(0, 512),
+                                special_text="default", help="channels per layer (default: the architecture's, "
+                                "ConvNet-D3 128)")
+    size: int = setting(32, label="Image size", metavar="PX", range=(1, None), widget_range=(8, 256), suffix=" px",
+                        help="image size the experts (and prototypes) use")
+    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", range=(0.01, 1.0),
+                                   decimals=2, help="central fraction kept")
+    channels: str = setting("display", label="Channels", choices=CHANNEL_MODES, help="display or bands")
+    lr: float = setting(0.01, label="Learning rate", help="SGD learning rate")
     momentum: float = 0.0
     weight_decay: float = 0.0
-    batch_size: int = 256
-    augment: str = "galaxy"
-    zca: bool = False
+    batch_size: int = setting(256, label="Batch size", range=(1, None), help="images per step")
+    augment: str = setting("galaxy", label="Augmentation", choices=AUGMENT_NAMES, help="differentiable augmentation")
+    zca: bool = setting(False, label="ZCA whitening", help="ZCA-whiten the images (fitted on the training split)")
     zca_epsilon: float = 0.1
-    storage: str = "float32"
+    storage: str = setting("float32", label="Storage", choices=STORAGE_DTYPES, help="snapshot precision")
     test_fraction: float = DEFAULT_TEST_FRACTION
-    seed: int = 0
-    device: str = "auto"
+    seed: int = setting(0, label="Seed", range=(0, None), help="split and initialisation seed")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -80,6 +90,7 @@ class BufferConfig:
             raise ModelError(f"test fraction must lie in (0, 1), got {self.test_fraction}")
         if self.lr <= 0 or self.batch_size < 1:
             raise ModelError(f"lr must be positive and batch size at least 1 (got {self.lr}, {self.batch_size})")
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +100,7 @@ class BufferConfig:
         return _from_dict(cls, data)
 
 
+@registered
 @dataclass(frozen=True)
 class DistillConfig:
     """A distillation run over a buffer.
@@ -122,33 +134,52 @@ class DistillConfig:
     buffer: str
     data: str
     out_dir: str
-    method: str = "stm"
-    ipc: int = 1
-    syn_steps: int = 20
-    memory: str = "full"
-    iterations: int = 5000
-    max_start_epoch: int = 25
-    expert_epochs: int = 3
-    lr_img: float = 10.0
-    lr_lr: float = 0.01
-    lr_teacher: float = 0.01
+    method: str = setting("stm", label="Method", choices=DISTILL_METHODS,
+                          help="stm: the matched part of the trajectory grows when the validation loss says so; "
+                          "mtt: a fixed window of start epochs")
+    ipc: int = setting(1, label="Images per class", range=(1, None), widget_range=(1, 500),
+                       help="synthetic images per class")
+    syn_steps: int = setting(20, label="Syn steps", range=(1, None), widget_range=(1, 500),
+                             help="unrolled student SGD steps per iteration (memory grows with them in full mode)")
+    memory: str = setting("full", label="Memory mode", choices=MEMORY_MODE_NAMES,
+                          help="full graph, checkpointed segments, or constant memory (TESLA-style; approximate "
+                          "gradient)")
+    iterations: int = setting(5000, label="Iterations", range=(1, None), widget_range=(1, 1_000_000),
+                              help="at most this many iterations (STM may stop sooner)")
+    max_start_epoch: int = setting(25, label="Max start epoch", range=(1, None), help="mtt only")
+    expert_epochs: int = setting(3, label="Expert epochs", range=(1, None), help="mtt only")
+    lr_img: float = setting(10.0, label="Image lr", widget_range=(0.01, 1e6), decimals=2, step=1.0,
+                            help="image learning rate (MTT/STM: 1000 on CIFAR, 10000 on GZ2); too high and the "
+                            "prototypes turn to noise")
+    lr_lr: float = setting(0.01, label="Step size lr", help="learning rate of log(step size)")
+    lr_teacher: float = setting(0.01, label="Initial step size", help="initial step size")
     momentum: float = 0.5
-    batch_syn: int | None = None
-    init: str = "real"
-    augment: str = "galaxy"
+    batch_syn: int | None = setting(None, label="Synthetic batch", range=(1, None),
+                                    help="synthetic images per unrolled step (default all)")
+    init: str = setting("real", label="Initial images", choices=INIT_MODES, help="initial images")
+    augment: str = setting("galaxy", label="Augmentation", choices=AUGMENT_NAMES, help="differentiable augmentation")
     pearson_window: int = 10
     falling_se: float = 5.0
     rising_se: float = 3.0
-    max_stage: int = 1000
-    finetune_every: int = 50
+    max_stage: int = setting(1000, label="Max stage", range=(1, None), help="stm: iterations before fine-tuning")
+    finetune_every: int = setting(50, label="Fine-tune every", range=(1, None),
+                                  help="stm: fine-tuning multiplies lr_img by 0.8 every this many iterations")
     finetune_decay: float = 0.8
-    min_lr_img: float | None = None
-    checkpoint_every: int = 10
-    snapshot_every: int = 10
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "tf32"
-    clamp: bool = True
+    min_lr_img: float | None = setting(None, label="Minimum image lr",
+                                       help="stm: stop once fine-tuning brings lr_img below this (default: a "
+                                       "twentieth of --lr-img, the paper's 1000 -> 50)")
+    checkpoint_every: int = setting(10, label="Checkpoint every", range=(1, None),
+                                    help="save a checkpoint every this many iterations")
+    snapshot_every: int = setting(10, label="Snapshot every", range=(1, None), widget_range=(1, 10_000),
+                                  help="save the pictures every this many iterations (the timeline replays them)")
+    seed: int = setting(0, label="Seed", range=(0, None), help="initial images and sampling seed")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
+    precision: str = setting("tf32", label="Precision", choices=PRECISION_NAMES,
+                             help="GPU arithmetic of the unroll: fp32, tf32 products, or bf16 autocast; the CPU always "
+                             "computes fp32")
+    clamp: bool = setting(True, label="Keep pixels within the data's range",
+                          help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
+                          "clipped after every step")
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISION_NAMES:
@@ -179,6 +210,7 @@ class DistillConfig:
                              f"got {self.pearson_window}")
         if not 0.0 < self.finetune_decay < 1.0:
             raise ModelError(f"finetune_decay must lie in (0, 1), got {self.finetune_decay}")
+        check_ranges(self)
 
     @property
     def stop_lr_img(self) -> float:
@@ -206,3 +238,24 @@ class DistillConfig:
         # The stop itself, so that a run saved when it was always 50 resumes under the default.
         data["min_lr_img"] = self.stop_lr_img
         return data
+
+
+@registered
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    """How distill/evaluate.py trains fresh nets on a synthetic set and on its baselines."""
+
+    nets: int = setting(5, label="Nets", range=(1, None), help="fresh networks per training set (MTT: 5)")
+    epochs: int = setting(1000, label="Epochs", range=(2, None), help="epochs on the small sets (MTT: 1000)")
+    full_epochs: int = setting(
+        0, label="Full-data epochs", range=(0, None),
+        help="train fresh nets this many epochs on the full training split for its row (0: the row is the "
+        "buffer's experts, already trained on it)")
+    seed: int = setting(0, label="Seed", range=(0, None), help="seed of the nets' initialisation and batches")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
+
+    def __post_init__(self) -> None:
+        if self.nets < 1 or self.epochs < 2 or self.full_epochs < 0:
+            raise ModelError(f"need at least 1 net, 2 epochs and 0 or more full-data epochs (got {self.nets}, "
+                             f"{self.epochs}, {self.full_epochs})")
+        check_ranges(self)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from galaxy_studio.distill.config import EvaluationProtocol
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
@@ -46,15 +47,6 @@ _SET_STREAMS = {name: index for index, name in enumerate(SET_NAMES)}
 
 
 @dataclass(frozen=True)
-class EvaluationProtocol:
-    nets: int = 5
-    epochs: int = 1000
-    full_epochs: int = 0
-    seed: int = 0
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
 class _TrainingSet:
     name: str
     images: np.ndarray | None
@@ -73,9 +65,6 @@ def evaluate_synthetic(
 ) -> dict[str, Any]:
     """{"distilled", "random_real", "class_mean", "full"}: each {"mean", "std", "accuracies",
     "lr", "epochs", "images"}, plus "protocol" and "ipc". `data` defaults to the buffer's."""
-    if protocol.nets < 1 or protocol.epochs < 2 or protocol.full_epochs < 0:
-        raise ModelError(f"need at least 1 net, 2 epochs and 0 or more full-data epochs (got {protocol.nets}, "
-                         f"{protocol.epochs}, {protocol.full_epochs})")
     device = resolve_device(protocol.device)
     synthetic = load_synthetic(Path(run_dir) / SYNTHETIC_FILE)
     config = synthetic.config

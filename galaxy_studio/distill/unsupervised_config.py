@@ -12,13 +12,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from galaxy_studio.model.config import DEVICES
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.settings import check_ranges, registered, setting
 
 # The anti-collapse counter-measure's weights when the CLI's --anti-collapse switches it on.
 ANTI_COLLAPSE_REAL_RECONSTRUCTION = 1.0
 ANTI_COLLAPSE_REPULSION = 0.01
 
 
+@registered
 @dataclass(frozen=True)
 class UnsupervisedConfig:
     """Autoencoder pretraining, then joint training of encoder, head and synthetic set.
@@ -39,32 +42,37 @@ class UnsupervisedConfig:
 
     data: str
     out_dir: str
-    samples: int = 80
-    hidden: int = 64
-    tied: bool = False
-    size: int = 28
-    crop_fraction: float = 0.5
-    colour: bool = False
-    batch_size: int = 256
-    lr: float = 1e-3
-    lr_syn: float = 0.01
-    pretrain_epochs: int = 100
-    patience: int = 5
-    epochs: int = 10
-    warmup_epochs: int = 5
-    l_cls: float = 1.0
-    l_rec: float = 1.0
-    l_grad: float = 1.0
-    l_div: float = 0.01
-    l_real_rec: float = 0.0
-    l_repel: float = 0.0
+    samples: int = setting(80, label="Samples", range=(2, None), help="synthetic samples")
+    hidden: int = setting(64, label="Hidden features", range=(1, None), help="autoencoder features")
+    tied: bool = setting(False, label="Tied weights", help="decoder uses the encoder's transposed weights")
+    size: int = setting(28, label="Image size", metavar="PX", help="galaxy data: image side")
+    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION",
+                                   help="galaxy data: central fraction kept")
+    colour: bool = setting(False, label="Colour", help="galaxy data: keep RGB instead of grey")
+    batch_size: int = setting(256, label="Batch size", range=(1, None), help="images per step")
+    lr: float = setting(1e-3, label="Learning rate", help="Adam learning rate of the networks")
+    lr_syn: float = setting(0.01, label="Sample learning rate", help="Adam learning rate of the samples")
+    pretrain_epochs: int = setting(100, label="Pretraining epochs", range=(1, None), help="at most")
+    patience: int = setting(5, label="Patience", range=(1, None), help="pretraining early stopping")
+    epochs: int = setting(10, label="Epochs", range=(1, None), help="joint epochs")
+    warmup_epochs: int = setting(5, label="Warm-up epochs", range=(0, None),
+                                 help="reconstruction/diversity weights ramp up over these")
+    l_cls: float = setting(1.0, label="Classification weight", range=(0.0, None), help="classification weight")
+    l_rec: float = setting(1.0, label="Reconstruction weight", range=(0.0, None),
+                           help="synthetic reconstruction weight")
+    l_grad: float = setting(1.0, label="Gradient penalty weight", range=(0.0, None), help="gradient penalty weight")
+    l_div: float = setting(0.01, label="Diversity weight", range=(0.0, None), help="diversity weight")
+    l_real_rec: float = setting(0.0, label="Real reconstruction weight", range=(0.0, None),
+                                help="real reconstruction weight; --anti-collapse sets it")
+    l_repel: float = setting(0.0, label="Repulsion weight", range=(0.0, None),
+                             help="nearest-neighbour repulsion weight; --anti-collapse sets it")
     init_real_fraction: float = 0.25
     val_fraction: float = 0.1
     test_fraction: float = 0.1
-    fresh_nets: int = 3
-    fresh_epochs: int = 300
-    seed: int = 0
-    device: str = "auto"
+    fresh_nets: int = setting(3, label="Fresh nets", range=(1, None), help="fresh nets per evaluation")
+    fresh_epochs: int = setting(300, label="Fresh epochs", range=(1, None), help="their full-batch steps")
+    seed: int = setting(0, label="Seed", range=(0, None), help="split, initialisation and sampling seed")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
 
     def __post_init__(self) -> None:
         at_least_one = {"samples": self.samples, "hidden": self.hidden, "batch_size": self.batch_size,
@@ -93,6 +101,7 @@ class UnsupervisedConfig:
         if self.size < 8 or not 0.0 < self.crop_fraction <= 1.0:
             raise ModelError(f"size must be at least 8 px and crop fraction in (0, 1] "
                              f"(got {self.size}, {self.crop_fraction})")
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

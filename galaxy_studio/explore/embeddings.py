@@ -18,7 +18,9 @@ from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
 from galaxy_studio.explore.inventory import UNLABELLED, Inventory, open_inventory
 from galaxy_studio.model.atomic import write_atomically
+from galaxy_studio.model.config import DEVICES
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.settings import check_ranges, registered, setting
 
 EMBEDDINGS_FORMAT = "galaxy-studio-embeddings"
 FORMAT_VERSION = 1
@@ -27,6 +29,7 @@ _COLUMNS = ("format", "format_version", "vectors", "paths", "indices", "item_lab
             "labels", "class_names", "source")
 
 
+@registered
 @dataclass(frozen=True)
 class EmbedConfig:
     """How to embed DATA. `model` is a classifier checkpoint for source "model", or an
@@ -40,16 +43,18 @@ class EmbedConfig:
     model: str | None = None
     backbone: str | None = None
     weights_path: str | None = None
-    size: int = 64
-    crop_fraction: float = 0.5
-    device: str = "auto"
-    batch_size: int = 128
+    size: int = setting(64, label="Image size", metavar="PX", help="autoencoder/backbone input size")
+    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION",
+                                   help="central fraction kept")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
+    batch_size: int = setting(128, label="Batch size", help="images per batch")
     threads: int | None = None
-    latent: int = 64
+    latent: int = setting(64, label="Latent size", help="autoencoder bottleneck size")
     autoencoder_width: int = 32
-    autoencoder_epochs: int = 30
+    autoencoder_epochs: int = setting(30, label="Autoencoder epochs", flag="--epochs",
+                                      help="autoencoder training epochs")
     autoencoder_lr: float = 1e-3
-    seed: int = 0
+    seed: int = setting(0, label="Seed", help="autoencoder initialisation and batch seed")
     average_orientations: bool = True
     use_cache: bool = True
 
@@ -68,6 +73,7 @@ class EmbedConfig:
         if self.source == "autoencoder" and self.size % 8:
             raise ModelError(f"the autoencoder halves the image three times, so its size must be a multiple of 8 "
                              f"(got {self.size})")
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

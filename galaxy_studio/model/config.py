@@ -10,6 +10,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from galaxy_studio.model.errors import ModelError
+from galaxy_studio.settings import check_ranges, registered, setting
+
 ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
@@ -27,6 +30,7 @@ DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
 _NOT_RECIPE = ("out_dir", "device", "threads", "amp")
 
 
+@registered
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run. The optimiser settings are the seed paper's (AdamW, cosine 5e-4 -> 1e-6,
@@ -44,28 +48,72 @@ class TrainConfig:
 
     data: str
     out_dir: str
-    arch: str = "galaxy-cnn"
-    size: int = 64
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 5e-4
-    min_lr: float = 1e-6
-    weight_decay: float = 0.05
-    patience: int | None = 20
-    augment: bool = True
-    crop_fraction: float = 0.5
-    channels: str = "display"
-    bands: tuple[str, ...] | None = None
-    width: int | None = None
-    pretrained: str | None = None
-    weights_path: str | None = None
-    balance: str = "loss"
-    ema: float | None = 0.99
+    arch: str = setting(
+        "galaxy-cnn", label="Architecture", choices=ARCHITECTURE_NAMES,
+        help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels), convnet-d3 MTT's net, "
+        "needed for distillation")
+    size: int = setting(64, label="Image size", metavar="PX", widget_range=(16, 512), suffix=" px",
+                        help="input size in pixels: images are centre-cropped and resized to it")
+    # An interactive run is watched and usually stopped by patience well before 100 epochs.
+    epochs: int = setting(100, label="Epochs", range=(1, None), widget_range=(1, 1000), form_default=30,
+                          help="at most this many epochs (early stopping may end sooner)")
+    batch_size: int = setting(64, label="Batch size", range=(1, None), widget_range=(1, 4096), help="images per step")
+    lr: float = setting(5e-4, label="Learning rate", widget_range=(1e-6, 1.0), decimals=6,
+                        help="AdamW learning rate, annealed by a cosine")
+    min_lr: float = setting(1e-6, label="Final learning rate", help="final learning rate")
+    weight_decay: float = setting(0.05, label="Weight decay", range=(0.0, None), widget_range=(0.0, 1.0), decimals=4,
+                                  help="AdamW weight decay")
+    patience: int | None = setting(
+        20, label="Patience", zero_means_none=True, widget_range=(0, 1000),
+        help="stop after this many epochs without a lower validation loss; 0: never")
+    augment: bool = setting(True, label="Augment", box_text="Rotations and flips",
+                            help="random rotations and flips: galaxies have no preferred orientation")
+    crop_fraction: float = setting(
+        0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", range=(0.01, 1.0), widget_range=(0.05, 1.0),
+        decimals=2, help="keep this central fraction of each cutout before resizing (galaxies sit in the middle)")
+    channels: str = setting(
+        "display", label="Channels", choices=CHANNEL_MODES,
+        help="display: the colour image as the Library shows it; bands: the file's bands, sky-subtracted and "
+        "asinh-scaled")
+    bands: tuple[str, ...] | None = setting(None, label="Bands", help="bands mode: band names to use, e.g. g,r,z "
+                                            "(default: all)")
+    width: int | None = setting(None, label="Width", range=(1, None),
+                                help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)")
+    pretrained: str | None = setting(
+        None, label="Pretrained", choices=PRETRAINED_MODES,
+        help="vgg11 from ImageNet weights: deep (first convolutions frozen) or shallow (last layer trained only)")
+    weights_path: str | None = setting(None, label="Weights file", flag="--weights", metavar="FILE",
+                                       help="ImageNet VGG11 weights file for --pretrained, when offline")
+    balance: str = setting("loss", label="Class balance", choices=BALANCE_MODES,
+                           help="counter unequal classes by weighting the loss, by resampling, or not at all")
+    ema: float | None = setting(
+        0.99, label="Weight average", metavar="DECAY", zero_means_none=True, widget_range=(0.0, 0.9999), decimals=4,
+        help="validate and keep an exponential moving average of the weights with this decay per step (smoother, "
+        "usually a little more accurate); 0: the trained weights")
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
-    seed: int = 0
-    device: str = "auto"
+    seed: int = setting(0, label="Seed", range=(0, None), widget_range=(0, 2**31 - 1),
+                        help="seed of the split, the initial weights and the augmentation")
+    device: str = setting("auto", label="Device", choices=DEVICES, help="auto: cuda, then mps, then cpu")
     threads: int | None = None
-    amp: bool = False
+    amp: bool = setting(False, label="Mixed precision",
+                        help="mixed precision on a CUDA GPU: bfloat16 where the GPU has it, else float16 with loss "
+                        "scaling (default: float32; the CPU always uses float32)")
+
+    def __post_init__(self) -> None:
+        """Refuse a config that cannot run, before any image is decoded."""
+        if self.arch not in ARCHITECTURE_NAMES:
+            raise ModelError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHITECTURE_NAMES)}")
+        if self.channels not in CHANNEL_MODES:
+            raise ModelError(f"channels must be one of {', '.join(CHANNEL_MODES)}, got {self.channels!r}")
+        if self.balance not in BALANCE_MODES:
+            raise ModelError(f"balance must be one of {', '.join(BALANCE_MODES)}, got {self.balance!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ModelError(f"epochs and batch size must be at least 1 (got {self.epochs}, {self.batch_size})")
+        if not 0 < self.min_lr <= self.lr:
+            raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {self.min_lr}, {self.lr})")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {self.ema})")
+        check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

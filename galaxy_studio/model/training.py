@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,11 @@ from galaxy_studio.events import (
     Warned,
     ignore,
 )
-from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, build_model, model_from_spec
+from galaxy_studio.model.architectures import (
+    ArchitectureSpec,
+    build_model,
+    model_from_spec,
+)
 from galaxy_studio.model.atomic import write_json_atomically
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
@@ -45,7 +49,7 @@ from galaxy_studio.model.checkpoint import (
     save_classifier,
     save_payload,
 )
-from galaxy_studio.model.config import BALANCE_MODES, CHANNEL_MODES, TrainConfig
+from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.datasets import (
     ROTATION_CONTEXT,
     GalaxyDataset,
@@ -58,7 +62,11 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.precision import training_autocast_dtype
 from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
-from galaxy_studio.model.preprocessing import Preprocessing, channel_statistics, choose_preprocessing
+from galaxy_studio.model.preprocessing import (
+    Preprocessing,
+    channel_statistics,
+    choose_preprocessing,
+)
 from galaxy_studio.model.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -67,23 +75,6 @@ from galaxy_studio.model.runs import (
     STATE_FILE,
     read_run,
 )
-
-
-def check_config(config: TrainConfig) -> None:
-    """Refuse a config that cannot run, before any image is decoded."""
-    if config.arch not in ARCHITECTURES:
-        raise ModelError(f"unknown architecture {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
-    if config.channels not in CHANNEL_MODES:
-        raise ModelError(f"channels must be one of {', '.join(CHANNEL_MODES)}, got {config.channels!r}")
-    if config.balance not in BALANCE_MODES:
-        raise ModelError(f"balance must be one of {', '.join(BALANCE_MODES)}, got {config.balance!r}")
-    if config.epochs < 1 or config.batch_size < 1:
-        raise ModelError(f"epochs and batch size must be at least 1 (got {config.epochs}, {config.batch_size})")
-    if not 0 < config.min_lr <= config.lr:
-        raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {config.min_lr}, {config.lr})")
-    if config.ema is not None and not 0 < config.ema < 1:
-        raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {config.ema})")
-    resolve_device(config.device)
 
 
 @dataclass(frozen=True)
@@ -138,7 +129,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     run of the same recipe is returned as it is; one holding another recipe is refused.
     """
     started = time.perf_counter()
-    check_config(config)
+    resolve_device(config.device)  # a missing GPU is refused before anything is written
     run_dir = Path(config.out_dir)
     finished = _finished_run(config, run_dir)
     if finished is not None:
@@ -170,7 +161,7 @@ def estimate_epoch_seconds(config: TrainConfig, *, batches: int = 2) -> float:
     batches of random pixels (after a warm-up batch). Decoding the images, done once per
     run, is not included. Reads the data's labels only, never its pixels (except one image
     to count the bands in "bands" mode)."""
-    check_config(config)
+    resolve_device(config.device)
     labelled = load_labelled_data(config.data)
     train, val, _ = stratified_split(labelled.labels, config.split, config.seed)
     channels = 3
@@ -502,7 +493,7 @@ def _finish(
         "config": config.to_dict(),
         "split": data.split,
         "versions": package_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     model.cpu()
     save_classifier(run_dir / MODEL_FILE, model, metadata)

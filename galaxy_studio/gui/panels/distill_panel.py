@@ -140,11 +140,53 @@ class DistillPanel(QWidget):
     # Layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        left = self._build_settings_side()
+        plots_widget = self._build_plots()
+        middle = QSplitter(Qt.Orientation.Horizontal)
+        middle.addWidget(self._build_prototype_box())
+        middle.addWidget(self._build_viewer_box())
+        middle.setSizes([620, 360])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self._build_results_box())
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots_widget)
+        right.addWidget(middle)
+        right.addWidget(bottom)
+        right.setSizes([230, 420, 190])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+        self._update_buttons()
+
+    def _build_settings_side(self) -> QScrollArea:
+        """The form, the job buttons and progress, the evaluation choice and past runs, scrolling."""
         self.form = DistillForm(self.current_project)
         self.form.status.connect(self.status)
         self.form.buffer_changed.connect(self._on_buffer_changed)
         self.form.build_button.clicked.connect(self.build_buffer)
+        buttons = self._build_job_buttons()
+        eval_row = self._build_evaluation_row()
+        runs_box = self._build_runs_box()
+        left_body = QWidget()
+        left_layout = QVBoxLayout(left_body)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addWidget(self.form)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
+        left_layout.addWidget(self.device_note)
+        left_layout.addLayout(eval_row)
+        left_layout.addWidget(runs_box, 1)
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setFrameShape(QScrollArea.Shape.NoFrame)
+        left.setWidget(left_body)
+        left.setFixedWidth(372)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return left
 
+    def _build_job_buttons(self) -> QHBoxLayout:
         self.estimate_button = QPushButton("Estimate")
         self.estimate_button.setToolTip("Time two iterations of these settings on the chosen device")
         self.estimate_button.clicked.connect(self.estimate)
@@ -169,6 +211,9 @@ class DistillPanel(QWidget):
         self.device_note.setWordWrap(True)
         self.device_note.setStyleSheet("color: #b8bcc6;")
 
+        return buttons
+
+    def _build_evaluation_row(self) -> QHBoxLayout:
         self.evaluate_when_done = QCheckBox("Evaluate when done:")
         self.evaluate_when_done.setChecked(True)
         self.evaluate_when_done.setToolTip("Train fresh nets on the prototypes and on the baselines; "
@@ -194,6 +239,9 @@ class DistillPanel(QWidget):
         eval_row.addWidget(QLabel("epochs"))
         eval_row.addStretch(1)
 
+        return eval_row
+
+    def _build_runs_box(self) -> QGroupBox:
         self.runs = QListWidget()
         self.runs.setToolTip("Select a run to see its curves, prototypes and evaluation")
         self.runs.currentItemChanged.connect(self._show_selected_run)
@@ -213,23 +261,9 @@ class DistillPanel(QWidget):
         runs_layout.addLayout(run_buttons)
         self.runs.setMinimumHeight(90)
 
-        left_body = QWidget()
-        left_layout = QVBoxLayout(left_body)
-        left_layout.setContentsMargins(0, 0, 6, 0)
-        left_layout.addWidget(self.form)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.progress_label)
-        left_layout.addWidget(self.device_note)
-        left_layout.addLayout(eval_row)
-        left_layout.addWidget(runs_box, 1)
-        left = QScrollArea()
-        left.setWidgetResizable(True)
-        left.setFrameShape(QScrollArea.Shape.NoFrame)
-        left.setWidget(left_body)
-        left.setFixedWidth(372)
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return runs_box
 
+    def _build_plots(self) -> QWidget:
         self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration", steady_axes=True)
         self.loss_plot.add_series("matching", MATCHING_COLOUR, symbols=False)
         self.loss_plot.add_series("validation", VALIDATION_COLOUR, symbols=False)
@@ -254,6 +288,9 @@ class DistillPanel(QWidget):
         plots_layout.addLayout(plots)
         plots_layout.addLayout(plot_options)
 
+        return plots_widget
+
+    def _build_prototype_box(self) -> QGroupBox:
         self.grid = PrototypeGrid()
         self.grid.picked.connect(self.show_prototype)
         self.timeline = QSlider(Qt.Orientation.Horizontal)
@@ -278,6 +315,9 @@ class DistillPanel(QWidget):
         grid_layout.addWidget(self.grid, 1)
         grid_layout.addLayout(timeline_row)
 
+        return grid_box
+
+    def _build_viewer_box(self) -> QGroupBox:
         self.view = ImageView()
         self.view.empty_text = "Click a prototype to see it large"
         self.view.setMinimumSize(160, 160)
@@ -292,6 +332,9 @@ class DistillPanel(QWidget):
         view_layout.addWidget(self.view_caption)
         view_layout.addWidget(self.controls)
 
+        return view_box
+
+    def _build_results_box(self) -> QGroupBox:
         self.table = QTableWidget(len(EVALUATION_ROWS), 4)
         self.table.setHorizontalHeaderLabels(["images", "epochs", "lr", "test accuracy"])
         self.table.setVerticalHeaderLabels([title for _, title in EVALUATION_ROWS])
@@ -318,22 +361,7 @@ class DistillPanel(QWidget):
         results_layout.addWidget(self.readability_label)
         results_layout.addLayout(export_row)
 
-        middle = QSplitter(Qt.Orientation.Horizontal)
-        middle.addWidget(grid_box)
-        middle.addWidget(view_box)
-        middle.setSizes([620, 360])
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(results_box)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plots_widget)
-        right.addWidget(middle)
-        right.addWidget(bottom)
-        right.setSizes([230, 420, 190])
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(left)
-        layout.addWidget(right, 1)
-        self._update_buttons()
+        return results_box
 
     def _hide_band_choice(self) -> None:
         """Prototypes are always RGB pictures: a band menu would only offer "auto"."""

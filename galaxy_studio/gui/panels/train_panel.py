@@ -13,8 +13,6 @@ from typing import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -26,7 +24,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -37,12 +34,16 @@ from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed,
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.settings_form import SettingsForm
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.session import LabellingSession
-from galaxy_studio.model.config import ARCHITECTURE_NAMES, BALANCE_MODES, DEVICES, TrainConfig
+from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
+# The TrainConfig settings the form shows, in its order; the rest keep their defaults.
+MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
+ADVANCED_SETTINGS = ("batch_size", "lr", "weight_decay", "patience", "crop_fraction", "balance", "ema", "seed")
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 
 
@@ -98,53 +99,67 @@ class TrainPanel(QWidget):
     # Layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        left = self._build_settings_side()
+        right = self._build_results_side()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+
+    def _build_settings_side(self) -> QWidget:
+        """Data and the main settings, the advanced ones behind a checkbox, the job buttons."""
+        form = self._build_main_form()
+        self._build_advanced_form()
+        buttons = self._build_job_buttons()
+        left = QWidget()
+        left.setFixedWidth(360)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addLayout(form)
+        left_layout.addWidget(self.advanced)
+        left_layout.addWidget(self.advanced_body)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
+        left_layout.addStretch(1)
+        return left
+
+    def _build_main_form(self) -> QFormLayout:
         self.data_edit = QLineEdit()
         data_buttons = DataSourceButtons(self.data_edit, self.current_project)
         data_buttons.status.connect(self.status)
-
-        self.arch = QComboBox()
-        self.arch.addItems(list(ARCHITECTURE_NAMES))
-        self.arch.setToolTip("galaxy-cnn: the seed paper's net (average pool first, 32 channels); "
-                             "convnet-d3: MTT's net, needed for distillation")
-        self.size = self._spin(16, 512, 64, " px", "Images are centre-cropped and resized to this size")
-        self.epochs = self._spin(1, 1000, 30, "", "Maximum epochs (early stopping may end sooner)")
-        self.augment = QCheckBox("Rotations and flips")
-        self.augment.setChecked(True)
-        self.augment.setToolTip("Galaxies have no preferred orientation: train on every angle")
-        self.device = QComboBox()
-        self.device.addItems(list(DEVICES))
+        self.settings = SettingsForm(TrainConfig, MAIN_SETTINGS + ADVANCED_SETTINGS)
+        controls = self.settings.controls
+        self.arch = controls["arch"]
+        self.size = controls["size"]
+        self.epochs = controls["epochs"]
+        self.augment = controls["augment"]
+        self.device = controls["device"]
         form = QFormLayout()
         form.addRow("Data", self.data_edit)
         form.addRow("", data_buttons)
-        form.addRow("Architecture", self.arch)
-        form.addRow("Image size", self.size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Augment", self.augment)
-        form.addRow("Device", self.device)
+        self.settings.add_rows(form, MAIN_SETTINGS)
+        return form
 
-        defaults = TrainConfig(data="", out_dir="")
-        self.batch = self._spin(1, 4096, defaults.batch_size, "", "Images per step")
-        self.lr = self._double(1e-6, 1.0, defaults.lr, 6, "AdamW learning rate (cosine-annealed)")
-        self.weight_decay = self._double(0.0, 1.0, defaults.weight_decay, 4, "AdamW weight decay")
-        self.patience = self._spin(0, 1000, defaults.patience or 0, "", "Stop after this many epochs without a lower validation loss (0: never)")
-        self.crop = self._double(0.05, 1.0, defaults.crop_fraction, 2, "Centre crop kept before resizing (galaxies sit in the middle)")
-        self.balance = QComboBox()
-        self.balance.addItems(list(BALANCE_MODES))
-        self.balance.setToolTip("Counter unequal classes: weighted loss, resampling, or nothing")
-        self.ema = self._double(0.0, 0.9999, defaults.ema or 0.0, 4, "Validate and keep a moving average of the "
-                                "weights with this decay per step (smoother, usually a little more accurate); 0: off")
-        self.seed = self._spin(0, 2**31 - 1, defaults.seed, "", "Split, initialisation and augmentation seed")
+    def _build_advanced_form(self) -> None:
+        controls = self.settings.controls
+        self.batch = controls["batch_size"]
+        self.lr = controls["lr"]
+        self.weight_decay = controls["weight_decay"]
+        self.patience = controls["patience"]
+        self.crop = controls["crop_fraction"]
+        self.balance = controls["balance"]
+        self.ema = controls["ema"]
+        self.seed = controls["seed"]
         self.advanced = QCheckBox("Show advanced settings")
         advanced_form = QFormLayout()
-        for caption, widget in (("Batch size", self.batch), ("Learning rate", self.lr), ("Weight decay", self.weight_decay),
-                                ("Patience", self.patience), ("Crop fraction", self.crop), ("Class balance", self.balance),
-                                ("Weight average", self.ema), ("Seed", self.seed)):
-            advanced_form.addRow(caption, widget)
+        self.settings.add_rows(advanced_form, ADVANCED_SETTINGS)
         self.advanced_body = QGroupBox("Advanced (defaults: the seed paper's recipe, weights averaged)")
         self.advanced_body.setLayout(advanced_form)
         self.advanced_body.setVisible(False)
         self.advanced.toggled.connect(self.advanced_body.setVisible)
 
+    def _build_job_buttons(self) -> QHBoxLayout:
         self.estimate_button = QPushButton("Estimate time")
         self.estimate_button.setToolTip("Time a few batches on the chosen device")
         self.estimate_button.clicked.connect(self.estimate)
@@ -163,19 +178,22 @@ class TrainPanel(QWidget):
         self.progress.hide()
         self.progress_label = QLabel("Choose data and press Start.")
         self.progress_label.setWordWrap(True)
+        return buttons
 
-        left = QWidget()
-        left.setFixedWidth(360)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 6, 0)
-        left_layout.addLayout(form)
-        left_layout.addWidget(self.advanced)
-        left_layout.addWidget(self.advanced_body)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.progress_label)
-        left_layout.addStretch(1)
+    def _build_results_side(self) -> QSplitter:
+        """The curves above, the test metrics and past runs below."""
+        plots_widget = self._build_plots()
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self._build_results_box())
+        bottom.addWidget(self._build_runs_box())
+        bottom.setSizes([780, 260])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots_widget)
+        right.addWidget(bottom)
+        right.setSizes([420, 340])
+        return right
 
+    def _build_plots(self) -> QWidget:
         self.loss_plot = CurvePlot("Loss", "cross-entropy")
         self.acc_plot = CurvePlot("Accuracy", "fraction correct")
         for plot in (self.loss_plot, self.acc_plot):
@@ -186,12 +204,25 @@ class TrainPanel(QWidget):
         plots.addWidget(self.acc_plot)
         plots_widget = QWidget()
         plots_widget.setLayout(plots)
+        return plots_widget
 
+    def _build_results_box(self) -> QGroupBox:
         self.metrics_label = QLabel("Metrics on the held-out test split appear here when a run ends.")
         self.metrics_label.setWordWrap(True)
         self.metrics_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confusion = ConfusionView()
+        results_box = QGroupBox("Results (test split)")
+        results_layout = QHBoxLayout(results_box)
+        metrics_scroll = QScrollArea()
+        metrics_scroll.setWidgetResizable(True)
+        metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        metrics_scroll.setWidget(self.metrics_label)
+        results_layout.addWidget(metrics_scroll, 2)
+        results_layout.addWidget(self.confusion, 4)
+        return results_box
+
+    def _build_runs_box(self) -> QGroupBox:
         self.runs = QListWidget()
         self.runs.setToolTip("Tick runs to overlay their validation curves; select one to see its results")
         self.runs.itemChanged.connect(self._overlay_runs)
@@ -203,66 +234,12 @@ class TrainPanel(QWidget):
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.addWidget(self.runs)
         runs_layout.addWidget(self.resume_button)
-        results_box = QGroupBox("Results (test split)")
-        results_layout = QHBoxLayout(results_box)
-        metrics_scroll = QScrollArea()
-        metrics_scroll.setWidgetResizable(True)
-        metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        metrics_scroll.setWidget(self.metrics_label)
-        results_layout.addWidget(metrics_scroll, 2)
-        results_layout.addWidget(self.confusion, 4)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(results_box)
-        bottom.addWidget(runs_box)
-        bottom.setSizes([780, 260])
-
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plots_widget)
-        right.addWidget(bottom)
-        right.setSizes([420, 340])
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(left)
-        layout.addWidget(right, 1)
-
-    @staticmethod
-    def _spin(low: int, high: int, value: int, suffix: str, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setValue(value)
-        spin.setSuffix(suffix)
-        spin.setToolTip(tip)
-        return spin
-
-    @staticmethod
-    def _double(low: float, high: float, value: float, decimals: int, tip: str) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
-        spin.setDecimals(decimals)
-        spin.setRange(low, high)
-        spin.setValue(value)
-        spin.setSingleStep(10 ** -decimals * 10)
-        spin.setToolTip(tip)
-        return spin
+        return runs_box
 
     def config(self, out_dir: Path | None = None) -> TrainConfig:
-        arch = self.arch.currentText()
-        return TrainConfig(
-            data=self.data_edit.text().strip(),
-            out_dir=str(out_dir or new_run_dir(arch)),
-            arch=arch,
-            size=self.size.value(),
-            epochs=self.epochs.value(),
-            augment=self.augment.isChecked(),
-            device=self.device.currentText(),
-            batch_size=self.batch.value(),
-            lr=self.lr.value(),
-            weight_decay=self.weight_decay.value(),
-            patience=self.patience.value() or None,
-            crop_fraction=self.crop.value(),
-            balance=self.balance.currentText(),
-            ema=self.ema.value() or None,
-            seed=self.seed.value(),
-        )
+        values = self.settings.values()
+        return TrainConfig(data=self.data_edit.text().strip(), out_dir=str(out_dir or new_run_dir(values["arch"])),
+                           **values)
 
     # Jobs ------------------------------------------------------------------------------
 

@@ -1,0 +1,213 @@
+"""Classifier commands: train, evaluate, classify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from galaxy_studio.cli.errors import CommandError, print_error
+from galaxy_studio.cli.options import add_setting_options, config_from_args
+from galaxy_studio.cli.progress import ProgressPrinter, TrainingPrinter
+from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.events import Progressed
+from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    from galaxy_studio.model.runs import new_run_dir
+
+    out = args.out or str(new_run_dir(args.arch or TrainConfig.arch))
+    return config_from_args(TrainConfig, args, data=args.data, out_dir=out)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.training import train_classifier
+
+    config = _train_config(args)
+    try:
+        result = train_classifier(config, emit=TrainingPrinter())
+    except ModelError as error:
+        raise CommandError(str(error))
+    except KeyboardInterrupt:
+        print_error(f"the last finished epoch is saved in {config.out_dir}; run the same command to resume")
+        raise
+    metrics = result.metrics
+    print(
+        f"{result.checkpoint}: test accuracy {metrics['accuracy']:.4f}, macro AUC {metrics['macro_auc']:.4f} "
+        f"on {metrics['n']} images; best epoch {result.best_epoch} of {result.epochs_run}",
+        file=sys.stderr,
+    )
+    record = {**metrics, "run_dir": result.run_dir, "checkpoint": result.checkpoint, "seconds": round(result.seconds, 1)}
+    print(json.dumps(record), flush=True)
+    return 0
+
+
+def _describe_metrics(report: dict[str, Any]) -> str:
+    classes = report["classes"]
+    width = max(len(name) for name in [*classes, "class"])
+    auc = "n/a" if report["macro_auc"] is None else f"{report['macro_auc']:.4f}"
+    lines = [
+        f"{report['n']} images: accuracy {report['accuracy']:.4f}, balanced accuracy "
+        f"{report['balanced_accuracy']:.4f}, macro one-vs-rest ROC AUC {auc}",
+        "confusion matrix (rows: true class, columns: predicted class by number):",
+        " " * width + "".join(f" {index:>7}" for index in range(len(classes))),
+    ]
+    for index, (name, row) in enumerate(zip(classes, report["confusion"])):
+        lines.append(f"{name:<{width}}" + "".join(f" {count:>7}" for count in row) + f"   ({index})")
+    lines.append(f"{'class':<{width}} precision  recall  support")
+    for name in classes:
+        stats = report["per_class"][name]
+        precision = "-" if stats["precision"] is None else f"{stats['precision']:.3f}"
+        recall = "-" if stats["recall"] is None else f"{stats['recall']:.3f}"
+        lines.append(f"{name:<{width}} {precision:>9} {recall:>7} {stats['support']:>8}")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.evaluation import evaluate_classifier
+
+    try:
+        report = evaluate_classifier(args.model, args.data, split=args.split, device=args.device,
+                                     emit=TrainingPrinter())
+    except ModelError as error:
+        raise CommandError(str(error))
+    if report["n"] == 0:
+        raise CommandError(f"{args.data}: no image could be read")
+    print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
+    return 0
+
+
+def _overlay_name(prediction: Any, used: set[str]) -> str:
+    """One PNG per input, named after it; a second input of the same name gets a number."""
+    stem = Path(prediction.path).name.split(".")[0] + ("" if prediction.index is None else f"-{prediction.index}")
+    name, number = f"{stem}.png", 1
+    while name in used:
+        number += 1
+        name = f"{stem}-{number}.png"
+    used.add(name)
+    return name
+
+
+def _write_overlays(result: Any, method: str, folder: Path, device: str) -> int:
+    """Overlay of the predicted class's map on the cutout as the Library draws it; returns failures."""
+    from PIL import Image
+
+    from galaxy_studio.data.catalog import read_item
+    from galaxy_studio.data.display import render_rgb
+    from galaxy_studio.model.classification import open_classifier
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.explain import (
+        explain_cutout,
+        explainable_copy,
+        overlay_rgb,
+    )
+    from galaxy_studio.model.prediction import resolve_device
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{folder}: cannot make the saliency folder: {error.strerror or error}")
+    classifier = open_classifier(result.model)
+    model = explainable_copy(classifier.model).to(resolve_device(device))
+    used: set[str] = set()
+    failures = 0
+    progress = ProgressPrinter()
+    for done, prediction in enumerate(result.predictions, 1):
+        out = folder / _overlay_name(prediction, used)
+        try:
+            cutout = read_item(prediction.item)
+            target = classifier.classes.index(prediction.predicted)
+            values = explain_cutout(model, classifier.prep, cutout, target, method)
+            Image.fromarray(overlay_rgb(render_rgb(cutout), values)).save(out)
+        except (CutoutError, ModelError, ValueError) as error:
+            print_error(f"{prediction.name}: no overlay: {error}")
+            failures += 1
+        except OSError as error:
+            print_error(f"{out}: cannot write the overlay: {error.strerror or error}")
+            failures += 1
+        progress(Progressed(done, len(result.predictions), f"{method} overlays"))
+    return failures
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from galaxy_studio.model.classification import (
+        ClassifyConfig,
+        classify,
+        write_predictions_csv,
+    )
+    from galaxy_studio.model.errors import ModelError
+
+    if args.saliency and not args.saliency_dir:
+        raise CommandError("--saliency needs --saliency-dir DIR for the overlay images")
+    config = ClassifyConfig(args.model, tuple(args.paths), tta=args.tta, batch_size=args.batch_size, device=args.device)
+    try:
+        result = classify(config, emit=ProgressPrinter())
+        if result.predictions:
+            write_predictions_csv(result, args.out)
+    except ModelError as error:
+        raise CommandError(str(error))
+    for name, reason in result.failures:
+        print_error(reason)
+    if not result.predictions:
+        raise CommandError("no cutout could be classified; nothing was written")
+    failures = len(result.failures)
+    if args.saliency:
+        try:
+            failures += _write_overlays(result, args.saliency, Path(args.saliency_dir), args.device)
+        except ModelError as error:
+            raise CommandError(str(error))
+    rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
+    print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), "
+          f"{len(result.failures)} left out")
+    return 1 if failures else 0
+
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a classifier on labelled images; final metrics as JSON on the last line",
+        description="Train a classifier on DATA: a labelled project (*.gsproj), a folder with a "
+        "sub-folder per class, a CSV with a label column, or a Galaxy10 HDF5 file. The data is "
+        "split 70/15/15 (seeded, stratified by class); the test split is scored with the weights "
+        "of the lowest validation loss. RUN_DIR/model.pt is the checkpoint; running the same "
+        "command again resumes an interrupted run.",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: a new folder in the app's runs folder)")
+    add_setting_options(p, TrainConfig)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
+    p.add_argument("model", metavar="MODEL", help="a checkpoint (RUN_DIR/model.pt)")
+    p.add_argument("data", metavar="DATA", help="labelled images: project, folder per class, CSV or HDF5")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="all labelled images, or the test split of the run that made MODEL (same DATA)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser(
+        "classify",
+        help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
+        description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
+        "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
+        "path, predicted, confidence, entropy and p_<class> per class. Unreadable files are reported "
+        "and the rest proceed (exit 1 if any was left out).",
+    )
+    p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", required=True, metavar="predictions.csv")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
+    p.add_argument("--saliency", choices=EXPLANATION_METHODS,
+                   help="also write one PNG per input: this explanation of the predicted class over the cutout")
+    p.add_argument("--saliency-dir", metavar="DIR", help="folder for the --saliency overlays")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(handler=cmd_classify)
+

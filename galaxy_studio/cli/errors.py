@@ -1,0 +1,51 @@
+"""How a command fails: one line on stderr, no traceback, and a hint in the CLI's words."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+PROG = "galaxy-studio"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line without a traceback."""
+
+
+def print_error(text: str) -> None:
+    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+
+
+def print_warning(text: str) -> None:
+    print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
+
+
+def reporting_project_errors(handler: Handler) -> Handler:
+    """Project problems (damaged, busy, unknown class, ...) are one-line errors like the rest."""
+
+    def run(args: argparse.Namespace) -> int:
+        from galaxy_studio.labels.errors import ProjectError
+
+        try:
+            return handler(args)
+        except ProjectError as error:
+            raise CommandError(str(error)) from None
+
+    return run
+
+
+def model_errors(action: Callable[[], Any], interrupted: str) -> Any:
+    """Run a job: its ModelError becomes one line; Ctrl-C says what was kept."""
+    from galaxy_studio.model.errors import ModelError
+
+    try:
+        return action()
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    except KeyboardInterrupt:
+        print_error(interrupted)
+        raise
