@@ -291,3 +291,39 @@ def test_progress_shows_while_a_job_runs_and_cancel_follows_the_runner(qtbot) ->
         row.cancel_button.click()
     assert cancelled == [True]
     assert not row.isVisible() and progress.bar.isHidden() and not progress.cancel_button.isEnabled()
+
+
+def test_progress_stays_for_a_follow_up_job_started_when_the_first_ends(qtbot) -> None:  # noqa: ANN001
+    """A panel that chains jobs (the Distill demo: prepare, then distil) starts the next one
+    from its own `finished` slot, connected before its progress bar existed."""
+    runner = JobRunner()
+    second_done = threading.Event()
+
+    def first(emit: EventSink, cancel: CancelToken) -> None:
+        return None
+
+    def second(emit: EventSink, cancel: CancelToken) -> None:
+        second_done.wait(10)
+
+    def follow_up() -> None:
+        if not second_done.is_set() and not runner.running:
+            runner.start(second, on_success=lambda _none: None, on_failure=pytest.fail)
+
+    runner.finished.connect(follow_up)
+    window = QWidget()
+    qtbot.addWidget(window)
+    progress = JobProgress(runner, window)
+    row = JobProgressRow(runner)
+    layout = QVBoxLayout(window)
+    for widget in (progress.bar, progress.cancel_button, row):
+        layout.addWidget(widget)
+    window.show()
+    runner.start(first, on_success=lambda _none: None, on_failure=pytest.fail)
+    qtbot.waitSignal(runner.finished, timeout=10_000).wait()
+    try:
+        assert runner.running, "the follow-up runs"
+        assert not progress.bar.isHidden() and progress.cancel_button.isEnabled() and row.isVisible()
+    finally:
+        with qtbot.waitSignal(runner.finished, timeout=10_000):
+            second_done.set()
+    assert progress.bar.isHidden() and not row.isVisible()

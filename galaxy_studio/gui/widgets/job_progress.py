@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import Event, Progressed
@@ -23,6 +23,7 @@ class JobProgress(QObject):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(jobs.cancel)
+        self._jobs = jobs
         self._describe = describe
         self._eta = Eta()
         jobs.started.connect(self._begin)
@@ -47,6 +48,8 @@ class JobProgress(QObject):
 
     @Slot()
     def _end(self) -> None:
+        if self._jobs.running:  # a follow-up job was started from an earlier `finished` slot
+            return
         self.bar.hide()
         self.cancel_button.setEnabled(False)
 
@@ -61,10 +64,17 @@ class JobProgressRow(QWidget):
         self.progress = JobProgress(jobs, self, describe=describe)
         self.bar, self.cancel_button = self.progress.bar, self.progress.cancel_button
         self.bar.setFixedWidth(width)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)  # a status bar would widen Cancel
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
+        self._jobs = jobs
         jobs.started.connect(self.show)
-        jobs.finished.connect(self.hide)
+        jobs.finished.connect(self._end)
         self.hide()
+
+    @Slot()
+    def _end(self) -> None:
+        if not self._jobs.running:
+            self.hide()
