@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QTabWidget,
     QWidget,
 )
@@ -21,13 +19,14 @@ from PySide6.QtWidgets import (
 from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
-from galaxy_studio.events import CancelToken, EventSink, Progressed
+from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
 from galaxy_studio.gui.panels.distill_panel import DistillPanel
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.session_signals import SessionSignals
+from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.backups import restore_backup
@@ -99,26 +98,17 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.explore, "Explore")
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
-        self.jobs.event.connect(self._on_job_event)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.jobs.failed.connect(lambda message: self.show_message(f"Failed: {message}"))
         self._build_status_bar()
         self._build_menus()
         self._on_project_changed()
         self._restore_geometry()
 
     def _build_status_bar(self) -> None:
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(220)
-        self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.jobs.cancel)
-        self.cancel_button.hide()
+        self.job_progress = JobProgressRow(self.jobs, width=220, describe=False)
+        self.job_progress.bar.setTextVisible(True)
         self.version_label = QLabel(f"v{__version__}")
         bar = self.statusBar()
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.job_progress)
         bar.addPermanentWidget(self.version_label)
         self.show_message("Ready. Open a folder or drop cutouts on the window.")
 
@@ -231,11 +221,8 @@ class MainWindow(QMainWindow):
         def build(emit: EventSink, cancel: CancelToken) -> Path:
             return ensure_demo_set(emit=emit, cancel=cancel)
 
-        self.jobs.succeeded.connect(self._open_built_demo, Qt.ConnectionType.SingleShotConnection)
-        self.progress.setFormat("Demo galaxies %v/%m")
-        self.jobs.start(build)
-        self.progress.show()
-        self.cancel_button.show()
+        self.job_progress.bar.setFormat("Demo galaxies %v/%m")
+        self.jobs.start(build, on_success=self._open_built_demo, on_failure=self._on_job_failed)
 
     def open_distill_demo(self) -> None:
         if self.distill.runner.running:
@@ -249,14 +236,8 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is self.explore:
             self.explore.map_folder(folder)
 
-    def _on_job_event(self, event: object) -> None:
-        if isinstance(event, Progressed):
-            self.progress.setMaximum(max(event.total, 1))
-            self.progress.setValue(event.done)
-
-    def _on_job_finished(self) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
+    def _on_job_failed(self, message: str) -> None:
+        self.show_message(f"Failed: {message}")
 
     # Projects --------------------------------------------------------------------------
 

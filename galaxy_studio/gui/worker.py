@@ -1,8 +1,21 @@
-"""Run one core job in a QThread and turn its events into Qt signals.
+"""Run one core job in a QThread and hand its events and its outcome to the GUI thread.
+
+A panel starts a job with one call, `JobRunner.start(job, on_success=..., on_failure=...)`,
+and gets a `JobHandle` back. The callbacks are the panel's own and run in the GUI thread:
+the worker's signals reach the runner's slots (queued, since the runner lives in the GUI
+thread), and the runner calls the callbacks from there. A callback connected to a worker
+signal directly would run in the worker's thread in PySide6, where touching a widget
+crashes. `on_success` receives the job's own result, typed by the job's return annotation.
 
 The worker object lives in its own thread and never touches widgets; it only forwards the
 immutable events of the job protocol. The runner keeps the thread alive until it has
 finished, owns the CancelToken, and cancels and waits when the application quits.
+torch is imported on the GUI thread before a job that uses it starts (`uses_torch`): its
+first import inside a worker thread can deadlock.
+
+Previews (an explanation map, neighbours' thumbnails) use a `LatestRequestRunner`: only the
+newest request matters, so a request replaces the one still waiting and supersedes the one
+running, whose result is dropped.
 
 Events do not travel one queued signal each: the worker drops them in a mailbox and wakes
 the GUI thread only when the mailbox was empty, so a job that logs thousands of metrics a
@@ -27,8 +40,10 @@ walk only what was made since, and stay in the low milliseconds.
 from __future__ import annotations
 
 import gc
+import importlib
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
@@ -36,7 +51,8 @@ from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
 from galaxy_studio.model.errors import ModelError
 
-Job = Callable[[EventSink, CancelToken], Any]
+R = TypeVar("R")
+Job = Callable[[EventSink, CancelToken], R]
 SNAPSHOTS_PER_SECOND = 10
 
 _live_threads: set[QThread] = set()
@@ -83,7 +99,7 @@ class _JobWorker(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, job: Job, cancel: CancelToken, mailbox: EventMailbox, go: threading.Event) -> None:
+    def __init__(self, job: Job[object], cancel: CancelToken, mailbox: EventMailbox, go: threading.Event) -> None:
         super().__init__()
         self._job = job
         self._cancel = cancel
@@ -112,16 +128,91 @@ class _JobWorker(QObject):
             self.succeeded.emit(result)
 
 
+class JobHandle(Generic[R]):
+    """One started job as the panel that started it sees it: cancel, pause and resume it, and
+    ask whether it still runs. The callbacks given to `start` are kept here, so that each job
+    reports to the code that started it and no panel dispatches on which job just ended."""
+
+    def __init__(self, runner: JobRunner, on_success: Callable[[R], None], on_failure: Callable[[str], None],
+                 on_cancel: Callable[[], None] | None, on_event: Callable[[Event], None] | None) -> None:
+        self.cancel_token = CancelToken()
+        self._runner = runner
+        self._go = threading.Event()
+        self._go.set()
+        self._parked = False
+        self._ended = False
+        self._on_success = on_success
+        self._on_failure = on_failure
+        self._on_cancel = on_cancel
+        self._on_event = on_event
+
+    @property
+    def running(self) -> bool:
+        """True until the job's outcome has been delivered."""
+        return not self._ended
+
+    @property
+    def pause_requested(self) -> bool:
+        return self.running and not self._go.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """The job is parked and waits for `resume` (or `cancel`)."""
+        return self._parked
+
+    def cancel(self) -> None:
+        self.cancel_token.set()
+        self._go.set()
+
+    def pause(self) -> None:
+        """Ask the job to park at its next event (the end of its current iteration)."""
+        if self.running:
+            self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+        self._set_parked(False)
+
+    def _set_parked(self, parked: bool) -> None:
+        if parked != self._parked:
+            self._parked = parked
+            self._runner.paused_changed.emit(parked)
+
+    def _event(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _succeed(self, result: R) -> None:
+        self._ended = True
+        self._on_success(result)
+
+    def _fail(self, message: str) -> None:
+        self._ended = True
+        self._on_failure(message)
+
+    def _cancelled(self) -> None:
+        self._ended = True
+        if self._on_cancel is not None:
+            self._on_cancel()
+
+
+def import_torch() -> None:
+    """Import torch on the calling (GUI) thread: its first import inside a worker thread can
+    deadlock. Later calls cost a dictionary look-up."""
+    importlib.import_module("torch")
+
+
 class JobRunner(QObject):
-    """Owns at most one running job. Connect to its signals from GUI-thread objects.
+    """Runs at most one job at a time. `start` takes the job's callbacks; the signals are for
+    what follows any job of this runner (a progress bar, buttons that depend on `running`).
 
-    `paused_changed(True)` is emitted once the job is actually parked (not when pause is
-    asked for: the job first finishes its current iteration)."""
+    `started` is emitted when a job starts, `event` for each event of the job, `finished`
+    once its thread has ended (after its callback, `running` is False by then), and
+    `paused_changed(True)` once the job is actually parked (not when pause is asked for: the
+    job first finishes its current iteration)."""
 
+    started = Signal()
     event = Signal(object)
-    succeeded = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
     finished = Signal()
     paused_changed = Signal(bool)
 
@@ -129,11 +220,8 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: _JobWorker | None = None
-        self._cancel = CancelToken()
-        self._go = threading.Event()
-        self._go.set()
+        self._handle: JobHandle[Any] | None = None
         self._mailbox = EventMailbox()
-        self._parked = False
         self._froze = False
         self._snapshot_timer = QTimer(self)
         self._snapshot_timer.setInterval(1000 // SNAPSHOTS_PER_SECOND)
@@ -148,24 +236,28 @@ class JobRunner(QObject):
 
     @property
     def pause_requested(self) -> bool:
-        return self.running and not self._go.is_set()
+        return self._handle is not None and self.running and self._handle.pause_requested
 
     @property
     def paused(self) -> bool:
-        """The job is parked and waits for `resume` (or `cancel`)."""
-        return self._parked
+        """The running job is parked and waits for `resume` (or `cancel`)."""
+        return self._handle is not None and self._handle.paused
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job[R], *, on_success: Callable[[R], None], on_failure: Callable[[str], None],
+              on_cancel: Callable[[], None] | None = None, on_event: Callable[[Event], None] | None = None,
+              uses_torch: bool = False) -> JobHandle[R]:
+        """Run `job` in a new thread. Exactly one of `on_success(result)`, `on_failure(message)`
+        and `on_cancel()` is called, in the GUI thread, after every event the job emitted has
+        been delivered (to `on_event` and the `event` signal)."""
         if self._thread is not None:
             raise RuntimeError("a job is already running")
-        self._cancel = CancelToken()
-        self._go = threading.Event()
-        self._go.set()
+        if uses_torch:
+            import_torch()
+        handle = JobHandle(self, on_success, on_failure, on_cancel, on_event)
         self._mailbox = EventMailbox()
-        self._parked = False
         self._froze = False
         thread = QThread()
-        worker = _JobWorker(job, self._cancel, self._mailbox, self._go)
+        worker = _JobWorker(job, handle.cancel_token, self._mailbox, handle._go)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.events_waiting.connect(self._deliver_events)
@@ -176,31 +268,32 @@ class JobRunner(QObject):
         for done in (worker.succeeded, worker.failed, worker.cancelled):
             done.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        self._thread, self._worker, self._handle = thread, worker, handle
         _live_threads.add(thread)
         self._snapshot_timer.start()
         thread.start()
+        self.started.emit()
+        return handle
 
+    @Slot()
     def cancel(self) -> None:
-        self._cancel.set()
-        self._go.set()
+        if self._handle is not None:
+            self._handle.cancel()
 
     def pause(self) -> None:
-        """Ask the job to park at its next event (the end of its current iteration)."""
-        if self.running:
-            self._go.clear()
+        """Ask the running job to park at its next event (the end of its current iteration)."""
+        if self._handle is not None and self.running:
+            self._handle.pause()
 
     def resume(self) -> None:
-        self._go.set()
-        if self._parked:
-            self._parked = False
-            self.paused_changed.emit(False)
+        if self._handle is not None:
+            self._handle.resume()
 
     @Slot()
     def _on_parked(self) -> None:
-        if not self._go.is_set() and not self._parked:
-            self._parked = True
-            self.paused_changed.emit(True)
+        handle = self._handle
+        if handle is not None and handle.pause_requested:
+            handle._set_parked(True)
 
     @Slot()
     def _deliver_events(self) -> None:
@@ -208,41 +301,49 @@ class JobRunner(QObject):
             self._froze = True
             gc.freeze()
         for event in self._mailbox.take_events():
-            self.event.emit(event)
+            self._emit_event(event)
 
     @Slot()
     def _deliver_snapshot(self) -> None:
         snapshot = self._mailbox.take_snapshot()
         if snapshot is not None:
-            self.event.emit(snapshot)
+            self._emit_event(snapshot)
 
-    def _flush(self) -> None:
+    def _emit_event(self, event: Event) -> None:
+        self.event.emit(event)
+        if self._handle is not None:
+            self._handle._event(event)
+
+    def _flush(self) -> JobHandle[Any] | None:
         """Everything the job said before it ended reaches the GUI before its outcome."""
         self._snapshot_timer.stop()
         self._deliver_events()
         self._deliver_snapshot()
-        if self._parked:
-            self._parked = False
-            self.paused_changed.emit(False)
+        if self._handle is not None:
+            self._handle._set_parked(False)
+        return self._handle
 
     @Slot(object)
     def _on_succeeded(self, result: object) -> None:
-        self._flush()
-        self.succeeded.emit(result)
+        handle = self._flush()
+        if handle is not None:
+            handle._succeed(result)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._flush()
-        self.failed.emit(message)
+        handle = self._flush()
+        if handle is not None:
+            handle._fail(message)
 
     @Slot()
     def _on_cancelled(self) -> None:
-        self._flush()
-        self.cancelled.emit()
+        handle = self._flush()
+        if handle is not None:
+            handle._cancelled()
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread, self._thread, self._worker = self._thread, None, None
+        thread, self._thread, self._worker, self._handle = self._thread, None, None, None
         self._snapshot_timer.stop()
         if thread is not None:
             _live_threads.discard(thread)
@@ -257,3 +358,54 @@ class JobRunner(QObject):
             self._thread.quit()
             self._thread.wait()
             _live_threads.discard(self._thread)
+
+
+class LatestRequestRunner(QObject):
+    """Runs previews where only the newest request matters (the explanation of the cutout
+    shown now, the thumbnails of its neighbours). A request made while another runs cancels
+    that one and waits; a later request replaces it while it waits. Only the latest
+    request's callbacks are called: a superseded job's outcome is dropped."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = JobRunner(self)
+        self.jobs.finished.connect(self._start_waiting)
+        self._latest = 0
+        self._waiting: Callable[[], None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """A request is running or waiting to run."""
+        return self.jobs.running or self._waiting is not None
+
+    def request(self, job: Job[R], *, on_success: Callable[[R], None], on_failure: Callable[[str], None],
+                uses_torch: bool = False) -> None:
+        self._latest += 1
+        number = self._latest
+
+        def succeeded(result: R) -> None:
+            if number == self._latest:
+                on_success(result)
+
+        def failed(message: str) -> None:
+            if number == self._latest:
+                on_failure(message)
+
+        def start() -> None:
+            self.jobs.start(job, on_success=succeeded, on_failure=failed, uses_torch=uses_torch)
+
+        if self.jobs.running:
+            self.jobs.cancel()
+            self._waiting = start
+        else:
+            start()
+
+    @Slot()
+    def _start_waiting(self) -> None:
+        start, self._waiting = self._waiting, None
+        if start is not None:
+            start()
+
+    def shutdown(self) -> None:
+        self._waiting = None
+        self.jobs.shutdown()

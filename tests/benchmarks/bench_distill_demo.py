@@ -50,7 +50,7 @@ def run_demo(args: argparse.Namespace) -> int:
             marks.setdefault("preparation (demo set and buffer)", now)
         if panel.run_dir is not None and (panel.run_dir / "synthetic.npz").is_file():
             marks.setdefault("distillation done", now)
-        return not panel.runner.running and (panel._job_kind == "evaluate" or bool(panel.message))
+        return not panel.runner.running and (panel.evaluation is not None or bool(panel.message))
 
     wait_until(phase, poll_ms=50)
     total = time.perf_counter() - began

@@ -2,14 +2,17 @@
 network looked; classify folders to CSV; send corrections and suggestions to the project.
 
 All model work (loading, classifying, explaining, writing the CSV, suggesting) runs in
-JobRunner workers; the GUI thread only blends the finished map over the image, which is
-cheap, so the opacity and colour map follow the controls at once.
+JobRunner workers (explanations in a LatestRequestRunner: the newest request wins); the GUI
+thread only blends the finished map over the image, which is cheap, so the opacity and
+colour map follow the controls at once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -37,15 +40,16 @@ from galaxy_studio.gui.widgets.drop_zone import DropZone
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
 from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
-from galaxy_studio.gui.widgets.job_progress import JobProgress
+from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
-from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.session_signals import SessionSignals
     from galaxy_studio.model.classification import Classifier, ClassifyResult, Prediction
+    from galaxy_studio.model.suggestions import SuggestResult
 
 THUMBNAIL_SIZE = 48
 PREDICTED_TARGET = "Predicted class"
@@ -64,6 +68,27 @@ class _SortableItem(QTableWidgetItem):
         return mine < theirs
 
 
+@dataclass(frozen=True)
+class Classified:
+    """What classifying dropped cutouts gives the table: the model that did it (kept for
+    explanations), its predictions and a thumbnail per prediction (None: unreadable)."""
+
+    classifier: Classifier
+    result: ClassifyResult
+    thumbnails: list[np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One cutout's map, with the pixels it is drawn over and the colour table it asked for."""
+
+    key: int
+    rgb: np.ndarray
+    values: np.ndarray
+    colour_map: str
+    table: np.ndarray
+
+
 class ClassifyPanel(QWidget):
     status = Signal(str)
 
@@ -75,24 +100,29 @@ class ClassifyPanel(QWidget):
         self.display_rgb: np.ndarray | None = None
         self.attribution: np.ndarray | None = None
         self._shown_key: int | None = None
-        self._pending_explanation: tuple[int, str, int] | None = None
         self._colour_tables: dict[str, np.ndarray] = {}
         self.jobs = JobRunner(self)
-        self.jobs.succeeded.connect(self._on_job_succeeded)
-        self.jobs.failed.connect(self._on_job_failed)
-        self.jobs.cancelled.connect(self._on_job_cancelled)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.explainer = JobRunner(self)
-        self.explainer.succeeded.connect(self._on_explained)
-        self.explainer.failed.connect(self._on_explain_failed)
-        self.explainer.finished.connect(self._start_pending_explanation)
-        self._job_kind = ""
+        self.jobs.finished.connect(self._refresh_buttons)
+        self.explainer = LatestRequestRunner(self)
         self._build()
         self.refresh_models()
 
     # Layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_results_side())
+        splitter.addWidget(self._build_viewer_side())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([560, 840])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(self._build_model_row())
+        layout.addWidget(splitter, 1)
+        self._refresh_buttons()
+
+    def _build_model_row(self) -> QHBoxLayout:
         self.model_combo = ModelPicker(28, "Finished training runs (newest first), or a checkpoint opened from a file")
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.open_model_button = QPushButton("Open checkpoint…")
@@ -105,22 +135,33 @@ class ClassifyPanel(QWidget):
         self.suggest_button.setToolTip("Store this model's predictions for the project's unlabelled images; "
                                        "the Library can then show the most uncertain first")
         self.suggest_button.clicked.connect(self.suggest_for_project)
-        self.job_progress = JobProgress(self.jobs)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Model"))
-        top.addWidget(self.model_combo, 1)
-        top.addWidget(self.open_model_button)
-        top.addWidget(self.tta)
-        top.addWidget(self.batch_button)
-        top.addWidget(self.suggest_button)
-        top.addWidget(self.job_progress)
+        self.job_progress = JobProgressRow(self.jobs)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model"))
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.open_model_button)
+        row.addWidget(self.tta)
+        row.addWidget(self.batch_button)
+        row.addWidget(self.suggest_button)
+        row.addWidget(self.job_progress)
+        return row
 
+    def _build_results_side(self) -> QWidget:
         self.drop_zone = DropZone("Drop FITS, JPEG, PNG or TIFF cutouts or folders here to classify them")
         self.drop_zone.paths_dropped.connect(self.classify_paths)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #f0b060;")
         self.message.hide()
+        side = QWidget()
+        layout = QVBoxLayout(side)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.drop_zone)
+        layout.addWidget(self.message)
+        layout.addWidget(self._build_table(), 1)
+        return side
+
+    def _build_table(self) -> QTableWidget:
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -138,17 +179,25 @@ class ClassifyPanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSortingEnabled(True)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.drop_zone)
-        left_layout.addWidget(self.message)
-        left_layout.addWidget(self.table, 1)
+        return self.table
 
+    def _build_viewer_side(self) -> QWidget:
         self.title = QLabel("Drop cutouts to classify them")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.view = ImageView()
         self.view.empty_text = "The selected cutout appears here with the explanation over it"
+        self.bars = ProbabilityBars()
+        side = QWidget()
+        layout = QVBoxLayout(side)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addLayout(self._build_map_controls())
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.bars)
+        layout.addLayout(self._build_add_row())
+        return side
+
+    def _build_map_controls(self) -> QHBoxLayout:
         self.method = QComboBox()
         for key in EXPLANATION_METHODS:
             self.method.addItem(EXPLANATION_TITLES[key], key)
@@ -174,35 +223,18 @@ class ClassifyPanel(QWidget):
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addStretch(1)
-        self.bars = ProbabilityBars()
+        return controls
+
+    def _build_add_row(self) -> QHBoxLayout:
         self.label_choice = QComboBox()
         self.label_choice.setToolTip("The class to record in the project (correct the prediction here)")
         self.add_button = QPushButton("Add to project with this label")
         self.add_button.setToolTip("Add the cutout to the project open in the Library, labelled with this class")
         self.add_button.clicked.connect(self.add_to_project)
-        add_row = QHBoxLayout()
-        add_row.addWidget(self.label_choice, 1)
-        add_row.addWidget(self.add_button)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.title)
-        right_layout.addLayout(controls)
-        right_layout.addWidget(self.view, 1)
-        right_layout.addWidget(self.bars)
-        right_layout.addLayout(add_row)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([560, 840])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top)
-        layout.addWidget(splitter, 1)
-        self._refresh_buttons()
+        row = QHBoxLayout()
+        row.addWidget(self.label_choice, 1)
+        row.addWidget(self.add_button)
+        return row
 
     # Models ----------------------------------------------------------------------------
 
@@ -258,7 +290,7 @@ class ClassifyPanel(QWidget):
 
         config = ClassifyConfig(model, tuple(paths), tta=self.tta.isChecked())
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[Classifier, ClassifyResult, list[np.ndarray | None]]:
+        def job(emit: EventSink, cancel: CancelToken) -> Classified:
             classifier = open_classifier(config.model)
             result = classify(config, emit=emit, cancel=cancel)
             thumbnails: list[np.ndarray | None] = []
@@ -268,9 +300,9 @@ class ClassifyPanel(QWidget):
                     thumbnails.append(make_thumbnail(prediction.item, THUMBNAIL_SIZE))
                 except Exception:  # noqa: BLE001 - it was just read; a thumbnail is not worth failing for
                     thumbnails.append(None)
-            return classifier, result, thumbnails
+            return Classified(classifier, result, thumbnails)
 
-        self._start("classify", job, "Classifying")
+        self._start(job, "Classifying", self._add_results)
 
     def batch_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A folder of cutouts to classify")
@@ -291,13 +323,13 @@ class ClassifyPanel(QWidget):
 
         config = ClassifyConfig(model, (folder,), tta=self.tta.isChecked())
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, ClassifyResult]:
+        def job(emit: EventSink, cancel: CancelToken) -> ClassifyResult:
             result = classify(config, emit=emit, cancel=cancel)
             if result.predictions:
                 write_predictions_csv(result, out)
-            return out, result
+            return result
 
-        self._start("batch", job, f"Classifying {folder} to {Path(out).name}")
+        self._start(job, f"Classifying {folder} to {Path(out).name}", partial(self._on_folder_classified, out))
 
     def suggest_for_project(self) -> None:
         project = self.session.project
@@ -308,37 +340,30 @@ class ClassifyPanel(QWidget):
 
         config = SuggestConfig(str(project.path), model, tta=self.tta.isChecked())
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> SuggestResult:
             return suggest_labels(config, emit=emit, cancel=cancel)
 
-        self._start("suggest", job, f"Suggesting labels for {project.path.name}")
+        self._start(job, f"Suggesting labels for {project.path.name}", self._on_suggested)
 
-    def _start(self, kind: str, job: object, message: str) -> None:
-        import galaxy_studio.model.classification  # noqa: F401 - torch's first import can deadlock in a worker thread
-
-        self._job_kind = kind
-        self.job_progress.begin()
-        self.jobs.start(job)  # type: ignore[arg-type]
+    def _start(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
+        self.jobs.start(job, on_success=on_success, on_failure=self._on_job_failed,
+                        on_cancel=self._on_job_cancelled, uses_torch=True)
         self._refresh_buttons()
         self.status.emit(message + "…")
 
-    def _on_job_succeeded(self, result: object) -> None:
-        if self._job_kind == "classify":
-            classifier, classified, thumbnails = result  # type: ignore[misc]
-            self._add_results(classifier, classified, thumbnails)
-        elif self._job_kind == "batch":
-            out, classified = result  # type: ignore[misc]
-            self._report_failures(classified.failures)
-            if classified.predictions:
-                self.status.emit(f"Wrote {len(classified.predictions)} predictions to {out} "
-                                 f"({len(classified.failures)} left out)")
-            else:
-                self._show_message("No cutout in that folder could be classified; nothing was written")
+    def _on_folder_classified(self, out: str, classified: ClassifyResult) -> None:
+        self._report_failures(classified.failures)
+        if classified.predictions:
+            self.status.emit(f"Wrote {len(classified.predictions)} predictions to {out} "
+                             f"({len(classified.failures)} left out)")
         else:
-            self._report_failures(result.failures)  # type: ignore[attr-defined]
-            self.session.changed_outside()
-            self.status.emit(f"Stored {result.stored} suggestion(s) in the project; in the Library choose "  # type: ignore[attr-defined]
-                             "Order: most uncertain first, and press Enter to accept one")
+            self._show_message("No cutout in that folder could be classified; nothing was written")
+
+    def _on_suggested(self, result: SuggestResult) -> None:
+        self._report_failures(result.failures)
+        self.session.changed_outside()
+        self.status.emit(f"Stored {result.stored} suggestion(s) in the project; in the Library choose "
+                         "Order: most uncertain first, and press Enter to accept one")
 
     def _on_job_failed(self, message: str) -> None:
         self._show_message(message)
@@ -346,10 +371,6 @@ class ClassifyPanel(QWidget):
 
     def _on_job_cancelled(self) -> None:
         self.status.emit("Cancelled; nothing was written")
-
-    def _on_job_finished(self) -> None:
-        self._job_kind = ""
-        self._refresh_buttons()
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -363,7 +384,8 @@ class ClassifyPanel(QWidget):
         more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
         self._show_message(f"{len(failures)} file(s) left out:\n{shown}{more}")
 
-    def _add_results(self, classifier: Classifier, result: ClassifyResult, thumbnails: list[np.ndarray | None]) -> None:
+    def _add_results(self, classified: Classified) -> None:
+        classifier, result = classified.classifier, classified.result
         if self.classifier is None or self.classifier.classes != classifier.classes:
             self.predictions.clear()
             self.table.setRowCount(0)
@@ -372,7 +394,7 @@ class ClassifyPanel(QWidget):
         self._set_classes(classifier.classes)
         self.table.setSortingEnabled(False)
         first_new = None
-        for prediction, thumbnail in zip(result.predictions, thumbnails):
+        for prediction, thumbnail in zip(result.predictions, classified.thumbnails):
             key = len(self.predictions)
             self.predictions.append(prediction)
             row = self.table.rowCount()
@@ -447,21 +469,12 @@ class ClassifyPanel(QWidget):
         target = self.target.currentData()
         if target is None:
             target = self.classifier.classes.index(prediction.predicted)
-        self._pending_explanation = (key, self.method.currentData(), int(target))
-        self._start_pending_explanation()
-
-    def _start_pending_explanation(self) -> None:
-        if self._pending_explanation is None or self.explainer.running or self.classifier is None:
-            return
-        key, method, target = self._pending_explanation
-        self._pending_explanation = None
+        method, target = self.method.currentData(), int(target)
         classifier = self.classifier
-        item: CatalogItem = self.predictions[key].item
-        import galaxy_studio.model.explain  # noqa: F401 - captum and torch imported here, not first in a worker
-
+        item: CatalogItem = prediction.item
         colour_map = self.colour_map.currentText()
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[int, np.ndarray, np.ndarray, str, np.ndarray]:
+        def job(emit: EventSink, cancel: CancelToken) -> Explanation:
             from galaxy_studio.data.catalog import read_item
             from galaxy_studio.data.display import render_rgb
             from galaxy_studio.model.explain import colour_map_table, explain_cutout, explainable_copy
@@ -470,16 +483,15 @@ class ClassifyPanel(QWidget):
             rgb = render_rgb(cutout)
             values = explain_cutout(explainable_copy(classifier.model), classifier.prep, cutout, target, method)
             # matplotlib's colour maps cost an import: paid here, not on the GUI thread.
-            return key, rgb, values, colour_map, colour_map_table(colour_map)
+            return Explanation(key, rgb, values, colour_map, colour_map_table(colour_map))
 
-        self.explainer.start(job)
+        self.explainer.request(job, on_success=self._on_explained, on_failure=self._on_explain_failed, uses_torch=True)
 
-    def _on_explained(self, result: tuple[int, np.ndarray, np.ndarray, str, np.ndarray]) -> None:
-        key, rgb, values, colour_map, table = result
-        self._colour_tables[colour_map] = table
-        if key != self._shown_key:
+    def _on_explained(self, explanation: Explanation) -> None:
+        self._colour_tables[explanation.colour_map] = explanation.table
+        if explanation.key != self._shown_key:
             return
-        self.display_rgb, self.attribution = rgb, values
+        self.display_rgb, self.attribution = explanation.rgb, explanation.values
         self._redraw_overlay()
 
     def _on_explain_failed(self, message: str) -> None:

@@ -12,8 +12,10 @@ Resume (or a later session, from Past runs) continues.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -27,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -68,10 +69,15 @@ from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, d
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
+from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
-from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
+
+if TYPE_CHECKING:
+    from galaxy_studio.distill.experts import BufferResult
+    from galaxy_studio.distill.runner import DistillResult
 
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
 WARNING_STYLE = "color: #ff9a8a;"
@@ -91,6 +97,14 @@ def describe_run(run: DistillRun) -> str:
             f"{run.iterations} it · {result}")
 
 
+@dataclass(frozen=True)
+class IterationEstimate:
+    """Two timed iterations: the device they ran on and the seconds one took."""
+
+    device: str
+    seconds: float
+
+
 def prototype_cutout(picture: np.ndarray, name: str) -> Cutout:
     """A prototype as a three-band cutout, so the stretch controls apply to it as to any image."""
     return Cutout(picture.astype(np.float32) / 255.0, ["R", "G", "B"], name, "png")
@@ -104,21 +118,18 @@ class DistillPanel(QWidget):
         self.session = session
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
-        self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
         self.runner.finished.connect(self._on_finished)
         self.runner.paused_changed.connect(self._on_paused_changed)
         self.exporter = JobRunner(self)
-        self.exporter.succeeded.connect(self._on_exported)
-        self.exporter.failed.connect(self._on_export_failed)
+        self.exporter.finished.connect(self._update_buttons)
         self.config: DistillConfig | None = None
         self.run_dir: Path | None = None
-        self.result: Any = None
+        self.result: DistillResult | None = None
         self.evaluation: dict[str, Any] | None = None
         self.iteration = 0
         self.message = ""
-        self._job_kind = ""
+        self._distilling: JobHandle[DistillResult] | None = None
+        self._evaluating: JobHandle[dict[str, Any]] | None = None
         self._eta = Eta()
         self._after_job: Callable[[], None] | None = None
         self._steps: list[int] = []
@@ -196,15 +207,14 @@ class DistillPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Stop after the current iteration and wait; Resume continues in place")
         self.pause_button.clicked.connect(self.toggle_pause)
-        self.cancel_button = QPushButton("Cancel")
+        self.job_progress = JobProgress(self.runner, self)
+        self.cancel_button = self.job_progress.cancel_button
         self.cancel_button.setToolTip("Stop after the current iteration; the last checkpoint is kept")
-        self.cancel_button.clicked.connect(self.runner.cancel)
         buttons = QHBoxLayout()
         for button in (self.estimate_button, self.start_button, self.pause_button, self.cancel_button):
             buttons.addWidget(button)
-        self.progress = QProgressBar()
+        self.progress = self.job_progress.bar
         self.progress.setFormat("%v / %m")
-        self.progress.hide()
         self.progress_label = QLabel("Choose data and a buffer, then press Start.")
         self.progress_label.setWordWrap(True)
         self.device_note = QLabel("Device: auto picks a CUDA or Apple GPU when there is one, else the CPU.")
@@ -374,12 +384,10 @@ class DistillPanel(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self.runner.running
-        distilling = busy and self._job_kind == "distill"
         for widget in (self.start_button, self.estimate_button, self.form.build_button):
             widget.setEnabled(not busy)
-        self.pause_button.setEnabled(distilling)
+        self.pause_button.setEnabled(self._is_running(self._distilling))
         self.pause_button.setText("Resume" if self.runner.pause_requested else "Pause")
-        self.cancel_button.setEnabled(busy)
         finished = self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file()
         for button in self.export_buttons.values():
             button.setEnabled(finished and not self.exporter.running)
@@ -407,18 +415,20 @@ class DistillPanel(QWidget):
 
     # Jobs ------------------------------------------------------------------------------
 
-    def _start_job(self, kind: str, job: Callable[[EventSink, CancelToken], object], message: str) -> None:
-        import galaxy_studio.distill.runner  # noqa: F401 - torch's first import can deadlock in a worker thread
-
-        self._job_kind = kind
+    def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None],
+                   on_cancel: Callable[[], None] | None = None) -> JobHandle[R]:
         self._eta = Eta()
         self.message = ""
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(message)
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.runner.start(job)
+        handle = self.runner.start(job, on_success=on_success, on_failure=self._on_failed,
+                                   on_cancel=on_cancel or self._on_cancelled, uses_torch=True)
         self._update_buttons()
+        return handle
+
+    @staticmethod
+    def _is_running(handle: JobHandle[Any] | None) -> bool:
+        return handle is not None and handle.running
 
     def _data_and_buffer_ready(self, need_buffer: bool = True) -> bool:
         if self.runner.running:
@@ -443,28 +453,30 @@ class DistillPanel(QWidget):
             return
         config = config or self.form.buffer_config()
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> BufferResult:
             from galaxy_studio.distill.experts import train_experts
 
             return train_experts(config, emit=emit, cancel=cancel)
 
         self._after_job = then
-        self._start_job("buffer", job, f"Building a buffer in {config.out_dir}…")
+        self._start_job(job, f"Building a buffer in {config.out_dir}…", self._on_buffer_built)
 
     def start_demo(self) -> None:
         """Build (once) the demo data and buffer, then distil them live (see distill/demo.py)."""
         from galaxy_studio.distill.demo import DEMO_BUFFER_NAME, ensure_demo_buffer
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> tuple[Path, Path]:
             return ensure_demo_buffer(emit=emit, cancel=cancel)
 
-        self._after_job = self._start_demo_run
-        self._start_job("demo", job, f"Preparing the demo galaxies and the '{DEMO_BUFFER_NAME}' buffer…")
+        self._start_job(job, f"Preparing the demo galaxies and the '{DEMO_BUFFER_NAME}' buffer…",
+                        self._on_demo_prepared)
 
-    def _start_demo_run(self) -> None:
+    def _on_demo_prepared(self, prepared: tuple[Path, Path]) -> None:
+        self._after_job = partial(self._start_demo_run, *prepared)
+
+    def _start_demo_run(self, data: Path, buffer: Path) -> None:
         from galaxy_studio.distill.demo import demo_distill_config
 
-        data, buffer = self.result
         self.form.data_edit.setText(str(data))
         self.form.buffer_edit.setText(str(buffer))
         self.start(demo_distill_config(buffer, data, new_run_folder(distill_runs_dir(), "demo-stm")))
@@ -474,14 +486,15 @@ class DistillPanel(QWidget):
             return
         config = self.form.distill_config(distill_runs_dir() / "estimate")
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> IterationEstimate:
             from galaxy_studio.distill.timing import estimate_iteration_seconds
             from galaxy_studio.model.prediction import resolve_device
 
-            return resolve_device(config.device).type, estimate_iteration_seconds(config, emit=emit, cancel=cancel)
+            return IterationEstimate(resolve_device(config.device).type,
+                                     estimate_iteration_seconds(config, emit=emit, cancel=cancel))
 
         self._estimate_config = config
-        self._start_job("estimate", job, "Timing two iterations…")
+        self._start_job(job, "Timing two iterations…", self._on_iteration_timed)
 
     def start(self, config: DistillConfig | None = None, history: list[dict[str, Any]] | None = None) -> None:
         if config is None:
@@ -505,13 +518,15 @@ class DistillPanel(QWidget):
         self._sync_timeline()
         self._note_device(config.device)
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> DistillResult:
             from galaxy_studio.distill.runner import distill
 
             return distill(config, emit=emit, cancel=cancel)
 
         self._after_job = self._evaluate_finished_run if self.evaluate_when_done.isChecked() else None
-        self._start_job("distill", job, f"Loading {Path(config.data).name} and the buffer…")
+        self._distilling = self._start_job(job, f"Loading {Path(config.data).name} and the buffer…",
+                                           self._on_distilled, self._on_distill_cancelled)
+        self._update_buttons()
 
     def _reset_views(self, classes: tuple[str, ...]) -> None:
         self.loss_plot.clear_series()
@@ -552,7 +567,7 @@ class DistillPanel(QWidget):
         protocol = EvaluationProtocol(nets=self.eval_nets.value(), epochs=self.eval_epochs.value(),
                                       device=config.device if config is not None else "auto")
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> dict[str, Any]:
             from galaxy_studio.distill.evaluate import evaluate_synthetic
 
             report = evaluate_synthetic(run_dir, None, protocol, emit=emit, cancel=cancel)
@@ -560,8 +575,8 @@ class DistillPanel(QWidget):
             return report
 
         self._after_job = None
-        self._start_job("evaluate", job, f"Evaluating: {protocol.nets} fresh net(s) per training set, "
-                                         f"{protocol.epochs} epochs…")
+        self._evaluating = self._start_job(job, f"Evaluating: {protocol.nets} fresh net(s) per training set, "
+                                                f"{protocol.epochs} epochs…", self._on_evaluated)
 
     def toggle_pause(self) -> None:
         if self.runner.pause_requested:
@@ -623,12 +638,10 @@ class DistillPanel(QWidget):
         self.readability_label.setText(text)
 
     def _on_progress(self, event: Progressed) -> None:
-        self.progress.setRange(0, max(event.total, 1))
-        self.progress.setValue(event.done)
-        if self._job_kind == "evaluate":
+        if self._is_running(self._evaluating):
             self.progress_label.setText(f"Evaluating: {event.what} {event.done}/{event.total} · "
                                         f"{self._eta.describe(event)}")
-        if self._job_kind != "distill" or not event.what.startswith("stage"):
+        if not self._is_running(self._distilling) or not event.what.startswith("stage"):
             return
         now = time.perf_counter()
         if self._last_progress is not None and event.done > self._last_progress[1]:
@@ -716,27 +729,28 @@ class DistillPanel(QWidget):
 
     # Endings ---------------------------------------------------------------------------
 
-    def _on_succeeded(self, result: object) -> None:
+    def _on_iteration_timed(self, estimate: IterationEstimate) -> None:
+        assert self._estimate_config is not None
+        self._note_device(self._estimate_config.device, estimate.seconds, self._estimate_config.iterations)
+        self.progress_label.setText(f"About {estimate.seconds:.2f} s per iteration on {estimate.device}.")
+
+    def _on_buffer_built(self, result: BufferResult) -> None:
+        self.form.buffer_edit.setText(result.buffer_dir)
+        self.progress_label.setText(f"Buffer ready: {result.experts} expert(s), "
+                                    f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}.")
+
+    def _on_distilled(self, result: DistillResult) -> None:
         self.result = result
-        if self._job_kind == "estimate":
-            device, seconds = result
-            assert self._estimate_config is not None
-            self._note_device(self._estimate_config.device, seconds, self._estimate_config.iterations)
-            self.progress_label.setText(f"About {seconds:.2f} s per iteration on {device}.")
-        elif self._job_kind == "buffer":
-            self.form.buffer_edit.setText(result.buffer_dir)
-            self.progress_label.setText(f"Buffer ready: {result.experts} expert(s), "
-                                        f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}.")
-        elif self._job_kind == "distill":
-            self.progress_label.setText(
-                f"Done: {result.iterations} iterations (stopped by {result.stopped_by}), stage {result.stage}, "
-                f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}.")
-            self.status.emit(f"Distillation finished: {result.synthetic}")
-        elif self._job_kind == "evaluate":
-            self._show_evaluation(result)
-            distilled = result["distilled"]
-            self.progress_label.setText(f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± "
-                                        f"{100 * distilled['std']:.1f}% test accuracy.")
+        self.progress_label.setText(
+            f"Done: {result.iterations} iterations (stopped by {result.stopped_by}), stage {result.stage}, "
+            f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}.")
+        self.status.emit(f"Distillation finished: {result.synthetic}")
+
+    def _on_evaluated(self, report: dict[str, Any]) -> None:
+        self._show_evaluation(report)
+        distilled = report["distilled"]
+        self.progress_label.setText(f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± "
+                                    f"{100 * distilled['std']:.1f}% test accuracy.")
 
     def _on_failed(self, message: str) -> None:
         self._after_job = None
@@ -744,14 +758,14 @@ class DistillPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self._after_job = None
-        if self._job_kind == "distill":
-            self._say(f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
-                      "under Past runs and press Resume to continue.")
-        else:
-            self._say("Cancelled.")
+        self._say("Cancelled.")
+
+    def _on_distill_cancelled(self) -> None:
+        self._after_job = None
+        self._say(f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
+                  "under Past runs and press Resume to continue.")
 
     def _on_finished(self) -> None:
-        self.progress.hide()
         follow_up, self._after_job = self._after_job, None
         self.refresh_runs()
         self._update_buttons()
@@ -814,7 +828,7 @@ class DistillPanel(QWidget):
                 return
         destination = Path(target)
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> str:
             from galaxy_studio.distill.export import export_fits_cube, export_png_grids, load_synthetic, save_synthetic
 
             synthetic = load_synthetic(run_dir / "synthetic.npz")
@@ -826,7 +840,7 @@ class DistillPanel(QWidget):
                 return f"{len(export_png_grids(synthetic, destination))} PNG file(s) in {destination}"
             return f"wrote {destination}"
 
-        self.exporter.start(job)
+        self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
         self._update_buttons()
 
     def export_evolution(self, kind: str, target: str | Path | None = None) -> None:
@@ -841,14 +855,14 @@ class DistillPanel(QWidget):
                 return
         destination = Path(target)
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> str:
             from galaxy_studio.distill.evolution import write_evolution_gif, write_evolution_strip
 
             if kind == "gif":
                 return f"wrote {destination}: {write_evolution_gif(run_dir, destination)} frames"
             return f"wrote {destination}: {write_evolution_strip(run_dir, destination)} snapshots"
 
-        self.exporter.start(job)
+        self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
         self._update_buttons()
 
     def _on_exported(self, message: str) -> None:
@@ -866,7 +880,7 @@ class DistillPanel(QWidget):
         self.runs.blockSignals(True)
         self.runs.clear()
         for run in list_distill_runs():
-            live = self.runner.running and self._job_kind == "distill" and run.path == self.run_dir
+            live = self.runner.running and self._is_running(self._distilling) and run.path == self.run_dir
             item = QListWidgetItem(describe_run(run) if not live else f"{run.name} · running")
             item.setData(Qt.ItemDataRole.UserRole, run)
             item.setToolTip(str(run.path))

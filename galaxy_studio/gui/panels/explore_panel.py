@@ -3,16 +3,18 @@ label them together, cluster them (scored against the majority-class baseline), 
 the nearest neighbours of any cutout.
 
 The panel builds an EmbedConfig and runs `embed`, `map_2d` and `cluster_embeddings` in
-JobRunner workers; the GUI thread only recolours dots. Labels go to the session's open
-project as one batch of ordinary labels of the session's labeller (one transaction), so
-Ctrl+Z (Edit → Undo Label) takes them back one by one, *Undo batch* takes back exactly that
-batch, and the Library shows them at once through the session's notices.
+JobRunner workers (the neighbours' thumbnails in a LatestRequestRunner); the GUI thread only
+recolours dots. Labels go to the session's open project as one batch of ordinary labels of
+the session's labeller (one transaction), so Ctrl+Z (Edit → Undo Label) takes them back one
+by one, *Undo batch* takes back exactly that batch, and the Library shows them at once
+through the session's notices.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,9 +52,9 @@ from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
-from galaxy_studio.gui.widgets.job_progress import JobProgress
+from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
-from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
 from galaxy_studio.model.config import DEVICES
@@ -83,6 +85,44 @@ EMPTY_HINT = ("<h3>Nothing to explore yet</h3>"
               "<b>1–9</b> to label them all.</p>")
 
 
+@dataclass(frozen=True)
+class MappedEmbeddings:
+    """An embedding with its 2-D map and the index that finds each cutout's neighbours."""
+
+    embeddings: Embeddings
+    xy: np.ndarray
+    index: SimilarityIndex
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Cluster numbers per cutout, their score against the labels (None: nothing labelled),
+    and the method and k that made them."""
+
+    clusters: np.ndarray
+    score: ClusterScore | None
+    method: str
+    k: int
+
+
+@dataclass(frozen=True)
+class LabelledBatch:
+    """How many cutouts were saved with `class_name` (all or none: one transaction), and
+    what stopped them (empty: nothing did)."""
+
+    class_name: str
+    saved: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class UndoneBatch:
+    """What taking back the last batch did (None: nothing, because of `problem`)."""
+
+    undone: BatchUndone | None
+    problem: str
+
+
 def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None]:
     """The project's id of each item (None: not in the project)."""
     ids = {(record.path, record.index): record.id for record in project.images()}
@@ -108,16 +148,9 @@ class ExplorePanel(QWidget):
         self.user_settings: DisplaySettings | None = None
         self.map_message = ""
         self._labels_stale = False
-        self._job_kind = ""
-        self._pending_thumbnails: list[tuple[int, CatalogItem]] | None = None
         self.jobs = JobRunner(self)
-        self.jobs.succeeded.connect(self._on_job_succeeded)
-        self.jobs.failed.connect(self._on_job_failed)
-        self.jobs.cancelled.connect(self._on_job_cancelled)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.thumbnails = JobRunner(self)
-        self.thumbnails.succeeded.connect(self._on_thumbnails)
-        self.thumbnails.finished.connect(self._start_pending_thumbnails)
+        self.jobs.finished.connect(self._refresh_buttons)
+        self.thumbnails = LatestRequestRunner(self)
         self.loader = CutoutLoader(self)
         self.loader.shown.connect(self._on_cutout_shown)
         self.loader.failed.connect(self._on_cutout_failed)
@@ -180,7 +213,7 @@ class ExplorePanel(QWidget):
         self.device.setToolTip("auto: the GPU when there is one (CUDA or Apple), else the processor")
         self.compute_button = QPushButton("Compute")
         self.compute_button.clicked.connect(self.compute)
-        self.job_progress = JobProgress(self.jobs)
+        self.job_progress = JobProgressRow(self.jobs)
         row = QHBoxLayout()
         row.addWidget(QLabel("Data"))
         row.addWidget(self.data_edit, 1)
@@ -495,17 +528,16 @@ class ExplorePanel(QWidget):
             self._say(str(error))
             return
         method = self.projection.currentData()
-        import galaxy_studio.explore.autoencoder  # noqa: F401 - torch's first import can deadlock in a worker thread
         from galaxy_studio.explore.embeddings import embed
         from galaxy_studio.explore.projection import map_2d
         from galaxy_studio.explore.similarity import SimilarityIndex
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[Embeddings, np.ndarray, SimilarityIndex]:
+        def job(emit: EventSink, cancel: CancelToken) -> MappedEmbeddings:
             embeddings = embed(config, emit=emit, cancel=cancel)
             xy = map_2d(embeddings.vectors, method, emit=emit, cancel=cancel)
-            return embeddings, xy, SimilarityIndex(embeddings.vectors)
+            return MappedEmbeddings(embeddings, xy, SimilarityIndex(embeddings.vectors))
 
-        self._start("compute", job, f"Embedding {Path(config.data).name}")
+        self._start(job, f"Embedding {Path(config.data).name}", self._on_computed, uses_torch=True)
 
     def map_folder(self, folder: str | Path) -> None:
         """Embed and map a folder with the chosen source (the demo set opened on this tab)."""
@@ -523,7 +555,7 @@ class ExplorePanel(QWidget):
         def job(emit: EventSink, cancel: CancelToken) -> np.ndarray:
             return map_2d(vectors, method, emit=emit, cancel=cancel)
 
-        self._start("project", job, f"Drawing the {self.projection.currentText()} map")
+        self._start(job, f"Drawing the {self.projection.currentText()} map", self._on_reprojected)
 
     def cluster(self) -> None:
         if self.embeddings is None or self.jobs.running:
@@ -533,44 +565,34 @@ class ExplorePanel(QWidget):
         vectors, labels = self.embeddings.vectors, self.labels.copy()
         k, method = self.k.value(), self.cluster_method.currentData()
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[np.ndarray, ClusterScore | None, str, int]:
+        def job(emit: EventSink, cancel: CancelToken) -> Clustering:
             clusters = cluster_embeddings(vectors, k, method)
             score = score_clusters(clusters, labels) if np.any(labels >= 0) else None
-            return clusters, score, method, k
+            return Clustering(clusters, score, method, k)
 
-        self._start("cluster", job, f"Clustering into {k} groups")
+        self._start(job, f"Clustering into {k} groups", self._on_clustered)
 
-    def _start(self, kind: str, job: object, message: str) -> None:
-        self._job_kind = kind
-        self.job_progress.begin()
-        self.jobs.start(job)  # type: ignore[arg-type]
+    def _start(self, job: Job[R], message: str, on_success: Callable[[R], None], *, uses_torch: bool = False) -> None:
+        self.jobs.start(job, on_success=on_success, on_failure=self._on_job_failed, on_cancel=self._on_job_cancelled,
+                        uses_torch=uses_torch)
         self._refresh_buttons()
         self.status.emit(message + "…")
 
-    def _on_job_succeeded(self, result: object) -> None:
-        if self._job_kind == "compute":
-            embeddings, xy, index = result  # type: ignore[misc]
-            self.set_embeddings(embeddings, xy, index)
-        elif self._job_kind == "project":
-            self.set_map(result)  # type: ignore[arg-type]
-            self.status.emit(f"{self.projection.currentText()} map drawn")
-        elif self._job_kind == "cluster":
-            clusters, score, method, k = result  # type: ignore[misc]
-            self.set_clusters(clusters, score, method, k)
-        elif self._job_kind == "label":
-            self._on_labelled(*result)  # type: ignore[misc]
-        elif self._job_kind == "undo":
-            self._on_undone(*result)  # type: ignore[misc]
+    def _on_computed(self, mapped: MappedEmbeddings) -> None:
+        self.set_embeddings(mapped.embeddings, mapped.xy, mapped.index)
+
+    def _on_reprojected(self, xy: np.ndarray) -> None:
+        self.set_map(xy)
+        self.status.emit(f"{self.projection.currentText()} map drawn")
+
+    def _on_clustered(self, clustering: Clustering) -> None:
+        self.set_clusters(clustering.clusters, clustering.score, clustering.method, clustering.k)
 
     def _on_job_failed(self, message: str) -> None:
         self._say(f"Failed: {message}")
 
     def _on_job_cancelled(self) -> None:
         self._say("Cancelled; the map is as it was")
-
-    def _on_job_finished(self) -> None:
-        self._job_kind = ""
-        self._refresh_buttons()
 
     def _say(self, text: str) -> None:
         self.status.emit(text)
@@ -733,21 +755,21 @@ class ExplorePanel(QWidget):
         items = [self.embeddings.items[int(row)] for row in rows]
         session = self.session
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[str, int, str]:
+        def job(emit: EventSink, cancel: CancelToken) -> LabelledBatch:
             try:
                 session.add_and_label(items, class_name, emit=emit, cancel=cancel)
             except ProjectError as error:
-                return class_name, 0, f"Labels NOT saved for {len(items)} cutout(s): {error}"
-            return class_name, len(items), ""
+                return LabelledBatch(class_name, 0, f"Labels NOT saved for {len(items)} cutout(s): {error}")
+            return LabelledBatch(class_name, len(items), "")
 
-        self._start("label", job, f"Labelling {len(items)} cutout(s) as {class_name}")
+        self._start(job, f"Labelling {len(items)} cutout(s) as {class_name}", self._on_labelled)
 
-    def _on_labelled(self, class_name: str, saved: int, problem: str) -> None:
+    def _on_labelled(self, batch: LabelledBatch) -> None:
         project = self.session.project
-        if problem:
-            self.status.emit(problem)
-        elif saved and project is not None:
-            self.status.emit(f"Labelled {saved} cutout(s) as {class_name} in {project.path.name} "
+        if batch.problem:
+            self.status.emit(batch.problem)
+        elif batch.saved and project is not None:
+            self.status.emit(f"Labelled {batch.saved} cutout(s) as {batch.class_name} in {project.path.name} "
                              "(Undo batch takes them back)")
 
     def undo_batch(self) -> None:
@@ -756,20 +778,20 @@ class ExplorePanel(QWidget):
             return
         session = self.session
 
-        def job(emit: EventSink, cancel: CancelToken) -> tuple[BatchUndone | None, str]:
+        def job(emit: EventSink, cancel: CancelToken) -> UndoneBatch:
             try:
-                return session.undo_batch(), ""
+                return UndoneBatch(session.undo_batch(), "")
             except ProjectError as error:
-                return None, f"Undo batch failed, no label was taken back: {error}"
+                return UndoneBatch(None, f"Undo batch failed, no label was taken back: {error}")
 
-        self._start("undo", job, "Taking back the last batch")
+        self._start(job, "Taking back the last batch", self._on_undone)
 
-    def _on_undone(self, undone: BatchUndone | None, problem: str) -> None:
-        if undone is None:
-            self.status.emit(problem)
+    def _on_undone(self, result: UndoneBatch) -> None:
+        if result.undone is None:
+            self.status.emit(result.problem)
             return
-        kept = f"; {len(undone.kept)} kept their later label" if undone.kept else ""
-        self.status.emit(f"Took back {len(undone.image_ids)} label(s){kept}")
+        kept = f"; {len(result.undone.kept)} kept their later label" if result.undone.kept else ""
+        self.status.emit(f"Took back {len(result.undone.image_ids)} label(s){kept}")
 
     # Clusters --------------------------------------------------------------------------
 
@@ -834,13 +856,9 @@ class ExplorePanel(QWidget):
         self.loader.load(item, self.user_settings)
         neighbours, similarities = self.index.nearest(row, NEIGHBOURS)
         self.strip.set_neighbours(neighbours, similarities, [self.embeddings.items[i].name for i in neighbours])
-        self._pending_thumbnails = [(int(i), self.embeddings.items[i]) for i in neighbours]
-        self._start_pending_thumbnails()
+        self._show_neighbour_thumbnails([(int(i), self.embeddings.items[i]) for i in neighbours])
 
-    def _start_pending_thumbnails(self) -> None:
-        if self._pending_thumbnails is None or self.thumbnails.running:
-            return
-        wanted, self._pending_thumbnails = self._pending_thumbnails, None
+    def _show_neighbour_thumbnails(self, wanted: list[tuple[int, CatalogItem]]) -> None:
         from galaxy_studio.data.thumbnails import make_thumbnail
 
         def job(emit: EventSink, cancel: CancelToken) -> list[tuple[int, np.ndarray]]:
@@ -853,11 +871,14 @@ class ExplorePanel(QWidget):
                     continue
             return made
 
-        self.thumbnails.start(job)
+        self.thumbnails.request(job, on_success=self._on_thumbnails, on_failure=self._on_thumbnails_failed)
 
     def _on_thumbnails(self, made: list[tuple[int, np.ndarray]]) -> None:
         for row, rgb in made:
             self.strip.set_thumbnail(row, rgb)
+
+    def _on_thumbnails_failed(self, message: str) -> None:
+        self.status.emit(f"No thumbnails for the neighbours: {message}")
 
     def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
         if request != self.loader.latest:

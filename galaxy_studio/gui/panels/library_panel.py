@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -77,7 +78,6 @@ class LibraryPanel(QWidget):
         self.cutout: Cutout | None = None
         self.user_settings: DisplaySettings | None = None
         self._pending_opens: list[tuple[list[str], bool]] = []
-        self._opening_replace = False
 
         self.thumbnails = ThumbnailLoader(ThumbnailCache(app_paths.thumbnail_cache_dir()), self)
         self.model = CatalogModel(self.thumbnails, DEFAULT_THUMBNAIL_SIZE, self)
@@ -88,8 +88,6 @@ class LibraryPanel(QWidget):
         self.loader.shown.connect(self._on_cutout_shown)
         self.loader.failed.connect(self._on_cutout_failed)
         self.opener = JobRunner(self)
-        self.opener.succeeded.connect(self._on_opened)
-        self.opener.failed.connect(self._on_open_failed)
         self.opener.finished.connect(self._start_next_open)
 
         self._build_layout()
@@ -225,16 +223,14 @@ class LibraryPanel(QWidget):
         paths, replace = self._pending_opens.pop(0)
         if replace and self.session.project is not None:
             self.session.close()
-        self._opening_replace = replace
         self.status.emit(f"Opening {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "") + "…")
         project = self.session.project
         if project is None:
 
-            def scan(emit: EventSink, cancel: CancelToken) -> tuple[Catalog, list[tuple[str, str]]]:
-                catalog = catalog_from_paths(paths)
-                return catalog, catalog.skipped
+            def scan(emit: EventSink, cancel: CancelToken) -> Catalog:
+                return catalog_from_paths(paths)
 
-            self.opener.start(scan)
+            self.opener.start(scan, on_success=partial(self._on_scanned, replace), on_failure=self._on_open_failed)
         else:
             project_path = project.path
 
@@ -242,18 +238,21 @@ class LibraryPanel(QWidget):
                 with Project.open(project_path) as writer:
                     return writer.add_paths(paths, emit=emit, cancel=cancel)
 
-            self.opener.start(add)
+            self.opener.start(add, on_success=self._on_added_to_project, on_failure=self._on_open_failed)
 
-    def _on_opened(self, result: tuple[Catalog | int, list[tuple[str, str]]]) -> None:
-        """A scanned catalogue replaces or joins the library; files added to the open
-        project (by another connection, off this thread) are reloaded from it."""
-        opened, skipped = result
-        if isinstance(opened, Catalog):
-            added = len(opened.items)
-            self.set_catalog(opened if self._opening_replace else self.catalog.merge(opened))
-        else:
-            added = opened
-            self.session.changed_outside()
+    def _on_scanned(self, replace: bool, catalog: Catalog) -> None:
+        """A scanned catalogue replaces or joins the library."""
+        self.set_catalog(catalog if replace else self.catalog.merge(catalog))
+        self._report_opened(len(catalog.items), catalog.skipped)
+
+    def _on_added_to_project(self, result: tuple[int, list[tuple[str, str]]]) -> None:
+        """Files added to the open project (by another connection, off this thread) are
+        reloaded from it."""
+        added, skipped = result
+        self.session.changed_outside()
+        self._report_opened(added, skipped)
+
+    def _report_opened(self, added: int, skipped: list[tuple[str, str]]) -> None:
         message = f"Added {added} item(s)"
         if skipped:
             self.problems.extend(skipped)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -30,15 +29,19 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.eta import format_duration
-from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed, Warned
+from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Warned
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.settings_form import SettingsForm
-from galaxy_studio.gui.worker import JobRunner
+from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
+
+if TYPE_CHECKING:
+    from galaxy_studio.model.training import TrainResult
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 # The TrainConfig settings the form shows, in its order; the rest keep their defaults.
@@ -83,12 +86,8 @@ class TrainPanel(QWidget):
         self.session = session
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
-        self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
         self.runner.finished.connect(self._on_finished)
-        self.result: object | None = None
-        self._job_kind = ""
+        self.result: TrainResult | None = None
         self._build()
         self.refresh_runs()
 
@@ -166,16 +165,14 @@ class TrainPanel(QWidget):
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.job_progress = JobProgress(self.runner, self)
+        self.cancel_button = self.job_progress.cancel_button
         buttons = QHBoxLayout()
         buttons.addWidget(self.estimate_button)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
-        self.progress = QProgressBar()
+        self.progress = self.job_progress.bar
         self.progress.setFormat("%v / %m")
-        self.progress.hide()
         self.progress_label = QLabel("Choose data and press Start.")
         self.progress_label.setWordWrap(True)
         return buttons
@@ -262,7 +259,7 @@ class TrainPanel(QWidget):
 
             return estimate_epoch_seconds(config)
 
-        self._start_job("estimate", job, "Timing a few batches…")
+        self._start_job(job, "Timing a few batches…", self._on_estimated)
 
     def start(self, config: TrainConfig | None = None) -> None:
         if config is None and not self._ready():
@@ -273,13 +270,13 @@ class TrainPanel(QWidget):
         self.metrics_label.setText("Training…")
         self.confusion.setRowCount(0)
 
-        def job(emit: EventSink, cancel: CancelToken) -> object:
+        def job(emit: EventSink, cancel: CancelToken) -> TrainResult:
             from galaxy_studio.model.training import train_classifier
 
             return train_classifier(config, emit=emit, cancel=cancel)
 
         self._run_dir = config.out_dir
-        self._start_job("train", job, f"Preparing {Path(config.data).name} on {config.device}…")
+        self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
 
     def resume_selected(self) -> None:
         item = self.runs.currentItem()
@@ -293,23 +290,15 @@ class TrainPanel(QWidget):
                 plot.append("train", epoch, record.get(train, math.nan))
                 plot.append("validation", epoch, record.get(val, math.nan))
 
-    def _start_job(self, kind: str, job: Callable[[EventSink, CancelToken], object], message: str) -> None:
-        import galaxy_studio.model.training  # noqa: F401 - torch's first import can deadlock in a worker thread
-
-        self._job_kind = kind
+    def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
         self.progress_label.setText(message)
-        self.progress.setRange(0, 0)
-        self.progress.show()
         for button in (self.start_button, self.estimate_button, self.resume_button):
             button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.runner.start(job)
+        self.runner.start(job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled,
+                          uses_torch=True)
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, Progressed):
-            self.progress.setRange(0, max(event.total, 1))
-            self.progress.setValue(event.done)
-        elif isinstance(event, EpochEnded):
+        if isinstance(event, EpochEnded):
             for plot, train, val in ((self.loss_plot, event.train_loss, event.val_loss),
                                      (self.acc_plot, event.train_acc, event.val_acc)):
                 plot.append("train", event.epoch, train)
@@ -322,10 +311,10 @@ class TrainPanel(QWidget):
         elif isinstance(event, Warned):
             self.status.emit(event.text)
 
-    def _on_succeeded(self, result: object) -> None:
-        if self._job_kind == "estimate":
-            self.progress_label.setText(f"About {format_duration(float(result))} per epoch on {self.device.currentText()}.")
-            return
+    def _on_estimated(self, seconds: float) -> None:
+        self.progress_label.setText(f"About {format_duration(seconds)} per epoch on {self.device.currentText()}.")
+
+    def _on_trained(self, result: TrainResult) -> None:
         self.result = result
         metrics = result.metrics
         self.metrics_label.setText(describe_metrics(metrics))
@@ -346,10 +335,8 @@ class TrainPanel(QWidget):
                                     "Past runs and press Resume to continue.")
 
     def _on_finished(self) -> None:
-        self.progress.hide()
         self.start_button.setEnabled(True)
         self.estimate_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
         self.refresh_runs()
 
     # Past runs -------------------------------------------------------------------------

@@ -1,41 +1,80 @@
-"""A progress bar with its Cancel button, following one JobRunner."""
+"""Every progress bar and Cancel button of the app, following one JobRunner."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from galaxy_studio.eta import Eta, format_duration
-from galaxy_studio.events import Progressed
+from galaxy_studio.events import Event, Progressed
 from galaxy_studio.gui.worker import JobRunner
 
 
-class JobProgress(QWidget):
-    """Hidden until `begin`; busy until the job reports how far it is; hidden again when the
-    runner finishes, however the job ended. Panels that run one job at a time share it."""
+class JobProgress(QObject):
+    """A progress bar and its Cancel button, wherever a panel lays them out. The bar shows
+    while a job runs: busy until the job reports how far it is, then done of total (with what
+    it does and the time left when `describe`), and hidden when the job ends however it
+    ended. Cancel cancels the running job and is enabled only while one runs."""
 
-    def __init__(self, jobs: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobRunner, parent: QObject | None = None, *, describe: bool = False) -> None:
         super().__init__(parent)
         self.bar = QProgressBar()
-        self.bar.setFixedWidth(260)
+        self.bar.hide()
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(jobs.cancel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        jobs.event.connect(self._on_event)
-        jobs.finished.connect(self.hide)
+        self._jobs = jobs
+        self._describe = describe
         self._eta = Eta()
-        self.hide()
+        jobs.started.connect(self._begin)
+        jobs.event.connect(self._on_event)
+        jobs.finished.connect(self._end)
 
-    def begin(self) -> None:
+    @Slot()
+    def _begin(self) -> None:
         self._eta = Eta()
         self.bar.setRange(0, 0)
-        self.show()
+        self.bar.show()
+        self.cancel_button.setEnabled(True)
 
-    def _on_event(self, event: object) -> None:
+    @Slot(object)
+    def _on_event(self, event: Event) -> None:
         if isinstance(event, Progressed) and event.total > 0:
             self.bar.setRange(0, event.total)
             self.bar.setValue(event.done)
             _, left = self._eta.update(event)
-            self.bar.setFormat(f"{event.what} %v/%m" + ("" if left is None else f" · {format_duration(left)} left"))
+            if self._describe:
+                self.bar.setFormat(f"{event.what} %v/%m" + ("" if left is None else f" · {format_duration(left)} left"))
+
+    @Slot()
+    def _end(self) -> None:
+        if self._jobs.running:  # a follow-up job was started from an earlier `finished` slot
+            return
+        self.bar.hide()
+        self.cancel_button.setEnabled(False)
+
+
+class JobProgressRow(QWidget):
+    """The bar and its Cancel button side by side, shown only while a job runs (a panel's
+    top row, the status bar)."""
+
+    def __init__(self, jobs: JobRunner, parent: QWidget | None = None, *, width: int = 260,
+                 describe: bool = True) -> None:
+        super().__init__(parent)
+        self.progress = JobProgress(jobs, self, describe=describe)
+        self.bar, self.cancel_button = self.progress.bar, self.progress.cancel_button
+        self.bar.setFixedWidth(width)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)  # a status bar would widen Cancel
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self._jobs = jobs
+        jobs.started.connect(self.show)
+        jobs.finished.connect(self._end)
+        self.hide()
+
+    @Slot()
+    def _end(self) -> None:
+        if not self._jobs.running:
+            self.hide()
