@@ -199,7 +199,7 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
         return None
     metadata = _read_metadata(out)
     if metadata.get("recipe") != _recipe(config):
-        raise ModelError(f"{out} holds a buffer of another recipe; choose another --out folder or delete it")
+        raise ModelError(f"{out} holds a buffer of another recipe", "choose another {out} folder or delete it")
     return metadata
 
 

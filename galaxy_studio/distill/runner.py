@@ -303,8 +303,8 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     if saved is None:
         return None
     if {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})} != config.recipe():
-        raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
-                         "or choose another --out folder")
+        raise ModelError(f"{run_dir} holds a distillation of another recipe",
+                         "run it with that config to resume, or choose another {out} folder")
     return saved
 
 

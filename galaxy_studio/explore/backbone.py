@@ -52,8 +52,9 @@ def _cached_weights(name: str) -> Path:
     path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
     if not path.is_file():
         raise ModelError(
-            f"no local weights for {name}: pass a weights file (--weights FILE, a torchvision state dict such as "
-            f"{Path(url).name} from {url}); Galaxy Studio does not download backbones"
+            f"no local weights for {name}: pass a weights file",
+            f"{{weights}} FILE, a torchvision state dict such as {Path(url).name} from {url}; Galaxy Studio "
+            "does not download backbones",
         )
     return path
 

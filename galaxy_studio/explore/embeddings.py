@@ -57,9 +57,9 @@ class EmbedConfig:
         if self.source not in SOURCES:
             raise ModelError(f"embedding source must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.source == "model" and not self.model:
-            raise ModelError("source 'model' needs a classifier checkpoint (--model RUN_DIR or model.pt)")
+            raise ModelError("source 'model' needs a classifier checkpoint", "pass {model} RUN_DIR or model.pt")
         if self.source == "backbone" and not self.backbone:
-            raise ModelError("source 'backbone' needs a torchvision network name (--backbone, e.g. resnet18)")
+            raise ModelError("source 'backbone' needs a torchvision network name", "pass {backbone} NAME, e.g. resnet18")
         if self.size < 8 or self.batch_size < 1 or self.latent < 1 or self.autoencoder_epochs < 1:
             raise ModelError(
                 f"size must be at least 8 px and batch size, latent size and epochs at least 1 (got {self.size}, "

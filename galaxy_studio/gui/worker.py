@@ -32,14 +32,19 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.errors import UserError
 from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
-from galaxy_studio.model.errors import ModelError
 
 Job = Callable[[EventSink, CancelToken], Any]
 SNAPSHOTS_PER_SECOND = 10
 
 _live_threads: set[QThread] = set()
+
+
+def _control_label(field: str) -> str:
+    """How the GUI names the setting a hint asks to change, until the config fields say it
+    themselves: the field's words as a box label, `min_lr_img` -> `"Min lr img" box`."""
+    return f'"{field.replace("_", " ").capitalize()}" box'
 
 
 def live_job_threads() -> int:
@@ -104,7 +109,9 @@ class _JobWorker(QObject):
             result = self._job(self.receive, self._cancel)
         except Cancelled:
             self.cancelled.emit()
-        except (CutoutError, ModelError, OSError, ValueError, MemoryError) as error:
+        except UserError as error:
+            self.failed.emit(error.text(_control_label))
+        except (OSError, ValueError, MemoryError) as error:
             self.failed.emit(str(error) or type(error).__name__)
         except Exception as error:  # a job bug must reach the user, not kill the thread silently
             self.failed.emit(f"{type(error).__name__}: {error}")

@@ -272,8 +272,9 @@ def import_gz_votes(
     if table.rows and not labels and all(reason == _NO_IMAGE for _, reason in skipped):
         raise ProjectError(
             table.path,
-            f"no image found for any row ({locator.describe()}); point --images at the image "
-            "folder, or pass --id-map with a CSV that maps the table's ids to file names",
+            f"no image found for any row ({locator.describe()})",
+            "point {images} at the image folder, or pass {id_map} with a CSV that maps the table's ids to "
+            "file names",
         )
     return _stored(project, table.path, "import gz-votes", labels, skipped, emit, cancel)
 

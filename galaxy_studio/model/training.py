@@ -203,7 +203,7 @@ def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
         return None
     if _recipe_of(run.config) != config.recipe():
         raise ModelError(
-            f"{run_dir} holds a finished run of another config; choose another --out folder or delete it"
+            f"{run_dir} holds a finished run of another config", "choose another {out} folder or delete it"
         )
     metrics = dict(run.metrics or {})
     return TrainResult(
@@ -227,8 +227,8 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     saved = load_payload(path, TRAINING_STATE_FORMAT)
     if saved.get("recipe") != config.recipe():
         raise ModelError(
-            f"{run_dir} holds an unfinished run of another config; run it with that config to resume, "
-            "or choose another --out folder"
+            f"{run_dir} holds an unfinished run of another config",
+            "run it with that config to resume, or choose another {out} folder",
         )
     return saved
 
@@ -242,8 +242,8 @@ def _load_data(config: TrainConfig, saved: dict[str, Any] | None, device: torch.
     if saved is not None:
         if saved.get("fingerprint") != labelled.fingerprint():
             raise ModelError(
-                f"{config.data}: the images or labels changed since this run started, so it cannot be "
-                "resumed; train into another --out folder"
+                f"{config.data}: the images or labels changed since this run started, so it cannot be resumed",
+                "train into another {out} folder",
             )
         prep = Preprocessing.from_dict(saved["preprocessing"])
     else:
