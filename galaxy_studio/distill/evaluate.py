@@ -33,7 +33,7 @@ from galaxy_studio.distill.net_batch import NetBatch, batch_accuracies, train_ba
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.distill.readability import describe_readability, measure_readability
 from galaxy_studio.model.architectures import model_from_spec
-from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 

@@ -37,7 +37,7 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import ArchitectureSpec, has_batch_norm, model_from_spec
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing

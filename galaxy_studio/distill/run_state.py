@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.atomic_files import write_bytes_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 
 STATE_FILE = "state.pt"
@@ -21,7 +21,7 @@ def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[st
     torch.save cannot leave half a file in place of the last good one."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
+    write_bytes_atomically(run_dir / STATE_FILE, buffer.getvalue())
     write_json_atomically(run_dir / HISTORY_FILE, history)
 
 

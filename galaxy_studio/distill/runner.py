@@ -46,7 +46,7 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import model_from_spec
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device

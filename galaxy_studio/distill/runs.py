@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from galaxy_studio import paths
-from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.model.errors import ModelError
 
 CONFIG_FILE = "config.json"

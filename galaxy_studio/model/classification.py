@@ -28,7 +28,7 @@ from torch import nn
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
-from galaxy_studio.model.atomic import write_atomically
+from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.model.precision import cuda_precision
@@ -297,6 +297,6 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
         ])
     data = buffer.getvalue().encode("utf-8")
     try:
-        write_atomically(out, lambda stream: stream.write(data))
+        write_bytes_atomically(out, data)
     except OSError as exc:
         raise ModelError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None

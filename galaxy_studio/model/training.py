@@ -36,7 +36,7 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, build_model, model_from_spec
-from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
     TRAINING_STATE_FORMAT,
