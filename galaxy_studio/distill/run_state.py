@@ -10,10 +10,9 @@ from typing import Any
 import torch
 
 from galaxy_studio.atomic_files import write_bytes_atomically, write_json_atomically
+from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.model.errors import ModelError
-
-STATE_FILE = "state.pt"
-HISTORY_FILE = "history.json"
+from galaxy_studio.run_folders import HISTORY_FILE
 
 
 def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[str, Any]]) -> None:

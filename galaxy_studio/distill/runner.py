@@ -50,9 +50,9 @@ from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.run_folders import CONFIG_FILE
 from galaxy_studio.model.preprocessing import Preprocessing
 
-CONFIG_FILE = "config.json"
 SNAPSHOT_DIR = "snapshots"
 STATE_FORMAT = "galaxy-studio-distill-state"
 _VALIDATION_EXPERT = 0

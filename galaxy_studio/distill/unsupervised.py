@@ -48,8 +48,8 @@ from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Pr
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.run_folders import CONFIG_FILE
 
-CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
 SYNTHETIC_FILE = "synthetic.npz"
 SAMPLES_PNG = "samples.png"

@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.distill.config import DISTILL_METHODS, MEMORY_MODE_NAMES, BufferConfig, DistillConfig
-from galaxy_studio.distill.runs import buffers_dir, new_run_folder
+from galaxy_studio.distill.runs import buffers_dir
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.model.config import DEVICES
+from galaxy_studio.run_folders import new_run_folder
 
 MEMORY_TIPS = {
     "full": "Keeps the whole unroll: fastest, memory grows with syn steps",

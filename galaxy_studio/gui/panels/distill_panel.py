@@ -44,11 +44,9 @@ from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
 from galaxy_studio.distill.readability import describe_readability, is_readable
 from galaxy_studio.distill.runs import (
-    DistillRun,
     distill_runs_dir,
     list_distill_runs,
     load_snapshot,
-    new_run_folder,
     read_distill_run,
     save_evaluation,
     snapshot_steps,
@@ -71,6 +69,7 @@ from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.run_folders import RunSummary, new_run_folder
 
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
 WARNING_STYLE = "color: #ff9a8a;"
@@ -81,9 +80,9 @@ EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), (
 _PACE_MEMORY = 0.8
 
 
-def describe_run(run: DistillRun) -> str:
+def describe_run(run: RunSummary) -> str:
     config = run.config
-    evaluation = run.evaluation or {}
+    evaluation = run.metrics or {}
     accuracy = evaluation.get("distilled", {}).get("mean")
     result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
     return (f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · "
@@ -853,13 +852,13 @@ class DistillPanel(QWidget):
         self.runs.blockSignals(False)
         self._update_run_buttons()
 
-    def _selected_run(self) -> DistillRun | None:
+    def _selected_run(self) -> RunSummary | None:
         item = self.runs.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def _show_selected_run(self, item: QListWidgetItem | None) -> None:
         self._update_run_buttons()
-        run: DistillRun | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
         if run is None or self.runner.running:
             return
         self.open_run(run.path)
@@ -877,7 +876,7 @@ class DistillPanel(QWidget):
         self.run_dir = run.path
         self._reset_views(buffer_classes(self.config.buffer))
         self._plot_history(run.history)
-        self._show_evaluation(run.evaluation)
+        self._show_evaluation(run.metrics)
         self._steps = snapshot_steps(run.path)
         self._follow_live = False
         self._sync_timeline()
