@@ -16,7 +16,8 @@ import numpy as np
 
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
-from galaxy_studio.explore.inventory import UNLABELLED, Inventory, open_inventory
+from galaxy_studio.data.labelled import UNLABELLED, LabelledData
+from galaxy_studio.explore.inventory import open_inventory
 from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.model.errors import ModelError
 
@@ -98,12 +99,12 @@ class Embeddings:
     def has_labels(self) -> bool:
         return bool(np.any(self.labels >= 0))
 
-    def with_labels(self, inventory: Inventory) -> Embeddings:
+    def with_labels(self, inventory: LabelledData) -> Embeddings:
         """The same vectors with the labels `inventory` has now for the same images: labels change
         far more often than pictures, and must not make cached vectors stale."""
         current = {(item.path, item.index): int(label) for item, label in zip(inventory.items, inventory.labels)}
         labels = np.array([current.get((item.path, item.index), UNLABELLED) for item in self.items], dtype=np.int64)
-        return Embeddings(self.vectors, self.items, labels, inventory.class_names, self.source)
+        return Embeddings(self.vectors, self.items, labels, inventory.classes, self.source)
 
     def save(self, path: str | Path) -> None:
         """Atomically, as plain arrays: items become columns, None becomes -1, "" or NaN."""
@@ -188,7 +189,7 @@ def embed(config: EmbedConfig, *, emit: EventSink = ignore, cancel: CancelToken 
     if not kept:
         raise ModelError(f"{config.data}: no image could be read, so nothing was embedded")
     result = Embeddings(vectors, tuple(inventory.items[i] for i in kept), inventory.labels[kept],
-                        inventory.class_names, encoder.description)
+                        inventory.classes, encoder.description)
     if config.use_cache:
         # An autoencoder trained just now has a file that did not exist when the key was made.
         problem = write_cached(cache_key(inventory, config, encoder_identity(config, inventory)), result)
