@@ -38,6 +38,7 @@ from galaxy_studio.events import (
     NEVER,
     CancelToken,
     EventSink,
+    IterationFinished,
     MetricLogged,
     Progressed,
     SnapshotTaken,
@@ -225,8 +226,9 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     if validation is not None:
         emit(MetricLogged("validation_loss", run.iteration, validation))
     emit(MetricLogged("lr", run.iteration, lr))
-    emit(Progressed(run.iteration, config.iterations,
-                    f"stage {run.schedule.stage} loss {outcome.loss:.4f} lr {lr:.2e}"))
+    finished = IterationFinished(run.iteration, config.iterations, run.schedule.stage, outcome.loss, validation, lr)
+    emit(Progressed(run.iteration, config.iterations, finished.summary))
+    emit(finished)
     if change is not None:
         emit(StageAdvanced(change.stage, change.reason))
 

@@ -14,7 +14,7 @@ from galaxy_studio.distill import run_state, runner, runs
 from galaxy_studio.distill.evolution import class_rows, evenly_spaced, write_evolution_gif, write_evolution_strip
 from galaxy_studio.distill.runs import list_distill_runs, load_snapshot, read_distill_run, save_evaluation, snapshot_steps
 from galaxy_studio.distill.timing import estimate_iteration_seconds
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import CancelToken, Cancelled, IterationFinished, Progressed
 from galaxy_studio.model.errors import ModelError
 
 from .conftest import tiny_distill_config
@@ -33,7 +33,7 @@ def finished_and_cancelled(tiny_buffer: Path, tiny_set: Path, tmp_path_factory: 
     token = CancelToken()
 
     def cancel_after_four(event: object) -> None:
-        if isinstance(event, Progressed) and event.what.startswith("stage") and event.done == 4:
+        if isinstance(event, IterationFinished) and event.iteration == 4:
             token.set()
 
     with pytest.raises(Cancelled):

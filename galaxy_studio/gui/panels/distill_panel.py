@@ -56,6 +56,7 @@ from galaxy_studio.events import (
     BufferPlanned,
     CancelToken,
     EventSink,
+    IterationFinished,
     MetricLogged,
     Progressed,
     SnapshotTaken,
@@ -564,6 +565,8 @@ class DistillPanel(QWidget):
             self._mark_stage(self.iteration, event.stage, event.reason)
         elif isinstance(event, Progressed):
             self._on_progress(event)
+        elif isinstance(event, IterationFinished):
+            self._on_iteration(event)
         elif isinstance(event, BufferPlanned):
             self.form.buffer_info.setText(
                 f"Planned: {event.experts} expert(s) × {event.epochs + 1} snapshots × {event.parameters:,} "
@@ -594,18 +597,19 @@ class DistillPanel(QWidget):
         if self._job_kind == "evaluate":
             self.progress_label.setText(f"Evaluating: {event.what} {event.done}/{event.total} · "
                                         f"{self._eta.describe(event)}")
-        if self._job_kind != "distill" or not event.what.startswith("stage"):
-            return
+
+    def _on_iteration(self, event: IterationFinished) -> None:
         now = time.perf_counter()
-        if self._last_progress is not None and event.done > self._last_progress[1]:
-            seconds = (now - self._last_progress[0]) / (event.done - self._last_progress[1])
+        if self._last_progress is not None and event.iteration > self._last_progress[1]:
+            seconds = (now - self._last_progress[0]) / (event.iteration - self._last_progress[1])
             self._pace = seconds if self._pace is None else _PACE_MEMORY * self._pace + (1 - _PACE_MEMORY) * seconds
-        self._last_progress = (now, event.done)
-        self.iteration = event.done
+        self._last_progress = (now, event.iteration)
+        self.iteration = event.iteration
+        left = event.iterations - event.iteration
         pace = "" if self._pace is None else (f" · {self._pace:.2f} s per iteration · at most "
-                                              f"{format_duration(self._pace * (event.total - event.done))} left")
+                                              f"{format_duration(self._pace * left)} left")
         if not self.runner.pause_requested:
-            self.progress_label.setText(f"Iteration {event.done}/{event.total} · {event.what}{pace}")
+            self.progress_label.setText(f"Iteration {event.iteration}/{event.iterations} · {event.summary}{pace}")
 
     def _mark_stage(self, iteration: int, stage: int, reason: str) -> None:
         text = f"stage {stage}: {reason.split(' (')[0]}"
