@@ -27,7 +27,13 @@ import torch
 
 from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
-from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_images, save_synthetic
+from galaxy_studio.distill.export import (
+    SYNTHETIC_FILE,
+    SyntheticSet,
+    display_images,
+    export_run_pictures,
+    save_synthetic,
+)
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
@@ -72,6 +78,7 @@ class DistillResult:
     final_loss: float
     seconds: float
     readability: dict[str, Any]
+    prototypes: str
 
 
 @dataclass
@@ -156,10 +163,11 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
     synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
                              config.to_dict(), real.prep, real.zca)
     save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
+    prototypes = export_run_pictures(synthetic, run_dir)
     final_loss = run.history[-1]["matching_loss"] if run.history else math.nan
     return DistillResult(str(run_dir), str(run_dir / SYNTHETIC_FILE), run.iteration, resumed_from, stopped_by,
                          run.schedule.stage, lr, final_loss, time.perf_counter() - started,
-                         watch.reference.measure(synthetic.images))
+                         watch.reference.measure(synthetic.images), str(prototypes))
 
 
 def _labels(config: DistillConfig, buffer: Buffer) -> np.ndarray:

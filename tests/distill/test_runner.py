@@ -68,6 +68,12 @@ def test_a_run_emits_metrics_snapshots_and_writes_its_folder(tiny_buffer: Path, 
     synthetic = load_synthetic(result.synthetic)
     assert synthetic.images.shape == (6, 3, 16, 16) and synthetic.lr == pytest.approx(lrs[-1])
     assert synthetic.config["method"] == "mtt"
+    # The run itself leaves the pictures and the FITS cube, whichever interface started it.
+    run = tmp_path / "run"
+    assert result.prototypes == str(run / "prototypes")
+    pictures = sorted(path.name for path in (run / "prototypes").iterdir())
+    assert "all.png" in pictures and len(pictures) == len(synthetic.classes) + 1
+    assert (run / "synthetic.fits").stat().st_size > 0
 
 
 def test_stm_measures_validation_loss_and_reports_stage_changes(
