@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from galaxy_studio.distill.init import ZcaWhitening
 from galaxy_studio.atomic_files import write_atomically
+from galaxy_studio.distill.init import ZcaWhitening
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing
 

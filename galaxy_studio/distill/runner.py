@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import (
@@ -53,12 +54,11 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import model_from_spec
-from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
-from galaxy_studio.run_folders import CONFIG_FILE
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.run_folders import CONFIG_FILE
 
 SNAPSHOT_DIR = "snapshots"
 STATE_FORMAT = "galaxy-studio-distill-state"

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.distill.autoencoder import (
     ShallowAutoencoder,
     dense_classifier,
@@ -45,7 +46,6 @@ from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_p
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
 from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
-from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.run_folders import CONFIG_FILE

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, ignore
 from galaxy_studio.data.labelled import LabelledData
+from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, ignore
 from galaxy_studio.explore.inventory import display_preprocessing, open_inventory
 from galaxy_studio.model.checkpoint import check_plain, load_payload, package_versions, save_payload
 from galaxy_studio.model.datasets import prepare_pixels

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from galaxy_studio import paths
-from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
 from galaxy_studio.data.labelled import LabelledData
+from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
 from galaxy_studio.model.errors import ModelError
 
 # Settings that change where vectors are computed or how fast, never what they are.

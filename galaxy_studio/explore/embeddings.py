@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from galaxy_studio.data.catalog import CatalogItem
-from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
-from galaxy_studio.data.labelled import UNLABELLED, LabelledData
-from galaxy_studio.explore.inventory import open_inventory
 from galaxy_studio.atomic_files import write_atomically
+from galaxy_studio.data.catalog import CatalogItem
+from galaxy_studio.data.labelled import UNLABELLED, LabelledData
+from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
+from galaxy_studio.explore.inventory import open_inventory
 from galaxy_studio.model.errors import ModelError
 
 EMBEDDINGS_FORMAT = "galaxy-studio-embeddings"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from galaxy_studio import paths
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
 from galaxy_studio.explore.embeddings import EmbedConfig
-from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.model.preprocessing import Preprocessing
 
 if TYPE_CHECKING:

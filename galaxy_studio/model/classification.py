@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
-from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.config import EXPLANATION_METHODS
 from galaxy_studio.model.errors import CheckpointError, ModelError

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import (
@@ -36,7 +37,6 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, build_model, model_from_spec
-from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
     TRAINING_STATE_FORMAT,
