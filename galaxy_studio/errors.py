@@ -21,6 +21,17 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+_cli_namer: Namer = flag_name
+
+
+def name_settings_for_cli(namer: Namer) -> None:
+    """Make `namer` the CLI's wording of `str(error)`. The settings module, which knows the
+    declared flags (`--crop` for `crop_fraction`), installs its namer when it is imported;
+    until then a field is named by `flag_name`."""
+    global _cli_namer
+    _cli_namer = namer
+
+
 class UserError(Exception):
     """A problem the user can fix; nothing was changed or lost. `str(error)` is the message
     followed by the hint in the CLI's words, so a plain print stays useful."""
@@ -40,4 +51,4 @@ class UserError(Exception):
         return f"{self.message}; {hint}" if hint else self.message
 
     def __str__(self) -> str:
-        return self.text()
+        return self.text(_cli_namer)

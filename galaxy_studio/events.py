@@ -57,6 +57,24 @@ class StageAdvanced:
 
 
 @dataclass(frozen=True)
+class IterationFinished:
+    """One distillation iteration done, as numbers a panel shows without reading them back
+    out of progress text; `validation_loss` is None while the schedule validates nothing."""
+
+    iteration: int
+    iterations: int
+    stage: int
+    matching_loss: float
+    validation_loss: float | None
+    lr: float
+
+    @property
+    def summary(self) -> str:
+        """The iteration's line after its count: `stage 1 loss 0.1234 lr 1.00e-02`."""
+        return f"stage {self.stage} loss {self.matching_loss:.4f} lr {self.lr:.2e}"
+
+
+@dataclass(frozen=True)
 class SnapshotTaken:
     """The synthetic images at one iteration, ready to show: a detached (N, H, W, 3) uint8
     copy with ZCA and normalisation undone, and each image's class index."""

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from galaxy_studio.errors import Namer, UserError, flag_name
+from galaxy_studio.errors import Namer, UserError, flag_name, name_settings_for_cli
 
 _KEY = "galaxy_studio.setting"
 _CONFIGS: list[type] = []
@@ -185,9 +185,16 @@ def humanised(field: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+# Fields that every run config has but no form shows, because the panels choose them (a
+# new folder for each run): how the CLI and the GUI name them in a hint.
+_UNDECLARED = {"out_dir": ("--out", "run")}
+
+
 def control_label(field: str) -> str:
     """The GUI's name of a setting, for `UserError.text(control_label)`: the label of the first
     registered config that declares `field`, else a humanised field name."""
+    if field in _UNDECLARED:
+        return _UNDECLARED[field][1]
     return labeller(*_CONFIGS)(field)
 
 
@@ -198,6 +205,8 @@ def option_flag(field: str) -> str:
         found = settings_of(cls).get(field)
         if found is not None:
             return found.flag
+    if field in _UNDECLARED:
+        return _UNDECLARED[field][0]
     return flag_name(field)
 
 
@@ -241,3 +250,6 @@ def check_ranges(config: Any) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             wanted = _describe_range(low, high)
             raise SettingError(f"{setting_.name} must be {wanted}, got {value!r}", f"set {{{setting_.name}}} {wanted}")
+
+
+name_settings_for_cli(option_flag)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from galaxy_studio.cli.errors import CommandError, print_error
 from galaxy_studio.cli.options import add_setting_options, config_from_args
 from galaxy_studio.cli.progress import ProgressPrinter, TrainingPrinter
-from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.events import Progressed
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 
 
@@ -82,58 +79,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overlay_name(prediction: Any, used: set[str]) -> str:
-    """One PNG per input, named after it; a second input of the same name gets a number."""
-    stem = Path(prediction.path).name.split(".")[0] + ("" if prediction.index is None else f"-{prediction.index}")
-    name, number = f"{stem}.png", 1
-    while name in used:
-        number += 1
-        name = f"{stem}-{number}.png"
-    used.add(name)
-    return name
-
-
-def _write_overlays(result: Any, method: str, folder: Path, device: str) -> int:
-    """Overlay of the predicted class's map on the cutout as the Library draws it; returns failures."""
-    from PIL import Image
-
-    from galaxy_studio.data.catalog import read_item
-    from galaxy_studio.data.display import render_rgb
-    from galaxy_studio.model.classification import open_classifier
-    from galaxy_studio.model.errors import ModelError
-    from galaxy_studio.model.explain import (
-        explain_cutout,
-        explainable_copy,
-        overlay_rgb,
-    )
-    from galaxy_studio.model.prediction import resolve_device
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CommandError(f"{folder}: cannot make the saliency folder: {error.strerror or error}")
-    classifier = open_classifier(result.model)
-    model = explainable_copy(classifier.model).to(resolve_device(device))
-    used: set[str] = set()
-    failures = 0
-    progress = ProgressPrinter()
-    for done, prediction in enumerate(result.predictions, 1):
-        out = folder / _overlay_name(prediction, used)
-        try:
-            cutout = read_item(prediction.item)
-            target = classifier.classes.index(prediction.predicted)
-            values = explain_cutout(model, classifier.prep, cutout, target, method)
-            Image.fromarray(overlay_rgb(render_rgb(cutout), values)).save(out)
-        except (CutoutError, ModelError, ValueError) as error:
-            print_error(f"{prediction.name}: no overlay: {error}")
-            failures += 1
-        except OSError as error:
-            print_error(f"{out}: cannot write the overlay: {error.strerror or error}")
-            failures += 1
-        progress(Progressed(done, len(result.predictions), f"{method} overlays"))
-    return failures
-
-
 def cmd_classify(args: argparse.Namespace) -> int:
     from galaxy_studio.model.classification import (
         ClassifyConfig,
@@ -142,10 +87,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     )
     from galaxy_studio.model.errors import ModelError
 
-    if args.saliency and not args.saliency_dir:
-        raise CommandError("--saliency needs --saliency-dir DIR for the overlay images")
-    config = ClassifyConfig(args.model, tuple(args.paths), tta=args.tta, batch_size=args.batch_size, device=args.device)
     try:
+        config = ClassifyConfig(args.model, tuple(args.paths), tta=args.tta, batch_size=args.batch_size,
+                                device=args.device, saliency=args.saliency, saliency_dir=args.saliency_dir)
         result = classify(config, emit=ProgressPrinter())
         if result.predictions:
             write_predictions_csv(result, args.out)
@@ -155,12 +99,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print_error(reason)
     if not result.predictions:
         raise CommandError("no cutout could be classified; nothing was written")
-    failures = len(result.failures)
-    if args.saliency:
-        try:
-            failures += _write_overlays(result, args.saliency, Path(args.saliency_dir), args.device)
-        except ModelError as error:
-            raise CommandError(str(error))
+    for name, reason in result.overlay_failures:
+        print_error(reason)
+    failures = len(result.failures) + len(result.overlay_failures)
     rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
     print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), "
           f"{len(result.failures)} left out")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from galaxy_studio.cli.errors import model_errors
@@ -27,23 +26,14 @@ def cmd_buffer(args: argparse.Namespace) -> int:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from galaxy_studio.distill.export import (
-        export_fits_cube,
-        export_png_grids,
-        load_synthetic,
-    )
     from galaxy_studio.distill.readability import describe_readability
     from galaxy_studio.distill.runner import distill
 
     config = config_from_args(DistillConfig, args, buffer=args.buffer, data=args.data, out_dir=args.out)
     result = model_errors(lambda: distill(config, emit=DistillPrinter()),
                           f"the last checkpoint is in {args.out}; run the same command to resume")
-    out = Path(result.run_dir)
-    synthetic = model_errors(lambda: load_synthetic(result.synthetic), "nothing was written")
-    pictures = export_png_grids(synthetic, out / "prototypes")
-    export_fits_cube(synthetic, out / "synthetic.fits")
     print(f"{result.synthetic}: {result.iterations} iterations (stopped by {result.stopped_by}), stage "
-          f"{result.stage}, lr {result.lr:.4g}; pictures in {pictures[-1].parent}\n"
+          f"{result.stage}, lr {result.lr:.4g}; pictures in {result.prototypes}\n"
           f"{describe_readability(result.readability)}", file=sys.stderr)
     print(json.dumps({"run_dir": result.run_dir, "synthetic": result.synthetic, "iterations": result.iterations,
                       "resumed_from": result.resumed_from, "stopped_by": result.stopped_by, "stage": result.stage,

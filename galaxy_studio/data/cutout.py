@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from galaxy_studio.errors import UserError
 
-class CutoutError(Exception):
+
+class CutoutError(UserError):
     """A file could not be read as a cutout. The message names the file and the problem."""
 
-    def __init__(self, source: str | Path, problem: str) -> None:
+    def __init__(self, source: str | Path, problem: str, hint: str = "") -> None:
         self.source = str(source)
         self.problem = problem
-        super().__init__(f"{self.source}: {problem}")
+        super().__init__(f"{self.source}: {problem}", hint)
 
 
 def require_file(path: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from astropy.wcs import WCS
 from PIL import Image
 
 from galaxy_studio import paths
+from galaxy_studio.atomic_files import replacing, write_text_atomically
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES
@@ -607,12 +607,11 @@ def _write_fits(path: Path, fluxes: np.ndarray, class_name: str, index: int, ra:
 def _write_image(path: Path, fluxes: np.ndarray, fmt: str, class_name: str, index: int,
                  rng: np.random.Generator) -> None:
     """Write under a temporary name and rename, so a file that exists is a whole file."""
-    partial = path.with_name(path.name + ".part")
-    if fmt == "jpeg":
-        Image.fromarray(render_demo_rgb(fluxes)).save(partial, format="JPEG", quality=_JPEG_QUALITY)
-    else:
-        _write_fits(partial, fluxes, class_name, index, *_sky_position(rng))
-    os.replace(partial, path)
+    with replacing(path, durable=False) as partial:
+        if fmt == "jpeg":
+            Image.fromarray(render_demo_rgb(fluxes)).save(partial, format="JPEG", quality=_JPEG_QUALITY)
+        else:
+            _write_fits(partial, fluxes, class_name, index, *_sky_position(rng))
 
 
 def write_demo_set(out_dir: Path, *, per_class: int, size: int, fmt: str = "jpeg", seed: int = 0,
@@ -661,7 +660,5 @@ def ensure_demo_set(per_class: int = 30, size: int = 128, *, emit: EventSink = i
     if folder.exists():
         shutil.rmtree(folder)
     write_demo_set(folder, per_class=per_class, size=size, fmt="jpeg", seed=0, emit=emit, cancel=cancel)
-    partial = marker.with_name(MARKER + ".part")
-    partial.write_text(wanted, encoding="utf-8")
-    os.replace(partial, marker)
+    write_text_atomically(marker, wanted, durable=False)
     return folder

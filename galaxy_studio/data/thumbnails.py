@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.data.catalog import CatalogItem, read_item
 from galaxy_studio.data.display import DisplaySettings, default_settings, fit_into_square, render_rgb
 
@@ -86,13 +87,7 @@ class ThumbnailCache:
     def _store(self, entry: Path, rgb: np.ndarray) -> None:
         """Write through a temporary file and rename, so a crash never leaves half a PNG.
         A full or read-only disk only costs the cache, never the thumbnail."""
-        tmp: str | None = None
-        try:
+        with suppress(OSError):
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                Image.fromarray(rgb).save(handle, format="PNG", compress_level=1)
-            os.replace(tmp, entry)
-        except OSError:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+            write_atomically(entry, lambda stream: Image.fromarray(rgb).save(stream, format="PNG", compress_level=1),
+                             durable=False)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from galaxy_studio.distill.config import EvaluationProtocol
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
@@ -34,7 +35,6 @@ from galaxy_studio.distill.net_batch import NetBatch, batch_accuracies, train_ba
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.distill.readability import describe_readability, measure_readability
 from galaxy_studio.model.architectures import model_from_spec
-from galaxy_studio.model.atomic import write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 

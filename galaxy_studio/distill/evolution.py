@@ -15,9 +15,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageDraw
 
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.distill.export import image_grid
 from galaxy_studio.distill.runs import load_snapshot, snapshot_steps
-from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.errors import ModelError
 
 _CAPTION_HEIGHT = 14

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.distill.config import BufferConfig
 from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
 from galaxy_studio.distill.init import ZcaWhitening
@@ -37,7 +38,6 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import ArchitectureSpec, has_batch_norm, model_from_spec
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
@@ -199,7 +199,7 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
         return None
     metadata = _read_metadata(out)
     if metadata.get("recipe") != _recipe(config):
-        raise ModelError(f"{out} holds a buffer of another recipe; choose another --out folder or delete it")
+        raise ModelError(f"{out} holds a buffer of another recipe", "choose another {out_dir} folder or delete it")
     return metadata
 
 

@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.distill.init import ZcaWhitening
-from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing
 
 SYNTHETIC_FILE = "synthetic.npz"
+# What every finished run folder holds beside synthetic.npz, however the run was started.
+PROTOTYPES_DIR = "prototypes"
+FITS_FILE = "synthetic.fits"
 # Bands-mode pixels (asinh of S/N) have no fixed range; these percentiles of the whole set set it.
 _BANDS_DISPLAY_PERCENTILES = (0.5, 99.5)
 _GRID_GAP = 2
@@ -139,15 +142,29 @@ def export_png_grids(synthetic: SyntheticSet, folder: str | Path, *, scale: int 
         if len(mine) == 0:
             continue
         path = folder / f"{_safe_name(name)}.png"
-        Image.fromarray(image_grid(mine, min(len(mine), 10), scale)).save(path)
+        _write_png(path, image_grid(mine, min(len(mine), 10), scale))
         written.append(path)
         padded = np.zeros((per_class, *mine.shape[1:]), np.uint8)
         padded[: len(mine)] = mine
         rows.append(padded)
     overview = folder / "all.png"
-    Image.fromarray(image_grid(np.concatenate(rows), per_class, scale)).save(overview)
+    _write_png(overview, image_grid(np.concatenate(rows), per_class, scale))
     written.append(overview)
     return written
+
+
+def export_run_pictures(synthetic: SyntheticSet, run_dir: str | Path) -> Path:
+    """The prototypes as PNG grids (PROTOTYPES_DIR) and as a FITS cube (FITS_FILE) in the run
+    folder, written by the run itself so that a run leaves the same files whichever interface
+    started it; returns the PNG folder."""
+    run_dir = Path(run_dir)
+    export_png_grids(synthetic, run_dir / PROTOTYPES_DIR)
+    export_fits_cube(synthetic, run_dir / FITS_FILE)
+    return run_dir / PROTOTYPES_DIR
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    write_atomically(path, lambda stream: Image.fromarray(pixels).save(stream, format="PNG"))
 
 
 def _safe_name(name: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galaxy_studio.model.atomic import write_atomically
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.model.errors import ModelError
 
 

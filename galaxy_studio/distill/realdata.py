@@ -15,9 +15,10 @@ import numpy as np
 
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.distill.init import ZcaWhitening
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
-from galaxy_studio.model.datasets import LabelledData, load_labelled_data, prepare_pixels, stratified_split
+from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, stratified_split
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing, channel_statistics, choose_preprocessing, normalise
 

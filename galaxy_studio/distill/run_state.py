@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
+from galaxy_studio.atomic_files import write_bytes_atomically, write_json_atomically
+from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.model.errors import ModelError
-
-STATE_FILE = "state.pt"
-HISTORY_FILE = "history.json"
+from galaxy_studio.run_folders import HISTORY_FILE
 
 
 def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[str, Any]]) -> None:
@@ -21,7 +20,7 @@ def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[st
     torch.save cannot leave half a file in place of the last good one."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_atomically(run_dir / STATE_FILE, lambda stream: stream.write(buffer.getvalue()))
+    write_bytes_atomically(run_dir / STATE_FILE, buffer.getvalue())
     write_json_atomically(run_dir / HISTORY_FILE, history)
 
 

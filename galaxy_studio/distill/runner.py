@@ -25,9 +25,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
-from galaxy_studio.distill.export import SYNTHETIC_FILE, SyntheticSet, display_images, save_synthetic
+from galaxy_studio.distill.export import (
+    SYNTHETIC_FILE,
+    SyntheticSet,
+    display_images,
+    export_run_pictures,
+    save_synthetic,
+)
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
@@ -38,6 +45,7 @@ from galaxy_studio.events import (
     NEVER,
     CancelToken,
     EventSink,
+    IterationFinished,
     MetricLogged,
     Progressed,
     SnapshotTaken,
@@ -46,13 +54,12 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import model_from_spec
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.run_folders import CONFIG_FILE
 
-CONFIG_FILE = "config.json"
 SNAPSHOT_DIR = "snapshots"
 STATE_FORMAT = "galaxy-studio-distill-state"
 _VALIDATION_EXPERT = 0
@@ -71,6 +78,7 @@ class DistillResult:
     final_loss: float
     seconds: float
     readability: dict[str, Any]
+    prototypes: str
 
 
 @dataclass
@@ -155,10 +163,11 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
     synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
                              config.to_dict(), real.prep, real.zca)
     save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
+    prototypes = export_run_pictures(synthetic, run_dir)
     final_loss = run.history[-1]["matching_loss"] if run.history else math.nan
     return DistillResult(str(run_dir), str(run_dir / SYNTHETIC_FILE), run.iteration, resumed_from, stopped_by,
                          run.schedule.stage, lr, final_loss, time.perf_counter() - started,
-                         watch.reference.measure(synthetic.images))
+                         watch.reference.measure(synthetic.images), str(prototypes))
 
 
 def _labels(config: DistillConfig, buffer: Buffer) -> np.ndarray:
@@ -225,8 +234,9 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     if validation is not None:
         emit(MetricLogged("validation_loss", run.iteration, validation))
     emit(MetricLogged("lr", run.iteration, lr))
-    emit(Progressed(run.iteration, config.iterations,
-                    f"stage {run.schedule.stage} loss {outcome.loss:.4f} lr {lr:.2e}"))
+    finished = IterationFinished(run.iteration, config.iterations, run.schedule.stage, outcome.loss, validation, lr)
+    emit(Progressed(run.iteration, config.iterations, finished.summary))
+    emit(finished)
     if change is not None:
         emit(StageAdvanced(change.stage, change.reason))
 
@@ -303,8 +313,8 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     if saved is None:
         return None
     if {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})} != config.recipe():
-        raise ModelError(f"{run_dir} holds a distillation of another recipe; run it with that config to resume, "
-                         "or choose another --out folder")
+        raise ModelError(f"{run_dir} holds a distillation of another recipe",
+                         "run it with that config to resume, or choose another {out_dir} folder")
     return saved
 
 

@@ -8,46 +8,34 @@ past runs at window start, long before torch is loaded (a test keeps the names e
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from galaxy_studio import paths
-from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.run_folders import (
+    RunKind,
+    RunSummary,
+    list_run_folders,
+    read_run_folder,
+)
 
-CONFIG_FILE = "config.json"
 STATE_FILE = "state.pt"
-HISTORY_FILE = "history.json"
 SNAPSHOT_DIR = "snapshots"
 SYNTHETIC_FILE = "synthetic.npz"
 EVALUATION_FILE = "evaluation.json"
 _SNAPSHOT_NAME = re.compile(r"^step_(\d+)\.npz$")
-
-
-@dataclass(frozen=True)
-class DistillRun:
-    """A past run: `status` is "finished" (synthetic.npz written), "unfinished" (a checkpoint
-    to resume from) or "empty" (stopped before its first checkpoint)."""
-
-    path: Path
-    config: dict[str, Any]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    evaluation: dict[str, Any] | None = None
-    status: str = "empty"
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def iterations(self) -> int:
-        return int(self.history[-1].get("iteration", len(self.history))) if self.history else 0
+# A distillation's metrics are its evaluation; it is finished once synthetic.npz is written.
+DISTILLATION_RUN = RunKind(
+    metrics_file=EVALUATION_FILE,
+    state_file=STATE_FILE,
+    finished_files=(SYNTHETIC_FILE,),
+    config_keys=("buffer", "ipc"),
+)
 
 
 def distill_runs_dir() -> Path:
@@ -58,48 +46,14 @@ def buffers_dir() -> Path:
     return paths.data_dir() / "buffers"
 
 
-def new_run_folder(root: Path, stem: str) -> Path:
-    """A fresh folder under `root` named by the time and `stem`, never reused."""
-    name = f"{datetime.now():%Y%m%d-%H%M%S}-{re.sub(r'[^A-Za-z0-9_.-]', '_', stem)}"
-    candidate, number = root / name, 1
-    while candidate.exists():
-        number += 1
-        candidate = root / f"{name}-{number}"
-    return candidate
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def read_distill_run(path: str | Path) -> DistillRun | None:
+def read_distill_run(path: str | Path) -> RunSummary | None:
     """The run in `path`, or None when it is not a distillation run folder."""
-    path = Path(path)
-    config = _read_json(path / CONFIG_FILE)
-    if not isinstance(config, dict) or "buffer" not in config or "ipc" not in config:
-        return None
-    history = _read_json(path / HISTORY_FILE)
-    evaluation = _read_json(path / EVALUATION_FILE)
-    if (path / SYNTHETIC_FILE).is_file():
-        status = "finished"
-    elif (path / STATE_FILE).is_file():
-        status = "unfinished"
-    else:
-        status = "empty"
-    return DistillRun(path, config, history if isinstance(history, list) else [],
-                      evaluation if isinstance(evaluation, dict) else None, status)
+    return read_run_folder(path, DISTILLATION_RUN)
 
 
-def list_distill_runs(root: Path | None = None) -> list[DistillRun]:
+def list_distill_runs(root: Path | None = None) -> list[RunSummary]:
     """Runs under `root` (default: the app's distillations folder), newest first."""
-    root = root or distill_runs_dir()
-    if not root.is_dir():
-        return []
-    runs = [run for folder in root.iterdir() if folder.is_dir() and (run := read_distill_run(folder)) is not None]
-    return sorted(runs, key=lambda run: (run.path / CONFIG_FILE).stat().st_mtime, reverse=True)
+    return list_run_folders(root or distill_runs_dir(), DISTILLATION_RUN)
 
 
 def snapshot_steps(run_dir: str | Path) -> list[int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from galaxy_studio.model.atomic import write_atomically
+from galaxy_studio.atomic_files import write_atomically
 
 # Grid cells are enlarged to at least this many pixels so that 28 px digits are legible in a viewer.
 _MIN_CELL = 56

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.distill.autoencoder import (
     ShallowAutoencoder,
     dense_classifier,
@@ -45,11 +46,10 @@ from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_p
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
 from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
-from galaxy_studio.model.atomic import write_atomically, write_json_atomically
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.run_folders import CONFIG_FILE
 
-CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
 SYNTHETIC_FILE = "synthetic.npz"
 SAMPLES_PNG = "samples.png"
@@ -160,8 +160,8 @@ def distill_unsupervised(config: UnsupervisedConfig, *, emit: EventSink = ignore
         return _finish(config, run, data, tensors, run_dir, resumed_from, started, emit, cancel)
     except torch.OutOfMemoryError as exc:
         raise ModelError(f"out of {device.type} memory with {len(data.train_x)} training images of "
-                         f"{data.features} values on the device (batch {config.batch_size}); use --device cpu "
-                         f"or fewer images; the last checkpoint in {run_dir} is kept") from exc
+                         f"{data.features} values on the device (batch {config.batch_size})",
+                         f"use {{device}} cpu or fewer images; the last checkpoint in {run_dir} is kept") from exc
     except OSError as exc:
         raise ModelError(f"{run_dir}: cannot write the run's files ({exc.strerror or exc}); "
                          "the last complete checkpoint is kept") from exc
@@ -421,8 +421,8 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
     if saved is None:
         return None
     if saved.get("recipe") != json.dumps(config.recipe(), sort_keys=True):
-        raise ModelError(f"{run_dir} holds a run of another recipe; repeat that run's settings to resume it, "
-                         "or choose another --out folder")
+        raise ModelError(f"{run_dir} holds a run of another recipe",
+                         "repeat that run's settings to resume it, or choose another {out_dir} folder")
     return saved
 
 

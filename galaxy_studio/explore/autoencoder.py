@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, ignore
-from galaxy_studio.explore.inventory import Inventory, display_preprocessing, open_inventory
+from galaxy_studio.explore.inventory import display_preprocessing, open_inventory
 from galaxy_studio.model.checkpoint import check_plain, load_payload, package_versions, save_payload
 from galaxy_studio.model.datasets import prepare_pixels
 from galaxy_studio.model.errors import CheckpointError, ModelError
@@ -105,7 +106,7 @@ class AutoencoderResult:
 
 def train_autoencoder(
     config: AutoencoderConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER,
-    inventory: Inventory | None = None,
+    inventory: LabelledData | None = None,
 ) -> AutoencoderResult:
     """Train on every readable image of `config.data` (labels unused) and save to `config.out`.
     A cancelled run raises Cancelled and leaves any earlier file at `config.out` untouched."""
@@ -157,7 +158,7 @@ def train_autoencoder(
                          "width": config.width},
         "preprocessing": prep.to_dict(),
         "config": config.to_dict(),
-        "data_fingerprint": inventory.fingerprint(),
+        "data_fingerprint": inventory.files_fingerprint(),
         "images": int(len(pixels)),
         "train_losses": train_losses,
         "val_losses": val_losses,

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from galaxy_studio.explore.inventory import Inventory, display_preprocessing
+from galaxy_studio.data.labelled import LabelledData
+from galaxy_studio.explore.inventory import display_preprocessing
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing
 
@@ -19,7 +20,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def open_backbone(name: str, weights_path: str | None, inventory: Inventory, *, size: int,
+def open_backbone(name: str, weights_path: str | None, inventory: LabelledData, *, size: int,
                   crop_fraction: float) -> tuple[nn.Module, Preprocessing, str]:
     """(network without its classification head, in eval mode; its input recipe; description)."""
     import torchvision.models as models
@@ -52,8 +53,9 @@ def _cached_weights(name: str) -> Path:
     path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
     if not path.is_file():
         raise ModelError(
-            f"no local weights for {name}: pass a weights file (--weights FILE, a torchvision state dict such as "
-            f"{Path(url).name} from {url}); Galaxy Studio does not download backbones"
+            f"no local weights for {name}: pass a weights file",
+            f"{{weights_path}} FILE, a torchvision state dict such as {Path(url).name} from {url}; Galaxy Studio "
+            "does not download backbones",
         )
     return path
 

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from galaxy_studio import paths
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
-from galaxy_studio.explore.inventory import Inventory
 from galaxy_studio.model.errors import ModelError
 
 # Settings that change where vectors are computed or how fast, never what they are.
@@ -39,9 +39,9 @@ def file_identity(path: str | Path) -> str:
     return f"{resolved}|{status.st_size}|{status.st_mtime_ns}"
 
 
-def cache_key(inventory: Inventory, config: EmbedConfig, model_identity: str) -> str:
+def cache_key(inventory: LabelledData, config: EmbedConfig, model_identity: str) -> str:
     settings = {key: value for key, value in config.to_dict().items() if key not in _NOT_IN_KEY}
-    text = json.dumps([inventory.fingerprint(), settings, model_identity], sort_keys=True)
+    text = json.dumps([inventory.files_fingerprint(), settings, model_identity], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.data.catalog import CatalogItem
+from galaxy_studio.data.labelled import UNLABELLED, LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
-from galaxy_studio.explore.inventory import UNLABELLED, Inventory, open_inventory
-from galaxy_studio.model.atomic import write_atomically
+from galaxy_studio.explore.inventory import open_inventory
 from galaxy_studio.model.config import DEVICES
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
@@ -62,9 +63,9 @@ class EmbedConfig:
         if self.source not in SOURCES:
             raise ModelError(f"embedding source must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.source == "model" and not self.model:
-            raise ModelError("source 'model' needs a classifier checkpoint (--model RUN_DIR or model.pt)")
+            raise ModelError("source 'model' needs a classifier checkpoint", "pass {model} RUN_DIR or model.pt")
         if self.source == "backbone" and not self.backbone:
-            raise ModelError("source 'backbone' needs a torchvision network name (--backbone, e.g. resnet18)")
+            raise ModelError("source 'backbone' needs a torchvision network name", "pass {backbone} NAME, e.g. resnet18")
         if self.size < 8 or self.batch_size < 1 or self.latent < 1 or self.autoencoder_epochs < 1:
             raise ModelError(
                 f"size must be at least 8 px and batch size, latent size and epochs at least 1 (got {self.size}, "
@@ -104,12 +105,12 @@ class Embeddings:
     def has_labels(self) -> bool:
         return bool(np.any(self.labels >= 0))
 
-    def with_labels(self, inventory: Inventory) -> Embeddings:
+    def with_labels(self, inventory: LabelledData) -> Embeddings:
         """The same vectors with the labels `inventory` has now for the same images: labels change
         far more often than pictures, and must not make cached vectors stale."""
         current = {(item.path, item.index): int(label) for item, label in zip(inventory.items, inventory.labels)}
         labels = np.array([current.get((item.path, item.index), UNLABELLED) for item in self.items], dtype=np.int64)
-        return Embeddings(self.vectors, self.items, labels, inventory.class_names, self.source)
+        return Embeddings(self.vectors, self.items, labels, inventory.classes, self.source)
 
     def save(self, path: str | Path) -> None:
         """Atomically, as plain arrays: items become columns, None becomes -1, "" or NaN."""
@@ -194,7 +195,7 @@ def embed(config: EmbedConfig, *, emit: EventSink = ignore, cancel: CancelToken 
     if not kept:
         raise ModelError(f"{config.data}: no image could be read, so nothing was embedded")
     result = Embeddings(vectors, tuple(inventory.items[i] for i in kept), inventory.labels[kept],
-                        inventory.class_names, encoder.description)
+                        inventory.classes, encoder.description)
     if config.use_cache:
         # An autoencoder trained just now has a file that did not exist when the key was made.
         problem = write_cached(cache_key(inventory, config, encoder_identity(config, inventory)), result)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from galaxy_studio import paths
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
 from galaxy_studio.explore.embeddings import EmbedConfig
-from galaxy_studio.explore.inventory import Inventory
 from galaxy_studio.model.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
@@ -33,19 +33,19 @@ class Encoder:
     description: str
 
 
-def autoencoder_file(config: EmbedConfig, inventory: Inventory) -> Path:
+def autoencoder_file(config: EmbedConfig, inventory: LabelledData) -> Path:
     """The given autoencoder, or the one trained on this data with these settings (cached)."""
     if config.model:
         return Path(config.model)
     from galaxy_studio.explore.autoencoder import FORMAT_VERSION
 
-    recipe = [FORMAT_VERSION, inventory.fingerprint(), config.size, config.crop_fraction, config.latent, config.autoencoder_width,
+    recipe = [FORMAT_VERSION, inventory.files_fingerprint(), config.size, config.crop_fraction, config.latent, config.autoencoder_width,
               config.autoencoder_epochs, config.autoencoder_lr, config.seed]
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:24]
     return paths.cache_dir() / "autoencoders" / f"{key}.pt"
 
 
-def encoder_identity(config: EmbedConfig, inventory: Inventory) -> str:
+def encoder_identity(config: EmbedConfig, inventory: LabelledData) -> str:
     """The model file behind the vectors, as the embedding cache keys it."""
     from galaxy_studio.explore.cache import file_identity
 
@@ -58,7 +58,7 @@ def encoder_identity(config: EmbedConfig, inventory: Inventory) -> str:
     return f"{config.backbone}|{file_identity(config.weights_path) if config.weights_path else 'torch cache'}"
 
 
-def open_encoder(config: EmbedConfig, inventory: Inventory, *, emit: EventSink = ignore,
+def open_encoder(config: EmbedConfig, inventory: LabelledData, *, emit: EventSink = ignore,
                  cancel: CancelToken = NEVER) -> Encoder:
     """The network for `config.source`, on its device; an autoencoder not yet trained on this
     data is trained first (emitting its progress and losses)."""
@@ -113,7 +113,7 @@ def _classifier_encoder(config: EmbedConfig, device: torch.device) -> Encoder:
     return Encoder(body, classifier.prep, device, f"model {classifier.arch} ({classifier.checkpoint})")
 
 
-def _autoencoder_encoder(config: EmbedConfig, inventory: Inventory, device: torch.device, emit: EventSink,
+def _autoencoder_encoder(config: EmbedConfig, inventory: LabelledData, device: torch.device, emit: EventSink,
                          cancel: CancelToken) -> Encoder:
     from galaxy_studio.explore.autoencoder import AutoencoderConfig, load_autoencoder, train_autoencoder
 

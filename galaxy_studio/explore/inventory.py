@@ -7,49 +7,20 @@ map can be coloured by them, with -1 for an image nobody has labelled.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from galaxy_studio.data.catalog import CatalogItem, open_catalog, read_item
 from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.data.labelled import UNLABELLED, LabelledData
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preprocessing import Preprocessing, choose_preprocessing
 
 PROJECT_SUFFIX = ".gsproj"
-UNLABELLED = -1
 
 
-@dataclass(frozen=True)
-class Inventory:
-    """Images of a source in its order; `labels` index `class_names`, UNLABELLED when none."""
-
-    items: tuple[CatalogItem, ...]
-    labels: np.ndarray
-    class_names: tuple[str, ...]
-    source: str
-    notes: tuple[str, ...] = field(default=())
-
-    def fingerprint(self) -> str:
-        """Which files, and which versions of them: a path with its size and modification time.
-        Labels are left out on purpose, so labelling more images keeps cached embeddings valid."""
-        digest = hashlib.sha256()
-        stats: dict[str, str] = {}
-        for item in self.items:
-            if item.path not in stats:
-                try:
-                    status = os.stat(item.path)
-                    stats[item.path] = f"{status.st_size}:{status.st_mtime_ns}"
-                except OSError:
-                    stats[item.path] = "missing"
-            digest.update(f"{item.path}|{item.index}|{stats[item.path]}\n".encode())
-        return digest.hexdigest()[:20]
-
-
-def open_inventory(path: str | Path) -> Inventory:
+def open_inventory(path: str | Path) -> LabelledData:
     """All images of a project (*.gsproj), a folder (per class or flat), a CSV list or a Galaxy10
     HDF5 file. A project's images that only a model labelled count as unlabelled: its own
     predictions are not ground truth to score clusters against."""
@@ -63,7 +34,7 @@ def open_inventory(path: str | Path) -> Inventory:
     known = list(classes) + sorted({name for name in names if name is not None} - set(classes))
     index = {name: i for i, name in enumerate(known)}
     labels = np.array([UNLABELLED if name is None else index[name] for name in names], dtype=np.int64)
-    return Inventory(tuple(items), labels, tuple(known), str(path), tuple(notes))
+    return LabelledData(tuple(items), labels, tuple(known), str(path), tuple(notes))
 
 
 def _catalog_images(path: Path) -> tuple[list[CatalogItem], list[str | None], list[str], list[str]]:
@@ -100,7 +71,7 @@ def _project_images(path: Path) -> tuple[list[CatalogItem], list[str | None], li
     return items, names, classes, notes
 
 
-def display_preprocessing(inventory: Inventory, *, size: int, crop_fraction: float) -> Preprocessing:
+def display_preprocessing(inventory: LabelledData, *, size: int, crop_fraction: float) -> Preprocessing:
     """The Library's rendering of these images as network input, settled on the first image
     that reads (as training does); channels in [0, 1] until statistics are added."""
     for item in inventory.items[:50]:

@@ -47,9 +47,9 @@ from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.errors import UserError
+from galaxy_studio.settings import control_label
 from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
-from galaxy_studio.model.errors import ModelError
 
 R = TypeVar("R")
 Job = Callable[[EventSink, CancelToken], R]
@@ -120,7 +120,9 @@ class _JobWorker(QObject):
             result = self._job(self.receive, self._cancel)
         except Cancelled:
             self.cancelled.emit()
-        except (CutoutError, ModelError, OSError, ValueError, MemoryError) as error:
+        except UserError as error:
+            self.failed.emit(error.text(control_label))
+        except (OSError, ValueError, MemoryError) as error:
             self.failed.emit(str(error) or type(error).__name__)
         except Exception as error:  # a job bug must reach the user, not kill the thread silently
             self.failed.emit(f"{type(error).__name__}: {error}")

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from galaxy_studio.atomic_files import flush_to_disk, replacing
 from galaxy_studio.labels.checks import project_file_problem
 from galaxy_studio.labels.errors import ProjectError
 
@@ -43,19 +44,13 @@ def back_up(db: sqlite3.Connection, project_path: Path, *, keep: int = BACKUPS_K
     folder = backup_folder(project_path)
     folder.mkdir(exist_ok=True)
     final = folder / f"{project_path.stem}-{_utc_stamp()}.gsproj"
-    partial = folder / f".{final.name}.partial"
-    try:
+    with replacing(final) as partial:
         target = sqlite3.connect(partial)
         try:
             db.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()
-        _fsync_file(partial)
-        os.replace(partial, final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     for old in list_backups(project_path)[keep:]:
         old.unlink(missing_ok=True)
     return final
@@ -89,28 +84,26 @@ def restore_backup(project_path: str | Path, backup_path: str | Path) -> Path | 
     problem = project_file_problem(backup_path)
     if problem is not None:
         raise ProjectError(backup_path, f"cannot restore this backup: {problem}")
-    partial = project_path.with_name(f".{project_path.name}.restoring")
     aside = Path(f"{project_path}.damaged-{_utc_stamp()}")
     try:
-        source = sqlite3.connect(f"{backup_path.resolve().as_uri()}?mode=ro", uri=True)
-        target = sqlite3.connect(partial)
-        try:
-            source.backup(target)
-            target.execute("PRAGMA journal_mode = WAL")
-        finally:
-            target.close()
-            source.close()
-        _fsync_file(partial)
-        moved = project_path.exists()
-        if moved:
-            os.replace(project_path, aside)
-        for suffix in _SIDE_FILES:
-            side = Path(f"{project_path}{suffix}")
-            if side.exists():
-                os.replace(side, Path(f"{aside}{suffix}"))
-        os.replace(partial, project_path)
+        with replacing(project_path, durable=False) as partial:
+            source = sqlite3.connect(f"{backup_path.resolve().as_uri()}?mode=ro", uri=True)
+            target = sqlite3.connect(partial)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode = WAL")
+            finally:
+                target.close()
+                source.close()
+            flush_to_disk(partial)
+            moved = project_path.exists()
+            if moved:
+                os.replace(project_path, aside)
+            for suffix in _SIDE_FILES:
+                side = Path(f"{project_path}{suffix}")
+                if side.exists():
+                    os.replace(side, Path(f"{aside}{suffix}"))
     except (OSError, sqlite3.Error) as exc:
-        partial.unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProjectError(project_path, f"cannot restore {backup_path.name}: {reason}") from None
     return aside if moved else None
@@ -119,7 +112,3 @@ def restore_backup(project_path: str | Path, backup_path: str | Path) -> Path | 
 def _utc_stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())

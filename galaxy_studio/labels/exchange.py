@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import Any, TextIO
 import h5py
 import numpy as np
 
+from galaxy_studio.atomic_files import replacing
 from galaxy_studio.data.catalog import LABEL_COLUMNS, PATH_COLUMNS, CatalogItem, scan_folder
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import default_settings, fit_into_square, render_rgb
@@ -272,8 +272,9 @@ def import_gz_votes(
     if table.rows and not labels and all(reason == _NO_IMAGE for _, reason in skipped):
         raise ProjectError(
             table.path,
-            f"no image found for any row ({locator.describe()}); point --images at the image "
-            "folder, or pass --id-map with a CSV that maps the table's ids to file names",
+            f"no image found for any row ({locator.describe()})",
+            "point {images} at the image folder, or pass {id_map} with a CSV that maps the table's ids to "
+            "file names",
         )
     return _stored(project, table.path, "import gz-votes", labels, skipped, emit, cancel)
 
@@ -584,25 +585,18 @@ def _timestamp(text: str) -> float:
 
 @contextmanager
 def _atomic_path(out: Path) -> Iterator[Path]:
-    """A temporary path beside `out` that replaces it only when the block succeeds (named,
-    not made by mkstemp, so the export gets the user's usual file permissions)."""
-    partial = out.with_name(f".{out.name}.{os.getpid()}-{threading.get_ident()}.partial")
+    """A temporary path beside `out` that replaces it only when the block succeeds; a file
+    that cannot be written is a ProjectError naming the export."""
     try:
-        yield partial
-        os.replace(partial, out)
+        with replacing(out) as partial:
+            yield partial
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise ProjectError(out, f"cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def _write_atomically(out: Path, write: Callable[[TextIO], None]) -> None:
     with _atomic_path(out) as partial, open(partial, "w", encoding="utf-8", newline="") as handle:
         write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _hdf5_class_names(path: Path) -> list[str] | None:

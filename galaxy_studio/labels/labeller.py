@@ -10,10 +10,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from galaxy_studio.atomic_files import write_text_atomically
 from galaxy_studio.paths import config_dir
 
 LABELLER_ENV = "GALAXY_STUDIO_LABELLER"
@@ -45,17 +45,7 @@ def set_default_labeller(name: str) -> None:
         raise ValueError("a labeller name cannot be empty")
     settings = _read_settings()
     settings[_KEY] = stripped
-    path = settings_path()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(settings, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(settings_path(), json.dumps(settings, indent=2))
 
 
 def _read_settings() -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from galaxy_studio import __version__
+from galaxy_studio.atomic_files import replacing
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.backups import back_up, backup_due, list_backups
 from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
@@ -121,31 +122,29 @@ class Project:
             raise ProjectError(path, f"the scheme {scheme.name!r} has no classes")
         if duplicate_names(names):
             raise ProjectError(path, f"the scheme lists a class twice: {', '.join(duplicate_names(names))}")
-        partial = path.with_name(f".{path.name}.creating")
-        remove_database(partial)
         try:
-            db = connect(partial, busy_timeout, read_only=False)
-            try:
-                migrate(db)
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("scheme", scheme.name),
-                        ("created", datetime.now(timezone.utc).isoformat()),
-                        ("created_by", f"galaxy-studio {__version__}"),
-                    ],
-                )
-                db.executemany(
-                    "INSERT INTO classes (name, position) VALUES (?, ?)",
-                    [(name, position) for position, name in enumerate(names)],
-                )
-                db.execute("COMMIT")
-            finally:
-                db.close()
-            if path.exists():
-                raise ProjectError(path, "already exists; open it, or choose another name")
-            os.replace(partial, path)
+            with replacing(path) as partial:
+                db = connect(partial, busy_timeout, read_only=False)
+                try:
+                    migrate(db)
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [
+                            ("scheme", scheme.name),
+                            ("created", datetime.now(timezone.utc).isoformat()),
+                            ("created_by", f"galaxy-studio {__version__}"),
+                        ],
+                    )
+                    db.executemany(
+                        "INSERT INTO classes (name, position) VALUES (?, ?)",
+                        [(name, position) for position, name in enumerate(names)],
+                    )
+                    db.execute("COMMIT")
+                finally:
+                    db.close()
+                if path.exists():
+                    raise ProjectError(path, "already exists; open it, or choose another name")
         except sqlite3.Error as exc:
             remove_database(partial)
             raise translated(path, exc, busy_timeout) from None

@@ -235,8 +235,9 @@ def _imagenet_state(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
     except (OSError, RuntimeError) as exc:
         raise ModelError(
             f"ImageNet weights for vgg11 are not in torchvision's cache ({imagenet_weights_file()}) "
-            f"and could not be downloaded ({exc}); connect once to download them, or pass a local "
-            "file with --weights, or train from scratch (no --pretrained)"
+            f"and could not be downloaded ({exc})",
+            "connect once to download them, or pass a local file with {weights_path}, or train from scratch "
+            "(no {pretrained})",
         ) from exc
 
 

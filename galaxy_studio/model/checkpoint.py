@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from galaxy_studio import __version__
+from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, model_from_spec
-from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.errors import CheckpointError, ModelError
 
 CLASSIFIER_FORMAT = "galaxy-studio-classifier"

@@ -25,12 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
-from galaxy_studio.model.atomic import write_atomically
 from galaxy_studio.model.checkpoint import load_classifier
+from galaxy_studio.model.config import EXPLANATION_METHODS
 from galaxy_studio.model.errors import CheckpointError, ModelError
+from galaxy_studio.model.overlays import write_saliency_overlays
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
@@ -127,7 +129,9 @@ def describe_probabilities(path: str, index: int | None, probabilities: np.ndarr
 class ClassifyConfig:
     """A batch classification. `paths` are files, folders or catalogues; with `tta` every
     cutout is also seen turned by 90, 180 and 270 degrees and mirrored (8 views) and the
-    probabilities are averaged, since a galaxy's class does not depend on its orientation."""
+    probabilities are averaged, since a galaxy's class does not depend on its orientation.
+    With `saliency` (an explanation method) an overlay of each cutout's map is written into
+    `saliency_dir`."""
 
     model: str
     paths: tuple[str, ...]
@@ -135,6 +139,15 @@ class ClassifyConfig:
     batch_size: int = DEFAULT_BATCH
     device: str = "auto"
     threads: int | None = None
+    saliency: str | None = None
+    saliency_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.saliency is not None and self.saliency not in EXPLANATION_METHODS:
+            raise ModelError(f"unknown explanation method {self.saliency!r}; choose {', '.join(EXPLANATION_METHODS)}")
+        if self.saliency is not None and not self.saliency_dir:
+            raise ModelError("no folder for the saliency overlays", "{saliency} needs {saliency_dir} DIR for the "
+                             "overlay images")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -149,6 +162,7 @@ class ClassifyResult:
     predictions: tuple[Prediction, ...]
     failures: tuple[tuple[str, str], ...] = field(default=())
     seconds: float = 0.0
+    overlay_failures: tuple[tuple[str, str], ...] = field(default=())
 
 
 def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
@@ -274,9 +288,13 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
         threads=config.threads, emit=emit, cancel=cancel,
     )
     skipped = [(os.path.basename(where), f"{where}: {reason}") for where, reason in catalog.skipped]
+    overlay_failures: list[tuple[str, str]] = []
+    if config.saliency is not None and config.saliency_dir and predictions:
+        overlay_failures = write_saliency_overlays(classifier, predictions, config.saliency, config.saliency_dir,
+                                                   device=config.device, emit=emit, cancel=cancel)
     return ClassifyResult(
         str(classifier.checkpoint), classifier.classes, tuple(predictions), tuple(skipped + failures),
-        time.perf_counter() - started,
+        time.perf_counter() - started, tuple(overlay_failures),
     )
 
 
@@ -297,6 +315,6 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
         ])
     data = buffer.getvalue().encode("utf-8")
     try:
-        write_atomically(out, lambda stream: stream.write(data))
+        write_bytes_atomically(out, data)
     except OSError as exc:
         raise ModelError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None

@@ -10,13 +10,11 @@ around the crop so that rotated corners show sky, not padding.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from torch.utils.data import Dataset
 
 from galaxy_studio.data.catalog import CatalogItem, open_catalog, read_item
 from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
 from galaxy_studio.model.config import DEFAULT_FRACTIONS
 from galaxy_studio.model.errors import ModelError
@@ -35,33 +34,6 @@ PROJECT_SUFFIX = ".gsproj"
 # A rotated square needs sqrt(2) times its side of real pixels to fill its corners.
 ROTATION_CONTEXT = math.sqrt(2.0)
 _PROGRESS_STEPS = 100
-
-
-@dataclass(frozen=True)
-class LabelledData:
-    """Labelled images with class indices into `classes`; `notes` says what was left out and why."""
-
-    items: tuple[CatalogItem, ...]
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    source: str
-    notes: tuple[str, ...] = field(default=())
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def subset(self, indices: np.ndarray) -> LabelledData:
-        return LabelledData(
-            tuple(self.items[int(i)] for i in indices), self.labels[indices], self.classes, self.source, self.notes
-        )
-
-    def fingerprint(self) -> str:
-        """A short hash of the image names and their classes: the same data gives the same
-        split, so a model's test split can be rebuilt later, even after the folder moved."""
-        digest = hashlib.sha256()
-        for item, label in zip(self.items, self.labels):
-            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode())
-        return digest.hexdigest()[:16]
 
 
 def load_labelled_data(path: str | Path, *, classes: Sequence[str] | None = None) -> LabelledData:

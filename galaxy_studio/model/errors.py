@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from galaxy_studio.errors import UserError
 
-class ModelError(Exception):
+
+class ModelError(UserError):
     """Something about the data, the recipe or the machine stops a training or evaluation run."""
 
 

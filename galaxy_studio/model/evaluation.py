@@ -43,7 +43,8 @@ def evaluate_classifier(
         if labelled.fingerprint() != recorded["fingerprint"]:
             raise ModelError(
                 f"{data}: not the images and labels this model was trained on, so its test split cannot "
-                "be rebuilt; evaluate on all of it instead (--split all)"
+                "be rebuilt",
+                "evaluate on all of it instead ({split} all)",
             )
         labelled = labelled.subset(stratified_split(labelled.labels, recorded["fractions"], recorded["seed"])[2])
     pixels, failed = prepare_pixels(labelled.items, prep, what="decoding images", emit=emit, cancel=cancel)

@@ -24,9 +24,9 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ModelError("device cuda was asked for but torch sees no CUDA GPU (use --device auto or cpu)")
+        raise ModelError("device cuda was asked for but torch sees no CUDA GPU", "use {device} auto or cpu")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise ModelError("device mps was asked for but this machine has no Apple GPU (use --device auto or cpu)")
+        raise ModelError("device mps was asked for but this machine has no Apple GPU", "use {device} auto or cpu")
     if name not in ("cuda", "mps", "cpu"):
         raise ModelError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
     return torch.device(name)

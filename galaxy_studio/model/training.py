@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
+from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import (
@@ -35,12 +36,7 @@ from galaxy_studio.events import (
     Warned,
     ignore,
 )
-from galaxy_studio.model.architectures import (
-    ArchitectureSpec,
-    build_model,
-    model_from_spec,
-)
-from galaxy_studio.model.atomic import write_json_atomically
+from galaxy_studio.model.architectures import ArchitectureSpec, build_model, model_from_spec
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
     TRAINING_STATE_FORMAT,
@@ -194,7 +190,7 @@ def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
         return None
     if _recipe_of(run.config) != config.recipe():
         raise ModelError(
-            f"{run_dir} holds a finished run of another config; choose another --out folder or delete it"
+            f"{run_dir} holds a finished run of another config", "choose another {out_dir} folder or delete it"
         )
     metrics = dict(run.metrics or {})
     return TrainResult(
@@ -218,8 +214,8 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     saved = load_payload(path, TRAINING_STATE_FORMAT)
     if saved.get("recipe") != config.recipe():
         raise ModelError(
-            f"{run_dir} holds an unfinished run of another config; run it with that config to resume, "
-            "or choose another --out folder"
+            f"{run_dir} holds an unfinished run of another config",
+            "run it with that config to resume, or choose another {out_dir} folder",
         )
     return saved
 
@@ -233,8 +229,8 @@ def _load_data(config: TrainConfig, saved: dict[str, Any] | None, device: torch.
     if saved is not None:
         if saved.get("fingerprint") != labelled.fingerprint():
             raise ModelError(
-                f"{config.data}: the images or labels changed since this run started, so it cannot be "
-                "resumed; train into another --out folder"
+                f"{config.data}: the images or labels changed since this run started, so it cannot be resumed",
+                "train into another {out_dir} folder",
             )
         prep = Preprocessing.from_dict(saved["preprocessing"])
     else:

@@ -46,7 +46,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import psutil
-    from PySide6.QtWidgets import QApplication
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -293,7 +293,7 @@ def test_write_demo_set_stops_when_cancelled(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         write_demo_set(tmp_path, per_class=2, size=16, emit=cancel_after_three, cancel=cancel)
     assert len(list(tmp_path.rglob("*.jpg"))) == 3
-    assert not list(tmp_path.rglob("*.part"))
+    assert not list(tmp_path.rglob("*.partial"))
 
 
 def file_times(folder: Path) -> dict[Path, int]:

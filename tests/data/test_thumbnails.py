@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from galaxy_studio import atomic_files
 from galaxy_studio.data import thumbnails
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import CutoutError
@@ -100,6 +101,7 @@ def test_unwritable_cache_still_returns_the_thumbnail(tmp_path: Path, monkeypatc
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(thumbnails.tempfile, "mkstemp", full_disk)
+    monkeypatch.setattr(atomic_files.os, "replace", full_disk)
     assert cache.thumbnail(item, 32).shape == (32, 32, 3)
     assert not list((tmp_path / "cache").rglob("*.png"))
+    assert not list((tmp_path / "cache").rglob("*.partial"))

@@ -17,6 +17,7 @@ from galaxy_studio.distill.runner import distill, snapshot_path
 from galaxy_studio.events import (
     CancelToken,
     Cancelled,
+    IterationFinished,
     MetricLogged,
     Progressed,
     SnapshotTaken,
@@ -52,15 +53,27 @@ def test_a_run_emits_metrics_snapshots_and_writes_its_folder(tiny_buffer: Path, 
     assert list(snapshots[0].labels) == [0, 0, 1, 1, 2, 2]
     assert not np.array_equal(snapshots[0].images_uint8_nhwc, snapshots[-1].images_uint8_nhwc)
     assert [e.done for e in events if isinstance(e, Progressed) and e.what.startswith("stage")] == [1, 2, 3, 4, 5]
+    finished = [e for e in events if isinstance(e, IterationFinished)]
+    assert [(e.iteration, e.iterations) for e in finished] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert [e.matching_loss for e in finished] == losses and [e.lr for e in finished] == lrs
+    assert all(e.validation_loss is None for e in finished)
     for step in (0, 2, 4, 5):
         with np.load(snapshot_path(tmp_path / "run", step)) as stored:
             np.testing.assert_array_equal(stored["images"], snapshots[[0, 2, 4, 5].index(step)].images_uint8_nhwc)
     history = json.loads((tmp_path / "run" / HISTORY_FILE).read_text())
     assert [row["matching_loss"] for row in history] == losses
+    assert [e.stage for e in finished] == [row["stage"] for row in history]
+    assert finished[0].summary == f"stage {history[0]['stage']} loss {losses[0]:.4f} lr {lrs[0]:.2e}"
     assert all(row["start_epoch"] + 2 <= 3 for row in history)
     synthetic = load_synthetic(result.synthetic)
     assert synthetic.images.shape == (6, 3, 16, 16) and synthetic.lr == pytest.approx(lrs[-1])
     assert synthetic.config["method"] == "mtt"
+    # The run itself leaves the pictures and the FITS cube, whichever interface started it.
+    run = tmp_path / "run"
+    assert result.prototypes == str(run / "prototypes")
+    pictures = sorted(path.name for path in (run / "prototypes").iterdir())
+    assert "all.png" in pictures and len(pictures) == len(synthetic.classes) + 1
+    assert (run / "synthetic.fits").stat().st_size > 0
 
 
 def test_stm_measures_validation_loss_and_reports_stage_changes(

@@ -9,18 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from galaxy_studio import run_folders
 from galaxy_studio.distill import run_state, runner, runs
 from galaxy_studio.distill.evolution import class_rows, evenly_spaced, write_evolution_gif, write_evolution_strip
 from galaxy_studio.distill.runs import list_distill_runs, load_snapshot, read_distill_run, save_evaluation, snapshot_steps
 from galaxy_studio.distill.timing import estimate_iteration_seconds
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import CancelToken, Cancelled, IterationFinished, Progressed
 from galaxy_studio.model.errors import ModelError
 
 from .conftest import tiny_distill_config
 
 
 def test_the_torch_free_file_names_match_the_runner() -> None:
-    assert (runs.CONFIG_FILE, runs.STATE_FILE, runs.HISTORY_FILE, runs.SNAPSHOT_DIR) == \
+    assert (run_folders.CONFIG_FILE, runs.STATE_FILE, run_folders.HISTORY_FILE, runs.SNAPSHOT_DIR) == \
         (runner.CONFIG_FILE, run_state.STATE_FILE, run_state.HISTORY_FILE, runner.SNAPSHOT_DIR)
     assert runs.snapshot_file("r", 42) == runner.snapshot_path("r", 42)
 
@@ -32,7 +33,7 @@ def finished_and_cancelled(tiny_buffer: Path, tiny_set: Path, tmp_path_factory: 
     token = CancelToken()
 
     def cancel_after_four(event: object) -> None:
-        if isinstance(event, Progressed) and event.what.startswith("stage") and event.done == 4:
+        if isinstance(event, IterationFinished) and event.iteration == 4:
             token.set()
 
     with pytest.raises(Cancelled):
@@ -48,7 +49,7 @@ def test_runs_are_listed_with_their_status_history_and_evaluation(finished_and_c
     found = {run.name: run for run in list_distill_runs(root)}
     assert set(found) == {"finished", "cancelled"}
     assert found["finished"].status == "finished" and found["finished"].iterations == 5
-    assert found["finished"].evaluation == {"distilled": {"mean": 0.5}}
+    assert found["finished"].metrics == {"distilled": {"mean": 0.5}}
     # checkpoint_every=3: the checkpoint after iteration 3 survives the cancel at 4.
     assert found["cancelled"].status == "unfinished" and found["cancelled"].iterations == 3
     assert read_distill_run(root / "not-a-run") is None

@@ -218,15 +218,15 @@ def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, t
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     import galaxy_studio.distill.run_state as module
 
-    write, calls = module.write_atomically, []
+    write, calls = module.write_bytes_atomically, []
 
-    def full_after_first_checkpoint(path: Path, writer: object) -> None:
+    def full_after_first_checkpoint(path: Path, data: bytes) -> None:
         calls.append(path)
         if len(calls) > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        write(path, writer)
+        write(path, data)
 
-    monkeypatch.setattr(module, "write_atomically", full_after_first_checkpoint)
+    monkeypatch.setattr(module, "write_bytes_atomically", full_after_first_checkpoint)
     out = tmp_path / "full"
     args = ["distill-unsupervised", str(tiny_idx), "--samples", "6", "--out", str(out), "--hidden", "8",
             "--pretrain-epochs", "3", "--epochs", "1", "--fresh-nets", "1", "--fresh-epochs", "5", "--device", "cpu"]
@@ -234,6 +234,6 @@ def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, t
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("galaxy-studio: error: ") and "No space left on device" in err[-1]
     assert str(out) in err[-1] and not any("Traceback" in line for line in err)
-    monkeypatch.setattr(module, "write_atomically", write)
+    monkeypatch.setattr(module, "write_bytes_atomically", write)
     assert main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resumed_from"] == "pretrain epoch 1"

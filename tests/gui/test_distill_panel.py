@@ -90,7 +90,7 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
         assert panel.table.item(row, 3).text().endswith("%"), panel.table.item(row, 3).text()
     assert panel.readability_label.text().startswith("Prototypes ") and "percentile range" in \
         panel.readability_label.text()
-    assert read_distill_run(run_dir).evaluation["distilled"]["images"] == 6
+    assert read_distill_run(run_dir).metrics["distilled"]["images"] == 6
     assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
 
     panel.timeline.setValue(0)

@@ -42,4 +42,4 @@ def test_saving_keeps_other_settings_and_replaces_a_damaged_file(
     assert json.loads(path.read_text()) == {"labeller": "bob"}
     with pytest.raises(ValueError, match="cannot be empty"):
         set_default_labeller("   ")
-    assert list(path.parent.glob("*.tmp")) == []
+    assert list(path.parent.glob("*.partial")) == []

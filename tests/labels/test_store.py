@@ -38,7 +38,7 @@ def test_create_writes_a_wal_project_with_the_scheme_and_refuses_an_existing_fil
     with pytest.raises(ProjectError, match="already exists") as caught:
         Project.create(path, BUILTIN_SCHEMES["spiral"])
     assert str(path) in str(caught.value)
-    assert not list(tmp_path.glob(".*creating*")), "no half-made project is left behind"
+    assert not list(tmp_path.glob(".*partial*")), "no half-made project is left behind"
 
 
 def test_a_scheme_with_a_repeated_class_is_refused(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from galaxy_studio.model.classification import (
     dihedral_views,
     open_classifier,
 )
-from galaxy_studio.model.errors import CheckpointError
+from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.model.training import TrainResult, train_classifier
 
 from .conftest import DEMO_CLASSES, tiny_config
@@ -135,6 +135,23 @@ def test_classify_command_writes_the_csv_and_one_overlay_per_input(
         assert row["predicted"] == classes[int(np.argmax(probabilities))]
     assert {p.name for p in overlays.iterdir()} == {"00000.png", "00000-2.png", "00000-3.png"}
     assert f"{len(files)} cutout(s) classified" in capsys.readouterr().out
+
+
+def test_the_classification_job_writes_one_overlay_per_input(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path
+) -> None:
+    files = sorted(demo_set.rglob("*.jpg"))[::30]
+    overlays = tmp_path / "overlays"
+    events: list[object] = []
+    config = ClassifyConfig(trained_run.run_dir, tuple(map(str, files)), device="cpu", saliency="gradcam",
+                            saliency_dir=str(overlays))
+    result = classify(config, emit=events.append)
+    assert len(result.predictions) == len(files) and result.overlay_failures == ()
+    assert {p.name for p in overlays.iterdir()} == {"00000.png", "00000-2.png", "00000-3.png"}
+    assert [(e.done, e.total) for e in events if isinstance(e, Progressed) and e.what == "gradcam overlays"] == \
+        [(1, 3), (2, 3), (3, 3)]
+    with pytest.raises(ModelError, match="--saliency needs --saliency-dir"):
+        ClassifyConfig(trained_run.run_dir, tuple(map(str, files)), saliency="ig")
 
 
 def test_classify_command_reports_bad_input_in_one_line(

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.distill.config import MEMORY_MODE_NAMES, BufferConfig, DistillConfig
-from galaxy_studio.distill.runs import buffers_dir, new_run_folder
+from galaxy_studio.distill.runs import buffers_dir
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.settings_form import SettingsForm
+from galaxy_studio.run_folders import new_run_folder
 
 # The settings the form shows, in its order; the rest keep the papers' values.
 BUFFER_SETTINGS = ("experts", "epochs", "size", "width")

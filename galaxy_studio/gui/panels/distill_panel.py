@@ -45,11 +45,9 @@ from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
 from galaxy_studio.distill.readability import describe_readability, is_readable
 from galaxy_studio.distill.runs import (
-    DistillRun,
     distill_runs_dir,
     list_distill_runs,
     load_snapshot,
-    new_run_folder,
     read_distill_run,
     save_evaluation,
     snapshot_steps,
@@ -59,6 +57,7 @@ from galaxy_studio.events import (
     BufferPlanned,
     CancelToken,
     EventSink,
+    IterationFinished,
     MetricLogged,
     Progressed,
     SnapshotTaken,
@@ -74,6 +73,7 @@ from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.run_folders import RunSummary, new_run_folder
 
 if TYPE_CHECKING:
     from galaxy_studio.distill.experts import BufferResult
@@ -88,9 +88,9 @@ EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), (
 _PACE_MEMORY = 0.8
 
 
-def describe_run(run: DistillRun) -> str:
+def describe_run(run: RunSummary) -> str:
     config = run.config
-    evaluation = run.evaluation or {}
+    evaluation = run.metrics or {}
     accuracy = evaluation.get("distilled", {}).get("mean")
     result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
     return (f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · "
@@ -613,6 +613,8 @@ class DistillPanel(QWidget):
             self._mark_stage(self.iteration, event.stage, event.reason)
         elif isinstance(event, Progressed):
             self._on_progress(event)
+        elif isinstance(event, IterationFinished):
+            self._on_iteration(event)
         elif isinstance(event, BufferPlanned):
             self.form.buffer_info.setText(
                 f"Planned: {event.experts} expert(s) × {event.epochs + 1} snapshots × {event.parameters:,} "
@@ -641,18 +643,21 @@ class DistillPanel(QWidget):
         if self._is_running(self._evaluating):
             self.progress_label.setText(f"Evaluating: {event.what} {event.done}/{event.total} · "
                                         f"{self._eta.describe(event)}")
-        if not self._is_running(self._distilling) or not event.what.startswith("stage"):
+
+    def _on_iteration(self, event: IterationFinished) -> None:
+        if not self._is_running(self._distilling):
             return
         now = time.perf_counter()
-        if self._last_progress is not None and event.done > self._last_progress[1]:
-            seconds = (now - self._last_progress[0]) / (event.done - self._last_progress[1])
+        if self._last_progress is not None and event.iteration > self._last_progress[1]:
+            seconds = (now - self._last_progress[0]) / (event.iteration - self._last_progress[1])
             self._pace = seconds if self._pace is None else _PACE_MEMORY * self._pace + (1 - _PACE_MEMORY) * seconds
-        self._last_progress = (now, event.done)
-        self.iteration = event.done
+        self._last_progress = (now, event.iteration)
+        self.iteration = event.iteration
+        left = event.iterations - event.iteration
         pace = "" if self._pace is None else (f" · {self._pace:.2f} s per iteration · at most "
-                                              f"{format_duration(self._pace * (event.total - event.done))} left")
+                                              f"{format_duration(self._pace * left)} left")
         if not self.runner.pause_requested:
-            self.progress_label.setText(f"Iteration {event.done}/{event.total} · {event.what}{pace}")
+            self.progress_label.setText(f"Iteration {event.iteration}/{event.iterations} · {event.summary}{pace}")
 
     def _mark_stage(self, iteration: int, stage: int, reason: str) -> None:
         text = f"stage {stage}: {reason.split(' (')[0]}"
@@ -900,13 +905,13 @@ class DistillPanel(QWidget):
         self.runs.blockSignals(False)
         self._update_run_buttons()
 
-    def _selected_run(self) -> DistillRun | None:
+    def _selected_run(self) -> RunSummary | None:
         item = self.runs.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def _show_selected_run(self, item: QListWidgetItem | None) -> None:
         self._update_run_buttons()
-        run: DistillRun | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
         if run is None or self.runner.running:
             return
         self.open_run(run.path)
@@ -924,7 +929,7 @@ class DistillPanel(QWidget):
         self.run_dir = run.path
         self._reset_views(buffer_classes(self.config.buffer))
         self._plot_history(run.history)
-        self._show_evaluation(run.evaluation)
+        self._show_evaluation(run.metrics)
         self._steps = snapshot_steps(run.path)
         self._follow_live = False
         self._sync_timeline()
