@@ -51,7 +51,7 @@ def replacing(path: str | Path, *, durable: bool = True) -> Iterator[Path]:
         raise
 
 
-def write_atomically(path: str | Path, write: Callable[[BinaryIO], None], *, durable: bool = True) -> None:
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], *, durable: bool = True) -> None:
     """Replace `path` with what `write` puts into the binary stream it is given."""
     with replacing(path, durable=durable) as partial, open(partial, "wb") as stream:
         write(stream)

@@ -9,7 +9,7 @@ name, because the CLI and the GUI call the same setting differently (`--out` the
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 Namer = Callable[[str], str]
 

@@ -7,8 +7,9 @@ listening. Events are small frozen dataclasses named in the past tense.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class Cancelled(Exception):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 SAMPLE_FITS = "sample-galaxy.fits"
 
@@ -50,8 +50,11 @@ def check_autograd() -> str:
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(), torch.nn.Linear(4, 2),
+        torch.nn.Conv2d(3, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 2),
     )
     images, labels = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 0, 1])
     optimiser = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -153,8 +156,10 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
 )
 
 
-def run_checks(checks: Sequence[tuple[str, Callable[[], str]]] | None = None,
-               report: Callable[[CheckResult], None] = lambda result: None) -> list[CheckResult]:
+def run_checks(
+    checks: Sequence[tuple[str, Callable[[], str]]] | None = None,
+    report: Callable[[CheckResult], None] = lambda result: None,
+) -> list[CheckResult]:
     """Runs every check (default: CHECKS) even after one fails, so one run lists all that is broken."""
     results = []
     for name, check in CHECKS if checks is None else checks:

@@ -135,9 +135,19 @@ def setting(
     suffix, special_text: how a spin box shows the value; form_default: where the form
     starts when it differs from the config's default (say why next to it)."""
     declaration = Declaration(
-        help=help, label=label, flag=flag, range=range, choices=None if choices is None else tuple(choices),
-        metavar=metavar, zero_means_none=zero_means_none, box_text=box_text, widget_range=widget_range,
-        decimals=decimals, step=step, suffix=suffix, special_text=special_text,
+        help=help,
+        label=label,
+        flag=flag,
+        range=range,
+        choices=None if choices is None else tuple(choices),
+        metavar=metavar,
+        zero_means_none=zero_means_none,
+        box_text=box_text,
+        widget_range=widget_range,
+        decimals=decimals,
+        step=step,
+        suffix=suffix,
+        special_text=special_text,
         form_starts_elsewhere=form_default is not dataclasses.MISSING,
         form_default=None if form_default is dataclasses.MISSING else form_default,
     )
@@ -241,8 +251,10 @@ def check_ranges(config: Any) -> None:
             continue
         choices = setting_.choices
         if choices is not None and value not in choices:
-            raise SettingError(f"{setting_.name} must be one of {', '.join(map(str, choices))}, got {value!r}",
-                               f"choose {{{setting_.name}}} from the list")
+            raise SettingError(
+                f"{setting_.name} must be one of {', '.join(map(str, choices))}, got {value!r}",
+                f"choose {{{setting_.name}}} from the list",
+            )
         bounds = setting_.range
         if bounds is None:
             continue

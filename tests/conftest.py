@@ -84,13 +84,19 @@ DEMO_PER_CLASS = 30
 DEMO_SIZE = 40
 
 
-def tiny_config(data: Path, out: Path, **changes: object) -> "TrainConfig":
+def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
     """A recipe that trains in a few seconds on two CPU cores."""
     from galaxy_studio.model.config import TrainConfig
 
     settings: dict[str, object] = {
-        "size": 32, "epochs": 12, "batch_size": 16, "lr": 3e-3, "crop_fraction": 1.0, "width": 16,
-        "device": "cpu", "threads": 2,
+        "size": 32,
+        "epochs": 12,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "crop_fraction": 1.0,
+        "width": 16,
+        "device": "cpu",
+        "threads": 2,
     }
     settings.update(changes)
     return TrainConfig(data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
@@ -108,12 +114,13 @@ def write_demo_classes(root: Path, classes: tuple[str, ...], *, per_class: int, 
 @pytest.fixture(scope="session")
 def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Procedural galaxies of three classes, a folder per class (90 JPEGs of 40 px)."""
-    return write_demo_classes(tmp_path_factory.mktemp("demo"), DEMO_CLASSES, per_class=DEMO_PER_CLASS,
-                              size=DEMO_SIZE, seed=3)
+    return write_demo_classes(
+        tmp_path_factory.mktemp("demo"), DEMO_CLASSES, per_class=DEMO_PER_CLASS, size=DEMO_SIZE, seed=3
+    )
 
 
 @pytest.fixture(scope="session")
-def trained_run(demo_set: Path, tmp_path_factory: pytest.TempPathFactory) -> "TrainResult":
+def trained_run(demo_set: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     import torch
 
     from galaxy_studio.model.training import train_classifier

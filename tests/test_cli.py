@@ -18,8 +18,9 @@ from galaxy_studio.cli import main
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, "-m", "galaxy_studio", *args], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "galaxy_studio", *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+    )
 
 
 def test_inspect_json_reports_every_field(samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,7 +43,9 @@ def test_inspect_of_a_jpeg_has_no_wcs_and_no_hdus(samples: Path, capsys: pytest.
     assert record["bands"] == ["R", "G", "B"] and record["nan_count"] == 0
 
 
-def test_a_bad_file_is_one_clear_line_and_the_rest_still_print(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_file_is_one_clear_line_and_the_rest_still_print(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((4, 5), np.uint8)).save(good)
     bad = tmp_path / "truncated.fits"
@@ -123,8 +126,28 @@ def test_train_options_are_generated_from_the_config_and_build_it() -> None:
 
     nothing = config_from_args(TrainConfig, _parsed("train", "d"), data="d", out_dir="o")
     assert nothing == TrainConfig(data="d", out_dir="o"), "an option not given leaves the config's default"
-    args = _parsed("train", "d", "--crop", "0.25", "--weights", "w.pth", "--no-augment", "--amp", "--patience", "0",
-                   "--ema", "0", "--bands", "g, r,z", "--arch", "vgg11", "--lr", "0.001", "--epochs", "7")
+    args = _parsed(
+        "train",
+        "d",
+        "--crop",
+        "0.25",
+        "--weights",
+        "w.pth",
+        "--no-augment",
+        "--amp",
+        "--patience",
+        "0",
+        "--ema",
+        "0",
+        "--bands",
+        "g, r,z",
+        "--arch",
+        "vgg11",
+        "--lr",
+        "0.001",
+        "--epochs",
+        "7",
+    )
     config = config_from_args(TrainConfig, args, data="d", out_dir="o")
     assert (config.crop_fraction, config.weights_path, config.augment, config.amp) == (0.25, "w.pth", False, True)
     assert (config.patience, config.ema, config.bands) == (None, None, ("g", "r", "z")), "0 stands for None"
@@ -140,12 +163,14 @@ def test_generated_choices_are_refused_by_the_parser(capsys: pytest.CaptureFixtu
     assert (args.clamp, args.batch_syn, args.memory) == (False, 4, "constant")
 
 
-def test_a_value_outside_its_range_is_one_line_naming_the_flag(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_value_outside_its_range_is_one_line_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "run"), "--crop", "1.5"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == ("galaxy-studio: error: crop_fraction must be between 0.01 and 1, got 1.5; "
-                   "set --crop between 0.01 and 1")
+    assert err == (
+        "galaxy-studio: error: crop_fraction must be between 0.01 and 1, got 1.5; set --crop between 0.01 and 1"
+    )
     assert not (tmp_path / "run").exists(), "refused before anything was written"
     assert main(["evaluate-synthetic", str(tmp_path), "--seed", "-3"]) == 1
     assert "set --seed at least 0" in capsys.readouterr().err

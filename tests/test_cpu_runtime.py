@@ -11,14 +11,17 @@ import pytest
 
 from galaxy_studio.cpu_runtime import SWITCH
 
-PROBE = ("import json, os, galaxy_studio, torch; "
-         "print(json.dumps({'policy': os.environ.get('OMP_WAIT_POLICY'), 'threads': torch.get_num_threads()}))")
+PROBE = (
+    "import json, os, galaxy_studio, torch; "
+    "print(json.dumps({'policy': os.environ.get('OMP_WAIT_POLICY'), 'threads': torch.get_num_threads()}))"
+)
 
 
 def _probe(**env: str) -> dict:
     clean = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", SWITCH)}
-    output = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, check=True, capture_output=True,
-                            text=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**clean, **env}, check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

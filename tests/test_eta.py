@@ -9,8 +9,13 @@ from galaxy_studio.events import Progressed
 
 
 def test_durations_read_as_a_person_writes_them() -> None:
-    assert [format_duration(s) for s in (0.4, 42, 185, 4440, math.inf)] == ["0 s", "42 s", "3 min 05 s",
-                                                                              "1 h 14 min", "?"]
+    assert [format_duration(s) for s in (0.4, 42, 185, 4440, math.inf)] == [
+        "0 s",
+        "42 s",
+        "3 min 05 s",
+        "1 h 14 min",
+        "?",
+    ]
 
 
 def test_the_estimate_follows_the_mean_pace_and_restarts_with_a_new_task() -> None:

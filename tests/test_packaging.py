@@ -13,8 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_package_in_the_tree_is_listed_in_pyproject() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {
-        ".".join(init.parent.relative_to(ROOT).parts)
-        for init in (ROOT / "galaxy_studio").rglob("__init__.py")
+        ".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "galaxy_studio").rglob("__init__.py")
     } | {"galaxy_studio.resources"}
     assert listed == found
 
@@ -101,6 +100,9 @@ def test_every_resource_file_is_installed_with_the_package() -> None:
         "galaxy_studio.resources"
     ]
     shipped = [path.name for path in (ROOT / "resources").iterdir() if path.is_file()]
-    left_out = [name for name in shipped
-                if name not in ("__init__.py", "README.md") and not any(fnmatch(name, p) for p in patterns)]
+    left_out = [
+        name
+        for name in shipped
+        if name not in ("__init__.py", "README.md") and not any(fnmatch(name, p) for p in patterns)
+    ]
     assert "sample-galaxy.fits" in shipped and left_out == []

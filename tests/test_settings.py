@@ -47,8 +47,9 @@ def test_a_hint_names_the_setting_by_flag_in_the_cli_and_by_label_in_the_gui() -
         TrainConfig(data="d", out_dir="o", crop_fraction=1.5)
     error = caught.value
     assert isinstance(error, UserError) and isinstance(error, ValueError)
-    assert error.text(option_flag) == ("crop_fraction must be between 0.01 and 1, got 1.5; "
-                                       "set --crop between 0.01 and 1")
+    assert error.text(option_flag) == (
+        "crop_fraction must be between 0.01 and 1, got 1.5; set --crop between 0.01 and 1"
+    )
     assert error.text(control_label).endswith("set Crop fraction between 0.01 and 1")
 
 

@@ -16,13 +16,22 @@ PANELS = ("library", "train", "distill", "classify", "explore")
 def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo set (created once)")
-    parser.add_argument("--screenshot", metavar="OUT.png", help="open the window, wait for the thumbnails, save a grab and exit")
-    parser.add_argument("--self-test", action="store_true",
-                        help="check that this installation works (torch, torchvision operators, FITS, window); "
-                        "one line per check, exit 0 only if all pass")
-    parser.add_argument("--panel", choices=PANELS, default="library",
-                        help="the tab to open; with --demo, distill runs a short live distillation of the demo set "
-                        "and explore embeds and maps it")
+    parser.add_argument(
+        "--screenshot", metavar="OUT.png", help="open the window, wait for the thumbnails, save a grab and exit"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this installation works (torch, torchvision operators, FITS, window); "
+        "one line per check, exit 0 only if all pass",
+    )
+    parser.add_argument(
+        "--panel",
+        choices=PANELS,
+        default="library",
+        help="the tab to open; with --demo, distill runs a short live distillation of the demo set "
+        "and explore embeds and maps it",
+    )
 
 
 def run_gui(args: argparse.Namespace, paths: Sequence[str] = ()) -> int:

@@ -28,7 +28,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = train_classifier(config, emit=TrainingPrinter())
     except ModelError as error:
-        raise CommandError(str(error))
+        raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         print_error(f"the last finished epoch is saved in {config.out_dir}; run the same command to resume")
         raise
@@ -38,7 +38,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"on {metrics['n']} images; best epoch {result.best_epoch} of {result.epochs_run}",
         file=sys.stderr,
     )
-    record = {**metrics, "run_dir": result.run_dir, "checkpoint": result.checkpoint, "seconds": round(result.seconds, 1)}
+    record = {
+        **metrics,
+        "run_dir": result.run_dir,
+        "checkpoint": result.checkpoint,
+        "seconds": round(result.seconds, 1),
+    }
     print(json.dumps(record), flush=True)
     return 0
 
@@ -69,10 +74,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from galaxy_studio.model.evaluation import evaluate_classifier
 
     try:
-        report = evaluate_classifier(args.model, args.data, split=args.split, device=args.device,
-                                     emit=TrainingPrinter())
+        report = evaluate_classifier(
+            args.model, args.data, split=args.split, device=args.device, emit=TrainingPrinter()
+        )
     except ModelError as error:
-        raise CommandError(str(error))
+        raise CommandError(str(error)) from None
     if report["n"] == 0:
         raise CommandError(f"{args.data}: no image could be read")
     print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
@@ -88,25 +94,30 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from galaxy_studio.model.errors import ModelError
 
     try:
-        config = ClassifyConfig(args.model, tuple(args.paths), tta=args.tta, batch_size=args.batch_size,
-                                device=args.device, saliency=args.saliency, saliency_dir=args.saliency_dir)
+        config = ClassifyConfig(
+            args.model,
+            tuple(args.paths),
+            tta=args.tta,
+            batch_size=args.batch_size,
+            device=args.device,
+            saliency=args.saliency,
+            saliency_dir=args.saliency_dir,
+        )
         result = classify(config, emit=ProgressPrinter())
         if result.predictions:
             write_predictions_csv(result, args.out)
     except ModelError as error:
-        raise CommandError(str(error))
-    for name, reason in result.failures:
+        raise CommandError(str(error)) from None
+    for _name, reason in result.failures:
         print_error(reason)
     if not result.predictions:
         raise CommandError("no cutout could be classified; nothing was written")
-    for name, reason in result.overlay_failures:
+    for _name, reason in result.overlay_failures:
         print_error(reason)
     failures = len(result.failures) + len(result.overlay_failures)
     rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
-    print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), "
-          f"{len(result.failures)} left out")
+    print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), {len(result.failures)} left out")
     return 1 if failures else 0
-
 
 
 def add_commands(sub: Any) -> None:
@@ -127,8 +138,12 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
     p.add_argument("model", metavar="MODEL", help="a checkpoint (RUN_DIR/model.pt)")
     p.add_argument("data", metavar="DATA", help="labelled images: project, folder per class, CSV or HDF5")
-    p.add_argument("--split", choices=("all", "test"), default="all",
-                   help="all labelled images, or the test split of the run that made MODEL (same DATA)")
+    p.add_argument(
+        "--split",
+        choices=("all", "test"),
+        default="all",
+        help="all labelled images, or the test split of the run that made MODEL (same DATA)",
+    )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_evaluate)
@@ -145,10 +160,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", required=True, metavar="predictions.csv")
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
-    p.add_argument("--saliency", choices=EXPLANATION_METHODS,
-                   help="also write one PNG per input: this explanation of the predicted class over the cutout")
+    p.add_argument(
+        "--saliency",
+        choices=EXPLANATION_METHODS,
+        help="also write one PNG per input: this explanation of the predicted class over the cutout",
+    )
     p.add_argument("--saliency-dir", metavar="DIR", help="folder for the --saliency overlays")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(handler=cmd_classify)
-

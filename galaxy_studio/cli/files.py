@@ -21,9 +21,15 @@ def _inspect_record(path: str) -> dict[str, Any]:
 
         g10 = open_galaxy10(path)
         return {
-            "path": path, "format": "galaxy10", "shape": [len(g10), *g10.image_shape],
-            "dtype": "uint8", "bands": ["R", "G", "B"], "hdus": None, "wcs": None,
-            "nan_count": 0, "classes": list(GALAXY10_CLASSES),
+            "path": path,
+            "format": "galaxy10",
+            "shape": [len(g10), *g10.image_shape],
+            "dtype": "uint8",
+            "bands": ["R", "G", "B"],
+            "hdus": None,
+            "wcs": None,
+            "nan_count": 0,
+            "classes": list(GALAXY10_CLASSES),
         }
     cutout = read_cutout(path)
     centre = cutout.centre_sky_position()
@@ -87,7 +93,7 @@ def _parse_bands(text: str | None) -> tuple[int, ...] | None:
     try:
         bands = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise CommandError(f"--bands must be one or three comma-separated band indices, got {text!r}")
+        raise CommandError(f"--bands must be one or three comma-separated band indices, got {text!r}") from None
     if len(bands) not in (1, 3):
         raise CommandError(f"--bands must be one or three comma-separated band indices, got {text!r}")
     return bands
@@ -117,14 +123,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     try:
         rgb = render_rgb(cutout, settings)
     except ValueError as error:
-        raise CommandError(f"{args.file}: {error}")
+        raise CommandError(f"{args.file}: {error}") from None
     if args.size:
         rgb = fit_into_square(rgb, args.size)
     out = Path(args.out)
     try:
         Image.fromarray(rgb).save(out)
     except (OSError, ValueError) as error:
-        raise CommandError(f"{out}: cannot write image: {error}")
+        raise CommandError(f"{out}: cannot write image: {error}") from None
     print(f"{out}: {rgb.shape[1]}x{rgb.shape[0]} {settings.stretch}/{settings.interval}")
     return 0
 
@@ -140,11 +146,15 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     try:
         paths = write_demo_set(
-            Path(args.dir), per_class=args.per_class, size=args.size, fmt=args.format,
-            seed=args.seed, emit=ProgressPrinter(),
+            Path(args.dir),
+            per_class=args.per_class,
+            size=args.size,
+            fmt=args.format,
+            seed=args.seed,
+            emit=ProgressPrinter(),
         )
     except ValueError as error:
-        raise CommandError(str(error))
+        raise CommandError(str(error)) from None
     print(f"wrote {len(paths)} demo galaxies to {args.dir}")
     return 0
 

@@ -118,13 +118,21 @@ def cmd_project_import(args: argparse.Namespace) -> int:
             if not answers:
                 raise CommandError("--format gz-votes needs at least one --answer COLUMN=CLASS")
             report = exchange.import_gz_votes(
-                project, args.file, answers, threshold=args.threshold, images=args.images,
-                id_map=args.id_map, labeller=args.labeller, emit=ProgressPrinter(),
+                project,
+                args.file,
+                answers,
+                threshold=args.threshold,
+                images=args.images,
+                id_map=args.id_map,
+                labeller=args.labeller,
+                emit=ProgressPrinter(),
             )
         else:
             importer = {
-                "csv": exchange.import_csv, "json": exchange.import_json,
-                "folders": exchange.import_folders, "galaxy10": exchange.import_galaxy10,
+                "csv": exchange.import_csv,
+                "json": exchange.import_json,
+                "folders": exchange.import_folders,
+                "galaxy10": exchange.import_galaxy10,
             }[fmt]
             report = importer(project, args.file, labeller=args.labeller, renames=renames, emit=ProgressPrinter())
     _print_skipped(report.skipped)
@@ -141,7 +149,9 @@ def cmd_project_export(args: argparse.Namespace) -> int:
             writer = exchange.export_csv if args.format == "csv" else exchange.export_json
             report = writer(project, args.out, labeller=args.labeller, consensus=args.consensus)
         elif args.format == "folders":
-            report = exchange.export_folders(project, args.out, labeller=args.labeller, link=args.link, emit=ProgressPrinter())
+            report = exchange.export_folders(
+                project, args.out, labeller=args.labeller, link=args.link, emit=ProgressPrinter()
+            )
         else:
             report = exchange.export_galaxy10(project, args.out, labeller=args.labeller, emit=ProgressPrinter())
     _print_skipped(report.skipped)
@@ -164,7 +174,9 @@ def _describe_stats(project: Any, stats: Any) -> str:
     if stats.agreement is None:
         lines.append("agreement      - (no image has two human labellers)")
     else:
-        lines.append(f"agreement      {stats.agreement:.1%} of {stats.multiply_labelled} images with two or more labellers")
+        lines.append(
+            f"agreement      {stats.agreement:.1%} of {stats.multiply_labelled} images with two or more labellers"
+        )
     return "\n".join(lines)
 
 
@@ -211,26 +223,31 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     try:
         result = suggest_labels(config, emit=ProgressPrinter())
     except ModelError as error:
-        raise CommandError(str(error))
+        raise CommandError(str(error)) from None
     print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
     if result.ranked:
         print("most uncertain (entropy, confidence, suggested class, image):")
     for name, suggestion in result.ranked[:10]:
         print(f"  {suggestion.entropy:.4f}  {suggestion.confidence:.3f}  {suggestion.class_name}  {name}")
-    for name, reason in result.failures:
+    for _name, reason in result.failures:
         print_error(reason)
     return 1 if result.failures else 0
 
 
-
 def add_commands(sub: Any) -> None:
-    project = sub.add_parser("project", help="labelling projects: create, add images, label, import, export, stats, suggest")
+    project = sub.add_parser(
+        "project", help="labelling projects: create, add images, label, import, export, stats, suggest"
+    )
     actions = project.add_subparsers(dest="project_command", metavar="ACTION", required=True)
 
     p = actions.add_parser("new", help="create a project file (*.gsproj) with a class scheme")
     p.add_argument("project", metavar="P.gsproj")
-    p.add_argument("--scheme", required=True, metavar="SCHEME",
-                   help="galaxy10, gz2-9, spiral, or a CSV file with one class name per row")
+    p.add_argument(
+        "--scheme",
+        required=True,
+        metavar="SCHEME",
+        help="galaxy10, gz2-9, spiral, or a CSV file with one class name per row",
+    )
     p.set_defaults(handler=cmd_project_new)
 
     p = actions.add_parser("add", help="add images: files, folders, Galaxy10 HDF5, CSV lists")
@@ -243,21 +260,31 @@ def add_commands(sub: Any) -> None:
     p.add_argument("image", metavar="IMAGE_PATH")
     p.add_argument("class_name", metavar="CLASS")
     p.add_argument("--index", type=int, help="row of a Galaxy10 HDF5 file")
-    p.add_argument("--labeller", metavar="NAME",
-                   help="default: $GALAXY_STUDIO_LABELLER, the saved setting, or your user name")
+    p.add_argument(
+        "--labeller", metavar="NAME", help="default: $GALAXY_STUDIO_LABELLER, the saved setting, or your user name"
+    )
     p.set_defaults(handler=cmd_project_label)
 
     p = actions.add_parser("import", help="import labels: CSV, JSON, class folders, Galaxy10 HDF5, Galaxy Zoo votes")
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--format", choices=("csv", "json", "folders", "galaxy10", "gz-votes"),
-                   help="default: from FILE (folder, .h5, .json; gz-votes when --answer is given; else csv)")
-    p.add_argument("--answer", action="append", metavar="COLUMN=CLASS",
-                   help="gz-votes: an answer column standing for a class (repeat)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "json", "folders", "galaxy10", "gz-votes"),
+        help="default: from FILE (folder, .h5, .json; gz-votes when --answer is given; else csv)",
+    )
+    p.add_argument(
+        "--answer",
+        action="append",
+        metavar="COLUMN=CLASS",
+        help="gz-votes: an answer column standing for a class (repeat)",
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="gz-votes: smallest winning fraction (default 0.5)")
     p.add_argument("--images", metavar="DIR", help="gz-votes: where the images are (default: FILE's folder)")
     p.add_argument("--id-map", metavar="CSV", help="gz-votes: CSV mapping the table's ids to image file names")
-    p.add_argument("--map", action="append", metavar="NAME=CLASS", help="read class NAME as the project's CLASS (repeat)")
+    p.add_argument(
+        "--map", action="append", metavar="NAME=CLASS", help="read class NAME as the project's CLASS (repeat)"
+    )
     p.add_argument("--labeller", metavar="NAME", help="labeller of the imported labels (default: FILE's name)")
     p.set_defaults(handler=cmd_project_import)
 
@@ -265,7 +292,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("--format", required=True, choices=("csv", "json", "folders", "galaxy10"))
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--labeller", metavar="NAME", help="only this labeller's labels (default: all for CSV/JSON, else the consensus)")
+    p.add_argument(
+        "--labeller", metavar="NAME", help="only this labeller's labels (default: all for CSV/JSON, else the consensus)"
+    )
     p.add_argument("--consensus", action="store_true", help="csv/json: one consensus label per image")
     p.add_argument("--link", action="store_true", help="folders: symbolic links instead of copies")
     p.set_defaults(handler=cmd_project_export)
@@ -291,4 +320,3 @@ def add_commands(sub: Any) -> None:
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("folders", nargs="*", metavar="DIR", help="where to look (default: the project's folder)")
     p.set_defaults(handler=cmd_project_relink)
-

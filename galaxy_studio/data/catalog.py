@@ -125,9 +125,7 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
     if class_folders is None:
         class_folders = len(holders) >= 2 and all(group for _, group in images)
     items = [
-        CatalogItem(
-            file_path, label=(group.split("/")[0] or None) if class_folders else None, group=group
-        )
+        CatalogItem(file_path, label=(group.split("/")[0] or None) if class_folders else None, group=group)
         for file_path, group in images
     ]
     catalog = Catalog(items, holders if class_folders else [], skipped, str(path))
@@ -161,13 +159,10 @@ def read_csv_catalog(path: str | Path) -> Catalog:
     if not path_columns:
         raise CutoutError(
             path,
-            f"no path column (expected one of {', '.join(PATH_COLUMNS)}; "
-            f"found: {', '.join(header) or 'none'})",
+            f"no path column (expected one of {', '.join(PATH_COLUMNS)}; found: {', '.join(header) or 'none'})",
         )
     base = Path(os.path.abspath(path.parent))
-    resolved = {
-        column: [_resolve(base, _cell(row, column)) for row in body] for column in path_columns
-    }
+    resolved = {column: [_resolve(base, _cell(row, column)) for row in body] for column in path_columns}
     path_column = max(path_columns, key=lambda column: sum(found for _, found in resolved[column]))
     label_column = next((columns[name] for name in LABEL_COLUMNS if name in columns), None)
     catalog = Catalog(source=str(path))
@@ -274,9 +269,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
     if not text.strip():
         return []
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:8192], delimiters=",;\t"
-        )
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     return list(csv.reader(io.StringIO(text), dialect))

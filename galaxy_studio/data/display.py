@@ -7,8 +7,8 @@ matches DS9/astropy conventions. Everything returns uint8 RGB (H, W, 3).
 from __future__ import annotations
 
 import json
-from typing import Any
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 from astropy.visualization import (
@@ -36,8 +36,22 @@ HISTEQ_SAMPLES = 20_000
 
 # Approximate effective wavelengths (nm) so composites put the reddest band in red.
 _BAND_WAVELENGTH_NM: dict[str, float] = {
-    "u": 355, "U": 365, "B": 445, "g": 475, "G": 510, "V": 551, "r": 622, "R": 658,
-    "i": 763, "I": 806, "z": 905, "y": 1000, "Y": 1020, "J": 1250, "H": 1650, "K": 2200,
+    "u": 355,
+    "U": 365,
+    "B": 445,
+    "g": 475,
+    "G": 510,
+    "V": 551,
+    "r": 622,
+    "R": 658,
+    "i": 763,
+    "I": 806,
+    "z": 905,
+    "y": 1000,
+    "Y": 1020,
+    "J": 1250,
+    "H": 1650,
+    "K": 2200,
 }
 
 
@@ -73,7 +87,7 @@ class DisplaySettings:
         """Stable text for disk-cache keys."""
         return json.dumps(asdict(self), sort_keys=True)
 
-    def with_changes(self, **changes: Any) -> "DisplaySettings":
+    def with_changes(self, **changes: Any) -> DisplaySettings:
         return replace(self, **changes)
 
 
@@ -187,10 +201,7 @@ def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.nd
         rgb = _lupton(planes, settings)
     else:
         linked = interval_limits(np.stack(planes, -1), settings.interval) if settings.linked else None
-        unit = [
-            _stretch_plane(p, linked or interval_limits(p, settings.interval), settings.stretch)
-            for p in planes
-        ]
+        unit = [_stretch_plane(p, linked or interval_limits(p, settings.interval), settings.stretch) for p in planes]
         rgb = _to_uint8(np.stack(unit * 3 if len(unit) == 1 else unit, axis=-1))
     if settings.brightness != 0.0 or settings.contrast != 1.0:
         rgb = adjust_brightness_contrast(rgb, settings.brightness, settings.contrast)

@@ -72,9 +72,7 @@ class _HduInfo:
         return {"index": self.index, "name": self.name, "kind": self.kind, "shape": self.shape}
 
 
-def read_fits(
-    path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None
-) -> Cutout:
+def read_fits(path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None) -> Cutout:
     """Read one image (or one band per HDU, combined) from a FITS file.
 
     Without `hdu`, HDUs that each carry a distinct band name and share a shape are
@@ -108,8 +106,14 @@ def read_fits(
     if notes:
         meta["note"] = "; ".join(notes)
     return Cutout(
-        data=data, bands=bands, source=str(path), format=FORMAT, wcs=wcs, header=header,
-        meta=meta, scale=step,
+        data=data,
+        bands=bands,
+        source=str(path),
+        format=FORMAT,
+        wcs=wcs,
+        header=header,
+        meta=meta,
+        scale=step,
     )
 
 
@@ -267,9 +271,7 @@ def _band_name(header: fits.Header) -> str | None:
     return None
 
 
-def _plan_planes(
-    info: _HduInfo, header: fits.Header
-) -> tuple[list[tuple[int, ...]], list[str], str | None]:
+def _plan_planes(info: _HduInfo, header: fits.Header) -> tuple[list[tuple[int, ...]], list[str], str | None]:
     """Index tuples for the leading axes of each band to read, the band names, and a note.
 
     The non-degenerate axis next to the image plane holds the bands; any further
@@ -285,9 +287,7 @@ def _plan_planes(
         dims = "x".join(str(n) for n in reversed(info.shape))
         note = f"{len(info.shape)}-D data ({dims}): showing the first plane of the extra axes"
     count = lead[band_axis]
-    leads = [
-        tuple(k if axis == band_axis else 0 for axis in range(len(lead))) for k in range(count)
-    ]
+    leads = [tuple(k if axis == band_axis else 0 for axis in range(len(lead))) for k in range(count)]
     fits_axis = len(info.shape) - band_axis
     return leads, _cube_band_names(header, count, fits_axis), note
 
@@ -295,8 +295,7 @@ def _plan_planes(
 def _cube_band_names(header: fits.Header, count: int, fits_axis: int) -> list[str]:
     """Band names for a cube: BANDn/FILTERn, a BANDS/FILTERS list, the axis' world values."""
     candidates = [
-        [str(header.get(f"{prefix}{k}", "")).strip() for k in range(1, count + 1)]
-        for prefix in ("BAND", "FILTER")
+        [str(header.get(f"{prefix}{k}", "")).strip() for k in range(1, count + 1)] for prefix in ("BAND", "FILTER")
     ]
     candidates += [
         [part for part in re.split(r"[,;\s]+", str(header.get(key, "")).strip()) if part]
@@ -317,9 +316,7 @@ def _axis_values(header: fits.Header, count: int, fits_axis: int) -> list[str]:
     try:
         crval = float(header.get(f"CRVAL{fits_axis}", 0.0))
         crpix = float(header.get(f"CRPIX{fits_axis}", 1.0))
-        delta = float(
-            header.get(f"CDELT{fits_axis}", header.get(f"CD{fits_axis}_{fits_axis}", 1.0))
-        )
+        delta = float(header.get(f"CDELT{fits_axis}", header.get(f"CD{fits_axis}_{fits_axis}", 1.0)))
     except (TypeError, ValueError):
         return []
     unit = str(header.get(f"CUNIT{fits_axis}", "")).strip()
@@ -343,9 +340,7 @@ def _check_complete(hdul: fits.HDUList, info: _HduInfo, file_size: int, path: Pa
         needed = location["datLoc"] + bytes_per_pixel * math.prod(info.shape)
         amount = str(needed)
     if file_size < needed:
-        raise CutoutError(
-            path, f"file is truncated: {file_size} bytes, but HDU {info.index} needs {amount}"
-        )
+        raise CutoutError(path, f"file is truncated: {file_size} bytes, but HDU {info.index} needs {amount}")
 
 
 def _read_bands(
@@ -372,9 +367,7 @@ def _read_bands(
     return data
 
 
-def _read_plane(
-    hdu: Any, info: _HduInfo, lead: tuple[int, ...], step: int, streamable: bool, path: Path
-) -> np.ndarray:
+def _read_plane(hdu: Any, info: _HduInfo, lead: tuple[int, ...], step: int, streamable: bool, path: Path) -> np.ndarray:
     """One band as float32 in physical units, every `step`-th pixel, read lazily.
 
     Decimated reads go strip by strip (a row, or a row of compression tiles), so a
@@ -397,13 +390,9 @@ def _read_plane(
             out[out_row] = strip[row - start, ::step]
         return out
     except MemoryError as exc:
-        raise CutoutError(
-            path, f"not enough memory to read the {width}x{height} image of HDU {info.index}"
-        ) from exc
+        raise CutoutError(path, f"not enough memory to read the {width}x{height} image of HDU {info.index}") from exc
     except Exception as exc:  # corrupt tiles or short data surface as many exception types
-        raise CutoutError(
-            path, f"could not read the image data of HDU {info.index} ({exc})"
-        ) from exc
+        raise CutoutError(path, f"could not read the image data of HDU {info.index} ({exc})") from exc
 
 
 def _celestial_wcs(header: fits.Header) -> WCS | None:

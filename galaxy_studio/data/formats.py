@@ -15,7 +15,14 @@ from galaxy_studio.data.fits import read_fits
 from galaxy_studio.data.raster import read_raster
 
 FITS_SUFFIXES: tuple[str, ...] = (
-    ".fits", ".fit", ".fts", ".fz", ".fits.fz", ".fits.gz", ".fit.gz", ".fts.gz",
+    ".fits",
+    ".fit",
+    ".fts",
+    ".fz",
+    ".fits.fz",
+    ".fits.gz",
+    ".fit.gz",
+    ".fts.gz",
 )
 RASTER_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".hdf", ".he5")
@@ -61,9 +68,7 @@ def detect_format(path: str | Path) -> str:
     for magic, fmt in _MAGIC:
         if head.startswith(magic):
             return fmt
-    if head.startswith(_GZIP_MAGIC) and (
-        format_from_name(path) == "fits" or _gzip_holds_fits(path)
-    ):
+    if head.startswith(_GZIP_MAGIC) and (format_from_name(path) == "fits" or _gzip_holds_fits(path)):
         return "fits"
     if format_from_name(path) == "csv":
         return "csv"
@@ -84,9 +89,7 @@ def is_supported_path(path: str | Path) -> bool:
     return Path(path).name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def read_cutout(
-    path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None
-) -> Cutout:
+def read_cutout(path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None) -> Cutout:
     """Read any supported image file into a Cutout, choosing the reader by content."""
     path = Path(path)
     require_file(path)
@@ -101,9 +104,7 @@ def read_cutout(
         raise CutoutError(path, "is an HDF5 file: open it as a catalogue to browse its images")
     claimed = format_from_name(path)
     if claimed not in ("unknown", "csv"):
-        raise CutoutError(
-            path, f"{UNSUPPORTED_IMAGE}: the content does not match its {claimed.upper()} name"
-        )
+        raise CutoutError(path, f"{UNSUPPORTED_IMAGE}: the content does not match its {claimed.upper()} name")
     raise CutoutError(path, UNSUPPORTED_IMAGE)
 
 

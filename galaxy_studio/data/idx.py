@@ -47,8 +47,9 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise IdxError(path, f"not an IDX file (magic {raw[:4].hex()} does not start with two zero bytes)")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_TYPES:
-        raise IdxError(path, f"unknown IDX value type 0x{code:02x} (known: "
-                             f"{', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})")
+        raise IdxError(
+            path, f"unknown IDX value type 0x{code:02x} (known: {', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})"
+        )
     if ndim == 0:
         raise IdxError(path, "IDX header declares 0 dimensions")
     header = 4 + 4 * ndim
@@ -61,8 +62,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     if payload < expected:
         raise IdxError(path, f"truncated: shape {shape} needs {expected} bytes of data, the file has {payload}")
     if payload > expected:
-        raise IdxError(path, f"{payload - expected} bytes after the data that shape {shape} declares "
-                             "(wrong header or two files joined)")
+        raise IdxError(
+            path,
+            f"{payload - expected} bytes after the data that shape {shape} declares (wrong header or two files joined)",
+        )
     values = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return values.astype(dtype.newbyteorder("="))
 
@@ -101,8 +104,11 @@ def find_idx_pairs(folder: str | Path) -> list[IdxPair]:
         match = _PAIR_NAME.match(path.name)
         if match and path.is_file():
             found.setdefault(match["stem"], {})[match["kind"]] = path
-    return [IdxPair(stem, kinds["images"], kinds["labels"]) for stem, kinds in sorted(found.items())
-            if "images" in kinds and "labels" in kinds]
+    return [
+        IdxPair(stem, kinds["images"], kinds["labels"])
+        for stem, kinds in sorted(found.items())
+        if "images" in kinds and "labels" in kinds
+    ]
 
 
 def is_idx_source(path: str | Path) -> bool:

@@ -60,9 +60,7 @@ def _decode(image: Image.Image, path: Path, max_side: int | None) -> Cutout:
     if step > 1 and fmt == "jpeg":
         image.draft(image.mode, (math.ceil(full_width / step), math.ceil(full_height / step)))
         draft_scale = max(1, round(full_width / image.size[0]))
-    has_alpha = original_mode in _ALPHA_MODES or (
-        original_mode == "P" and "transparency" in image.info
-    )
+    has_alpha = original_mode in _ALPHA_MODES or (original_mode == "P" and "transparency" in image.info)
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
@@ -89,8 +87,12 @@ def _decode(image: Image.Image, path: Path, max_side: int | None) -> Cutout:
     if note:
         meta["note"] = note
     return Cutout(
-        data=data, bands=list(_BANDS[image.mode]), source=str(path), format=fmt,
-        meta=meta, scale=draft_scale * reduce_by,
+        data=data,
+        bands=list(_BANDS[image.mode]),
+        source=str(path),
+        format=fmt,
+        meta=meta,
+        scale=draft_scale * reduce_by,
     )
 
 

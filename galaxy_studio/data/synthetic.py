@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from astropy.io import fits
@@ -108,8 +108,9 @@ class _Canvas:
     def add(self, profile: np.ndarray, colour: np.ndarray) -> None:
         self.light += colour[:, None, None] * profile
 
-    def _scatter(self, layer: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
-                 flux: np.ndarray) -> None:
+    def _scatter(
+        self, layer: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, flux: np.ndarray
+    ) -> None:
         """layer[:, rows, cols] += weights * flux per band, for (N, ...) stamps; off-image parts dropped."""
         n = self.size
         inside = (rows >= 0) & (rows < n) & (cols >= 0) & (cols < n)
@@ -145,8 +146,13 @@ class _Canvas:
         gx /= gx.sum(axis=1, keepdims=True)
         gy /= gy.sum(axis=1, keepdims=True)
         weights = gy[:, :, None] * gx[:, None, :]
-        self._scatter(self.light, np.broadcast_to(rows[:, :, None], weights.shape),
-                      np.broadcast_to(cols[:, None, :], weights.shape), weights, flux)
+        self._scatter(
+            self.light,
+            np.broadcast_to(rows[:, :, None], weights.shape),
+            np.broadcast_to(cols[:, None, :], weights.shape),
+            weights,
+            flux,
+        )
 
     def set_brightness(self, level: float) -> None:
         """Scale all light so the brightest 1% of resolved r-band pixels reach `level`. A galaxy's
@@ -192,16 +198,26 @@ def _onset(radius: np.ndarray, start: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(radius - start) / (0.15 * start)))
 
 
-def _log_spiral(radius: np.ndarray, phi: np.ndarray, *, arms: int, pitch_deg: float, start: float,
-                phase: float, sense: float, sharpness: float) -> np.ndarray:
+def _log_spiral(
+    radius: np.ndarray,
+    phi: np.ndarray,
+    *,
+    arms: int,
+    pitch_deg: float,
+    start: float,
+    phase: float,
+    sense: float,
+    sharpness: float,
+) -> np.ndarray:
     """Arm pattern in [0, 1]: ridges along phi = phase + ln(R/start)/tan(pitch), one per arm;
     a constant pitch angle is what makes arms 'tight' (small) or 'loose' (large)."""
     wind = np.log(np.maximum(radius, 0.5) / start) * (sense / math.tan(math.radians(pitch_deg)))
     return np.power(0.5 + 0.5 * np.cos(arms * (phi - phase - wind)), sharpness)
 
 
-def _to_image(xd: np.ndarray, yd: np.ndarray, cx: float, cy: float, theta: float,
-              q: float) -> tuple[np.ndarray, np.ndarray]:
+def _to_image(
+    xd: np.ndarray, yd: np.ndarray, cx: float, cy: float, theta: float, q: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Disc-plane positions to pixel offsets from the image centre (inverse of `frame`)."""
     u, v = xd, yd * q
     c, s = np.cos(theta), np.sin(theta)
@@ -226,8 +242,9 @@ class _Disc:
     ring: bool = False
 
 
-def _add_disc(c: _Canvas, rng: np.random.Generator, spec: _Disc, cx: float, cy: float, theta: float,
-              q: float, amp: float) -> None:
+def _add_disc(
+    c: _Canvas, rng: np.random.Generator, spec: _Disc, cx: float, cy: float, theta: float, q: float, amp: float
+) -> None:
     """Disc + young arms + knots + bulge (+ bar), all in one inclined plane. The disc is an old,
     compact exponential plus a young, more extended one without a centre: discs grow inside-out
     and bulges and bars have stopped forming stars, which is why spirals get bluer outwards."""
@@ -242,8 +259,16 @@ def _add_disc(c: _Canvas, rng: np.random.Generator, spec: _Disc, cx: float, cy: 
     young = _exponential(xd, yd, 1.4 * spec.h) * _onset(radius, 0.5 * spec.h)
     c.add(0.25 * smooth * young, _young_disc(rng))
     if spec.arm_strength > 0:
-        pattern = _log_spiral(radius, phi, arms=spec.arms, pitch_deg=spec.pitch_deg, start=spec.arm_start,
-                              phase=phase, sense=sense, sharpness=spec.sharpness)
+        pattern = _log_spiral(
+            radius,
+            phi,
+            arms=spec.arms,
+            pitch_deg=spec.pitch_deg,
+            start=spec.arm_start,
+            phase=phase,
+            sense=sense,
+            sharpness=spec.sharpness,
+        )
         arms = pattern * _onset(radius, spec.arm_start) * np.exp(-radius / (1.15 * spec.h))
         c.add(amp * 1.6 * spec.arm_strength * arms, _young_disc(rng))
     if spec.bar > 0:
@@ -263,8 +288,18 @@ def _add_disc(c: _Canvas, rng: np.random.Generator, spec: _Disc, cx: float, cy: 
         c.add(bulge * (spec.bulge * disc_flux / float(bulge.sum())), _old_stars(rng))
 
 
-def _add_knots(c: _Canvas, rng: np.random.Generator, spec: _Disc, cx: float, cy: float, theta: float,
-               q: float, amp: float, phase: float, sense: float) -> None:
+def _add_knots(
+    c: _Canvas,
+    rng: np.random.Generator,
+    spec: _Disc,
+    cx: float,
+    cy: float,
+    theta: float,
+    q: float,
+    amp: float,
+    phase: float,
+    sense: float,
+) -> None:
     """Star-forming regions strung along the arm ridges: small, blue and unresolved."""
     n = spec.knots
     radius = 1.3 * spec.arm_start + rng.exponential(1.1 * spec.h, n)
@@ -281,8 +316,13 @@ def _centre_jitter(size: int, rng: np.random.Generator) -> tuple[float, float]:
     return rng.normal(0.0, 0.006 * size), rng.normal(0.0, 0.006 * size)
 
 
-def _smooth(c: _Canvas, rng: np.random.Generator, q_range: tuple[float, float],
-            n_range: tuple[float, float], re_range: tuple[float, float]) -> None:
+def _smooth(
+    c: _Canvas,
+    rng: np.random.Generator,
+    q_range: tuple[float, float],
+    n_range: tuple[float, float],
+    re_range: tuple[float, float],
+) -> None:
     """An early-type galaxy: one red Sersic profile plus a fainter, rounder envelope."""
     cx, cy = _centre_jitter(c.size, rng)
     theta, q = rng.uniform(0.0, np.pi), rng.uniform(*q_range)
@@ -316,8 +356,7 @@ def _edge_on(c: _Canvas, rng: np.random.Generator, bulge: bool) -> None:
     c.add(disc, _old_disc(rng) if bulge else _young_disc(rng))
     if bulge:
         bx, by = c.frame(cx, cy, theta, rng.uniform(0.7, 0.95))
-        c.add(rng.uniform(1.5, 3.5) * _bulge(bx, by, h * rng.uniform(0.4, 0.6), rng.uniform(1.0, 2.0)),
-              _old_stars(rng))
+        c.add(rng.uniform(1.5, 3.5) * _bulge(bx, by, h * rng.uniform(0.4, 0.6), rng.uniform(1.0, 2.0)), _old_stars(rng))
     if rng.random() < (0.75 if bulge else 0.35):
         tau = rng.uniform(1.0, 2.5) if bulge else rng.uniform(0.4, 1.0)
         width = max(0.4 * z0, 0.006 * c.size)
@@ -344,20 +383,43 @@ def _spiral(c: _Canvas, rng: np.random.Generator, *, barred: bool, tight: bool) 
     knots = int(rng.integers(fewest, most))
     if barred:
         start = h * rng.uniform(1.0, 1.5)
-        spec = _Disc(h=h, pitch_deg=rng.uniform(12.0, 30.0), arms=2, arm_start=start,
-                     arm_strength=rng.uniform(0.6, 0.9), sharpness=rng.uniform(3.0, 5.0),
-                     bulge=rng.uniform(0.06, 0.15), bulge_re=0.15 * h, bar=start, knots=knots,
-                     ring=rng.random() < 0.35)
+        spec = _Disc(
+            h=h,
+            pitch_deg=rng.uniform(12.0, 30.0),
+            arms=2,
+            arm_start=start,
+            arm_strength=rng.uniform(0.6, 0.9),
+            sharpness=rng.uniform(3.0, 5.0),
+            bulge=rng.uniform(0.06, 0.15),
+            bulge_re=0.15 * h,
+            bar=start,
+            knots=knots,
+            ring=rng.random() < 0.35,
+        )
     elif tight:
-        spec = _Disc(h=h, pitch_deg=rng.uniform(9.0, 14.0), arms=int(rng.choice((2, 2, 3))),
-                     arm_start=h * rng.uniform(0.5, 0.8), arm_strength=rng.uniform(0.55, 0.85),
-                     sharpness=rng.uniform(3.0, 6.0), bulge=rng.uniform(0.3, 0.6), bulge_re=0.3 * h,
-                     knots=knots)
+        spec = _Disc(
+            h=h,
+            pitch_deg=rng.uniform(9.0, 14.0),
+            arms=int(rng.choice((2, 2, 3))),
+            arm_start=h * rng.uniform(0.5, 0.8),
+            arm_strength=rng.uniform(0.55, 0.85),
+            sharpness=rng.uniform(3.0, 6.0),
+            bulge=rng.uniform(0.3, 0.6),
+            bulge_re=0.3 * h,
+            knots=knots,
+        )
     else:
-        spec = _Disc(h=h, pitch_deg=rng.uniform(25.0, 35.0), arms=int(rng.choice((2, 2, 3, 4))),
-                     arm_start=h * rng.uniform(0.3, 0.5), arm_strength=rng.uniform(0.7, 0.95),
-                     sharpness=rng.uniform(2.5, 4.5), bulge=rng.uniform(0.1, 0.25), bulge_re=0.25 * h,
-                     knots=knots)
+        spec = _Disc(
+            h=h,
+            pitch_deg=rng.uniform(25.0, 35.0),
+            arms=int(rng.choice((2, 2, 3, 4))),
+            arm_start=h * rng.uniform(0.3, 0.5),
+            arm_strength=rng.uniform(0.7, 0.95),
+            sharpness=rng.uniform(2.5, 4.5),
+            bulge=rng.uniform(0.1, 0.25),
+            bulge_re=0.25 * h,
+            knots=knots,
+        )
     # Bars are only recognised in discs seen not too far from face-on.
     q = rng.uniform(0.7, 1.0) if barred else rng.uniform(0.5, 1.0)
     _add_disc(c, rng, spec, cx, cy, rng.uniform(0.0, np.pi), q, 1.0)
@@ -375,14 +437,31 @@ def _unbarred_loose(c: _Canvas, rng: np.random.Generator) -> None:
     _spiral(c, rng, barred=False, tight=False)
 
 
-def _add_tail(c: _Canvas, rng: np.random.Generator, cx: float, cy: float, start: float, length: float,
-              direction: float, sense: float, amp: float) -> None:
+def _add_tail(
+    c: _Canvas,
+    rng: np.random.Generator,
+    cx: float,
+    cy: float,
+    start: float,
+    length: float,
+    direction: float,
+    sense: float,
+    amp: float,
+) -> None:
     """A tidal tail: one very open, fading spiral arm flung out from (cx, cy)."""
     theta, q = rng.uniform(0.0, np.pi), rng.uniform(0.6, 1.0)
     xd, yd = c.frame(cx, cy, theta, q)
     radius = np.sqrt(xd * xd + yd * yd)
-    pattern = _log_spiral(radius, np.arctan2(yd, xd), arms=1, pitch_deg=rng.uniform(30.0, 50.0), start=start,
-                          phase=direction - theta, sense=sense, sharpness=rng.uniform(10.0, 25.0))
+    pattern = _log_spiral(
+        radius,
+        np.arctan2(yd, xd),
+        arms=1,
+        pitch_deg=rng.uniform(30.0, 50.0),
+        start=start,
+        phase=direction - theta,
+        sense=sense,
+        sharpness=rng.uniform(10.0, 25.0),
+    )
     fade = _onset(radius, start) * np.exp(-radius / length) * np.exp(-((radius / (2.0 * length)) ** 4))
     c.add(amp * pattern * fade, _young_disc(rng))
 
@@ -404,14 +483,23 @@ def _merging(c: _Canvas, rng: np.random.Generator) -> None:
             x, y = c.frame(cx, cy, theta, q)
             c.add(0.3 * weight * _sersic(x, y, h, rng.uniform(2.0, 4.0)), _old_stars(rng))
         else:
-            spec = _Disc(h=h, pitch_deg=rng.uniform(25, 45), arms=2, arm_start=0.5 * h, arm_strength=0.5,
-                         sharpness=2.0, bulge=rng.uniform(0.2, 0.6), bulge_re=0.3 * h,
-                         knots=int(rng.integers(3, 12)))
+            spec = _Disc(
+                h=h,
+                pitch_deg=rng.uniform(25, 45),
+                arms=2,
+                arm_start=0.5 * h,
+                arm_strength=0.5,
+                sharpness=2.0,
+                bulge=rng.uniform(0.2, 0.6),
+                bulge_re=0.3 * h,
+                knots=int(rng.integers(3, 12)),
+            )
             _add_disc(c, rng, spec, cx, cy, theta, q, weight)
         if rng.random() < 0.85:
             away = direction + (np.pi if k == 0 else 0.0) + rng.normal(0.0, 0.5)
-            _add_tail(c, rng, cx, cy, 1.2 * h, c.size * rng.uniform(0.12, 0.22), away, sense,
-                      weight * rng.uniform(0.15, 0.35))
+            _add_tail(
+                c, rng, cx, cy, 1.2 * h, c.size * rng.uniform(0.12, 0.22), away, sense, weight * rng.uniform(0.15, 0.35)
+            )
     if rng.random() < 0.5:
         (ax, ay), (bx, by) = centres
         dx, dy = bx - ax, by - ay
@@ -450,18 +538,27 @@ def _clumpy_lopsided(c: _Canvas, rng: np.random.Generator) -> None:
     c.add(2.0 * _bulge(x, y, 0.2 * h, 2.0), _old_stars(rng))
     x, y = c.frame(sx, sy, theta + rng.normal(0.0, 0.5), q * rng.uniform(0.6, 1.0))
     radius, phi = np.sqrt(x * x + y * y), np.arctan2(y, x)
-    patchiness = sum(rng.uniform(0.3, 0.8) * np.cos(m * phi + rng.uniform(0.0, 2.0 * np.pi))
-                     for m in (1, 2, 3))
+    patchiness = sum(rng.uniform(0.3, 0.8) * np.cos(m * phi + rng.uniform(0.0, 2.0 * np.pi)) for m in (1, 2, 3))
     envelope = _exponential(x, y, 1.2 * h) * np.exp(0.6 * patchiness * np.minimum(radius / h, 2.0))
     c.add(rng.uniform(0.3, 0.6) * envelope, _young_disc(rng))
     n = int(rng.integers(6, 18))
     px, py = sx + rng.normal(0.0, 0.9 * h, n), sy + rng.normal(0.0, 0.9 * h, n)
     flux = h * h * 0.04 * rng.lognormal(0.0, 0.6, n)
-    c.add_blobs(px, py, flux[:, None] * np.stack([_star_forming(rng) for _ in range(n)]),
-                c.size * rng.uniform(0.008, 0.014))
+    c.add_blobs(
+        px, py, flux[:, None] * np.stack([_star_forming(rng) for _ in range(n)]), c.size * rng.uniform(0.008, 0.014)
+    )
     if rng.random() < 0.5:
-        _add_tail(c, rng, sx, sy, h, c.size * rng.uniform(0.1, 0.18), lean + rng.normal(0.0, 0.6),
-                  float(rng.choice((-1.0, 1.0))), rng.uniform(0.1, 0.25))
+        _add_tail(
+            c,
+            rng,
+            sx,
+            sy,
+            h,
+            c.size * rng.uniform(0.1, 0.18),
+            lean + rng.normal(0.0, 0.6),
+            float(rng.choice((-1.0, 1.0))),
+            rng.uniform(0.1, 0.25),
+        )
 
 
 def _shells_and_plume(c: _Canvas, rng: np.random.Generator) -> None:
@@ -484,8 +581,17 @@ def _shells_and_plume(c: _Canvas, rng: np.random.Generator) -> None:
         arc = inside * edge * np.exp(-0.5 * (_wrapped(phi - side) / rng.uniform(0.5, 0.9)) ** 2)
         c.add(rng.uniform(0.8, 1.4) * math.exp(-shell_r / (3.0 * re)) * arc, _colour(0.7, 0.5, rng))
     plume = axis + np.pi / 2 + rng.normal(0.0, 0.4)
-    _add_tail(c, rng, 0.0, 0.0, 1.5 * re, c.size * rng.uniform(0.12, 0.2), plume,
-              float(rng.choice((-1.0, 1.0))), rng.uniform(0.6, 1.0))
+    _add_tail(
+        c,
+        rng,
+        0.0,
+        0.0,
+        1.5 * re,
+        c.size * rng.uniform(0.12, 0.2),
+        plume,
+        float(rng.choice((-1.0, 1.0))),
+        rng.uniform(0.6, 1.0),
+    )
 
 
 _BUILDERS: tuple[Callable[[_Canvas, np.random.Generator], None], ...] = (
@@ -509,14 +615,18 @@ def _add_field(c: _Canvas, rng: np.random.Generator) -> None:
     n_stars = int(rng.poisson(1.5))
     angle = rng.uniform(0.0, 2.0 * np.pi, n_stars)
     radius = c.size * rng.uniform(0.2, 0.45, n_stars)
-    colours = np.stack([_colour(g_r, 0.3 + 0.6 * g_r, rng) for g_r in rng.uniform(0.2, 1.3, n_stars)]) \
-        if n_stars else np.zeros((0, 3), np.float32)
+    colours = (
+        np.stack([_colour(g_r, 0.3 + 0.6 * g_r, rng) for g_r in rng.uniform(0.2, 1.3, n_stars)])
+        if n_stars
+        else np.zeros((0, 3), np.float32)
+    )
     flux = total * 10 ** rng.uniform(-3.5, -1.7, n_stars)
     c.add_points(radius * np.cos(angle), radius * np.sin(angle), flux[:, None] * colours)
     n_far = int(rng.poisson(2.0))
     px, py = rng.uniform(-0.44, 0.44, (2, n_far)) * c.size
-    colours = np.stack([_colour(1.2, 0.8, rng, jitter=0.3) for _ in range(n_far)]) \
-        if n_far else np.zeros((0, 3), np.float32)
+    colours = (
+        np.stack([_colour(1.2, 0.8, rng, jitter=0.3) for _ in range(n_far)]) if n_far else np.zeros((0, 3), np.float32)
+    )
     flux = total * 10 ** rng.uniform(-3.5, -2.2, n_far)
     c.add_blobs(px, py, flux[:, None] * colours, max(0.8, 0.008 * c.size))
 
@@ -604,8 +714,9 @@ def _write_fits(path: Path, fluxes: np.ndarray, class_name: str, index: int, ra:
     fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
-def _write_image(path: Path, fluxes: np.ndarray, fmt: str, class_name: str, index: int,
-                 rng: np.random.Generator) -> None:
+def _write_image(
+    path: Path, fluxes: np.ndarray, fmt: str, class_name: str, index: int, rng: np.random.Generator
+) -> None:
     """Write under a temporary name and rename, so a file that exists is a whole file."""
     with replacing(path, durable=False) as partial:
         if fmt == "jpeg":
@@ -614,8 +725,16 @@ def _write_image(path: Path, fluxes: np.ndarray, fmt: str, class_name: str, inde
             _write_fits(partial, fluxes, class_name, index, *_sky_position(rng))
 
 
-def write_demo_set(out_dir: Path, *, per_class: int, size: int, fmt: str = "jpeg", seed: int = 0,
-                   emit: EventSink = ignore, cancel: CancelToken = NEVER) -> list[Path]:
+def write_demo_set(
+    out_dir: Path,
+    *,
+    per_class: int,
+    size: int,
+    fmt: str = "jpeg",
+    seed: int = 0,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> list[Path]:
     """Write `per_class` galaxies of each class into out_dir/<class name>/<index:05d>.jpg|.fits.
 
     Each image has its own random stream (seed, class, index), so an image does not change
@@ -644,8 +763,9 @@ def write_demo_set(out_dir: Path, *, per_class: int, size: int, fmt: str = "jpeg
     return written
 
 
-def ensure_demo_set(per_class: int = 30, size: int = 128, *, emit: EventSink = ignore,
-                    cancel: CancelToken = NEVER) -> Path:
+def ensure_demo_set(
+    per_class: int = 30, size: int = 128, *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> Path:
     """The JPEG demo set under paths.demo_dir(), built on first use.
 
     The marker file is written last and records the parameters, so an interrupted build or a
@@ -653,8 +773,9 @@ def ensure_demo_set(per_class: int = 30, size: int = 128, *, emit: EventSink = i
     """
     folder = paths.demo_dir()
     marker = folder / MARKER
-    wanted = json.dumps({"per_class": per_class, "size": size, "fmt": "jpeg", "seed": 0,
-                         "generator": GENERATOR_VERSION}, sort_keys=True)
+    wanted = json.dumps(
+        {"per_class": per_class, "size": size, "fmt": "jpeg", "seed": 0, "generator": GENERATOR_VERSION}, sort_keys=True
+    )
     if marker.is_file() and marker.read_text(encoding="utf-8") == wanted:
         return folder
     if folder.exists():

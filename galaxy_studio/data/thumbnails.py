@@ -89,5 +89,6 @@ class ThumbnailCache:
         A full or read-only disk only costs the cache, never the thumbnail."""
         with suppress(OSError):
             entry.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(entry, lambda stream: Image.fromarray(rgb).save(stream, format="PNG", compress_level=1),
-                             durable=False)
+            write_atomically(
+                entry, lambda stream: Image.fromarray(rgb).save(stream, format="PNG", compress_level=1), durable=False
+            )

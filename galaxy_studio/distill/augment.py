@@ -13,7 +13,7 @@ family, any angle plus a mirror with probability one half: the sky has no prefer
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,9 @@ def rotation_matrices(angles: torch.Tensor, mirror: torch.Tensor | None = None) 
     )
 
 
-def rotate_by(images: torch.Tensor, angles: torch.Tensor, mirror: torch.Tensor | None = None,
-              padding_mode: str = "zeros") -> torch.Tensor:
+def rotate_by(
+    images: torch.Tensor, angles: torch.Tensor, mirror: torch.Tensor | None = None, padding_mode: str = "zeros"
+) -> torch.Tensor:
     return affine_warp(images, rotation_matrices(angles, mirror), padding_mode)
 
 

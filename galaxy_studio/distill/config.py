@@ -52,19 +52,41 @@ class BufferConfig:
 
     data: str
     out_dir: str
-    experts: int = setting(100, label="Experts", range=(1, None), widget_range=(1, 1000),
-                           help="experts to train (MTT: 100)")
-    epochs: int = setting(50, label="Epochs per expert", range=(1, None), widget_range=(1, 500),
-                          help="epochs per expert (MTT: 50)")
-    arch: str = setting("convnet-d3", label="Architecture", choices=ARCHITECTURE_NAMES,
-                        help="network without batch norm")
-    width: int | None = setting(None, label="Width", zero_means_none=True, widget_range=(0, 512),
-                                special_text="default", help="channels per layer (default: the architecture's, "
-                                "ConvNet-D3 128)")
-    size: int = setting(32, label="Image size", metavar="PX", range=(1, None), widget_range=(8, 256), suffix=" px",
-                        help="image size the experts (and prototypes) use")
-    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", range=(0.01, 1.0),
-                                   decimals=2, help="central fraction kept")
+    experts: int = setting(
+        100, label="Experts", range=(1, None), widget_range=(1, 1000), help="experts to train (MTT: 100)"
+    )
+    epochs: int = setting(
+        50, label="Epochs per expert", range=(1, None), widget_range=(1, 500), help="epochs per expert (MTT: 50)"
+    )
+    arch: str = setting(
+        "convnet-d3", label="Architecture", choices=ARCHITECTURE_NAMES, help="network without batch norm"
+    )
+    width: int | None = setting(
+        None,
+        label="Width",
+        zero_means_none=True,
+        widget_range=(0, 512),
+        special_text="default",
+        help="channels per layer (default: the architecture's, ConvNet-D3 128)",
+    )
+    size: int = setting(
+        32,
+        label="Image size",
+        metavar="PX",
+        range=(1, None),
+        widget_range=(8, 256),
+        suffix=" px",
+        help="image size the experts (and prototypes) use",
+    )
+    crop_fraction: float = setting(
+        0.5,
+        label="Crop fraction",
+        flag="--crop",
+        metavar="FRACTION",
+        range=(0.01, 1.0),
+        decimals=2,
+        help="central fraction kept",
+    )
     channels: str = setting("display", label="Channels", choices=CHANNEL_MODES, help="display or bands")
     lr: float = setting(0.01, label="Learning rate", help="SGD learning rate")
     momentum: float = 0.0
@@ -110,8 +132,8 @@ class DistillConfig:
     images and the log of the step size learn by SGD with momentum 0.5 at `lr_img`, `lr_lr`.
     The step size starts at `lr_teacher`. `precision` is the GPU arithmetic of the unroll
     (model/precision.py; the CPU always computes float32): on an H200, tf32 was 1.7x faster than
-    fp32 at 64 px with an image gradient at cosine 0.99994 of fp32's (docs/gpu-results.md). Learning log(lr) (STM) keeps it positive; its
-    learning rate is STM's 0.01 (MTT's 1e-5 was for the raw step size).
+    fp32 at 64 px with an image gradient at cosine 0.99994 of fp32's (docs/gpu-results.md).
+    Learning log(lr) (STM) keeps it positive; its learning rate is STM's 0.01 (MTT's 1e-5 was for the raw step size).
 
     "mtt" draws t from [0, max_start_epoch) for `iterations` iterations. "stm" ignores
     max_start_epoch and expert_epochs (fixed to 1) and grows a cap on t when the validation
@@ -134,52 +156,95 @@ class DistillConfig:
     buffer: str
     data: str
     out_dir: str
-    method: str = setting("stm", label="Method", choices=DISTILL_METHODS,
-                          help="stm: the matched part of the trajectory grows when the validation loss says so; "
-                          "mtt: a fixed window of start epochs")
-    ipc: int = setting(1, label="Images per class", range=(1, None), widget_range=(1, 500),
-                       help="synthetic images per class")
-    syn_steps: int = setting(20, label="Syn steps", range=(1, None), widget_range=(1, 500),
-                             help="unrolled student SGD steps per iteration (memory grows with them in full mode)")
-    memory: str = setting("full", label="Memory mode", choices=MEMORY_MODE_NAMES,
-                          help="full graph, checkpointed segments, or constant memory (TESLA-style; approximate "
-                          "gradient)")
-    iterations: int = setting(5000, label="Iterations", range=(1, None), widget_range=(1, 1_000_000),
-                              help="at most this many iterations (STM may stop sooner)")
+    method: str = setting(
+        "stm",
+        label="Method",
+        choices=DISTILL_METHODS,
+        help="stm: the matched part of the trajectory grows when the validation loss says so; "
+        "mtt: a fixed window of start epochs",
+    )
+    ipc: int = setting(
+        1, label="Images per class", range=(1, None), widget_range=(1, 500), help="synthetic images per class"
+    )
+    syn_steps: int = setting(
+        20,
+        label="Syn steps",
+        range=(1, None),
+        widget_range=(1, 500),
+        help="unrolled student SGD steps per iteration (memory grows with them in full mode)",
+    )
+    memory: str = setting(
+        "full",
+        label="Memory mode",
+        choices=MEMORY_MODE_NAMES,
+        help="full graph, checkpointed segments, or constant memory (TESLA-style; approximate gradient)",
+    )
+    iterations: int = setting(
+        5000,
+        label="Iterations",
+        range=(1, None),
+        widget_range=(1, 1_000_000),
+        help="at most this many iterations (STM may stop sooner)",
+    )
     max_start_epoch: int = setting(25, label="Max start epoch", range=(1, None), help="mtt only")
     expert_epochs: int = setting(3, label="Expert epochs", range=(1, None), help="mtt only")
-    lr_img: float = setting(10.0, label="Image lr", widget_range=(0.01, 1e6), decimals=2, step=1.0,
-                            help="image learning rate (MTT/STM: 1000 on CIFAR, 10000 on GZ2); too high and the "
-                            "prototypes turn to noise")
+    lr_img: float = setting(
+        10.0,
+        label="Image lr",
+        widget_range=(0.01, 1e6),
+        decimals=2,
+        step=1.0,
+        help="image learning rate (MTT/STM: 1000 on CIFAR, 10000 on GZ2); too high and the prototypes turn to noise",
+    )
     lr_lr: float = setting(0.01, label="Step size lr", help="learning rate of log(step size)")
     lr_teacher: float = setting(0.01, label="Initial step size", help="initial step size")
     momentum: float = 0.5
-    batch_syn: int | None = setting(None, label="Synthetic batch", range=(1, None),
-                                    help="synthetic images per unrolled step (default all)")
+    batch_syn: int | None = setting(
+        None, label="Synthetic batch", range=(1, None), help="synthetic images per unrolled step (default all)"
+    )
     init: str = setting("real", label="Initial images", choices=INIT_MODES, help="initial images")
     augment: str = setting("galaxy", label="Augmentation", choices=AUGMENT_NAMES, help="differentiable augmentation")
     pearson_window: int = 10
     falling_se: float = 5.0
     rising_se: float = 3.0
     max_stage: int = setting(1000, label="Max stage", range=(1, None), help="stm: iterations before fine-tuning")
-    finetune_every: int = setting(50, label="Fine-tune every", range=(1, None),
-                                  help="stm: fine-tuning multiplies lr_img by 0.8 every this many iterations")
+    finetune_every: int = setting(
+        50,
+        label="Fine-tune every",
+        range=(1, None),
+        help="stm: fine-tuning multiplies lr_img by 0.8 every this many iterations",
+    )
     finetune_decay: float = 0.8
-    min_lr_img: float | None = setting(None, label="Minimum image lr",
-                                       help="stm: stop once fine-tuning brings lr_img below this (default: a "
-                                       "twentieth of --lr-img, the paper's 1000 -> 50)")
-    checkpoint_every: int = setting(10, label="Checkpoint every", range=(1, None),
-                                    help="save a checkpoint every this many iterations")
-    snapshot_every: int = setting(10, label="Snapshot every", range=(1, None), widget_range=(1, 10_000),
-                                  help="save the pictures every this many iterations (the timeline replays them)")
+    min_lr_img: float | None = setting(
+        None,
+        label="Minimum image lr",
+        help="stm: stop once fine-tuning brings lr_img below this (default: a "
+        "twentieth of --lr-img, the paper's 1000 -> 50)",
+    )
+    checkpoint_every: int = setting(
+        10, label="Checkpoint every", range=(1, None), help="save a checkpoint every this many iterations"
+    )
+    snapshot_every: int = setting(
+        10,
+        label="Snapshot every",
+        range=(1, None),
+        widget_range=(1, 10_000),
+        help="save the pictures every this many iterations (the timeline replays them)",
+    )
     seed: int = setting(0, label="Seed", range=(0, None), help="initial images and sampling seed")
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
-    precision: str = setting("tf32", label="Precision", choices=PRECISION_NAMES,
-                             help="GPU arithmetic of the unroll: fp32, tf32 products, or bf16 autocast; the CPU always "
-                             "computes fp32")
-    clamp: bool = setting(True, label="Keep pixels within the data's range",
-                          help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
-                          "clipped after every step")
+    precision: str = setting(
+        "tf32",
+        label="Precision",
+        choices=PRECISION_NAMES,
+        help="GPU arithmetic of the unroll: fp32, tf32 products, or bf16 autocast; the CPU always computes fp32",
+    )
+    clamp: bool = setting(
+        True,
+        label="Keep pixels within the data's range",
+        help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
+        "clipped after every step",
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISION_NAMES:
@@ -192,22 +257,33 @@ class DistillConfig:
             raise ModelError(f"memory must be one of {', '.join(MEMORY_MODE_NAMES)}, got {self.memory!r}")
         if self.augment not in AUGMENT_NAMES:
             raise ModelError(f"augment must be one of {', '.join(AUGMENT_NAMES)}, got {self.augment!r}")
-        positive = {"ipc": self.ipc, "syn_steps": self.syn_steps, "iterations": self.iterations,
-                    "max_start_epoch": self.max_start_epoch, "expert_epochs": self.expert_epochs,
-                    "pearson_window": self.pearson_window, "max_stage": self.max_stage,
-                    "finetune_every": self.finetune_every, "checkpoint_every": self.checkpoint_every,
-                    "snapshot_every": self.snapshot_every}
+        positive = {
+            "ipc": self.ipc,
+            "syn_steps": self.syn_steps,
+            "iterations": self.iterations,
+            "max_start_epoch": self.max_start_epoch,
+            "expert_epochs": self.expert_epochs,
+            "pearson_window": self.pearson_window,
+            "max_stage": self.max_stage,
+            "finetune_every": self.finetune_every,
+            "checkpoint_every": self.checkpoint_every,
+            "snapshot_every": self.snapshot_every,
+        }
         bad = [f"{name} {value}" for name, value in positive.items() if value < 1]
         if self.batch_syn is not None and self.batch_syn < 1:
             bad.append(f"batch_syn {self.batch_syn}")
         if bad:
             raise ModelError(f"these settings must be at least 1: {', '.join(bad)}")
         if min(self.lr_img, self.lr_lr, self.lr_teacher) <= 0:
-            raise ModelError(f"learning rates must be positive (lr_img {self.lr_img}, lr_lr {self.lr_lr}, "
-                             f"lr_teacher {self.lr_teacher})")
+            raise ModelError(
+                f"learning rates must be positive (lr_img {self.lr_img}, lr_lr {self.lr_lr}, "
+                f"lr_teacher {self.lr_teacher})"
+            )
         if self.pearson_window < 3:
-            raise ModelError(f"pearson_window must be at least 3 (a correlation of 2 points is always +-1), "
-                             f"got {self.pearson_window}")
+            raise ModelError(
+                f"pearson_window must be at least 3 (a correlation of 2 points is always +-1), "
+                f"got {self.pearson_window}"
+            )
         if not 0.0 < self.finetune_decay < 1.0:
             raise ModelError(f"finetune_decay must lie in (0, 1), got {self.finetune_decay}")
         check_ranges(self)
@@ -248,14 +324,19 @@ class EvaluationProtocol:
     nets: int = setting(5, label="Nets", range=(1, None), help="fresh networks per training set (MTT: 5)")
     epochs: int = setting(1000, label="Epochs", range=(2, None), help="epochs on the small sets (MTT: 1000)")
     full_epochs: int = setting(
-        0, label="Full-data epochs", range=(0, None),
+        0,
+        label="Full-data epochs",
+        range=(0, None),
         help="train fresh nets this many epochs on the full training split for its row (0: the row is the "
-        "buffer's experts, already trained on it)")
+        "buffer's experts, already trained on it)",
+    )
     seed: int = setting(0, label="Seed", range=(0, None), help="seed of the nets' initialisation and batches")
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
 
     def __post_init__(self) -> None:
         if self.nets < 1 or self.epochs < 2 or self.full_epochs < 0:
-            raise ModelError(f"need at least 1 net, 2 epochs and 0 or more full-data epochs (got {self.nets}, "
-                             f"{self.epochs}, {self.full_epochs})")
+            raise ModelError(
+                f"need at least 1 net, 2 epochs and 0 or more full-data epochs (got {self.nets}, "
+                f"{self.epochs}, {self.full_epochs})"
+            )
         check_ranges(self)

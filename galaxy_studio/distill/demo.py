@@ -21,8 +21,16 @@ DEMO_BUFFER_NAME = "demo"
 
 
 def demo_buffer_config(data: Path, out: Path | None = None) -> BufferConfig:
-    return BufferConfig(data=str(data), out_dir=str(out or buffers_dir() / DEMO_BUFFER_NAME), experts=2, epochs=4,
-                        width=16, size=32, crop_fraction=0.6, batch_size=32)
+    return BufferConfig(
+        data=str(data),
+        out_dir=str(out or buffers_dir() / DEMO_BUFFER_NAME),
+        experts=2,
+        epochs=4,
+        width=16,
+        size=32,
+        crop_fraction=0.6,
+        batch_size=32,
+    )
 
 
 def demo_distill_config(buffer: Path, data: Path, out: Path, **changes: object) -> DistillConfig:
@@ -30,8 +38,15 @@ def demo_distill_config(buffer: Path, data: Path, out: Path, **changes: object) 
     image lr and clamping are the defaults of the CLI and the panel; only the run's length is
     the demo's own: stages of at most 40 iterations and fine-tuning every 5 bring the whole of
     STM (stage changes, fine-tuning, its stop) into a few minutes on a CPU."""
-    settings: dict[str, object] = {"ipc": 2, "syn_steps": 10, "iterations": 400, "max_stage": 40,
-                                   "finetune_every": 5, "snapshot_every": 1, "checkpoint_every": 20}
+    settings: dict[str, object] = {
+        "ipc": 2,
+        "syn_steps": 10,
+        "iterations": 400,
+        "max_stage": 40,
+        "finetune_every": 5,
+        "snapshot_every": 1,
+        "checkpoint_every": 20,
+    }
     settings.update(changes)
     return DistillConfig(buffer=str(buffer), data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 

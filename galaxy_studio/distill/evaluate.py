@@ -1,17 +1,18 @@
-"""How good is a synthetic set: MTT's evaluation protocol beside the baselines that give it meaning.
+"""How good is a synthetic set: MTT's evaluation protocol beside the baselines that give it
+meaning.
 
 K freshly initialised networks (the buffer's architecture) are trained on the synthetic set
-alone (all K at once, as one vmapped model: distill/net_batch.py), with the learned step
-size, SGD momentum 0.9, weight decay 5e-4, the run's differentiable augmentation, for `epochs` epochs with the lr divided by 10 half-way; their
-accuracy on the buffer's real test split is reported as mean +- std. The same protocol runs on
-IPC random real images per class (a new draw per net, at the initial step size lr_teacher), on
-the per-class mean images. The full training split would take 1000 epochs of hundreds of
-batches (about 17 minutes for 5 nets x 30 epochs of ConvNet-D3 width 128 on gz-spiral on 2
-cores): by default (`full_epochs` 0) its row is the buffer's experts, networks of the same
-architecture already trained on that split (MTT's expert recipe: the buffer's epochs and lr,
-no momentum), their recorded test accuracies at no cost. With `full_epochs` > 0 fresh nets
-train for that many epochs at the experts' lr instead, and the result is cached in the buffer
-folder, since it does not depend on the synthetic set.
+alone (all K at once, as one vmapped model: distill/net_batch.py), with the learned step size,
+SGD momentum 0.9, weight decay 5e-4, the run's differentiable augmentation, for `epochs` epochs
+with the lr divided by 10 half-way; their accuracy on the buffer's real test split is reported
+as mean +- std. The same protocol runs on IPC random real images per class (a new draw per net,
+at the initial step size lr_teacher), on the per-class mean images. The full training split
+would take 1000 epochs of hundreds of batches (about 17 minutes for 5 nets x 30 epochs of
+ConvNet-D3 width 128 on gz-spiral on 2 cores): by default (`full_epochs` 0) its row is the
+buffer's experts, networks of the same architecture already trained on that split (MTT's expert
+recipe: the buffer's epochs and lr, no momentum), their recorded test accuracies at no cost.
+With `full_epochs` > 0 fresh nets train for that many epochs at the experts' lr instead, and
+the result is cached in the buffer folder, since it does not depend on the synthetic set.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from galaxy_studio.distill.config import EvaluationProtocol
 from galaxy_studio.atomic_files import write_json_atomically
+from galaxy_studio.distill.config import EvaluationProtocol
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import class_mean_images
 from galaxy_studio.distill.net_batch import NetBatch, batch_accuracies, train_batch_epoch
-from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.distill.readability import describe_readability, measure_readability
+from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
@@ -76,38 +77,64 @@ def evaluate_synthetic(
     sets = [
         _TrainingSet("distilled", synthetic.images, synthetic.labels, synthetic.lr, protocol.epochs),
         _TrainingSet("random_real", None, None, float(config["lr_teacher"]), protocol.epochs),
-        _TrainingSet("class_mean", class_mean_images(real.train_images, real.train_labels, real.n_classes),
-                     np.arange(real.n_classes, dtype=np.int64), float(config["lr_teacher"]), protocol.epochs),
+        _TrainingSet(
+            "class_mean",
+            class_mean_images(real.train_images, real.train_labels, real.n_classes),
+            np.arange(real.n_classes, dtype=np.int64),
+            float(config["lr_teacher"]),
+            protocol.epochs,
+        ),
         _TrainingSet("full", real.train_images, real.train_labels, buffer.config.lr, protocol.full_epochs),
     ]
     test_images = torch.from_numpy(real.test_images).to(device)
     test_labels = torch.from_numpy(real.test_labels).to(device)
     # The full-data row without training: the experts, or fresh nets' result cached earlier.
-    known_full = _experts_row(buffer, len(real.train_labels)) if protocol.full_epochs == 0 else \
-        _cached_full(buffer, protocol, strategy)
-    steps = sum(_steps(s, ipc * real.n_classes if s.images is None else len(s.images)) for s in sets
-                if not (s.name == "full" and known_full is not None))
+    known_full = (
+        _experts_row(buffer, len(real.train_labels))
+        if protocol.full_epochs == 0
+        else _cached_full(buffer, protocol, strategy)
+    )
+    steps = sum(
+        _steps(s, ipc * real.n_classes if s.images is None else len(s.images))
+        for s in sets
+        if not (s.name == "full" and known_full is not None)
+    )
     progress = _Progress(emit, steps)
-    report: dict[str, Any] = {"ipc": ipc, "protocol": {**asdict(protocol), "momentum": EVAL_MOMENTUM,
-                                                       "weight_decay": EVAL_WEIGHT_DECAY, "augment": strategy},
-                              "readability": measure_readability(synthetic.images, real.train_images)}
+    report: dict[str, Any] = {
+        "ipc": ipc,
+        "protocol": {
+            **asdict(protocol),
+            "momentum": EVAL_MOMENTUM,
+            "weight_decay": EVAL_WEIGHT_DECAY,
+            "augment": strategy,
+        },
+        "readability": measure_readability(synthetic.images, real.train_images),
+    }
     for chosen in sets:
         if chosen.name == "full" and known_full is not None:
             report["full"] = known_full
             continue
-        draws = [(chosen.images, chosen.labels) if chosen.images is not None and chosen.labels is not None else
-                 _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
-                 for _ in range(protocol.nets)]
-        accuracies = _train_and_test(buffer, chosen, draws, strategy, test_images, test_labels, protocol, device,
-                                     progress, cancel)
+        draws = [
+            (chosen.images, chosen.labels)
+            if chosen.images is not None and chosen.labels is not None
+            else _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
+            for _ in range(protocol.nets)
+        ]
+        accuracies = _train_and_test(
+            buffer, chosen, draws, strategy, test_images, test_labels, protocol, device, progress, cancel
+        )
         report[chosen.name] = {
-            "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
-            "lr": chosen.lr, "epochs": chosen.epochs,
+            "mean": float(np.mean(accuracies)),
+            "std": float(np.std(accuracies)),
+            "accuracies": accuracies,
+            "lr": chosen.lr,
+            "epochs": chosen.epochs,
             "images": len(chosen.images) if chosen.images is not None else ipc * real.n_classes,
         }
         if chosen.name == "full":
-            write_json_atomically(buffer.folder / FULL_CACHE_FILE,
-                                  {"key": _full_key(protocol, strategy), "result": report["full"]})
+            write_json_atomically(
+                buffer.folder / FULL_CACHE_FILE, {"key": _full_key(protocol, strategy), "result": report["full"]}
+            )
     return report
 
 
@@ -124,17 +151,29 @@ class _Progress:
         self.emit(Progressed(self.done, self.total, "training evaluation nets"))
 
 
-def _random_real(images: np.ndarray, labels: np.ndarray, n_classes: int, ipc: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    chosen = np.concatenate([rng.choice(np.flatnonzero(labels == label), size=ipc,
-                                        replace=int(np.sum(labels == label)) < ipc) for label in range(n_classes)])
+def _random_real(
+    images: np.ndarray, labels: np.ndarray, n_classes: int, ipc: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    chosen = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(labels == label), size=ipc, replace=int(np.sum(labels == label)) < ipc)
+            for label in range(n_classes)
+        ]
+    )
     return images[chosen], labels[chosen]
 
 
 def _train_and_test(
-    buffer: Buffer, chosen: _TrainingSet, draws: list[tuple[np.ndarray, np.ndarray]], strategy: str,
-    test_images: torch.Tensor, test_labels: torch.Tensor, protocol: EvaluationProtocol, device: torch.device,
-    progress: _Progress, cancel: CancelToken,
+    buffer: Buffer,
+    chosen: _TrainingSet,
+    draws: list[tuple[np.ndarray, np.ndarray]],
+    strategy: str,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    protocol: EvaluationProtocol,
+    device: torch.device,
+    progress: _Progress,
+    cancel: CancelToken,
 ) -> list[float]:
     """The test accuracy of one fresh net per draw of (images, labels), all trained together."""
     generators, nets = [], []
@@ -145,8 +184,9 @@ def _train_and_test(
             nets.append(model_from_spec(buffer.spec).to(device))
         generators.append(generator)
     batch = NetBatch(nets)
-    optimizer = torch.optim.SGD(batch.parameters(), lr=chosen.lr, momentum=EVAL_MOMENTUM,
-                                weight_decay=EVAL_WEIGHT_DECAY)
+    optimizer = torch.optim.SGD(
+        batch.parameters(), lr=chosen.lr, momentum=EVAL_MOMENTUM, weight_decay=EVAL_WEIGHT_DECAY
+    )
     inputs = torch.from_numpy(np.ascontiguousarray(np.stack([images for images, _ in draws]), dtype=np.float32))
     targets = torch.from_numpy(np.stack([np.asarray(labels, dtype=np.int64) for _, labels in draws]))
     inputs, targets = inputs.to(device), targets.to(device)
@@ -154,18 +194,35 @@ def _train_and_test(
         if epoch == chosen.epochs // 2:
             for group in optimizer.param_groups:
                 group["lr"] = chosen.lr * 0.1
-        losses = train_batch_epoch(batch, optimizer, inputs, targets, batch_size=EVAL_BATCH, strategy=strategy,
-                                   generators=generators, cancel=cancel, on_batch=progress)
+        losses = train_batch_epoch(
+            batch,
+            optimizer,
+            inputs,
+            targets,
+            batch_size=EVAL_BATCH,
+            strategy=strategy,
+            generators=generators,
+            cancel=cancel,
+            on_batch=progress,
+        )
         if not bool(torch.isfinite(losses).all()):
-            raise ModelError(f"an evaluation net on the {chosen.name} set diverged at lr {chosen.lr:.3g} "
-                             f"(epoch {epoch + 1})")
+            raise ModelError(
+                f"an evaluation net on the {chosen.name} set diverged at lr {chosen.lr:.3g} (epoch {epoch + 1})"
+            )
     return batch_accuracies(batch, test_images, test_labels, cancel)
 
 
 def _experts_row(buffer: Buffer, train_images: int) -> dict[str, Any]:
     accuracies = [float(expert["test_accuracy"]) for expert in buffer.metadata["experts"]]
-    return {"mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
-            "lr": buffer.config.lr, "epochs": buffer.config.epochs, "images": train_images, "source": "experts"}
+    return {
+        "mean": float(np.mean(accuracies)),
+        "std": float(np.std(accuracies)),
+        "accuracies": accuracies,
+        "lr": buffer.config.lr,
+        "epochs": buffer.config.epochs,
+        "images": train_images,
+        "source": "experts",
+    }
 
 
 def _full_key(protocol: EvaluationProtocol, strategy: str) -> dict[str, Any]:
@@ -185,15 +242,23 @@ def _cached_full(buffer: Buffer, protocol: EvaluationProtocol, strategy: str) ->
 
 def format_table(report: dict[str, Any]) -> str:
     """One line per training set: images, epochs, lr, mean +- std test accuracy in percent."""
-    titles = {"distilled": "distilled", "random_real": "random real", "class_mean": "class mean",
-              "full": "full (experts)" if report["full"].get("source") == "experts" else "full training set"}
-    lines = [f"{'training set':<18} {'images':>7} {'epochs':>7} {'lr':>9}   test accuracy (mean +- std of "
-             f"{report['protocol']['nets']} nets)"]
+    titles = {
+        "distilled": "distilled",
+        "random_real": "random real",
+        "class_mean": "class mean",
+        "full": "full (experts)" if report["full"].get("source") == "experts" else "full training set",
+    }
+    lines = [
+        f"{'training set':<18} {'images':>7} {'epochs':>7} {'lr':>9}   test accuracy (mean +- std of "
+        f"{report['protocol']['nets']} nets)"
+    ]
     for name in SET_NAMES:
         row = report[name]
         experts = f"  ({len(row['accuracies'])} experts)" if row.get("source") == "experts" else ""
-        lines.append(f"{titles[name]:<18} {row['images']:>7} {row['epochs']:>7} {row['lr']:>9.3g}   "
-                     f"{100 * row['mean']:6.2f} +- {100 * row['std']:5.2f} %{experts}")
+        lines.append(
+            f"{titles[name]:<18} {row['images']:>7} {row['epochs']:>7} {row['lr']:>9.3g}   "
+            f"{100 * row['mean']:6.2f} +- {100 * row['std']:5.2f} %{experts}"
+        )
     if "readability" in report:
         lines.append(describe_readability(report["readability"]))
     return "\n".join(lines)

@@ -66,18 +66,25 @@ def _chosen_steps(run_dir: str | Path, count: int) -> list[int]:
     return evenly_spaced(steps, count)
 
 
-def write_evolution_gif(run_dir: str | Path, out: str | Path, *, max_frames: int = 100, scale: int = 3,
-                        frame_ms: int = 120, hold_last_ms: int = 1500) -> int:
+def write_evolution_gif(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    max_frames: int = 100,
+    scale: int = 3,
+    frame_ms: int = 120,
+    hold_last_ms: int = 1500,
+) -> int:
     """An animated GIF (looping) of up to `max_frames` snapshots, each captioned with its
     iteration; the last frame is held. Returns the number of frames written."""
     steps = _chosen_steps(run_dir, max_frames)
-    frames = [Image.fromarray(_captioned(snapshot_frame(run_dir, step, scale), f"iteration {step}"))
-              for step in steps]
+    frames = [Image.fromarray(_captioned(snapshot_frame(run_dir, step, scale), f"iteration {step}")) for step in steps]
     durations = [frame_ms] * (len(frames) - 1) + [hold_last_ms]
 
     def write(stream: BinaryIO) -> None:
-        frames[0].save(stream, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                       optimize=False)
+        frames[0].save(
+            stream, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False
+        )
 
     write_atomically(out, write)
     return len(frames)

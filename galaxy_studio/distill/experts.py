@@ -14,6 +14,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +89,27 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
     device = resolve_device(config.device)
     metadata = _existing_metadata(config, out)
     if metadata is None:
-        real = load_real_data(config.data, size=config.size, crop_fraction=config.crop_fraction,
-                              channels=config.channels, test_fraction=config.test_fraction, seed=config.seed,
-                              fit_zca_epsilon=config.zca_epsilon if config.zca else None,
-                              threads=config.threads, emit=emit, cancel=cancel)
+        real = load_real_data(
+            config.data,
+            size=config.size,
+            crop_fraction=config.crop_fraction,
+            channels=config.channels,
+            test_fraction=config.test_fraction,
+            seed=config.seed,
+            fit_zca_epsilon=config.zca_epsilon if config.zca else None,
+            threads=config.threads,
+            emit=emit,
+            cancel=cancel,
+        )
     else:
         real = load_buffer_data(Buffer(out), threads=config.threads, emit=emit, cancel=cancel)
     spec = ArchitectureSpec(config.arch, real.n_classes, real.prep.n_channels, config.size, config.width)
     probe = model_from_spec(spec)
     if has_batch_norm(probe):
-        raise ModelError(f"{config.arch} uses batch norm, which makes a matched unroll depend on batch "
-                         "statistics; choose an architecture without it (e.g. convnet-d3)")
+        raise ModelError(
+            f"{config.arch} uses batch norm, which makes a matched unroll depend on batch "
+            "statistics; choose an architecture without it (e.g. convnet-d3)"
+        )
     parameters = count_parameters(probe)
     size = buffer_bytes(config.experts, config.epochs, parameters, config.storage)
     emit(BufferPlanned(config.experts, config.epochs, parameters, size))
@@ -121,23 +132,39 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
     for index in range(config.experts):
         if index in done:
             continue
-        progress = _ExpertProgress(emit, done=len(done) * config.epochs * steps_per_epoch, total=total,
-                                   what=f"expert {index + 1}/{config.experts}")
+        progress = _ExpertProgress(
+            emit,
+            done=len(done) * config.epochs * steps_per_epoch,
+            total=total,
+            what=f"expert {index + 1}/{config.experts}",
+        )
         began = time.perf_counter()
-        trajectory, test_acc = _train_expert(index, config, spec, images, labels, test_images, test_labels,
-                                             device, progress, cancel)
-        write_atomically(out / expert_file(index), lambda stream: np.save(stream, trajectory))
-        metadata["experts"].append({"index": index, "file": expert_file(index), "test_accuracy": test_acc,
-                                    "seconds": round(time.perf_counter() - began, 2)})
+        trajectory, test_acc = _train_expert(
+            index, config, spec, images, labels, test_images, test_labels, device, progress, cancel
+        )
+        write_atomically(out / expert_file(index), partial(np.save, arr=trajectory))
+        metadata["experts"].append(
+            {
+                "index": index,
+                "file": expert_file(index),
+                "test_accuracy": test_acc,
+                "seconds": round(time.perf_counter() - began, 2),
+            }
+        )
         metadata["experts"].sort(key=lambda entry: entry["index"])
         write_json_atomically(out / BUFFER_FILE, metadata)
         done.add(index)
         trained_now += 1
         emit(MetricLogged("expert_test_accuracy", index, test_acc))
     accuracies = [entry["test_accuracy"] for entry in metadata["experts"]]
-    return BufferResult(str(out), len(metadata["experts"]), trained_now, accuracies,
-                        sum((out / entry["file"]).stat().st_size for entry in metadata["experts"]),
-                        time.perf_counter() - started)
+    return BufferResult(
+        str(out),
+        len(metadata["experts"]),
+        trained_now,
+        accuracies,
+        sum((out / entry["file"]).stat().st_size for entry in metadata["experts"]),
+        time.perf_counter() - started,
+    )
 
 
 class _ExpertProgress:
@@ -152,8 +179,15 @@ class _ExpertProgress:
 
 
 def _train_expert(
-    index: int, config: BufferConfig, spec: ArchitectureSpec, images: torch.Tensor, labels: torch.Tensor,
-    test_images: torch.Tensor, test_labels: torch.Tensor, device: torch.device, progress: _ExpertProgress,
+    index: int,
+    config: BufferConfig,
+    spec: ArchitectureSpec,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    device: torch.device,
+    progress: _ExpertProgress,
     cancel: CancelToken,
 ) -> tuple[np.ndarray, float]:
     generator = seeded_generator(config.seed, index)
@@ -161,13 +195,23 @@ def _train_expert(
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
         net: nn.Module = model_from_spec(spec)
     net.to(device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     trajectory = np.empty((config.epochs + 1, count_parameters(net)), dtype=config.storage)
     trajectory[0] = flat_parameters(net).detach().cpu().numpy()
     for epoch in range(1, config.epochs + 1):
-        loss = train_epoch(net, optimizer, images, labels, batch_size=config.batch_size, strategy=config.augment,
-                           generator=generator, cancel=cancel, on_batch=progress)
+        loss = train_epoch(
+            net,
+            optimizer,
+            images,
+            labels,
+            batch_size=config.batch_size,
+            strategy=config.augment,
+            generator=generator,
+            cancel=cancel,
+            on_batch=progress,
+        )
         if not np.isfinite(loss):
             raise ModelError(f"expert {index} diverged (loss {loss}) in epoch {epoch}; lower the learning rate")
         trajectory[epoch] = flat_parameters(net).detach().cpu().numpy()
@@ -184,8 +228,11 @@ def _new_metadata(config: BufferConfig, real: RealData, spec: ArchitectureSpec, 
         "classes": list(real.classes),
         "preprocessing": real.prep.to_dict(),
         "fingerprint": real.fingerprint,
-        "split": {"test_fraction": config.test_fraction, "seed": config.seed,
-                  "counts": {"train": len(real.train_labels), "test": len(real.test_labels)}},
+        "split": {
+            "test_fraction": config.test_fraction,
+            "seed": config.seed,
+            "counts": {"train": len(real.train_labels), "test": len(real.test_labels)},
+        },
         "zca": real.zca is not None,
         "parameters": parameters,
         "epochs": config.epochs,
@@ -265,11 +312,27 @@ def open_buffer(folder: str | Path) -> Buffer:
     return buffer
 
 
-def load_buffer_data(buffer: Buffer, data: str | Path | None = None, *, threads: int | None = None,
-                     emit: EventSink = ignore, cancel: CancelToken = NEVER) -> RealData:
+def load_buffer_data(
+    buffer: Buffer,
+    data: str | Path | None = None,
+    *,
+    threads: int | None = None,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> RealData:
     """The buffer's real images (its split, normalisation and whitening), from `data` or the
     path the buffer was trained on (absolute, so that it works from any folder)."""
     config = buffer.config
-    return load_real_data(data or buffer.metadata["recipe"]["data"], size=config.size, test_fraction=config.test_fraction, seed=config.seed,
-                          prep=buffer.prep, zca=buffer.zca(), fingerprint=buffer.metadata["fingerprint"],
-                          classes=buffer.classes, threads=threads, emit=emit, cancel=cancel)
+    return load_real_data(
+        data or buffer.metadata["recipe"]["data"],
+        size=config.size,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        prep=buffer.prep,
+        zca=buffer.zca(),
+        fingerprint=buffer.metadata["fingerprint"],
+        classes=buffer.classes,
+        threads=threads,
+        emit=emit,
+        cancel=cancel,
+    )

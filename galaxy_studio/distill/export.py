@@ -75,7 +75,7 @@ def _denormalised(images: np.ndarray, prep: Preprocessing) -> np.ndarray:
 def save_synthetic(path: str | Path, synthetic: SyntheticSet) -> None:
     """The set as one .npz: images, labels, class names, learned lr, run config, and what is
     needed to show the images (preprocessing and ZCA) so the file stands on its own."""
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "images": synthetic.images.astype(np.float32),
         "labels": synthetic.labels.astype(np.int64),
         "classes": np.array(synthetic.classes),
@@ -97,9 +97,13 @@ def load_synthetic(path: str | Path) -> SyntheticSet:
             if "zca_mean" in stored:
                 zca = ZcaWhitening(stored["zca_mean"], stored["zca_matrix"], stored["zca_inverse"])
             synthetic = SyntheticSet(
-                stored["images"], stored["labels"], tuple(str(name) for name in stored["classes"]),
-                float(stored["lr"]), json.loads(str(stored["config"])),
-                Preprocessing.from_dict(json.loads(str(stored["preprocessing"]))), zca,
+                stored["images"],
+                stored["labels"],
+                tuple(str(name) for name in stored["classes"]),
+                float(stored["lr"]),
+                json.loads(str(stored["config"])),
+                Preprocessing.from_dict(json.loads(str(stored["preprocessing"]))),
+                zca,
             )
     except FileNotFoundError:
         raise ModelError(f"{path}: no synthetic set (a distillation run writes it as it ends)") from None
@@ -119,8 +123,9 @@ def image_grid(pictures: np.ndarray, columns: int, scale: int = 1) -> np.ndarray
         pictures = pictures.repeat(scale, axis=1).repeat(scale, axis=2)
     n, height, width, _ = pictures.shape
     rows = math.ceil(n / columns)
-    grid = np.full((rows * (height + _GRID_GAP) + _GRID_GAP, columns * (width + _GRID_GAP) + _GRID_GAP, 3),
-                   24, np.uint8)
+    grid = np.full(
+        (rows * (height + _GRID_GAP) + _GRID_GAP, columns * (width + _GRID_GAP) + _GRID_GAP, 3), 24, np.uint8
+    )
     for index, picture in enumerate(pictures):
         row, column = divmod(index, columns)
         top, left = _GRID_GAP + row * (height + _GRID_GAP), _GRID_GAP + column * (width + _GRID_GAP)
@@ -186,8 +191,10 @@ def export_fits_cube(synthetic: SyntheticSet, path: str | Path) -> None:
         header[f"CLASS{label}"] = name
     header["CHANNELS"] = (synthetic.prep.channels, "display: RGB in 0..1; bands: asinh S/N")
     table = fits.BinTableHDU.from_columns(
-        [fits.Column(name="LABEL", format="K", array=synthetic.labels.astype(np.int64)),
-         fits.Column(name="CLASS", format="A64", array=np.array([synthetic.classes[i] for i in synthetic.labels]))],
+        [
+            fits.Column(name="LABEL", format="K", array=synthetic.labels.astype(np.int64)),
+            fits.Column(name="CLASS", format="A64", array=np.array([synthetic.classes[i] for i in synthetic.labels])),
+        ],
         name="LABELS",
     )
     hdus = fits.HDUList([primary, table])

@@ -7,7 +7,7 @@ sits on the device, each epoch is a seeded permutation, and each batch is augmen
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

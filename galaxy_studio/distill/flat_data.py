@@ -80,19 +80,31 @@ def _idx_data(path: Path, val_fraction: float, test_fraction: float, seed: int) 
     if tests:
         test_x, test_y = _idx_arrays(tests[0])
         if test_x.shape[1:] != images.shape[1:]:
-            raise ModelError(f"{tests[0].images}: images of shape {test_x.shape[1:]}, "
-                             f"but {trains[0].images.name} has {images.shape[1:]}")
+            raise ModelError(
+                f"{tests[0].images}: images of shape {test_x.shape[1:]}, "
+                f"but {trains[0].images.name} has {images.shape[1:]}"
+            )
         train, val, _ = stratified_split(labels, (1.0 - val_fraction, val_fraction, 0.0), seed)
         test_source = str(tests[0].images)
     else:
-        train, val, test = stratified_split(labels, (1.0 - val_fraction - test_fraction, val_fraction,
-                                                     test_fraction), seed)
+        train, val, test = stratified_split(
+            labels, (1.0 - val_fraction - test_fraction, val_fraction, test_fraction), seed
+        )
         test_x, test_y = images[test], labels[test]
         test_source = f"{test_fraction:g} of {trains[0].images}"
     n_classes = int(max(labels.max(), test_y.max())) + 1
     shape = (int(images.shape[1]), int(images.shape[2]), int(images.shape[3]))
-    return FlatData(_flat(images[train]), labels[train], _flat(images[val]), labels[val], _flat(test_x), test_y,
-                    shape, tuple(str(i) for i in range(n_classes)), test_source)
+    return FlatData(
+        _flat(images[train]),
+        labels[train],
+        _flat(images[val]),
+        labels[val],
+        _flat(test_x),
+        test_y,
+        shape,
+        tuple(str(i) for i in range(n_classes)),
+        test_source,
+    )
 
 
 def _idx_arrays(pair: IdxPair) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +120,9 @@ def _idx_arrays(pair: IdxPair) -> tuple[np.ndarray, np.ndarray]:
         if not np.isfinite(values).all():
             raise ModelError(f"{pair.images}: holds NaN or infinite values")
         if values.min() < 0.0 or values.max() > 1.0:
-            raise ModelError(f"{pair.images}: float images must lie in [0, 1], found "
-                             f"[{values.min():g}, {values.max():g}]")
+            raise ModelError(
+                f"{pair.images}: float images must lie in [0, 1], found [{values.min():g}, {values.max():g}]"
+            )
     channels_last = values[..., None] if values.ndim == 3 else values
     return np.ascontiguousarray(channels_last.transpose(0, 3, 1, 2)), labels
 
@@ -118,8 +131,17 @@ def _flat(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32)
 
 
-def _catalog_data(path: Path, size: int, crop_fraction: float, colour: bool, val_fraction: float,
-                  test_fraction: float, seed: int, emit: EventSink, cancel: CancelToken) -> FlatData:
+def _catalog_data(
+    path: Path,
+    size: int,
+    crop_fraction: float,
+    colour: bool,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    emit: EventSink,
+    cancel: CancelToken,
+) -> FlatData:
     labelled = load_labelled_data(path)
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
@@ -136,11 +158,20 @@ def _catalog_data(path: Path, size: int, crop_fraction: float, colour: bool, val
     if not colour:
         images = images.mean(axis=1, keepdims=True)
     labels = labelled.labels[keep]
-    train, val, test = stratified_split(labels, (1.0 - val_fraction - test_fraction, val_fraction, test_fraction),
-                                        seed)
+    train, val, test = stratified_split(labels, (1.0 - val_fraction - test_fraction, val_fraction, test_fraction), seed)
     if min(len(train), len(val), len(test)) == 0:
-        raise ModelError(f"{path}: {len(keep)} images are too few for a train/val/test split "
-                         f"({len(train)}/{len(val)}/{len(test)})")
+        raise ModelError(
+            f"{path}: {len(keep)} images are too few for a train/val/test split ({len(train)}/{len(val)}/{len(test)})"
+        )
     shape = (int(images.shape[1]), int(images.shape[2]), int(images.shape[3]))
-    return FlatData(_flat(images[train]), labels[train], _flat(images[val]), labels[val], _flat(images[test]),
-                    labels[test], shape, labelled.classes, f"{test_fraction:g} of {path}")
+    return FlatData(
+        _flat(images[train]),
+        labels[train],
+        _flat(images[val]),
+        labels[val],
+        _flat(images[test]),
+        labels[test],
+        shape,
+        labelled.classes,
+        f"{test_fraction:g} of {path}",
+    )

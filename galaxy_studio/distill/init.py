@@ -48,8 +48,9 @@ class ZcaWhitening:
         return (flat @ self.inverse + self.mean).reshape(images.shape).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        write_atomically(path, lambda stream: np.savez(stream, mean=self.mean, matrix=self.matrix,
-                                                       inverse=self.inverse))
+        write_atomically(
+            path, lambda stream: np.savez(stream, mean=self.mean, matrix=self.matrix, inverse=self.inverse)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ZcaWhitening:
@@ -61,7 +62,11 @@ class ZcaWhitening:
 
 
 def initial_images(
-    train_images: np.ndarray, train_labels: np.ndarray, n_classes: int, ipc: int, mode: str,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    n_classes: int,
+    ipc: int,
+    mode: str,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images (n_classes*ipc, C, H, W) float32, labels) grouped by class, in the space the

@@ -65,15 +65,23 @@ class _Step:
 class _Unroll:
     """The planned student steps of one iteration, replayable by any memory mode."""
 
-    def __init__(self, net: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, syn_steps: int,
-                 batch_syn: int | None, strategy: str, generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        syn_steps: int,
+        batch_syn: int | None,
+        strategy: str,
+        generator: torch.Generator,
+    ) -> None:
         self.net = net
         self.labels = labels
         self.strategy = strategy
         self.steps = _plan_steps(images.shape[0], syn_steps, batch_syn, generator, images.device)
 
-    def gradient(self, theta: torch.Tensor, step: _Step, images: torch.Tensor, *,
-                 create_graph: bool) -> torch.Tensor:
+    def gradient(self, theta: torch.Tensor, step: _Step, images: torch.Tensor, *, create_graph: bool) -> torch.Tensor:
         """g_i at theta; with create_graph, a differentiable function of theta, images and alpha."""
         with torch.enable_grad():
             if not theta.requires_grad:
@@ -89,8 +97,9 @@ class _Unroll:
             (grad,) = torch.autograd.grad(loss, theta, create_graph=create_graph)
         return grad
 
-    def run_without_graph(self, start: torch.Tensor, images: torch.Tensor, lr: torch.Tensor,
-                          keep_every: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def run_without_graph(
+        self, start: torch.Tensor, images: torch.Tensor, lr: torch.Tensor, keep_every: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """(theta_N, sum of step gradients, theta at every `keep_every`-th step boundary)."""
         images = images.detach()
         lr = lr.detach()
@@ -106,15 +115,17 @@ class _Unroll:
                 theta = theta - lr * grad
         return theta, grad_sum, kept
 
-    def run_with_graph(self, theta: torch.Tensor, images: torch.Tensor, lr: torch.Tensor,
-                       steps: list[_Step]) -> torch.Tensor:
+    def run_with_graph(
+        self, theta: torch.Tensor, images: torch.Tensor, lr: torch.Tensor, steps: list[_Step]
+    ) -> torch.Tensor:
         for step in steps:
             theta = theta - lr * self.gradient(theta, step, images, create_graph=True)
         return theta
 
 
-def _plan_steps(n_images: int, syn_steps: int, batch_syn: int | None, generator: torch.Generator,
-                device: torch.device) -> list[_Step]:
+def _plan_steps(
+    n_images: int, syn_steps: int, batch_syn: int | None, generator: torch.Generator, device: torch.device
+) -> list[_Step]:
     """Minibatches are consecutive slices of a random permutation, a fresh one when it runs out
     (every image is used equally often); then one augmentation seed per step."""
     if batch_syn is None or batch_syn >= n_images:
@@ -129,8 +140,16 @@ def _plan_steps(n_images: int, syn_steps: int, batch_syn: int | None, generator:
     return [_Step(indices, seed) for indices, seed in zip(batches, seeds)]
 
 
-def _check_inputs(net: nn.Module, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-                  labels: torch.Tensor, syn_steps: int, batch_syn: int | None, strategy: str) -> None:
+def _check_inputs(
+    net: nn.Module,
+    start: torch.Tensor,
+    target: torch.Tensor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    syn_steps: int,
+    batch_syn: int | None,
+    strategy: str,
+) -> None:
     n_parameters = count_parameters(net)
     for name, vector in (("start", start), ("target", target)):
         if vector.dim() != 1 or vector.numel() != n_parameters:
@@ -151,8 +170,9 @@ def _squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum()
 
 
-def _checked_loss(end: torch.Tensor, start: torch.Tensor, target: torch.Tensor, lr: torch.Tensor,
-                  syn_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _checked_loss(
+    end: torch.Tensor, start: torch.Tensor, target: torch.Tensor, lr: torch.Tensor, syn_steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, expert distance), or FloatingPointError with the quantities that went wrong."""
     with torch.no_grad():
         span = _squared_distance(start, target)
@@ -160,8 +180,7 @@ def _checked_loss(end: torch.Tensor, start: torch.Tensor, target: torch.Tensor, 
     span_value, reach_value = float(span), float(reach)
     if not math.isfinite(span_value) or span_value == 0.0:
         raise FloatingPointError(
-            f"the expert segment has squared length {span_value}: start and target parameters must "
-            "differ and be finite"
+            f"the expert segment has squared length {span_value}: start and target parameters must differ and be finite"
         )
     if not math.isfinite(reach_value):
         raise FloatingPointError(
@@ -180,16 +199,28 @@ def _checked_gradients(image_grad: torch.Tensor, log_lr_grad: torch.Tensor, loss
         )
 
 
-def match_trajectory(net: nn.Module, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-                     labels: torch.Tensor, log_lr: torch.Tensor, *, syn_steps: int, batch_syn: int | None,
-                     strategy: str, memory: str, generator: torch.Generator) -> MatchOutcome:
+def match_trajectory(
+    net: nn.Module,
+    start: torch.Tensor,
+    target: torch.Tensor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    log_lr: torch.Tensor,
+    *,
+    syn_steps: int,
+    batch_syn: int | None,
+    strategy: str,
+    memory: str,
+    generator: torch.Generator,
+) -> MatchOutcome:
     """The loss and its gradients with respect to `images` and `log_lr` (see the module
     docstring). Leaves `images`, `log_lr` and every optimiser alone: the caller steps them."""
     if memory not in MEMORY_MODES:
         raise ValueError(f"memory mode must be one of {', '.join(MEMORY_MODES)}, got {memory!r}")
     _check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
-    unroll = _Unroll(net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy,
-                     generator=generator)
+    unroll = _Unroll(
+        net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy, generator=generator
+    )
     images_leaf = images.detach().requires_grad_(True)
     log_lr_leaf = log_lr.detach().clone().reshape(()).requires_grad_(True)
     start = start.detach()
@@ -204,8 +235,9 @@ def match_trajectory(net: nn.Module, start: torch.Tensor, target: torch.Tensor, 
     return MatchOutcome(loss, image_grad, log_lr_grad)
 
 
-def _full(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-          log_lr: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+def _full(
+    unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, log_lr: torch.Tensor
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     with torch.enable_grad():
         lr = log_lr.exp()
         end = unroll.run_with_graph(start.detach().requires_grad_(True), images, lr, unroll.steps)
@@ -215,8 +247,9 @@ def _full(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: to
     return float(loss.detach()), image_grad, log_lr_grad
 
 
-def _checkpointed(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-                  log_lr: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+def _checkpointed(
+    unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, log_lr: torch.Tensor
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     segment = math.ceil(math.sqrt(len(unroll.steps)))
     lr = log_lr.detach().exp()
     end, _, boundaries = unroll.run_without_graph(start, images, lr, keep_every=segment)
@@ -227,7 +260,7 @@ def _checkpointed(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, im
     with torch.enable_grad():
         for index in reversed(range(len(boundaries))):
             first = boundaries[index].detach().requires_grad_(True)
-            steps = unroll.steps[index * segment:(index + 1) * segment]
+            steps = unroll.steps[index * segment : (index + 1) * segment]
             last = unroll.run_with_graph(first, images, log_lr.exp(), steps)
             inputs = [images, log_lr] if index == 0 else [images, log_lr, first]
             grads = torch.autograd.grad(last, inputs, grad_outputs=adjoint, allow_unused=True)
@@ -240,8 +273,9 @@ def _checkpointed(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, im
     return float(loss), image_grad, log_lr_grad
 
 
-def _constant(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-              log_lr: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+def _constant(
+    unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, log_lr: torch.Tensor
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     lr = log_lr.detach().exp()
     end, grad_sum, _ = unroll.run_without_graph(start, images, lr)
     loss, span = _checked_loss(end, start, target, lr, len(unroll.steps))
@@ -261,14 +295,25 @@ def _constant(unroll: _Unroll, start: torch.Tensor, target: torch.Tensor, images
     return float(loss), image_grad, log_lr_grad
 
 
-def matching_loss(net: nn.Module, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
-                  labels: torch.Tensor, log_lr: torch.Tensor, *, syn_steps: int, batch_syn: int | None,
-                  strategy: str, generator: torch.Generator) -> float:
+def matching_loss(
+    net: nn.Module,
+    start: torch.Tensor,
+    target: torch.Tensor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    log_lr: torch.Tensor,
+    *,
+    syn_steps: int,
+    batch_syn: int | None,
+    strategy: str,
+    generator: torch.Generator,
+) -> float:
     """The same normalised loss without a graph to the images, e.g. STM's validation loss on
     the next, not yet trained, expert segment."""
     _check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
-    unroll = _Unroll(net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy,
-                     generator=generator)
+    unroll = _Unroll(
+        net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy, generator=generator
+    )
     lr = log_lr.detach().reshape(()).exp()
     end, _, _ = unroll.run_without_graph(start.detach(), images, lr)
     loss, _ = _checked_loss(end, start.detach(), target.detach(), lr, syn_steps)

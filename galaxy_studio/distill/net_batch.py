@@ -12,7 +12,7 @@ trained alone with the same generator (to float rounding).
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -76,8 +76,9 @@ def train_batch_epoch(
     for start in range(0, count, batch_size):
         cancel.raise_if_set()
         batches = [order[start : start + batch_size] for order in orders]
-        inputs = torch.stack([augment(images[k][batch], strategy, generator=generators[k])
-                              for k, batch in enumerate(batches)])
+        inputs = torch.stack(
+            [augment(images[k][batch], strategy, generator=generators[k]) for k, batch in enumerate(batches)]
+        )
         targets = torch.stack([labels[k][batch] for k, batch in enumerate(batches)])
         logits = nets(inputs)
         losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(0, 1), reduction="none")
@@ -92,8 +93,9 @@ def train_batch_epoch(
 
 
 @torch.no_grad()
-def batch_accuracies(nets: NetBatch, images: torch.Tensor, labels: torch.Tensor,
-                     cancel: CancelToken = NEVER) -> list[float]:
+def batch_accuracies(
+    nets: NetBatch, images: torch.Tensor, labels: torch.Tensor, cancel: CancelToken = NEVER
+) -> list[float]:
     """Each network's fraction of `images` whose largest logit is their label."""
     correct = torch.zeros(nets.size, dtype=torch.long, device=images.device)
     for start in range(0, len(images), EVAL_BATCH):

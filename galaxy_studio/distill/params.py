@@ -28,10 +28,6 @@ def parameter_dict(net: nn.Module, flat: torch.Tensor) -> dict[str, torch.Tensor
     sizes = [parameter.numel() for _, parameter in named]
     if flat.dim() != 1 or flat.numel() != sum(sizes):
         raise ValueError(
-            f"the flat parameter vector has shape {tuple(flat.shape)}, but the network has "
-            f"{sum(sizes)} parameters"
+            f"the flat parameter vector has shape {tuple(flat.shape)}, but the network has {sum(sizes)} parameters"
         )
-    return {
-        name: piece.view(parameter.shape)
-        for (name, parameter), piece in zip(named, flat.split(sizes))
-    }
+    return {name: piece.view(parameter.shape) for (name, parameter), piece in zip(named, flat.split(sizes))}

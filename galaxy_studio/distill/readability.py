@@ -59,15 +59,21 @@ class ReadabilityReference:
     def measure(self, prototypes: np.ndarray) -> dict[str, Any]:
         """The three measures and the verdict for (N, C, H, W) prototypes."""
         if prototypes.ndim != 4 or prototypes.shape[1:] != self.image_shape or len(prototypes) == 0:
-            raise ValueError(f"prototypes {prototypes.shape} must be (N, C, H, W) of the real images' shape "
-                             f"{self.image_shape}")
+            raise ValueError(
+                f"prototypes {prototypes.shape} must be (N, C, H, W) of the real images' shape {self.image_shape}"
+            )
         prototypes = prototypes.astype(np.float64)
         outside = float(np.mean((prototypes < self.low) | (prototypes > self.high)))
         std_ratio = float(prototypes.std()) / self.std
-        nearest = float(np.median(np.sqrt(_squared_distances(prototypes.reshape(len(prototypes), -1),
-                                                              self.flat).min(axis=1))))
-        return {"outside_fraction": outside, "std_ratio": std_ratio, "nearest_ratio": nearest / self.typical,
-                "readable": is_readable(outside, std_ratio)}
+        nearest = float(
+            np.median(np.sqrt(_squared_distances(prototypes.reshape(len(prototypes), -1), self.flat).min(axis=1)))
+        )
+        return {
+            "outside_fraction": outside,
+            "std_ratio": std_ratio,
+            "nearest_ratio": nearest / self.typical,
+            "readable": is_readable(outside, std_ratio),
+        }
 
 
 def is_readable(outside_fraction: float, std_ratio: float) -> bool:
@@ -77,17 +83,20 @@ def is_readable(outside_fraction: float, std_ratio: float) -> bool:
 def measure_readability(prototypes: np.ndarray, real: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
     """The three measures and the verdict, for (N, C, H, W) prototypes and real images."""
     if prototypes.ndim != 4 or real.ndim != 4 or prototypes.shape[1:] != real.shape[1:]:
-        raise ValueError(f"prototypes {prototypes.shape} and real images {real.shape} must be (N, C, H, W) "
-                         "of the same image shape")
+        raise ValueError(
+            f"prototypes {prototypes.shape} and real images {real.shape} must be (N, C, H, W) of the same image shape"
+        )
     return ReadabilityReference(real, seed=seed).measure(prototypes)
 
 
 def describe_readability(measures: dict[str, Any]) -> str:
     verdict = "readable" if measures["readable"] else "NOT readable as pictures"
-    return (f"Prototypes {verdict}: {100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' "
-            f"{LOW_PERCENTILE:g}-{HIGH_PERCENTILE:g} percentile range (at most {100 * MAX_OUTSIDE:g}%), pixel spread "
-            f"{measures['std_ratio']:.2f}x the real images' ({STD_RATIO_RANGE[0]:g}-{STD_RATIO_RANGE[1]:g}), nearest "
-            f"real image {measures['nearest_ratio']:.2f}x as far as real images are from each other")
+    return (
+        f"Prototypes {verdict}: {100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' "
+        f"{LOW_PERCENTILE:g}-{HIGH_PERCENTILE:g} percentile range (at most {100 * MAX_OUTSIDE:g}%), pixel spread "
+        f"{measures['std_ratio']:.2f}x the real images' ({STD_RATIO_RANGE[0]:g}-{STD_RATIO_RANGE[1]:g}), nearest "
+        f"real image {measures['nearest_ratio']:.2f}x as far as real images are from each other"
+    )
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

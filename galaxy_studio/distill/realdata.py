@@ -90,15 +90,23 @@ def load_real_data(
         zca = ZcaWhitening.fit(train_images, fit_zca_epsilon)
     if zca is not None:
         if zca.mean.size != train_images[0].size:
-            raise ModelError(f"the buffer's ZCA transform is for {zca.mean.size} values per image, "
-                             f"these images have {train_images[0].size}")
+            raise ModelError(
+                f"the buffer's ZCA transform is for {zca.mean.size} values per image, "
+                f"these images have {train_images[0].size}"
+            )
         train_images, test_images = zca.whiten(train_images), zca.whiten(test_images)
-    return RealData(train_images, train_labels, test_images, test_labels, labelled.classes, prep,
-                    labelled.fingerprint(), zca)
+    return RealData(
+        train_images, train_labels, test_images, test_labels, labelled.classes, prep, labelled.fingerprint(), zca
+    )
 
 
 def _decoded(
-    labelled: LabelledData, indices: np.ndarray, prep: Preprocessing, threads: int | None, what: str, emit: EventSink,
+    labelled: LabelledData,
+    indices: np.ndarray,
+    prep: Preprocessing,
+    threads: int | None,
+    what: str,
+    emit: EventSink,
     cancel: CancelToken,
 ) -> tuple[np.ndarray, np.ndarray]:
     items = [labelled.items[int(i)] for i in indices]

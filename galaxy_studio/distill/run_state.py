@@ -24,8 +24,9 @@ def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[st
     write_json_atomically(run_dir / HISTORY_FILE, history)
 
 
-def load_run_state(run_dir: Path, device: torch.device, state_format: str, damaged: str,
-                   not_ours: str) -> dict[str, Any] | None:
+def load_run_state(
+    run_dir: Path, device: torch.device, state_format: str, damaged: str, not_ours: str
+) -> dict[str, Any] | None:
     """The saved state (None: the run has not saved one), loaded so that it cannot run code.
     `damaged` and `not_ours` name the file's kind in the two errors."""
     path = run_dir / STATE_FILE
@@ -34,9 +35,7 @@ def load_run_state(run_dir: Path, device: torch.device, state_format: str, damag
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
-        raise ModelError(f"{path}: damaged {damaged} ({type(exc).__name__}: {exc}); delete it to start over") \
-            from exc
+        raise ModelError(f"{path}: damaged {damaged} ({type(exc).__name__}: {exc}); delete it to start over") from exc
     if not isinstance(saved, dict) or saved.get("format") != state_format:
         raise ModelError(f"{path}: not {not_ours}")
     return saved
-

@@ -39,8 +39,8 @@ from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.readability import ReadabilityReference
-from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.distill.run_state import load_run_state, save_run_state
+from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.events import (
     NEVER,
     CancelToken,
@@ -103,11 +103,13 @@ def out_of_memory_advice(config: DistillConfig) -> str:
     full mode; checkpointed recomputes, constant (TESLA) is flat in syn_steps."""
     fewer = max(1, config.syn_steps // 2)
     modes = [mode for mode in ("checkpointed", "constant") if mode != config.memory]
-    return (f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
-            f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
-            f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
-            f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
-            "so they start a new run.")
+    return (
+        f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
+        f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
+        f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
+        f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
+        "so they start a new run."
+    )
 
 
 def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> DistillResult:
@@ -137,8 +139,11 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
     real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
-    run = _new_run(config, buffer, real.train_images, real.train_labels, device) if saved is None else \
-        _restored_run(config, saved, device)
+    run = (
+        _new_run(config, buffer, real.train_images, real.train_labels, device)
+        if saved is None
+        else _restored_run(config, saved, device)
+    )
     if saved is not None:
         emit(Warned(f"resuming {run_dir} after iteration {run.iteration}"))
     labels = torch.from_numpy(_labels(config, buffer)).to(device)
@@ -160,31 +165,52 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
     if run.iteration % config.snapshot_every:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     lr = math.exp(float(run.log_lr.detach()))
-    synthetic = SyntheticSet(run.images.detach().cpu().numpy(), _labels(config, buffer), buffer.classes, lr,
-                             config.to_dict(), real.prep, real.zca)
+    synthetic = SyntheticSet(
+        run.images.detach().cpu().numpy(),
+        _labels(config, buffer),
+        buffer.classes,
+        lr,
+        config.to_dict(),
+        real.prep,
+        real.zca,
+    )
     save_synthetic(run_dir / SYNTHETIC_FILE, synthetic)
     prototypes = export_run_pictures(synthetic, run_dir)
     final_loss = run.history[-1]["matching_loss"] if run.history else math.nan
-    return DistillResult(str(run_dir), str(run_dir / SYNTHETIC_FILE), run.iteration, resumed_from, stopped_by,
-                         run.schedule.stage, lr, final_loss, time.perf_counter() - started,
-                         watch.reference.measure(synthetic.images), str(prototypes))
+    return DistillResult(
+        str(run_dir),
+        str(run_dir / SYNTHETIC_FILE),
+        run.iteration,
+        resumed_from,
+        stopped_by,
+        run.schedule.stage,
+        lr,
+        final_loss,
+        time.perf_counter() - started,
+        watch.reference.measure(synthetic.images),
+        str(prototypes),
+    )
 
 
 def _labels(config: DistillConfig, buffer: Buffer) -> np.ndarray:
     return np.repeat(np.arange(len(buffer.classes), dtype=np.int64), config.ipc)
 
 
-def _new_run(config: DistillConfig, buffer: Buffer, train_images: np.ndarray, train_labels: np.ndarray,
-             device: torch.device) -> _Run:
+def _new_run(
+    config: DistillConfig, buffer: Buffer, train_images: np.ndarray, train_labels: np.ndarray, device: torch.device
+) -> _Run:
     rng = np.random.default_rng([config.seed, 2**31])
     start, _ = initial_images(train_images, train_labels, len(buffer.classes), config.ipc, config.init, rng)
     images = torch.tensor(start, device=device, requires_grad=True)
     log_lr = torch.tensor(math.log(config.lr_teacher), dtype=torch.float32, device=device, requires_grad=True)
     return _Run(
-        images, log_lr,
+        images,
+        log_lr,
         torch.optim.SGD([images], lr=config.lr_img, momentum=config.momentum),
         torch.optim.SGD([log_lr], lr=config.lr_lr, momentum=config.momentum),
-        new_schedule(config, buffer.last_epoch), 0, [],
+        new_schedule(config, buffer.last_epoch),
+        0,
+        [],
     )
 
 
@@ -192,12 +218,22 @@ def _clamp_range(reference: ReadabilityReference, device: torch.device) -> tuple
     """(low, high), each (1, C, 1, 1): the real images' 0.1 and 99.9 percentiles per channel.
     Not their minimum and maximum: those are a few outliers (a saturated star), and a large
     step drives every pixel of a clamped prototype to one bound or the other."""
-    return (torch.from_numpy(reference.range_low.astype(np.float32)).to(device),
-            torch.from_numpy(reference.range_high.astype(np.float32)).to(device))
+    return (
+        torch.from_numpy(reference.range_low.astype(np.float32)).to(device),
+        torch.from_numpy(reference.range_high.astype(np.float32)).to(device),
+    )
 
 
-def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run, labels: torch.Tensor,
-             device: torch.device, pixel_range: tuple[torch.Tensor, torch.Tensor] | None, emit: EventSink) -> None:
+def _iterate(
+    config: DistillConfig,
+    buffer: Buffer,
+    net: torch.nn.Module,
+    run: _Run,
+    labels: torch.Tensor,
+    device: torch.device,
+    pixel_range: tuple[torch.Tensor, torch.Tensor] | None,
+    emit: EventSink,
+) -> None:
     rng = np.random.default_rng([config.seed, run.iteration])
     expert = int(rng.integers(len(buffer)))
     start_epoch = run.schedule.next_start_epoch(rng)
@@ -206,13 +242,22 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     try:
         with cuda_precision(config.precision, device):
             outcome = match_trajectory(
-                net, start, target, run.images.detach(), labels, run.log_lr.detach(), syn_steps=config.syn_steps,
-                batch_syn=config.batch_syn, strategy=config.augment, memory=config.memory,
+                net,
+                start,
+                target,
+                run.images.detach(),
+                labels,
+                run.log_lr.detach(),
+                syn_steps=config.syn_steps,
+                batch_syn=config.batch_syn,
+                strategy=config.augment,
+                memory=config.memory,
                 generator=seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
             )
     except FloatingPointError as exc:
-        raise ModelError(f"iteration {run.iteration + 1}: {exc}; the last checkpoint in {config.out_dir} is kept") \
-            from exc
+        raise ModelError(
+            f"iteration {run.iteration + 1}: {exc}; the last checkpoint in {config.out_dir} is kept"
+        ) from exc
     for group in run.image_optimizer.param_groups:
         group["lr"] = run.schedule.lr_img
     run.images.grad = outcome.image_grad.to(run.images.dtype)
@@ -226,9 +271,16 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
     change = run.schedule.observe(validation)
     run.iteration += 1
     lr = math.exp(float(run.log_lr.detach()))
-    record = {"iteration": run.iteration, "expert": expert, "start_epoch": start_epoch,
-              "matching_loss": outcome.loss, "validation_loss": validation, "lr": lr,
-              "lr_img": run.schedule.lr_img, "stage": run.schedule.stage}
+    record = {
+        "iteration": run.iteration,
+        "expert": expert,
+        "start_epoch": start_epoch,
+        "matching_loss": outcome.loss,
+        "validation_loss": validation,
+        "lr": lr,
+        "lr_img": run.schedule.lr_img,
+        "stage": run.schedule.stage,
+    }
     run.history.append(record)
     emit(MetricLogged("matching_loss", run.iteration, outcome.loss))
     if validation is not None:
@@ -241,8 +293,9 @@ def _iterate(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _
         emit(StageAdvanced(change.stage, change.reason))
 
 
-def _validation_loss(config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run,
-                     labels: torch.Tensor, device: torch.device) -> float | None:
+def _validation_loss(
+    config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run, labels: torch.Tensor, device: torch.device
+) -> float | None:
     segment = run.schedule.validation_start
     if segment is None:
         return None
@@ -250,9 +303,18 @@ def _validation_loss(config: DistillConfig, buffer: Buffer, net: torch.nn.Module
     target = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment + 1, device)
     try:
         with cuda_precision(config.precision, device):
-            return matching_loss(net, start, target, run.images.detach(), labels, run.log_lr.detach(),
-                                 syn_steps=config.syn_steps, batch_syn=config.batch_syn, strategy=config.augment,
-                                 generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment))
+            return matching_loss(
+                net,
+                start,
+                target,
+                run.images.detach(),
+                labels,
+                run.log_lr.detach(),
+                syn_steps=config.syn_steps,
+                batch_syn=config.batch_syn,
+                strategy=config.augment,
+                generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment),
+            )
     except FloatingPointError as exc:
         raise ModelError(f"iteration {run.iteration + 1}, validation: {exc}") from exc
 
@@ -275,21 +337,34 @@ class _ReadabilityWatch:
         emit(MetricLogged("std_ratio", iteration, measures["std_ratio"]))
         if not measures["readable"] and not self.warned:
             self.warned = True
-            emit(Warned(f"iteration {iteration}: the prototypes are turning to noise "
-                        f"({100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' range, "
-                        f"spread {measures['std_ratio']:.1f}x theirs); a lower image lr keeps them pictures"))
+            emit(
+                Warned(
+                    f"iteration {iteration}: the prototypes are turning to noise "
+                    f"({100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' range, "
+                    f"spread {measures['std_ratio']:.1f}x theirs); a lower image lr keeps them pictures"
+                )
+            )
 
 
-def _take_snapshot(run_dir: Path, run: _Run, labels: torch.Tensor, prep: Preprocessing, zca: ZcaWhitening | None,
-                   watch: _ReadabilityWatch, emit: EventSink) -> None:
+def _take_snapshot(
+    run_dir: Path,
+    run: _Run,
+    labels: torch.Tensor,
+    prep: Preprocessing,
+    zca: ZcaWhitening | None,
+    watch: _ReadabilityWatch,
+    emit: EventSink,
+) -> None:
     images = run.images.detach().cpu().numpy()
     watch.observe(images, run.iteration, emit)
     pictures = display_images(images, prep, zca)
     label_array = labels.cpu().numpy().copy()
     path = snapshot_path(run_dir, run.iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda stream: np.savez_compressed(stream, images=pictures, labels=label_array,
-                                                              step=np.array(run.iteration)))
+    write_atomically(
+        path,
+        lambda stream: np.savez_compressed(stream, images=pictures, labels=label_array, step=np.array(run.iteration)),
+    )
     emit(SnapshotTaken(run.iteration, pictures, label_array))
 
 
@@ -313,8 +388,10 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     if saved is None:
         return None
     if {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})} != config.recipe():
-        raise ModelError(f"{run_dir} holds a distillation of another recipe",
-                         "run it with that config to resume, or choose another {out_dir} folder")
+        raise ModelError(
+            f"{run_dir} holds a distillation of another recipe",
+            "run it with that config to resume, or choose another {out_dir} folder",
+        )
     return saved
 
 
@@ -326,5 +403,6 @@ def _restored_run(config: DistillConfig, saved: dict[str, Any], device: torch.de
     image_optimizer.load_state_dict(saved["image_optimizer"])
     lr_optimizer.load_state_dict(saved["lr_optimizer"])
     schedule = restore_schedule(config, json.loads(saved["schedule"]))
-    return _Run(images, log_lr, image_optimizer, lr_optimizer, schedule, int(saved["iteration"]),
-                json.loads(saved["history"]))
+    return _Run(
+        images, log_lr, image_optimizer, lr_optimizer, schedule, int(saved["iteration"]), json.loads(saved["history"])
+    )

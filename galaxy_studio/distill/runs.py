@@ -78,8 +78,10 @@ def load_snapshot(run_dir: str | Path, step: int) -> tuple[np.ndarray, np.ndarra
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable snapshot ({exc})") from exc
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or len(labels) != len(images):
-        raise ModelError(f"{path}: snapshot of shape {images.shape} ({images.dtype}) with {len(labels)} labels "
-                         "is not (N, H, W, 3) uint8")
+        raise ModelError(
+            f"{path}: snapshot of shape {images.shape} ({images.dtype}) with {len(labels)} labels "
+            "is not (N, H, W, 3) uint8"
+        )
     return images, labels
 
 

@@ -190,9 +190,15 @@ def new_schedule(config: DistillConfig, last_epoch: int) -> Schedule:
     if config.method == "mtt":
         return MttSchedule(config.max_start_epoch, config.expert_epochs, last_epoch, config.lr_img)
     return StmSchedule(
-        last_epoch, config.lr_img, window=config.pearson_window, falling_se=config.falling_se,
-        rising_se=config.rising_se, max_stage=config.max_stage, finetune_every=config.finetune_every,
-        decay=config.finetune_decay, min_lr_img=config.stop_lr_img,
+        last_epoch,
+        config.lr_img,
+        window=config.pearson_window,
+        falling_se=config.falling_se,
+        rising_se=config.rising_se,
+        max_stage=config.max_stage,
+        finetune_every=config.finetune_every,
+        decay=config.finetune_decay,
+        min_lr_img=config.stop_lr_img,
     )
 
 

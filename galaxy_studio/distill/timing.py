@@ -22,8 +22,9 @@ from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.prediction import resolve_device
 
 
-def estimate_iteration_seconds(config: DistillConfig, *, repeats: int = 2, emit: EventSink = ignore,
-                               cancel: CancelToken = NEVER) -> float:
+def estimate_iteration_seconds(
+    config: DistillConfig, *, repeats: int = 2, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> float:
     """Median seconds of `repeats` timed iterations (matching plus, for STM, the validation
     loss) after one untimed warm-up, on `config.device`."""
     device = resolve_device(config.device)
@@ -41,13 +42,32 @@ def estimate_iteration_seconds(config: DistillConfig, *, repeats: int = 2, emit:
     for attempt in range(repeats + 1):
         cancel.raise_if_set()
         began = time.perf_counter()
-        match_trajectory(net, start, target, images, labels, log_lr, syn_steps=config.syn_steps,
-                         batch_syn=config.batch_syn, strategy=config.augment, memory=config.memory,
-                         generator=seeded_generator(config.seed, attempt))
+        match_trajectory(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            log_lr,
+            syn_steps=config.syn_steps,
+            batch_syn=config.batch_syn,
+            strategy=config.augment,
+            memory=config.memory,
+            generator=seeded_generator(config.seed, attempt),
+        )
         if config.method == "stm":
-            matching_loss(net, start, target, images, labels, log_lr, syn_steps=config.syn_steps,
-                          batch_syn=config.batch_syn, strategy=config.augment,
-                          generator=seeded_generator(config.seed, attempt, 1))
+            matching_loss(
+                net,
+                start,
+                target,
+                images,
+                labels,
+                log_lr,
+                syn_steps=config.syn_steps,
+                batch_syn=config.batch_syn,
+                strategy=config.augment,
+                generator=seeded_generator(config.seed, attempt, 1),
+            )
         if device.type == "cuda":
             torch.cuda.synchronize()
         if attempt:

@@ -42,9 +42,9 @@ from galaxy_studio.distill.autoencoder import (
     warmup_factor,
 )
 from galaxy_studio.distill.flat_data import FlatData, load_flat_data
+from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_png
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
-from galaxy_studio.distill.run_state import load_run_state, save_run_state
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
@@ -127,17 +127,26 @@ class _Tensors:
     test_y: torch.Tensor
 
 
-def distill_unsupervised(config: UnsupervisedConfig, *, emit: EventSink = ignore,
-                         cancel: CancelToken = NEVER) -> UnsupervisedResult:
+def distill_unsupervised(
+    config: UnsupervisedConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> UnsupervisedResult:
     """Distil `config.data` into `config.samples` unlabelled synthetic samples in `config.out_dir`,
     resuming from the folder's checkpoint when it holds one of the same recipe."""
     started = time.perf_counter()
     device = resolve_device(config.device)
     run_dir = Path(config.out_dir)
     saved = _saved_state(config, run_dir, device)
-    data = load_flat_data(config.data, size=config.size, crop_fraction=config.crop_fraction, colour=config.colour,
-                          val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed,
-                          emit=emit, cancel=cancel)
+    data = load_flat_data(
+        config.data,
+        size=config.size,
+        crop_fraction=config.crop_fraction,
+        colour=config.colour,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        emit=emit,
+        cancel=cancel,
+    )
     _check_data(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
@@ -146,25 +155,37 @@ def distill_unsupervised(config: UnsupervisedConfig, *, emit: EventSink = ignore
     if saved is not None:
         emit(Warned(f"resuming {run_dir} at {resumed_from}"))
     try:
-        tensors = _Tensors(*(torch.from_numpy(array).to(device) for array in
-                             (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)))
+        tensors = _Tensors(
+            *(
+                torch.from_numpy(array).to(device)
+                for array in (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)
+            )
+        )
         while run.phase == PRETRAIN:
             _pretrain_epoch(config, run, tensors, emit, cancel)
             _save_state(config, run_dir, run)
         if run.epoch == 0:
-            emit(SnapshotTaken(0, samples_to_uint8_nhwc(run.synthetic.detach().cpu().numpy(), data.shape),
-                               _predicted(run, run.synthetic.detach()).cpu().numpy()))
+            emit(
+                SnapshotTaken(
+                    0,
+                    samples_to_uint8_nhwc(run.synthetic.detach().cpu().numpy(), data.shape),
+                    _predicted(run, run.synthetic.detach()).cpu().numpy(),
+                )
+            )
         while run.epoch < config.epochs:
             _joint_epoch(config, run, tensors, data, emit, cancel)
             _save_state(config, run_dir, run)
         return _finish(config, run, data, tensors, run_dir, resumed_from, started, emit, cancel)
     except torch.OutOfMemoryError as exc:
-        raise ModelError(f"out of {device.type} memory with {len(data.train_x)} training images of "
-                         f"{data.features} values on the device (batch {config.batch_size})",
-                         f"use {{device}} cpu or fewer images; the last checkpoint in {run_dir} is kept") from exc
+        raise ModelError(
+            f"out of {device.type} memory with {len(data.train_x)} training images of "
+            f"{data.features} values on the device (batch {config.batch_size})",
+            f"use {{device}} cpu or fewer images; the last checkpoint in {run_dir} is kept",
+        ) from exc
     except OSError as exc:
-        raise ModelError(f"{run_dir}: cannot write the run's files ({exc.strerror or exc}); "
-                         "the last complete checkpoint is kept") from exc
+        raise ModelError(
+            f"{run_dir}: cannot write the run's files ({exc.strerror or exc}); the last complete checkpoint is kept"
+        ) from exc
 
 
 def _check_data(config: UnsupervisedConfig, data: FlatData) -> None:
@@ -173,8 +194,10 @@ def _check_data(config: UnsupervisedConfig, data: FlatData) -> None:
     if empty:
         raise ModelError(f"{config.data}: the {' and '.join(empty)} split is empty; use more images")
     if config.samples > len(data.train_x):
-        raise ModelError(f"{config.data}: {config.samples} synthetic samples need as many real training images "
-                         f"to start from, the training split has {len(data.train_x)}")
+        raise ModelError(
+            f"{config.data}: {config.samples} synthetic samples need as many real training images "
+            f"to start from, the training split has {len(data.train_x)}"
+        )
 
 
 def _seeded(config: UnsupervisedConfig, *stream: int) -> torch.Generator:
@@ -192,15 +215,30 @@ def _new_run(config: UnsupervisedConfig, data: FlatData, device: torch.device) -
     noise = rng.random(starts.shape, dtype=np.float32)
     initial = torch.from_numpy(config.init_real_fraction * starts + (1.0 - config.init_real_fraction) * noise)
     synthetic = initial.clone().to(device).requires_grad_(True)
-    return _Run(autoencoder, head, synthetic, initial, *_optimizers(config, autoencoder, head, synthetic), PRETRAIN,
-                0, 0, math.inf, _copy_state(autoencoder), 0, [])
+    return _Run(
+        autoencoder,
+        head,
+        synthetic,
+        initial,
+        *_optimizers(config, autoencoder, head, synthetic),
+        PRETRAIN,
+        0,
+        0,
+        math.inf,
+        _copy_state(autoencoder),
+        0,
+        [],
+    )
 
 
-def _optimizers(config: UnsupervisedConfig, autoencoder: ShallowAutoencoder, head: nn.Linear,
-                synthetic: torch.Tensor) -> tuple[torch.optim.Adam, torch.optim.Adam, torch.optim.Adam]:
-    return (torch.optim.Adam(autoencoder.parameters(), lr=config.lr),
-            torch.optim.Adam([*autoencoder.parameters(), *head.parameters()], lr=config.lr),
-            torch.optim.Adam([synthetic], lr=config.lr_syn))
+def _optimizers(
+    config: UnsupervisedConfig, autoencoder: ShallowAutoencoder, head: nn.Linear, synthetic: torch.Tensor
+) -> tuple[torch.optim.Adam, torch.optim.Adam, torch.optim.Adam]:
+    return (
+        torch.optim.Adam(autoencoder.parameters(), lr=config.lr),
+        torch.optim.Adam([*autoencoder.parameters(), *head.parameters()], lr=config.lr),
+        torch.optim.Adam([synthetic], lr=config.lr_syn),
+    )
 
 
 def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -212,8 +250,9 @@ def _batches(config: UnsupervisedConfig, run: _Run, n: int, device: torch.device
     return list(order.split(config.batch_size))
 
 
-def _pretrain_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, emit: EventSink,
-                    cancel: CancelToken) -> None:
+def _pretrain_epoch(
+    config: UnsupervisedConfig, run: _Run, tensors: _Tensors, emit: EventSink, cancel: CancelToken
+) -> None:
     """One epoch of plain reconstruction of real images; early stopping on the validation MSE
     restores the best weights before the joint phase begins."""
     autoencoder, optimizer = run.autoencoder, run.pretrain_optimizer
@@ -229,8 +268,7 @@ def _pretrain_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, em
         total += float(loss.detach()) * len(batch)
         emit(Progressed(done, len(batches), what))
     with torch.no_grad():
-        val = float(_batched_mean(lambda x: F.mse_loss(autoencoder(x), x, reduction="sum") / x.shape[1],
-                                  tensors.val_x))
+        val = float(_batched_mean(lambda x: F.mse_loss(autoencoder(x), x, reduction="sum") / x.shape[1], tensors.val_x))
     _check_finite(val, f"pretraining epoch {run.epoch + 1}")
     run.epoch += 1
     train = total / len(tensors.train_x)
@@ -254,12 +292,20 @@ def _batched_mean(per_batch_sum: Any, x: torch.Tensor) -> float:
 
 def _check_finite(value: float, where: str) -> None:
     if not math.isfinite(value):
-        raise ModelError(f"{where}: the loss became {value}; lower the learning rates or loss weights "
-                         "(the last checkpoint is kept)")
+        raise ModelError(
+            f"{where}: the loss became {value}; lower the learning rates or loss weights (the last checkpoint is kept)"
+        )
 
 
-def joint_loss_terms(config: UnsupervisedConfig, autoencoder: ShallowAutoencoder, head: nn.Linear,
-                     synthetic: torch.Tensor, x: torch.Tensor, y: torch.Tensor, warm: float) -> dict[str, torch.Tensor]:
+def joint_loss_terms(
+    config: UnsupervisedConfig,
+    autoencoder: ShallowAutoencoder,
+    head: nn.Linear,
+    synthetic: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    warm: float,
+) -> dict[str, torch.Tensor]:
     """Every term of the joint objective for one batch, and their weighted sum under "total"
     (warm-up factor `warm` on the reconstruction, diversity and anti-collapse terms)."""
     zero = synthetic.new_zeros(())
@@ -268,22 +314,35 @@ def joint_loss_terms(config: UnsupervisedConfig, autoencoder: ShallowAutoencoder
     terms["div"] = diversity(synthetic)
     terms["real_rec"] = reconstruction_loss(autoencoder, x) if config.l_real_rec > 0 else zero
     terms["repel"] = nearest_neighbour_repulsion(synthetic) if config.l_repel > 0 else zero
-    terms["total"] = (config.l_cls * terms["cls"] + warm * config.l_rec * terms["rec"]
-                      + config.l_grad * terms["grad"] - warm * config.l_div * terms["div"]
-                      + warm * config.l_real_rec * terms["real_rec"] + warm * config.l_repel * terms["repel"])
+    terms["total"] = (
+        config.l_cls * terms["cls"]
+        + warm * config.l_rec * terms["rec"]
+        + config.l_grad * terms["grad"]
+        - warm * config.l_div * terms["div"]
+        + warm * config.l_real_rec * terms["real_rec"]
+        + warm * config.l_repel * terms["repel"]
+    )
     return terms
 
 
-def _joint_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, data: FlatData, emit: EventSink,
-                 cancel: CancelToken) -> None:
+def _joint_epoch(
+    config: UnsupervisedConfig, run: _Run, tensors: _Tensors, data: FlatData, emit: EventSink, cancel: CancelToken
+) -> None:
     batches = _batches(config, run, len(tensors.train_x), tensors.train_x.device)
     warmup_steps = config.warmup_epochs * len(batches)
     sums: dict[str, float] = dict.fromkeys(_TERMS, 0.0)
     what = f"joint epoch {run.epoch + 1}/{config.epochs}"
     for done, batch in enumerate(batches, 1):
         cancel.raise_if_set()
-        terms = joint_loss_terms(config, run.autoencoder, run.head, run.synthetic, tensors.train_x[batch],
-                                 tensors.train_y[batch], warmup_factor(run.step, warmup_steps))
+        terms = joint_loss_terms(
+            config,
+            run.autoencoder,
+            run.head,
+            run.synthetic,
+            tensors.train_x[batch],
+            tensors.train_y[batch],
+            warmup_factor(run.step, warmup_steps),
+        )
         run.model_optimizer.zero_grad(set_to_none=True)
         run.synthetic_optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
@@ -300,15 +359,26 @@ def _joint_epoch(config: UnsupervisedConfig, run: _Run, tensors: _Tensors, data:
     run.epoch += 1
     val_accuracy = _joint_accuracy(run, tensors.val_x, tensors.val_y)
     homogeneity = mean_pairwise_distance(run.synthetic.detach().cpu())
-    run.history.append({"phase": JOINT, "epoch": run.epoch, **means, "val_accuracy": val_accuracy,
-                        "homogeneity": homogeneity, "warmup": warmup_factor(run.step, warmup_steps)})
+    run.history.append(
+        {
+            "phase": JOINT,
+            "epoch": run.epoch,
+            **means,
+            "val_accuracy": val_accuracy,
+            "homogeneity": homogeneity,
+            "warmup": warmup_factor(run.step, warmup_steps),
+        }
+    )
     for name, mean in means.items():
         emit(MetricLogged(f"loss_{name}", run.epoch, mean))
     emit(MetricLogged("val_accuracy", run.epoch, val_accuracy))
     emit(MetricLogged("homogeneity", run.epoch, homogeneity))
     samples = run.synthetic.detach()
-    emit(SnapshotTaken(run.epoch, samples_to_uint8_nhwc(samples.cpu().numpy(), data.shape),
-                       _predicted(run, samples).cpu().numpy()))
+    emit(
+        SnapshotTaken(
+            run.epoch, samples_to_uint8_nhwc(samples.cpu().numpy(), data.shape), _predicted(run, samples).cpu().numpy()
+        )
+    )
 
 
 def _predicted(run: _Run, x: torch.Tensor) -> torch.Tensor:
@@ -317,13 +387,23 @@ def _predicted(run: _Run, x: torch.Tensor) -> torch.Tensor:
 
 
 def _joint_accuracy(run: _Run, x: torch.Tensor, y: torch.Tensor) -> float:
-    correct = sum(int((_predicted(run, chunk) == labels).sum()) for chunk, labels in
-                  zip(x.split(_EVAL_BATCH), y.split(_EVAL_BATCH)))
+    correct = sum(
+        int((_predicted(run, chunk) == labels).sum())
+        for chunk, labels in zip(x.split(_EVAL_BATCH), y.split(_EVAL_BATCH))
+    )
     return correct / len(x)
 
 
-def _fresh_accuracies(config: UnsupervisedConfig, x: torch.Tensor, y: torch.Tensor, tensors: _Tensors,
-                      classes: int, stream: int, emit: EventSink, cancel: CancelToken) -> list[float]:
+def _fresh_accuracies(
+    config: UnsupervisedConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tensors: _Tensors,
+    classes: int,
+    stream: int,
+    emit: EventSink,
+    cancel: CancelToken,
+) -> list[float]:
     """Test accuracies of `fresh_nets` encoder + head networks trained from scratch on (x, y)
     alone: full-batch Adam at the run's lr for `fresh_epochs` steps."""
     accuracies = []
@@ -340,15 +420,26 @@ def _fresh_accuracies(config: UnsupervisedConfig, x: torch.Tensor, y: torch.Tens
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            correct = sum(int((net(chunk).argmax(dim=1) == labels).sum()) for chunk, labels in
-                          zip(tensors.test_x.split(_EVAL_BATCH), tensors.test_y.split(_EVAL_BATCH)))
+            correct = sum(
+                int((net(chunk).argmax(dim=1) == labels).sum())
+                for chunk, labels in zip(tensors.test_x.split(_EVAL_BATCH), tensors.test_y.split(_EVAL_BATCH))
+            )
         accuracies.append(correct / len(tensors.test_x))
         emit(Progressed(net_index + 1, config.fresh_nets, f"fresh nets on set {stream}"))
     return accuracies
 
 
-def _finish(config: UnsupervisedConfig, run: _Run, data: FlatData, tensors: _Tensors, run_dir: Path,
-            resumed_from: str, started: float, emit: EventSink, cancel: CancelToken) -> UnsupervisedResult:
+def _finish(
+    config: UnsupervisedConfig,
+    run: _Run,
+    data: FlatData,
+    tensors: _Tensors,
+    run_dir: Path,
+    resumed_from: str,
+    started: float,
+    emit: EventSink,
+    cancel: CancelToken,
+) -> UnsupervisedResult:
     samples = run.synthetic.detach()
     predicted = _predicted(run, samples)
     classes = len(data.classes)
@@ -362,19 +453,35 @@ def _finish(config: UnsupervisedConfig, run: _Run, data: FlatData, tensors: _Ten
     images = cpu_samples.reshape(len(cpu_samples), *data.shape)
     initial = run.initial.numpy().reshape(len(cpu_samples), *data.shape)
     synthetic_path = run_dir / SYNTHETIC_FILE
-    write_atomically(synthetic_path, lambda stream: np.savez_compressed(
-        stream, samples=images, predicted=cpu_predicted, initial=initial, classes=np.array(data.classes)))
+    write_atomically(
+        synthetic_path,
+        lambda stream: np.savez_compressed(
+            stream, samples=images, predicted=cpu_predicted, initial=initial, classes=np.array(data.classes)
+        ),
+    )
     samples_png = save_grid_png(run_dir / SAMPLES_PNG, samples_to_uint8_nhwc(cpu_samples[order], data.shape))
     save_grid_png(run_dir / INITIAL_PNG, samples_to_uint8_nhwc(run.initial.numpy()[order], data.shape))
     _save_reconstructions(run, data, run_dir / RECONSTRUCTIONS_PNG)
     result = UnsupervisedResult(
-        str(run_dir), str(synthetic_path), str(samples_png),
-        _joint_accuracy(run, tensors.val_x, tensors.val_y), _joint_accuracy(run, tensors.test_x, tensors.test_y),
-        float(np.mean(fresh)), float(np.std(fresh)), float(np.mean(random_real)), float(np.std(random_real)),
-        mean_pairwise_distance(samples.cpu()), mean_pairwise_distance(run.initial),
-        mean_pairwise_distance(real_x.cpu()), tuple(int(n) for n in np.bincount(cpu_predicted, minlength=classes)),
-        data.classes, data.test_source, sum(1 for record in run.history if record["phase"] == PRETRAIN),
-        run.epoch, resumed_from, time.perf_counter() - started,
+        str(run_dir),
+        str(synthetic_path),
+        str(samples_png),
+        _joint_accuracy(run, tensors.val_x, tensors.val_y),
+        _joint_accuracy(run, tensors.test_x, tensors.test_y),
+        float(np.mean(fresh)),
+        float(np.std(fresh)),
+        float(np.mean(random_real)),
+        float(np.std(random_real)),
+        mean_pairwise_distance(samples.cpu()),
+        mean_pairwise_distance(run.initial),
+        mean_pairwise_distance(real_x.cpu()),
+        tuple(int(n) for n in np.bincount(cpu_predicted, minlength=classes)),
+        data.classes,
+        data.test_source,
+        sum(1 for record in run.history if record["phase"] == PRETRAIN),
+        run.epoch,
+        resumed_from,
+        time.perf_counter() - started,
     )
     write_json_atomically(run_dir / RESULT_FILE, result.to_dict())
     return result
@@ -385,8 +492,12 @@ def _save_reconstructions(run: _Run, data: FlatData, path: Path) -> None:
     over their reconstructions by the final autoencoder (bottom row), to see whether the
     decoder still draws real images."""
     members = [np.flatnonzero(data.val_y == label) for label in np.unique(data.val_y)]
-    chosen = [int(group[rank]) for rank in range(max(len(group) for group in members)) for group in members
-              if rank < len(group)][:_RECONSTRUCTION_COLUMNS]
+    chosen = [
+        int(group[rank])
+        for rank in range(max(len(group) for group in members))
+        for group in members
+        if rank < len(group)
+    ][:_RECONSTRUCTION_COLUMNS]
     originals = torch.from_numpy(data.val_x[chosen]).to(run.synthetic.device)
     with torch.no_grad():
         rebuilt = run.autoencoder(originals).cpu().numpy()
@@ -421,8 +532,10 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
     if saved is None:
         return None
     if saved.get("recipe") != json.dumps(config.recipe(), sort_keys=True):
-        raise ModelError(f"{run_dir} holds a run of another recipe",
-                         "repeat that run's settings to resume it, or choose another {out_dir} folder")
+        raise ModelError(
+            f"{run_dir} holds a run of another recipe",
+            "repeat that run's settings to resume it, or choose another {out_dir} folder",
+        )
     return saved
 
 
@@ -439,6 +552,17 @@ def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, A
     for optimizer, key in zip(optimizers, ("pretrain_optimizer", "model_optimizer", "synthetic_optimizer")):
         optimizer.load_state_dict(saved[key])
     best = {key: value.to(device) for key, value in saved["best_autoencoder"].items()}
-    return _Run(autoencoder, head, synthetic, saved["initial"].cpu(), *optimizers, saved["phase"],
-                int(saved["epoch"]), int(saved["step"]), float(saved["best_val"]), best, int(saved["bad_epochs"]),
-                json.loads(saved["history"]))
+    return _Run(
+        autoencoder,
+        head,
+        synthetic,
+        saved["initial"].cpu(),
+        *optimizers,
+        saved["phase"],
+        int(saved["epoch"]),
+        int(saved["step"]),
+        float(saved["best_val"]),
+        best,
+        int(saved["bad_epochs"]),
+        json.loads(saved["history"]),
+    )

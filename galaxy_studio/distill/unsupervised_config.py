@@ -46,8 +46,9 @@ class UnsupervisedConfig:
     hidden: int = setting(64, label="Hidden features", range=(1, None), help="autoencoder features")
     tied: bool = setting(False, label="Tied weights", help="decoder uses the encoder's transposed weights")
     size: int = setting(28, label="Image size", metavar="PX", help="galaxy data: image side")
-    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION",
-                                   help="galaxy data: central fraction kept")
+    crop_fraction: float = setting(
+        0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", help="galaxy data: central fraction kept"
+    )
     colour: bool = setting(False, label="Colour", help="galaxy data: keep RGB instead of grey")
     batch_size: int = setting(256, label="Batch size", range=(1, None), help="images per step")
     lr: float = setting(1e-3, label="Learning rate", help="Adam learning rate of the networks")
@@ -55,17 +56,27 @@ class UnsupervisedConfig:
     pretrain_epochs: int = setting(100, label="Pretraining epochs", range=(1, None), help="at most")
     patience: int = setting(5, label="Patience", range=(1, None), help="pretraining early stopping")
     epochs: int = setting(10, label="Epochs", range=(1, None), help="joint epochs")
-    warmup_epochs: int = setting(5, label="Warm-up epochs", range=(0, None),
-                                 help="reconstruction/diversity weights ramp up over these")
+    warmup_epochs: int = setting(
+        5, label="Warm-up epochs", range=(0, None), help="reconstruction/diversity weights ramp up over these"
+    )
     l_cls: float = setting(1.0, label="Classification weight", range=(0.0, None), help="classification weight")
-    l_rec: float = setting(1.0, label="Reconstruction weight", range=(0.0, None),
-                           help="synthetic reconstruction weight")
+    l_rec: float = setting(
+        1.0, label="Reconstruction weight", range=(0.0, None), help="synthetic reconstruction weight"
+    )
     l_grad: float = setting(1.0, label="Gradient penalty weight", range=(0.0, None), help="gradient penalty weight")
     l_div: float = setting(0.01, label="Diversity weight", range=(0.0, None), help="diversity weight")
-    l_real_rec: float = setting(0.0, label="Real reconstruction weight", range=(0.0, None),
-                                help="real reconstruction weight; --anti-collapse sets it")
-    l_repel: float = setting(0.0, label="Repulsion weight", range=(0.0, None),
-                             help="nearest-neighbour repulsion weight; --anti-collapse sets it")
+    l_real_rec: float = setting(
+        0.0,
+        label="Real reconstruction weight",
+        range=(0.0, None),
+        help="real reconstruction weight; --anti-collapse sets it",
+    )
+    l_repel: float = setting(
+        0.0,
+        label="Repulsion weight",
+        range=(0.0, None),
+        help="nearest-neighbour repulsion weight; --anti-collapse sets it",
+    )
     init_real_fraction: float = 0.25
     val_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -75,9 +86,16 @@ class UnsupervisedConfig:
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
 
     def __post_init__(self) -> None:
-        at_least_one = {"samples": self.samples, "hidden": self.hidden, "batch_size": self.batch_size,
-                        "pretrain_epochs": self.pretrain_epochs, "patience": self.patience, "epochs": self.epochs,
-                        "fresh_nets": self.fresh_nets, "fresh_epochs": self.fresh_epochs}
+        at_least_one = {
+            "samples": self.samples,
+            "hidden": self.hidden,
+            "batch_size": self.batch_size,
+            "pretrain_epochs": self.pretrain_epochs,
+            "patience": self.patience,
+            "epochs": self.epochs,
+            "fresh_nets": self.fresh_nets,
+            "fresh_epochs": self.fresh_epochs,
+        }
         bad = [f"{name} {value}" for name, value in at_least_one.items() if value < 1]
         if self.samples < 2:
             bad.append(f"samples {self.samples} (homogeneity needs two)")
@@ -85,8 +103,14 @@ class UnsupervisedConfig:
             raise ModelError(f"these settings must be at least 1: {', '.join(bad)}")
         if self.warmup_epochs < 0:
             raise ModelError(f"warmup_epochs must be 0 or more, got {self.warmup_epochs}")
-        weights = {"l_cls": self.l_cls, "l_rec": self.l_rec, "l_grad": self.l_grad, "l_div": self.l_div,
-                   "l_real_rec": self.l_real_rec, "l_repel": self.l_repel}
+        weights = {
+            "l_cls": self.l_cls,
+            "l_rec": self.l_rec,
+            "l_grad": self.l_grad,
+            "l_div": self.l_div,
+            "l_real_rec": self.l_real_rec,
+            "l_repel": self.l_repel,
+        }
         negative = [f"{name} {value}" for name, value in weights.items() if not value >= 0]
         if negative:
             raise ModelError(f"loss weights must be 0 or more: {', '.join(negative)}")
@@ -94,13 +118,19 @@ class UnsupervisedConfig:
             raise ModelError(f"learning rates must be positive (lr {self.lr}, lr_syn {self.lr_syn})")
         if not 0.0 <= self.init_real_fraction <= 1.0:
             raise ModelError(f"init_real_fraction must lie in [0, 1], got {self.init_real_fraction}")
-        if not (0.0 < self.val_fraction < 1.0 and 0.0 < self.test_fraction < 1.0
-                and self.val_fraction + self.test_fraction < 1.0):
-            raise ModelError(f"val and test fractions must lie in (0, 1) and leave training data "
-                             f"(got {self.val_fraction}, {self.test_fraction})")
+        if not (
+            0.0 < self.val_fraction < 1.0
+            and 0.0 < self.test_fraction < 1.0
+            and self.val_fraction + self.test_fraction < 1.0
+        ):
+            raise ModelError(
+                f"val and test fractions must lie in (0, 1) and leave training data "
+                f"(got {self.val_fraction}, {self.test_fraction})"
+            )
         if self.size < 8 or not 0.0 < self.crop_fraction <= 1.0:
-            raise ModelError(f"size must be at least 8 px and crop fraction in (0, 1] "
-                             f"(got {self.size}, {self.crop_fraction})")
+            raise ModelError(
+                f"size must be at least 8 px and crop fraction in (0, 1] (got {self.size}, {self.crop_fraction})"
+            )
         check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:

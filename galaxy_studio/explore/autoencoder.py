@@ -50,13 +50,20 @@ class ConvAutoencoder(nn.Module):
         side = size // 2**_DOWNSAMPLINGS
         flat = 4 * width * side * side
         self.encoder = nn.Sequential(
-            *_down(in_channels, width), *_down(width, 2 * width), *_down(2 * width, 4 * width),
-            nn.Flatten(), nn.Linear(flat, latent),
+            *_down(in_channels, width),
+            *_down(width, 2 * width),
+            *_down(2 * width, 4 * width),
+            nn.Flatten(),
+            nn.Linear(flat, latent),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent, flat), nn.ReLU(inplace=True), nn.Unflatten(1, (4 * width, side, side)),
-            *_up(4 * width, 2 * width), *_up(2 * width, width),
-            nn.ConvTranspose2d(width, in_channels, 4, stride=2, padding=1), nn.Sigmoid(),
+            nn.Linear(latent, flat),
+            nn.ReLU(inplace=True),
+            nn.Unflatten(1, (4 * width, side, side)),
+            *_up(4 * width, 2 * width),
+            *_up(2 * width, width),
+            nn.ConvTranspose2d(width, in_channels, 4, stride=2, padding=1),
+            nn.Sigmoid(),
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +112,10 @@ class AutoencoderResult:
 
 
 def train_autoencoder(
-    config: AutoencoderConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER,
+    config: AutoencoderConfig,
+    *,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
     inventory: LabelledData | None = None,
 ) -> AutoencoderResult:
     """Train on every readable image of `config.data` (labels unused) and save to `config.out`.
@@ -114,8 +124,9 @@ def train_autoencoder(
     inventory = inventory or open_inventory(config.data)
     device = resolve_device(config.device)
     prep = display_preprocessing(inventory, size=config.size, crop_fraction=config.crop_fraction)
-    pixels, failed = prepare_pixels(inventory.items, prep, threads=config.threads, what="reading images",
-                                    emit=emit, cancel=cancel)
+    pixels, failed = prepare_pixels(
+        inventory.items, prep, threads=config.threads, what="reading images", emit=emit, cancel=cancel
+    )
     pixels = np.delete(pixels, failed, axis=0)
     if len(pixels) < 2:
         raise ModelError(f"{config.data}: the autoencoder needs at least 2 readable images, found {len(pixels)}")
@@ -154,8 +165,12 @@ def train_autoencoder(
     if not all(math.isfinite(value) for value in train_losses + val_losses):
         raise ModelError(f"{config.data}: the autoencoder's loss became NaN or infinite; try a smaller learning rate")
     metadata = {
-        "architecture": {"in_channels": prep.n_channels, "size": prep.size, "latent": config.latent,
-                         "width": config.width},
+        "architecture": {
+            "in_channels": prep.n_channels,
+            "size": prep.size,
+            "latent": config.latent,
+            "width": config.width,
+        },
         "preprocessing": prep.to_dict(),
         "config": config.to_dict(),
         "data_fingerprint": inventory.files_fingerprint(),
@@ -167,18 +182,23 @@ def train_autoencoder(
     check_plain(metadata)
     state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
     Path(config.out).parent.mkdir(parents=True, exist_ok=True)
-    save_payload(config.out, {"format": AUTOENCODER_FORMAT, "format_version": FORMAT_VERSION,
-                              "metadata": metadata, "state_dict": state})
-    return AutoencoderResult(config.out, tuple(train_losses), tuple(val_losses), int(len(pixels)),
-                             time.perf_counter() - started)
+    save_payload(
+        config.out,
+        {"format": AUTOENCODER_FORMAT, "format_version": FORMAT_VERSION, "metadata": metadata, "state_dict": state},
+    )
+    return AutoencoderResult(
+        config.out, tuple(train_losses), tuple(val_losses), int(len(pixels)), time.perf_counter() - started
+    )
 
 
 def load_autoencoder(path: str | Path) -> tuple[ConvAutoencoder, Preprocessing, dict[str, Any]]:
     """(network in eval mode on the CPU, the preprocessing it was trained with, metadata)."""
     payload = load_payload(path, AUTOENCODER_FORMAT, version=FORMAT_VERSION)
     if payload.get("format_version", 0) < FORMAT_VERSION:
-        raise CheckpointError(f"{path}: an autoencoder from an older Galaxy Studio (format "
-                              f"{payload.get('format_version', 0)}, a network that is no longer used); train a new one")
+        raise CheckpointError(
+            f"{path}: an autoencoder from an older Galaxy Studio (format "
+            f"{payload.get('format_version', 0)}, a network that is no longer used); train a new one"
+        )
     metadata = payload.get("metadata")
     if not isinstance(metadata, dict):
         raise CheckpointError(f"{path}: the autoencoder file is damaged or incomplete (no metadata)")
@@ -211,8 +231,14 @@ def _random_orientations(images: torch.Tensor, rng: np.random.Generator) -> torc
 
 
 @torch.no_grad()
-def _mean_loss(model: nn.Module, pixels: np.ndarray, prep: Preprocessing, device: torch.device,
-               batch_size: int, cancel: CancelToken) -> float:
+def _mean_loss(
+    model: nn.Module,
+    pixels: np.ndarray,
+    prep: Preprocessing,
+    device: torch.device,
+    batch_size: int,
+    cancel: CancelToken,
+) -> float:
     model.eval()
     total = 0.0
     for start in range(0, len(pixels), batch_size):

@@ -20,14 +20,17 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def open_backbone(name: str, weights_path: str | None, inventory: LabelledData, *, size: int,
-                  crop_fraction: float) -> tuple[nn.Module, Preprocessing, str]:
+def open_backbone(
+    name: str, weights_path: str | None, inventory: LabelledData, *, size: int, crop_fraction: float
+) -> tuple[nn.Module, Preprocessing, str]:
     """(network without its classification head, in eval mode; its input recipe; description)."""
     import torchvision.models as models
 
     if name not in models.list_models(module=models):
-        raise ModelError(f"unknown torchvision network {name!r} (for example resnet18, resnet50, vgg11, "
-                         "efficientnet_b0, convnext_tiny)")
+        raise ModelError(
+            f"unknown torchvision network {name!r} (for example resnet18, resnet50, vgg11, "
+            "efficientnet_b0, convnext_tiny)"
+        )
     path = Path(weights_path) if weights_path else _cached_weights(name)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -46,8 +46,13 @@ def cluster_embeddings(vectors: np.ndarray, k: int, method: str = "kmeans", seed
         from sklearn.cluster import SpectralClustering
 
         neighbours = min(_GRAPH_NEIGHBOURS, len(reduced) - 1)
-        spectral = SpectralClustering(n_clusters=k, affinity="nearest_neighbors", n_neighbors=neighbours,
-                                      assign_labels="cluster_qr", random_state=seed)
+        spectral = SpectralClustering(
+            n_clusters=k,
+            affinity="nearest_neighbors",
+            n_neighbors=neighbours,
+            assign_labels="cluster_qr",
+            random_state=seed,
+        )
         with warnings.catch_warnings():
             # A graph in several pieces is what well-separated clusters give; it is not an error.
             warnings.filterwarnings("ignore", message="Graph is not fully connected")

@@ -26,8 +26,20 @@ from galaxy_studio.settings import check_ranges, registered, setting
 EMBEDDINGS_FORMAT = "galaxy-studio-embeddings"
 FORMAT_VERSION = 1
 SOURCES: tuple[str, ...] = ("model", "autoencoder", "backbone")
-_COLUMNS = ("format", "format_version", "vectors", "paths", "indices", "item_labels", "groups", "ra", "dec",
-            "labels", "class_names", "source")
+_COLUMNS = (
+    "format",
+    "format_version",
+    "vectors",
+    "paths",
+    "indices",
+    "item_labels",
+    "groups",
+    "ra",
+    "dec",
+    "labels",
+    "class_names",
+    "source",
+)
 
 
 @registered
@@ -45,15 +57,17 @@ class EmbedConfig:
     backbone: str | None = None
     weights_path: str | None = None
     size: int = setting(64, label="Image size", metavar="PX", help="autoencoder/backbone input size")
-    crop_fraction: float = setting(0.5, label="Crop fraction", flag="--crop", metavar="FRACTION",
-                                   help="central fraction kept")
+    crop_fraction: float = setting(
+        0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", help="central fraction kept"
+    )
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
     batch_size: int = setting(128, label="Batch size", help="images per batch")
     threads: int | None = None
     latent: int = setting(64, label="Latent size", help="autoencoder bottleneck size")
     autoencoder_width: int = 32
-    autoencoder_epochs: int = setting(30, label="Autoencoder epochs", flag="--epochs",
-                                      help="autoencoder training epochs")
+    autoencoder_epochs: int = setting(
+        30, label="Autoencoder epochs", flag="--epochs", help="autoencoder training epochs"
+    )
     autoencoder_lr: float = 1e-3
     seed: int = setting(0, label="Seed", help="autoencoder initialisation and batch seed")
     average_orientations: bool = True
@@ -65,15 +79,18 @@ class EmbedConfig:
         if self.source == "model" and not self.model:
             raise ModelError("source 'model' needs a classifier checkpoint", "pass {model} RUN_DIR or model.pt")
         if self.source == "backbone" and not self.backbone:
-            raise ModelError("source 'backbone' needs a torchvision network name", "pass {backbone} NAME, e.g. resnet18")
+            raise ModelError(
+                "source 'backbone' needs a torchvision network name", "pass {backbone} NAME, e.g. resnet18"
+            )
         if self.size < 8 or self.batch_size < 1 or self.latent < 1 or self.autoencoder_epochs < 1:
             raise ModelError(
                 f"size must be at least 8 px and batch size, latent size and epochs at least 1 (got {self.size}, "
                 f"{self.batch_size}, {self.latent}, {self.autoencoder_epochs})"
             )
         if self.source == "autoencoder" and self.size % 8:
-            raise ModelError(f"the autoencoder halves the image three times, so its size must be a multiple of 8 "
-                             f"(got {self.size})")
+            raise ModelError(
+                f"the autoencoder halves the image three times, so its size must be a multiple of 8 (got {self.size})"
+            )
         check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,7 +163,9 @@ class Embeddings:
                     raise ModelError(f"{path}: written by a newer Galaxy Studio; update to read it")
                 columns = {name: archive[name] for name in _COLUMNS}
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-            raise ModelError(f"{path}: not a Galaxy Studio embeddings file (damaged or another kind of file: {exc})") from None
+            raise ModelError(
+                f"{path}: not a Galaxy Studio embeddings file (damaged or another kind of file: {exc})"
+            ) from None
         return _from_columns(path, columns)
 
 
@@ -164,11 +183,21 @@ def _from_columns(path: Path, columns: dict[str, np.ndarray]) -> Embeddings:
         raise ModelError(f"{path}: damaged embeddings file (labels outside the {len(class_names)} classes)")
     items = tuple(
         CatalogItem(
-            str(file), index=None if index < 0 else int(index), label=str(label) or None, group=str(group),
-            ra=None if np.isnan(ra) else float(ra), dec=None if np.isnan(dec) else float(dec),
+            str(file),
+            index=None if index < 0 else int(index),
+            label=str(label) or None,
+            group=str(group),
+            ra=None if np.isnan(ra) else float(ra),
+            dec=None if np.isnan(dec) else float(dec),
         )
-        for file, index, label, group, ra, dec in zip(columns["paths"], columns["indices"], columns["item_labels"],
-                                                       columns["groups"], columns["ra"], columns["dec"])
+        for file, index, label, group, ra, dec in zip(
+            columns["paths"],
+            columns["indices"],
+            columns["item_labels"],
+            columns["groups"],
+            columns["ra"],
+            columns["dec"],
+        )
     )
     return Embeddings(vectors.astype(np.float32, copy=False), items, labels, class_names, str(columns["source"]))
 
@@ -190,12 +219,21 @@ def embed(config: EmbedConfig, *, emit: EventSink = ignore, cancel: CancelToken 
         if cached is not None:
             return cached.with_labels(inventory)
     encoder = open_encoder(config, inventory, emit=emit, cancel=cancel)
-    vectors, kept = encode_items(inventory.items, encoder.prep, encoder.network, device=encoder.device,
-                                 batch_size=config.batch_size, threads=config.threads, emit=emit, cancel=cancel)
+    vectors, kept = encode_items(
+        inventory.items,
+        encoder.prep,
+        encoder.network,
+        device=encoder.device,
+        batch_size=config.batch_size,
+        threads=config.threads,
+        emit=emit,
+        cancel=cancel,
+    )
     if not kept:
         raise ModelError(f"{config.data}: no image could be read, so nothing was embedded")
-    result = Embeddings(vectors, tuple(inventory.items[i] for i in kept), inventory.labels[kept],
-                        inventory.classes, encoder.description)
+    result = Embeddings(
+        vectors, tuple(inventory.items[i] for i in kept), inventory.labels[kept], inventory.classes, encoder.description
+    )
     if config.use_cache:
         # An autoencoder trained just now has a file that did not exist when the key was made.
         problem = write_cached(cache_key(inventory, config, encoder_identity(config, inventory)), result)

@@ -39,8 +39,17 @@ def autoencoder_file(config: EmbedConfig, inventory: LabelledData) -> Path:
         return Path(config.model)
     from galaxy_studio.explore.autoencoder import FORMAT_VERSION
 
-    recipe = [FORMAT_VERSION, inventory.files_fingerprint(), config.size, config.crop_fraction, config.latent, config.autoencoder_width,
-              config.autoencoder_epochs, config.autoencoder_lr, config.seed]
+    recipe = [
+        FORMAT_VERSION,
+        inventory.files_fingerprint(),
+        config.size,
+        config.crop_fraction,
+        config.latent,
+        config.autoencoder_width,
+        config.autoencoder_epochs,
+        config.autoencoder_lr,
+        config.seed,
+    ]
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:24]
     return paths.cache_dir() / "autoencoders" / f"{key}.pt"
 
@@ -58,8 +67,9 @@ def encoder_identity(config: EmbedConfig, inventory: LabelledData) -> str:
     return f"{config.backbone}|{file_identity(config.weights_path) if config.weights_path else 'torch cache'}"
 
 
-def open_encoder(config: EmbedConfig, inventory: LabelledData, *, emit: EventSink = ignore,
-                 cancel: CancelToken = NEVER) -> Encoder:
+def open_encoder(
+    config: EmbedConfig, inventory: LabelledData, *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> Encoder:
     """The network for `config.source`, on its device; an autoencoder not yet trained on this
     data is trained first (emitting its progress and losses)."""
     from galaxy_studio.model.prediction import resolve_device
@@ -72,13 +82,18 @@ def open_encoder(config: EmbedConfig, inventory: LabelledData, *, emit: EventSin
     else:
         from galaxy_studio.explore.backbone import open_backbone
 
-        network, prep, description = open_backbone(config.backbone or "", config.weights_path, inventory,
-                                                   size=config.size, crop_fraction=config.crop_fraction)
+        network, prep, description = open_backbone(
+            config.backbone or "", config.weights_path, inventory, size=config.size, crop_fraction=config.crop_fraction
+        )
         encoder = Encoder(network.to(device), prep, device, description)
     if not config.average_orientations:
         return encoder
-    return Encoder(OrientationAverage(encoder.network), encoder.prep, device,
-                   f"{encoder.description}, averaged over 8 orientations")
+    return Encoder(
+        OrientationAverage(encoder.network),
+        encoder.prep,
+        device,
+        f"{encoder.description}, averaged over 8 orientations",
+    )
 
 
 class OrientationAverage:
@@ -113,18 +128,30 @@ def _classifier_encoder(config: EmbedConfig, device: torch.device) -> Encoder:
     return Encoder(body, classifier.prep, device, f"model {classifier.arch} ({classifier.checkpoint})")
 
 
-def _autoencoder_encoder(config: EmbedConfig, inventory: LabelledData, device: torch.device, emit: EventSink,
-                         cancel: CancelToken) -> Encoder:
+def _autoencoder_encoder(
+    config: EmbedConfig, inventory: LabelledData, device: torch.device, emit: EventSink, cancel: CancelToken
+) -> Encoder:
     from galaxy_studio.explore.autoencoder import AutoencoderConfig, load_autoencoder, train_autoencoder
 
     path = autoencoder_file(config, inventory)
     if not config.model and not path.is_file():
         train_autoencoder(
-            AutoencoderConfig(data=config.data, out=str(path), size=config.size, crop_fraction=config.crop_fraction,
-                              latent=config.latent, width=config.autoencoder_width,
-                              epochs=config.autoencoder_epochs, lr=config.autoencoder_lr, seed=config.seed,
-                              device=config.device, threads=config.threads),
-            emit=emit, cancel=cancel, inventory=inventory,
+            AutoencoderConfig(
+                data=config.data,
+                out=str(path),
+                size=config.size,
+                crop_fraction=config.crop_fraction,
+                latent=config.latent,
+                width=config.autoencoder_width,
+                epochs=config.autoencoder_epochs,
+                lr=config.autoencoder_lr,
+                seed=config.seed,
+                device=config.device,
+                threads=config.threads,
+            ),
+            emit=emit,
+            cancel=cancel,
+            inventory=inventory,
         )
     model, prep, _ = load_autoencoder(path)
     model.to(device)

@@ -31,8 +31,9 @@ def reduce_pca(vectors: np.ndarray, variance: float = 0.95) -> np.ndarray:
     return PCA(n_components=kept, svd_solver="full").fit_transform(vectors).astype(np.float32)
 
 
-def map_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0, *, emit: EventSink = ignore,
-           cancel: CancelToken = NEVER) -> np.ndarray:
+def map_2d(
+    vectors: np.ndarray, method: str = "pca", seed: int = 0, *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> np.ndarray:
     """(N, 2) float32 positions. t-SNE cannot be interrupted inside scikit-learn, so a cancel is
     honoured before and after it."""
     vectors = _checked(vectors)

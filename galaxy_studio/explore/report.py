@@ -15,8 +15,9 @@ from galaxy_studio.explore.clustering import cluster_embeddings, score_clusters
 from galaxy_studio.explore.embeddings import Embeddings
 
 
-def clustering_report(embeddings: Embeddings, ks: Sequence[int], methods: Sequence[str],
-                      seed: int = 0) -> list[dict[str, Any]]:
+def clustering_report(
+    embeddings: Embeddings, ks: Sequence[int], methods: Sequence[str], seed: int = 0
+) -> list[dict[str, Any]]:
     """One row per (method, k): cluster sizes, seconds, and the score when labels are known."""
     importlib.import_module("sklearn.cluster")  # before timing: the import alone takes seconds
 
@@ -27,12 +28,18 @@ def clustering_report(embeddings: Embeddings, ks: Sequence[int], methods: Sequen
             clusters = cluster_embeddings(embeddings.vectors, k, method, seed)
             seconds = time.perf_counter() - started
             score = score_clusters(clusters, embeddings.labels) if embeddings.has_labels else None
-            rows.append({
-                "method": method, "k": int(k), "n": len(embeddings), "seconds": round(seconds, 3),
-                "sizes": np.bincount(clusters, minlength=k).tolist(),
-                "score": None if score is None else {**asdict(score),
-                                                     "mapping": {str(c): int(v) for c, v in score.mapping.items()}},
-            })
+            rows.append(
+                {
+                    "method": method,
+                    "k": int(k),
+                    "n": len(embeddings),
+                    "seconds": round(seconds, 3),
+                    "sizes": np.bincount(clusters, minlength=k).tolist(),
+                    "score": None
+                    if score is None
+                    else {**asdict(score), "mapping": {str(c): int(v) for c, v in score.mapping.items()}},
+                }
+            )
     return rows
 
 
@@ -53,7 +60,9 @@ def format_report(rows: Sequence[dict[str, Any]], class_names: Sequence[str]) ->
             f"{row['method']:8} {row['k']:>3} {score['accuracy']:>8.3f} {score['majority_baseline']:>8.3f} "
             f"{score['purity']:>6.3f} {score['ari']:>6.3f} {score['nmi']:>6.3f} {row['seconds']:>7.2f}"
         )
-    lines.append("accuracy: clusters matched one-to-one to classes (Hungarian); majority: always guessing the "
-                 "largest class; purity: each cluster votes for its majority class (rises with k); ARI and NMI "
-                 "are 0 for chance")
+    lines.append(
+        "accuracy: clusters matched one-to-one to classes (Hungarian); majority: always guessing the "
+        "largest class; purity: each cluster votes for its majority class (rises with k); ARI and NMI "
+        "are 0 for chance"
+    )
     return "\n".join(lines)

@@ -78,8 +78,12 @@ class ScreenshotTaker(QObject):
     def ready(self) -> bool:
         if self.panel == "distill":
             distill = self.window.distill
-            return (distill.runner.running and distill.iteration >= DISTILL_SCREENSHOT_ITERATIONS
-                    and distill.grid.pictures is not None and distill.grid.selected is not None)
+            return (
+                distill.runner.running
+                and distill.iteration >= DISTILL_SCREENSHOT_ITERATIONS
+                and distill.grid.pictures is not None
+                and distill.grid.selected is not None
+            )
         if self.panel == "train":
             return not self.window.jobs.running
         if self.panel == "explore":
@@ -109,8 +113,12 @@ class ScreenshotTaker(QObject):
             explore.map.select_polygon(ring)
             return False
         tiles = explore.strip.tiles
-        return (explore.view.has_image() and not explore.thumbnails.running
-                and bool(tiles) and all(not tile.icon().isNull() for tile in tiles))
+        return (
+            explore.view.has_image()
+            and not explore.thumbnails.running
+            and bool(tiles)
+            and all(not tile.icon().isNull() for tile in tiles)
+        )
 
     def _poll(self) -> None:
         self.window.library.grid.viewport().update()
@@ -126,7 +134,9 @@ class ScreenshotTaker(QObject):
             self.app.exit(0 if saved else 1)
         elif time.monotonic() - self.started > self.timeout:
             self.timer.stop()
-            waited = {"distill": "a distillation in progress", "explore": "the embedding map"}.get(self.panel, "thumbnails")
+            waited = {"distill": "a distillation in progress", "explore": "the embedding map"}.get(
+                self.panel, "thumbnails"
+            )
             print(f"galaxy-studio: error: screenshot timed out waiting for {waited}", file=sys.stderr)
             self.window.close()
             self.app.exit(1)
@@ -157,8 +167,13 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
     window = MainWindow()
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
-    panels = {"library": window.library, "train": window.train, "distill": window.distill, "classify": window.classify,
-              "explore": window.explore}
+    panels = {
+        "library": window.library,
+        "train": window.train,
+        "distill": window.distill,
+        "classify": window.classify,
+        "explore": window.explore,
+    }
     window.tabs.setCurrentWidget(panels[panel])
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]

@@ -28,9 +28,9 @@ from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.worker import JobRunner
-from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
+from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.session import LabellingSession
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
@@ -124,26 +124,53 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self._action("&Open Files…", self.open_files_dialog, QKeySequence.StandardKey.Open))
-        file_menu.addAction(self._action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O",
-                                         "A folder of cutouts, or one sub-folder per class"))
-        file_menu.addAction(self._action("Open &Catalogue…", self.open_catalogue_dialog, "Ctrl+Shift+C",
-                                         "A CSV with a path column, or the Galaxy10 DECaLS HDF5 file"))
-        file_menu.addAction(self._action("&Add Files…", self.add_files_dialog, "Ctrl+Shift+A",
-                                         "Add cutouts to what is already open"))
+        file_menu.addAction(
+            self._action(
+                "Open &Folder…",
+                self.open_folder_dialog,
+                "Ctrl+Shift+O",
+                "A folder of cutouts, or one sub-folder per class",
+            )
+        )
+        file_menu.addAction(
+            self._action(
+                "Open &Catalogue…",
+                self.open_catalogue_dialog,
+                "Ctrl+Shift+C",
+                "A CSV with a path column, or the Galaxy10 DECaLS HDF5 file",
+            )
+        )
+        file_menu.addAction(
+            self._action("&Add Files…", self.add_files_dialog, "Ctrl+Shift+A", "Add cutouts to what is already open")
+        )
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&New Project…", self.new_project_dialog, QKeySequence.StandardKey.New,
-                                         "A labelling project: one file that keeps every label"))
+        file_menu.addAction(
+            self._action(
+                "&New Project…",
+                self.new_project_dialog,
+                QKeySequence.StandardKey.New,
+                "A labelling project: one file that keeps every label",
+            )
+        )
         file_menu.addAction(self._action("Open &Project…", self.open_project_dialog, "Ctrl+Shift+P"))
         self.close_project_action = self._action("Close Pro&ject", self.close_project)
         file_menu.addAction(self.close_project_action)
-        self.relink_action = self._action("&Relink Missing Files…", self.relink_dialog, None,
-                                          "Find moved images again by their content")
+        self.relink_action = self._action(
+            "&Relink Missing Files…", self.relink_dialog, None, "Find moved images again by their content"
+        )
         file_menu.addAction(self.relink_action)
         file_menu.addSeparator()
-        file_menu.addAction(self._action("Open &Demo Data", self.open_demo, None,
-                                         "Procedural galaxies of the 10 Galaxy10 classes"))
-        file_menu.addAction(self._action("Distill the Demo Data", self.open_distill_demo, None,
-                                         "Build a small buffer on the demo galaxies and watch STM distil it"))
+        file_menu.addAction(
+            self._action("Open &Demo Data", self.open_demo, None, "Procedural galaxies of the 10 Galaxy10 classes")
+        )
+        file_menu.addAction(
+            self._action(
+                "Distill the Demo Data",
+                self.open_distill_demo,
+                None,
+                "Build a small buffer on the demo galaxies and watch STM distil it",
+            )
+        )
         file_menu.addAction(self._action("C&lear Library", self.library.clear))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -154,8 +181,9 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
-        edit_menu.addAction(self._action("&Labeller Name…", self.labeller_dialog, None,
-                                         "The name your labels are saved under"))
+        edit_menu.addAction(
+            self._action("&Labeller Name…", self.labeller_dialog, None, "The name your labels are saved under")
+        )
 
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self._action("Zoom &In", self.library.zoom_in, QKeySequence.StandardKey.ZoomIn))
@@ -163,21 +191,29 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("&Fit to Window", self.library.view.fit, "Ctrl+0"))
         view_menu.addAction(self._action("&Actual Size", self.library.view.set_actual_size, "Ctrl+1"))
         view_menu.addSeparator()
-        self.labelling_action = self._action("&Labelling Mode", self.set_labelling_mode, "Ctrl+L",
-                                             "Keys 1-9, 0 label and advance; Backspace undoes; S skips")
+        self.labelling_action = self._action(
+            "&Labelling Mode",
+            self.set_labelling_mode,
+            "Ctrl+L",
+            "Keys 1-9, 0 label and advance; Backspace undoes; S skips",
+        )
         self.labelling_action.setCheckable(True)
         view_menu.addAction(self.labelling_action)
         self.invert_action = self._action("In&vert", self._toggle_invert, "Ctrl+I")
         view_menu.addAction(self.invert_action)
-        view_menu.addAction(self._action("&Automatic Display", self.library.reset_display, "Ctrl+R",
-                                         "Each cutout with its own default stretch"))
+        view_menu.addAction(
+            self._action(
+                "&Automatic Display", self.library.reset_display, "Ctrl+R", "Each cutout with its own default stretch"
+            )
+        )
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
         view_menu.addSeparator()
         # Ctrl+1 is "actual size" (as in image viewers), so the tabs take Alt+number.
         for number, panel in enumerate((self.library, self.train, self.distill, self.classify, self.explore), 1):
             title = self.tabs.tabText(self.tabs.indexOf(panel))
-            view_menu.addAction(self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p),
-                                             f"Alt+{number}"))
+            view_menu.addAction(
+                self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p), f"Alt+{number}")
+            )
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Labelling Keys", self.show_labelling_keys, "F1"))
@@ -261,10 +297,15 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot create the project", str(error))
             return
         self.set_labelling_mode(True)
-        if open_items and QMessageBox.question(
-            self, "Add the open cutouts?",
-            f"Add the {len(open_items)} cutouts shown in the library to the new project?",
-        ) == QMessageBox.StandardButton.Yes:
+        if (
+            open_items
+            and QMessageBox.question(
+                self,
+                "Add the open cutouts?",
+                f"Add the {len(open_items)} cutouts shown in the library to the new project?",
+            )
+            == QMessageBox.StandardButton.Yes
+        ):
             self.library.open_paths(sorted({item.path for item in open_items}))
 
     def open_project_dialog(self) -> None:
@@ -281,7 +322,8 @@ class MainWindow(QMainWindow):
                 QMessageBox.critical(self, "Project damaged", f"{error}\n\nNo automatic backup exists.")
                 return False
             answer = QMessageBox.question(
-                self, "Project damaged",
+                self,
+                "Project damaged",
                 f"{error}\n\nRestore the newest automatic backup ({error.backups[0].name})? "
                 "The damaged file is kept beside it.",
             )
@@ -319,8 +361,9 @@ class MainWindow(QMainWindow):
         self.show_message(f"Relinked {found} image(s) by their content")
 
     def labeller_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Labeller name", "Your labels are saved under this name:",
-                                        text=self.session.labeller)
+        name, ok = QInputDialog.getText(
+            self, "Labeller name", "Your labels are saved under this name:", text=self.session.labeller
+        )
         name = name.strip()
         if ok and name:
             self.session.set_labeller(name, remember=True)
@@ -333,8 +376,10 @@ class MainWindow(QMainWindow):
         self.labelling_action.setChecked(active)
         if active:
             self.library.grid.setFocus()
-            self.show_message("Labelling: keys 1-9 and 0 label and advance · Backspace undo · S skip · "
-                              "arrows move · +/- zoom · I invert · R rotate")
+            self.show_message(
+                "Labelling: keys 1-9 and 0 label and advance · Backspace undo · S skip · "
+                "arrows move · +/- zoom · I invert · R rotate"
+            )
 
     def back_up(self) -> None:
         """Opening backs up the state before a session; long sessions get one every few minutes."""
@@ -350,8 +395,13 @@ class MainWindow(QMainWindow):
             self._backup_timer.start()
         else:
             self._backup_timer.stop()
-        for action in (self.close_project_action, self.relink_action, self.labelling_action,
-                       self.undo_action, self.redo_action):
+        for action in (
+            self.close_project_action,
+            self.relink_action,
+            self.labelling_action,
+            self.undo_action,
+            self.redo_action,
+        ):
             action.setEnabled(has_project)
         self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
         if not has_project:
@@ -395,7 +445,8 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         QMessageBox.about(
-            self, "About Galaxy Studio",
+            self,
+            "About Galaxy Studio",
             f"<h3>Galaxy Studio {__version__}</h3><p>View, label, train on, distill and classify "
             "galaxy cutouts on your own machine.</p>",
         )

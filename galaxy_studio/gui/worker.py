@@ -48,8 +48,8 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from galaxy_studio.errors import UserError
+from galaxy_studio.events import Cancelled, CancelToken, Event, EventSink, SnapshotTaken
 from galaxy_studio.settings import control_label
-from galaxy_studio.events import CancelToken, Cancelled, Event, EventSink, SnapshotTaken
 
 R = TypeVar("R")
 Job = Callable[[EventSink, CancelToken], R]
@@ -135,8 +135,14 @@ class JobHandle(Generic[R]):
     ask whether it still runs. The callbacks given to `start` are kept here, so that each job
     reports to the code that started it and no panel dispatches on which job just ended."""
 
-    def __init__(self, runner: JobRunner, on_success: Callable[[R], None], on_failure: Callable[[str], None],
-                 on_cancel: Callable[[], None] | None, on_event: Callable[[Event], None] | None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        on_success: Callable[[R], None],
+        on_failure: Callable[[str], None],
+        on_cancel: Callable[[], None] | None,
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
         self.cancel_token = CancelToken()
         self._runner = runner
         self._go = threading.Event()
@@ -245,9 +251,16 @@ class JobRunner(QObject):
         """The running job is parked and waits for `resume` (or `cancel`)."""
         return self._handle is not None and self._handle.paused
 
-    def start(self, job: Job[R], *, on_success: Callable[[R], None], on_failure: Callable[[str], None],
-              on_cancel: Callable[[], None] | None = None, on_event: Callable[[Event], None] | None = None,
-              uses_torch: bool = False) -> JobHandle[R]:
+    def start(
+        self,
+        job: Job[R],
+        *,
+        on_success: Callable[[R], None],
+        on_failure: Callable[[str], None],
+        on_cancel: Callable[[], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        uses_torch: bool = False,
+    ) -> JobHandle[R]:
         """Run `job` in a new thread. Exactly one of `on_success(result)`, `on_failure(message)`
         and `on_cancel()` is called, in the GUI thread, after every event the job emitted has
         been delivered (to `on_event` and the `event` signal)."""
@@ -380,8 +393,14 @@ class LatestRequestRunner(QObject):
         """A request is running or waiting to run."""
         return self.jobs.running or self._waiting is not None
 
-    def request(self, job: Job[R], *, on_success: Callable[[R], None], on_failure: Callable[[str], None],
-                uses_torch: bool = False) -> None:
+    def request(
+        self,
+        job: Job[R],
+        *,
+        on_success: Callable[[R], None],
+        on_failure: Callable[[str], None],
+        uses_torch: bool = False,
+    ) -> None:
         self._latest += 1
         number = self._latest
 

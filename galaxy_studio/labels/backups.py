@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from galaxy_studio.atomic_files import flush_to_disk, replacing
@@ -110,5 +110,4 @@ def restore_backup(project_path: str | Path, backup_path: str | Path) -> Path | 
 
 
 def _utc_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,7 +42,14 @@ from galaxy_studio.labels.tables import CsvTable, cell, read_csv_table
 
 LABELS_FORMAT = "galaxy-studio-labels"
 CSV_COLUMNS: tuple[str, ...] = (
-    "path", "index", "class", "class_index", "labeller", "source", "confidence", "timestamp",
+    "path",
+    "index",
+    "class",
+    "class_index",
+    "labeller",
+    "source",
+    "confidence",
+    "timestamp",
 )
 INDEX_COLUMNS: tuple[str, ...] = ("index", "row_index")
 CLASS_INDEX_COLUMNS: tuple[str, ...] = ("class_index", "ans")
@@ -149,10 +156,10 @@ def import_json(
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ProjectError(path, f"not a readable JSON file ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != LABELS_FORMAT:
-        raise ProjectError(path, f"not a Galaxy Studio label file (no \"format\": \"{LABELS_FORMAT}\")")
+        raise ProjectError(path, f'not a Galaxy Studio label file (no "format": "{LABELS_FORMAT}")')
     entries = document.get("labels")
     if not isinstance(entries, list):
-        raise ProjectError(path, "has no \"labels\" list")
+        raise ProjectError(path, 'has no "labels" list')
 
     def text(entry: Any, key: str) -> str:
         value = entry.get(key) if isinstance(entry, dict) else None
@@ -273,8 +280,7 @@ def import_gz_votes(
         raise ProjectError(
             table.path,
             f"no image found for any row ({locator.describe()})",
-            "point {images} at the image folder, or pass {id_map} with a CSV that maps the table's ids to "
-            "file names",
+            "point {images} at the image folder, or pass {id_map} with a CSV that maps the table's ids to file names",
         )
     return _stored(project, table.path, "import gz-votes", labels, skipped, emit, cancel)
 
@@ -294,11 +300,18 @@ def export_csv(
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for image, label in rows:
-            writer.writerow([
-                image.path, "" if image.index is None else image.index, label.class_name,
-                classes.index(label.class_name), label.labeller, label.source,
-                "" if label.confidence is None else repr(label.confidence), _iso(label.timestamp),
-            ])
+            writer.writerow(
+                [
+                    image.path,
+                    "" if image.index is None else image.index,
+                    label.class_name,
+                    classes.index(label.class_name),
+                    label.labeller,
+                    label.source,
+                    "" if label.confidence is None else repr(label.confidence),
+                    _iso(label.timestamp),
+                ]
+            )
 
     _write_atomically(out, write)
     return _export_report("export csv", out, rows)
@@ -317,8 +330,12 @@ def export_json(
         "classes": project.classes,
         "labels": [
             {
-                "path": image.path, "index": image.index, "class": label.class_name,
-                "labeller": label.labeller, "source": label.source, "confidence": label.confidence,
+                "path": image.path,
+                "index": image.index,
+                "class": label.class_name,
+                "labeller": label.labeller,
+                "source": label.source,
+                "confidence": label.confidence,
                 "timestamp": _iso(label.timestamp),
             }
             for image, label in rows
@@ -401,8 +418,13 @@ def export_galaxy10(
     positions: dict[str, list[float]] = {key: [] for key in _POSITION_COLUMNS}
     with _atomic_path(out) as partial, h5py.File(partial, "w") as handle:
         images = handle.create_dataset(
-            "images", shape=(0, side, side, 3), maxshape=(None, side, side, 3), dtype=np.uint8,
-            chunks=(1, side, side, 3), compression="gzip", compression_opts=4,
+            "images",
+            shape=(0, side, side, 3),
+            maxshape=(None, side, side, 3),
+            dtype=np.uint8,
+            chunks=(1, side, side, 3),
+            compression="gzip",
+            compression_opts=4,
         )
         for done, (image, label) in enumerate(rows):
             cancel.raise_if_set()
@@ -435,8 +457,7 @@ def _required_column(table: CsvTable, names: Sequence[str], what: str) -> int:
     if column is None:
         raise ProjectError(
             table.path,
-            f"no {what} column (expected one of {', '.join(names)}; "
-            f"found: {', '.join(table.header) or 'none'})",
+            f"no {what} column (expected one of {', '.join(names)}; found: {', '.join(table.header) or 'none'})",
         )
     return column
 
@@ -527,14 +548,16 @@ def _stored(
     gone = {path for path, _ in not_found}
     per_class = Counter(label.class_name for label in labels if os.path.abspath(label.item.path) not in gone)
     return ExchangeReport(
-        action, str(source_file), written, added,
-        {name: per_class[name] for name in project.classes if per_class[name]}, skipped + not_found,
+        action,
+        str(source_file),
+        written,
+        added,
+        {name: per_class[name] for name in project.classes if per_class[name]},
+        skipped + not_found,
     )
 
 
-def _chosen_labels(
-    project: Project, labeller: str | None, consensus: bool
-) -> list[tuple[ImageRecord, LabelRecord]]:
+def _chosen_labels(project: Project, labeller: str | None, consensus: bool) -> list[tuple[ImageRecord, LabelRecord]]:
     images = {image.id: image for image in project.images()}
     if labeller is not None:
         labels = list(project.labels(labeller).values())
@@ -569,7 +592,7 @@ def _resolve(base: Path, text: str) -> str:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
 
 
 def _timestamp(text: str) -> float:
@@ -579,7 +602,7 @@ def _timestamp(text: str) -> float:
     except ValueError:
         moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -627,7 +650,7 @@ def _unique_target(folder: Path, image: ImageRecord, used: set[Path]) -> Path:
 def _split_suffix(name: str) -> tuple[str, str]:
     for double in (".fits.gz", ".fits.fz", ".fit.gz", ".fts.gz"):
         if name.lower().endswith(double):
-            return name[: -len(double)], name[-len(double):]
+            return name[: -len(double)], name[-len(double) :]
     stem, suffix = os.path.splitext(name)
     return stem, suffix
 

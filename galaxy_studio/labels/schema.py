@@ -14,8 +14,7 @@ FORMAT_NAME = "galaxy-studio-project"
 
 _VERSION_1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE classes ("
-    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, position INTEGER NOT NULL)",
+    "CREATE TABLE classes ( id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, position INTEGER NOT NULL)",
     "CREATE TABLE images ("
     " id INTEGER PRIMARY KEY, path TEXT NOT NULL, rel_path TEXT, size INTEGER NOT NULL,"
     " content_hash TEXT NOT NULL, row_index INTEGER, hdu TEXT)",
@@ -95,9 +94,19 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
     "images": {"id", "path", "rel_path", "size", "content_hash", "row_index", "hdu"},
     "labels": {"image_id", "labeller", "class_id", "timestamp", "source", "confidence"},
     "history": {
-        "id", "labeller", "image_id", "before_class_id", "before_timestamp", "before_source",
-        "before_confidence", "after_class_id", "after_timestamp", "after_source",
-        "after_confidence", "undone", "batch_id",
+        "id",
+        "labeller",
+        "image_id",
+        "before_class_id",
+        "before_timestamp",
+        "before_source",
+        "before_confidence",
+        "after_class_id",
+        "after_timestamp",
+        "after_source",
+        "after_confidence",
+        "undone",
+        "batch_id",
     },
     "suggestions": {"image_id", "class_id", "source", "confidence", "entropy", "timestamp"},
     "batches": {"id", "labeller", "timestamp"},

@@ -20,9 +20,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import groupby
 from operator import attrgetter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +30,8 @@ from galaxy_studio import __version__
 from galaxy_studio.atomic_files import replacing
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.backups import back_up, backup_due, list_backups
-from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
 from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
+from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
 from galaxy_studio.labels.connection import connect, remove_database, translated, writable
 from galaxy_studio.labels.consensus import consensus_label, counted_label, human_classes, human_labellers
 from galaxy_studio.labels.errors import ProjectBusy, ProjectDamaged, ProjectError
@@ -107,9 +107,7 @@ class Project:
     # -- opening and closing -------------------------------------------------------------
 
     @classmethod
-    def create(
-        cls, path: Path, scheme: ClassScheme, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S
-    ) -> Project:
+    def create(cls, path: Path, scheme: ClassScheme, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> Project:
         """A new project with `scheme`'s classes. Built under a temporary name and renamed, so
         a crash never leaves a half-made project under the real name."""
         path = Path(os.path.abspath(path))
@@ -132,7 +130,7 @@ class Project:
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
                         [
                             ("scheme", scheme.name),
-                            ("created", datetime.now(timezone.utc).isoformat()),
+                            ("created", datetime.now(UTC).isoformat()),
                             ("created_by", f"galaxy-studio {__version__}"),
                         ],
                     )
@@ -154,9 +152,7 @@ class Project:
         return cls._open(path, busy_timeout=busy_timeout, read_only=False, make_backup=False)
 
     @classmethod
-    def open(
-        cls, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S, read_only: bool = False
-    ) -> Project:
+    def open(cls, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S, read_only: bool = False) -> Project:
         """Open after checking the file, upgrading an older format and taking a backup when
         the last one is older than BACKUP_INTERVAL_S. A file marked read-only (even for the
         superuser) opens read-only. Images that moved are looked for by content in the
@@ -263,9 +259,7 @@ class Project:
             ).rowcount
             db.execute(f"UPDATE suggestions SET class_id = ? WHERE class_id IN ({marks})", (into_id, *merged_ids))
             for column in ("before_class_id", "after_class_id"):
-                db.execute(
-                    f"UPDATE history SET {column} = ? WHERE {column} IN ({marks})", (into_id, *merged_ids)
-                )
+                db.execute(f"UPDATE history SET {column} = ? WHERE {column} IN ({marks})", (into_id, *merged_ids))
             db.execute(f"DELETE FROM classes WHERE id IN ({marks})", merged_ids)
             _number_classes(db, [name for name in order if name not in merged])
             return changed
@@ -317,9 +311,7 @@ class Project:
         the whole import. A later label for the same image and labeller replaces an earlier
         one, and it replaces that labeller's undo history for the image.
         """
-        return self._store(
-            [label.item for label in labels], labels, emit=emit, cancel=cancel, what="Importing labels"
-        )
+        return self._store([label.item for label in labels], labels, emit=emit, cancel=cancel, what="Importing labels")
 
     def images(self) -> list[ImageRecord]:
         with self._lock:
@@ -327,7 +319,7 @@ class Project:
                 "SELECT id, path, rel_path, size, content_hash, row_index, hdu FROM images ORDER BY id"
             ).fetchall()
             missing = self._missing
-            return [ImageRecord(*row, missing=row[0] in missing) for row in rows]
+            return [_image_record(row, row[0] in missing) for row in rows]
 
     def image(self, image_id: int) -> ImageRecord | None:
         with self._lock:
@@ -335,7 +327,7 @@ class Project:
                 "SELECT id, path, rel_path, size, content_hash, row_index, hdu FROM images WHERE id = ?",
                 (image_id,),
             ).fetchone()
-            return None if row is None else ImageRecord(*row, missing=image_id in self._missing)
+            return None if row is None else _image_record(row, image_id in self._missing)
 
     def image_id(self, path: str | Path, index: int | None = None) -> int | None:
         with self._lock:
@@ -565,11 +557,21 @@ class Project:
             now = _now()
             for suggestion in suggestions:
                 if not (math.isfinite(suggestion.confidence) and math.isfinite(suggestion.entropy)):
-                    raise ProjectError(self.path, f"a suggestion for image {suggestion.image_id} is not a finite number")
+                    raise ProjectError(
+                        self.path, f"a suggestion for image {suggestion.image_id} is not a finite number"
+                    )
                 self._require_image(db, suggestion.image_id)
                 timestamp = now if suggestion.timestamp is None else round(suggestion.timestamp, 6)
-                rows.append((suggestion.image_id, ids[suggestion.class_name], suggestion.source,
-                             float(suggestion.confidence), float(suggestion.entropy), timestamp))
+                rows.append(
+                    (
+                        suggestion.image_id,
+                        ids[suggestion.class_name],
+                        suggestion.source,
+                        float(suggestion.confidence),
+                        float(suggestion.entropy),
+                        timestamp,
+                    )
+                )
             db.executemany(
                 "INSERT INTO suggestions (image_id, class_id, source, confidence, entropy, timestamp)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id,"
@@ -742,9 +744,7 @@ class Project:
         added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
         return added, skipped
 
-    def _new_items(
-        self, items: Sequence[CatalogItem], labeller: str
-    ) -> tuple[list[CatalogItem], list[ImportedLabel]]:
+    def _new_items(self, items: Sequence[CatalogItem], labeller: str) -> tuple[list[CatalogItem], list[ImportedLabel]]:
         """The items not yet in the project, and the labels they bring of the project's classes."""
         with self._lock:
             classes = set(self._class_ids(self._db))
@@ -817,8 +817,7 @@ class Project:
         added = 0
         for (path, index), (size, digest) in incoming.measured.items():
             cursor = db.execute(
-                "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index) VALUES (?, ?, ?, ?, ?)",
                 (path, self._relative(path), size, digest, index),
             )
             added += cursor.rowcount
@@ -905,8 +904,10 @@ def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, m
     warnings: list[str] = []
     if version < schema_version():
         if read_only:
-            warnings.append("is in an older project format and read-only, so it is read as it is "
-                            "(model suggestions need the upgrade that opening it writable makes)")
+            warnings.append(
+                "is in an older project format and read-only, so it is read as it is "
+                "(model suggestions need the upgrade that opening it writable makes)"
+            )
         else:
             back_up(db, path)
             migrate(db)
@@ -921,6 +922,12 @@ def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, m
     return warnings
 
 
+def _image_record(row: Sequence[Any], missing: bool) -> ImageRecord:
+    """An image row (id, path, rel_path, size, content_hash, row_index, hdu) as a record."""
+    image_id, path, rel_path, size, content_hash, row_index, hdu = row
+    return ImageRecord(image_id, path, rel_path, size, content_hash, row_index, hdu, missing=missing)
+
+
 def _now() -> float:
     """The time in whole microseconds: the resolution of the ISO times in exported files, so
     that exporting and importing gives back exactly the same timestamp."""
@@ -933,7 +940,9 @@ def _state(values: Sequence[Any]) -> _State | None:
 
 def _next_undo(db: sqlite3.Connection, labeller: str) -> int:
     """The mark of the next undo: higher than any before, so redo can go newest first."""
-    return int(db.execute("SELECT ifnull(max(undone), 0) + 1 FROM history WHERE labeller = ?", (labeller,)).fetchone()[0])
+    return int(
+        db.execute("SELECT ifnull(max(undone), 0) + 1 FROM history WHERE labeller = ?", (labeller,)).fetchone()[0]
+    )
 
 
 def _set_state(db: sqlite3.Connection, image_id: int, labeller: str, state: _State | None) -> None:
@@ -955,5 +964,3 @@ def _number_classes(db: sqlite3.Connection, names: list[str]) -> None:
 def _grouped(records: list[LabelRecord]) -> dict[int, list[LabelRecord]]:
     """Labels per image; `records` come sorted by image id."""
     return {image_id: list(group) for image_id, group in groupby(records, key=attrgetter("image_id"))}
-
-

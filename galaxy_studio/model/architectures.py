@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -144,12 +145,13 @@ def _resnet18(spec: ArchitectureSpec) -> nn.Module:
 ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
-        Architecture("galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)",
-                     32, False, _galaxy_cnn),
-        Architecture("vgg11", "VGG11 from scratch at a chosen width, or ImageNet fine-tuned",
-                     32, True, _vgg11),
-        Architecture("convnet-d3", "MTT's ConvNet-D3: width 128, instance norm, average pooling",
-                     128, False, _convnet_d3),
+        Architecture(
+            "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, False, _galaxy_cnn
+        ),
+        Architecture("vgg11", "VGG11 from scratch at a chosen width, or ImageNet fine-tuned", 32, True, _vgg11),
+        Architecture(
+            "convnet-d3", "MTT's ConvNet-D3: width 128, instance norm, average pooling", 128, False, _convnet_d3
+        ),
         Architecture("resnet18", "ResNet-18 from scratch with a small-image stem", 64, False, _resnet18),
     )
 }
@@ -170,8 +172,7 @@ def _checked(spec: ArchitectureSpec) -> Architecture:
         raise ModelError(f"pretrained must be one of {', '.join(PRETRAINED_MODES)}, got {spec.pretrained!r}")
     if spec.n_classes < 2 or spec.in_channels < 1 or spec.size < 8:
         raise ModelError(
-            f"need at least 2 classes, 1 channel and 8 px (got {spec.n_classes}, "
-            f"{spec.in_channels}, {spec.size})"
+            f"need at least 2 classes, 1 channel and 8 px (got {spec.n_classes}, {spec.in_channels}, {spec.size})"
         )
     if spec.pretrained is not None and spec.in_channels != 3:
         raise ModelError(f"ImageNet weights need 3 channels (RGB), the data has {spec.in_channels}")
@@ -226,7 +227,9 @@ def _imagenet_state(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
             raise ModelError(f"{weights_path}: not a VGG11 weights file ({exc})") from exc
         missing = sorted(_vgg11_keys() - set(state)) if isinstance(state, dict) else ["everything"]
         if missing:
-            raise ModelError(f"{weights_path}: the weights do not fit torchvision's vgg11 (missing {', '.join(missing[:3])})")
+            raise ModelError(
+                f"{weights_path}: the weights do not fit torchvision's vgg11 (missing {', '.join(missing[:3])})"
+            )
         return state
     from torchvision.models import VGG11_Weights
 
@@ -296,8 +299,18 @@ def feature_extractor(model: nn.Module) -> nn.Module:
     elif isinstance(model, VGG):
         body = nn.Sequential(model.features, model.avgpool, nn.Flatten(), *list(model.classifier.children())[:-1])
     elif isinstance(model, ResNet):
-        body = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2,
-                             model.layer3, model.layer4, model.avgpool, nn.Flatten())
+        body = nn.Sequential(
+            model.conv1,
+            model.bn1,
+            model.relu,
+            model.maxpool,
+            model.layer1,
+            model.layer2,
+            model.layer3,
+            model.layer4,
+            model.avgpool,
+            nn.Flatten(),
+        )
     else:
         raise ModelError(f"{type(model).__name__}: no known linear head to take features before")
     return body.eval()

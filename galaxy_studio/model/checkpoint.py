@@ -78,7 +78,9 @@ def load_payload(path: str | Path, expected_format: str, *, version: int = FORMA
             "read without running code), so it was not loaded"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a Galaxy Studio checkpoint (damaged or another kind of file: {exc})") from None
+        raise CheckpointError(
+            f"{path}: not a Galaxy Studio checkpoint (damaged or another kind of file: {exc})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path}: not a {expected_format} file (found {found!r})")
@@ -94,8 +96,9 @@ def save_classifier(path: str | Path, model: nn.Module, metadata: dict[str, Any]
     metrics, config, versions) so that it classifies exactly as it was evaluated."""
     check_plain(metadata)
     state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
-    save_payload(path, {"format": CLASSIFIER_FORMAT, "format_version": FORMAT_VERSION,
-                        "metadata": metadata, "state_dict": state})
+    save_payload(
+        path, {"format": CLASSIFIER_FORMAT, "format_version": FORMAT_VERSION, "metadata": metadata, "state_dict": state}
+    )
 
 
 def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -15,8 +15,8 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,9 @@ def open_classifier(path: str | Path) -> Classifier:
         classes = tuple(str(name) for name in metadata["classes"])
         arch = str(metadata["architecture"]["name"])
     except (KeyError, TypeError, ValueError, ModelError) as exc:
-        raise CheckpointError(f"{checkpoint}: the checkpoint lacks a usable preprocessing or class record ({exc})") from None
+        raise CheckpointError(
+            f"{checkpoint}: the checkpoint lacks a usable preprocessing or class record ({exc})"
+        ) from None
     if prep.mean is None or prep.std is None:
         raise CheckpointError(f"{checkpoint}: the checkpoint has no input statistics, so it cannot classify")
     return Classifier(model, prep, classes, arch, checkpoint)
@@ -113,7 +115,9 @@ class Prediction:
         return CatalogItem(self.path, index=self.index)
 
 
-def describe_probabilities(path: str, index: int | None, probabilities: np.ndarray, classes: Sequence[str]) -> Prediction:
+def describe_probabilities(
+    path: str, index: int | None, probabilities: np.ndarray, classes: Sequence[str]
+) -> Prediction:
     """Confidence is the top probability, margin its lead over the runner-up, and entropy
     (in nats; log(n_classes) at most) the spread of belief over all classes."""
     p = np.asarray(probabilities, dtype=np.float64)
@@ -146,8 +150,9 @@ class ClassifyConfig:
         if self.saliency is not None and self.saliency not in EXPLANATION_METHODS:
             raise ModelError(f"unknown explanation method {self.saliency!r}; choose {', '.join(EXPLANATION_METHODS)}")
         if self.saliency is not None and not self.saliency_dir:
-            raise ModelError("no folder for the saliency overlays", "{saliency} needs {saliency_dir} DIR for the "
-                             "overlay images")
+            raise ModelError(
+                "no folder for the saliency overlays", "{saliency} needs {saliency_dir} DIR for the overlay images"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -284,17 +289,34 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
     for where, reason in catalog.skipped:
         emit(Warned(f"left out {where}: {reason}"))
     predictions, failures = classify_items(
-        classifier, catalog.items, tta=config.tta, batch_size=config.batch_size, device=config.device,
-        threads=config.threads, emit=emit, cancel=cancel,
+        classifier,
+        catalog.items,
+        tta=config.tta,
+        batch_size=config.batch_size,
+        device=config.device,
+        threads=config.threads,
+        emit=emit,
+        cancel=cancel,
     )
     skipped = [(os.path.basename(where), f"{where}: {reason}") for where, reason in catalog.skipped]
     overlay_failures: list[tuple[str, str]] = []
     if config.saliency is not None and config.saliency_dir and predictions:
-        overlay_failures = write_saliency_overlays(classifier, predictions, config.saliency, config.saliency_dir,
-                                                   device=config.device, emit=emit, cancel=cancel)
+        overlay_failures = write_saliency_overlays(
+            classifier,
+            predictions,
+            config.saliency,
+            config.saliency_dir,
+            device=config.device,
+            emit=emit,
+            cancel=cancel,
+        )
     return ClassifyResult(
-        str(classifier.checkpoint), classifier.classes, tuple(predictions), tuple(skipped + failures),
-        time.perf_counter() - started, tuple(overlay_failures),
+        str(classifier.checkpoint),
+        classifier.classes,
+        tuple(predictions),
+        tuple(skipped + failures),
+        time.perf_counter() - started,
+        tuple(overlay_failures),
     )
 
 
@@ -309,10 +331,15 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
     writer.writerow(prediction_columns(result.classes))
     for prediction in result.predictions:
         path = prediction.path if prediction.index is None else f"{prediction.path}[{prediction.index}]"
-        writer.writerow([
-            path, prediction.predicted, f"{prediction.confidence:.6f}", f"{prediction.entropy:.6f}",
-            *(f"{p:.6f}" for p in prediction.probabilities),
-        ])
+        writer.writerow(
+            [
+                path,
+                prediction.predicted,
+                f"{prediction.confidence:.6f}",
+                f"{prediction.entropy:.6f}",
+                *(f"{p:.6f}" for p in prediction.probabilities),
+            ]
+        )
     data = buffer.getvalue().encode("utf-8")
     try:
         write_bytes_atomically(out, data)

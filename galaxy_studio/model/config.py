@@ -20,8 +20,11 @@ PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
 EXPLANATION_TITLES: dict[str, str] = {
-    "saliency": "Saliency", "smoothgrad": "SmoothGrad", "ig": "Integrated Gradients",
-    "gradcam": "Grad-CAM", "occlusion": "Occlusion",
+    "saliency": "Saliency",
+    "smoothgrad": "SmoothGrad",
+    "ig": "Integrated Gradients",
+    "gradcam": "Grad-CAM",
+    "occlusion": "Occlusion",
 }
 COLOUR_MAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "turbo", "hot", "gray")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
@@ -49,55 +52,125 @@ class TrainConfig:
     data: str
     out_dir: str
     arch: str = setting(
-        "galaxy-cnn", label="Architecture", choices=ARCHITECTURE_NAMES,
+        "galaxy-cnn",
+        label="Architecture",
+        choices=ARCHITECTURE_NAMES,
         help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels), convnet-d3 MTT's net, "
-        "needed for distillation")
-    size: int = setting(64, label="Image size", metavar="PX", widget_range=(16, 512), suffix=" px",
-                        help="input size in pixels: images are centre-cropped and resized to it")
+        "needed for distillation",
+    )
+    size: int = setting(
+        64,
+        label="Image size",
+        metavar="PX",
+        widget_range=(16, 512),
+        suffix=" px",
+        help="input size in pixels: images are centre-cropped and resized to it",
+    )
     # An interactive run is watched and usually stopped by patience well before 100 epochs.
-    epochs: int = setting(100, label="Epochs", range=(1, None), widget_range=(1, 1000), form_default=30,
-                          help="at most this many epochs (early stopping may end sooner)")
+    epochs: int = setting(
+        100,
+        label="Epochs",
+        range=(1, None),
+        widget_range=(1, 1000),
+        form_default=30,
+        help="at most this many epochs (early stopping may end sooner)",
+    )
     batch_size: int = setting(64, label="Batch size", range=(1, None), widget_range=(1, 4096), help="images per step")
-    lr: float = setting(5e-4, label="Learning rate", widget_range=(1e-6, 1.0), decimals=6,
-                        help="AdamW learning rate, annealed by a cosine")
+    lr: float = setting(
+        5e-4,
+        label="Learning rate",
+        widget_range=(1e-6, 1.0),
+        decimals=6,
+        help="AdamW learning rate, annealed by a cosine",
+    )
     min_lr: float = setting(1e-6, label="Final learning rate", help="final learning rate")
-    weight_decay: float = setting(0.05, label="Weight decay", range=(0.0, None), widget_range=(0.0, 1.0), decimals=4,
-                                  help="AdamW weight decay")
+    weight_decay: float = setting(
+        0.05, label="Weight decay", range=(0.0, None), widget_range=(0.0, 1.0), decimals=4, help="AdamW weight decay"
+    )
     patience: int | None = setting(
-        20, label="Patience", zero_means_none=True, widget_range=(0, 1000),
-        help="stop after this many epochs without a lower validation loss; 0: never")
-    augment: bool = setting(True, label="Augment", box_text="Rotations and flips",
-                            help="random rotations and flips: galaxies have no preferred orientation")
+        20,
+        label="Patience",
+        zero_means_none=True,
+        widget_range=(0, 1000),
+        help="stop after this many epochs without a lower validation loss; 0: never",
+    )
+    augment: bool = setting(
+        True,
+        label="Augment",
+        box_text="Rotations and flips",
+        help="random rotations and flips: galaxies have no preferred orientation",
+    )
     crop_fraction: float = setting(
-        0.5, label="Crop fraction", flag="--crop", metavar="FRACTION", range=(0.01, 1.0), widget_range=(0.05, 1.0),
-        decimals=2, help="keep this central fraction of each cutout before resizing (galaxies sit in the middle)")
+        0.5,
+        label="Crop fraction",
+        flag="--crop",
+        metavar="FRACTION",
+        range=(0.01, 1.0),
+        widget_range=(0.05, 1.0),
+        decimals=2,
+        help="keep this central fraction of each cutout before resizing (galaxies sit in the middle)",
+    )
     channels: str = setting(
-        "display", label="Channels", choices=CHANNEL_MODES,
+        "display",
+        label="Channels",
+        choices=CHANNEL_MODES,
         help="display: the colour image as the Library shows it; bands: the file's bands, sky-subtracted and "
-        "asinh-scaled")
-    bands: tuple[str, ...] | None = setting(None, label="Bands", help="bands mode: band names to use, e.g. g,r,z "
-                                            "(default: all)")
-    width: int | None = setting(None, label="Width", range=(1, None),
-                                help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)")
+        "asinh-scaled",
+    )
+    bands: tuple[str, ...] | None = setting(
+        None, label="Bands", help="bands mode: band names to use, e.g. g,r,z (default: all)"
+    )
+    width: int | None = setting(
+        None,
+        label="Width",
+        range=(1, None),
+        help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)",
+    )
     pretrained: str | None = setting(
-        None, label="Pretrained", choices=PRETRAINED_MODES,
-        help="vgg11 from ImageNet weights: deep (first convolutions frozen) or shallow (last layer trained only)")
-    weights_path: str | None = setting(None, label="Weights file", flag="--weights", metavar="FILE",
-                                       help="ImageNet VGG11 weights file for --pretrained, when offline")
-    balance: str = setting("loss", label="Class balance", choices=BALANCE_MODES,
-                           help="counter unequal classes by weighting the loss, by resampling, or not at all")
+        None,
+        label="Pretrained",
+        choices=PRETRAINED_MODES,
+        help="vgg11 from ImageNet weights: deep (first convolutions frozen) or shallow (last layer trained only)",
+    )
+    weights_path: str | None = setting(
+        None,
+        label="Weights file",
+        flag="--weights",
+        metavar="FILE",
+        help="ImageNet VGG11 weights file for --pretrained, when offline",
+    )
+    balance: str = setting(
+        "loss",
+        label="Class balance",
+        choices=BALANCE_MODES,
+        help="counter unequal classes by weighting the loss, by resampling, or not at all",
+    )
     ema: float | None = setting(
-        0.99, label="Weight average", metavar="DECAY", zero_means_none=True, widget_range=(0.0, 0.9999), decimals=4,
+        0.99,
+        label="Weight average",
+        metavar="DECAY",
+        zero_means_none=True,
+        widget_range=(0.0, 0.9999),
+        decimals=4,
         help="validate and keep an exponential moving average of the weights with this decay per step (smoother, "
-        "usually a little more accurate); 0: the trained weights")
+        "usually a little more accurate); 0: the trained weights",
+    )
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
-    seed: int = setting(0, label="Seed", range=(0, None), widget_range=(0, 2**31 - 1),
-                        help="seed of the split, the initial weights and the augmentation")
+    seed: int = setting(
+        0,
+        label="Seed",
+        range=(0, None),
+        widget_range=(0, 2**31 - 1),
+        help="seed of the split, the initial weights and the augmentation",
+    )
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: cuda, then mps, then cpu")
     threads: int | None = None
-    amp: bool = setting(False, label="Mixed precision",
-                        help="mixed precision on a CUDA GPU: bfloat16 where the GPU has it, else float16 with loss "
-                        "scaling (default: float32; the CPU always uses float32)")
+    amp: bool = setting(
+        False,
+        label="Mixed precision",
+        help="mixed precision on a CUDA GPU: bfloat16 where the GPU has it, else float16 with loss "
+        "scaling (default: float32; the CPU always uses float32)",
+    )
 
     def __post_init__(self) -> None:
         """Refuse a config that cannot run, before any image is decoded."""

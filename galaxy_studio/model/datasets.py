@@ -58,14 +58,15 @@ def load_labelled_data(path: str | Path, *, classes: Sequence[str] | None = None
     if classes is None:
         known = [name for name in order if name in present] + sorted(set(present) - set(order))
         if len(known) < 2:
-            raise ModelError(f"{path}: all labelled images are of one class ({known[0]}); a classifier needs two or more")
+            raise ModelError(
+                f"{path}: all labelled images are of one class ({known[0]}); a classifier needs two or more"
+            )
     else:
         known = list(classes)
         unknown = sorted(set(present) - set(known))
         if unknown:
             raise ModelError(
-                f"{path}: labels the model does not know: {', '.join(unknown)} "
-                f"(its classes: {', '.join(known)})"
+                f"{path}: labels the model does not know: {', '.join(unknown)} (its classes: {', '.join(known)})"
             )
     index = {name: i for i, name in enumerate(known)}
     items = tuple(item for item, _ in pairs)
@@ -215,7 +216,13 @@ class GalaxyDataset(Dataset):
     """
 
     def __init__(
-        self, pixels: np.ndarray, labels: np.ndarray, prep: Preprocessing, *, augment: bool, seed: int = 0,
+        self,
+        pixels: np.ndarray,
+        labels: np.ndarray,
+        prep: Preprocessing,
+        *,
+        augment: bool,
+        seed: int = 0,
         device: torch.device | str = "cpu",
     ) -> None:
         if len(pixels) != len(labels):

@@ -42,8 +42,7 @@ def evaluate_classifier(
         recorded = metadata["split"]
         if labelled.fingerprint() != recorded["fingerprint"]:
             raise ModelError(
-                f"{data}: not the images and labels this model was trained on, so its test split cannot "
-                "be rebuilt",
+                f"{data}: not the images and labels this model was trained on, so its test split cannot be rebuilt",
                 "evaluate on all of it instead ({split} all)",
             )
         labelled = labelled.subset(stratified_split(labelled.labels, recorded["fractions"], recorded["seed"])[2])

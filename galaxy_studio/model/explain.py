@@ -68,8 +68,15 @@ def empty_sky_input(prep: Preprocessing) -> np.ndarray:
     return normalise(np.zeros((prep.n_channels, prep.size, prep.size), np.float32), prep)
 
 
-def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: int, method: str, *,
-                    sky: np.ndarray | torch.Tensor, seed: int = 0) -> np.ndarray:
+def attribution_map(
+    model: nn.Module,
+    image: np.ndarray | torch.Tensor,
+    target: int,
+    method: str,
+    *,
+    sky: np.ndarray | torch.Tensor,
+    seed: int = 0,
+) -> np.ndarray:
     """(S, S) float32 non-negative importance of each input pixel for class `target`, from a
     normalised (C, S, S) image and the same model's `empty_sky_input`; `model` should come
     from `explainable_copy`."""
@@ -89,10 +96,17 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
         elif method == "smoothgrad":
             attribution = _smoothgrad(Saliency(model), inputs, target, seed).abs().amax(dim=1)
         elif method == "ig":
-            attribution = IntegratedGradients(model).attribute(
-                inputs, baselines=reference, target=target, n_steps=IG_STEPS,
-                internal_batch_size=IG_INTERNAL_BATCH,
-            ).sum(dim=1)
+            attribution = (
+                IntegratedGradients(model)
+                .attribute(
+                    inputs,
+                    baselines=reference,
+                    target=target,
+                    n_steps=IG_STEPS,
+                    internal_batch_size=IG_INTERNAL_BATCH,
+                )
+                .sum(dim=1)
+            )
         elif method == "gradcam":
             cam = LayerGradCam(model, last_conv_layer(model)).attribute(inputs, target=target, relu_attributions=True)
             attribution = LayerAttribution.interpolate(cam, (side, side), interpolate_mode="bilinear")[:, 0]
@@ -100,10 +114,19 @@ def attribution_map(model: nn.Module, image: np.ndarray | torch.Tensor, target: 
             window = max(2, side // 8)
             stride = max(1, window // 2)
             channels = inputs.shape[1]
-            attribution = Occlusion(model).attribute(
-                inputs, sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride),
-                baselines=reference, target=target, perturbations_per_eval=16,
-            ).sum(dim=1).clamp(min=0.0)
+            attribution = (
+                Occlusion(model)
+                .attribute(
+                    inputs,
+                    sliding_window_shapes=(channels, window, window),
+                    strides=(channels, stride, stride),
+                    baselines=reference,
+                    target=target,
+                    perturbations_per_eval=16,
+                )
+                .sum(dim=1)
+                .clamp(min=0.0)
+            )
     values = attribution[0].detach().float().cpu().numpy()
     return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0).astype(np.float32)
 
@@ -144,11 +167,11 @@ def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np
     return np.ascontiguousarray(full)
 
 
-def explain_cutout(model: nn.Module, prep: Preprocessing, cutout: Cutout, target: int, method: str, *,
-                   seed: int = 0) -> np.ndarray:
+def explain_cutout(
+    model: nn.Module, prep: Preprocessing, cutout: Cutout, target: int, method: str, *, seed: int = 0
+) -> np.ndarray:
     """The importance map of class `target` for `cutout`, at the cutout's resolution."""
-    values = attribution_map(model, prepare_cutout(cutout, prep), target, method, sky=empty_sky_input(prep),
-                             seed=seed)
+    values = attribution_map(model, prepare_cutout(cutout, prep), target, method, sky=empty_sky_input(prep), seed=seed)
     return map_to_cutout(values, prep, cutout)
 
 
@@ -161,8 +184,14 @@ def colour_map_table(name: str) -> np.ndarray:
     return (colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
 
 
-def overlay_rgb(rgb: np.ndarray, values: np.ndarray, *, opacity: float = 0.5, colour_map: str = "inferno",
-                table: np.ndarray | None = None) -> np.ndarray:
+def overlay_rgb(
+    rgb: np.ndarray,
+    values: np.ndarray,
+    *,
+    opacity: float = 0.5,
+    colour_map: str = "inferno",
+    table: np.ndarray | None = None,
+) -> np.ndarray:
     """The map (scaled to its 99.5th percentile, so one hot pixel does not wash out the rest)
     blended over the display image; where the map is zero the image shows through unchanged.
     `table` (from `colour_map_table`) replaces `colour_map` for callers that keep tables."""

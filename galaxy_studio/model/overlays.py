@@ -65,8 +65,9 @@ def write_saliency_overlays(
     return failures
 
 
-def _write_overlay(model: nn.Module, classifier: Classifier, prediction: Prediction, method: str,
-                   out: Path) -> str | None:
+def _write_overlay(
+    model: nn.Module, classifier: Classifier, prediction: Prediction, method: str, out: Path
+) -> str | None:
     """None once the overlay is written, else why there is none."""
     try:
         cutout = read_item(prediction.item)

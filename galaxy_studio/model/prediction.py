@@ -16,7 +16,7 @@ DEFAULT_BATCH = 256
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" is the fastest device present: CUDA, then Apple's MPS, then the CPU."""
+    """ "auto" is the fastest device present: CUDA, then Apple's MPS, then the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

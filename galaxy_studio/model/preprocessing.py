@@ -166,8 +166,7 @@ def _band_indices(cutout: Cutout, prep: Preprocessing) -> list[int]:
     missing = [band for band in wanted if band not in cutout.bands]
     if missing:
         raise ModelError(
-            f"{cutout.source}: the model reads bands {', '.join(wanted)} but this cutout has "
-            f"{', '.join(cutout.bands)}"
+            f"{cutout.source}: the model reads bands {', '.join(wanted)} but this cutout has {', '.join(cutout.bands)}"
         )
     return [cutout.bands.index(band) for band in wanted]
 

@@ -59,8 +59,13 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
         images = [record for record in project.images() if record.id not in labelled and not record.missing]
         by_key = {(record.path, record.index): record for record in images}
         predictions, failures = classify_items(
-            classifier, [record.item() for record in images], tta=config.tta, batch_size=config.batch_size,
-            device=config.device, emit=emit, cancel=cancel,
+            classifier,
+            [record.item() for record in images],
+            tta=config.tta,
+            batch_size=config.batch_size,
+            device=config.device,
+            emit=emit,
+            cancel=cancel,
         )
         cancel.raise_if_set()
         suggestions = [
@@ -74,6 +79,9 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
     names = {by_key[(p.path, p.index)].id: p.name for p in predictions}
     ranked = sorted(suggestions, key=lambda s: (-s.entropy, s.image_id))
     return SuggestResult(
-        str(classifier.checkpoint), stored, tuple((names[s.image_id], s) for s in ranked), tuple(failures),
+        str(classifier.checkpoint),
+        stored,
+        tuple((names[s.image_id], s) for s in ranked),
+        tuple(failures),
         time.perf_counter() - started,
     )

@@ -181,7 +181,9 @@ def estimate_epoch_seconds(config: TrainConfig, *, batches: int = 2) -> float:
         timings.append(time.perf_counter() - begin)
     per_batch = float(np.median(timings[1:]))
     # A validation batch runs forward only: about a third of a training step.
-    return per_batch * math.ceil(len(train) / config.batch_size) + per_batch / 3 * math.ceil(len(val) / config.batch_size)
+    return per_batch * math.ceil(len(train) / config.batch_size) + per_batch / 3 * math.ceil(
+        len(val) / config.batch_size
+    )
 
 
 def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
@@ -194,9 +196,15 @@ def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
         )
     metrics = dict(run.metrics or {})
     return TrainResult(
-        str(run_dir), str(run_dir / MODEL_FILE), metrics, run.history, int(metrics.get("best_epoch", 0)),
-        int(metrics.get("epochs_run", len(run.history))), bool(metrics.get("stopped_early", False)),
-        len(run.history), 0.0,
+        str(run_dir),
+        str(run_dir / MODEL_FILE),
+        metrics,
+        run.history,
+        int(metrics.get("best_epoch", 0)),
+        int(metrics.get("epochs_run", len(run.history))),
+        bool(metrics.get("stopped_early", False)),
+        len(run.history),
+        0.0,
     )
 
 
@@ -220,8 +228,9 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     return saved
 
 
-def _load_data(config: TrainConfig, saved: dict[str, Any] | None, device: torch.device, emit: EventSink,
-               cancel: CancelToken) -> _Data:
+def _load_data(
+    config: TrainConfig, saved: dict[str, Any] | None, device: torch.device, emit: EventSink, cancel: CancelToken
+) -> _Data:
     labelled = load_labelled_data(config.data)
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
@@ -236,8 +245,9 @@ def _load_data(config: TrainConfig, saved: dict[str, Any] | None, device: torch.
     else:
         prep = _choose_preprocessing(config, labelled.items[int(train_idx[0])])
     context = ROTATION_CONTEXT if config.augment else 1.0
-    train_pixels, train_labels = _decoded(labelled, train_idx, prep, context, config, "decoding training images",
-                                          emit, cancel)
+    train_pixels, train_labels = _decoded(
+        labelled, train_idx, prep, context, config, "decoding training images", emit, cancel
+    )
     val_pixels, val_labels = _decoded(labelled, val_idx, prep, 1.0, config, "decoding validation images", emit, cancel)
     test_pixels, test_labels = _decoded(labelled, test_idx, prep, 1.0, config, "decoding test images", emit, cancel)
     if len(train_labels) == 0:
@@ -263,17 +273,25 @@ def _choose_preprocessing(config: TrainConfig, first: Any) -> Preprocessing:
         sample = read_item(first, max_side=256)
     except CutoutError as exc:
         raise ModelError(str(exc)) from exc
-    return choose_preprocessing(sample, size=config.size, crop_fraction=config.crop_fraction,
-                                channels=config.channels, bands=config.bands)
+    return choose_preprocessing(
+        sample, size=config.size, crop_fraction=config.crop_fraction, channels=config.channels, bands=config.bands
+    )
 
 
 def _decoded(
-    labelled: LabelledData, indices: np.ndarray, prep: Preprocessing, context: float, config: TrainConfig,
-    what: str, emit: EventSink, cancel: CancelToken,
+    labelled: LabelledData,
+    indices: np.ndarray,
+    prep: Preprocessing,
+    context: float,
+    config: TrainConfig,
+    what: str,
+    emit: EventSink,
+    cancel: CancelToken,
 ) -> tuple[np.ndarray, np.ndarray]:
     items = [labelled.items[int(i)] for i in indices]
-    pixels, failed = prepare_pixels(items, prep, context=context, threads=config.threads, what=what,
-                                    emit=emit, cancel=cancel)
+    pixels, failed = prepare_pixels(
+        items, prep, context=context, threads=config.threads, what=what, emit=emit, cancel=cancel
+    )
     keep = np.setdiff1d(np.arange(len(items)), failed)
     if failed:
         return pixels[keep], labelled.labels[indices][keep]
@@ -286,8 +304,13 @@ def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | 
 
 def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per_epoch: int) -> _State:
     model = build_model(
-        config.arch, n_classes=len(data.labelled.classes), in_channels=data.prep.n_channels, size=config.size,
-        width=config.width, pretrained=config.pretrained, weights_path=config.weights_path,
+        config.arch,
+        n_classes=len(data.labelled.classes),
+        in_channels=data.prep.n_channels,
+        size=config.size,
+        width=config.width,
+        pretrained=config.pretrained,
+        weights_path=config.weights_path,
     ).to(device)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
@@ -372,13 +395,17 @@ def training_loader(dataset: GalaxyDataset, config: TrainConfig, epoch: int) -> 
         sampler = RandomSampler(dataset, generator=generator)
     # A last batch of one image would give batch norm a single value per channel.
     drop_last = len(dataset) % config.batch_size == 1 and len(dataset) > 1
-    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last,
-                      generator=generator)
+    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last, generator=generator)
 
 
 def _run_epoch(
-    config: TrainConfig, data: _Data, state: _State, weights: torch.Tensor | None, device: torch.device,
-    emit: EventSink, cancel: CancelToken,
+    config: TrainConfig,
+    data: _Data,
+    state: _State,
+    weights: torch.Tensor | None,
+    device: torch.device,
+    emit: EventSink,
+    cancel: CancelToken,
 ) -> None:
     epoch = state.epoch + 1
     begin = time.perf_counter()
@@ -430,8 +457,11 @@ def _run_epoch(
     state.history.append({key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in record.items()})
     for name in ("train_loss", "val_loss", "train_acc", "val_acc"):
         emit(MetricLogged(name, epoch, record[name]))
-    emit(EpochEnded(epoch, config.epochs, record["train_loss"], val_loss, record["train_acc"], val_acc,
-                    record["seconds"]))
+    emit(
+        EpochEnded(
+            epoch, config.epochs, record["train_loss"], val_loss, record["train_acc"], val_acc, record["seconds"]
+        )
+    )
 
 
 def _validation(
@@ -465,22 +495,31 @@ def _track_best(config: TrainConfig, state: _State, epoch: int, val_loss: float)
 
 
 def _finish(
-    config: TrainConfig, data: _Data, state: _State, device: torch.device, run_dir: Path, resumed_from: int,
-    started: float, cancel: CancelToken,
+    config: TrainConfig,
+    data: _Data,
+    state: _State,
+    device: torch.device,
+    run_dir: Path,
+    resumed_from: int,
+    started: float,
+    cancel: CancelToken,
 ) -> TrainResult:
     model = state.model
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     logits = predict_logits(model, data.test_pixels, data.prep, device=device, cancel=cancel)
     metrics = classification_report(data.test_labels, softmax(logits), data.labelled.classes)
-    metrics.update({
-        "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch,
-        "stopped_early": state.stopped_early,
-        "split": data.split,
-    })
-    spec = ArchitectureSpec(config.arch, len(data.labelled.classes), data.prep.n_channels, config.size,
-                            config.width, config.pretrained)
+    metrics.update(
+        {
+            "best_epoch": state.best_epoch,
+            "epochs_run": state.epoch,
+            "stopped_early": state.stopped_early,
+            "split": data.split,
+        }
+    )
+    spec = ArchitectureSpec(
+        config.arch, len(data.labelled.classes), data.prep.n_channels, config.size, config.width, config.pretrained
+    )
     metadata = {
         "architecture": spec.to_dict(),
         "classes": list(data.labelled.classes),
@@ -497,6 +536,13 @@ def _finish(
     write_json_atomically(run_dir / HISTORY_FILE, state.history)
     (run_dir / STATE_FILE).unlink(missing_ok=True)
     return TrainResult(
-        str(run_dir), str(run_dir / MODEL_FILE), metrics, state.history, state.best_epoch, state.epoch,
-        state.stopped_early, resumed_from, time.perf_counter() - started,
+        str(run_dir),
+        str(run_dir / MODEL_FILE),
+        metrics,
+        state.history,
+        state.best_epoch,
+        state.epoch,
+        state.stopped_early,
+        resumed_from,
+        time.perf_counter() - started,
     )

@@ -61,8 +61,9 @@ def train_and_test(data: str, out: Path, arch: str, size: int, augment: bool, ep
     from galaxy_studio.model.config import TrainConfig
     from galaxy_studio.model.training import train_classifier
 
-    config = TrainConfig(data=data, out_dir=str(out), arch=arch, size=size, epochs=epochs, augment=augment,
-                         patience=None)
+    config = TrainConfig(
+        data=data, out_dir=str(out), arch=arch, size=size, epochs=epochs, augment=augment, patience=None
+    )
     begin = time.perf_counter()
     result = train_classifier(config)
     return {
@@ -75,16 +76,23 @@ def train_and_test(data: str, out: Path, arch: str, size: int, augment: bool, ep
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("GALAXY_STUDIO_BENCH_DATA"),
-                        help="labelled data (default: $GALAXY_STUDIO_BENCH_DATA)")
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("GALAXY_STUDIO_BENCH_DATA"),
+        help="labelled data (default: $GALAXY_STUDIO_BENCH_DATA)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     parser.add_argument("--speed-steps", type=int, default=3, help="timed batches per speed measurement")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--measure", choices=("all", "speed", "accuracy"), default="all")
-    parser.add_argument("--augment", choices=("both", "off", "on"), default="both",
-                        help="train without and with rotation/flip augmentation, or only one of them")
+    parser.add_argument(
+        "--augment",
+        choices=("both", "off", "on"),
+        default="both",
+        help="train without and with rotation/flip augmentation, or only one of them",
+    )
     args = parser.parse_args()
     if not args.data:
         parser.error("give --data DIR or set GALAXY_STUDIO_BENCH_DATA")
@@ -110,17 +118,23 @@ def main() -> int:
                     rows.append((arch, size, augment, scores, train_rate, infer_rate))
                     print(f"  done {arch} {size} px augment={augment}: {scores}", file=sys.stderr, flush=True)
 
-    print(f"\nclassifiers on {args.data}: {args.epochs} epochs, default recipe, torch threads "
-          f"{torch.get_num_threads()}; speed ratio vs galaxy-cnn at {args.sizes[0]} px training")
-    header = f"{'arch':<11} {'px':>4} {'augment':>8} {'test acc':>9} {'macro AUC':>10} {'best ep':>8} " \
-             f"{'train img/s':>12} {'infer img/s':>12} {'speed ratio':>12} {'run min':>8}"
+    print(
+        f"\nclassifiers on {args.data}: {args.epochs} epochs, default recipe, torch threads "
+        f"{torch.get_num_threads()}; speed ratio vs galaxy-cnn at {args.sizes[0]} px training"
+    )
+    header = (
+        f"{'arch':<11} {'px':>4} {'augment':>8} {'test acc':>9} {'macro AUC':>10} {'best ep':>8} "
+        f"{'train img/s':>12} {'infer img/s':>12} {'speed ratio':>12} {'run min':>8}"
+    )
     print(header)
     print("-" * len(header))
     for arch, size, augment, scores, train_rate, infer_rate in rows:
         ratio = train_rate / baseline if baseline else float("nan")
-        print(f"{arch:<11} {size:>4} {'rot+flip' if augment else 'none':>8} {scores['accuracy']:>9.3f} "
-              f"{scores['auc']:>10.3f} {scores['best_epoch']:>8} {train_rate:>12.1f} {infer_rate:>12.1f} "
-              f"{ratio:>12.2f} {scores['minutes']:>8.1f}")
+        print(
+            f"{arch:<11} {size:>4} {'rot+flip' if augment else 'none':>8} {scores['accuracy']:>9.3f} "
+            f"{scores['auc']:>10.3f} {scores['best_epoch']:>8} {train_rate:>12.1f} {infer_rate:>12.1f} "
+            f"{ratio:>12.2f} {scores['minutes']:>8.1f}"
+        )
     return 0
 
 

@@ -42,14 +42,16 @@ def write_checkpoint(items: list, size: int, out: Path) -> None:
         classes.append("other")
     model = build_model("galaxy-cnn", n_classes=len(classes), in_channels=3, size=size)
     spec = ArchitectureSpec("galaxy-cnn", len(classes), 3, size)
-    save_classifier(out, model, {"architecture": spec.to_dict(), "classes": classes,
-                                 "preprocessing": prep.to_dict()})
+    save_classifier(out, model, {"architecture": spec.to_dict(), "classes": classes, "preprocessing": prep.to_dict()})
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("GALAXY_STUDIO_BENCH_DATA"),
-                        help="a folder of cutouts (default: $GALAXY_STUDIO_BENCH_DATA)")
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("GALAXY_STUDIO_BENCH_DATA"),
+        help="a folder of cutouts (default: $GALAXY_STUDIO_BENCH_DATA)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="use at most this many cutouts (0: all)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -87,15 +89,23 @@ def main() -> int:
             rates[tta] = len(predictions) / (time.perf_counter() - begin)
 
     verdict = "meets" if rates[False] >= REQUIRED_RATE else "MISSES"
-    print_table([
-        ("data", f"{args.data}: {len(items)} cutouts, galaxy-cnn at {args.size} px, batch 64"),
-        ("machine", f"{os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, "
-                    f"load average {os.getloadavg()[0]:.1f}"),
-        ("decoding alone (baseline)", f"{decode_rate:8.1f} cutouts/s  1.00"),
-        ("classify, no TTA", f"{rates[False]:8.1f} cutouts/s  {rates[False] / decode_rate:.2f} x baseline"
-                             f"  ({verdict} the required {REQUIRED_RATE:.0f}/s)"),
-        ("classify, 8-view TTA", f"{rates[True]:8.1f} cutouts/s  {rates[True] / decode_rate:.2f} x baseline"),
-    ])
+    print_table(
+        [
+            ("data", f"{args.data}: {len(items)} cutouts, galaxy-cnn at {args.size} px, batch 64"),
+            (
+                "machine",
+                f"{os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, "
+                f"load average {os.getloadavg()[0]:.1f}",
+            ),
+            ("decoding alone (baseline)", f"{decode_rate:8.1f} cutouts/s  1.00"),
+            (
+                "classify, no TTA",
+                f"{rates[False]:8.1f} cutouts/s  {rates[False] / decode_rate:.2f} x baseline"
+                f"  ({verdict} the required {REQUIRED_RATE:.0f}/s)",
+            ),
+            ("classify, 8-view TTA", f"{rates[True]:8.1f} cutouts/s  {rates[True] / decode_rate:.2f} x baseline"),
+        ]
+    )
     return 0
 
 

@@ -73,8 +73,19 @@ def _workload(name: str):  # noqa: ANN202 - a closure over the workload's tensor
         images = torch.randn(20, 3, 32, 32, generator=generator)
         labels = torch.arange(10).repeat_interleave(2)
         log_lr = torch.tensor(-4.6)
-        return lambda: match_trajectory(net, start, target, images, labels, log_lr, syn_steps=10, batch_syn=None,
-                                        strategy="galaxy", memory="full", generator=seeded_generator(0))
+        return lambda: match_trajectory(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            log_lr,
+            syn_steps=10,
+            batch_syn=None,
+            strategy="galaxy",
+            memory="full",
+            generator=seeded_generator(0),
+        )
     net = model_from_spec(ArchitectureSpec("galaxy-cnn", 2, 3, 64))
     if name == "train":
         optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -99,9 +110,13 @@ def _workload(name: str):  # noqa: ANN202 - a closure over the workload's tensor
 def measure(setup: str, workload: str, load: int, seconds: float) -> dict:
     with busy_processes(load):
         time.sleep(0.5 if load else 0.0)
-        output = subprocess.run([sys.executable, __file__, "--child", setup, workload, "--seconds", str(seconds)],
-                                check=True, capture_output=True, text=True,
-                                env=runtime_env(setup != "torch default")).stdout
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", setup, workload, "--seconds", str(seconds)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=runtime_env(setup != "torch default"),
+        ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -123,9 +138,12 @@ def main() -> None:
             loaded = measure(setup, workload, args.load, args.seconds)
             ratio = loaded["median"] / idle["median"]
             verdict = "ok" if ratio <= REQUIRED_RATIO else f"over {REQUIRED_RATIO:g}"
-            add_row(rows, f"{workload} / {setup} ({idle['threads']} threads)",
-                    f"idle {1000 * idle['median']:8.1f} ms  loaded {1000 * loaded['median']:8.1f} ms  "
-                    f"ratio {ratio:5.2f}  {verdict}")
+            add_row(
+                rows,
+                f"{workload} / {setup} ({idle['threads']} threads)",
+                f"idle {1000 * idle['median']:8.1f} ms  loaded {1000 * loaded['median']:8.1f} ms  "
+                f"ratio {ratio:5.2f}  {verdict}",
+            )
     print_table(rows)
 
 

@@ -69,16 +69,28 @@ def run_demo(args: argparse.Namespace) -> int:
     rows = [
         ("machine", f"{os.cpu_count()} cores, {args.load} CPU-bound processes beside"),
         ("preparation (demo set, buffer)", f"{preparation:.1f} s"),
-        ("distillation", f"{distilled_at - preparation:.1f} s, {len(history)} iterations "
-                         f"({(distilled_at - preparation) / max(len(history), 1):.2f} s each), last stage "
-                         f"{history[-1]['stage']}, lr_img {history[-1]['lr_img']:g}"),
-        ("evaluation", f"{total - distilled_at:.1f} s ({report['protocol']['nets']} nets x "
-                       f"{report['protocol']['epochs']} epochs)"),
+        (
+            "distillation",
+            f"{distilled_at - preparation:.1f} s, {len(history)} iterations "
+            f"({(distilled_at - preparation) / max(len(history), 1):.2f} s each), last stage "
+            f"{history[-1]['stage']}, lr_img {history[-1]['lr_img']:g}",
+        ),
+        (
+            "evaluation",
+            f"{total - distilled_at:.1f} s ({report['protocol']['nets']} nets x {report['protocol']['epochs']} epochs)",
+        ),
         ("whole demo", f"{total:.1f} s ({'ok' if total <= REQUIRED_SECONDS else 'over'} {REQUIRED_SECONDS:g} s)"),
-        ("accuracy: distilled / random real / class mean / full",
-         " / ".join(f"{100 * report[name]['mean']:.1f}%" for name in ("distilled", "random_real", "class_mean", "full"))),
-        ("readability", f"{100 * readability['outside_fraction']:.1f}% outside, spread {readability['std_ratio']:.2f}x, "
-                        f"nearest {readability['nearest_ratio']:.2f}x, readable {readability['readable']}"),
+        (
+            "accuracy: distilled / random real / class mean / full",
+            " / ".join(
+                f"{100 * report[name]['mean']:.1f}%" for name in ("distilled", "random_real", "class_mean", "full")
+            ),
+        ),
+        (
+            "readability",
+            f"{100 * readability['outside_fraction']:.1f}% outside, spread {readability['std_ratio']:.2f}x, "
+            f"nearest {readability['nearest_ratio']:.2f}x, readable {readability['readable']}",
+        ),
     ]
     print_table(rows)
     return 0

@@ -62,8 +62,19 @@ def measure(mode: str, steps: int, device: str, repeats: int) -> dict[str, float
 
     def iteration(seed: int) -> float:
         begin, cpu_begin = time.perf_counter(), cpu_seconds()
-        match_trajectory(net, start, target, images, labels, log_lr, syn_steps=steps, batch_syn=None,
-                         strategy="dsa", memory=mode, generator=torch.Generator().manual_seed(seed))
+        match_trajectory(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            log_lr,
+            syn_steps=steps,
+            batch_syn=None,
+            strategy="dsa",
+            memory=mode,
+            generator=torch.Generator().manual_seed(seed),
+        )
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         cpu_used.append(cpu_seconds() - cpu_begin)
@@ -82,14 +93,28 @@ def measure(mode: str, steps: int, device: str, repeats: int) -> dict[str, float
     seconds += [iteration(seed) for seed in range(1, repeats)]
     timed = seconds[1:] or seconds
     cpu_timed = cpu_used[1:] or cpu_used
-    return {"seconds": sum(timed) / len(timed), "cpu_seconds": sum(cpu_timed) / len(cpu_timed),
-            "peak_bytes": float(peak)}
+    return {
+        "seconds": sum(timed) / len(timed),
+        "cpu_seconds": sum(cpu_timed) / len(cpu_timed),
+        "peak_bytes": float(peak),
+    }
 
 
 def run_child(mode: str, steps: int, args: argparse.Namespace) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, str(steps),
-               "--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        str(steps),
+        "--device",
+        args.device,
+        "--repeats",
+        str(args.repeats),
+        "--threads",
+        str(args.threads),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{mode} at {steps} steps failed: {result.stderr.strip()[-800:]}")
@@ -138,31 +163,42 @@ def main() -> int:
                 estimate = results[(mode, last)]["peak_bytes"] * steps / last / 2**30
                 if estimate > budget:
                     skipped[(mode, steps)] = estimate
-                    print(f"  skip {mode} at {steps} steps: about {estimate:.1f} GB > budget {budget:.1f} GB",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  skip {mode} at {steps} steps: about {estimate:.1f} GB > budget {budget:.1f} GB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     continue
             results[(mode, steps)] = run_child(mode, steps, args)
             print(f"  done {mode} at {steps} steps: {results[(mode, steps)]}", file=sys.stderr, flush=True)
 
-    print(f"\nmatching iteration on {args.device}: ConvNet-D3 width {WIDTH}, {SIZE} px x {CHANNELS}, "
-          f"IPC {IPC} x {CLASSES} classes, batch_syn all, DSA, {args.repeats} iteration(s) per row, "
-          f"torch threads {args.threads}, memory budget {budget:.1f} GB")
-    header = (f"{'mode':<13} {'syn_steps':>9} {'s/iter':>9} {'cpu s/iter':>11} {'peak MiB':>10} "
-              f"{'cpu vs full':>12} {'mem vs full':>12}")
+    print(
+        f"\nmatching iteration on {args.device}: ConvNet-D3 width {WIDTH}, {SIZE} px x {CHANNELS}, "
+        f"IPC {IPC} x {CLASSES} classes, batch_syn all, DSA, {args.repeats} iteration(s) per row, "
+        f"torch threads {args.threads}, memory budget {budget:.1f} GB"
+    )
+    header = (
+        f"{'mode':<13} {'syn_steps':>9} {'s/iter':>9} {'cpu s/iter':>11} {'peak MiB':>10} "
+        f"{'cpu vs full':>12} {'mem vs full':>12}"
+    )
     print(header)
     print("-" * len(header))
     for mode in args.modes:
         for steps in steps_list:
             if (mode, steps) in skipped:
-                print(f"{mode:<13} {steps:>9} {'skipped':>9} {'':>11} "
-                      f"{f'~{skipped[(mode, steps)] * 1024:.0f}':>10} {'':>12} {'(estimate)':>12}")
+                print(
+                    f"{mode:<13} {steps:>9} {'skipped':>9} {'':>11} "
+                    f"{f'~{skipped[(mode, steps)] * 1024:.0f}':>10} {'':>12} {'(estimate)':>12}"
+                )
                 continue
             row = results[(mode, steps)]
             full = results.get(("full", steps))
             time_ratio = f"{row['cpu_seconds'] / full['cpu_seconds']:.2f}" if full else "-"
             mem_ratio = f"{row['peak_bytes'] / full['peak_bytes']:.2f}" if full else "-"
-            print(f"{mode:<13} {steps:>9} {row['seconds']:>9.2f} {row['cpu_seconds']:>11.2f} "
-                  f"{row['peak_bytes'] / 2**20:>10.0f} {time_ratio:>12} {mem_ratio:>12}")
+            print(
+                f"{mode:<13} {steps:>9} {row['seconds']:>9.2f} {row['cpu_seconds']:>11.2f} "
+                f"{row['peak_bytes'] / 2**20:>10.0f} {time_ratio:>12} {mem_ratio:>12}"
+            )
     constant = [s for s in steps_list if ("constant", s) in results]
     if len(constant) >= 2:
         ratio = results[("constant", constant[-1])]["peak_bytes"] / results[("constant", constant[0])]["peak_bytes"]
@@ -170,10 +206,14 @@ def main() -> int:
         print(f"constant memory {constant[-1]} vs {constant[0]} steps: {ratio:.2f}x ({verdict}, limit 1.2x)")
     checkpointed = [s for s in steps_list if ("checkpointed", s) in results]
     if len(checkpointed) >= 2:
-        ratio = (results[("checkpointed", checkpointed[-1])]["peak_bytes"]
-                 / results[("checkpointed", checkpointed[0])]["peak_bytes"])
-        print(f"checkpointed memory {checkpointed[-1]} vs {checkpointed[0]} steps: {ratio:.2f}x "
-              f"(sqrt of the step ratio: {math.sqrt(checkpointed[-1] / checkpointed[0]):.2f}x)")
+        ratio = (
+            results[("checkpointed", checkpointed[-1])]["peak_bytes"]
+            / results[("checkpointed", checkpointed[0])]["peak_bytes"]
+        )
+        print(
+            f"checkpointed memory {checkpointed[-1]} vs {checkpointed[0]} steps: {ratio:.2f}x "
+            f"(sqrt of the step ratio: {math.sqrt(checkpointed[-1] / checkpointed[0]):.2f}x)"
+        )
     return 0
 
 

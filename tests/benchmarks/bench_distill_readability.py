@@ -66,8 +66,12 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     from galaxy_studio.distill.runner import distill
 
     out = Path(task["out"])
-    config = DistillConfig(buffer=task["buffer"], data=task["data"], out_dir=str(out),
-                           **{**parse_changes(task["base"]), **parse_changes(task["candidate"]), "seed": task["seed"]})
+    config = DistillConfig(
+        buffer=task["buffer"],
+        data=task["data"],
+        out_dir=str(out),
+        **{**parse_changes(task["base"]), **parse_changes(task["candidate"]), "seed": task["seed"]},
+    )
     result = distill(config)
     export_png_grids(load_synthetic(result.synthetic), out / "prototypes")
     evaluation = out / "evaluation.json"
@@ -76,14 +80,23 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     if report.get("protocol", {}).get("epochs") != protocol.epochs or report["protocol"]["nets"] != protocol.nets:
         report = evaluate_synthetic(out, task["data"], protocol)
         evaluation.write_text(json.dumps(report), encoding="utf-8")
-    return {"candidate": task["candidate"], "buffer": task["buffer"], "seed": task["seed"],
-            "iterations": result.iterations, "seconds": result.seconds, "readability": report["readability"],
-            **{name: report[name]["mean"] for name in ("distilled", "random_real", "class_mean")}}
+    return {
+        "candidate": task["candidate"],
+        "buffer": task["buffer"],
+        "seed": task["seed"],
+        "iterations": result.iterations,
+        "seconds": result.seconds,
+        "readability": report["readability"],
+        **{name: report[name]["mean"] for name in ("distilled", "random_real", "class_mean")},
+    }
 
 
 def summarise(rows: list[dict[str, Any]], candidates: list[str]) -> str:
-    lines = ["| candidate | runs | outside % | std ratio | nearest ratio | readable | distilled % | random real % "
-             "| class mean % | distilled - random | distilled - mean |", "|" + "---|" * 11]
+    lines = [
+        "| candidate | runs | outside % | std ratio | nearest ratio | readable | distilled % | random real % "
+        "| class mean % | distilled - random | distilled - mean |",
+        "|" + "---|" * 11,
+    ]
     for candidate in candidates:
         mine = [row for row in rows if row["candidate"] == candidate]
         if not mine:
@@ -96,11 +109,13 @@ def summarise(rows: list[dict[str, Any]], candidates: list[str]) -> str:
         distilled = [row["distilled"] for row in mine]
         lines.append(
             f"| {candidate} | {len(mine)} | {stat([r['outside_fraction'] for r in readability])} | "
-            f"{stat([r['std_ratio'] for r in readability], 1.0)} | {stat([r['nearest_ratio'] for r in readability], 1.0)} | "
+            f"{stat([r['std_ratio'] for r in readability], 1.0)} | "
+            f"{stat([r['nearest_ratio'] for r in readability], 1.0)} | "
             f"{sum(r['readable'] for r in readability)}/{len(mine)} | {stat(distilled)} | "
             f"{stat([row['random_real'] for row in mine])} | {stat([row['class_mean'] for row in mine])} | "
             f"{stat([d - row['random_real'] for d, row in zip(distilled, mine)])} | "
-            f"{stat([d - row['class_mean'] for d, row in zip(distilled, mine)])} |")
+            f"{stat([d - row['class_mean'] for d, row in zip(distilled, mine)])} |"
+        )
     return "\n".join(lines)
 
 
@@ -116,9 +131,13 @@ def contact_sheet(tasks: list[dict[str, Any]], candidates: list[str], path: Path
         gap = np.zeros((images.shape[1], 4, 3), dtype=np.uint8)
         return np.concatenate([part for image in images for part in (_rgb(image), gap)], axis=1)
 
-    runs = {candidate: [Path(task["out"]) for task in tasks if task["candidate"] == candidate] for candidate in candidates}
+    runs = {
+        candidate: [Path(task["out"]) for task in tasks if task["candidate"] == candidate] for candidate in candidates
+    }
     rows = [np.concatenate([pictures(runs[candidates[0]][0], first=True)], axis=1)]
-    rows += [np.concatenate([pictures(run, first=False) for run in runs[candidate]], axis=1) for candidate in candidates]
+    rows += [
+        np.concatenate([pictures(run, first=False) for run in runs[candidate]], axis=1) for candidate in candidates
+    ]
     width = max(row.shape[1] for row in rows)
     sheet = np.concatenate([np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0))) for row in rows])
     picture = Image.fromarray(sheet).resize((sheet.shape[1] * zoom, sheet.shape[0] * zoom), Image.NEAREST)
@@ -152,10 +171,21 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = Path(args.out)
-    tasks = [{"candidate": candidate, "buffer": buffer, "seed": seed, "data": args.data, "base": args.base,
-              "nets": args.nets, "epochs": args.epochs,
-              "out": str(out / candidate.replace("=", "").replace(",", "_") / f"{Path(buffer).name}-s{seed}")}
-             for candidate in args.candidates for buffer in args.buffers for seed in args.seeds]
+    tasks = [
+        {
+            "candidate": candidate,
+            "buffer": buffer,
+            "seed": seed,
+            "data": args.data,
+            "base": args.base,
+            "nets": args.nets,
+            "epochs": args.epochs,
+            "out": str(out / candidate.replace("=", "").replace(",", "_") / f"{Path(buffer).name}-s{seed}"),
+        }
+        for candidate in args.candidates
+        for buffer in args.buffers
+        for seed in args.seeds
+    ]
     rows = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for row in pool.map(run_one, tasks):
@@ -164,8 +194,10 @@ def main() -> None:
     (out / "rows.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     contact_sheet(tasks, args.candidates, out / "prototypes.png")
     print(summarise(rows, args.candidates))
-    print(f"pictures: {out / 'prototypes.png'} (first row: the real starting images of the first run; then one row "
-          "per candidate, each run's final prototypes in turn)")
+    print(
+        f"pictures: {out / 'prototypes.png'} (first row: the real starting images of the first run; then one row "
+        "per candidate, each run's final prototypes in turn)"
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,19 @@ def child_iteration(device_name: str, mode: str, ipc: int, syn_steps: int, repea
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def iteration(index: int) -> None:
-        match_trajectory(net, start, target, images, labels, log_lr, syn_steps=syn_steps, batch_syn=None,
-                         strategy="galaxy", memory=mode, generator=seeded_generator(index))
+        match_trajectory(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            log_lr,
+            syn_steps=syn_steps,
+            batch_syn=None,
+            strategy="galaxy",
+            memory=mode,
+            generator=seeded_generator(index),
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -78,8 +89,12 @@ def child_iteration(device_name: str, mode: str, ipc: int, syn_steps: int, repea
         peak_mib = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) / 1024
-    return {"wall": wall, "cpu": (cpu_after - cpu_before) / repeats, "faults": (faults_after - faults_before) / repeats,
-            "peak_mib": peak_mib}
+    return {
+        "wall": wall,
+        "cpu": (cpu_after - cpu_before) / repeats,
+        "faults": (faults_after - faults_before) / repeats,
+        "peak_mib": peak_mib,
+    }
 
 
 def child_evaluation(device_name: str, ipc: int, epochs: int) -> dict:
@@ -113,8 +128,15 @@ def child_evaluation(device_name: str, ipc: int, epochs: int) -> dict:
     generators = [seeded_generator(index) for index in range(NETS)]
     stacked_images, stacked_labels = images.expand(NETS, *images.shape), labels.expand(NETS, *labels.shape)
     for _ in range(epochs):
-        train_batch_epoch(nets, optimizer, stacked_images, stacked_labels, batch_size=EVAL_BATCH, strategy="galaxy",
-                          generators=generators)
+        train_batch_epoch(
+            nets,
+            optimizer,
+            stacked_images,
+            stacked_labels,
+            batch_size=EVAL_BATCH,
+            strategy="galaxy",
+            generators=generators,
+        )
     synchronise()
     together = time.perf_counter() - began
     scale = PROTOCOL_EPOCHS / epochs
@@ -122,8 +144,13 @@ def child_evaluation(device_name: str, ipc: int, epochs: int) -> dict:
 
 
 def run_child(arguments: list[str], runtime: str) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", *arguments], check=True, capture_output=True,
-                            text=True, env=runtime_env(runtime == "app")).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", *arguments],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=runtime_env(runtime == "app"),
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -146,23 +173,34 @@ def main() -> None:
             result = child_evaluation(rest[0], int(rest[1]), int(rest[2]))
         print(json.dumps(result))
         return
-    rows = [("set-up", f"ConvNet-D3 width {WIDTH}, {SIZE} px, {CLASSES} classes, device {args.device}, "
-                       f"{os.cpu_count()} cores")]
+    rows = [
+        (
+            "set-up",
+            f"ConvNet-D3 width {WIDTH}, {SIZE} px, {CLASSES} classes, device {args.device}, {os.cpu_count()} cores",
+        )
+    ]
     for runtime in args.runtime:
         for ipc in args.ipc:
             for syn_steps in args.syn_steps:
                 for mode in args.modes:
-                    result = run_child(["iteration", args.device, mode, str(ipc), str(syn_steps), str(args.repeats)],
-                                       runtime)
-                    add_row(rows, f"runtime {runtime} ipc {ipc:>2} syn {syn_steps:>2} {mode:<12}",
-                            f"{result['wall']:7.2f} s/it  cpu {result['cpu']:7.2f} s/it  "
-                            f"{result['faults'] / 1e6:6.2f} M faults/it  peak {result['peak_mib']:8.1f} MiB")
+                    result = run_child(
+                        ["iteration", args.device, mode, str(ipc), str(syn_steps), str(args.repeats)], runtime
+                    )
+                    add_row(
+                        rows,
+                        f"runtime {runtime} ipc {ipc:>2} syn {syn_steps:>2} {mode:<12}",
+                        f"{result['wall']:7.2f} s/it  cpu {result['cpu']:7.2f} s/it  "
+                        f"{result['faults'] / 1e6:6.2f} M faults/it  peak {result['peak_mib']:8.1f} MiB",
+                    )
     if args.eval_epochs:
         for ipc in args.ipc:
             result = run_child(["evaluation", args.device, str(ipc), str(args.eval_epochs)], args.runtime[0])
-            add_row(rows, f"evaluation ipc {ipc:>2}, {NETS} nets x {PROTOCOL_EPOCHS} epochs",
-                    f"one by one {result['one_by_one']:7.1f} s  together {result['together']:7.1f} s  "
-                    f"({result['one_by_one'] / result['together']:.1f}x)")
+            add_row(
+                rows,
+                f"evaluation ipc {ipc:>2}, {NETS} nets x {PROTOCOL_EPOCHS} epochs",
+                f"one by one {result['one_by_one']:7.1f} s  together {result['together']:7.1f} s  "
+                f"({result['one_by_one'] / result['together']:.1f}x)",
+            )
     print_table(rows)
 
 

@@ -6,8 +6,8 @@ Vectors come from 10 Gaussian clusters in a 20-dimensional subspace plus isotrop
 so that PCA, clustering and t-SNE see structure as in a real embedding. Times the similarity
 index build and nearest() (median of 50 queries, the Explore panel's click), PCA keeping 95%
 of the variance, k-means and spectral clustering at k=10, and the t-SNE and PCA 2-D maps.
-Times are CPU seconds of the process (see `timed`). Prints one table; each time is also given as a ratio to the PCA 2-D map measured in the same
-run, which travels between machines better than seconds do.
+Times are CPU seconds of the process (see `timed`). Prints one table; each time is also given
+as a ratio to the PCA 2-D map measured in the same run, which travels between machines better than seconds do.
 """
 
 from __future__ import annotations

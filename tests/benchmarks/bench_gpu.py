@@ -96,16 +96,58 @@ class Scale:
     evaluation_reserve_s: float
 
 
-FULL = Scale(width=128, sizes=(32, 64, 128), ipcs=(1, 10), steps=(20, 50), flat_steps=(10, 80), repeats=1,
-             precision_sizes=(32, 64), precision_steps=20, train_sizes=(64, 128), train_batch=128, train_steps=20,
-             pipeline_images=2048, pipeline_size=64, classify_rows=1024, experts=10, expert_epochs=10,
-             iterations=500, syn_steps=30, eval_nets=2, eval_epochs=200, full_epochs=5, cifar_size=32,
-             cifar_width=None, evaluation_reserve_s=50.0)
-SMOKE = Scale(width=8, sizes=(16,), ipcs=(1, 2), steps=(2, 4), flat_steps=(2, 8), repeats=1,
-              precision_sizes=(16,), precision_steps=2, train_sizes=(16,), train_batch=8, train_steps=2,
-              pipeline_images=32, pipeline_size=16, classify_rows=16, experts=2, expert_epochs=2, iterations=3,
-              syn_steps=2, eval_nets=1, eval_epochs=2, full_epochs=1, cifar_size=16, cifar_width=8,
-              evaluation_reserve_s=0.0)
+FULL = Scale(
+    width=128,
+    sizes=(32, 64, 128),
+    ipcs=(1, 10),
+    steps=(20, 50),
+    flat_steps=(10, 80),
+    repeats=1,
+    precision_sizes=(32, 64),
+    precision_steps=20,
+    train_sizes=(64, 128),
+    train_batch=128,
+    train_steps=20,
+    pipeline_images=2048,
+    pipeline_size=64,
+    classify_rows=1024,
+    experts=10,
+    expert_epochs=10,
+    iterations=500,
+    syn_steps=30,
+    eval_nets=2,
+    eval_epochs=200,
+    full_epochs=5,
+    cifar_size=32,
+    cifar_width=None,
+    evaluation_reserve_s=50.0,
+)
+SMOKE = Scale(
+    width=8,
+    sizes=(16,),
+    ipcs=(1, 2),
+    steps=(2, 4),
+    flat_steps=(2, 8),
+    repeats=1,
+    precision_sizes=(16,),
+    precision_steps=2,
+    train_sizes=(16,),
+    train_batch=8,
+    train_steps=2,
+    pipeline_images=32,
+    pipeline_size=16,
+    classify_rows=16,
+    experts=2,
+    expert_epochs=2,
+    iterations=3,
+    syn_steps=2,
+    eval_nets=1,
+    eval_epochs=2,
+    full_epochs=1,
+    cifar_size=16,
+    cifar_width=8,
+    evaluation_reserve_s=0.0,
+)
 # Fraction of the end-to-end section's time for training experts.
 BUFFER_SHARE = 0.35
 SHARES = {"distillation": 0.28, "precision": 0.08, "training": 0.12, "classification": 0.07, "cifar": 0.45}
@@ -155,8 +197,13 @@ def device_name(device: torch.device) -> str:
     if device.type != "cuda":
         return "CPU"
     try:
-        found = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                                "--format=csv,noheader"], capture_output=True, text=True, timeout=20, check=True)
+        found = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
         return "nvidia-smi: " + found.stdout.strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return torch.cuda.get_device_name(device)
@@ -207,15 +254,29 @@ def matching_problem(size: int, ipc: int, width: int, device: torch.device) -> M
 
 
 def one_match(problem: Matching, steps: int, memory: str, strategy: str = "dsa") -> MatchOutcome:
-    return match_trajectory(problem.net, problem.start, problem.target, problem.images, problem.labels,
-                            torch.tensor(math.log(0.01), device=problem.images.device), syn_steps=steps,
-                            batch_syn=None, strategy=strategy, memory=memory,
-                            generator=torch.Generator().manual_seed(7))
+    return match_trajectory(
+        problem.net,
+        problem.start,
+        problem.target,
+        problem.images,
+        problem.labels,
+        torch.tensor(math.log(0.01), device=problem.images.device),
+        syn_steps=steps,
+        batch_syn=None,
+        strategy=strategy,
+        memory=memory,
+        generator=torch.Generator().manual_seed(7),
+    )
 
 
-def timed_match(problem: Matching, steps: int, memory: str, repeats: int,
-                context: Callable[[], AbstractContextManager[None]] = nullcontext,
-                strategy: str = "dsa") -> tuple[float, float, MatchOutcome]:
+def timed_match(
+    problem: Matching,
+    steps: int,
+    memory: str,
+    repeats: int,
+    context: Callable[[], AbstractContextManager[None]] = nullcontext,
+    strategy: str = "dsa",
+) -> tuple[float, float, MatchOutcome]:
     """(seconds per iteration after a warm-up, peak GiB of the warm-up, the last outcome)."""
     device = problem.images.device
     before = reset_peak(device)
@@ -259,8 +320,11 @@ def bench_distillation(report: Report, scale: Scale, device: torch.device, budge
                     measured[steps] = peak
                     rows.append(label + [f"{seconds:.3f}", gib(peak)])
             del problem
-    report.table(f"Distillation: ConvNet-D3 width {scale.width}, 10 classes, DSA, batch_syn = all",
-                 ["px", "IPC", "syn_steps", "memory", "s / iteration", "peak GiB"], rows)
+    report.table(
+        f"Distillation: ConvNet-D3 width {scale.width}, 10 classes, DSA, batch_syn = all",
+        ["px", "IPC", "syn_steps", "memory", "s / iteration", "peak GiB"],
+        rows,
+    )
 
 
 def bench_constant_flatness(report: Report, scale: Scale, device: torch.device) -> None:
@@ -274,9 +338,15 @@ def bench_constant_flatness(report: Report, scale: Scale, device: torch.device) 
         rows.append([f"{size}", f"{ipc}", f"{steps}", f"{seconds:.3f}", gib(peak)])
     ratio = peaks[1] / peaks[0] if peaks[0] > 0 else math.nan
     verdict = "n/a on the CPU" if math.isnan(ratio) else ("flat" if ratio <= FLAT_RATIO else "NOT FLAT")
-    report.table("Constant mode's memory against syn_steps", ["px", "IPC", "syn_steps", "s / iteration", "peak GiB"],
-                 rows, [f"syn_steps {scale.flat_steps[1]} / {scale.flat_steps[0]} peak memory: {ratio:.2f} "
-                        f"({verdict}; needed <= {FLAT_RATIO})"])
+    report.table(
+        "Constant mode's memory against syn_steps",
+        ["px", "IPC", "syn_steps", "s / iteration", "peak GiB"],
+        rows,
+        [
+            f"syn_steps {scale.flat_steps[1]} / {scale.flat_steps[0]} peak memory: {ratio:.2f} "
+            f"({verdict}; needed <= {FLAT_RATIO})"
+        ],
+    )
 
 
 def bench_precision(report: Report, scale: Scale, device: torch.device, budget: Budget) -> None:
@@ -303,10 +373,12 @@ def bench_precision(report: Report, scale: Scale, device: torch.device, budget: 
             agreement = "" if reference is None else f"{cosine(gradient, reference):.6f}"
             rows.append([f"{size}", name, f"{seconds:.3f}", f"{baseline / seconds:.2f}x", agreement])
         del problem
-    report.table(f"Unroll precision: full mode, IPC {scale.ipcs[-1]}, syn_steps {scale.precision_steps}, width "
-                 f"{scale.width}", ["px", "precision", "s / iteration", "speed-up over torch defaults",
-                                    "cosine with fp32 image gradient"], rows,
-                 [f"an option is usable where the cosine is >= {COSINE_NEEDED}"])
+    report.table(
+        f"Unroll precision: full mode, IPC {scale.ipcs[-1]}, syn_steps {scale.precision_steps}, width {scale.width}",
+        ["px", "precision", "s / iteration", "speed-up over torch defaults", "cosine with fp32 image gradient"],
+        rows,
+        [f"an option is usable where the cosine is >= {COSINE_NEEDED}"],
+    )
 
 
 def bench_unroll_profile(report: Report, scale: Scale, device: torch.device, budget: Budget) -> None:
@@ -328,13 +400,25 @@ def bench_unroll_profile(report: Report, scale: Scale, device: torch.device, bud
     events = trace.key_averages()
     kernels = sum(event.count for event in events if str(getattr(event, "device_type", "")).endswith("CUDA"))
     total = sum(event.self_cpu_time_total for event in events)
-    rows = [[event.key, str(event.count), f"{event.self_cpu_time_total / 1e3:.1f}",
-             f"{100 * event.self_cpu_time_total / max(total, 1):.0f}"]
-            for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]]
-    report.table(f"Unroll profile: one full-mode iteration, {size} px, IPC {scale.ipcs[-1]}, {steps} steps",
-                 ["operator", "calls", "self CPU ms", "% of CPU"], rows,
-                 [f"GPU kernels launched: {kernels} ({kernels / steps:.0f} per unrolled step)"
-                  if device.type == "cuda" else "GPU kernels: n/a on the CPU"])
+    rows = [
+        [
+            event.key,
+            str(event.count),
+            f"{event.self_cpu_time_total / 1e3:.1f}",
+            f"{100 * event.self_cpu_time_total / max(total, 1):.0f}",
+        ]
+        for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
+    ]
+    report.table(
+        f"Unroll profile: one full-mode iteration, {size} px, IPC {scale.ipcs[-1]}, {steps} steps",
+        ["operator", "calls", "self CPU ms", "% of CPU"],
+        rows,
+        [
+            f"GPU kernels launched: {kernels} ({kernels / steps:.0f} per unrolled step)"
+            if device.type == "cuda"
+            else "GPU kernels: n/a on the CPU"
+        ],
+    )
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -409,11 +493,15 @@ def bench_training(report: Report, scale: Scale, device: torch.device, budget: B
             gain = rates[True] / rates[False] if rates[False] else math.nan
             rows.append([arch, f"{size}", f"{rates[False]:.0f}", f"{rates[True]:.0f}", f"{gain:.2f}x"])
     half = training_autocast_dtype(device)
-    notes = [f"AMP type on this device: {half}",
-             f"batch {scale.train_batch}, network step only (batches on the device)"]
+    notes = [
+        f"AMP type on this device: {half}",
+        f"batch {scale.train_batch}, network step only (batches on the device)",
+    ]
     if budget.left() > 0:
-        notes.append(f"galaxy-cnn through the data pipeline (turns and mirrors on the device, batch 64, AMP on): "
-                     f"{pipeline_rate(scale, device):.0f} images/s")
+        notes.append(
+            f"galaxy-cnn through the data pipeline (turns and mirrors on the device, batch 64, AMP on): "
+            f"{pipeline_rate(scale, device):.0f} images/s"
+        )
     report.table("Training images / s", ["network", "px", "fp32", "AMP", "AMP speed-up"], rows, notes)
 
 
@@ -454,8 +542,12 @@ def bench_classification(report: Report, scale: Scale, device: torch.device, bud
         predictions, failures = classify_items(classifier, items, tta=tta, device=str(device), batch_size=256)
         rate = len(predictions) / (time.perf_counter() - began)
         rows.append(["on" if tta else "off", f"{rate:.0f}" + (f" ({len(failures)} failed)" if failures else "")])
-    report.table(f"Classification cutouts / s: galaxy-cnn 64 px, {len(items)} Galaxy10-layout HDF5 rows of 256 px, "
-                 "decoding included", ["TTA (8 views)", "cutouts / s"], rows)
+    report.table(
+        f"Classification cutouts / s: galaxy-cnn 64 px, {len(items)} Galaxy10-layout HDF5 rows of 256 px, "
+        "decoding included",
+        ["TTA (8 views)", "cutouts / s"],
+        rows,
+    )
 
 
 # End to end on CIFAR-10 -----------------------------------------------------------------------
@@ -499,7 +591,7 @@ def distill_within(config: DistillConfig, deadline: float) -> DistillResult:
     """Distil until `config.iterations` or the deadline, whichever comes first; a run stopped by
     the deadline is finished at the iteration it reached (it checkpoints every iteration)."""
     from galaxy_studio.distill.runner import distill
-    from galaxy_studio.events import CancelToken, Cancelled, MetricLogged
+    from galaxy_studio.events import Cancelled, CancelToken, MetricLogged
 
     cancel = CancelToken()
     reached = 0
@@ -529,49 +621,85 @@ def experts_within(config: BufferConfig, deadline: float) -> BufferResult:
     return result
 
 
-def bench_cifar(report: Report, scale: Scale, device: torch.device, budget: Budget, work: Path,
-                data: Path | None, per_class: int) -> None:
+def bench_cifar(
+    report: Report, scale: Scale, device: torch.device, budget: Budget, work: Path, data: Path | None, per_class: int
+) -> None:
     from galaxy_studio.distill.config import BufferConfig, DistillConfig
     from galaxy_studio.distill.evaluate import EvaluationProtocol, evaluate_synthetic
 
     folder = cifar_folder(data, per_class, work) if data is not None else demo_folder(work)
     name = "CIFAR-10" if data is not None else "demo galaxies (no --cifar)"
     began = time.perf_counter()
-    buffer = experts_within(BufferConfig(data=str(folder), out_dir=str(work / "buffer"), experts=scale.experts,
-                                         epochs=scale.expert_epochs, size=scale.cifar_size, width=scale.cifar_width,
-                                         crop_fraction=1.0, augment="dsa", zca=True, device=str(device)),
-                            deadline=began + BUFFER_SHARE * budget.left())
+    buffer = experts_within(
+        BufferConfig(
+            data=str(folder),
+            out_dir=str(work / "buffer"),
+            experts=scale.experts,
+            epochs=scale.expert_epochs,
+            size=scale.cifar_size,
+            width=scale.cifar_width,
+            crop_fraction=1.0,
+            augment="dsa",
+            zca=True,
+            device=str(device),
+        ),
+        deadline=began + BUFFER_SHARE * budget.left(),
+    )
     buffer_seconds = time.perf_counter() - began
     print(f"[cifar: {buffer.experts} experts in {buffer_seconds:.0f} s]", flush=True)
     left = budget.left()
-    config = DistillConfig(buffer=buffer.buffer_dir, data=str(folder), out_dir=str(work / "run"), method="stm",
-                           ipc=10 if data is not None else 2, syn_steps=scale.syn_steps, iterations=scale.iterations,
-                           lr_img=1000.0, lr_teacher=0.01, lr_lr=0.01, augment="dsa", device=str(device),
-                           checkpoint_every=1, snapshot_every=50)
+    config = DistillConfig(
+        buffer=buffer.buffer_dir,
+        data=str(folder),
+        out_dir=str(work / "run"),
+        method="stm",
+        ipc=10 if data is not None else 2,
+        syn_steps=scale.syn_steps,
+        iterations=scale.iterations,
+        lr_img=1000.0,
+        lr_teacher=0.01,
+        lr_lr=0.01,
+        augment="dsa",
+        device=str(device),
+        checkpoint_every=1,
+        snapshot_every=50,
+    )
     result = distill_within(config, deadline=time.perf_counter() + left - scale.evaluation_reserve_s)
     distill_seconds = result.seconds
     print(f"[cifar: {result.iterations} STM iterations in {distill_seconds:.0f} s]", flush=True)
     began = time.perf_counter()
-    evaluation = evaluate_synthetic(result.run_dir, protocol=EvaluationProtocol(
-        nets=scale.eval_nets, epochs=scale.eval_epochs, full_epochs=scale.full_epochs, device=str(device)))
+    evaluation = evaluate_synthetic(
+        result.run_dir,
+        protocol=EvaluationProtocol(
+            nets=scale.eval_nets, epochs=scale.eval_epochs, full_epochs=scale.full_epochs, device=str(device)
+        ),
+    )
     eval_seconds = time.perf_counter() - began
     rows = []
-    for key, label in (("distilled", "distilled (STM)"), ("random_real", "random real"), ("class_mean", "class means"),
-                       ("full", "full training set")):
+    for key, label in (
+        ("distilled", "distilled (STM)"),
+        ("random_real", "random real"),
+        ("class_mean", "class means"),
+        ("full", "full training set"),
+    ):
         entry = evaluation[key]
         rows.append([label, str(entry["images"]), f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}"])
     report.table(
         f"End to end on {name}: {per_class if data is not None else 6} training images per class, a fifth held out",
-        ["trained on", "images", "test accuracy %"], rows,
-        [f"buffer: {buffer.experts} experts x {scale.expert_epochs} epochs, {buffer_seconds:.0f} s "
-         f"(expert test accuracy {np.mean(buffer.test_accuracies):.3f}; as many experts as fitted in "
-         f"{BUFFER_SHARE:.0%} of the section's time); STM IPC {10 if data is not None else 2}, "
-         f"syn_steps {scale.syn_steps}, {result.iterations} iterations (stopped by {result.stopped_by}, stage "
-         f"{result.stage}) in {distill_seconds:.0f} s ({distill_seconds / max(result.iterations, 1):.3f} s/it); "
-         f"evaluation {scale.eval_nets} nets x {scale.eval_epochs} epochs (full set {scale.full_epochs}) in "
-         f"{eval_seconds:.0f} s; {left:.0f} s of budget were left before distilling",
-         "context: MTT publishes 65.3% at IPC 10 with 100 experts x 50 epochs, 5000 iterations, on all 50,000 "
-         "images and the official test set; this run is far shorter"])
+        ["trained on", "images", "test accuracy %"],
+        rows,
+        [
+            f"buffer: {buffer.experts} experts x {scale.expert_epochs} epochs, {buffer_seconds:.0f} s "
+            f"(expert test accuracy {np.mean(buffer.test_accuracies):.3f}; as many experts as fitted in "
+            f"{BUFFER_SHARE:.0%} of the section's time); STM IPC {10 if data is not None else 2}, "
+            f"syn_steps {scale.syn_steps}, {result.iterations} iterations (stopped by {result.stopped_by}, stage "
+            f"{result.stage}) in {distill_seconds:.0f} s ({distill_seconds / max(result.iterations, 1):.3f} s/it); "
+            f"evaluation {scale.eval_nets} nets x {scale.eval_epochs} epochs (full set {scale.full_epochs}) in "
+            f"{eval_seconds:.0f} s; {left:.0f} s of budget were left before distilling",
+            "context: MTT publishes 65.3% at IPC 10 with 100 experts x 50 epochs, 5000 iterations, on all 50,000 "
+            "images and the official test set; this run is far shorter",
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -595,8 +723,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         sections: dict[str, Callable[[], None]] = {
             "distillation": lambda: bench_distillation(report, scale, device, budget),
-            "precision": lambda: (bench_precision(report, scale, device, budget),
-                                  bench_unroll_profile(report, scale, device, budget)),
+            "precision": lambda: (
+                bench_precision(report, scale, device, budget),
+                bench_unroll_profile(report, scale, device, budget),
+            ),
             "training": lambda: bench_training(report, scale, device, budget),
             "classification": lambda: bench_classification(report, scale, device, budget, work),
             "cifar": lambda: bench_cifar(report, scale, device, budget, work, args.cifar, args.cifar_per_class),

@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -32,8 +32,9 @@ PROBE_MS = 10
 STEADY_FROM = 3
 
 
-def probe(seconds: float, keep_going: Callable[[], bool] | None = None,
-          phase: Callable[[], int] = lambda: 0) -> list[tuple[float, int]]:
+def probe(
+    seconds: float, keep_going: Callable[[], bool] | None = None, phase: Callable[[], int] = lambda: 0
+) -> list[tuple[float, int]]:
     """(stall in ms beyond PROBE_MS, phase() when the timer fired) for a 10 ms timer over
     `seconds` (or while `keep_going()`)."""
     from PySide6.QtCore import QTimer
@@ -67,6 +68,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from galaxy_studio.distill.demo import demo_distill_config, ensure_demo_buffer
     from galaxy_studio.distill.runs import distill_runs_dir
+
     data, buffer = ensure_demo_buffer()
     app, window, panel = distill_window()
     panel.evaluate_when_done.setChecked(False)
@@ -89,18 +91,25 @@ def main() -> int:
         return 1
     idle_p99, busy_p99 = percentile(idle, 99), percentile(busy, 99)
     load = os.getloadavg()
-    print_table([
-        ("load average (1, 5, 15 min)", " ".join(f"{value:.1f}" for value in load) + f" on {os.cpu_count()} CPUs"),
-        ("distillation", f"{iterations} iterations in {seconds:.1f} s ({seconds / max(iterations, 1):.2f} s each), "
-                         f"torch threads {args.threads}"),
-        ("snapshots shown", f"{updates} ({updates / seconds:.1f}/s; one saved per iteration)"),
-        ("probe firings idle / running", f"{len(idle)} / {len(busy)}"),
-        ("idle: max / p99 stall", f"{max(idle):.1f} / {idle_p99:.1f} ms"),
-        ("running: max / p99 stall", f"{max(busy):.1f} / {busy_p99:.1f} ms"),
-        ("running / idle p99", f"{busy_p99 / max(idle_p99, 0.1):.1f}x"),
-        (f"from iteration {STEADY_FROM}: max / p99 stall",
-         f"{max(steady, default=0):.1f} / {percentile(steady, 99) if steady else 0:.1f} ms"),
-    ])
+    print_table(
+        [
+            ("load average (1, 5, 15 min)", " ".join(f"{value:.1f}" for value in load) + f" on {os.cpu_count()} CPUs"),
+            (
+                "distillation",
+                f"{iterations} iterations in {seconds:.1f} s ({seconds / max(iterations, 1):.2f} s each), "
+                f"torch threads {args.threads}",
+            ),
+            ("snapshots shown", f"{updates} ({updates / seconds:.1f}/s; one saved per iteration)"),
+            ("probe firings idle / running", f"{len(idle)} / {len(busy)}"),
+            ("idle: max / p99 stall", f"{max(idle):.1f} / {idle_p99:.1f} ms"),
+            ("running: max / p99 stall", f"{max(busy):.1f} / {busy_p99:.1f} ms"),
+            ("running / idle p99", f"{busy_p99 / max(idle_p99, 0.1):.1f}x"),
+            (
+                f"from iteration {STEADY_FROM}: max / p99 stall",
+                f"{max(steady, default=0):.1f} / {percentile(steady, 99) if steady else 0:.1f} ms",
+            ),
+        ]
+    )
     print(f"max_stall_ms={max(busy):.1f} p99_ms={busy_p99:.1f}")
     return 0
 

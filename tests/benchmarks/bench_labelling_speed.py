@@ -71,8 +71,11 @@ def main() -> int:
                 before = shown["count"]
                 start = time.perf_counter()
                 QTest.keyClick(library.grid, Qt.Key.Key_1 if press % 2 else Qt.Key.Key_2)
-                wait_until(lambda before=before, expected=expected: shown["count"] > before
-                           and library.cutout is not None and library.cutout.source == expected)
+                wait_until(
+                    lambda before=before, expected=expected: (
+                        shown["count"] > before and library.cutout is not None and library.cutout.source == expected
+                    )
+                )
                 app.processEvents()
                 latencies.append((time.perf_counter() - start) * 1000)
                 pause_end = time.perf_counter() + pause_s

@@ -118,17 +118,14 @@ def test_header_only_fits(tmp_path: Path) -> None:
 
 def test_table_only_fits(tmp_path: Path) -> None:
     path = tmp_path / "table.fits"
-    table = fits.BinTableHDU.from_columns(
-        [fits.Column(name="flux", format="E", array=np.arange(3))], name="TABLE"
-    )
+    table = fits.BinTableHDU.from_columns([fits.Column(name="flux", format="E", array=np.arange(3))], name="TABLE")
     fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
     _fails(
-        lambda: read_cutout(path), path,
+        lambda: read_cutout(path),
+        path,
         r"^no image data; HDUs: 0 PRIMARY \(empty\), 1 TABLE \(BinTableHDU\)$",
     )
-    _fails(
-        lambda: read_fits(path, hdu="table"), path, r"HDU 1 TABLE \(BinTableHDU\) has no image data"
-    )
+    _fails(lambda: read_fits(path, hdu="table"), path, r"HDU 1 TABLE \(BinTableHDU\) has no image data")
 
 
 def test_text_named_fits(tmp_path: Path) -> None:
@@ -220,12 +217,11 @@ def test_huge_sparse_fits_thumbnail_uses_little_memory(tmp_path: Path) -> None:
 # --- broken and odd raster images -------------------------------------------------------------
 
 
-def test_huge_png_is_refused_with_its_size(
-    tmp_path: Path, png_claiming: Callable[..., Path]
-) -> None:
+def test_huge_png_is_refused_with_its_size(tmp_path: Path, png_claiming: Callable[..., Path]) -> None:
     path = png_claiming(tmp_path / "huge.png", 20_000, 20_000)
     _fails(
-        lambda: read_cutout(path), path,
+        lambda: read_cutout(path),
+        path,
         r"^image is 20000x20000 \(400 MP\), larger than the 179 MP Pillow limit$",
     )
 

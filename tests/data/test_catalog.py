@@ -170,9 +170,7 @@ def test_csv_without_a_path_column(tmp_path: Path) -> None:
         read_csv_catalog(tmp_path / "nopath.csv")
 
 
-@pytest.mark.parametrize(
-    ("text", "problem"), [("", "CSV file is empty"), ("path,label\n", "no rows")]
-)
+@pytest.mark.parametrize(("text", "problem"), [("", "CSV file is empty"), ("path,label\n", "no rows")])
 def test_empty_csv(tmp_path: Path, text: str, problem: str) -> None:
     (tmp_path / "empty.csv").write_text(text)
     with pytest.raises(CutoutError, match=rf"empty\.csv: .*{problem}"):
@@ -202,8 +200,7 @@ def test_catalog_from_paths_merges_and_reports(tmp_path: Path, galaxy10_file: Wr
     (tmp_path / "readme.txt").write_text("text")
     (tmp_path / "bad.csv").write_text("id\n1\n")
     catalog = catalog_from_paths(
-        [tmp_path / "folder", single, h5_path, tmp_path / "readme.txt", tmp_path / "bad.csv",
-         tmp_path / "gone.png"]
+        [tmp_path / "folder", single, h5_path, tmp_path / "readme.txt", tmp_path / "bad.csv", tmp_path / "gone.png"]
     )
     assert len(catalog.items) == 2 + 1 + 5
     assert catalog.classes == ["a", "b"] + list(GALAXY10_CLASSES)
@@ -240,19 +237,50 @@ def test_detect_format_goes_by_content(tmp_path: Path, galaxy10_file: Writer) ->
     (tmp_path / "f.txt").write_text("SIMPL")
     found = {
         name: detect_format(tmp_path / name)
-        for name in ("a.fits", "b.fits.gz", "renamed.gz", "other.gz", "c.tif", "jpeg.dat",
-                     "d.fits", "e.csv", "f.txt", "missing.png")
+        for name in (
+            "a.fits",
+            "b.fits.gz",
+            "renamed.gz",
+            "other.gz",
+            "c.tif",
+            "jpeg.dat",
+            "d.fits",
+            "e.csv",
+            "f.txt",
+            "missing.png",
+        )
     }
     assert found == {
-        "a.fits": "fits", "b.fits.gz": "fits", "renamed.gz": "fits", "other.gz": "unknown",
-        "c.tif": "tiff", "jpeg.dat": "jpeg", "d.fits": "png", "e.csv": "csv",
-        "f.txt": "unknown", "missing.png": "unknown",
+        "a.fits": "fits",
+        "b.fits.gz": "fits",
+        "renamed.gz": "fits",
+        "other.gz": "unknown",
+        "c.tif": "tiff",
+        "jpeg.dat": "jpeg",
+        "d.fits": "png",
+        "e.csv": "csv",
+        "f.txt": "unknown",
+        "missing.png": "unknown",
     }
     assert detect_format(h5_path) == "hdf5"
 
 
 def test_supported_names() -> None:
-    supported = ["a.FITS", "b.fit", "c.fts", "d.fits.fz", "e.fz", "f.fits.gz", "g.fit.gz",
-                 "h.JPG", "i.jpeg", "j.png", "k.tif", "l.tiff", "m.h5", "n.hdf5"]
+    supported = [
+        "a.FITS",
+        "b.fit",
+        "c.fts",
+        "d.fits.fz",
+        "e.fz",
+        "f.fits.gz",
+        "g.fit.gz",
+        "h.JPG",
+        "i.jpeg",
+        "j.png",
+        "k.tif",
+        "l.tiff",
+        "m.h5",
+        "n.hdf5",
+    ]
     assert all(is_supported_path(name) for name in supported)
     assert not any(is_supported_path(name) for name in ["x.csv", "x.txt", "x.gz", "fits", "x.gif"])

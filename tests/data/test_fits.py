@@ -46,8 +46,7 @@ def _assert_wcs_on_decimated_grid(full: WCS, decimated: WCS, step: int) -> None:
 @pytest.mark.parametrize("name", ["1_15_SDSS_gband.fits", "4_100000_SDSS_gband.fits"])
 def test_sdss_gband_centre_matches_catalogue_position(samples: Path, name: str) -> None:
     rows = {
-        Path(row["fits"]).name: row
-        for row in csv.DictReader((samples / "galaxies_fits.csv").open(encoding="utf-8"))
+        Path(row["fits"]).name: row for row in csv.DictReader((samples / "galaxies_fits.csv").open(encoding="utf-8"))
     }
     cutout = read_fits(samples / name)
     assert cutout.format == "fits"
@@ -226,9 +225,9 @@ def test_gzip_fits_reads_like_the_plain_file(tmp_path: Path, samples: Path) -> N
 def test_tile_compressed_full_and_decimated(tmp_path: Path, name: str) -> None:
     data = np.random.default_rng(2).integers(-5000, 5000, (300, 260)).astype(np.int32)
     header = _tan_header(260, 300)
-    fits.HDUList(
-        [fits.PrimaryHDU(), fits.CompImageHDU(data, header=header, tile_shape=(16, 16))]
-    ).writeto(tmp_path / name)
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header=header, tile_shape=(16, 16))]).writeto(
+        tmp_path / name
+    )
     full = read_fits(tmp_path / name)
     np.testing.assert_array_equal(full.data[:, :, 0], data)
     thumb = read_fits(tmp_path / name, max_side=40)

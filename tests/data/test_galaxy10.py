@@ -83,9 +83,7 @@ def test_decimated_read_keeps_coordinates(galaxy10_file: Writer) -> None:
     assert thumb.scale == 4 and thumb.data.shape == (64, 64, 3)
     np.testing.assert_array_equal(thumb.data, arrays["images"][3][::4, ::4])
     for x, y in [(0, 0), (10, 50), (63, 7)]:
-        np.testing.assert_allclose(
-            thumb.sky_position(x, y), full.sky_position(4 * x, 4 * y), rtol=0, atol=1e-10
-        )
+        np.testing.assert_allclose(thumb.sky_position(x, y), full.sky_position(4 * x, 4 * y), rtol=0, atol=1e-10)
 
 
 def test_open_galaxy10_reuses_the_open_file(galaxy10_file: Writer) -> None:
@@ -141,9 +139,7 @@ def test_full_size_file_opens_without_reading_pixels(tmp_path: Path) -> None:
     path = tmp_path / "Galaxy10_DECals.h5"
     ans = (np.arange(count) % 10).astype(np.uint8)
     with h5py.File(path, "w") as handle:
-        images = handle.create_dataset(
-            "images", shape=(count, 256, 256, 3), dtype=np.uint8, chunks=(1, 256, 256, 3)
-        )
+        images = handle.create_dataset("images", shape=(count, 256, 256, 3), dtype=np.uint8, chunks=(1, 256, 256, 3))
         images[17_000] = 200
         handle.create_dataset("ans", data=ans)
         handle.create_dataset("ra", data=np.linspace(0, 359, count))

@@ -20,7 +20,9 @@ def write_galaxy10_layout(path: Path, n: int) -> None:
     yy, xx = np.mgrid[:256, :256]
     base = (200 * np.exp(-((xx - 128) ** 2 + (yy - 128) ** 2) / 800.0)).astype(np.uint8)
     with h5py.File(path, "w") as h5:
-        images = h5.create_dataset("images", (n, 256, 256, 3), dtype="uint8", chunks=(1, 256, 256, 3), compression="gzip", compression_opts=1)
+        images = h5.create_dataset(
+            "images", (n, 256, 256, 3), dtype="uint8", chunks=(1, 256, 256, 3), compression="gzip", compression_opts=1
+        )
         block = np.repeat(np.repeat(base[None, :, :, None], 100, 0), 3, 3)
         for start in range(0, n, 100):
             images[start : start + 100] = block + (np.arange(100, dtype=np.uint8) % 50)[:, None, None, None]

@@ -14,8 +14,11 @@ from galaxy_studio.data.idx import IdxError, companion_pair, find_idx_pairs, rea
 @pytest.mark.parametrize("name", ["images-idx3-ubyte", "images-idx3-ubyte.gz"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32, np.float64])
 def test_round_trip_keeps_values_shape_and_type(tmp_path: Path, name: str, dtype: type) -> None:
-    values = (np.arange(2 * 3 * 5) - 7).reshape(2, 3, 5).astype(dtype) if dtype != np.uint8 else \
-        np.arange(30, dtype=np.uint8).reshape(2, 3, 5)
+    values = (
+        (np.arange(2 * 3 * 5) - 7).reshape(2, 3, 5).astype(dtype)
+        if dtype != np.uint8
+        else np.arange(30, dtype=np.uint8).reshape(2, 3, 5)
+    )
     path = tmp_path / name
     write_idx(path, values)
     back = read_idx(path)
@@ -64,8 +67,14 @@ def test_truncated_gzip_and_bad_magic_and_trailing_bytes_are_explained(tmp_path:
 
 
 def test_pairs_match_mnist_names_including_the_rebuilt_training_images(tmp_path: Path) -> None:
-    for name in ("train-images-idx3-ubyte.APPROX.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz", "README.md", "lonely-images-idx3-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte.APPROX.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "README.md",
+        "lonely-images-idx3-ubyte",
+    ):
         (tmp_path / name).write_bytes(b"")
     pairs = find_idx_pairs(tmp_path)
     assert [(p.stem, p.images.name, p.labels.name) for p in pairs] == [

@@ -55,9 +55,7 @@ def test_palette_becomes_rgb(tmp_path: Path) -> None:
     image.save(tmp_path / "palette.png")
     cutout = read_raster(tmp_path / "palette.png")
     assert cutout.bands == ["R", "G", "B"]
-    np.testing.assert_array_equal(
-        cutout.data[0, :, :], [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 0, 0]]
-    )
+    np.testing.assert_array_equal(cutout.data[0, :, :], [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 0, 0]])
 
 
 def test_rgba_drops_alpha_and_records_it(tmp_path: Path) -> None:

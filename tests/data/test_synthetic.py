@@ -16,7 +16,7 @@ from PIL import Image
 from galaxy_studio import paths
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES
 from galaxy_studio.data.synthetic import BANDS, MARKER, ensure_demo_set, make_galaxy, write_demo_set
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 
 CLASS = {name: index for index, name in enumerate(GALAXY10_CLASSES)}
 SPIRALS = ("Barred Spiral", "Unbarred Tight Spiral", "Unbarred Loose Spiral")
@@ -133,8 +133,9 @@ def test_merging_pairs_have_two_separated_nuclei() -> None:
 
 
 def test_axis_ratios_order_round_in_between_cigar_and_edge_on_discs_are_thin() -> None:
-    round_, between, cigar = (median_axis_ratio(n) for n in ("Round Smooth", "In-between Round Smooth",
-                                                             "Cigar Shaped Smooth"))
+    round_, between, cigar = (
+        median_axis_ratio(n) for n in ("Round Smooth", "In-between Round Smooth", "Cigar Shaped Smooth")
+    )
     bare, bulged = median_axis_ratio("Edge-on without Bulge"), median_axis_ratio("Edge-on with Bulge")
     assert round_ > 0.85
     assert 0.45 < between < 0.75

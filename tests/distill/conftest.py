@@ -13,15 +13,30 @@ from ..conftest import DEMO_CLASSES, write_demo_classes
 
 
 def tiny_buffer_config(data: Path, out: Path, **changes: object) -> BufferConfig:
-    settings: dict[str, object] = {"experts": 2, "epochs": 3, "width": 8, "size": 16, "crop_fraction": 1.0,
-                                   "batch_size": 8, "device": "cpu", "threads": 2}
+    settings: dict[str, object] = {
+        "experts": 2,
+        "epochs": 3,
+        "width": 8,
+        "size": 16,
+        "crop_fraction": 1.0,
+        "batch_size": 8,
+        "device": "cpu",
+        "threads": 2,
+    }
     settings.update(changes)
     return BufferConfig(data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 
 
 def tiny_distill_config(buffer: Path, data: Path, out: Path, **changes: object) -> DistillConfig:
-    settings: dict[str, object] = {"ipc": 2, "syn_steps": 4, "iterations": 6, "lr_img": 100.0, "device": "cpu",
-                                   "checkpoint_every": 3, "snapshot_every": 2}
+    settings: dict[str, object] = {
+        "ipc": 2,
+        "syn_steps": 4,
+        "iterations": 6,
+        "lr_img": 100.0,
+        "device": "cpu",
+        "checkpoint_every": 3,
+        "snapshot_every": 2,
+    }
     settings.update(changes)
     return DistillConfig(buffer=str(buffer), data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 

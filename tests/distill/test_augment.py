@@ -130,8 +130,10 @@ def test_crop_shifts_by_whole_pixels_within_the_padding() -> None:
             (dy, dx)
             for dy in range(-shift, shift + 1)
             for dx in range(-shift, shift + 1)
-            if torch.equal(shifted[0, max(0, -dy):size - max(0, dy), max(0, -dx):size - max(0, dx)],
-                           original[0, max(0, dy):size + min(0, dy), max(0, dx):size + min(0, dx)])
+            if torch.equal(
+                shifted[0, max(0, -dy) : size - max(0, dy), max(0, -dx) : size - max(0, dx)],
+                original[0, max(0, dy) : size + min(0, dy), max(0, dx) : size + min(0, dx)],
+            )
         ]
         assert len(matches) == 1
         dy, dx = matches[0]
@@ -148,7 +150,7 @@ def test_cutout_zeroes_at_most_a_half_size_square() -> None:
     assert torch.equal(out[:, 0] == 0, out[:, 1] == 0)
     for mask in zeros:
         rows, cols = mask.nonzero(as_tuple=True)
-        assert mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+        assert mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
 
 
 def test_colour_only_shifts_a_flat_grey_image_by_the_brightness_range() -> None:

@@ -16,15 +16,63 @@ def test_buffer_distill_evaluate_from_the_command_line(
     tiny_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     buffer, run = tmp_path / "buffer", tmp_path / "run"
-    assert main(["buffer", str(tiny_set), "--experts", "1", "--epochs", "2", "--width", "8", "--size", "16",
-                 "--crop", "1.0", "--batch-size", "8", "--device", "cpu", "--out", str(buffer)]) == 0
+    assert (
+        main(
+            [
+                "buffer",
+                str(tiny_set),
+                "--experts",
+                "1",
+                "--epochs",
+                "2",
+                "--width",
+                "8",
+                "--size",
+                "16",
+                "--crop",
+                "1.0",
+                "--batch-size",
+                "8",
+                "--device",
+                "cpu",
+                "--out",
+                str(buffer),
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     record = json.loads(out.strip().splitlines()[-1])
     assert record["experts"] == 1 and record["trained_now"] == 1
     assert "buffer: 1 expert(s) x 3 snapshots x" in err and "MB on disk" in err
-    assert main(["distill", str(buffer), str(tiny_set), "--method", "mtt", "--expert-epochs", "1", "--ipc", "1",
-                 "--syn-steps", "3", "--iterations", "2", "--lr-img", "100", "--device", "cpu", "--precision", "bf16",
-                 "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                str(buffer),
+                str(tiny_set),
+                "--method",
+                "mtt",
+                "--expert-epochs",
+                "1",
+                "--ipc",
+                "1",
+                "--syn-steps",
+                "3",
+                "--iterations",
+                "2",
+                "--lr-img",
+                "100",
+                "--device",
+                "cpu",
+                "--precision",
+                "bf16",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     record = json.loads(out.strip().splitlines()[-1])
     assert record["iterations"] == 2 and record["stopped_by"] == "iterations"
@@ -33,8 +81,25 @@ def test_buffer_distill_evaluate_from_the_command_line(
     assert "stage 2 loss" in err
     assert (run / "synthetic.fits").is_file() and (run / "prototypes" / "all.png").is_file()
     assert json.loads((run / "config.json").read_text())["precision"] == "bf16"
-    assert main(["evaluate-synthetic", str(run), str(tiny_set), "--nets", "1", "--epochs", "2",
-                 "--full-epochs", "1", "--device", "cpu", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate-synthetic",
+                str(run),
+                str(tiny_set),
+                "--nets",
+                "1",
+                "--epochs",
+                "2",
+                "--full-epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out, _ = capsys.readouterr()
     lines = out.strip().splitlines()
     report = json.loads(lines[-1])
@@ -54,9 +119,11 @@ def test_errors_are_one_line(tiny_set: Path, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_help_of_the_distill_commands_does_not_import_torch() -> None:
-    code = ("import sys\nfrom galaxy_studio.cli import build_parser\n"
-            "for name in ('buffer', 'distill', 'evaluate-synthetic'):\n"
-            "    try:\n        build_parser().parse_args([name, '--help'])\n    except SystemExit:\n        pass\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys\nfrom galaxy_studio.cli import build_parser\n"
+        "for name in ('buffer', 'distill', 'evaluate-synthetic'):\n"
+        "    try:\n        build_parser().parse_args([name, '--help'])\n    except SystemExit:\n        pass\n"
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxy_studio.distill.evaluate import FULL_CACHE_FILE, SET_NAMES, EvaluationProtocol, evaluate_synthetic, format_table
+from galaxy_studio.distill.evaluate import (
+    FULL_CACHE_FILE,
+    SET_NAMES,
+    EvaluationProtocol,
+    evaluate_synthetic,
+    format_table,
+)
 from galaxy_studio.distill.runner import distill
 from galaxy_studio.events import Progressed
 from galaxy_studio.model.errors import ModelError
@@ -53,8 +59,9 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
 
 def test_by_default_the_full_row_is_the_buffers_experts_at_no_cost(tiny_run: Path, tiny_buffer: Path) -> None:
     events: list[object] = []
-    report = evaluate_synthetic(tiny_run, protocol=EvaluationProtocol(nets=2, epochs=4, device="cpu"),
-                                emit=events.append)
+    report = evaluate_synthetic(
+        tiny_run, protocol=EvaluationProtocol(nets=2, epochs=4, device="cpu"), emit=events.append
+    )
     metadata = json.loads((tiny_buffer / "buffer.json").read_text())
     experts = [expert["test_accuracy"] for expert in metadata["experts"]]
     assert report["full"]["source"] == "experts" and report["full"]["accuracies"] == experts

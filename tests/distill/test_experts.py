@@ -11,7 +11,7 @@ import torch
 
 from galaxy_studio.distill.experts import BUFFER_FILE, buffer_bytes, expert_file, open_buffer, train_experts
 from galaxy_studio.distill.params import flat_parameters
-from galaxy_studio.events import BufferPlanned, CancelToken, Cancelled, MetricLogged
+from galaxy_studio.events import BufferPlanned, Cancelled, CancelToken, MetricLogged
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
 
@@ -44,7 +44,8 @@ def test_size_on_disk_is_announced_before_training_and_matches(tiny_set: Path, t
     result = train_experts(config, emit=events.append)
     planned = [event for event in events if isinstance(event, BufferPlanned)]
     assert len(planned) == 1 and events.index(planned[0]) < min(
-        i for i, event in enumerate(events) if isinstance(event, MetricLogged))
+        i for i, event in enumerate(events) if isinstance(event, MetricLogged)
+    )
     assert planned[0].bytes == buffer_bytes(1, 2, planned[0].parameters, "float16") == 3 * planned[0].parameters * 2
     trajectory = open_buffer(tmp_path / "half").trajectory(0)
     assert trajectory.dtype == np.float16

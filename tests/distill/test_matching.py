@@ -35,14 +35,20 @@ def mlp() -> nn.Module:
 def mlp_by_hand(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The same MLP written from slices of the flat vector (weight, bias, weight, bias)."""
     d = CHANNELS * SIZE * SIZE
-    w1, rest = theta[: HIDDEN * d].view(HIDDEN, d), theta[HIDDEN * d:]
+    w1, rest = theta[: HIDDEN * d].view(HIDDEN, d), theta[HIDDEN * d :]
     b1, rest = rest[:HIDDEN], rest[HIDDEN:]
-    w2, b2 = rest[: CLASSES * HIDDEN].view(CLASSES, HIDDEN), rest[CLASSES * HIDDEN:]
+    w2, b2 = rest[: CLASSES * HIDDEN].view(CLASSES, HIDDEN), rest[CLASSES * HIDDEN :]
     return torch.tanh(x.flatten(1) @ w1.T + b1) @ w2.T + b2
 
 
-def problem(net: nn.Module, n: int = 6, size: int = SIZE, channels: int = CHANNELS, drift: float = 0.05,
-            dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def problem(
+    net: nn.Module,
+    n: int = 6,
+    size: int = SIZE,
+    channels: int = CHANNELS,
+    drift: float = 0.05,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = seeded(11)
     start = flat_parameters(net).to(dtype)
     target = start + drift * torch.randn(start.shape, generator=generator, dtype=dtype)
@@ -51,8 +57,9 @@ def problem(net: nn.Module, n: int = 6, size: int = SIZE, channels: int = CHANNE
     return start, target, images, labels
 
 
-def naive_unroll(start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
-                 lr: float, steps: int) -> tuple[float, torch.Tensor, torch.Tensor]:
+def naive_unroll(
+    start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, labels: torch.Tensor, lr: float, steps: int
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     """MTT as the paper writes it: a python loop of SGD steps with create_graph, one backward."""
     x = images.clone().requires_grad_(True)
     log_lr = torch.tensor(math.log(lr), dtype=torch.float64, requires_grad=True)
@@ -66,8 +73,9 @@ def naive_unroll(start: torch.Tensor, target: torch.Tensor, images: torch.Tensor
     return float(loss.detach()), grad_x, grad_log_lr
 
 
-def naive_tesla(start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
-                lr: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def naive_tesla(
+    start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, labels: torch.Tensor, lr: float, steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """TESLA's direct-term gradient: every theta_i held fixed, alpha only through sum_i g_i."""
     thetas, grads = [start], []
     for _ in range(steps):
@@ -85,12 +93,34 @@ def naive_tesla(start: torch.Tensor, target: torch.Tensor, images: torch.Tensor,
     return grad_x, -lr * (adjoint * sum(grads)).sum()
 
 
-def run(net: nn.Module, start: torch.Tensor, target: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
-        lr: float, steps: int, memory: str, *, batch_syn: int | None = None, strategy: str = "none",
-        seed: int = 5) -> MatchOutcome:
+def run(
+    net: nn.Module,
+    start: torch.Tensor,
+    target: torch.Tensor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    lr: float,
+    steps: int,
+    memory: str,
+    *,
+    batch_syn: int | None = None,
+    strategy: str = "none",
+    seed: int = 5,
+) -> MatchOutcome:
     log_lr = torch.tensor(math.log(lr), dtype=start.dtype)
-    return match_trajectory(net, start, target, images, labels, log_lr, syn_steps=steps, batch_syn=batch_syn,
-                            strategy=strategy, memory=memory, generator=seeded(seed))
+    return match_trajectory(
+        net,
+        start,
+        target,
+        images,
+        labels,
+        log_lr,
+        syn_steps=steps,
+        batch_syn=batch_syn,
+        strategy=strategy,
+        memory=memory,
+        generator=seeded(seed),
+    )
 
 
 def tiny_convnet(dtype: torch.dtype = torch.float64) -> nn.Module:
@@ -212,8 +242,18 @@ def test_matching_loss_is_the_loss_without_gradients(memory: str) -> None:
     start, target, images, labels = problem(net, n=8, size=8, channels=3)
     outcome = run(net, start, target, images, labels, 0.05, 4, memory, batch_syn=3, strategy="dsa", seed=9)
     with torch.no_grad():
-        loss = matching_loss(net, start, target, images, labels, torch.tensor(math.log(0.05), dtype=torch.float64),
-                             syn_steps=4, batch_syn=3, strategy="dsa", generator=seeded(9))
+        loss = matching_loss(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            torch.tensor(math.log(0.05), dtype=torch.float64),
+            syn_steps=4,
+            batch_syn=3,
+            strategy="dsa",
+            generator=seeded(9),
+        )
     assert loss == pytest.approx(outcome.loss, rel=1e-12)
 
 
@@ -231,8 +271,19 @@ def test_the_callers_tensors_are_left_alone() -> None:
     start, target, images, labels = problem(net)
     saved = start.clone(), images.clone()
     log_lr = torch.tensor(math.log(0.3), dtype=torch.float64, requires_grad=True)
-    match_trajectory(net, start, target, images, labels, log_lr, syn_steps=2, batch_syn=None, strategy="none",
-                     memory="full", generator=seeded(0))
+    match_trajectory(
+        net,
+        start,
+        target,
+        images,
+        labels,
+        log_lr,
+        syn_steps=2,
+        batch_syn=None,
+        strategy="none",
+        memory="full",
+        generator=seeded(0),
+    )
     assert torch.equal(start, saved[0]) and torch.equal(images, saved[1])
     assert not images.requires_grad and not start.requires_grad and log_lr.grad is None
     assert all(p.grad is None for p in net.parameters())

@@ -28,8 +28,9 @@ def test_each_net_trained_together_matches_it_trained_alone() -> None:
     optimizer = torch.optim.SGD(together.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     generators = [seeded_generator(1, k) for k in range(2)]
     for _ in range(3):
-        losses = train_batch_epoch(together, optimizer, images, labels, batch_size=4, strategy="galaxy",
-                                   generators=generators)
+        losses = train_batch_epoch(
+            together, optimizer, images, labels, batch_size=4, strategy="galaxy", generators=generators
+        )
     for k, net in enumerate(_nets(2)):
         alone = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
         generator = seeded_generator(1, k)

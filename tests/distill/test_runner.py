@@ -15,8 +15,8 @@ from galaxy_studio.distill.matching import MEMORY_MODES
 from galaxy_studio.distill.run_state import HISTORY_FILE, STATE_FILE
 from galaxy_studio.distill.runner import distill, snapshot_path
 from galaxy_studio.events import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     IterationFinished,
     MetricLogged,
     Progressed,
@@ -38,8 +38,9 @@ def test_torch_free_copies_of_the_mode_names_match() -> None:
 
 def test_a_run_emits_metrics_snapshots_and_writes_its_folder(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
     events: list[object] = []
-    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "run", method="mtt", expert_epochs=2,
-                                 max_start_epoch=2, iterations=5)
+    config = tiny_distill_config(
+        tiny_buffer, tiny_set, tmp_path / "run", method="mtt", expert_epochs=2, max_start_epoch=2, iterations=5
+    )
     result = distill(config, emit=events.append)
     assert result.iterations == 5 and result.stopped_by == "iterations" and result.resumed_from == 0
     losses = [e.value for e in events if isinstance(e, MetricLogged) and e.name == "matching_loss"]
@@ -83,8 +84,17 @@ def test_stm_measures_validation_loss_and_reports_stage_changes(
     # With 3 values a trend test needs |r| > 3 standard errors = 3: impossible, so the stage
     # simply lasts max_stage=4 iterations; fine-tuning then decays lr_img 100 -> 80 -> 64 -> 51.2
     # < 60 at iterations 5, 6, 7, and the schedule stops the run before iterations=10.
-    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "stm", method="stm", iterations=10,
-                                 pearson_window=3, max_stage=4, finetune_every=1, min_lr_img=60.0)
+    config = tiny_distill_config(
+        tiny_buffer,
+        tiny_set,
+        tmp_path / "stm",
+        method="stm",
+        iterations=10,
+        pearson_window=3,
+        max_stage=4,
+        finetune_every=1,
+        min_lr_img=60.0,
+    )
     result = distill(config, emit=events.append)
     validation = [e for e in events if isinstance(e, MetricLogged) and e.name == "validation_loss"]
     stages = [e for e in events if isinstance(e, StageAdvanced)]
@@ -109,8 +119,7 @@ def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: 
 
     split_dir = tmp_path / "split"
     with pytest.raises(Cancelled):
-        distill(tiny_distill_config(tiny_buffer, tiny_set, split_dir, **changes), emit=kill_during_fifth,
-                cancel=cancel)
+        distill(tiny_distill_config(tiny_buffer, tiny_set, split_dir, **changes), emit=kill_during_fifth, cancel=cancel)
     assert (split_dir / STATE_FILE).is_file() and not (split_dir / "synthetic.npz").exists()
     resumed = distill(tiny_distill_config(tiny_buffer, tiny_set, split_dir, **changes))
     assert resumed.resumed_from == 3 and resumed.iterations == 6
@@ -119,12 +128,14 @@ def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: 
     assert second.lr == pytest.approx(first.lr, rel=1e-6)
     history = [json.loads((folder / HISTORY_FILE).read_text()) for folder in (tmp_path / "whole", split_dir)]
     assert [row["expert"] for row in history[0]] == [row["expert"] for row in history[1]]
-    np.testing.assert_allclose([row["matching_loss"] for row in history[1]],
-                               [row["matching_loss"] for row in history[0]], rtol=1e-5)
+    np.testing.assert_allclose(
+        [row["matching_loss"] for row in history[1]], [row["matching_loss"] for row in history[0]], rtol=1e-5
+    )
 
 
-def test_a_checkpoint_from_before_the_precision_and_clamp_settings_resumes(tiny_buffer: Path, tiny_set: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_checkpoint_from_before_the_precision_and_clamp_settings_resumes(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
     import torch
 
     out = tmp_path / "older"
@@ -204,8 +215,9 @@ def test_readability_is_measured_at_every_snapshot_and_noise_is_warned_once(
     tiny_buffer: Path, tiny_set: Path, tmp_path: Path
 ) -> None:
     events: list[object] = []
-    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "loud", method="mtt", expert_epochs=1,
-                                 lr_img=1e5, clamp=False)
+    config = tiny_distill_config(
+        tiny_buffer, tiny_set, tmp_path / "loud", method="mtt", expert_epochs=1, lr_img=1e5, clamp=False
+    )
     result = distill(config, emit=events.append)
     outside = [event for event in events if isinstance(event, MetricLogged) and event.name == "outside_fraction"]
     assert [event.step for event in outside] == [0, 2, 4, 6]
@@ -221,8 +233,9 @@ def test_clamping_keeps_every_pixel_within_the_real_range_even_at_a_huge_image_l
     from galaxy_studio.distill.experts import load_buffer_data, open_buffer
     from galaxy_studio.distill.readability import ReadabilityReference
 
-    config = tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "clamped", method="mtt", expert_epochs=1,
-                                 lr_img=1e5, clamp=True)
+    config = tiny_distill_config(
+        tiny_buffer, tiny_set, tmp_path / "clamped", method="mtt", expert_epochs=1, lr_img=1e5, clamp=True
+    )
     result = distill(config)
     images = load_synthetic(result.synthetic).images
     reference = ReadabilityReference(load_buffer_data(open_buffer(tiny_buffer)).train_images)

@@ -12,17 +12,27 @@ from PIL import Image
 from galaxy_studio import run_folders
 from galaxy_studio.distill import run_state, runner, runs
 from galaxy_studio.distill.evolution import class_rows, evenly_spaced, write_evolution_gif, write_evolution_strip
-from galaxy_studio.distill.runs import list_distill_runs, load_snapshot, read_distill_run, save_evaluation, snapshot_steps
+from galaxy_studio.distill.runs import (
+    list_distill_runs,
+    load_snapshot,
+    read_distill_run,
+    save_evaluation,
+    snapshot_steps,
+)
 from galaxy_studio.distill.timing import estimate_iteration_seconds
-from galaxy_studio.events import CancelToken, Cancelled, IterationFinished, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, IterationFinished, Progressed
 from galaxy_studio.model.errors import ModelError
 
 from .conftest import tiny_distill_config
 
 
 def test_the_torch_free_file_names_match_the_runner() -> None:
-    assert (run_folders.CONFIG_FILE, runs.STATE_FILE, run_folders.HISTORY_FILE, runs.SNAPSHOT_DIR) == \
-        (runner.CONFIG_FILE, run_state.STATE_FILE, run_state.HISTORY_FILE, runner.SNAPSHOT_DIR)
+    assert (run_folders.CONFIG_FILE, runs.STATE_FILE, run_folders.HISTORY_FILE, runs.SNAPSHOT_DIR) == (
+        runner.CONFIG_FILE,
+        run_state.STATE_FILE,
+        run_state.HISTORY_FILE,
+        runner.SNAPSHOT_DIR,
+    )
     assert runs.snapshot_file("r", 42) == runner.snapshot_path("r", 42)
 
 
@@ -37,8 +47,11 @@ def finished_and_cancelled(tiny_buffer: Path, tiny_set: Path, tmp_path_factory: 
             token.set()
 
     with pytest.raises(Cancelled):
-        runner.distill(tiny_distill_config(tiny_buffer, tiny_set, root / "cancelled", iterations=50),
-                       emit=cancel_after_four, cancel=token)
+        runner.distill(
+            tiny_distill_config(tiny_buffer, tiny_set, root / "cancelled", iterations=50),
+            emit=cancel_after_four,
+            cancel=token,
+        )
     (root / "not-a-run").mkdir()
     return root
 

@@ -23,9 +23,9 @@ from galaxy_studio.distill.autoencoder import (
     warmup_factor,
 )
 from galaxy_studio.distill.flat_data import load_flat_data
-from galaxy_studio.distill.unsupervised import joint_loss_terms, distill_unsupervised
+from galaxy_studio.distill.unsupervised import distill_unsupervised, joint_loss_terms
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 
 SIDE = 10
 CLASSES = 3
@@ -53,9 +53,20 @@ def tiny_idx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny_config(data: Path, out: Path, **changes: object) -> UnsupervisedConfig:
-    settings: dict[str, object] = {"samples": 12, "hidden": 8, "batch_size": 8, "lr": 0.01, "lr_syn": 0.02,
-                                   "pretrain_epochs": 4, "patience": 2, "epochs": 3, "warmup_epochs": 2,
-                                   "fresh_nets": 2, "fresh_epochs": 60, "device": "cpu"}
+    settings: dict[str, object] = {
+        "samples": 12,
+        "hidden": 8,
+        "batch_size": 8,
+        "lr": 0.01,
+        "lr_syn": 0.02,
+        "pretrain_epochs": 4,
+        "patience": 2,
+        "epochs": 3,
+        "warmup_epochs": 2,
+        "fresh_nets": 2,
+        "fresh_epochs": 60,
+        "device": "cpu",
+    }
     settings.update(changes)
     return UnsupervisedConfig(data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 
@@ -102,8 +113,9 @@ def test_diversity_is_half_the_mean_squared_pairwise_distance_per_value() -> Non
 def test_repulsion_is_the_mean_negative_log_nearest_neighbour_distance() -> None:
     s = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0], [4.0, 4.0, 4.0, 4.0]])
     nearest = torch.tensor([4.0, 1.0, 1.0, 16.0 + 4.0 + 9.0 + 16.0])
-    assert float(nearest_neighbour_repulsion(s)) == pytest.approx(float(-torch.log(nearest / 4 + 1e-4).mean()),
-                                                                  rel=1e-5)
+    assert float(nearest_neighbour_repulsion(s)) == pytest.approx(
+        float(-torch.log(nearest / 4 + 1e-4).mean()), rel=1e-5
+    )
     (push,) = torch.autograd.grad(nearest_neighbour_repulsion(s.requires_grad_(True)), s)
     assert push[1, 2] > 0 > push[2, 2]  # lowering the loss moves the two closest samples apart
 
@@ -122,8 +134,14 @@ def test_warmup_silences_reconstruction_and_diversity_but_not_the_rest() -> None
     cold = {name: term.detach() for name, term in joint_loss_terms(config, autoencoder, head, s, x, y, 0.0).items()}
     assert float(cold["total"]) == pytest.approx(float(cold["cls"] + 2.0 * cold["grad"]), rel=1e-6)
     warm = {name: term.detach() for name, term in joint_loss_terms(config, autoencoder, head, s, x, y, 0.5).items()}
-    expected = (warm["cls"] + 0.5 * 3.0 * warm["rec"] + 2.0 * warm["grad"] - 0.5 * 5.0 * warm["div"]
-                + 0.5 * 7.0 * warm["real_rec"] + 0.5 * 0.5 * warm["repel"])
+    expected = (
+        warm["cls"]
+        + 0.5 * 3.0 * warm["rec"]
+        + 2.0 * warm["grad"]
+        - 0.5 * 5.0 * warm["div"]
+        + 0.5 * 7.0 * warm["real_rec"]
+        + 0.5 * 0.5 * warm["repel"]
+    )
     assert float(warm["total"]) == pytest.approx(float(expected), rel=1e-6)
 
 
@@ -174,23 +192,52 @@ def test_cancelled_run_resumes_to_the_same_samples(tiny_idx: Path, tmp_path: Pat
 
 
 def test_galaxy_cutouts_flatten_in_grey_or_colour(tiny_set: Path) -> None:
-    grey = load_flat_data(tiny_set, size=12, crop_fraction=1.0, colour=False, val_fraction=0.2, test_fraction=0.2,
-                          seed=0)
-    colour = load_flat_data(tiny_set, size=12, crop_fraction=1.0, colour=True, val_fraction=0.2, test_fraction=0.2,
-                            seed=0)
+    grey = load_flat_data(
+        tiny_set, size=12, crop_fraction=1.0, colour=False, val_fraction=0.2, test_fraction=0.2, seed=0
+    )
+    colour = load_flat_data(
+        tiny_set, size=12, crop_fraction=1.0, colour=True, val_fraction=0.2, test_fraction=0.2, seed=0
+    )
     assert grey.shape == (1, 12, 12) and colour.shape == (3, 12, 12)
     assert colour.train_x.shape[1] == 3 * 144 and len(grey.classes) == 3
     assert 0.0 <= colour.train_x.min() and colour.train_x.max() <= 1.0 and colour.train_x.std() > 0.01
     assert len(grey.train_x) + len(grey.val_x) + len(grey.test_x) == 36
 
 
-def test_cli_end_to_end_prints_a_json_summary(tiny_idx: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_end_to_end_prints_a_json_summary(
+    tiny_idx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli-run"
-    code = main(["distill-unsupervised", str(tiny_idx), "--samples", "9", "--out", str(out), "--json", "--hidden",
-                 "8", "--batch-size", "8", "--lr", "0.01", "--pretrain-epochs", "3", "--epochs", "2",
-                 "--warmup-epochs", "1", "--fresh-nets", "1", "--fresh-epochs", "40", "--anti-collapse", "--device",
-                 "cpu"])
+    code = main(
+        [
+            "distill-unsupervised",
+            str(tiny_idx),
+            "--samples",
+            "9",
+            "--out",
+            str(out),
+            "--json",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "8",
+            "--lr",
+            "0.01",
+            "--pretrain-epochs",
+            "3",
+            "--epochs",
+            "2",
+            "--warmup-epochs",
+            "1",
+            "--fresh-nets",
+            "1",
+            "--fresh-epochs",
+            "40",
+            "--anti-collapse",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["joint_val_accuracy"] > 0.9 and sum(summary["predicted_counts"]) == 9
@@ -200,8 +247,9 @@ def test_cli_end_to_end_prints_a_json_summary(tiny_idx: Path, tmp_path: Path,
     assert json.loads((out / "config.json").read_text())["l_repel"] > 0
 
 
-def test_cli_reports_a_truncated_idx_file_in_one_line(tiny_idx: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_a_truncated_idx_file_in_one_line(
+    tiny_idx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     for file in tiny_idx.iterdir():
@@ -213,9 +261,9 @@ def test_cli_reports_a_truncated_idx_file_in_one_line(tiny_idx: Path, tmp_path: 
     assert len(err) == 1 and "train-labels-idx1-ubyte.gz: damaged or truncated gzip stream" in err[0]
 
 
-def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(
+    tiny_idx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import galaxy_studio.distill.run_state as module
 
     write, calls = module.write_bytes_atomically, []
@@ -228,8 +276,26 @@ def test_disk_full_is_one_line_and_the_last_checkpoint_resumes(tiny_idx: Path, t
 
     monkeypatch.setattr(module, "write_bytes_atomically", full_after_first_checkpoint)
     out = tmp_path / "full"
-    args = ["distill-unsupervised", str(tiny_idx), "--samples", "6", "--out", str(out), "--hidden", "8",
-            "--pretrain-epochs", "3", "--epochs", "1", "--fresh-nets", "1", "--fresh-epochs", "5", "--device", "cpu"]
+    args = [
+        "distill-unsupervised",
+        str(tiny_idx),
+        "--samples",
+        "6",
+        "--out",
+        str(out),
+        "--hidden",
+        "8",
+        "--pretrain-epochs",
+        "3",
+        "--epochs",
+        "1",
+        "--fresh-nets",
+        "1",
+        "--fresh-epochs",
+        "5",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("galaxy-studio: error: ") and "No space left on device" in err[-1]

@@ -31,7 +31,11 @@ def test_embed_then_cluster_with_labels(demo_set: Path, tmp_path: Path, capsys: 
     lines = capsys.readouterr().out.strip().splitlines()
     report = json.loads(lines[-1])
     assert [(row["method"], row["k"]) for row in report["results"]] == [
-        ("kmeans", 3), ("kmeans", 10), ("spectral", 3), ("spectral", 10)]
+        ("kmeans", 3),
+        ("kmeans", 10),
+        ("spectral", 3),
+        ("spectral", 10),
+    ]
     for row in report["results"]:
         assert sum(row["sizes"]) == 90 and len(row["sizes"]) == row["k"]
         score = row["score"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from galaxy_studio.events import CancelToken, Cancelled, MetricLogged, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, MetricLogged, Progressed
 from galaxy_studio.explore import encoding
 from galaxy_studio.explore.autoencoder import AutoencoderConfig, load_autoencoder, train_autoencoder
 from galaxy_studio.explore.embeddings import EmbedConfig, embed
@@ -20,8 +20,15 @@ from ..conftest import DEMO_CLASSES, DEMO_PER_CLASS
 
 
 def _tiny_autoencoder(demo_set: Path, **changes: object) -> EmbedConfig:
-    settings: dict[str, object] = {"size": 16, "crop_fraction": 1.0, "latent": 8, "autoencoder_width": 8,
-                                   "autoencoder_epochs": 2, "device": "cpu", "threads": 2}
+    settings: dict[str, object] = {
+        "size": 16,
+        "crop_fraction": 1.0,
+        "latent": 8,
+        "autoencoder_width": 8,
+        "autoencoder_epochs": 2,
+        "device": "cpu",
+        "threads": 2,
+    }
     settings.update(changes)
     return EmbedConfig(data=str(demo_set), **settings)  # type: ignore[arg-type]
 
@@ -53,8 +60,14 @@ def test_feature_extractor_of_torchvision_vgg11_keeps_the_4096_wide_layers() -> 
 
 
 def test_classifier_embeddings_have_the_right_shape_and_are_deterministic(trained_run: object, demo_set: Path) -> None:
-    config = EmbedConfig(data=str(demo_set), source="model", model=trained_run.run_dir, device="cpu",  # type: ignore[attr-defined]
-                         use_cache=False, batch_size=32)
+    config = EmbedConfig(
+        data=str(demo_set),
+        source="model",
+        model=trained_run.run_dir,
+        device="cpu",  # type: ignore[attr-defined]
+        use_cache=False,
+        batch_size=32,
+    )
     events: list[object] = []
     first = embed(config, emit=events.append)
     second = embed(config)
@@ -69,8 +82,19 @@ def test_classifier_embeddings_have_the_right_shape_and_are_deterministic(traine
 def test_autoencoder_reduces_reconstruction_loss(demo_set: Path, tmp_path: Path) -> None:
     events: list[object] = []
     result = train_autoencoder(
-        AutoencoderConfig(data=str(demo_set), out=str(tmp_path / "ae.pt"), size=16, crop_fraction=1.0, latent=8,
-                          width=8, epochs=6, batch_size=16, lr=3e-3, device="cpu", threads=2),
+        AutoencoderConfig(
+            data=str(demo_set),
+            out=str(tmp_path / "ae.pt"),
+            size=16,
+            crop_fraction=1.0,
+            latent=8,
+            width=8,
+            epochs=6,
+            batch_size=16,
+            lr=3e-3,
+            device="cpu",
+            threads=2,
+        ),
         emit=events.append,
     )
     assert len(result.val_losses) == 7 and result.images == len(DEMO_CLASSES) * DEMO_PER_CLASS
@@ -90,9 +114,19 @@ def test_autoencoder_learns_more_than_the_mean_image(demo_set: Path, tmp_path: P
     from galaxy_studio.model.datasets import prepare_pixels
     from galaxy_studio.model.preprocessing import normalise
 
-    config = AutoencoderConfig(data=str(demo_set), out=str(tmp_path / "ae.pt"), size=32, crop_fraction=1.0,
-                               latent=8, width=8, epochs=30, batch_size=16, lr=3e-3, device="cpu",
-                               threads=2)
+    config = AutoencoderConfig(
+        data=str(demo_set),
+        out=str(tmp_path / "ae.pt"),
+        size=32,
+        crop_fraction=1.0,
+        latent=8,
+        width=8,
+        epochs=30,
+        batch_size=16,
+        lr=3e-3,
+        device="cpu",
+        threads=2,
+    )
     result = train_autoencoder(config)
     inventory = open_inventory(config.data)
     prep = display_preprocessing(inventory, size=32, crop_fraction=1.0)
@@ -124,9 +158,20 @@ def test_cancelled_autoencoder_writes_nothing(demo_set: Path, tmp_path: Path) ->
             cancel.set()
 
     with pytest.raises(Cancelled):
-        train_autoencoder(AutoencoderConfig(data=str(demo_set), out=str(tmp_path / "ae.pt"), size=16,
-                                            crop_fraction=1.0, latent=4, width=4, epochs=5, device="cpu"),
-                          emit=stop_after_first_epoch, cancel=cancel)
+        train_autoencoder(
+            AutoencoderConfig(
+                data=str(demo_set),
+                out=str(tmp_path / "ae.pt"),
+                size=16,
+                crop_fraction=1.0,
+                latent=4,
+                width=4,
+                epochs=5,
+                device="cpu",
+            ),
+            emit=stop_after_first_epoch,
+            cancel=cancel,
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -143,8 +188,9 @@ def test_cache_hit_skips_computing(demo_set: Path, monkeypatch: pytest.MonkeyPat
     assert np.array_equal(again.vectors, first.vectors) and again.items == first.items
 
 
-def test_cache_is_invalidated_when_the_model_file_changes(trained_run: object, demo_set: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_is_invalidated_when_the_model_file_changes(
+    trained_run: object, demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(Path(trained_run.checkpoint).read_bytes())  # type: ignore[attr-defined]
     config = EmbedConfig(data=str(demo_set), source="model", model=str(checkpoint), device="cpu")
@@ -175,8 +221,9 @@ def test_a_flat_folder_gives_unlabelled_embeddings(demo_set: Path, tmp_path: Pat
     assert not unlabelled.has_labels and unlabelled.labels.tolist() == [-1] * 12
 
 
-def test_backbone_without_weights_says_what_to_do(demo_set: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_backbone_without_weights_says_what_to_do(
+    demo_set: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     config = EmbedConfig(data=str(demo_set), source="backbone", backbone="mobilenet_v3_small", device="cpu")
     with pytest.raises(ModelError, match="no local weights for mobilenet_v3_small: pass a weights file"):
@@ -188,16 +235,31 @@ def test_backbone_from_a_local_weights_file(demo_set: Path, tmp_path: Path) -> N
 
     weights = tmp_path / "mobilenet.pth"
     torch.save(torchvision.models.mobilenet_v3_small(weights=None).state_dict(), weights)
-    config = EmbedConfig(data=str(demo_set), source="backbone", backbone="mobilenet_v3_small",
-                         weights_path=str(weights), size=32, crop_fraction=1.0, device="cpu", use_cache=False)
+    config = EmbedConfig(
+        data=str(demo_set),
+        source="backbone",
+        backbone="mobilenet_v3_small",
+        weights_path=str(weights),
+        size=32,
+        crop_fraction=1.0,
+        device="cpu",
+        use_cache=False,
+    )
     embeddings = embed(config)
     assert embeddings.vectors.shape == (len(embeddings), 1024)
     assert embeddings.source.startswith(f"backbone mobilenet_v3_small ({weights})")
     wrong = tmp_path / "wrong.pth"
     torch.save({"weight": torch.zeros(2)}, wrong)
     with pytest.raises(ModelError, match=r"wrong\.pth: the weights do not fit torchvision's mobilenet_v3_small"):
-        embed(EmbedConfig(data=str(demo_set), source="backbone", backbone="mobilenet_v3_small",
-                          weights_path=str(wrong), device="cpu"))
+        embed(
+            EmbedConfig(
+                data=str(demo_set),
+                source="backbone",
+                backbone="mobilenet_v3_small",
+                weights_path=str(wrong),
+                device="cpu",
+            )
+        )
 
 
 def test_config_errors_are_clear() -> None:
@@ -207,8 +269,9 @@ def test_config_errors_are_clear() -> None:
         EmbedConfig(data="x", size=60)
 
 
-def test_project_images_all_embedded_with_current_human_labels(demo_set: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_project_images_all_embedded_with_current_human_labels(
+    demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from galaxy_studio.labels.schemes import ClassScheme
     from galaxy_studio.labels.store import Project
 
@@ -253,6 +316,10 @@ def test_orientation_average_is_invariant_to_rotations_and_flips() -> None:
     average = OrientationAverage(network)
     with torch.no_grad():
         reference = average(images)
-        for changed in (torch.rot90(images, 1, dims=(-2, -1)), images.flip(-1), torch.rot90(images.flip(-2), 3, dims=(-2, -1))):
+        for changed in (
+            torch.rot90(images, 1, dims=(-2, -1)),
+            images.flip(-1),
+            torch.rot90(images.flip(-2), 3, dims=(-2, -1)),
+        ):
             assert torch.allclose(average(changed), reference, atol=1e-5)
         assert not torch.allclose(network(torch.rot90(images, 1, dims=(-2, -1))), network(images), atol=1e-3)

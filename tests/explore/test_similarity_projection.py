@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 from galaxy_studio.explore.projection import map_2d, reduce_pca
 from galaxy_studio.explore.similarity import SimilarityIndex
 from galaxy_studio.model.errors import ModelError

@@ -26,9 +26,11 @@ SYN_STEPS = 20 if ON == "cuda" else 4
 # Every module here: `pytestmark = GPU`.
 GPU = [
     pytest.mark.gpu,
-    pytest.mark.skipif(ON == "cuda" and not HAS_CUDA,
-                       reason="CUDA is not available (torch.cuda.is_available() is False): these tests need an "
-                              "NVIDIA GPU; GALAXY_STUDIO_GPU_TESTS_ON=cpu runs them on the CPU"),
+    pytest.mark.skipif(
+        ON == "cuda" and not HAS_CUDA,
+        reason="CUDA is not available (torch.cuda.is_available() is False): these tests need an "
+        "NVIDIA GPU; GALAXY_STUDIO_GPU_TESTS_ON=cpu runs them on the CPU",
+    ),
 ]
 needs_both_devices = pytest.mark.skipif(ON != "cuda", reason="compares CUDA with the CPU; runs on a GPU only")
 
@@ -41,8 +43,9 @@ def device() -> torch.device:
 @pytest.fixture(scope="session")
 def galaxies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """120 procedural galaxies in three classes, a folder per class, large enough for 64 px."""
-    return write_demo_classes(tmp_path_factory.mktemp("gpu-galaxies"), CLASSES, per_class=40,
-                              size=max(SIZE, 32) + 8, seed=11)
+    return write_demo_classes(
+        tmp_path_factory.mktemp("gpu-galaxies"), CLASSES, per_class=40, size=max(SIZE, 32) + 8, seed=11
+    )
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +55,17 @@ def gpu_buffer(galaxies: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     from galaxy_studio.distill.experts import train_experts
 
     out = tmp_path_factory.mktemp("gpu-buffers") / "buffer"
-    train_experts(BufferConfig(data=str(galaxies), out_dir=str(out), experts=2, epochs=3, width=WIDTH, size=SIZE,
-                               crop_fraction=1.0, batch_size=32, device=ON))
+    train_experts(
+        BufferConfig(
+            data=str(galaxies),
+            out_dir=str(out),
+            experts=2,
+            epochs=3,
+            width=WIDTH,
+            size=SIZE,
+            crop_fraction=1.0,
+            batch_size=32,
+            device=ON,
+        )
+    )
     return out

@@ -31,8 +31,9 @@ def test_probabilities_on_cuda_equal_the_cpus(tta: bool, trained_run: TrainResul
     items = catalog_from_paths([demo_set]).items
     results = {}
     for device in ("cpu", "cuda"):
-        predictions, failures = classify_items(open_classifier(trained_run.checkpoint), items, tta=tta,
-                                               device=device, batch_size=32)
+        predictions, failures = classify_items(
+            open_classifier(trained_run.checkpoint), items, tta=tta, device=device, batch_size=32
+        )
         assert not failures
         results[device] = np.array([prediction.probabilities for prediction in predictions])
     assert np.abs(results["cuda"] - results["cpu"]).max() < 1e-4

@@ -20,10 +20,10 @@ from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import initial_images
 from galaxy_studio.distill.matching import MEMORY_MODES, MatchOutcome, match_trajectory
+from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.distill.run_state import HISTORY_FILE
 from galaxy_studio.distill.runner import distill
-from galaxy_studio.events import CancelToken, Cancelled, MetricLogged
-from galaxy_studio.distill.params import flat_parameters
+from galaxy_studio.events import Cancelled, CancelToken, MetricLogged
 from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
@@ -52,15 +52,24 @@ class Problem:
     images: torch.Tensor
     labels: torch.Tensor
 
-    def match(self, device: torch.device, memory: str, images: torch.Tensor | None = None,
-              precision: str = "fp32") -> MatchOutcome:
+    def match(
+        self, device: torch.device, memory: str, images: torch.Tensor | None = None, precision: str = "fp32"
+    ) -> MatchOutcome:
         net = model_from_spec(self.spec).to(device)
         pictures = (self.images if images is None else images).to(device)
         with cuda_precision(precision, device):
             return match_trajectory(
-                net, self.start.to(device), self.target.to(device), pictures, self.labels.to(device),
-                torch.tensor(math.log(0.01), device=device), syn_steps=self.steps, batch_syn=None,
-                strategy="galaxy", memory=memory, generator=seeded_generator(3),
+                net,
+                self.start.to(device),
+                self.target.to(device),
+                pictures,
+                self.labels.to(device),
+                torch.tensor(math.log(0.01), device=device),
+                syn_steps=self.steps,
+                batch_syn=None,
+                strategy="galaxy",
+                memory=memory,
+                generator=seeded_generator(3),
             )
 
 
@@ -68,11 +77,17 @@ def buffer_problem(buffer_dir: Path, data: Path) -> Problem:
     """Expert 0's epoch 1 -> 2 and real images, at the test scale."""
     buffer = open_buffer(buffer_dir)
     real = load_buffer_data(buffer, data)
-    images, labels = initial_images(real.train_images, real.train_labels, len(buffer.classes), IPC, "real",
-                                    np.random.default_rng(0))
-    return Problem(buffer.spec, SYN_STEPS, torch.from_numpy(buffer.snapshot(0, 1).astype(np.float32)),
-                   torch.from_numpy(buffer.snapshot(0, 2).astype(np.float32)), torch.from_numpy(images),
-                   torch.from_numpy(labels))
+    images, labels = initial_images(
+        real.train_images, real.train_labels, len(buffer.classes), IPC, "real", np.random.default_rng(0)
+    )
+    return Problem(
+        buffer.spec,
+        SYN_STEPS,
+        torch.from_numpy(buffer.snapshot(0, 1).astype(np.float32)),
+        torch.from_numpy(buffer.snapshot(0, 2).astype(np.float32)),
+        torch.from_numpy(images),
+        torch.from_numpy(labels),
+    )
 
 
 def random_problem(size: int, steps: int) -> Problem:
@@ -127,16 +142,26 @@ def test_the_modes_relate_on_cuda_as_they_do_on_the_cpu() -> None:
 
 
 def run_config(buffer: Path, data: Path, out: Path, **changes: object) -> DistillConfig:
-    settings: dict[str, object] = {"ipc": IPC, "syn_steps": SYN_STEPS, "iterations": 6, "lr_img": 100.0,
-                                   "device": ON, "checkpoint_every": 3, "snapshot_every": 3, "method": "mtt",
-                                   "expert_epochs": 1, "max_start_epoch": 2}
+    settings: dict[str, object] = {
+        "ipc": IPC,
+        "syn_steps": SYN_STEPS,
+        "iterations": 6,
+        "lr_img": 100.0,
+        "device": ON,
+        "checkpoint_every": 3,
+        "snapshot_every": 3,
+        "method": "mtt",
+        "expert_epochs": 1,
+        "max_start_epoch": 2,
+    }
     settings.update(changes)
     return DistillConfig(buffer=str(buffer), data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("memory", MEMORY_MODES)
 def test_a_run_in_each_memory_mode_finishes_with_finite_images(
-        memory: str, gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
+    memory: str, gpu_buffer: Path, galaxies: Path, tmp_path: Path
+) -> None:
     result = distill(run_config(gpu_buffer, galaxies, tmp_path / memory, memory=memory, iterations=4))
     assert result.iterations == 4 and math.isfinite(result.final_loss)
     assert np.isfinite(load_synthetic(result.synthetic).images).all()
@@ -153,7 +178,8 @@ ONE_ITERATION_TOLERANCE = 1e-2
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_on_the_same_schedule(
-        gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
+    gpu_buffer: Path, galaxies: Path, tmp_path: Path
+) -> None:
     distill(run_config(gpu_buffer, galaxies, tmp_path / "whole", precision="fp32"))
     cancel = CancelToken()
 
@@ -168,10 +194,12 @@ def test_a_killed_run_resumes_from_its_checkpoint_on_the_same_schedule(
     resumed = distill(run_config(gpu_buffer, galaxies, split, precision="fp32"))
     assert resumed.resumed_from == 3 and resumed.iterations == 6
     assert np.isfinite(load_synthetic(resumed.synthetic).images).all()
-    whole_history, split_history = (json.loads((folder / HISTORY_FILE).read_text())
-                                    for folder in (tmp_path / "whole", split))
-    assert [(row["expert"], row["start_epoch"]) for row in split_history] == \
-        [(row["expert"], row["start_epoch"]) for row in whole_history]
+    whole_history, split_history = (
+        json.loads((folder / HISTORY_FILE).read_text()) for folder in (tmp_path / "whole", split)
+    )
+    assert [(row["expert"], row["start_epoch"]) for row in split_history] == [
+        (row["expert"], row["start_epoch"]) for row in whole_history
+    ]
     assert split_history[0]["matching_loss"] == pytest.approx(whole_history[0]["matching_loss"], rel=1e-4)
     # The killed fourth iteration, recomputed by a second resume of the same checkpoint.
     again = distill(run_config(gpu_buffer, galaxies, twin, precision="fp32", iterations=4))
@@ -182,7 +210,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_on_the_same_schedule(
 
 @needs_both_devices
 def test_out_of_memory_in_full_mode_gives_advice_and_constant_mode_fits(
-        gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
+    gpu_buffer: Path, galaxies: Path, tmp_path: Path
+) -> None:
     torch.cuda.empty_cache()
     limit = 3 * 2**30
     torch.cuda.set_per_process_memory_fraction(limit / torch.cuda.get_device_properties(0).total_memory)

@@ -40,8 +40,11 @@ class PauseMeter:
         self.last = now
 
 
-def test_the_train_panel_trains_on_the_gpu_and_stays_responsive(qtbot, window: MainWindow,  # noqa: ANN001
-                                                                  galaxies: Path) -> None:
+def test_the_train_panel_trains_on_the_gpu_and_stays_responsive(
+    qtbot,
+    window: MainWindow,  # noqa: ANN001, F811 - the fixture imported above
+    galaxies: Path,
+) -> None:
     train = window.train
     window.tabs.setCurrentWidget(train)
     train.data_edit.setText(str(galaxies))
@@ -58,14 +61,27 @@ def test_the_train_panel_trains_on_the_gpu_and_stays_responsive(qtbot, window: M
     assert meter.longest < LONGEST_PAUSE_S, f"the window paused {meter.longest:.2f} s"
 
 
-def test_the_distill_panel_distils_on_the_gpu_and_stays_responsive(qtbot, window: MainWindow,  # noqa: ANN001
-                                                                    galaxies: Path, gpu_buffer: Path,
-                                                                    tmp_path: Path) -> None:
+def test_the_distill_panel_distils_on_the_gpu_and_stays_responsive(
+    qtbot,
+    window: MainWindow,  # noqa: ANN001, F811 - the fixture imported above
+    galaxies: Path,
+    gpu_buffer: Path,
+    tmp_path: Path,
+) -> None:
     panel = window.distill
     window.tabs.setCurrentWidget(panel)
     panel.evaluate_when_done.setChecked(False)
-    config = DistillConfig(buffer=str(gpu_buffer), data=str(galaxies), out_dir=str(tmp_path / "run"), ipc=IPC,
-                           syn_steps=10, iterations=8, lr_img=100.0, device=ON, snapshot_every=2)
+    config = DistillConfig(
+        buffer=str(gpu_buffer),
+        data=str(galaxies),
+        out_dir=str(tmp_path / "run"),
+        ipc=IPC,
+        syn_steps=10,
+        iterations=8,
+        lr_img=100.0,
+        device=ON,
+        snapshot_every=2,
+    )
     meter = PauseMeter()
     panel.start(config)
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=300_000)

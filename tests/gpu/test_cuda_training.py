@@ -34,9 +34,20 @@ def test_mixed_precision_uses_bfloat16_where_the_gpu_has_it() -> None:
 
 @pytest.mark.parametrize("arch", ["galaxy-cnn", "resnet18"])
 def test_two_epochs_with_amp_give_finite_losses_and_a_checkpoint_the_cpu_loads(
-        arch: str, galaxies: Path, tmp_path: Path) -> None:
-    config = TrainConfig(data=str(galaxies), out_dir=str(tmp_path / arch), arch=arch, size=SIZE, epochs=2,
-                         batch_size=32, crop_fraction=1.0, device=ON, amp=True, patience=None)
+    arch: str, galaxies: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(
+        data=str(galaxies),
+        out_dir=str(tmp_path / arch),
+        arch=arch,
+        size=SIZE,
+        epochs=2,
+        batch_size=32,
+        crop_fraction=1.0,
+        device=ON,
+        amp=True,
+        patience=None,
+    )
     result = train_classifier(config)
     history = result.history
     assert len(history) == 2

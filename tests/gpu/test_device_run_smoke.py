@@ -9,14 +9,26 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("device_run.sh")
-SECTIONS = ("### Constant mode's memory", "### Distillation:", "### Unroll precision", "### Training images / s",
-            "### Classification cutouts / s", "### End to end on", "### CUDA tests of this run")
+SECTIONS = (
+    "### Constant mode's memory",
+    "### Distillation:",
+    "### Unroll precision",
+    "### Training images / s",
+    "### Classification cutouts / s",
+    "### End to end on",
+    "### CUDA tests of this run",
+)
 
 
 def test_the_smoke_run_passes_and_writes_every_table(tmp_path: Path) -> None:
     # The inner pytest gets its own temporary root: pytest prunes old roots, this test's among them.
-    env = {**os.environ, "GPU_RUN_LOGS": str(tmp_path), "CIFAR10_DIR": str(tmp_path / "no-cifar"),
-           "PYTEST_ADDOPTS": f"--basetemp={tmp_path / 'inner'}", "PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "GPU_RUN_LOGS": str(tmp_path),
+        "CIFAR10_DIR": str(tmp_path / "no-cifar"),
+        "PYTEST_ADDOPTS": f"--basetemp={tmp_path / 'inner'}",
+        "PYTHON": sys.executable,
+    }
     done = subprocess.run(["bash", str(SCRIPT), "--smoke"], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = (tmp_path / "gpu-results-smoke.md").read_text(encoding="utf-8")

@@ -23,12 +23,14 @@ def drop(widget, paths: list[Path]) -> None:  # noqa: ANN001
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     centre = widget.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
-    release = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                         Qt.KeyboardModifier.NoModifier)
+    release = QDropEvent(
+        QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, release)
 
 
@@ -47,7 +49,11 @@ def open_classify(qtbot, window: MainWindow, trained_run: TrainResult):  # noqa:
 
 
 def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
-    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, fits_file: Path  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    fits_file: Path,  # noqa: ANN001
 ) -> None:
     panel = open_classify(qtbot, window, trained_run)
     jpeg = sorted(demo_set.rglob("*.jpg"))[0]
@@ -60,8 +66,10 @@ def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
     for row in range(2):
         panel.table.selectRow(row)
         key = panel.selected_key()
-        qtbot.waitUntil(lambda: panel.attribution is not None and panel._shown_key == key
-                        and not panel.explainer.running, timeout=60_000)
+        qtbot.waitUntil(
+            lambda key=key: panel.attribution is not None and panel._shown_key == key and not panel.explainer.running,
+            timeout=60_000,
+        )
         shown = panel.view.image_rgb()
         assert shown is not None and shown.shape == panel.display_rgb.shape
         assert not np.array_equal(shown, panel.display_rgb), "the map is drawn over the image"
@@ -74,12 +82,18 @@ def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
     panel.method.setCurrentIndex(panel.method.findData("saliency"))
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
     panel.table.sortItems(3, Qt.SortOrder.DescendingOrder)
-    confidences = [panel.predictions[panel.table.item(r, 1).data(Qt.ItemDataRole.UserRole)].confidence for r in range(2)]
+    confidences = [
+        panel.predictions[panel.table.item(r, 1).data(Qt.ItemDataRole.UserRole)].confidence for r in range(2)
+    ]
     assert confidences == sorted(confidences, reverse=True)
 
 
 def test_dropping_a_text_file_shows_a_message_and_nothing_breaks(
-    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, tmp_path: Path  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     panel = open_classify(qtbot, window, trained_run)
     notes = tmp_path / "notes.txt"
@@ -95,7 +109,11 @@ def test_dropping_a_text_file_shows_a_message_and_nothing_breaks(
 
 
 def test_add_to_project_records_the_chosen_label(
-    qtbot, window: MainWindow, trained_run: TrainResult, demo_set: Path, tmp_path: Path  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     path = tmp_path / "p.gsproj"
     classes = ("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral")

@@ -38,8 +38,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         if folder.is_dir() and folder.name not in CLASSES:
             shutil.rmtree(folder)
     buffer = root / "buffer"
-    train_experts(BufferConfig(data=str(data), out_dir=str(buffer), experts=2, epochs=3, width=8, size=16,
-                               crop_fraction=1.0, batch_size=8, device="cpu", threads=2))
+    train_experts(
+        BufferConfig(
+            data=str(data),
+            out_dir=str(buffer),
+            experts=2,
+            epochs=3,
+            width=8,
+            size=16,
+            crop_fraction=1.0,
+            batch_size=8,
+            device="cpu",
+            threads=2,
+        )
+    )
     return data, buffer
 
 
@@ -58,14 +70,22 @@ def configure(panel: DistillPanel, data: Path, buffer: Path, iterations: int) ->
 
 
 def tiny_config(data: Path, buffer: Path, out: Path, **changes: object) -> DistillConfig:
-    settings: dict[str, object] = {"ipc": 2, "syn_steps": 4, "iterations": 400, "lr_img": 100.0, "device": "cpu",
-                                   "checkpoint_every": 2, "snapshot_every": 1}
+    settings: dict[str, object] = {
+        "ipc": 2,
+        "syn_steps": 4,
+        "iterations": 400,
+        "lr_img": 100.0,
+        "device": "cpu",
+        "checkpoint_every": 2,
+        "snapshot_every": 1,
+    }
     settings.update(changes)
     return DistillConfig(buffer=str(buffer), data=str(data), out_dir=str(out), **settings)  # type: ignore[arg-type]
 
 
 def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
-        qtbot, window: MainWindow, tiny: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: ANN001
+    qtbot, window: MainWindow, tiny: tuple[Path, Path], tmp_path: Path
+) -> None:  # noqa: ANN001
     data, buffer = tiny
     panel = window.distill
     window.tabs.setCurrentWidget(panel)
@@ -88,8 +108,10 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
 
     for row in range(4):
         assert panel.table.item(row, 3).text().endswith("%"), panel.table.item(row, 3).text()
-    assert panel.readability_label.text().startswith("Prototypes ") and "percentile range" in \
-        panel.readability_label.text()
+    assert (
+        panel.readability_label.text().startswith("Prototypes ")
+        and "percentile range" in panel.readability_label.text()
+    )
     assert read_distill_run(run_dir).metrics["distilled"]["images"] == 6
     assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
 
@@ -121,7 +143,9 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
         assert strip.width > 6 * strip.height / 2, "seven snapshots side by side"
 
 
-def test_pause_parks_the_run_resume_continues_and_closing_stops_it(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
+def test_pause_parks_the_run_resume_continues_and_closing_stops_it(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path]
+) -> None:  # noqa: ANN001
     data, buffer = tiny
     panel = window.distill
     configure(panel, data, buffer, iterations=2000)
@@ -176,8 +200,9 @@ def test_cancel_keeps_a_checkpoint_that_resume_continues(qtbot, window: MainWind
     reopened.close()
 
 
-def test_cuda_out_of_memory_stops_with_advice(qtbot, window: MainWindow, tiny: tuple[Path, Path],
-                                              isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_cuda_out_of_memory_stops_with_advice(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path], isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     import torch
 
     import galaxy_studio.distill.runner as runner
@@ -242,7 +267,8 @@ def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny
 
 
 def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap(
-        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Listing the snapshot folder for every snapshot cost the GUI thread time growing with
     the run; the next step in the schedule is appended, a gap (coalesced snapshots) re-lists."""
     from galaxy_studio.distill.runs import snapshot_file
@@ -254,7 +280,9 @@ def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap
     panel.config = DistillConfig(buffer="b", data="d", out_dir=str(run_dir), snapshot_every=2)
     panel.run_dir = run_dir
     listings: list[Path] = []
-    monkeypatch.setattr(distill_panel, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder))
+    monkeypatch.setattr(
+        distill_panel, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder)
+    )
     pictures, labels = np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1])
 
     def saved(step: int, delivered: bool = True) -> None:

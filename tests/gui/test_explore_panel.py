@@ -62,8 +62,14 @@ def open_explore(window: MainWindow, project_path: Path) -> ExplorePanel:
     return window.explore
 
 
-def send_mouse(panel: ExplorePanel, kind: QEvent.Type, position: QPoint, buttons: Qt.MouseButton,
-               button: Qt.MouseButton, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+def send_mouse(
+    panel: ExplorePanel,
+    kind: QEvent.Type,
+    position: QPoint,
+    buttons: Qt.MouseButton,
+    button: Qt.MouseButton,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+) -> None:
     viewport = panel.map.viewport()
     event = QMouseEvent(kind, QPointF(position), QPointF(viewport.mapToGlobal(position)), button, buttons, modifiers)
     QApplication.sendEvent(viewport, event)
@@ -102,7 +108,10 @@ def test_empty_state_says_what_to_do(window: MainWindow) -> None:
 
 
 def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_back(
-    qtbot, window: MainWindow, unlabelled_project: Path, classes: tuple[str, ...],  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    unlabelled_project: Path,
+    classes: tuple[str, ...],  # noqa: ANN001
     one_torch_thread: None,
 ) -> None:
     panel = open_explore(window, unlabelled_project)
@@ -122,8 +131,12 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     dx, dy = 2 * np.array(panel.map.view_box.viewPixelSize())
 
     def in_box(margin_x: float, margin_y: float) -> np.ndarray:
-        return ((xy[:, 0] > x0 + margin_x) & (xy[:, 0] < x1 - margin_x)
-                & (xy[:, 1] > y0 + margin_y) & (xy[:, 1] < y1 - margin_y))
+        return (
+            (xy[:, 0] > x0 + margin_x)
+            & (xy[:, 0] < x1 - margin_x)
+            & (xy[:, 1] > y0 + margin_y)
+            & (xy[:, 1] < y1 - margin_y)
+        )
 
     selected = panel.map.selected
     assert 5 < int(in_box(dx, dy).sum()) and np.all(selected[in_box(dx, dy)])
@@ -137,9 +150,12 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     assert np.all(panel.labels[inside] == 1), "the labelled dots are recoloured at once"
     assert np.all(np.delete(panel.labels, inside) == -1)
     with Project.open(unlabelled_project) as project:
-        labelled = {record.item().name: label.class_name
-                    for record in project.images()
-                    for image_id, label in project.labels(None).items() if image_id == record.id}
+        labelled = {
+            record.item().name: label.class_name
+            for record in project.images()
+            for image_id, label in project.labels(None).items()
+            if image_id == record.id
+        }
     names = {panel.embeddings.items[row].name for row in inside}
     assert labelled == {name: classes[1] for name in names}
     assert len(window.library.model.labels) == len(inside), "the Library shows the new labels"
@@ -162,7 +178,10 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
 
 
 def test_undo_batch_takes_back_the_batch_and_only_the_batch(
-    qtbot, window: MainWindow, unlabelled_project: Path, classes: tuple[str, ...],  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    unlabelled_project: Path,
+    classes: tuple[str, ...],  # noqa: ANN001
     one_torch_thread: None,
 ) -> None:
     """The defect of issue 16: Undo batch used to undo the labeller's latest labels, so a label
@@ -199,7 +218,10 @@ def test_undo_batch_takes_back_the_batch_and_only_the_batch(
 
 
 def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
-    qtbot, window: MainWindow, unlabelled_project: Path, one_torch_thread: None  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    unlabelled_project: Path,
+    one_torch_thread: None,  # noqa: ANN001
 ) -> None:
     panel = open_explore(window, unlabelled_project)
     tiny_autoencoder(panel, unlabelled_project)
@@ -223,8 +245,13 @@ def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
 
     hovered = panel.strip.indices[0]
     time.sleep(0.02)
-    send_mouse(panel, QEvent.Type.MouseMove, panel.map.mapFromScene(panel.map.view_position(hovered)),
-               Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    send_mouse(
+        panel,
+        QEvent.Type.MouseMove,
+        panel.map.mapFromScene(panel.map.view_position(hovered)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+    )
     assert panel.map.hovered_index == hovered
     assert panel.map.hover_text.isVisible()
     assert panel.map.hover_text.textItem.toPlainText() == panel.embeddings.items[hovered].name
@@ -235,7 +262,11 @@ def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
 
 
 def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_labelled(
-    qtbot, window: MainWindow, demo_set: Path, classes: tuple[str, ...], tmp_path: Path,  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    demo_set: Path,
+    classes: tuple[str, ...],
+    tmp_path: Path,  # noqa: ANN001
     one_torch_thread: None,
 ) -> None:
     project_path = tmp_path / "labels.gsproj"
@@ -267,7 +298,10 @@ def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_l
 
 
 def test_cancel_stops_the_computation_and_keeps_the_empty_map(
-    qtbot, window: MainWindow, unlabelled_project: Path, one_torch_thread: None  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    unlabelled_project: Path,
+    one_torch_thread: None,  # noqa: ANN001
 ) -> None:
     panel = open_explore(window, unlabelled_project)
     tiny_autoencoder(panel, unlabelled_project, epochs=500)
@@ -283,7 +317,11 @@ def test_cancel_stops_the_computation_and_keeps_the_empty_map(
 
 
 def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
-    qtbot, window: MainWindow, demo_set: Path, trained_run: TrainResult, one_torch_thread: None  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    demo_set: Path,
+    trained_run: TrainResult,
+    one_torch_thread: None,  # noqa: ANN001
 ) -> None:
     panel = window.explore
     window.tabs.setCurrentWidget(panel)
@@ -302,7 +340,10 @@ def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
 
 
 def test_a_weights_file_that_is_not_there_is_named_and_nothing_breaks(
-    qtbot, window: MainWindow, demo_set: Path, tmp_path: Path  # noqa: ANN001
+    qtbot,
+    window: MainWindow,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     panel = window.explore
     window.tabs.setCurrentWidget(panel)

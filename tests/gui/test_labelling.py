@@ -100,11 +100,15 @@ def test_view_keys_zoom_invert_and_rotate(qtbot, window: MainWindow, project_pat
     assert library.controls.invert.isChecked()
     qtbot.waitUntil(lambda: library.user_settings is not None and library.user_settings.invert, timeout=5_000)
     qtbot.keyClick(library.grid, Qt.Key.Key_1)
-    qtbot.waitUntil(lambda: current_name(window) == "g001.png" and library.cutout.source.endswith("g001.png"), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: current_name(window) == "g001.png" and library.cutout.source.endswith("g001.png"), timeout=5_000
+    )
     assert library.controls.invert.isChecked(), "display settings persist from one galaxy to the next"
 
 
-def test_a_label_that_fails_to_save_is_not_shown(qtbot, window: MainWindow, project_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_a_label_that_fails_to_save_is_not_shown(
+    qtbot, window: MainWindow, project_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     open_in(qtbot, window, project_path)
     library = window.library
     project = window.session.project
@@ -128,9 +132,13 @@ def test_most_uncertain_first_and_enter_accepts_the_suggestion(qtbot, window: Ma
     with Project.open(project_path) as project:
         ids = [record.id for record in project.images()]
         classes = project.classes
-        project.store_suggestions([Suggestion(ids[3], classes[2], "run", 0.4, 1.5),
-                                   Suggestion(ids[7], classes[4], "run", 0.9, 0.2),
-                                   Suggestion(ids[1], classes[1], "run", 0.5, 1.1)])
+        project.store_suggestions(
+            [
+                Suggestion(ids[3], classes[2], "run", 0.4, 1.5),
+                Suggestion(ids[7], classes[4], "run", 0.9, 0.2),
+                Suggestion(ids[1], classes[1], "run", 0.5, 1.1),
+            ]
+        )
     open_in(qtbot, window, project_path)
     library = window.library
     assert library.order.isVisible()

@@ -49,7 +49,9 @@ def drop(window: MainWindow, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -82,7 +84,9 @@ def test_open_folder_shows_thumbnails_and_selecting_shows_the_cutout(qtbot, wind
     assert not first.toImage() == library.model._placeholder.toImage(), "a real thumbnail, not the placeholder"
 
     library.grid.setCurrentIndex(library.model.index(5))
-    qtbot.waitUntil(lambda: library.cutout is not None and library.cutout.source.endswith("galaxy_005.jpg"), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: library.cutout is not None and library.cutout.source.endswith("galaxy_005.jpg"), timeout=10_000
+    )
     assert library.view.has_image()
     assert "galaxy_005.jpg" in library.title.text()
     rgb = library.view.image_rgb()
@@ -126,8 +130,14 @@ def test_cursor_readout_shows_ra_dec_over_a_wcs_fits(qtbot, window: MainWindow, 
     qtbot.waitUntil(lambda: library.cutout is not None and library.view.has_image(), timeout=10_000)
     view = library.view
     centre = view.rect().center()
-    move = QMouseEvent(QEvent.Type.MouseMove, QPointF(centre), QPointF(view.mapToGlobal(centre)),
-                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    move = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(centre),
+        QPointF(view.mapToGlobal(centre)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(view, move)
     text = library.readout.text()
     assert "RA 14:03:42.4" in text and "Dec -01:08:14" in text, text
@@ -135,7 +145,9 @@ def test_cursor_readout_shows_ra_dec_over_a_wcs_fits(qtbot, window: MainWindow, 
 
 
 @pytest.mark.parametrize("bad", ["empty.fits", "broken.jpg"])
-def test_an_unreadable_file_among_good_ones_is_marked_and_the_rest_load(qtbot, window: MainWindow, tmp_path: Path, bad: str) -> None:  # noqa: ANN001
+def test_an_unreadable_file_among_good_ones_is_marked_and_the_rest_load(
+    qtbot, window: MainWindow, tmp_path: Path, bad: str
+) -> None:  # noqa: ANN001
     folder = tmp_path / "mixed"
     write_jpegs(folder, 4)
     (folder / bad).write_bytes(b"" if bad.endswith(".fits") else b"\xff\xd8\xff\xe0garbage")

@@ -31,8 +31,11 @@ def test_a_failing_check_gives_a_non_zero_exit_and_the_rest_still_run(
     def missing_operator() -> str:
         raise RuntimeError("operator torchvision::nms does not exist")
 
-    checks = tuple((name, missing_operator if name == "torchvision.ops.nms" else check)
-                   for name, check in self_test.CHECKS if name != "window")
+    checks = tuple(
+        (name, missing_operator if name == "torchvision.ops.nms" else check)
+        for name, check in self_test.CHECKS
+        if name != "window"
+    )
     monkeypatch.setattr(self_test, "CHECKS", checks)
     assert cli.main(["--self-test"]) == 1
     out = capsys.readouterr().out

@@ -26,7 +26,11 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
     form = SettingsForm(TrainConfig, ("arch", "epochs", "lr", "augment", "ema"))
     arch, epochs, lr, augment, ema = (form.controls[name] for name in ("arch", "epochs", "lr", "augment", "ema"))
     assert isinstance(arch, QComboBox) and [arch.itemText(i) for i in range(arch.count())] == [
-        "galaxy-cnn", "vgg11", "convnet-d3", "resnet18"]
+        "galaxy-cnn",
+        "vgg11",
+        "convnet-d3",
+        "resnet18",
+    ]
     assert isinstance(epochs, QSpinBox) and (epochs.minimum(), epochs.maximum(), epochs.value()) == (1, 1000, 30)
     assert isinstance(lr, QDoubleSpinBox) and (lr.decimals(), lr.value(), lr.singleStep()) == (6, 5e-4, 1e-5)
     assert isinstance(augment, QCheckBox) and augment.text() == "Rotations and flips" and augment.isChecked()
@@ -63,8 +67,18 @@ def test_the_distill_form_starts_at_the_config_defaults_and_shows_a_past_run(win
     form.expert_epochs_total.setValue(7)
     form.device.setCurrentText("cpu")
     assert form.buffer_config(Path("buf")) == BufferConfig(data="", out_dir="buf", width=64, epochs=7, device="cpu")
-    past = DistillConfig(buffer="b", data="d", out_dir="r", method="mtt", ipc=3, memory="constant", lr_img=100.0,
-                         clamp=False, snapshot_every=5, device="cpu")
+    past = DistillConfig(
+        buffer="b",
+        data="d",
+        out_dir="r",
+        method="mtt",
+        ipc=3,
+        memory="constant",
+        lr_img=100.0,
+        clamp=False,
+        snapshot_every=5,
+        device="cpu",
+    )
     form.show_config(past)
     assert form.distill_config(Path("r")) == past
     assert form.memory.itemData(2, 3).startswith("TESLA"), "per-mode tips are kept"

@@ -63,8 +63,10 @@ def test_twenty_thousand_snapshots_keep_memory_flat(qtbot) -> None:  # noqa: ANN
         runner.start(job, on_success=lambda _count: None, on_failure=pytest.fail)
     seconds = time.perf_counter() - began
     growth_mb = (process.memory_info().rss - before) / 2**20
-    print(f"\n{SNAPSHOTS} snapshots in {seconds:.1f} s: RSS {before / 2**20:.0f} MB -> "
-          f"{process.memory_info().rss / 2**20:.0f} MB ({growth_mb:+.1f} MB); GUI took {len(snapshots)}")
+    print(
+        f"\n{SNAPSHOTS} snapshots in {seconds:.1f} s: RSS {before / 2**20:.0f} MB -> "
+        f"{process.memory_info().rss / 2**20:.0f} MB ({growth_mb:+.1f} MB); GUI took {len(snapshots)}"
+    )
     assert growth_mb < 60, f"memory grew {growth_mb:.0f} MB over {SNAPSHOTS} snapshots"
     assert metrics == list(range(SNAPSHOTS)), "every metric arrives, in order"
     assert snapshots[-1] == SNAPSHOTS - 1, "the last snapshot always reaches the GUI"
@@ -86,8 +88,9 @@ def test_pause_parks_the_job_and_cancel_releases_it(qtbot) -> None:  # noqa: ANN
             time.sleep(0.002)
 
     cancelled: list[bool] = []
-    handle = runner.start(job, on_success=lambda _none: None, on_failure=pytest.fail,
-                          on_cancel=lambda: cancelled.append(True))
+    handle = runner.start(
+        job, on_success=lambda _none: None, on_failure=pytest.fail, on_cancel=lambda: cancelled.append(True)
+    )
     qtbot.waitUntil(lambda: len(seen) >= 5, timeout=10_000)
     with qtbot.waitSignal(runner.paused_changed, timeout=10_000) as paused:
         runner.pause()
@@ -149,12 +152,21 @@ def test_a_start_returns_a_handle_and_success_reaches_its_callback_with_the_type
 
     runner.finished.connect(lambda: calls.append(("finished", None, in_gui_thread())))
     with qtbot.waitSignal(runner.finished, timeout=10_000):
-        handle = runner.start(job, on_success=on_success, on_failure=pytest.fail,
-                              on_cancel=lambda: pytest.fail("not cancelled"),
-                              on_event=lambda event: calls.append(("event", event.step, in_gui_thread())))
+        handle = runner.start(
+            job,
+            on_success=on_success,
+            on_failure=pytest.fail,
+            on_cancel=lambda: pytest.fail("not cancelled"),
+            on_event=lambda event: calls.append(("event", event.step, in_gui_thread())),
+        )
         assert handle.running and runner.running
-    assert calls == [("event", 0, True), ("event", 1, True), ("event", 2, True),
-                     ("success", Measured(3.0, 3), True), ("finished", None, True)]
+    assert calls == [
+        ("event", 0, True),
+        ("event", 1, True),
+        ("event", 2, True),
+        ("success", Measured(3.0, 3), True),
+        ("finished", None, True),
+    ]
     assert not handle.running and not runner.running
 
 
@@ -170,8 +182,11 @@ def test_a_failing_job_reaches_on_failure_in_the_gui_thread_and_a_bug_names_its_
 
     for job in (refused, buggy):
         with qtbot.waitSignal(runner.finished, timeout=10_000):
-            runner.start(job, on_success=lambda _value: pytest.fail("no result"),
-                         on_failure=lambda message: failures.append((message, in_gui_thread())))
+            runner.start(
+                job,
+                on_success=lambda _value: pytest.fail("no result"),
+                on_failure=lambda message: failures.append((message, in_gui_thread())),
+            )
     assert failures == [("the size must be a multiple of 8", True), ("KeyError: 'missing'", True)]
 
 
@@ -186,8 +201,12 @@ def test_a_cancelled_job_reaches_on_cancel_only_and_one_job_runs_at_a_time(qtbot
             cancel.raise_if_set()
             time.sleep(0.002)
 
-    handle = runner.start(job, on_success=lambda _value: outcomes.append("success"),
-                          on_failure=outcomes.append, on_cancel=lambda: outcomes.append("cancelled"))
+    handle = runner.start(
+        job,
+        on_success=lambda _value: outcomes.append("success"),
+        on_failure=outcomes.append,
+        on_cancel=lambda: outcomes.append("cancelled"),
+    )
     assert started.wait(10)
     with pytest.raises(RuntimeError):
         runner.start(job, on_success=lambda _value: None, on_failure=outcomes.append)
@@ -222,6 +241,7 @@ def test_a_newer_preview_request_supersedes_older_ones_and_only_its_result_arriv
             if wait:
                 assert release.wait(10)
             return name.upper()
+
         return job
 
     def on_success(result: str) -> None:

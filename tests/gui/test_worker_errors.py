@@ -15,21 +15,28 @@ from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.settings import control_label, option_flag
 
 ERRORS = [
-    (ProjectError("labels.gsproj", "not an image of this project", "choose another {images} folder"),
-     'labels.gsproj: not an image of this project; choose another Images folder'),
-    (ProjectBusy("labels.gsproj", "another process keeps it locked"),
-     "labels.gsproj: another process keeps it locked"),
+    (
+        ProjectError("labels.gsproj", "not an image of this project", "choose another {images} folder"),
+        "labels.gsproj: not an image of this project; choose another Images folder",
+    ),
+    (ProjectBusy("labels.gsproj", "another process keeps it locked"), "labels.gsproj: another process keeps it locked"),
     (CutoutError("m31.fits", "no image in any HDU"), "m31.fits: no image in any HDU"),
-    (ModelError("runs/a holds a buffer of another recipe", "choose another {out_dir} folder or delete it"),
-     "runs/a holds a buffer of another recipe; choose another run folder or delete it"),
-    (CheckpointError("model.pt: damaged", "distil again with a lower {lr_img}"),
-     "model.pt: damaged; distil again with a lower Image lr"),
+    (
+        ModelError("runs/a holds a buffer of another recipe", "choose another {out_dir} folder or delete it"),
+        "runs/a holds a buffer of another recipe; choose another run folder or delete it",
+    ),
+    (
+        CheckpointError("model.pt: damaged", "distil again with a lower {lr_img}"),
+        "model.pt: damaged; distil again with a lower Image lr",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("error", "shown"), ERRORS, ids=lambda value: type(value).__name__)
 def test_a_user_error_fails_the_job_with_its_message_and_gui_worded_hint(
-    qtbot, error: UserError, shown: str  # noqa: ANN001
+    qtbot,
+    error: UserError,
+    shown: str,  # noqa: ANN001
 ) -> None:
     runner = JobRunner()
     failures: list[str] = []

@@ -36,8 +36,9 @@ def test_label_many_is_one_batch_that_undo_batch_takes_back_whole(spiral_project
     spiral_project.label(d, "spiral", labeller="ada")
     undone = spiral_project.undo_batch(batch)
     assert (undone.batch_id, undone.image_ids, undone.kept) == (batch, (a, b, c), ())
-    assert classes_of(spiral_project, "ada") == {a: "non-spiral", d: "spiral"}, \
+    assert classes_of(spiral_project, "ada") == {a: "non-spiral", d: "spiral"}, (
         "the label before the batch is back, and the later label of another image stays"
+    )
     assert spiral_project.undo("ada") == d, "plain undo still walks the labeller's own history"
     assert spiral_project.undo_batch(batch).image_ids == (), "a batch is taken back once"
 
@@ -61,8 +62,9 @@ def test_a_label_undone_one_by_one_stays_undone_and_redo_goes_newest_undo_first(
     assert spiral_project.undo("ada") == c, "Ctrl+Z takes back one label of a batch"
     assert spiral_project.undo_batch(batch).image_ids == (a, b)
     assert spiral_project.labels("ada") == {}
-    assert [spiral_project.redo("ada") for _ in range(5)] == [a, b, c, d, None], \
+    assert [spiral_project.redo("ada") for _ in range(5)] == [a, b, c, d, None], (
         "the batch undone last is redone first, then the earlier undos, newest first"
+    )
     assert classes_of(spiral_project, "ada") == {a: "spiral", b: "spiral", c: "spiral", d: "non-spiral"}
 
 
@@ -97,8 +99,9 @@ def test_add_and_label_adds_what_is_missing_and_labels_all_as_one_batch(
 def test_add_and_label_refuses_a_file_it_cannot_add_and_writes_nothing(tmp_path: Path, spiral_project: Project) -> None:
     good = write_pngs(tmp_path / "new", 1, seed=9)[0]
     with pytest.raises(ProjectError, match="gone.png: file not found; nothing was labelled"):
-        spiral_project.add_and_label([CatalogItem(str(good)), CatalogItem(str(tmp_path / "gone.png"))],
-                                     "spiral", labeller="ada")
+        spiral_project.add_and_label(
+            [CatalogItem(str(good)), CatalogItem(str(tmp_path / "gone.png"))], "spiral", labeller="ada"
+        )
     assert len(spiral_project.images()) == 6 and spiral_project.labels() == {}
 
 

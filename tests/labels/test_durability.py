@@ -83,7 +83,9 @@ def test_every_label_printed_before_sigkill_is_in_the_file(tmp_path: Path) -> No
     for round_number in range(KILL_ROUNDS):
         child = subprocess.Popen(
             [sys.executable, "-c", LABELLING_LOOP, str(path), f"k{round_number}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n", child.stderr.read() if child.stderr else ""

@@ -15,7 +15,7 @@ from PIL import Image
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES
 from galaxy_studio.data.thumbnails import content_fingerprint
-from galaxy_studio.events import CancelToken, Cancelled
+from galaxy_studio.events import Cancelled, CancelToken
 from galaxy_studio.labels import exchange
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, ClassScheme
 from galaxy_studio.labels.store import Project, ProjectError
@@ -30,8 +30,13 @@ def snapshot(project: Project) -> set[tuple[object, ...]]:
     images = {image.id: image for image in project.images()}
     return {
         (
-            images[label.image_id].path, images[label.image_id].index, label.class_name, label.labeller,
-            label.source, label.confidence, label.timestamp,
+            images[label.image_id].path,
+            images[label.image_id].index,
+            label.class_name,
+            label.labeller,
+            label.source,
+            label.confidence,
+            label.timestamp,
         )
         for label in project.all_labels()
     }
@@ -106,8 +111,10 @@ def test_a_hand_written_csv_imports_and_exports_back_the_same_pairs(tmp_path: Pa
         exchange.export_csv(project, tmp_path / "out.csv")
     pairs = {(Path(row["path"]).name, row["class"]) for row in csv.DictReader(open(tmp_path / "out.csv"))}
     assert pairs == {
-        ("galaxy0000.png", "spiral"), ("galaxy0001.png", "non-spiral"),
-        ("galaxy0002.png", "non-spiral"), ("galaxy0003.png", "spiral"),
+        ("galaxy0000.png", "spiral"),
+        ("galaxy0001.png", "non-spiral"),
+        ("galaxy0002.png", "non-spiral"),
+        ("galaxy0003.png", "spiral"),
     }
 
 
@@ -147,8 +154,8 @@ def test_csv_rows_that_cannot_be_used_are_skipped_with_reasons(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("file,kind\na.png,spiral\n".encode(), "no class column .*found: file, kind"),
-        ("label\nspiral\n".encode(), "no path column"),
+        (b"file,kind\na.png,spiral\n", "no class column .*found: file, kind"),
+        (b"label\nspiral\n", "no path column"),
         ("path,class\ngalaxy0000.png,spirål\n".encode("latin-1"), "not UTF-8 text \\(byte 0xe5"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary file"),
         (b"", "empty"),
@@ -201,7 +208,8 @@ def test_folders_round_trip_by_content(tmp_path: Path) -> None:
         expected = by_content(first)
     copies = sorted((tmp_path / "out").rglob("*.png"))
     assert {(p.parent.name, p.name) for p in copies} == {
-        *(("spiral", f"galaxy{n:04d}.png") for n in range(3)), *(("non-spiral", f"galaxy{n:04d}.png") for n in range(2)),
+        *(("spiral", f"galaxy{n:04d}.png") for n in range(3)),
+        *(("non-spiral", f"galaxy{n:04d}.png") for n in range(2)),
     }
     assert all(p.is_symlink() for p in (tmp_path / "linked").rglob("*.png"))
     for folder in ("out", "linked"):
@@ -309,11 +317,16 @@ def test_gz_challenge_votes_choose_the_larger_fraction(tmp_path: Path, label_sam
     folder = label_samples / "gz-challenge"
     with Project.create(tmp_path / "p.gsproj", SPIRAL) as project:
         report = exchange.import_gz_votes(
-            project, folder / "training_solutions_rev1.csv",
-            [("Class1.1", "non-spiral"), ("Class1.2", "spiral")], threshold=0.5,
+            project,
+            folder / "training_solutions_rev1.csv",
+            [("Class1.1", "non-spiral"), ("Class1.2", "spiral")],
+            threshold=0.5,
         )
         assert (report.labels, report.images_added, report.skipped) == (3, 3, [])
-        got = {Path(project.image(i).path).name: (l.class_name, l.confidence) for i, l in project.labels().items()}  # type: ignore[union-attr]
+        got = {
+            Path(project.image(i).path).name: (label.class_name, label.confidence)  # type: ignore[union-attr]
+            for i, label in project.labels().items()
+        }
     assert got == {
         "100008.jpg": ("spiral", 0.616853),
         "100023.jpg": ("spiral", 0.663777),
@@ -334,7 +347,10 @@ def test_gz2_votes_find_images_through_the_id_mapping(tmp_path: Path, label_samp
             project, folder / "gz2_hart16.csv", answers, id_map=folder / "gz2_filename_mapping.csv"
         )
         assert report.labels == 3
-        got = {Path(project.image(i).path).name: (l.class_name, l.confidence) for i, l in project.labels().items()}  # type: ignore[union-attr]
+        got = {
+            Path(project.image(i).path).name: (label.class_name, label.confidence)  # type: ignore[union-attr]
+            for i, label in project.labels().items()
+        }
     assert got == {
         "106587.jpg": ("spiral", 1.0),
         "16126.jpg": ("spiral", 0.6669999957084656),
@@ -344,7 +360,10 @@ def test_gz2_votes_find_images_through_the_id_mapping(tmp_path: Path, label_samp
 
 def test_gz_decals_posteriors_find_the_png_by_name_and_apply_the_threshold(tmp_path: Path, label_samples: Path) -> None:
     table = label_samples / "gz-decals" / "gz_decals_auto_posteriors.csv"
-    answers = [("smooth-or-featured_smooth_fraction", "non-spiral"), ("smooth-or-featured_featured-or-disk_fraction", "spiral")]
+    answers = [
+        ("smooth-or-featured_smooth_fraction", "non-spiral"),
+        ("smooth-or-featured_featured-or-disk_fraction", "spiral"),
+    ]
     with Project.create(tmp_path / "p.gsproj", SPIRAL) as project:
         strict = exchange.import_gz_votes(project, table, answers, threshold=0.5)
         assert strict.labels == 0
@@ -367,22 +386,29 @@ def test_gz_decals_volunteer_debiased_votes_with_png_loc(tmp_path: Path, label_s
     with Project.create(tmp_path / "p.gsproj", SPIRAL) as project:
         report = exchange.import_gz_votes(project, folder / "gz_decals_volunteers_5.csv", answers)
         assert report.labels == 1
-        assert report.skipped == [(str(folder / "dr5" / "J124" / "J124641.47-041304.7.png"), "no value in the chosen answer columns")]
+        assert report.skipped == [
+            (str(folder / "dr5" / "J124" / "J124641.47-041304.7.png"), "no value in the chosen answer columns")
+        ]
         (label,) = project.all_labels()
         assert (label.class_name, label.confidence) == ("spiral", 1.0)
         with pytest.raises(ProjectError, match="no column 'has-spiral'.*has-spiral-arms_yes_fraction"):
             exchange.import_gz_votes(project, folder / "gz_decals_volunteers_5.csv", [("has-spiral", "spiral")])
         with pytest.raises(ProjectError, match="'barred' \\(1x\\)"):
-            exchange.import_gz_votes(project, folder / "gz_decals_volunteers_5.csv", [("bar_strong_fraction", "barred")])
+            exchange.import_gz_votes(
+                project, folder / "gz_decals_volunteers_5.csv", [("bar_strong_fraction", "barred")]
+            )
 
 
 def test_answers_mapped_to_one_class_add_up(tmp_path: Path) -> None:
     write_pngs(tmp_path, 1)
-    (tmp_path / "votes.csv").write_text("id,bar_strong_fraction,bar_weak_fraction,bar_no_fraction\ngalaxy0000,0.3,0.35,0.35\n")
+    (tmp_path / "votes.csv").write_text(
+        "id,bar_strong_fraction,bar_weak_fraction,bar_no_fraction\ngalaxy0000,0.3,0.35,0.35\n"
+    )
     scheme = ClassScheme("bars", ("barred", "unbarred"))
     with Project.create(tmp_path / "p.gsproj", scheme) as project:
         exchange.import_gz_votes(
-            project, tmp_path / "votes.csv",
+            project,
+            tmp_path / "votes.csv",
             [("bar_strong_fraction", "barred"), ("bar_weak_fraction", "barred"), ("bar_no_fraction", "unbarred")],
         )
         (label,) = project.all_labels()

@@ -21,7 +21,10 @@ from .conftest import write_pngs
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "galaxy_studio", *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "galaxy_studio", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dict(os.environ, GALAXY_STUDIO_LABELLER="script"),
     )
 
@@ -32,7 +35,9 @@ def error_line(err: str) -> str:
     return line
 
 
-def test_new_add_label_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_add_label_stats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = str(tmp_path / "p.gsproj")
     files = write_pngs(tmp_path / "images", 3)
     assert main(["project", "new", project, "--scheme", "gz2-9"]) == 0
@@ -106,9 +111,21 @@ def test_import_and_export_every_format(tmp_path: Path, capsys: pytest.CaptureFi
     main(["project", "new", project, "--scheme", "spiral"])
     assert main(["project", "import", project, str(tmp_path / "set")]) == 1
     assert "folder name(s) not in the project: 'non_spirals' (3x), 'spirals' (2x)" in capsys.readouterr().err
-    assert main([
-        "project", "import", project, str(tmp_path / "set"), "--map", "spirals=spiral", "--map", "non_spirals=non-spiral",
-    ]) == 0
+    assert (
+        main(
+            [
+                "project",
+                "import",
+                project,
+                str(tmp_path / "set"),
+                "--map",
+                "spirals=spiral",
+                "--map",
+                "non_spirals=non-spiral",
+            ]
+        )
+        == 0
+    )
     assert "import folders: 5 label(s), 5 new image(s)" in capsys.readouterr().out
     for fmt, out in (("csv", "l.csv"), ("json", "l.json"), ("folders", "dirs"), ("galaxy10", "l.h5")):
         assert main(["project", "export", project, "--format", fmt, str(tmp_path / out)]) == 0
@@ -124,7 +141,9 @@ def test_import_and_export_every_format(tmp_path: Path, capsys: pytest.CaptureFi
         assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 2, "non-spiral": 3}, fmt
 
 
-def test_import_gz_votes_from_the_command_line(tmp_path: Path, label_samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_gz_votes_from_the_command_line(
+    tmp_path: Path, label_samples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = str(tmp_path / "p.gsproj")
     main(["project", "new", project, "--scheme", "spiral"])
     table = str(label_samples / "gz-challenge" / "training_solutions_rev1.csv")
@@ -132,10 +151,23 @@ def test_import_gz_votes_from_the_command_line(tmp_path: Path, label_samples: Pa
     assert "needs at least one --answer" in capsys.readouterr().err
     assert main(["project", "import", project, table, "--answer", "Class1.1"]) == 1
     assert "--answer expects NAME=CLASS" in capsys.readouterr().err
-    assert main([
-        "project", "import", project, table, "--answer", "Class1.1=non-spiral", "--answer", "Class1.2=spiral",
-        "--threshold", "0.7",
-    ]) == 0
+    assert (
+        main(
+            [
+                "project",
+                "import",
+                project,
+                table,
+                "--answer",
+                "Class1.1=non-spiral",
+                "--answer",
+                "Class1.2=spiral",
+                "--threshold",
+                "0.7",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "import gz-votes: 1 label(s), 1 new image(s), 2 skipped" in captured.out
     assert captured.err.count("below the threshold 0.7") == 2

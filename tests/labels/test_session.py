@@ -88,8 +88,11 @@ def test_a_batch_is_remembered_taken_back_once_and_announced(
     assert undone is not None and undone.image_ids == (a, b, c)
     assert {i: r.class_name for i, r in project.labels("ada").items()} == {d: "non-spiral"}
     assert session.last_batch is None and session.undo_batch() is None
-    assert heard == [LabelsChanged(frozenset([a, b, c])), LabelsChanged(frozenset([d])),
-                     LabelsChanged(frozenset([a, b, c]))]
+    assert heard == [
+        LabelsChanged(frozenset([a, b, c])),
+        LabelsChanged(frozenset([d])),
+        LabelsChanged(frozenset([a, b, c])),
+    ]
 
 
 def test_add_and_label_from_a_worker_thread_calls_listeners_there(
@@ -102,8 +105,7 @@ def test_add_and_label_from_a_worker_thread_calls_listeners_there(
     with pytest.raises(ProjectError, match="unknown class 'bar'"):
         session.add_and_label([CatalogItem(str(new))], "bar")
     assert threads == [] and session.last_batch is None, "a refused batch says nothing"
-    worker = threading.Thread(target=lambda: session.add_and_label([CatalogItem(str(new))], "spiral"),
-                              name="worker")
+    worker = threading.Thread(target=lambda: session.add_and_label([CatalogItem(str(new))], "spiral"), name="worker")
     worker.start()
     worker.join()
     assert threads == ["worker"], "one notice, in the thread that labelled"
@@ -134,8 +136,11 @@ def test_class_edits_announce_the_classes_and_relabelled_images(
     heard.clear()
     session.add_class("merger")
     session.rename_class("merger", "Merger")
-    assert heard == [ClassesChanged(("spiral", "non-spiral", "merger")),
-                     ClassesChanged(("spiral", "non-spiral", "Merger")), LabelsChanged(None)]
+    assert heard == [
+        ClassesChanged(("spiral", "non-spiral", "merger")),
+        ClassesChanged(("spiral", "non-spiral", "Merger")),
+        LabelsChanged(None),
+    ]
 
 
 def test_without_a_project_labelling_says_what_to_do(session: LabellingSession, heard: list[SessionEvent]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES
 from galaxy_studio.data.thumbnails import content_fingerprint
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 from galaxy_studio.labels import schema
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, ClassScheme
 from galaxy_studio.labels.store import ImportedLabel, Project, ProjectError
@@ -110,7 +110,10 @@ def test_galaxy10_rows_are_images_with_their_index(tmp_path: Path) -> None:
         assert len({image.content_hash for image in images}) == 1
         assert project.image_id(h5, 1) == images[1].id and project.image_id(h5) is None
         assert [project.labels()[image.id].class_name for image in images] == [
-            GALAXY10_CLASSES[0], GALAXY10_CLASSES[9], GALAXY10_CLASSES[2], GALAXY10_CLASSES[2],
+            GALAXY10_CLASSES[0],
+            GALAXY10_CLASSES[9],
+            GALAXY10_CLASSES[2],
+            GALAXY10_CLASSES[2],
         ]
         assert images[1].item() == CatalogItem(str(h5), index=1)
 
@@ -158,7 +161,7 @@ def test_undo_and_redo_walk_each_labellers_own_history(tmp_path: Path, spiral_pr
     spiral_project.label(c, "spiral", labeller="bob")
     assert spiral_project.undo("ada") == b
     assert spiral_project.undo("ada") == a
-    assert {i: l.class_name for i, l in spiral_project.labels("ada").items()} == {a: "spiral"}
+    assert {i: label.class_name for i, label in spiral_project.labels("ada").items()} == {a: "spiral"}
     assert spiral_project.labels("bob")[c].class_name == "spiral", "bob's labels are untouched"
     spiral_project.close()
 

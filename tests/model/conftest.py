@@ -44,8 +44,9 @@ def run_64px(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_classifier(tiny_config(data, tmp_path_factory.mktemp("runs64") / "tiny64", size=64,
-                                            crop_fraction=0.5, threads=1))
+        return train_classifier(
+            tiny_config(data, tmp_path_factory.mktemp("runs64") / "tiny64", size=64, crop_fraction=0.5, threads=1)
+        )
     finally:
         torch.set_num_threads(previous)
 

@@ -44,8 +44,11 @@ def test_band_count_sets_the_input_channels() -> None:
 
 def test_convnet_d3_has_no_batch_norm_and_the_others_differ_as_designed() -> None:
     assert not has_batch_norm(build_model("convnet-d3", n_classes=2, in_channels=3, size=32))
-    norms = [m for m in build_model("convnet-d3", n_classes=2, in_channels=3, size=32).modules()
-             if isinstance(m, torch.nn.GroupNorm)]
+    norms = [
+        m
+        for m in build_model("convnet-d3", n_classes=2, in_channels=3, size=32).modules()
+        if isinstance(m, torch.nn.GroupNorm)
+    ]
     assert len(norms) == 3 and all(norm.num_groups == norm.num_channels == 128 and norm.affine for norm in norms)
     assert has_batch_norm(build_model("galaxy-cnn", n_classes=2, in_channels=3, size=32))
     assert has_batch_norm(build_model("resnet18", n_classes=2, in_channels=3, size=32))
@@ -86,8 +89,9 @@ def test_a_weights_file_that_is_not_vgg11_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="do not fit torchvision's vgg11"):
         build_model("vgg11", n_classes=2, in_channels=3, size=64, pretrained="shallow", weights_path=wrong)
     with pytest.raises(ModelError, match="not found"):
-        build_model("vgg11", n_classes=2, in_channels=3, size=64, pretrained="shallow",
-                    weights_path=tmp_path / "missing.pth")
+        build_model(
+            "vgg11", n_classes=2, in_channels=3, size=64, pretrained="shallow", weights_path=tmp_path / "missing.pth"
+        )
 
 
 def test_only_vgg11_takes_imagenet_weights_and_only_in_rgb() -> None:

@@ -46,12 +46,15 @@ def _logits_here(checkpoint: Path, files: list[str]) -> list[list[float]]:
         return model(batch).tolist()
 
 
-def test_a_reloaded_checkpoint_predicts_identically_in_a_fresh_process(trained_run: TrainResult, demo_set: Path) -> None:
+def test_a_reloaded_checkpoint_predicts_identically_in_a_fresh_process(
+    trained_run: TrainResult, demo_set: Path
+) -> None:
     checkpoint = Path(trained_run.checkpoint)
     files = [str(path) for path in sorted(demo_set.rglob("*.jpg"))[::15]]
     here = _logits_here(checkpoint, files)
-    result = subprocess.run([sys.executable, "-c", PREDICT, str(checkpoint), *files],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(checkpoint), *files], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     there = json.loads(result.stdout.strip().splitlines()[-1])
     assert np.array(here).shape == (len(files), 3)
@@ -66,16 +69,18 @@ def test_re_evaluating_the_test_split_gives_the_recorded_metrics(trained_run: Tr
     assert everything["n"] == 90
 
 
-def test_the_test_split_cannot_be_rebuilt_from_other_data(trained_run: TrainResult, demo_set: Path, tmp_path: Path) -> None:
+def test_the_test_split_cannot_be_rebuilt_from_other_data(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path
+) -> None:
     subset = tmp_path / "subset.csv"
     data = load_labelled_data(demo_set)
     _, _, test = stratified_split(data.labels, seed=0)
-    subset.write_text("path,label\n" + "".join(
-        f"{data.items[i].path},{data.classes[data.labels[i]]}\n" for i in test
-    ))
+    subset.write_text("path,label\n" + "".join(f"{data.items[i].path},{data.classes[data.labels[i]]}\n" for i in test))
     with pytest.raises(Exception, match="not the images and labels"):
         evaluate_classifier(trained_run.checkpoint, subset, split="test", device="cpu")
-    assert evaluate_classifier(trained_run.checkpoint, subset, device="cpu")["accuracy"] == trained_run.metrics["accuracy"]
+    assert (
+        evaluate_classifier(trained_run.checkpoint, subset, device="cpu")["accuracy"] == trained_run.metrics["accuracy"]
+    )
 
 
 class _RunsCode:

@@ -14,7 +14,7 @@ import torch
 from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.synthetic import write_demo_set
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 from galaxy_studio.model.checkpoint import CLASSIFIER_FORMAT, load_payload, save_payload
 from galaxy_studio.model.classification import (
     ClassifyConfig,
@@ -54,7 +54,9 @@ def test_entropy_and_margin_follow_their_definitions() -> None:
     assert unsure.entropy == pytest.approx(math.log(3)) and unsure.margin == pytest.approx(0.0)
 
 
-def test_tta_uses_the_eight_distinct_dihedral_views_and_is_invariant_to_them(trained_run: TrainResult, demo_set: Path) -> None:
+def test_tta_uses_the_eight_distinct_dihedral_views_and_is_invariant_to_them(
+    trained_run: TrainResult, demo_set: Path
+) -> None:
     image = torch.arange(16.0).reshape(1, 1, 4, 4)
     views = dihedral_views(image)
     assert len({tuple(v.flatten().tolist()) for v in views}) == 8
@@ -94,7 +96,7 @@ def test_fits_bands_model_reads_fits_and_names_missing_bands(demo_set: Path, tmp
     jpeg = next(demo_set.rglob("*.jpg"))
     result = classify(ClassifyConfig(run.checkpoint, (*map(str, fits_files), str(jpeg)), device="cpu"))
     assert len(result.predictions) == 3
-    (name, reason), = result.failures
+    ((name, reason),) = result.failures
     assert name == jpeg.name and "the model reads bands g, r, z but this cutout has R, G, B" in reason
 
 
@@ -121,8 +123,22 @@ def test_classify_command_writes_the_csv_and_one_overlay_per_input(
 ) -> None:
     files = sorted(demo_set.rglob("*.jpg"))[::30]
     out, overlays = tmp_path / "predictions.csv", tmp_path / "overlays"
-    code = main(["classify", trained_run.run_dir, *map(str, files), "--out", str(out), "--tta",
-                 "--saliency", "gradcam", "--saliency-dir", str(overlays), "--device", "cpu"])
+    code = main(
+        [
+            "classify",
+            trained_run.run_dir,
+            *map(str, files),
+            "--out",
+            str(out),
+            "--tta",
+            "--saliency",
+            "gradcam",
+            "--saliency-dir",
+            str(overlays),
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     with out.open() as stream:
         rows = list(csv.DictReader(stream))
@@ -143,13 +159,17 @@ def test_the_classification_job_writes_one_overlay_per_input(
     files = sorted(demo_set.rglob("*.jpg"))[::30]
     overlays = tmp_path / "overlays"
     events: list[object] = []
-    config = ClassifyConfig(trained_run.run_dir, tuple(map(str, files)), device="cpu", saliency="gradcam",
-                            saliency_dir=str(overlays))
+    config = ClassifyConfig(
+        trained_run.run_dir, tuple(map(str, files)), device="cpu", saliency="gradcam", saliency_dir=str(overlays)
+    )
     result = classify(config, emit=events.append)
     assert len(result.predictions) == len(files) and result.overlay_failures == ()
     assert {p.name for p in overlays.iterdir()} == {"00000.png", "00000-2.png", "00000-3.png"}
-    assert [(e.done, e.total) for e in events if isinstance(e, Progressed) and e.what == "gradcam overlays"] == \
-        [(1, 3), (2, 3), (3, 3)]
+    assert [(e.done, e.total) for e in events if isinstance(e, Progressed) and e.what == "gradcam overlays"] == [
+        (1, 3),
+        (2, 3),
+        (3, 3),
+    ]
     with pytest.raises(ModelError, match="--saliency needs --saliency-dir"):
         ClassifyConfig(trained_run.run_dir, tuple(map(str, files)), saliency="ig")
 
@@ -168,6 +188,7 @@ def test_classify_command_reports_bad_input_in_one_line(
     assert "none.pt: no such checkpoint file" in capsys.readouterr().err
     assert main(["classify", trained_run.checkpoint, str(notes), "--out", str(tmp_path / "r.csv")]) == 1
     assert "nothing was written" in capsys.readouterr().err and not (tmp_path / "r.csv").exists()
-    assert main(["classify", trained_run.checkpoint, str(good), "--out", str(tmp_path / "s.csv"),
-                 "--saliency", "ig"]) == 1
+    assert (
+        main(["classify", trained_run.checkpoint, str(good), "--out", str(tmp_path / "s.csv"), "--saliency", "ig"]) == 1
+    )
     assert "--saliency needs --saliency-dir" in capsys.readouterr().err

@@ -32,7 +32,9 @@ def test_train_prints_progress_on_stderr_and_metrics_json_last(
 def test_evaluate_prints_a_table_or_json(
     trained_run: TrainResult, demo_set: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["evaluate", trained_run.checkpoint, str(demo_set), "--split", "test", "--json", "--device", "cpu"]) == 0
+    assert (
+        main(["evaluate", trained_run.checkpoint, str(demo_set), "--split", "test", "--json", "--device", "cpu"]) == 0
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["accuracy"] == trained_run.metrics["accuracy"] and report["split"] == "test"
     assert main(["evaluate", trained_run.checkpoint, str(demo_set), "--device", "cpu"]) == 0

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from galaxy_studio.data.catalog import open_catalog
-from galaxy_studio.events import CancelToken, Cancelled, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, Progressed
 from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.labels.store import Project
 from galaxy_studio.model.datasets import (
@@ -129,8 +129,9 @@ def test_rotation_and_flip_geometry() -> None:
     images = torch.arange(2 * 3 * 46 * 46, dtype=torch.float32).reshape(2, 3, 46, 46) / 1000
     crop = centre_crop(images, 32)
     assert torch.allclose(rotate_and_crop(images, [0.0, 0.0], [False, False], 32), crop, atol=1e-4)
-    assert torch.allclose(rotate_and_crop(images, [math.pi / 2] * 2, [False] * 2, 32),
-                          torch.rot90(crop, 1, (2, 3)), atol=1e-4)
+    assert torch.allclose(
+        rotate_and_crop(images, [math.pi / 2] * 2, [False] * 2, 32), torch.rot90(crop, 1, (2, 3)), atol=1e-4
+    )
     assert torch.allclose(rotate_and_crop(images, [0.0] * 2, [True] * 2, 32), torch.flip(crop, (3,)), atol=1e-4)
     turned = rotate_and_crop(images, [math.pi / 4] * 2, [False] * 2, 32)
     assert turned.shape == (2, 3, 32, 32)

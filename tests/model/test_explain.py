@@ -79,7 +79,6 @@ def crop_region(cutout: Cutout, prep: Preprocessing) -> np.ndarray:
     return map_to_cutout(np.ones((prep.size, prep.size), np.float32), prep, cutout) > 0
 
 
-
 def demo_items(demo_set: Path, count: int) -> list[CatalogItem]:
     files = sorted(demo_set.rglob("*.jpg"))
     return [CatalogItem(str(f)) for f in files[:: len(files) // count][:count]]
@@ -129,8 +128,12 @@ def test_model_randomisation_changes_the_maps(method: str, trained_run: TrainRes
     for item in demo_items(demo_set, SANITY_IMAGES):
         image = prepare_cutout(read_item(item), classifier.prep)
         target = classifier.classes.index(Path(item.path).parent.name)
-        correlations.append(rank_correlation(attribution_map(trained, image, target, method, sky=sky),
-                                             attribution_map(random, image, target, method, sky=sky)))
+        correlations.append(
+            rank_correlation(
+                attribution_map(trained, image, target, method, sky=sky),
+                attribution_map(random, image, target, method, sky=sky),
+            )
+        )
     assert float(np.mean(correlations)) < 0.5, correlations
 
 

@@ -40,20 +40,25 @@ def test_auc_is_nan_without_both_kinds() -> None:
 
 def test_macro_auc_averages_one_vs_rest_over_present_classes() -> None:
     y = np.array([0, 0, 1, 1, 2, 2])
-    p = np.array([
-        [0.8, 0.1, 0.1],
-        [0.4, 0.3, 0.3],
-        [0.5, 0.4, 0.1],
-        [0.1, 0.8, 0.1],
-        [0.1, 0.1, 0.8],
-        [0.3, 0.3, 0.4],
-    ])
+    p = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.4, 0.3, 0.3],
+            [0.5, 0.4, 0.1],
+            [0.1, 0.8, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.3, 0.3, 0.4],
+        ]
+    )
     # Class 0 scores: positives 0.8, 0.4 vs negatives 0.5, 0.1, 0.1, 0.3 -> 7 of 8 pairs.
     # Class 1: positives 0.4, 0.8 vs 0.1, 0.3, 0.1, 0.3 -> 8 of 8.
     # Class 2: positives 0.8, 0.4 vs 0.1, 0.3, 0.1, 0.1 -> 8 of 8.
     assert macro_roc_auc(y, p) == pytest.approx((7 / 8 + 1 + 1) / 3)
     # A class absent from y_true has no AUC and does not drag the mean down.
-    assert macro_roc_auc(np.array([0, 0, 1, 1]), np.array([[0.9, 0.1, 0], [0.6, 0.4, 0], [0.3, 0.7, 0], [0.2, 0.8, 0]])) == 1.0
+    assert (
+        macro_roc_auc(np.array([0, 0, 1, 1]), np.array([[0.9, 0.1, 0], [0.6, 0.4, 0], [0.3, 0.7, 0], [0.2, 0.8, 0]]))
+        == 1.0
+    )
 
 
 def test_confusion_has_true_rows_and_predicted_columns() -> None:

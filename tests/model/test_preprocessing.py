@@ -94,7 +94,9 @@ def test_display_settings_that_do_not_fit_are_a_clear_error() -> None:
 
 def test_the_recipe_round_trips_through_json() -> None:
     prep = Preprocessing(
-        size=48, crop_fraction=0.6, channels="display",
+        size=48,
+        crop_fraction=0.6,
+        channels="display",
         display=DisplaySettings(stretch="asinh", interval="99%", bands=(2, 1, 0)),
     ).with_statistics([0.1, 0.2, 0.3], [1.0, 2.0, 3.0])
     assert Preprocessing.from_dict(json.loads(json.dumps(prep.to_dict()))) == prep

@@ -29,7 +29,10 @@ def test_runs_are_listed_newest_first_with_their_status(tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     runs = list_runs(tmp_path)
-    assert [(run.name, run.status, len(run.history)) for run in runs] == [("new", "unfinished", 2), ("old", "finished", 3)]
+    assert [(run.name, run.status, len(run.history)) for run in runs] == [
+        ("new", "unfinished", 2),
+        ("old", "finished", 3),
+    ]
     assert runs[1].metrics == {"accuracy": 0.9} and runs[0].metrics is None
     assert read_run(tmp_path / "not-a-run") is None
 

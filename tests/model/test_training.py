@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from galaxy_studio.events import CancelToken, Cancelled, EpochEnded, MetricLogged, Progressed
+from galaxy_studio.events import Cancelled, CancelToken, EpochEnded, MetricLogged, Progressed
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.datasets import GalaxyDataset
 from galaxy_studio.model.errors import ModelError
@@ -39,9 +39,9 @@ def test_a_tiny_run_learns_well_above_chance(trained_run: TrainResult) -> None:
 
 def test_the_run_folder_holds_the_checkpoint_and_the_records(trained_run: TrainResult) -> None:
     run = Path(trained_run.run_dir)
-    assert sorted(path.name for path in run.iterdir()) == [
-        "config.json", "history.json", "metrics.json", "model.pt"
-    ], "last.pt is removed once the run has finished"
+    assert sorted(path.name for path in run.iterdir()) == ["config.json", "history.json", "metrics.json", "model.pt"], (
+        "last.pt is removed once the run has finished"
+    )
     assert json.loads((run / "metrics.json").read_text()) == trained_run.metrics
     assert json.loads((run / "history.json").read_text()) == trained_run.history
     assert json.loads((run / "config.json").read_text())["epochs"] == 12
@@ -140,9 +140,7 @@ def test_unequal_classes_are_weighted_or_resampled(tmp_path: Path) -> None:
     prep = Preprocessing(size=8).with_statistics([0.0] * 3, [1.0] * 3)
     dataset = GalaxyDataset(np.zeros((40, 3, 8, 8), np.uint8), labels, prep, augment=False)
     config = tiny_config(tmp_path, tmp_path / "run", balance="sampler", batch_size=40)
-    drawn = np.concatenate([
-        next(iter(training_loader(dataset, config, epoch)))[1].numpy() for epoch in range(1, 26)
-    ])
+    drawn = np.concatenate([next(iter(training_loader(dataset, config, epoch)))[1].numpy() for epoch in range(1, 26)])
     assert 0.4 < drawn.mean() < 0.6, "the minority class is drawn as often as the majority"
     shuffled = next(iter(training_loader(dataset, replace(config, balance="loss"), 1)))[1].numpy()
     assert sorted(shuffled.tolist()) == sorted(labels.tolist()), "otherwise each image once per epoch"

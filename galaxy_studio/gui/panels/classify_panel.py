@@ -9,10 +9,11 @@ colour map follow the controls at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -38,10 +39,10 @@ from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.widgets.drop_zone import DropZone
 from galaxy_studio.gui.widgets.image_view import ImageView
-from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
-from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
+from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
+from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
@@ -92,7 +93,7 @@ class Explanation:
 class ClassifyPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, signals: "SessionSignals", parent: QWidget | None = None) -> None:
+    def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = signals.session
         self.classifier: Classifier | None = None
@@ -132,8 +133,10 @@ class ClassifyPanel(QWidget):
         self.batch_button = QPushButton("Classify folder to CSV…")
         self.batch_button.clicked.connect(self.batch_dialog)
         self.suggest_button = QPushButton("Suggest labels for project")
-        self.suggest_button.setToolTip("Store this model's predictions for the project's unlabelled images; "
-                                       "the Library can then show the most uncertain first")
+        self.suggest_button.setToolTip(
+            "Store this model's predictions for the project's unlabelled images; "
+            "the Library can then show the most uncertain first"
+        )
         self.suggest_button.clicked.connect(self.suggest_for_project)
         self.job_progress = JobProgressRow(self.jobs)
         row = QHBoxLayout()
@@ -218,8 +221,12 @@ class ClassifyPanel(QWidget):
         self.colour_map.addItems(list(COLOUR_MAPS))
         self.colour_map.currentIndexChanged.connect(self._redraw_overlay)
         controls = QHBoxLayout()
-        for label, widget in (("Map", self.method), ("Class", self.target), ("Opacity", self.opacity),
-                              ("Colours", self.colour_map)):
+        for label, widget in (
+            ("Map", self.method),
+            ("Class", self.target),
+            ("Opacity", self.opacity),
+            ("Colours", self.colour_map),
+        ):
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addStretch(1)
@@ -308,8 +315,9 @@ class ClassifyPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "A folder of cutouts to classify")
         if not folder:
             return
-        out, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", str(Path(folder) / "predictions.csv"),
-                                             "CSV (*.csv)")
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Save the predictions as", str(Path(folder) / "predictions.csv"), "CSV (*.csv)"
+        )
         if out:
             self.classify_folder_to_csv(folder, out)
 
@@ -346,24 +354,32 @@ class ClassifyPanel(QWidget):
         self._start(job, f"Suggesting labels for {project.path.name}", self._on_suggested)
 
     def _start(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
-        self.jobs.start(job, on_success=on_success, on_failure=self._on_job_failed,
-                        on_cancel=self._on_job_cancelled, uses_torch=True)
+        self.jobs.start(
+            job,
+            on_success=on_success,
+            on_failure=self._on_job_failed,
+            on_cancel=self._on_job_cancelled,
+            uses_torch=True,
+        )
         self._refresh_buttons()
         self.status.emit(message + "…")
 
     def _on_folder_classified(self, out: str, classified: ClassifyResult) -> None:
         self._report_failures(classified.failures)
         if classified.predictions:
-            self.status.emit(f"Wrote {len(classified.predictions)} predictions to {out} "
-                             f"({len(classified.failures)} left out)")
+            self.status.emit(
+                f"Wrote {len(classified.predictions)} predictions to {out} ({len(classified.failures)} left out)"
+            )
         else:
             self._show_message("No cutout in that folder could be classified; nothing was written")
 
     def _on_suggested(self, result: SuggestResult) -> None:
         self._report_failures(result.failures)
         self.session.changed_outside()
-        self.status.emit(f"Stored {result.stored} suggestion(s) in the project; in the Library choose "
-                         "Order: most uncertain first, and press Enter to accept one")
+        self.status.emit(
+            f"Stored {result.stored} suggestion(s) in the project; in the Library choose "
+            "Order: most uncertain first, and press Enter to accept one"
+        )
 
     def _on_job_failed(self, message: str) -> None:
         self._show_message(message)
@@ -409,14 +425,18 @@ class ClassifyPanel(QWidget):
             confidence.setData(_SORT_ROLE, prediction.confidence)
             entropy = _SortableItem(f"{prediction.entropy:.3f}")
             entropy.setData(_SORT_ROLE, prediction.entropy)
-            for column, item in enumerate((icon_item, name_item, _SortableItem(prediction.predicted), confidence, entropy)):
+            for column, item in enumerate(
+                (icon_item, name_item, _SortableItem(prediction.predicted), confidence, entropy)
+            ):
                 self.table.setItem(row, column, item)
             if first_new is None:
                 first_new = row
         self.table.setSortingEnabled(True)
         if result.predictions:
-            self.status.emit(f"Classified {len(result.predictions)} cutout(s) with {classifier.name}"
-                             + (f"; {len(result.failures)} left out" if result.failures else ""))
+            self.status.emit(
+                f"Classified {len(result.predictions)} cutout(s) with {classifier.name}"
+                + (f"; {len(result.failures)} left out" if result.failures else "")
+            )
             row = self._row_of_key(len(self.predictions) - len(result.predictions))
             if row is not None:
                 self.table.selectRow(row)
@@ -454,9 +474,11 @@ class ClassifyPanel(QWidget):
         self._shown_key = key
         self.bars.set_probabilities(self.classifier.classes, prediction.probabilities)
         self.label_choice.setCurrentText(prediction.predicted)
-        self.title.setText(f"<b>{prediction.name}</b> · {prediction.predicted} "
-                           f"({100 * prediction.confidence:.1f}%) · entropy {prediction.entropy:.3f} · "
-                           f"margin {100 * prediction.margin:.1f}%")
+        self.title.setText(
+            f"<b>{prediction.name}</b> · {prediction.predicted} "
+            f"({100 * prediction.confidence:.1f}%) · entropy {prediction.entropy:.3f} · "
+            f"margin {100 * prediction.margin:.1f}%"
+        )
         self._refresh_buttons()
         self.explain_selected()
 
@@ -508,8 +530,9 @@ class ClassifyPanel(QWidget):
         name = self.colour_map.currentText()
         if name not in self._colour_tables:
             self._colour_tables[name] = colour_map_table(name)
-        blended = overlay_rgb(self.display_rgb, self.attribution, opacity=self.opacity.value() / 100,
-                              table=self._colour_tables[name])
+        blended = overlay_rgb(
+            self.display_rgb, self.attribution, opacity=self.opacity.value() / 100, table=self._colour_tables[name]
+        )
         self.view.set_image(blended, keep_view=True)
 
     # Project ---------------------------------------------------------------------------
@@ -524,7 +547,9 @@ class ClassifyPanel(QWidget):
         prediction = self.predictions[self._shown_key]
         class_name = self.label_choice.currentText()
         if class_name not in project.classes:
-            self._show_message(f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}")
+            self._show_message(
+                f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}"
+            )
             return
         try:
             self.session.add_and_label([prediction.item], class_name, remember_batch=False)

@@ -9,8 +9,8 @@ shown keep their paper values.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -53,8 +53,10 @@ def describe_buffer(folder: str | Path) -> str:
     experts = len(metadata.get("experts", []))
     classes = len(metadata.get("classes", []))
     config = metadata.get("config", {})
-    return (f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs · {classes} classes · "
-            f"{config.get('size', '?')} px · {metadata.get('parameters', 0):,} parameters")
+    return (
+        f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs · {classes} classes · "
+        f"{config.get('size', '?')} px · {metadata.get('parameters', 0):,} parameters"
+    )
 
 
 def buffer_classes(folder: str | Path) -> tuple[str, ...]:
@@ -166,12 +168,20 @@ class DistillForm(QWidget):
 
     def buffer_config(self, out_dir: Path | None = None) -> BufferConfig:
         out = out_dir or new_run_folder(buffers_dir(), Path(self.data_edit.text().strip() or "data").stem)
-        return BufferConfig(data=self.data_edit.text().strip(), out_dir=str(out), device=self.device.currentText(),
-                            **self.buffer_settings.values())
+        return BufferConfig(
+            data=self.data_edit.text().strip(),
+            out_dir=str(out),
+            device=self.device.currentText(),
+            **self.buffer_settings.values(),
+        )
 
     def distill_config(self, out_dir: Path) -> DistillConfig:
-        return DistillConfig(buffer=self.buffer_edit.text().strip(), data=self.data_edit.text().strip(),
-                             out_dir=str(out_dir), **self.run_settings.values())
+        return DistillConfig(
+            buffer=self.buffer_edit.text().strip(),
+            data=self.data_edit.text().strip(),
+            out_dir=str(out_dir),
+            **self.run_settings.values(),
+        )
 
     def show_config(self, config: DistillConfig) -> None:
         """Fill the form from a past run's config (before resuming it)."""

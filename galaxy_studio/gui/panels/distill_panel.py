@@ -12,10 +12,11 @@ Resume (or a later session, from Past runs) continues.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -82,8 +83,12 @@ if TYPE_CHECKING:
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
 WARNING_STYLE = "color: #ff9a8a;"
 SMOOTHING_WINDOW = 25
-EVALUATION_ROWS = (("distilled", "Distilled"), ("random_real", "Random real"), ("class_mean", "Class mean"),
-                   ("full", "Full training set"))
+EVALUATION_ROWS = (
+    ("distilled", "Distilled"),
+    ("random_real", "Random real"),
+    ("class_mean", "Class mean"),
+    ("full", "Full training set"),
+)
 # How much a second of measured iteration time is trusted against the newest one.
 _PACE_MEMORY = 0.8
 
@@ -93,8 +98,7 @@ def describe_run(run: RunSummary) -> str:
     evaluation = run.metrics or {}
     accuracy = evaluation.get("distilled", {}).get("mean")
     result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
-    return (f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · "
-            f"{run.iterations} it · {result}")
+    return f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · {run.iterations} it · {result}"
 
 
 @dataclass(frozen=True)
@@ -226,8 +230,9 @@ class DistillPanel(QWidget):
     def _build_evaluation_row(self) -> QHBoxLayout:
         self.evaluate_when_done = QCheckBox("Evaluate when done:")
         self.evaluate_when_done.setChecked(True)
-        self.evaluate_when_done.setToolTip("Train fresh nets on the prototypes and on the baselines; "
-                                           "test them on the real test split")
+        self.evaluate_when_done.setToolTip(
+            "Train fresh nets on the prototypes and on the baselines; test them on the real test split"
+        )
         self.eval_nets = QSpinBox()
         self.eval_nets.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
         self.eval_nets.setRange(1, 20)
@@ -366,7 +371,8 @@ class DistillPanel(QWidget):
         self.readability_label.setWordWrap(True)
         self.readability_label.setToolTip(
             "Whether the prototypes still look like images: pixels outside the real images' range, their "
-            "spread against the real images', and how far the nearest real image is")
+            "spread against the real images', and how far the nearest real image is"
+        )
         results_layout.addWidget(self.table, 1)
         results_layout.addWidget(self.readability_label)
         results_layout.addLayout(export_row)
@@ -415,14 +421,20 @@ class DistillPanel(QWidget):
 
     # Jobs ------------------------------------------------------------------------------
 
-    def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None],
-                   on_cancel: Callable[[], None] | None = None) -> JobHandle[R]:
+    def _start_job(
+        self, job: Job[R], message: str, on_success: Callable[[R], None], on_cancel: Callable[[], None] | None = None
+    ) -> JobHandle[R]:
         self._eta = Eta()
         self.message = ""
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(message)
-        handle = self.runner.start(job, on_success=on_success, on_failure=self._on_failed,
-                                   on_cancel=on_cancel or self._on_cancelled, uses_torch=True)
+        handle = self.runner.start(
+            job,
+            on_success=on_success,
+            on_failure=self._on_failed,
+            on_cancel=on_cancel or self._on_cancelled,
+            uses_torch=True,
+        )
         self._update_buttons()
         return handle
 
@@ -434,8 +446,10 @@ class DistillPanel(QWidget):
         if self.runner.running:
             return False
         if not self.form.data_edit.text().strip():
-            self._say("Choose labelled data first: a folder with one sub-folder per class, a CSV, "
-                      "a Galaxy10 HDF5 file or a project.")
+            self._say(
+                "Choose labelled data first: a folder with one sub-folder per class, a CSV, "
+                "a Galaxy10 HDF5 file or a project."
+            )
             return False
         if need_buffer and not (Path(self.form.buffer_edit.text().strip()) / "buffer.json").is_file():
             self._say("Choose a buffer folder, or press Build buffer to train experts on the data.")
@@ -468,8 +482,9 @@ class DistillPanel(QWidget):
         def job(emit: EventSink, cancel: CancelToken) -> tuple[Path, Path]:
             return ensure_demo_buffer(emit=emit, cancel=cancel)
 
-        self._start_job(job, f"Preparing the demo galaxies and the '{DEMO_BUFFER_NAME}' buffer…",
-                        self._on_demo_prepared)
+        self._start_job(
+            job, f"Preparing the demo galaxies and the '{DEMO_BUFFER_NAME}' buffer…", self._on_demo_prepared
+        )
 
     def _on_demo_prepared(self, prepared: tuple[Path, Path]) -> None:
         self._after_job = partial(self._start_demo_run, *prepared)
@@ -490,8 +505,9 @@ class DistillPanel(QWidget):
             from galaxy_studio.distill.timing import estimate_iteration_seconds
             from galaxy_studio.model.prediction import resolve_device
 
-            return IterationEstimate(resolve_device(config.device).type,
-                                     estimate_iteration_seconds(config, emit=emit, cancel=cancel))
+            return IterationEstimate(
+                resolve_device(config.device).type, estimate_iteration_seconds(config, emit=emit, cancel=cancel)
+            )
 
         self._estimate_config = config
         self._start_job(job, "Timing two iterations…", self._on_iteration_timed)
@@ -524,8 +540,9 @@ class DistillPanel(QWidget):
             return distill(config, emit=emit, cancel=cancel)
 
         self._after_job = self._evaluate_finished_run if self.evaluate_when_done.isChecked() else None
-        self._distilling = self._start_job(job, f"Loading {Path(config.data).name} and the buffer…",
-                                           self._on_distilled, self._on_distill_cancelled)
+        self._distilling = self._start_job(
+            job, f"Loading {Path(config.data).name} and the buffer…", self._on_distilled, self._on_distill_cancelled
+        )
         self._update_buttons()
 
     def _reset_views(self, classes: tuple[str, ...]) -> None:
@@ -545,13 +562,18 @@ class DistillPanel(QWidget):
 
         gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
         if device == "cpu" or (device == "auto" and not gpu):
-            text = ("No GPU: distillation runs on the CPU, one to two orders of magnitude slower than on a GPU."
-                    if not gpu else "Runs on the CPU as chosen.")
+            text = (
+                "No GPU: distillation runs on the CPU, one to two orders of magnitude slower than on a GPU."
+                if not gpu
+                else "Runs on the CPU as chosen."
+            )
         else:
             text = f"Runs on {'CUDA' if torch.cuda.is_available() else 'Apple MPS'}."
         if seconds is not None:
             text += f" About {seconds:.2f} s per iteration measured"
-            text += f"; {iterations} iterations ≈ {format_duration(seconds * iterations)} at most." if iterations else "."
+            text += (
+                f"; {iterations} iterations ≈ {format_duration(seconds * iterations)} at most." if iterations else "."
+            )
         elif device in ("cpu", "auto") and not gpu:
             text += " Press Estimate to time an iteration, or watch the pace once it runs."
         self.device_note.setText(text)
@@ -564,8 +586,11 @@ class DistillPanel(QWidget):
         from galaxy_studio.distill.evaluate import EvaluationProtocol
 
         config = self.config
-        protocol = EvaluationProtocol(nets=self.eval_nets.value(), epochs=self.eval_epochs.value(),
-                                      device=config.device if config is not None else "auto")
+        protocol = EvaluationProtocol(
+            nets=self.eval_nets.value(),
+            epochs=self.eval_epochs.value(),
+            device=config.device if config is not None else "auto",
+        )
 
         def job(emit: EventSink, cancel: CancelToken) -> dict[str, Any]:
             from galaxy_studio.distill.evaluate import evaluate_synthetic
@@ -575,8 +600,11 @@ class DistillPanel(QWidget):
             return report
 
         self._after_job = None
-        self._evaluating = self._start_job(job, f"Evaluating: {protocol.nets} fresh net(s) per training set, "
-                                                f"{protocol.epochs} epochs…", self._on_evaluated)
+        self._evaluating = self._start_job(
+            job,
+            f"Evaluating: {protocol.nets} fresh net(s) per training set, {protocol.epochs} epochs…",
+            self._on_evaluated,
+        )
 
     def toggle_pause(self) -> None:
         if self.runner.pause_requested:
@@ -589,8 +617,9 @@ class DistillPanel(QWidget):
 
     def _on_paused_changed(self, paused: bool) -> None:
         if paused:
-            self.progress_label.setText(f"Paused after iteration {self.iteration}. Resume continues in place; "
-                                        "Cancel keeps the last checkpoint.")
+            self.progress_label.setText(
+                f"Paused after iteration {self.iteration}. Resume continues in place; Cancel keeps the last checkpoint."
+            )
         self._update_buttons()
 
     # Events ----------------------------------------------------------------------------
@@ -618,7 +647,8 @@ class DistillPanel(QWidget):
         elif isinstance(event, BufferPlanned):
             self.form.buffer_info.setText(
                 f"Planned: {event.experts} expert(s) × {event.epochs + 1} snapshots × {event.parameters:,} "
-                f"parameters = {event.bytes / 1e6:,.1f} MB on disk")
+                f"parameters = {event.bytes / 1e6:,.1f} MB on disk"
+            )
         elif isinstance(event, Warned):
             self.status.emit(event.text)
 
@@ -632,8 +662,11 @@ class DistillPanel(QWidget):
         outside, spread = self._live_readability["outside_fraction"], self._live_readability["std_ratio"]
         readable = is_readable(outside, spread)
         advice = "" if readable else " — turning to noise: a lower image lr keeps them pictures"
-        self._show_readability(f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
-                               f"images' range, spread {spread:.2f}x theirs{advice}", readable)
+        self._show_readability(
+            f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
+            f"images' range, spread {spread:.2f}x theirs{advice}",
+            readable,
+        )
 
     def _show_readability(self, text: str, readable: bool) -> None:
         self.readability_label.setStyleSheet("" if readable else WARNING_STYLE)
@@ -641,8 +674,9 @@ class DistillPanel(QWidget):
 
     def _on_progress(self, event: Progressed) -> None:
         if self._is_running(self._evaluating):
-            self.progress_label.setText(f"Evaluating: {event.what} {event.done}/{event.total} · "
-                                        f"{self._eta.describe(event)}")
+            self.progress_label.setText(
+                f"Evaluating: {event.what} {event.done}/{event.total} · {self._eta.describe(event)}"
+            )
 
     def _on_iteration(self, event: IterationFinished) -> None:
         if not self._is_running(self._distilling):
@@ -654,8 +688,11 @@ class DistillPanel(QWidget):
         self._last_progress = (now, event.iteration)
         self.iteration = event.iteration
         left = event.iterations - event.iteration
-        pace = "" if self._pace is None else (f" · {self._pace:.2f} s per iteration · at most "
-                                              f"{format_duration(self._pace * left)} left")
+        pace = (
+            ""
+            if self._pace is None
+            else (f" · {self._pace:.2f} s per iteration · at most {format_duration(self._pace * left)} left")
+        )
         if not self.runner.pause_requested:
             self.progress_label.setText(f"Iteration {event.iteration}/{event.iterations} · {event.summary}{pace}")
 
@@ -741,21 +778,25 @@ class DistillPanel(QWidget):
 
     def _on_buffer_built(self, result: BufferResult) -> None:
         self.form.buffer_edit.setText(result.buffer_dir)
-        self.progress_label.setText(f"Buffer ready: {result.experts} expert(s), "
-                                    f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}.")
+        self.progress_label.setText(
+            f"Buffer ready: {result.experts} expert(s), "
+            f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}."
+        )
 
     def _on_distilled(self, result: DistillResult) -> None:
         self.result = result
         self.progress_label.setText(
             f"Done: {result.iterations} iterations (stopped by {result.stopped_by}), stage {result.stage}, "
-            f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}.")
+            f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}."
+        )
         self.status.emit(f"Distillation finished: {result.synthetic}")
 
     def _on_evaluated(self, report: dict[str, Any]) -> None:
         self._show_evaluation(report)
         distilled = report["distilled"]
-        self.progress_label.setText(f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± "
-                                    f"{100 * distilled['std']:.1f}% test accuracy.")
+        self.progress_label.setText(
+            f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± {100 * distilled['std']:.1f}% test accuracy."
+        )
 
     def _on_failed(self, message: str) -> None:
         self._after_job = None
@@ -767,8 +808,10 @@ class DistillPanel(QWidget):
 
     def _on_distill_cancelled(self) -> None:
         self._after_job = None
-        self._say(f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
-                  "under Past runs and press Resume to continue.")
+        self._say(
+            f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
+            "under Past runs and press Resume to continue."
+        )
 
     def _on_finished(self) -> None:
         follow_up, self._after_job = self._after_job, None
@@ -783,19 +826,29 @@ class DistillPanel(QWidget):
         self.evaluation = report
         for row, (key, _) in enumerate(EVALUATION_ROWS):
             entry = (report or {}).get(key)
-            cells = ["–"] * 4 if entry is None else [
-                str(entry["images"]), str(entry["epochs"]), f"{entry['lr']:.3g}",
-                f"{100 * entry['mean']:.1f}% ± {100 * entry['std']:.1f}%"]
+            cells = (
+                ["–"] * 4
+                if entry is None
+                else [
+                    str(entry["images"]),
+                    str(entry["epochs"]),
+                    f"{entry['lr']:.3g}",
+                    f"{100 * entry['mean']:.1f}% ± {100 * entry['std']:.1f}%",
+                ]
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if entry is not None and entry.get("source") == "experts":
-                    item.setToolTip(f"The buffer's {len(entry['accuracies'])} experts, trained on the full training "
-                                    f"split for {entry['epochs']} epochs")
+                    item.setToolTip(
+                        f"The buffer's {len(entry['accuracies'])} experts, trained on the full training "
+                        f"split for {entry['epochs']} epochs"
+                    )
                 self.table.setItem(row, column, item)
         full = (report or {}).get("full") or {}
         self.table.verticalHeaderItem(len(EVALUATION_ROWS) - 1).setText(
-            "Full (experts)" if full.get("source") == "experts" else EVALUATION_ROWS[-1][1])
+            "Full (experts)" if full.get("source") == "experts" else EVALUATION_ROWS[-1][1]
+        )
         readability = (report or {}).get("readability")
         if readability is None:
             self._show_readability("", True)
@@ -815,8 +868,10 @@ class DistillPanel(QWidget):
         label = int(labels[self._viewed]) if labels is not None and self._viewed < len(labels) else -1
         name = names[label] if 0 <= label < len(names) else f"class {label}"
         self.view.set_image(render_rgb(prototype_cutout(picture, name), self.controls.settings()), keep_view=True)
-        self.view_caption.setText(f"{name} · prototype {self._viewed + 1} · iteration {self.grid.step} · "
-                                  f"{picture.shape[1]}×{picture.shape[0]} px")
+        self.view_caption.setText(
+            f"{name} · prototype {self._viewed + 1} · iteration {self.grid.step} · "
+            f"{picture.shape[1]}×{picture.shape[0]} px"
+        )
 
     def export_synthetic(self, kind: str, target: str | Path | None = None) -> None:
         if self.run_dir is None or self.exporter.running:
@@ -827,8 +882,9 @@ class DistillPanel(QWidget):
                 target = QFileDialog.getExistingDirectory(self, "Folder for the PNG grids")
             else:
                 suffix = {"npz": "NumPy archive (*.npz)", "fits": "FITS (*.fits)"}[kind]
-                target, _ = QFileDialog.getSaveFileName(self, "Export the synthetic set",
-                                                        f"{run_dir.name}.{kind}", suffix)
+                target, _ = QFileDialog.getSaveFileName(
+                    self, "Export the synthetic set", f"{run_dir.name}.{kind}", suffix
+                )
             if not target:
                 return
         destination = Path(target)
@@ -854,8 +910,9 @@ class DistillPanel(QWidget):
         run_dir = self.run_dir
         if target is None:
             suffix = "gif" if kind == "gif" else "png"
-            target, _ = QFileDialog.getSaveFileName(self, "Export the evolution", f"{run_dir.name}-evolution.{suffix}",
-                                                    f"{suffix.upper()} (*.{suffix})")
+            target, _ = QFileDialog.getSaveFileName(
+                self, "Export the evolution", f"{run_dir.name}-evolution.{suffix}", f"{suffix.upper()} (*.{suffix})"
+            )
             if not target:
                 return
         destination = Path(target)
@@ -935,8 +992,9 @@ class DistillPanel(QWidget):
         self._sync_timeline()
         self.timeline.setValue(self.timeline.maximum())
         self._on_timeline(self.timeline.value())
-        self.progress_label.setText(f"{run.name}: {run.status}, {run.iterations} iterations. "
-                                    + describe_buffer(self.config.buffer))
+        self.progress_label.setText(
+            f"{run.name}: {run.status}, {run.iterations} iterations. " + describe_buffer(self.config.buffer)
+        )
         self._update_buttons()
 
     def resume_selected(self) -> None:

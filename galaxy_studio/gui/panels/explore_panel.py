@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSizePolicy,
+    QSpinBox,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -51,9 +51,9 @@ from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
 from galaxy_studio.gui.widgets.image_view import ImageView
-from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
+from galaxy_studio.gui.widgets.similarity_strip import TILE_SIZE, SimilarityStrip
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
@@ -67,8 +67,11 @@ if TYPE_CHECKING:
     from galaxy_studio.labels.records import BatchUndone
     from galaxy_studio.labels.store import Project
 
-SOURCES = (("Autoencoder (trained here)", "autoencoder"), ("Trained classifier", "model"),
-           ("Pretrained backbone", "backbone"))
+SOURCES = (
+    ("Autoencoder (trained here)", "autoencoder"),
+    ("Trained classifier", "model"),
+    ("Pretrained backbone", "backbone"),
+)
 BACKBONES = ("resnet18", "resnet50", "vgg11", "efficientnet_b0", "convnext_tiny")
 PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
 COLOUR_BY = ("Label", "Suggestion", "Cluster")
@@ -77,12 +80,14 @@ NEIGHBOURS = 12
 UNLABELLED_RGBA = (120, 122, 132, 150)
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
 WEIGHTS_FILTER = "Network weights (*.pt *.pth *.safetensors);;All files (*)"
-EMPTY_HINT = ("<h3>Nothing to explore yet</h3>"
-              "<p>Open a project (<i>File → Open Project</i>) or choose a folder of cutouts above, "
-              "pick where the embedding comes from and press <b>Compute</b>.</p>"
-              "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
-              "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
-              "<b>1–9</b> to label them all.</p>")
+EMPTY_HINT = (
+    "<h3>Nothing to explore yet</h3>"
+    "<p>Open a project (<i>File → Open Project</i>) or choose a folder of cutouts above, "
+    "pick where the embedding comes from and press <b>Compute</b>.</p>"
+    "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
+    "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
+    "<b>1–9</b> to label them all.</p>"
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None
 class ExplorePanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, signals: "SessionSignals", parent: QWidget | None = None) -> None:
+    def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = signals.session
         self.embeddings: Embeddings | None = None
@@ -192,8 +197,10 @@ class ExplorePanel(QWidget):
         self.source = QComboBox()
         for title, key in SOURCES:
             self.source.addItem(title, key)
-        self.source.setToolTip("Where the vectors come from: an autoencoder trained on these cutouts (no labels "
-                               "needed), a classifier's penultimate layer, or a pretrained network's features")
+        self.source.setToolTip(
+            "Where the vectors come from: an autoencoder trained on these cutouts (no labels "
+            "needed), a classifier's penultimate layer, or a pretrained network's features"
+        )
         self.source_options = QStackedWidget()
         self.source_options.addWidget(self._autoencoder_options())
         self.source_options.addWidget(self._model_options())
@@ -206,8 +213,10 @@ class ExplorePanel(QWidget):
         self.size.setSingleStep(8)
         self.size.setValue(64)
         self.size.setSuffix(" px")
-        self.size.setToolTip("Images are centre-cropped and resized to this size (autoencoder: a multiple of 8; "
-                             "a classifier reads images as it was trained)")
+        self.size.setToolTip(
+            "Images are centre-cropped and resized to this size (autoencoder: a multiple of 8; "
+            "a classifier reads images as it was trained)"
+        )
         self.device = QComboBox()
         self.device.addItems(list(DEVICES))
         self.device.setToolTip("auto: the GPU when there is one (CUDA or Apple), else the processor")
@@ -259,8 +268,11 @@ class ExplorePanel(QWidget):
         return self._options_row(self.ae_epochs, self.ae_latent)
 
     def _model_options(self) -> QWidget:
-        self.model_combo = ModelPicker(26, "Finished training runs (newest first), or a checkpoint opened from a file; "
-                                    "the embedding is the network's penultimate layer")
+        self.model_combo = ModelPicker(
+            26,
+            "Finished training runs (newest first), or a checkpoint opened from a file; "
+            "the embedding is the network's penultimate layer",
+        )
         self.model_combo.currentIndexChanged.connect(self._refresh_buttons)
         open_button = QPushButton("Open checkpoint…")
         open_button.clicked.connect(self.open_checkpoint_dialog)
@@ -282,20 +294,25 @@ class ExplorePanel(QWidget):
     def _build_map_side(self) -> QWidget:
         self.colour_by = QComboBox()
         self.colour_by.addItems(list(COLOUR_BY))
-        self.colour_by.setToolTip("Colour the dots by their label in the project, the model's suggestion "
-                                  "(Classify → Suggest labels), or their cluster")
+        self.colour_by.setToolTip(
+            "Colour the dots by their label in the project, the model's suggestion "
+            "(Classify → Suggest labels), or their cluster"
+        )
         self.colour_by.currentIndexChanged.connect(self.recolour)
         self.projection = QComboBox()
         for title, key in PROJECTIONS:
             self.projection.addItem(title, key)
-        self.projection.setToolTip("PCA: fast and faithful to large distances; t-SNE: keeps neighbourhoods, "
-                                   "separates groups better, slower")
+        self.projection.setToolTip(
+            "PCA: fast and faithful to large distances; t-SNE: keeps neighbourhoods, separates groups better, slower"
+        )
         self.projection.currentIndexChanged.connect(self.reproject)
         self.lasso_button = QToolButton()
         self.lasso_button.setText("Lasso")
         self.lasso_button.setCheckable(True)
-        self.lasso_button.setToolTip("Drag round dots to select them (Shift+drag does this without the tool; "
-                                     "hold Ctrl too to add to the selection; Esc clears)")
+        self.lasso_button.setToolTip(
+            "Drag round dots to select them (Shift+drag does this without the tool; "
+            "hold Ctrl too to add to the selection; Esc clears)"
+        )
         self.lasso_button.toggled.connect(lambda on: self.map.set_lasso_tool(on))
         fit_button = QToolButton()
         fit_button.setText("Fit")
@@ -308,8 +325,10 @@ class ExplorePanel(QWidget):
         self.class_choice.setPlaceholderText("open a project to label")
         self.class_choice.setToolTip("The class to give the selection (keys 1–9 choose and label at once)")
         self.label_button = QPushButton("Label selection")
-        self.label_button.setToolTip("Save this label for every selected cutout in the project "
-                                     "(ordinary labels: Ctrl+Z undoes one, Undo batch all of them)")
+        self.label_button.setToolTip(
+            "Save this label for every selected cutout in the project "
+            "(ordinary labels: Ctrl+Z undoes one, Undo batch all of them)"
+        )
         self.label_button.clicked.connect(self.label_selection)
         self.undo_button = QPushButton("Undo batch")
         self.undo_button.setToolTip("Take back every label of the last selection or cluster labelled here")
@@ -373,11 +392,13 @@ class ExplorePanel(QWidget):
         self.cluster_method = QComboBox()
         for method in CLUSTER_METHODS:
             self.cluster_method.addItem(CLUSTER_METHOD_TITLES.get(method, method), method)
-        self.cluster_method.setToolTip("k-means finds round clusters; spectral clustering on a neighbour graph "
-                                       "follows elongated and curved ones")
+        self.cluster_method.setToolTip(
+            "k-means finds round clusters; spectral clustering on a neighbour graph follows elongated and curved ones"
+        )
         self.cluster_button = QPushButton("Cluster")
-        self.cluster_button.setToolTip("Group the embeddings and colour the map by group; with labels, score "
-                                       "the groups against them")
+        self.cluster_button.setToolTip(
+            "Group the embeddings and colour the map by group; with labels, score the groups against them"
+        )
         self.cluster_button.clicked.connect(self.cluster)
         self.cluster_pick = QComboBox()
         self.cluster_pick.setToolTip("A cluster (with its size and the class it matches best)")
@@ -397,8 +418,12 @@ class ExplorePanel(QWidget):
             row.addWidget(widget)
         row.addStretch(1)
         tools_row = QHBoxLayout()
-        self.cluster_tools = (self.cluster_pick, self.select_cluster_button, self.label_cluster_button,
-                              self.cluster_class)
+        self.cluster_tools = (
+            self.cluster_pick,
+            self.select_cluster_button,
+            self.label_cluster_button,
+            self.cluster_class,
+        )
         for widget in self.cluster_tools:
             tools_row.addWidget(widget)
             widget.hide()
@@ -573,8 +598,13 @@ class ExplorePanel(QWidget):
         self._start(job, f"Clustering into {k} groups", self._on_clustered)
 
     def _start(self, job: Job[R], message: str, on_success: Callable[[R], None], *, uses_torch: bool = False) -> None:
-        self.jobs.start(job, on_success=on_success, on_failure=self._on_job_failed, on_cancel=self._on_job_cancelled,
-                        uses_torch=uses_torch)
+        self.jobs.start(
+            job,
+            on_success=on_success,
+            on_failure=self._on_job_failed,
+            on_cancel=self._on_job_cancelled,
+            uses_torch=uses_torch,
+        )
         self._refresh_buttons()
         self.status.emit(message + "…")
 
@@ -617,8 +647,9 @@ class ExplorePanel(QWidget):
         self.set_map(xy)
         self.map_stack.setCurrentIndex(1)
         self.cluster_box.show()
-        self.status.emit(f"{len(embeddings)} cutouts embedded ({embeddings.source}, "
-                         f"{embeddings.vectors.shape[1]} dimensions)")
+        self.status.emit(
+            f"{len(embeddings)} cutouts embedded ({embeddings.source}, {embeddings.vectors.shape[1]} dimensions)"
+        )
 
     def set_map(self, xy: np.ndarray) -> None:
         self.xy = xy
@@ -666,14 +697,18 @@ class ExplorePanel(QWidget):
         project = self.session.project
         data = self.data_edit.text().strip()
         data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
-        own = np.array([position[self.embeddings.class_names[label]] if label >= 0 else -1
-                        for label in self.embeddings.labels], dtype=np.int64)
+        own = np.array(
+            [position[self.embeddings.class_names[label]] if label >= 0 else -1 for label in self.embeddings.labels],
+            dtype=np.int64,
+        )
         labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own
         suggested = np.full(len(own), -1, dtype=np.int64)
         if project is not None:
             # The label that counts for the labeller; a model's guesses do not colour the map.
-            counted = {image_id: record.class_name
-                       for image_id, record in project.counted_labels(self.session.labeller).items()}
+            counted = {
+                image_id: record.class_name
+                for image_id, record in project.counted_labels(self.session.labeller).items()
+            }
             suggestions = project.suggestions()
             for row, image_id in enumerate(self._image_ids()):
                 if image_id is None:
@@ -703,21 +738,30 @@ class ExplorePanel(QWidget):
             palette = [(*class_colour(c), 230) for c in range(len(self.class_names))] + [UNLABELLED_RGBA]
             legend = [(name, counts[c], c) for c, name in enumerate(self.class_names) if counts[c]]
             if counts[unlabelled]:
-                legend.append(("no suggestion" if mode == "Suggestion" else "unlabelled", counts[unlabelled],
-                               unlabelled))
+                legend.append(
+                    ("no suggestion" if mode == "Suggestion" else "unlabelled", counts[unlabelled], unlabelled)
+                )
         self.map.set_colours(codes, palette)
-        self.legend.setText("<table cellspacing=2>" + "".join(
-            f"<tr><td style='color:rgb({r},{g},{b})'>●</td><td>{escape(name)}</td>"
-            f"<td align=right style='color:#9a9ca4'>{count}</td></tr>"
-            for name, count, code in legend for r, g, b, _ in [palette[code]]) + "</table>")
+        self.legend.setText(
+            "<table cellspacing=2>"
+            + "".join(
+                f"<tr><td style='color:rgb({r},{g},{b})'>●</td><td>{escape(name)}</td>"
+                f"<td align=right style='color:#9a9ca4'>{count}</td></tr>"
+                for name, count, code in legend
+                for r, g, b, _ in [palette[code]]
+            )
+            + "</table>"
+        )
 
     def _refresh_empty_hint(self) -> None:
         project = self.session.project
         text = EMPTY_HINT
         if project is not None:
-            text = (f"<h3>Project {project.path.name}</h3><p>Press <b>Compute</b> to map its "
-                    f"{len(project.images())} cutouts (an autoencoder is trained on them first unless you "
-                    "pick a trained classifier).</p>") + EMPTY_HINT.split("</p>", 1)[1]
+            text = (
+                f"<h3>Project {project.path.name}</h3><p>Press <b>Compute</b> to map its "
+                f"{len(project.images())} cutouts (an autoencoder is trained on them first unless you "
+                "pick a trained classifier).</p>"
+            ) + EMPTY_HINT.split("</p>", 1)[1]
         if self.map_message:
             text += f"<p style='color:#f0b060'>{self.map_message}</p>"
         self.empty.setText(text)
@@ -769,8 +813,10 @@ class ExplorePanel(QWidget):
         if batch.problem:
             self.status.emit(batch.problem)
         elif batch.saved and project is not None:
-            self.status.emit(f"Labelled {batch.saved} cutout(s) as {batch.class_name} in {project.path.name} "
-                             "(Undo batch takes them back)")
+            self.status.emit(
+                f"Labelled {batch.saved} cutout(s) as {batch.class_name} in {project.path.name} "
+                "(Undo batch takes them back)"
+            )
 
     def undo_batch(self) -> None:
         """Take back the session's last batch, and only its labels (see Project.undo_batch)."""
@@ -811,8 +857,9 @@ class ExplorePanel(QWidget):
         for widget in self.cluster_tools:
             widget.show()
         method_title = self.cluster_method.itemText(self.cluster_method.findData(method))
-        self.report.add_run(f"{self.embeddings.source.split(' (')[0]} · {method_title}", k, score,
-                            tip=self.embeddings.source)
+        self.report.add_run(
+            f"{self.embeddings.source.split(' (')[0]} · {method_title}", k, score, tip=self.embeddings.source
+        )
         self.status.emit(f"{len(counts)} clusters ({method_title})")
         self.colour_by.setCurrentText("Cluster")
         self.recolour()
@@ -910,8 +957,10 @@ class ExplorePanel(QWidget):
         has_project = self.session.project is not None
         selected = len(self.map.selected_indices()) if has_map else 0
         self.compute_button.setEnabled(not busy and self._source_problem() is None)
-        self.compute_button.setToolTip(self._source_problem() or "Embed every image and draw the map (cached: "
-                                       "the same data and model load instantly the next time)")
+        self.compute_button.setToolTip(
+            self._source_problem()
+            or "Embed every image and draw the map (cached: the same data and model load instantly the next time)"
+        )
         for widget in (self.projection, self.cluster_button):
             widget.setEnabled(has_map and not busy)
         self.label_button.setEnabled(has_project and selected > 0 and not busy)

@@ -29,7 +29,7 @@ class LabellingMode(QObject):
 
     status = Signal(str)
 
-    def __init__(self, panel: "LibraryPanel", view: LibraryProject) -> None:
+    def __init__(self, panel: LibraryPanel, view: LibraryProject) -> None:
         super().__init__(panel)
         self.panel = panel
         self.view = view

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase
@@ -109,8 +109,10 @@ class LibraryPanel(QWidget):
         self.size_slider.valueChanged.connect(self._on_size_changed)
         self.order = QComboBox()
         self.order.addItems(["Project order", "Most uncertain first"])
-        self.order.setToolTip("With model suggestions (Classify → Suggest labels for project): "
-                              "the images the model is least sure of first")
+        self.order.setToolTip(
+            "With model suggestions (Classify → Suggest labels for project): "
+            "the images the model is least sure of first"
+        )
         self.order.currentIndexChanged.connect(self._on_order_changed)
         self.order_label = QLabel("Order")
         bar = QHBoxLayout()
@@ -138,7 +140,10 @@ class LibraryPanel(QWidget):
         self.actual_button = QPushButton("1:1")
         self.actual_button.setToolTip("One image pixel per screen pixel (Ctrl+1)")
         self.view = ImageView()
-        self.view.empty_text = "Open a folder, a FITS/JPEG file, a Galaxy10 HDF5 or a CSV catalogue\n(File menu, or drop files here), then select a cutout"
+        self.view.empty_text = (
+            "Open a folder, a FITS/JPEG file, a Galaxy10 HDF5 or a CSV catalogue\n"
+            "(File menu, or drop files here), then select a cutout"
+        )
         self.fit_button.clicked.connect(self.view.fit)
         self.actual_button.clicked.connect(self.view.set_actual_size)
         self.view.hovered.connect(self._on_hovered)
@@ -272,9 +277,9 @@ class LibraryPanel(QWidget):
             self.problems.clear()
         self.loader.forget()
         self.model.set_catalog(catalog, labels)
-        self.model.set_badges({
-            name: (class_key(i) or "•", QColor(*class_colour(i))) for i, name in enumerate(catalog.classes)
-        })
+        self.model.set_badges(
+            {name: (class_key(i) or "•", QColor(*class_colour(i))) for i, name in enumerate(catalog.classes)}
+        )
         self._refresh_filter()
         self._refresh_counts()
         if catalog.items and not self.grid.selectionModel().hasSelection():
@@ -376,8 +381,12 @@ class LibraryPanel(QWidget):
 
     def show_problems(self) -> None:
         lines = [f"{Path(path).name}: {reason}" if path else reason for path, reason in self.problems]
-        box = QMessageBox(QMessageBox.Icon.Warning, "Skipped files",
-                          f"{len(lines)} file(s) were skipped: unsupported or unreadable.", parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Skipped files",
+            f"{len(lines)} file(s) were skipped: unsupported or unreadable.",
+            parent=self,
+        )
         box.setDetailedText("\n".join(lines))
         box.exec()
 
@@ -408,7 +417,9 @@ class LibraryPanel(QWidget):
         self.cutout = cutout
         if not same_cutout:
             self.controls.set_bands(cutout.bands)
-            self.header_text.setPlainText(cutout.header.tostring(sep="\n").rstrip() if cutout.header is not None else "")
+            self.header_text.setPlainText(
+                cutout.header.tostring(sep="\n").rstrip() if cutout.header is not None else ""
+            )
             self.details_text.setPlainText(describe_cutout(cutout))
             self._show_title(cutout)
         self.controls.set_settings(settings)

@@ -30,7 +30,7 @@ class LibraryProject(QObject):
 
     status = Signal(str)
 
-    def __init__(self, panel: "LibraryPanel", signals: SessionSignals) -> None:
+    def __init__(self, panel: LibraryPanel, signals: SessionSignals) -> None:
         super().__init__(panel)
         self.panel = panel
         self.session = signals.session
@@ -167,11 +167,14 @@ class LibraryProject(QObject):
         suggestion = self.suggestions.get(self.image_ids[key])
         hint = ""
         if suggestion is not None and key not in self.mine:
-            hint = (f"  · model suggests <b>{suggestion.class_name}</b> ({suggestion.confidence:.0%}, "
-                    f"entropy {suggestion.entropy:.2f}; Enter accepts)")
+            hint = (
+                f"  · model suggests <b>{suggestion.class_name}</b> ({suggestion.confidence:.0%}, "
+                f"entropy {suggestion.entropy:.2f}; Enter accepts)"
+            )
         if not records:
             return "unlabelled" + hint
-        text = ", ".join(f"{r.labeller}: {r.class_name}" + (f" ({r.source})" if r.source != "human" else "")
-                         for r in records)
+        text = ", ".join(
+            f"{r.labeller}: {r.class_name}" + (f" ({r.source})" if r.source != "human" else "") for r in records
+        )
         humans = {r.class_name for r in records if r.source == "human"}
         return text + ("  ⚠ labellers disagree" if len(humans) > 1 else "") + hint

@@ -7,8 +7,9 @@ training code never knows it is being watched. torch is imported by that job, no
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -52,6 +53,7 @@ REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 
 def describe_metrics(metrics: dict) -> str:
     """The test-split metrics as a small HTML table."""
+
     def pct(value: float | None) -> str:
         return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -66,8 +68,10 @@ def describe_metrics(metrics: dict) -> str:
     if per_class:
         rows.append("<tr><td colspan=2><br><b>Class</b> — precision / recall (support)</td></tr>")
         for name, values in per_class.items():
-            rows.append(f"<tr><td>{name}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
-                        f" ({values.get('support', 0)})</td></tr>")
+            rows.append(
+                f"<tr><td>{name}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
+                f" ({values.get('support', 0)})</td></tr>"
+            )
     return "<table cellspacing=3>" + "".join(rows) + "</table>"
 
 
@@ -235,8 +239,9 @@ class TrainPanel(QWidget):
 
     def config(self, out_dir: Path | None = None) -> TrainConfig:
         values = self.settings.values()
-        return TrainConfig(data=self.data_edit.text().strip(), out_dir=str(out_dir or new_run_dir(values["arch"])),
-                           **values)
+        return TrainConfig(
+            data=self.data_edit.text().strip(), out_dir=str(out_dir or new_run_dir(values["arch"])), **values
+        )
 
     # Jobs ------------------------------------------------------------------------------
 
@@ -244,8 +249,12 @@ class TrainPanel(QWidget):
         if self.runner.running:
             return False
         if not self.data_edit.text().strip():
-            QMessageBox.information(self, "No data", "Choose labelled data first: a folder with one "
-                                    "sub-folder per class, a CSV, a Galaxy10 HDF5 file or a project.")
+            QMessageBox.information(
+                self,
+                "No data",
+                "Choose labelled data first: a folder with one "
+                "sub-folder per class, a CSV, a Galaxy10 HDF5 file or a project.",
+            )
             return False
         return True
 
@@ -286,7 +295,10 @@ class TrainPanel(QWidget):
         self.start(TrainConfig.from_dict({**run.config, "out_dir": str(run.path)}))
         for record in run.history:
             epoch = record.get("epoch", 0)
-            for plot, train, val in ((self.loss_plot, "train_loss", "val_loss"), (self.acc_plot, "train_acc", "val_acc")):
+            for plot, train, val in (
+                (self.loss_plot, "train_loss", "val_loss"),
+                (self.acc_plot, "train_acc", "val_acc"),
+            ):
                 plot.append("train", epoch, record.get(train, math.nan))
                 plot.append("validation", epoch, record.get(val, math.nan))
 
@@ -294,20 +306,24 @@ class TrainPanel(QWidget):
         self.progress_label.setText(message)
         for button in (self.start_button, self.estimate_button, self.resume_button):
             button.setEnabled(False)
-        self.runner.start(job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled,
-                          uses_torch=True)
+        self.runner.start(
+            job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled, uses_torch=True
+        )
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, EpochEnded):
-            for plot, train, val in ((self.loss_plot, event.train_loss, event.val_loss),
-                                     (self.acc_plot, event.train_acc, event.val_acc)):
+            for plot, train, val in (
+                (self.loss_plot, event.train_loss, event.val_loss),
+                (self.acc_plot, event.train_acc, event.val_acc),
+            ):
                 plot.append("train", event.epoch, train)
                 plot.append("validation", event.epoch, val)
             left = (event.epochs - event.epoch) * event.seconds
             self.progress_label.setText(
                 f"Epoch {event.epoch}/{event.epochs} · {event.seconds:.1f} s per epoch · "
                 f"at most {format_duration(left)} left · validation accuracy "
-                + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%"))
+                + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%")
+            )
         elif isinstance(event, Warned):
             self.status.emit(event.text)
 
@@ -322,8 +338,10 @@ class TrainPanel(QWidget):
             self.confusion.show_matrix(metrics["confusion"], metrics["classes"])
         self.progress_label.setText(
             f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}"
-            + (" (stopped early)" if result.stopped_early else "") + f" · best epoch {result.best_epoch}\n"
-            f"Checkpoint: {result.checkpoint}")
+            + (" (stopped early)" if result.stopped_early else "")
+            + f" · best epoch {result.best_epoch}\n"
+            f"Checkpoint: {result.checkpoint}"
+        )
         self.status.emit(f"Training finished: test accuracy {100 * (metrics.get('accuracy') or 0):.1f}%")
 
     def _on_failed(self, message: str) -> None:
@@ -331,8 +349,9 @@ class TrainPanel(QWidget):
         QMessageBox.warning(self, "Training failed", message)
 
     def _on_cancelled(self) -> None:
-        self.progress_label.setText("Cancelled. The last finished epoch is kept: select the run under "
-                                    "Past runs and press Resume to continue.")
+        self.progress_label.setText(
+            "Cancelled. The last finished epoch is kept: select the run under Past runs and press Resume to continue."
+        )
 
     def _on_finished(self) -> None:
         self.start_button.setEnabled(True)
@@ -356,8 +375,11 @@ class TrainPanel(QWidget):
 
     def _overlay_runs(self) -> None:
         loss_refs, acc_refs = [], []
-        checked = [self.runs.item(i) for i in range(self.runs.count())
-                   if self.runs.item(i).checkState() == Qt.CheckState.Checked]
+        checked = [
+            self.runs.item(i)
+            for i in range(self.runs.count())
+            if self.runs.item(i).checkState() == Qt.CheckState.Checked
+        ]
         for number, item in enumerate(checked):
             run: RunSummary = item.data(Qt.ItemDataRole.UserRole)
             colour = REFERENCE_COLOURS[number % len(REFERENCE_COLOURS)]

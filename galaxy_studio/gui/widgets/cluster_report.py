@@ -9,7 +9,15 @@ next to the accuracy and the verdict says plainly when the clusters are no bette
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from galaxy_studio.explore.clustering import ClusterScore
 
@@ -27,12 +35,16 @@ def describe_score(score: ClusterScore) -> str:
     accuracy, baseline = score.accuracy, score.majority_baseline
     gain = accuracy - baseline
     if gain <= NO_BETTER_MARGIN:
-        return (f"<span style='color:#f0b060'><b>No better than guessing:</b> matched to classes, the clusters "
-                f"are right for {percent(accuracy)} of the {score.n_labelled} labelled cutouts, and always "
-                f"guessing the largest class gives {percent(baseline)}.</span>")
-    return (f"Matched to classes, the clusters are right for <b>{percent(accuracy)}</b> of the "
-            f"{score.n_labelled} labelled cutouts, {100 * gain:.1f} points above always guessing the largest "
-            f"class ({percent(baseline)}); ARI {score.ari:.3f}, NMI {score.nmi:.3f}.")
+        return (
+            f"<span style='color:#f0b060'><b>No better than guessing:</b> matched to classes, the clusters "
+            f"are right for {percent(accuracy)} of the {score.n_labelled} labelled cutouts, and always "
+            f"guessing the largest class gives {percent(baseline)}.</span>"
+        )
+    return (
+        f"Matched to classes, the clusters are right for <b>{percent(accuracy)}</b> of the "
+        f"{score.n_labelled} labelled cutouts, {100 * gain:.1f} points above always guessing the largest "
+        f"class ({percent(baseline)}); ARI {score.ari:.3f}, NMI {score.nmi:.3f}."
+    )
 
 
 class ClusterReport(QWidget):
@@ -50,8 +62,10 @@ class ClusterReport(QWidget):
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setFixedHeight(112)
-        self.table.setToolTip("Accuracy after matching clusters to classes one-to-one (Hungarian); the "
-                              "majority baseline is always guessing the largest class")
+        self.table.setToolTip(
+            "Accuracy after matching clusters to classes one-to-one (Hungarian); the "
+            "majority baseline is always guessing the largest class"
+        )
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -64,11 +78,20 @@ class ClusterReport(QWidget):
         """A row for one run; `tip` (e.g. the embedding's full description) shows on its title."""
         if score is None:
             cells = [title, str(k), "–", "–", "–", "–", "0"]
-            self.verdict.setText("No labels yet: the clusters cannot be scored. Label some cutouts to compare them "
-                                 "with the majority-class baseline.")
+            self.verdict.setText(
+                "No labels yet: the clusters cannot be scored. Label some cutouts to compare them "
+                "with the majority-class baseline."
+            )
         else:
-            cells = [title, str(k), percent(score.accuracy), percent(score.majority_baseline),
-                     f"{score.ari:.3f}", f"{score.nmi:.3f}", str(score.n_labelled)]
+            cells = [
+                title,
+                str(k),
+                percent(score.accuracy),
+                percent(score.majority_baseline),
+                f"{score.ari:.3f}",
+                f"{score.nmi:.3f}",
+                str(score.n_labelled),
+            ]
             self.verdict.setText(describe_score(score))
         self.table.insertRow(0)
         for column, text in enumerate(cells):

@@ -40,6 +40,8 @@ class ConfusionView(QTableWidget):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setBackground(heat_colour(fraction))
                 cell.setForeground(QColor(10, 10, 14) if fraction > 0.55 else QColor(230, 232, 238))
-                cell.setToolTip(f"true {classes[row]}, predicted {classes[column]}: "
-                                f"{counts[row, column]} ({fraction:.0%} of the row)")
+                cell.setToolTip(
+                    f"true {classes[row]}, predicted {classes[column]}: "
+                    f"{counts[row, column]} ({fraction:.0%} of the row)"
+                )
                 self.setItem(row, column, cell)

@@ -45,8 +45,15 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
 class CurvePlot(pg.PlotWidget):
     """A plot of named live series plus fixed reference curves (e.g. past runs)."""
 
-    def __init__(self, title: str, y_label: str, x_label: str = "epoch", parent: QWidget | None = None,
-                 *, steady_axes: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        y_label: str,
+        x_label: str = "epoch",
+        parent: QWidget | None = None,
+        *,
+        steady_axes: bool = False,
+    ) -> None:
         """`steady_axes`: instead of pyqtgraph's auto-range (a new range, new ticks and a
         repaint of both axes for every point), the view grows in steps with head-room, so a
         point per iteration usually repaints only the curves: the live distillation plots
@@ -73,7 +80,9 @@ class CurvePlot(pg.PlotWidget):
         self._timer.start()
 
     def add_series(self, name: str, colour: str, *, dashed: bool = False, symbols: bool = True) -> None:
-        style = pg.mkPen(colour, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine)
+        style = pg.mkPen(
+            colour, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
+        )
         if symbols:
             item = self.plot([], [], pen=style, name=name, symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
         else:
@@ -113,9 +122,14 @@ class CurvePlot(pg.PlotWidget):
 
     def add_marker(self, x: float, text: str, colour: str = "#c0c4cc") -> None:
         """A labelled vertical line, e.g. where a distillation schedule changed stage."""
-        line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
-                               label=text, labelOpts={"position": 0.92, "color": colour, "rotateAxis": (1, 0),
-                                                      "anchors": [(0, 0), (0, 0)]})
+        line = pg.InfiniteLine(
+            pos=x,
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+            label=text,
+            labelOpts={"position": 0.92, "color": colour, "rotateAxis": (1, 0), "anchors": [(0, 0), (0, 0)]},
+        )
         self.addItem(line)
         self._markers.append(line)
 

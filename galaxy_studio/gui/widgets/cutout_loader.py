@@ -62,7 +62,7 @@ class CutoutLoader(QObject):
         self._start(_RenderTask(self, self.latest, None, cutout, settings), replace=True)
         return self.latest
 
-    def _start(self, task: "_RenderTask", *, replace: bool) -> None:
+    def _start(self, task: _RenderTask, *, replace: bool) -> None:
         """Queue a task; `replace` drops queued ones first. Nothing starts after shutdown."""
         if self._closed:
             return
@@ -70,8 +70,9 @@ class CutoutLoader(QObject):
             self.pool.clear()
         self.pool.start(task)
 
-    def _on_rendered(self, request: int, key: CacheKey | None, cutout: Cutout, rgb: np.ndarray,
-                     settings: DisplaySettings) -> None:
+    def _on_rendered(
+        self, request: int, key: CacheKey | None, cutout: Cutout, rgb: np.ndarray, settings: DisplaySettings
+    ) -> None:
         if key is not None:
             self._cache[key] = (cutout, rgb, settings)
             while len(self._cache) > RENDER_CACHE_ENTRIES:
@@ -90,8 +91,14 @@ class CutoutLoader(QObject):
 
 
 class _RenderTask(QRunnable):
-    def __init__(self, loader: CutoutLoader, request: int, item: CatalogItem | None,
-                 cutout: Cutout | None, settings: DisplaySettings | None) -> None:
+    def __init__(
+        self,
+        loader: CutoutLoader,
+        request: int,
+        item: CatalogItem | None,
+        cutout: Cutout | None,
+        settings: DisplaySettings | None,
+    ) -> None:
         super().__init__()
         self.loader, self.request, self.item, self.cutout, self.settings = loader, request, item, cutout, settings
 

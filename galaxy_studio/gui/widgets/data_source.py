@@ -6,8 +6,8 @@ choices through this one row; each keeps its own line edit, which the buttons fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
@@ -20,17 +20,20 @@ class DataSourceButtons(QWidget):
 
     status = Signal(str)
 
-    def __init__(self, edit: QLineEdit, current_project: Callable[[], Path | None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, edit: QLineEdit, current_project: Callable[[], Path | None], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.edit = edit
         self.current_project = current_project
         edit.setPlaceholderText(DATA_PLACEHOLDER)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for text, slot, tip in (("Folder…", self.choose_folder, "A folder with one sub-folder per class"),
-                                ("File…", self.choose_file, "A project, CSV or Galaxy10 HDF5 file"),
-                                ("Project", self.use_project, "The labelling project open in the Library")):
+        for text, slot, tip in (
+            ("Folder…", self.choose_folder, "A folder with one sub-folder per class"),
+            ("File…", self.choose_file, "A project, CSV or Galaxy10 HDF5 file"),
+            ("Project", self.use_project, "The labelling project open in the Library"),
+        ):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -43,7 +46,8 @@ class DataSourceButtons(QWidget):
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)")
+            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)"
+        )
         if path:
             self.edit.setText(path)
 

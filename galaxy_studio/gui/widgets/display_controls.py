@@ -36,7 +36,9 @@ class DisplayControls(QWidget):
         self._updating = False
         self.stretch = self._combo(STRETCHES, "Stretch: how pixel values map to brightness")
         self.interval = self._combo(INTERVALS, "Interval: which value range is shown (zscale as in DS9)")
-        self.composite = self._combo(COMPOSITES, "Colour composite: independent stretch per band, or Lupton et al. (2004) RGB")
+        self.composite = self._combo(
+            COMPOSITES, "Colour composite: independent stretch per band, or Lupton et al. (2004) RGB"
+        )
         self.bands = QComboBox()
         self.bands.setToolTip("Bands shown: one in grey, or three as red, green, blue")
         self.bands.setMinimumContentsLength(8)
@@ -49,10 +51,16 @@ class DisplayControls(QWidget):
         self.invert.setToolTip("Dark objects on a light sky")
         self.invert.toggled.connect(self._emit)
         self.brightness = self._slider(-100, 100, 0, "Brightness: shifts the displayed levels (after the stretch)")
-        self.contrast = self._slider(10, 400, 100, "Contrast: steepens the displayed levels about mid-grey (after the stretch)")
+        self.contrast = self._slider(
+            10, 400, 100, "Contrast: steepens the displayed levels about mid-grey (after the stretch)"
+        )
         top = QHBoxLayout()
-        for caption, widget in (("Stretch", self.stretch), ("Interval", self.interval),
-                                ("Bands", self.bands), ("Colour", self.composite)):
+        for caption, widget in (
+            ("Stretch", self.stretch),
+            ("Interval", self.interval),
+            ("Bands", self.bands),
+            ("Colour", self.composite),
+        ):
             top.addWidget(self._caption(caption, widget))
             top.addWidget(widget)
         top.addWidget(self.linked)

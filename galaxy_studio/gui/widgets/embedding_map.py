@@ -37,7 +37,7 @@ class _LassoViewBox(pg.ViewBox):
     """A ViewBox whose left drag draws a lasso (when the lasso tool is on or Shift is held)
     instead of panning."""
 
-    def __init__(self, owner: "EmbeddingMap") -> None:
+    def __init__(self, owner: EmbeddingMap) -> None:
         super().__init__()
         self.owner = owner
         self.lasso_tool = False
@@ -111,10 +111,12 @@ class EmbeddingMap(pg.PlotWidget):
         self.current: int | None = None
         self.hovered_index = -1
         self.dots = pg.ScatterPlotItem(size=DOT_SIZE, pen=None, pxMode=True)
-        self.rings = pg.ScatterPlotItem(size=DOT_SIZE + 4, pen=pg.mkPen(SELECTED_PEN, width=1.2),
-                                        brush=None, pxMode=True)
-        self.marker = pg.ScatterPlotItem(size=DOT_SIZE + 10, pen=pg.mkPen(CURRENT_PEN, width=2.5),
-                                         brush=None, pxMode=True)
+        self.rings = pg.ScatterPlotItem(
+            size=DOT_SIZE + 4, pen=pg.mkPen(SELECTED_PEN, width=1.2), brush=None, pxMode=True
+        )
+        self.marker = pg.ScatterPlotItem(
+            size=DOT_SIZE + 10, pen=pg.mkPen(CURRENT_PEN, width=2.5), brush=None, pxMode=True
+        )
         for z, item in enumerate((self.dots, self.rings, self.marker)):
             item.setZValue(z)
             self.addItem(item)
@@ -213,7 +215,9 @@ class EmbeddingMap(pg.PlotWidget):
         return self.view_box.mapViewToScene(QPointF(float(x), float(y)))
 
     def _on_mouse_clicked(self, event) -> None:  # noqa: ANN001 - pyqtgraph's MouseClickEvent
-        if event.button() != Qt.MouseButton.LeftButton or not self.view_box.sceneBoundingRect().contains(event.scenePos()):
+        if event.button() != Qt.MouseButton.LeftButton or not self.view_box.sceneBoundingRect().contains(
+            event.scenePos()
+        ):
             return
         point = self.view_box.mapSceneToView(event.scenePos())
         self.pick_at(point.x(), point.y())

@@ -47,7 +47,8 @@ class ImageView(QWidget):
     def set_image(self, rgb: np.ndarray | None, *, keep_view: bool = False) -> None:
         """Show new pixels; keep_view keeps zoom and centre (re-stretching the same cutout)."""
         same_size = (
-            self._image is not None and rgb is not None
+            self._image is not None
+            and rgb is not None
             and (self._image.width(), self._image.height()) == (rgb.shape[1], rgb.shape[0])
         )
         self._image = None if rgb is None else rgb_to_qimage(rgb)
@@ -62,7 +63,11 @@ class ImageView(QWidget):
         image = self._image.convertToFormat(QImage.Format.Format_RGB888)
         stride = image.bytesPerLine()
         buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * image.height())
-        return buffer.reshape(image.height(), stride)[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+        return (
+            buffer.reshape(image.height(), stride)[:, : image.width() * 3]
+            .reshape(image.height(), image.width(), 3)
+            .copy()
+        )
 
     @property
     def rotation(self) -> int:

@@ -58,8 +58,9 @@ class JobProgressRow(QWidget):
     """The bar and its Cancel button side by side, shown only while a job runs (a panel's
     top row, the status bar)."""
 
-    def __init__(self, jobs: JobRunner, parent: QWidget | None = None, *, width: int = 260,
-                 describe: bool = True) -> None:
+    def __init__(
+        self, jobs: JobRunner, parent: QWidget | None = None, *, width: int = 260, describe: bool = True
+    ) -> None:
         super().__init__(parent)
         self.progress = JobProgress(jobs, self, describe=describe)
         self.bar, self.cancel_button = self.progress.bar, self.progress.cancel_button

@@ -25,8 +25,11 @@ class ModelPicker(QComboBox):
         """Finished runs from the runs folder, newest first; checkpoints opened by hand stay, and
         so does the choice. Emits no change signal: the caller refreshes what depends on it."""
         current = self.currentData()
-        opened = [(self.itemText(i), self.itemData(i)) for i in range(self.count())
-                  if self.itemData(i) is not None and self.itemText(i).startswith(_OPENED_PREFIX)]
+        opened = [
+            (self.itemText(i), self.itemData(i))
+            for i in range(self.count())
+            if self.itemData(i) is not None and self.itemText(i).startswith(_OPENED_PREFIX)
+        ]
         self.blockSignals(True)
         self.clear()
         for run in list_runs():

@@ -38,8 +38,9 @@ class ProbabilityBars(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = self.fontMetrics()
-        name_width = min(max((metrics.horizontalAdvance(name) for name in self.classes), default=0) + 10,
-                         self.width() // 2)
+        name_width = min(
+            max((metrics.horizontalAdvance(name) for name in self.classes), default=0) + 10, self.width() // 2
+        )
         value_width = metrics.horizontalAdvance("100.0%") + 8
         track_width = max(10, self.width() - name_width - value_width)
         top = max(range(len(self.probabilities)), key=self.probabilities.__getitem__, default=-1)
@@ -47,14 +48,23 @@ class ProbabilityBars(QWidget):
             y = 2 + row * ROW_HEIGHT
             painter.setPen(_TEXT)
             shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, name_width - 8)
-            painter.drawText(QRectF(0, y, name_width - 6, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, shown)
+            painter.drawText(
+                QRectF(0, y, name_width - 6, ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                shown,
+            )
             track = QRectF(name_width, y + 4, track_width, ROW_HEIGHT - 8)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(_TRACK)
             painter.drawRoundedRect(track, 3, 3)
             painter.setBrush(_TOP if row == top else _BAR)
-            painter.drawRoundedRect(QRectF(track.x(), track.y(), track.width() * min(max(p, 0.0), 1.0), track.height()), 3, 3)
+            painter.drawRoundedRect(
+                QRectF(track.x(), track.y(), track.width() * min(max(p, 0.0), 1.0), track.height()), 3, 3
+            )
             painter.setPen(_TEXT)
-            painter.drawText(QRectF(name_width + track_width + 4, y, value_width, ROW_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{100 * p:.1f}%")
+            painter.drawText(
+                QRectF(name_width + track_width + 4, y, value_width, ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                f"{100 * p:.1f}%",
+            )
         painter.end()

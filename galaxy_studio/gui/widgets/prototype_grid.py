@@ -158,8 +158,11 @@ class PrototypeGrid(QWidget):
                 painter.setPen(QColor(220, 222, 228))
                 name = self._names[row] if row < len(self._names) else f"class {row}"
                 text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, NAME_WIDTH - 10)
-                painter.drawText(QRect(left - NAME_WIDTH, top, NAME_WIDTH - 6, size),
-                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text)
+                painter.drawText(
+                    QRect(left - NAME_WIDTH, top, NAME_WIDTH - 6, size),
+                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                    text,
+                )
             for column, index in enumerate(members):
                 target = QRect(left + column * (size + GAP), top, size, size)
                 painter.drawImage(target, self._images[index])

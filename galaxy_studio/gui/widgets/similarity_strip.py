@@ -66,7 +66,8 @@ class SimilarityStrip(QScrollArea):
         """Fill the tile of embedding row `index`, if it is still shown."""
         if index in self.indices:
             pixmap = QPixmap.fromImage(rgb_to_qimage(rgb)).scaled(
-                TILE_SIZE, TILE_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                TILE_SIZE, TILE_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             self.tiles[self.indices.index(index)].setIcon(QIcon(pixmap))
 
     def clear(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import (
@@ -287,7 +287,9 @@ class CatalogModel(QAbstractListModel):
 class ThumbnailDelegate(QStyledItemDelegate):
     """Draws the thumbnail as usual, plus a coloured badge with the class key when labelled."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().paint(painter, option, index)
         label = index.data(LabelRole)
         model = index.model()
