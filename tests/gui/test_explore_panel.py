@@ -5,6 +5,7 @@ clusters scored against the baseline, cancel, and the empty state."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 
@@ -307,13 +308,46 @@ def test_cancel_stops_the_computation_and_keeps_the_empty_map(
     tiny_autoencoder(panel, unlabelled_project, epochs=500)
     panel.compute_button.click()
     assert panel.job_progress.cancel_button.isVisible()
+    computing = panel.empty.text()
+    assert "nothing to explore" not in computing.lower() and "press <b>compute</b>" not in computing.lower()
+    assert f"Embedding {unlabelled_project.name}…" in computing
     qtbot.waitUntil(lambda: panel.job_progress.bar.maximum() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: re.search(r"\d+/\d+ · ", panel.empty.text()) is not None, timeout=10_000)
     panel.job_progress.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert panel.embeddings is None
     assert panel.map_stack.currentWidget() is panel.empty
-    assert "Cancelled" in panel.empty.text()
+    assert "Cancelled" in panel.empty.text() and f"map its {N_IMAGES} cutouts" in panel.empty.text()
+    assert f"Embedding {unlabelled_project.name}" not in panel.empty.text()
     assert panel.compute_button.isEnabled()
+
+
+def test_the_empty_map_counts_the_images_the_project_has_now(
+    qtbot, window: MainWindow, demo_set: Path, classes: tuple[str, ...], tmp_path: Path
+) -> None:  # noqa: ANN001
+    """Seen: "map its 0 cutouts" with a 1,400-image project open. The count was read when the
+    project was opened, and images added to it later (the Library adds them through another
+    connection, then tells the session) never reached the text."""
+    project_path = tmp_path / "growing.gsproj"
+    Project.create(project_path, ClassScheme("three", classes)).close()
+    panel = open_explore(window, project_path)
+    assert "no images yet" in panel.empty.text() and "map its" not in panel.empty.text()
+
+    items = scan_folder(demo_set).items
+    with Project.open(project_path) as writer:
+        writer.add_items(items[:N_PER_CLASS])
+    window.session.changed_outside()
+    assert f"map its {N_PER_CLASS} cutouts" in panel.empty.text(), panel.empty.text()
+
+    window.tabs.setCurrentWidget(window.library)
+    with Project.open(project_path) as writer:
+        writer.add_items(items)
+    window.session.changed_outside()
+    window.tabs.setCurrentWidget(panel)
+    assert f"map its {N_IMAGES} cutouts" in panel.empty.text(), "a hidden panel re-reads the count when shown"
+
+    panel.data_edit.setText(str(demo_set))
+    assert "map its" not in panel.empty.text() and demo_set.name in panel.empty.text(), "the data chosen is named"
 
 
 def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(

@@ -43,7 +43,8 @@ from PySide6.QtWidgets import (
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
-from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.eta import Eta
+from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
 from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
@@ -84,6 +85,8 @@ EMPTY_HINT = (
     "<h3>Nothing to explore yet</h3>"
     "<p>Open a project (<i>File → Open Project</i>) or choose a folder of cutouts above, "
     "pick where the embedding comes from and press <b>Compute</b>.</p>"
+)
+MAP_HINT = (
     "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
     "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
     "<b>1–9</b> to label them all.</p>"
@@ -153,8 +156,12 @@ class ExplorePanel(QWidget):
         self.user_settings: DisplaySettings | None = None
         self.map_message = ""
         self._labels_stale = False
+        self._job_message = ""
+        self._job_progress = ""
+        self._job_eta = Eta()
         self.jobs = JobRunner(self)
-        self.jobs.finished.connect(self._refresh_buttons)
+        self.jobs.event.connect(self._on_job_event)
+        self.jobs.finished.connect(self._on_job_finished)
         self.thumbnails = LatestRequestRunner(self)
         self.loader = CutoutLoader(self)
         self.loader.shown.connect(self._on_cutout_shown)
@@ -192,6 +199,7 @@ class ExplorePanel(QWidget):
         self.data_edit = QLineEdit()
         self.data_edit.setToolTip("Every image of this project or folder is embedded, labelled or not")
         self.data_edit.textChanged.connect(self._refresh_buttons)
+        self.data_edit.textChanged.connect(self._refresh_empty_hint)
         self.data_buttons = DataSourceButtons(self.data_edit, self._project_path)
         self.data_buttons.status.connect(self.status)
         self.source = QComboBox()
@@ -496,14 +504,18 @@ class ExplorePanel(QWidget):
         self.refresh_models()
         if self._labels_stale:
             self.refresh_labels()
+            self._refresh_empty_hint()
         super().showEvent(event)
 
     def _on_labels_changed(self, image_ids: frozenset[int] | None) -> None:
         """Re-read the labels now if the map is on screen, else when it is next shown: each key
         pressed in the Library's labelling mode changes them, and re-reading a large project
-        for a hidden map would slow every key down."""
+        for a hidden map would slow every key down. A change of unnamed images (None) may have
+        added images, so the empty map's count of them is re-read too."""
         if self.isVisible():
             self.refresh_labels()
+            if image_ids is None:
+                self._refresh_empty_hint()
         else:
             self._labels_stale = True
 
@@ -605,8 +617,23 @@ class ExplorePanel(QWidget):
             on_cancel=self._on_job_cancelled,
             uses_torch=uses_torch,
         )
+        self._job_message, self._job_progress, self._job_eta = message, "", Eta()
+        self.map_message = ""
         self._refresh_buttons()
+        self._refresh_empty_hint()
         self.status.emit(message + "…")
+
+    def _on_job_event(self, event: object) -> None:
+        if isinstance(event, Progressed) and event.total > 0:
+            self._job_progress = f"{event.what}: {event.done}/{event.total} · {self._job_eta.describe(event)}"
+            if self.embeddings is None:
+                self._refresh_empty_hint()
+
+    def _on_job_finished(self) -> None:
+        if not self.jobs.running:
+            self._job_message = self._job_progress = ""
+        self._refresh_buttons()
+        self._refresh_empty_hint()
 
     def _on_computed(self, mapped: MappedEmbeddings) -> None:
         self.set_embeddings(mapped.embeddings, mapped.xy, mapped.index)
@@ -754,17 +781,41 @@ class ExplorePanel(QWidget):
         )
 
     def _refresh_empty_hint(self) -> None:
+        """What the empty map says, derived each time from what is true now: a job computing
+        the map, the chosen data (the open project's current number of images), and how the
+        last attempt ended. Called whenever one of those changes, so it never goes stale."""
+        self.empty.setText(self.empty_hint())
+
+    def empty_hint(self) -> str:
+        if self.jobs.running and self._job_message:
+            progress = escape(self._job_progress) if self._job_progress else "starting…"
+            return (
+                f"<h3>{escape(self._job_message)}…</h3><p>{progress}</p>"
+                "<p>The map appears here when it is done; <b>Cancel</b> (top right) stops it.</p>"
+            )
         project = self.session.project
-        text = EMPTY_HINT
-        if project is not None:
+        data = self.data_edit.text().strip()
+        data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
+        if data_is_project:
+            assert project is not None
+            count = len(project.images())
+            text = f"<h3>Project {escape(project.path.name)}</h3>" + (
+                f"<p>Press <b>Compute</b> to map its {count:,} cutouts (an autoencoder is trained on "
+                "them first unless you pick a trained classifier).</p>"
+                if count
+                else "<p>The project has no images yet: add cutouts to it in the "
+                "<i>Library</i> (<i>File → Add Files…</i>), then press <b>Compute</b>.</p>"
+            )
+        elif data:
             text = (
-                f"<h3>Project {project.path.name}</h3><p>Press <b>Compute</b> to map its "
-                f"{len(project.images())} cutouts (an autoencoder is trained on them first unless you "
-                "pick a trained classifier).</p>"
-            ) + EMPTY_HINT.split("</p>", 1)[1]
+                f"<h3>{escape(Path(data).name)}</h3><p>Press <b>Compute</b> to map every cutout of it (an "
+                "autoencoder is trained on them first unless you pick a trained classifier).</p>"
+            )
+        else:
+            text = EMPTY_HINT
         if self.map_message:
-            text += f"<p style='color:#f0b060'>{self.map_message}</p>"
-        self.empty.setText(text)
+            text += f"<p style='color:#f0b060'>{escape(self.map_message)}</p>"
+        return text + MAP_HINT
 
     # Selection and labels --------------------------------------------------------------
 
