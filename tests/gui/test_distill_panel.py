@@ -301,3 +301,87 @@ def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap
     assert listings == [run_dir, run_dir], "a gap lists the folder again"
     panel.timeline.setValue(3)
     assert panel.grid.step == 6, "the snapshot the GUI never received is on the timeline"
+
+
+def test_cancel_before_the_first_checkpoint_says_nothing_was_saved(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path]
+) -> None:  # noqa: ANN001
+    """Seen: "the last checkpoint is kept … press Resume" while the run showed "0 it · empty"
+    and Resume stayed disabled. The message is read from the run folder."""
+    data, buffer = tiny
+    panel = window.distill
+    panel.evaluate_when_done.setChecked(False)
+    out = distill_runs_dir() / "too-early"
+    panel.start(tiny_config(data, buffer, out, checkpoint_every=1000))
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 1, timeout=120_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    text = panel.progress_label.text()
+    assert read_distill_run(out).status == "empty"
+    assert text.startswith("Cancelled") and "Nothing was saved" in text and "every 1000 iterations" in text, text
+    assert "Resume" not in text and "checkpoint is kept" not in text
+    assert not panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+
+
+def test_cancel_after_a_checkpoint_names_it_and_enables_resume(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path]
+) -> None:  # noqa: ANN001
+    """With snapshots rarer than checkpoints the run was never selected in Past runs, so the
+    message promised a Resume that was disabled."""
+    data, buffer = tiny
+    panel = window.distill
+    panel.evaluate_when_done.setChecked(False)
+    out = distill_runs_dir() / "kept"
+    panel.start(tiny_config(data, buffer, out, checkpoint_every=2, snapshot_every=1000))
+    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 3, timeout=120_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    saved = read_distill_run(out)
+    assert saved.status == "unfinished"
+    text = panel.progress_label.text()
+    assert f"checkpoint at iteration {saved.iterations} is kept" in text and "Resume" in text, text
+    assert panel._selected_run().path == out and panel.resume_button.isEnabled()
+
+
+def test_a_picked_buffer_shows_the_experts_and_epochs_it_was_built_with(
+    window: MainWindow, tiny: tuple[Path, Path]
+) -> None:
+    _, buffer = tiny
+    form = window.distill.form
+    assert (form.experts.value(), form.expert_epochs_total.value()) == (100, 50), "the paper's defaults at first"
+    form.buffer_edit.setText(str(buffer))
+    shown = (form.experts.value(), form.expert_epochs_total.value(), form.size.value(), form.width.value())
+    assert shown == (2, 3, 16, 8)
+    assert form.buffer_info.text().startswith("2 expert(s) × 3 epochs")
+
+
+def test_the_demo_shows_the_settings_it_really_uses(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """Seen: 100 experts × 50 epochs and 5000 iterations in the form while the demo built
+    2 × 4 and ran 400. Preparing shows the demo's own settings; the run shows its buffer's."""
+    import galaxy_studio.distill.demo as demo
+
+    data, buffer = tiny
+    prepared: list[bool] = []
+
+    def prepare(*, emit: object, cancel: object) -> tuple[Path, Path]:
+        prepared.append(True)
+        return data, buffer
+
+    monkeypatch.setattr(demo, "ensure_demo_buffer", prepare)
+    panel = window.distill
+    panel.evaluate_when_done.setChecked(False)
+    form = panel.form
+    panel.start_demo()
+    expected = demo.demo_buffer_config(data)
+    assert (form.experts.value(), form.expert_epochs_total.value()) == (expected.experts, expected.epochs) == (2, 4)
+    assert (form.size.value(), form.width.value()) == (expected.size, expected.width)
+    assert (form.iterations.value(), form.ipc.value(), form.syn_steps.value()) == (400, 2, 10)
+    qtbot.waitUntil(lambda: panel._is_running(panel._distilling), timeout=60_000)
+    assert prepared and panel.config is not None
+    assert form.iterations.value() == panel.config.iterations == 400
+    assert (form.experts.value(), form.expert_epochs_total.value()) == (2, 3), "the buffer the run uses"
+    assert form.buffer_edit.text() == str(buffer) and form.buffer_info.text().startswith("2 expert(s) × 3 epochs")
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)

@@ -29,6 +29,7 @@ from galaxy_studio.distill.config import MEMORY_MODE_NAMES, BufferConfig, Distil
 from galaxy_studio.distill.runs import buffers_dir
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.settings_form import SettingsForm
+from galaxy_studio.model.errors import ModelError
 from galaxy_studio.run_folders import new_run_folder
 
 # The settings the form shows, in its order; the rest keep the papers' values.
@@ -57,6 +58,15 @@ def describe_buffer(folder: str | Path) -> str:
         f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs · {classes} classes · "
         f"{config.get('size', '?')} px · {metadata.get('parameters', 0):,} parameters"
     )
+
+
+def buffer_config_of(folder: str | Path) -> BufferConfig | None:
+    """The settings a buffer folder was built with (None: not a readable buffer)."""
+    try:
+        metadata = json.loads((Path(folder) / "buffer.json").read_text(encoding="utf-8"))
+        return BufferConfig.from_dict(metadata["config"])
+    except (OSError, ValueError, KeyError, TypeError, ModelError):
+        return None
 
 
 def buffer_classes(folder: str | Path) -> tuple[str, ...]:
@@ -96,7 +106,7 @@ class DistillForm(QWidget):
         """A buffer folder to pick, or the few settings to build one (in pairs on a row)."""
         self.buffer_edit = QLineEdit()
         self.buffer_edit.setPlaceholderText("a buffer folder (expert trajectories)")
-        self.buffer_edit.textChanged.connect(self._on_buffer_text)
+        self.buffer_edit.textChanged.connect(self.refresh_buffer)
         choose_buffer = QPushButton("Choose…")
         choose_buffer.clicked.connect(self._choose_buffer)
         self.build_button = QPushButton("Build buffer")
@@ -159,9 +169,22 @@ class DistillForm(QWidget):
         if folder:
             self.buffer_edit.setText(folder)
 
-    def _on_buffer_text(self, text: str) -> None:
-        text = text.strip()
+    def show_buffer(self, folder: str | Path) -> None:
+        """Show `folder` as the buffer, described as it is on disk now, even when its path
+        was already shown (a buffer built or rebuilt in the same folder)."""
+        self.buffer_edit.blockSignals(True)
+        self.buffer_edit.setText(str(folder))
+        self.buffer_edit.blockSignals(False)
+        self.refresh_buffer()
+
+    def refresh_buffer(self) -> None:
+        """The buffer line and the build settings from the buffer folder: a picked buffer shows
+        the experts × epochs, size and width it was built with, not the form's defaults."""
+        text = self.buffer_edit.text().strip()
         self.buffer_info.setText(describe_buffer(text) if text else "Pick a buffer, or build one from the data.")
+        built_with = buffer_config_of(text) if text else None
+        if built_with is not None:
+            self.buffer_settings.show_config(built_with)
         self.buffer_changed.emit(text)
 
     # Configs --------------------------------------------------------------------------
@@ -184,7 +207,12 @@ class DistillForm(QWidget):
         )
 
     def show_config(self, config: DistillConfig) -> None:
-        """Fill the form from a past run's config (before resuming it)."""
+        """Fill the form from the config a run really uses (a past run resumed, the demo)."""
         self.data_edit.setText(config.data)
-        self.buffer_edit.setText(config.buffer)
+        self.show_buffer(config.buffer)
         self.run_settings.show_config(config)
+
+    def show_buffer_config(self, config: BufferConfig) -> None:
+        """Show the settings a buffer is being built with (the demo's own, before it exists)."""
+        self.data_edit.setText(config.data)
+        self.buffer_settings.show_config(config)

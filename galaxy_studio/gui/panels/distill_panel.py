@@ -5,8 +5,9 @@ The panel is a controller over the form (distill_form.py), two curve plots, the 
 grid, a large image view and the past-runs list. Every long action (building a buffer,
 timing an iteration, distilling, evaluating, exporting) runs through a JobRunner; the
 engine never knows it is watched. Pause parks the job at its next iteration boundary (see
-gui/worker.py); cancel stops it there and keeps the run folder's last checkpoint, which
-Resume (or a later session, from Past runs) continues.
+gui/worker.py); cancel stops it there and keeps the run folder's last checkpoint, if one was
+saved yet, which Resume (or a later session, from Past runs) continues. What a stop kept is
+read from the run folder, never assumed.
 """
 
 from __future__ import annotations
@@ -476,8 +477,23 @@ class DistillPanel(QWidget):
         self._start_job(job, f"Building a buffer in {config.out_dir}…", self._on_buffer_built)
 
     def start_demo(self) -> None:
-        """Build (once) the demo data and buffer, then distil them live (see distill/demo.py)."""
-        from galaxy_studio.distill.demo import DEMO_BUFFER_NAME, ensure_demo_buffer
+        """Build (once) the demo data and buffer, then distil them live (see distill/demo.py).
+        The form shows the demo's own settings from the first moment, not its defaults."""
+        from galaxy_studio import paths
+        from galaxy_studio.distill.demo import (
+            DEMO_BUFFER_NAME,
+            demo_buffer_config,
+            demo_distill_config,
+            ensure_demo_buffer,
+        )
+
+        if self.runner.running:
+            return
+        buffer_config = demo_buffer_config(paths.demo_dir())
+        self.form.show_buffer_config(buffer_config)
+        self.form.run_settings.show_config(
+            demo_distill_config(Path(buffer_config.out_dir), paths.demo_dir(), distill_runs_dir())
+        )
 
         def job(emit: EventSink, cancel: CancelToken) -> tuple[Path, Path]:
             return ensure_demo_buffer(emit=emit, cancel=cancel)
@@ -617,9 +633,13 @@ class DistillPanel(QWidget):
 
     def _on_paused_changed(self, paused: bool) -> None:
         if paused:
-            self.progress_label.setText(
-                f"Paused after iteration {self.iteration}. Resume continues in place; Cancel keeps the last checkpoint."
+            run = read_distill_run(self.run_dir) if self.run_dir is not None else None
+            kept = (
+                f"Cancel keeps the checkpoint of iteration {run.iterations}."
+                if run is not None and run.status == "unfinished"
+                else "Cancel now keeps nothing: no checkpoint was saved yet."
             )
+            self.progress_label.setText(f"Paused after iteration {self.iteration}. Resume continues in place; {kept}")
         self._update_buttons()
 
     # Events ----------------------------------------------------------------------------
@@ -777,7 +797,7 @@ class DistillPanel(QWidget):
         self.progress_label.setText(f"About {estimate.seconds:.2f} s per iteration on {estimate.device}.")
 
     def _on_buffer_built(self, result: BufferResult) -> None:
-        self.form.buffer_edit.setText(result.buffer_dir)
+        self.form.show_buffer(result.buffer_dir)
         self.progress_label.setText(
             f"Buffer ready: {result.experts} expert(s), "
             f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}."
@@ -807,11 +827,31 @@ class DistillPanel(QWidget):
         self._say("Cancelled.")
 
     def _on_distill_cancelled(self) -> None:
-        self._after_job = None
-        self._say(
-            f"Cancelled after iteration {self.iteration}. The last checkpoint is kept: select the run "
-            "under Past runs and press Resume to continue."
-        )
+        self._after_job = self._show_cancelled_run
+
+    def _show_cancelled_run(self) -> None:
+        """Say what the cancelled run left on disk, and offer Resume only where it can: the
+        run is selected under Past runs when its folder holds a checkpoint."""
+        run = read_distill_run(self.run_dir) if self.run_dir is not None else None
+        if run is not None and run.status == "unfinished":
+            self._select_run(run.path)
+        when = f"after iteration {self.iteration}" if self.iteration else "before the first iteration"
+        self._say(f"Cancelled {when}. " + self._describe_checkpoint(run))
+
+    def _describe_checkpoint(self, run: RunSummary | None) -> str:
+        """What a stop now keeps, from the run folder as it is."""
+        if run is None or run.status == "empty":
+            every = self.config.checkpoint_every if self.config is not None else None
+            cadence = f" (one is saved every {every} iterations)" if every else ""
+            return (
+                f"Nothing was saved: the run stopped before its first checkpoint{cadence}. Press Start to begin again."
+            )
+        if run.status == "unfinished":
+            return (
+                f"Its checkpoint at iteration {run.iterations} is kept: Resume (under Past runs, selected) "
+                "continues from there."
+            )
+        return "The run had finished; its prototypes are saved."
 
     def _on_finished(self) -> None:
         follow_up, self._after_job = self._after_job, None
@@ -955,9 +995,14 @@ class DistillPanel(QWidget):
     def _list_live_run(self) -> None:
         """Once the running job wrote its config, show it selected in Past runs."""
         self.refresh_runs()
+        if self.run_dir is not None:
+            self._select_run(self.run_dir)
+
+    def _select_run(self, path: Path) -> None:
+        """Select the run in `path` under Past runs without opening it again."""
         self.runs.blockSignals(True)
         for row in range(self.runs.count()):
-            if self.runs.item(row).data(Qt.ItemDataRole.UserRole).path == self.run_dir:
+            if self.runs.item(row).data(Qt.ItemDataRole.UserRole).path == path:
                 self.runs.setCurrentRow(row)
         self.runs.blockSignals(False)
         self._update_run_buttons()
