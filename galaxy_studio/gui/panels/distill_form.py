@@ -213,6 +213,10 @@ class DistillForm(QWidget):
         self.run_settings.show_config(config)
 
     def show_buffer_config(self, config: BufferConfig) -> None:
-        """Show the settings a buffer is being built with (the demo's own, before it exists)."""
+        """Show the buffer a job is about to use and the settings it is built with (the demo's
+        own), before it exists."""
         self.data_edit.setText(config.data)
+        self.show_buffer(config.out_dir)
         self.buffer_settings.show_config(config)
+        if buffer_config_of(config.out_dir) is None:
+            self.buffer_info.setText("Not built yet: it is built with the settings above first.")
