@@ -9,12 +9,29 @@ checks, so importing this module stays GUI-free and cheap.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 SAMPLE_FITS = "sample-galaxy.fits"
+
+# Libraries whose Debian/Ubuntu package is not named after the soname (see debian_package).
+DEBIAN_PACKAGES = {
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libgobject-2.0.so.0": "libglib2.0-0",
+    "libgio-2.0.so.0": "libglib2.0-0",
+    "libGLdispatch.so.0": "libglvnd0",
+    "libbrotlicommon.so.1": "libbrotli1",
+    "libbrotlidec.so.1": "libbrotli1",
+    "libgcc_s.so.1": "libgcc-s1",
+    "libz.so.1": "zlib1g",
+}
 
 
 class CheckFailed(Exception):
@@ -122,8 +139,129 @@ def check_clusters() -> str:
     return "two blobs: " + ", ".join(scores)
 
 
+def debian_package(soname: str) -> str:
+    """The package to install for a missing library: Debian names a library's package after its
+    soname (libxcb-cursor.so.0 -> libxcb-cursor0, libxkbcommon-x11.so.0 -> libxkbcommon-x11-0)."""
+    if soname in DEBIAN_PACKAGES:
+        return DEBIAN_PACKAGES[soname]
+    stem, _, version = soname.partition(".so.")
+    stem = stem.lower()
+    if not version:
+        return stem
+    return f"{stem}{'-' if stem[-1].isdigit() else ''}{version.split('.')[0]}"
+
+
+def qt_platforms() -> tuple[list[str], str]:
+    """The platform plugins Qt will try for the app's window, in Qt's order, and what chose them.
+
+    QT_QPA_PLATFORM decides when set (a ';' list, each name may carry ':options'); otherwise
+    Qt takes xcb, or Wayland first in a Wayland session with xcb as its fallback. Without a
+    display there is no window system, and nothing to check."""
+    chosen = os.environ.get("QT_QPA_PLATFORM", "")
+    if chosen:
+        return [entry.split(":")[0] for entry in chosen.split(";") if entry], f"QT_QPA_PLATFORM={chosen}"
+    displays = [f"{name}={os.environ[name]}" for name in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(name)]
+    if not displays:
+        return [], "no DISPLAY or WAYLAND_DISPLAY"
+    if os.environ.get("XDG_SESSION_TYPE") == "wayland":
+        return ["wayland", "xcb"], ", ".join(["XDG_SESSION_TYPE=wayland", *displays])
+    return ["xcb"], ", ".join(displays)
+
+
+def platform_plugin_dirs() -> list[Path]:
+    """Where Qt looks for platform plugins: the environment's paths first, then PySide6's own."""
+    from PySide6.QtCore import QLibraryInfo
+
+    dirs = [os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")]
+    dirs += [
+        str(Path(entry) / "platforms") for entry in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if entry
+    ]
+    dirs.append(str(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"))
+    return [Path(folder) for folder in dirs if folder]
+
+
+def platform_plugin_file(platform: str) -> str:
+    """libqxcb.so for xcb; the Wayland variants (wayland-egl, ...) share libqwayland.so."""
+    return f"libq{platform.split('-')[0]}.so"
+
+
+def run_ldd(library: Path) -> str:
+    """ldd's report for a library ('' where there is no ldd): it lists every missing dependency,
+    where the dynamic loader stops at the first."""
+    try:
+        return subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def libraries_not_found(ldd_output: str) -> list[str]:
+    names: list[str] = []
+    for line in ldd_output.splitlines():
+        name, arrow, where = line.strip().partition(" => ")
+        if arrow and where.strip() == "not found" and name not in names:
+            names.append(name)
+    return names
+
+
+def load_library(library: Path) -> None:
+    """Loads a shared library as Qt will: failing here raises OSError, where Qt aborts the app."""
+    ctypes.CDLL(str(library))
+
+
+def missing_libraries(plugin: Path) -> list[str]:
+    """The system libraries that keep a plugin from loading ([] when it loads); raises the
+    loader's OSError when it fails for another reason."""
+    try:
+        load_library(plugin)
+    except OSError as error:
+        named = re.match(r"(\S+?): cannot open shared object file", str(error))
+        missing = libraries_not_found(run_ldd(plugin)) or ([named.group(1)] if named else [])
+        if not missing:
+            raise
+        return missing
+    return []
+
+
+def check_platform() -> str:
+    """The window check runs offscreen; this one loads the platform plugin the app itself will
+    use (xcb under X11), because a missing system library makes Qt abort the app with a message
+    that names no package to install."""
+    if not sys.platform.startswith("linux"):
+        return f"{sys.platform}: Qt's platform plugins need no system libraries to check"
+    platforms, why = qt_platforms()
+    if not platforms:
+        return f"{why}: no window system to check (the window check runs offscreen)"
+    dirs = platform_plugin_dirs()
+    failures: list[str] = []
+    packages: list[str] = []
+    for platform in platforms:
+        file = platform_plugin_file(platform)
+        plugin = next((folder / file for folder in dirs if (folder / file).is_file()), None)
+        if plugin is None:
+            failures.append(f"{platform}: no {file} in {', '.join(str(folder) for folder in dirs)}")
+            continue
+        try:
+            missing = missing_libraries(plugin)
+        except OSError as error:
+            failures.append(f"{platform}: {file} does not load: {error}")
+            continue
+        if not missing:
+            fallback = f"; {'; '.join(failures)}, so Qt falls back to {platform}" if failures else ""
+            return f"{platform} platform plugin {file} loads with its system libraries ({why}{fallback})"
+        failures.append(
+            f"{platform}: "
+            + ", ".join(f"missing library {name} (Debian/Ubuntu package {debian_package(name)})" for name in missing)
+        )
+        packages += [package for package in map(debian_package, missing) if package not in packages]
+    install = f"; install with: sudo apt-get install {' '.join(packages)}" if packages else ""
+    raise CheckFailed(f"the app cannot open its window ({why}): {'; '.join(failures)}{install}")
+
+
 def check_window() -> str:
     """Opens the main window offscreen (unless a platform is chosen) and closes it again."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        # Qt aborts the whole process on a chosen plugin that does not load: fail this check instead.
+        check_platform()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from galaxy_studio.gui.app import application
     from galaxy_studio.gui.main_window import MainWindow
@@ -152,6 +290,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("torchvision.ops.nms", check_nms),
     ("fits", check_fits),
     ("clusters", check_clusters),
+    ("platform", check_platform),
     ("window", check_window),
 )
 
