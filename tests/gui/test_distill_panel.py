@@ -264,6 +264,11 @@ def test_estimate_measures_seconds_per_iteration(qtbot, window: MainWindow, tiny
     assert panel.progress_label.text().startswith("About ") and "per iteration on cpu" in panel.progress_label.text()
     note = panel.device_note.text()
     assert "s per iteration measured; 1000 iterations ≈" in note, note
+    panel.form.iterations.setValue(4000)
+    assert "s per iteration measured; 4000 iterations ≈" in panel.device_note.text(), "the total follows Iterations"
+    panel.form.syn_steps.setValue(panel.form.syn_steps.value() + 5)
+    note = panel.device_note.text()
+    assert "measured" not in note and "Press Estimate" in note, "a pace measured for other syn steps is not quoted"
 
 
 def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap(

@@ -115,6 +115,11 @@ def prototype_cutout(picture: np.ndarray, name: str) -> Cutout:
     return Cutout(picture.astype(np.float32) / 255.0, ["R", "G", "B"], name, "png")
 
 
+def _timing_key(config: DistillConfig) -> tuple[object, ...]:
+    """The settings that decide what one distillation iteration costs."""
+    return (config.device, config.buffer, config.method, config.ipc, config.syn_steps, config.memory, config.precision)
+
+
 class DistillPanel(QWidget):
     status = Signal(str)
 
@@ -145,6 +150,7 @@ class DistillPanel(QWidget):
         self._last_progress: tuple[float, int] | None = None
         self._viewed: int | None = None
         self._estimate_config: DistillConfig | None = None
+        self._measured: tuple[tuple[object, ...], float] | None = None
         self._live_listed = False
         self._build()
         self.refresh_runs()
@@ -180,6 +186,8 @@ class DistillPanel(QWidget):
         self.form = DistillForm(self.current_project)
         self.form.status.connect(self.status)
         self.form.buffer_changed.connect(self._on_buffer_changed)
+        self.form.run_settings.connect_changes(self._refresh_measured_note)
+        self.form.buffer_changed.connect(self._refresh_measured_note)
         self.form.build_button.clicked.connect(self.build_buffer)
         buttons = self._build_job_buttons()
         eval_row = self._build_evaluation_row()
@@ -594,6 +602,23 @@ class DistillPanel(QWidget):
             text += " Press Estimate to time an iteration, or watch the pace once it runs."
         self.device_note.setText(text)
 
+    def _refresh_measured_note(self) -> None:
+        """Keep the measured pace true to the form: the total follows Iterations, and a change
+        to what an iteration costs (device, buffer, method, IPC, syn steps, memory mode) drops
+        the measurement instead of quoting it for settings it was not measured with."""
+        if self._measured is None:
+            return
+        try:
+            config = self.form.distill_config(distill_runs_dir() / "estimate")
+        except (ModelError, ValueError):
+            return
+        key, seconds = self._measured
+        if key != _timing_key(config):
+            self._measured = None
+            self._note_device(config.device)
+            return
+        self._note_device(config.device, seconds, config.iterations)
+
     def _evaluate_finished_run(self) -> None:
         if self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file():
             self.evaluate(self.run_dir)
@@ -793,7 +818,8 @@ class DistillPanel(QWidget):
 
     def _on_iteration_timed(self, estimate: IterationEstimate) -> None:
         assert self._estimate_config is not None
-        self._note_device(self._estimate_config.device, estimate.seconds, self._estimate_config.iterations)
+        self._measured = (_timing_key(self._estimate_config), estimate.seconds)
+        self._refresh_measured_note()
         self.progress_label.setText(f"About {estimate.seconds:.2f} s per iteration on {estimate.device}.")
 
     def _on_buffer_built(self, result: BufferResult) -> None:

@@ -8,7 +8,7 @@ declared form default), so a form never carries defaults of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -115,6 +115,16 @@ class SettingsForm:
     def add_rows(self, layout: QFormLayout, names: Iterable[str] | None = None) -> None:
         for name in self.settings if names is None else names:
             layout.addRow(self.row_caption(name), self.controls[name])
+
+    def connect_changes(self, slot: Callable[[], None]) -> None:
+        """Call `slot` whenever the user (or `show_config`) changes any of the controls."""
+        for control in self.controls.values():
+            if isinstance(control, (QSpinBox, QDoubleSpinBox)):
+                control.valueChanged.connect(lambda _value: slot())
+            elif isinstance(control, QComboBox):
+                control.currentTextChanged.connect(lambda _text: slot())
+            elif isinstance(control, QCheckBox):
+                control.toggled.connect(lambda _checked: slot())
 
     def values(self) -> dict[str, Any]:
         """The settings as the controls show them, ready for `config_cls(**values, ...)`."""
