@@ -7,10 +7,11 @@ import json
 import sys
 from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, print_error
+from galaxy_studio.cli.errors import CommandError, print_error, print_warning
 from galaxy_studio.cli.options import add_setting_options, config_from_args
 from galaxy_studio.cli.progress import ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
+from galaxy_studio.model.uncertainty import AccuracyEstimate
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -33,9 +34,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_error(f"the last finished epoch is saved in {config.out_dir}; run the same command to resume")
         raise
     metrics = result.metrics
+    auc = "n/a" if metrics.get("macro_auc") is None else f"{metrics['macro_auc']:.4f}"
     print(
-        f"{result.checkpoint}: test accuracy {metrics['accuracy']:.4f}, macro AUC {metrics['macro_auc']:.4f} "
-        f"on {metrics['n']} images; best epoch {result.best_epoch} of {result.epochs_run}",
+        f"{result.checkpoint}: test accuracy {AccuracyEstimate.of(metrics).text()}, macro AUC {auc}; "
+        f"best epoch {result.best_epoch} of {result.epochs_run}",
         file=sys.stderr,
     )
     record = {
@@ -55,17 +57,21 @@ def _describe_metrics(report: dict[str, Any]) -> str:
     lines = [
         f"{report['n']} images: accuracy {report['accuracy']:.4f}, balanced accuracy "
         f"{report['balanced_accuracy']:.4f}, macro one-vs-rest ROC AUC {auc}",
+        f"accuracy {AccuracyEstimate.of(report).text()} (Wilson 95% interval)",
+        *(f"warning: {warning}" for warning in report.get("warnings", [])),
         "confusion matrix (rows: true class, columns: predicted class by number):",
         " " * width + "".join(f" {index:>7}" for index in range(len(classes))),
     ]
     for index, (name, row) in enumerate(zip(classes, report["confusion"])):
         lines.append(f"{name:<{width}}" + "".join(f" {count:>7}" for count in row) + f"   ({index})")
-    lines.append(f"{'class':<{width}} precision  recall  support")
+    lines.append(f"{'class':<{width}} precision  recall  support  recall 95% CI")
     for name in classes:
         stats = report["per_class"][name]
         precision = "-" if stats["precision"] is None else f"{stats['precision']:.3f}"
         recall = "-" if stats["recall"] is None else f"{stats['recall']:.3f}"
-        lines.append(f"{name:<{width}} {precision:>9} {recall:>7} {stats['support']:>8}")
+        interval = stats.get("recall_ci95")
+        spread = "-" if interval is None else f"{interval[0]:.3f}-{interval[1]:.3f}"
+        lines.append(f"{name:<{width}} {precision:>9} {recall:>7} {stats['support']:>8}  {spread:>13}")
     return "\n".join(lines)
 
 
@@ -81,6 +87,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     if report["n"] == 0:
         raise CommandError(f"{args.data}: no image could be read")
+    if args.json:
+        for warning in report["warnings"]:
+            print_warning(warning)
     print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
     return 0
 

@@ -15,6 +15,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.model.uncertainty import sample_warnings
 
 SPLITS: tuple[str, ...] = ("all", "test")
 
@@ -28,8 +29,9 @@ def evaluate_classifier(
     emit: EventSink = ignore,
     cancel: CancelToken = NEVER,
 ) -> dict[str, Any]:
-    """Metrics (as in metrics.json) of the checkpoint on every labelled image of `data`, or with
-    split="test" on the test split the training run drew from that same data."""
+    """Metrics (as in metrics.json, warnings about too few images included) of the checkpoint on
+    every labelled image of `data`, or with split="test" on the test split the training run drew
+    from that same data."""
     if split not in SPLITS:
         raise ModelError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     model, metadata = load_classifier(checkpoint)
@@ -52,4 +54,5 @@ def evaluate_classifier(
     logits = predict_logits(model.to(target), pixels[keep], prep, device=target, cancel=cancel)
     report = classification_report(labelled.labels[keep], softmax(logits), classes)
     report.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "left_out": len(failed)})
+    report["warnings"] = sample_warnings(report, "test" if split == "test" else "evaluated")
     return report

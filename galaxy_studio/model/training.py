@@ -71,6 +71,7 @@ from galaxy_studio.model.runs import (
     STATE_FILE,
     read_run,
 )
+from galaxy_studio.model.uncertainty import sample_warnings
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
             _run_epoch(config, data, state, weights, device, emit, cancel)
             save_payload(run_dir / STATE_FILE, _state_payload(config, data, state))
             write_json_atomically(run_dir / HISTORY_FILE, state.history)
-    return _finish(config, data, state, device, run_dir, resumed_from, started, cancel)
+    return _finish(config, data, state, device, run_dir, resumed_from, started, emit, cancel)
 
 
 def estimate_epoch_seconds(config: TrainConfig, *, batches: int = 2) -> float:
@@ -502,6 +503,7 @@ def _finish(
     run_dir: Path,
     resumed_from: int,
     started: float,
+    emit: EventSink,
     cancel: CancelToken,
 ) -> TrainResult:
     model = state.model
@@ -517,6 +519,9 @@ def _finish(
             "split": data.split,
         }
     )
+    metrics["warnings"] = sample_warnings(metrics)
+    for warning in metrics["warnings"]:
+        emit(Warned(warning))
     spec = ArchitectureSpec(
         config.arch, len(data.labelled.classes), data.prep.n_channels, config.size, config.width, config.pretrained
     )

@@ -3,6 +3,7 @@ named and break nothing; a corrected label goes to the open project."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.labels.store import Project
+from galaxy_studio.model.runs import runs_dir
 from galaxy_studio.model.training import TrainResult
 
 
@@ -133,3 +135,25 @@ def test_add_to_project_records_the_chosen_label(
         (label,) = project.labels_for_image(image_id)
     assert label.class_name == "Unbarred Loose Spiral" and label.source == "human"
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+
+
+def test_the_model_picker_shows_n_and_interval_and_ranks_by_its_lower_bound(window: MainWindow) -> None:
+    # The seen case: a model right on 2 of 2 test images was offered above 75% on 1,400.
+    for name, metrics in (
+        ("20250101-000000-galaxy-cnn", {"accuracy": 0.75, "n": 1400}),
+        ("20250102-000000-galaxy-cnn", {"accuracy": 1.0, "n": 2}),
+    ):
+        folder = runs_dir() / name
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"arch": "galaxy-cnn"}))
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "model.pt").write_bytes(b"weights")
+    panel = window.classify
+    panel.refresh_models()
+    picker = panel.model_combo
+    assert [picker.itemText(i) for i in range(picker.count())] == [
+        "75% (n=1,400, 95% CI 73–77%) · 20250101-000000-galaxy-cnn",
+        "100% (n=2, 95% CI 34–100%) · 20250102-000000-galaxy-cnn",
+    ]
+    assert picker.itemData(1, Qt.ItemDataRole.ToolTipRole).startswith("100.0% (n=2, 95% CI 34.2–100.0%)")
+    assert picker.currentIndex() == 0

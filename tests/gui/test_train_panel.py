@@ -3,6 +3,7 @@ resumable run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,17 @@ from PySide6.QtCore import Qt
 
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.gui.panels.train_panel import WARNING_STYLE
+from galaxy_studio.model.runs import runs_dir
+
+
+def write_finished_run(name: str, metrics: dict) -> None:
+    """A finished run folder as training leaves it, without training: only what lists read."""
+    folder = runs_dir() / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"arch": "galaxy-cnn", "size": 64}))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "model.pt").write_bytes(b"weights")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +56,13 @@ def test_a_tiny_run_plots_curves_and_shows_the_confusion_matrix(qtbot, window: M
     assert train.confusion.rowCount() == 3 and train.confusion.columnCount() == 3
     assert sum(int(train.confusion.item(r, c).text()) for r in range(3) for c in range(3)) == train.result.metrics["n"]
     assert "Accuracy" in train.metrics_label.text()
+    n = train.result.metrics["n"]
+    assert f"(n={n}, 95% CI " in train.metrics_label.text()
+    assert f"only {n} test images (fewer than 20)" in train.metrics_label.text() and WARNING_STYLE in (
+        train.metrics_label.text()
+    )
     assert train.runs.count() == 1 and "finished" not in train.runs.item(0).text()
+    assert f"(n={n}, 95% CI " in train.runs.item(0).text()
     assert Path(train.result.checkpoint).is_file()
 
 
@@ -69,3 +87,36 @@ def test_cancel_keeps_a_resumable_run(qtbot, window: MainWindow, demo_data: Path
     qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
     history = train.runs.item(0).data(Qt.ItemDataRole.UserRole).history
     assert len(history) > done_before, "the resumed run continued after the saved epochs"
+
+
+def test_past_runs_show_n_and_interval_and_rank_by_its_lower_bound(window: MainWindow) -> None:
+    # The seen case: 19 labelled images gave "100%" on 2 test images without a spiral.
+    write_finished_run(
+        "lucky",
+        {
+            "accuracy": 1.0,
+            "n": 2,
+            "accuracy_ci95": [0.342, 1.0],
+            "per_class": {"spiral": {"support": 0}, "non-spiral": {"support": 2, "recall_ci95": [0.342, 1.0]}},
+        },
+    )
+    write_finished_run("large", {"accuracy": 0.75, "n": 1400, "accuracy_ci95": [0.727, 0.772]})
+    write_finished_run("old", {"accuracy": 0.9})
+    train = window.train
+    train.refresh_runs()
+    texts = [train.runs.item(row).text() for row in range(train.runs.count())]
+    assert texts == [
+        "large\n75% (n=1,400, 95% CI 73–77%)",
+        "lucky\n100% (n=2, 95% CI 34–100%)",
+        "old\n90% (n unknown)",
+    ]
+    train.runs.setCurrentRow(1)
+    shown = train.metrics_label.text()
+    assert "100.0% (n=2, 95% CI 34.2–100.0%)" in shown
+    assert "only 2 test images (fewer than 20)" in shown and "no test image of class spiral" in shown
+    assert shown.index(WARNING_STYLE) < shown.index("Accuracy"), "the warning comes first"
+    train.runs.setCurrentRow(0)
+    assert "fewer than 20" not in train.metrics_label.text()
+    assert "64 px" in train.runs.item(0).toolTip()
+    train.runs.setCurrentRow(2)
+    assert "90.0% (n unknown)" in train.metrics_label.text()

@@ -23,6 +23,12 @@ def test_train_prints_progress_on_stderr_and_metrics_json_last(
     assert record["checkpoint"] == str(out / "model.pt") and (out / "model.pt").is_file()
     assert record["n"] == 12 and 0.0 <= record["accuracy"] <= 1.0 and record["epochs_run"] == 2
     assert record["classes"] == json.loads((out / "metrics.json").read_text())["classes"]
+    low, high = record["accuracy_ci95"]
+    assert 0.0 <= low <= record["accuracy"] <= high <= 1.0
+    assert record["warnings"] and record["warnings"][0].startswith("only 12 test images (fewer than 20)")
+    assert record["warnings"] == json.loads((out / "metrics.json").read_text())["warnings"]
+    assert f"warning: {record['warnings'][0]}" in captured.err, "the warning is printed, not only stored"
+    assert "(n=12, 95% CI " in captured.err
     assert "epoch 1/2" in captured.err and "epoch 2/2" in captured.err and "decoding training images" in captured.err
     config = json.loads((out / "config.json").read_text())
     assert (config["epochs"], config["size"], config["arch"], config["augment"]) == (2, 32, "galaxy-cnn", True)
@@ -37,9 +43,12 @@ def test_evaluate_prints_a_table_or_json(
     )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["accuracy"] == trained_run.metrics["accuracy"] and report["split"] == "test"
+    assert report["accuracy_ci95"] == trained_run.metrics["accuracy_ci95"] and report["n"] == trained_run.metrics["n"]
+    assert report["warnings"] == trained_run.metrics["warnings"]
     assert main(["evaluate", trained_run.checkpoint, str(demo_set), "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("90 images: accuracy ") and "confusion matrix" in text
+    assert "(n=90, 95% CI " in text and "recall 95% CI" in text and "warning:" not in text
     assert "Unbarred Loose Spiral" in text and "precision" in text
 
 

@@ -15,6 +15,7 @@ from galaxy_studio.model.metrics import (
     confusion_matrix,
     macro_roc_auc,
     roc_auc,
+    wilson_interval,
 )
 
 
@@ -80,8 +81,19 @@ def test_report_is_json_with_per_class_precision_and_recall() -> None:
     assert report["accuracy"] == pytest.approx(0.75)
     assert report["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
     assert report["confusion"] == [[2, 1], [0, 1]]
-    assert report["per_class"]["smooth"] == {"precision": 1.0, "recall": pytest.approx(2 / 3), "support": 3}
-    assert report["per_class"]["spiral"] == {"precision": 0.5, "recall": 1.0, "support": 1}
+    assert report["per_class"]["smooth"] == {
+        "precision": 1.0,
+        "recall": pytest.approx(2 / 3),
+        "recall_ci95": pytest.approx([0.2077, 0.9385], abs=5e-5),
+        "support": 3,
+    }
+    assert report["per_class"]["spiral"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "recall_ci95": pytest.approx([0.2065, 1.0], abs=5e-5),
+        "support": 1,
+    }
+    assert report["n"] == 4 and report["accuracy_ci95"] == pytest.approx(list(wilson_interval(3, 4)))
     # spiral scores: positive 0.6 vs negatives 0.1, 0.8, 0.3 -> 2 of 3 pairs.
     assert report["macro_auc"] == pytest.approx(2 / 3)
 
@@ -90,3 +102,30 @@ def test_report_marks_undefined_values_as_none() -> None:
     report = classification_report(np.array([0, 0]), np.array([[0.9, 0.1], [0.8, 0.2]]), ["a", "b"])
     assert report["per_class"]["b"]["precision"] is None and report["per_class"]["b"]["recall"] is None
     assert report["macro_auc"] is None
+    assert report["per_class"]["b"]["recall_ci95"] is None
+
+
+def test_a_report_of_no_images_has_no_interval() -> None:
+    report = classification_report(np.zeros(0, np.int64), np.zeros((0, 2)), ["a", "b"])
+    assert report["n"] == 0 and report["accuracy"] is None and report["accuracy_ci95"] is None
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "expected"),
+    [
+        # As scipy.stats.binomtest(k, n).proportion_ci(method="wilson") gives them.
+        (2, 2, (0.3424, 1.0)),
+        (75, 100, (0.6570, 0.8245)),
+        (0, 5, (0.0, 0.4345)),
+        (1050, 1400, (0.7267, 0.7720)),
+    ],
+)
+def test_wilson_interval_matches_known_values(successes: int, n: int, expected: tuple[float, float]) -> None:
+    assert wilson_interval(successes, n) == pytest.approx(expected, abs=5e-5)
+
+
+def test_wilson_interval_of_all_right_ends_at_exactly_one_and_of_nothing_is_none() -> None:
+    assert wilson_interval(7, 7)[1] == 1.0 and wilson_interval(0, 7)[0] == 0.0
+    assert wilson_interval(0, 0) is None
+    with pytest.raises(ValueError, match="0..3"):
+        wilson_interval(4, 3)

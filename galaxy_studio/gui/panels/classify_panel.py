@@ -124,7 +124,11 @@ class ClassifyPanel(QWidget):
         self._refresh_buttons()
 
     def _build_model_row(self) -> QHBoxLayout:
-        self.model_combo = ModelPicker(28, "Finished training runs (newest first), or a checkpoint opened from a file")
+        self.model_combo = ModelPicker(
+            28,
+            "Finished training runs, best first by the lower bound of the test accuracy's 95% interval, "
+            "or a checkpoint opened from a file",
+        )
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.open_model_button = QPushButton("Open checkpoint…")
         self.open_model_button.clicked.connect(self.open_checkpoint_dialog)

@@ -278,7 +278,7 @@ class ExplorePanel(QWidget):
     def _model_options(self) -> QWidget:
         self.model_combo = ModelPicker(
             26,
-            "Finished training runs (newest first), or a checkpoint opened from a file; "
+            "Finished training runs (best first), or a checkpoint opened from a file; "
             "the embedding is the network's penultimate layer",
         )
         self.model_combo.currentIndexChanged.connect(self._refresh_buttons)

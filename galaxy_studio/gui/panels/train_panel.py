@@ -6,6 +6,7 @@ training code never knows it is being watched. torch is imported by that job, no
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,8 @@ from galaxy_studio.gui.widgets.settings_form import SettingsForm
 from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.config import TrainConfig
-from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir
+from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
+from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
 
 if TYPE_CHECKING:
     from galaxy_studio.model.training import TrainResult
@@ -49,37 +51,43 @@ TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
 ADVANCED_SETTINGS = ("batch_size", "lr", "weight_decay", "patience", "crop_fraction", "balance", "ema", "seed")
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
+WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
 
 
 def describe_metrics(metrics: dict) -> str:
-    """The test-split metrics as a small HTML table."""
+    """The test-split metrics as a small HTML table: each accuracy with its number of images and
+    95% interval, and above it, in the warning colour, why the numbers may say little."""
 
     def pct(value: float | None) -> str:
         return "–" if value is None else f"{100 * value:.1f}%"
 
     auc = "–" if metrics.get("macro_auc") is None else f"{metrics['macro_auc']:.3f}"
-    rows = [
-        f"<tr><td>Accuracy</td><td><b>{pct(metrics.get('accuracy'))}</b></td></tr>",
+    warnings = metrics.get("warnings", sample_warnings(metrics))
+    rows = [f'<tr><td colspan=2 style="{WARNING_STYLE}">⚠ {html.escape(text)}</td></tr>' for text in warnings]
+    rows += [
+        f"<tr><td>Accuracy</td><td><b>{AccuracyEstimate.of(metrics).text()}</b></td></tr>",
         f"<tr><td>Balanced accuracy</td><td>{pct(metrics.get('balanced_accuracy'))}</td></tr>",
         f"<tr><td>Macro ROC AUC</td><td>{auc}</td></tr>",
-        f"<tr><td>Test images</td><td>{metrics.get('n', '–')}</td></tr>",
+        f"<tr><td>Test images</td><td>{metrics.get('n', 'unknown')}</td></tr>",
     ]
     per_class = metrics.get("per_class") or {}
     if per_class:
-        rows.append("<tr><td colspan=2><br><b>Class</b> — precision / recall (support)</td></tr>")
+        rows.append("<tr><td colspan=2><br><b>Class</b> — precision / recall (n, recall's 95% CI)</td></tr>")
         for name, values in per_class.items():
+            interval = values.get("recall_ci95")
+            spread = "" if interval is None else f", {100 * interval[0]:.0f}–{100 * interval[1]:.0f}%"
             rows.append(
-                f"<tr><td>{name}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
-                f" ({values.get('support', 0)})</td></tr>"
+                f"<tr><td>{html.escape(name)}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
+                f" ({values.get('support', 0)}{spread})</td></tr>"
             )
     return "<table cellspacing=3>" + "".join(rows) + "</table>"
 
 
 def describe_run(run: RunSummary) -> str:
-    config, metrics = run.config, run.metrics or {}
-    accuracy = metrics.get("accuracy")
-    result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
-    return f"{run.name} · {config.get('size', '?')} px · {result}"
+    """Two lines: the run's name, then its test accuracy with n and interval in whole percent,
+    which is what fits the narrow list (the image size is in the item's tooltip)."""
+    accuracy = AccuracyEstimate.of(run.metrics)
+    return f"{run.name}\n{accuracy.text(digits=0) if accuracy.value is not None else run.status}"
 
 
 class TrainPanel(QWidget):
@@ -225,13 +233,16 @@ class TrainPanel(QWidget):
 
     def _build_runs_box(self) -> QGroupBox:
         self.runs = QListWidget()
-        self.runs.setToolTip("Tick runs to overlay their validation curves; select one to see its results")
+        self.runs.setToolTip(
+            "Best first by the lower bound of the test accuracy's 95% interval, then unfinished runs; "
+            "tick runs to overlay their validation curves; select one to see its results"
+        )
         self.runs.itemChanged.connect(self._overlay_runs)
         self.runs.currentItemChanged.connect(self._show_selected_run)
         self.resume_button = QPushButton("Resume selected run")
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self.resume_selected)
-        runs_box = QGroupBox("Past runs")
+        runs_box = QGroupBox("Past runs (best first)")
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.addWidget(self.runs)
         runs_layout.addWidget(self.resume_button)
@@ -342,7 +353,7 @@ class TrainPanel(QWidget):
             + f" · best epoch {result.best_epoch}\n"
             f"Checkpoint: {result.checkpoint}"
         )
-        self.status.emit(f"Training finished: test accuracy {100 * (metrics.get('accuracy') or 0):.1f}%")
+        self.status.emit(f"Training finished: test accuracy {AccuracyEstimate.of(metrics).text()}")
 
     def _on_failed(self, message: str) -> None:
         self.progress_label.setText(f"Failed: {message}")
@@ -363,12 +374,13 @@ class TrainPanel(QWidget):
     def refresh_runs(self) -> None:
         self.runs.blockSignals(True)
         self.runs.clear()
-        for run in list_runs():
+        for run in rank_runs(list_runs()):
             item = QListWidgetItem(describe_run(run))
             item.setData(Qt.ItemDataRole.UserRole, run)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
-            item.setToolTip(str(run.path))
+            accuracy = AccuracyEstimate.of(run.metrics).text()
+            item.setToolTip(f"{run.path}\n{run.config.get('size', '?')} px · test accuracy {accuracy}")
             self.runs.addItem(item)
         self.runs.blockSignals(False)
         self._overlay_runs()

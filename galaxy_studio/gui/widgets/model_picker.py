@@ -1,15 +1,28 @@
 """A choice of trained classifier: the finished runs of the Train tab and checkpoints opened
-from files. The Classify and Explore tabs each keep one."""
+from files. The Classify and Explore tabs each keep one. Runs are ranked by the lower bound of
+their test accuracy's 95% interval, so a lucky run on 2 test images does not come first."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from galaxy_studio.model.runs import MODEL_FILE, list_runs
+from galaxy_studio.model.runs import MODEL_FILE, RunSummary, list_runs, rank_runs
+from galaxy_studio.model.uncertainty import AccuracyEstimate
 
 _OPENED_PREFIX = "File: "
+
+
+def describe_choice(run: RunSummary, digits: int = 0) -> str:
+    """E.g. "75% (n=210, 95% CI 69–80%) · 20250101-120000-galaxy-cnn": the accuracy first, so
+    that a narrow picker cuts the run's name rather than how good it is."""
+    accuracy = AccuracyEstimate.of(run.metrics)
+    score = "no test accuracy" if accuracy.value is None else accuracy.text(digits)
+    arch = run.config.get("arch", "?")
+    name = run.name if run.name.endswith(str(arch)) else f"{run.name} ({arch})"
+    return f"{score} · {name}"
 
 
 class ModelPicker(QComboBox):
@@ -22,8 +35,8 @@ class ModelPicker(QComboBox):
         self.setToolTip(tip)
 
     def refresh_runs(self) -> None:
-        """Finished runs from the runs folder, newest first; checkpoints opened by hand stay, and
-        so does the choice. Emits no change signal: the caller refreshes what depends on it."""
+        """Finished runs from the runs folder, best first (`rank_runs`); checkpoints opened by hand
+        stay, and so does the choice. Emits no change signal: the caller refreshes what depends on it."""
         current = self.currentData()
         opened = [
             (self.itemText(i), self.itemData(i))
@@ -32,13 +45,9 @@ class ModelPicker(QComboBox):
         ]
         self.blockSignals(True)
         self.clear()
-        for run in list_runs():
-            if run.status != "finished":
-                continue
-            arch = run.config.get("arch", "?")
-            accuracy = (run.metrics or {}).get("accuracy")
-            score = f", test accuracy {accuracy:.0%}" if isinstance(accuracy, (int, float)) else ""
-            self.addItem(f"{run.name} ({arch}{score})", str(run.path / MODEL_FILE))
+        for run in rank_runs(run for run in list_runs() if run.status == "finished"):
+            self.addItem(describe_choice(run), str(run.path / MODEL_FILE))
+            self.setItemData(self.count() - 1, describe_choice(run, digits=1), Qt.ItemDataRole.ToolTipRole)
         for text, path in opened:
             self.addItem(text, path)
         if self.count() == 0:
