@@ -283,7 +283,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--images", metavar="DIR", help="gz-votes: where the images are (default: FILE's folder)")
     p.add_argument("--id-map", metavar="CSV", help="gz-votes: CSV mapping the table's ids to image file names")
     p.add_argument(
-        "--map", action="append", metavar="NAME=CLASS", help="read class NAME as the project's CLASS (repeat)"
+        "--map",
+        action="extend",
+        nargs="+",
+        metavar="NAME=CLASS",
+        help="read class NAME as the project's CLASS (several pairs, or repeat the flag); names that differ "
+        "from a class only in case, _/-/space or a plural s are matched without it",
     )
     p.add_argument("--labeller", metavar="NAME", help="labeller of the imported labels (default: FILE's name)")
     p.set_defaults(handler=cmd_project_import)

@@ -34,6 +34,7 @@ from galaxy_studio.data.display import default_settings, fit_into_square, render
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, open_galaxy10
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
+from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.gz_votes import ImageLocator, answer_indices, choose_class
 from galaxy_studio.labels.records import SOURCES, ImageRecord, ImportedLabel, LabelRecord
@@ -69,6 +70,7 @@ class ExchangeReport:
     images_added: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    mapped: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +81,8 @@ class ExchangeReport:
             text += f", {self.images_added} new image(s)"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
+        if self.mapped:
+            text += "; read " + ", ".join(f"{outside} as {inside}" for outside, inside in self.mapped.items())
         return f"{text} ({self.file})"
 
 
@@ -197,15 +201,16 @@ def import_folders(
     catalog = scan_folder(folder, class_folders=True)
     skipped = list(catalog.skipped)
     pairs = []
+    mapping = map_class_names((item.label for item in catalog.items if item.label), project.classes, renames)
     for item in catalog.items:
         if item.label is None:
             skipped.append((item.path, "not inside a class folder"))
         else:
-            pairs.append((item, (renames or {}).get(item.label, item.label)))
+            pairs.append((item, mapping.class_of(item.label)))
     _refuse_unknown(project, folder, [name for _, name in pairs], "folder")
     name = labeller or folder.name
     labels = [ImportedLabel(item, class_name, name) for item, class_name in pairs]
-    return _stored(project, folder, "import folders", labels, skipped, emit, cancel)
+    return _stored(project, folder, "import folders", labels, skipped, emit, cancel, mapping.mapped)
 
 
 def import_galaxy10(
@@ -229,16 +234,18 @@ def import_galaxy10(
     if answers is None:
         raise ProjectError(path, "has no 'ans' dataset, so there are no labels to import")
     names = _hdf5_class_names(path) or list(GALAXY10_CLASSES)
+    mapping = map_class_names(names, project.classes, renames)
     chosen = [
-        (renames or {}).get(names[value], names[value]) if 0 <= value < len(names) else f"ans={value}"
-        for value in answers.tolist()
+        mapping.class_of(names[value]) if 0 <= value < len(names) else f"ans={value}" for value in answers.tolist()
     ]
     _refuse_unknown(project, path, chosen, "class")
     name = labeller or path.name
     labels = [
         ImportedLabel(CatalogItem(str(path), index=row), class_name, name) for row, class_name in enumerate(chosen)
     ]
-    return _stored(project, path, "import galaxy10", labels, [], emit, cancel)
+    used = {names[value] for value in set(answers.tolist()) if 0 <= value < len(names)}
+    mapped = {outside: inside for outside, inside in mapping.mapped.items() if outside in used}
+    return _stored(project, path, "import galaxy10", labels, [], emit, cancel, mapped)
 
 
 def import_gz_votes(
@@ -480,6 +487,7 @@ def _import_raw(
     labels: list[ImportedLabel] = []
     skipped: list[tuple[str, str]] = []
     unknown: list[str] = []
+    mapping = map_class_names((row.class_text for row in raw if row.class_text), classes, renames)
     for row in raw:
         if not row.path:
             skipped.append((row.where, "no path"))
@@ -502,7 +510,7 @@ def _import_raw(
         if not row.class_text:
             skipped.append((row.where, "no class"))
             continue
-        class_name = _class_of((renames or {}).get(row.class_text, row.class_text), classes)
+        class_name = _class_of(mapping.class_of(row.class_text), classes)
         if class_name is None:
             unknown.append(row.class_text)
             continue
@@ -510,7 +518,7 @@ def _import_raw(
         name = row.labeller or default_labeller
         labels.append(ImportedLabel(item, class_name, name, source, confidence, timestamp))
     _refuse_unknown(project, source_file, unknown, "class")
-    return _stored(project, source_file, action, labels, skipped, emit, cancel)
+    return _stored(project, source_file, action, labels, skipped, emit, cancel, mapping.mapped)
 
 
 def _class_of(text: str, classes: list[str]) -> str | None:
@@ -543,6 +551,7 @@ def _stored(
     skipped: list[tuple[str, str]],
     emit: EventSink,
     cancel: CancelToken,
+    mapped: dict[str, str] | None = None,
 ) -> ExchangeReport:
     added, written, not_found = project.import_labels(labels, emit=emit, cancel=cancel)
     gone = {path for path, _ in not_found}
@@ -554,6 +563,7 @@ def _stored(
         added,
         {name: per_class[name] for name in project.classes if per_class[name]},
         skipped + not_found,
+        dict(mapped or {}),
     )
 
 

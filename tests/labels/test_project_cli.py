@@ -109,24 +109,10 @@ def test_import_and_export_every_format(tmp_path: Path, capsys: pytest.CaptureFi
     write_pngs(tmp_path / "set" / "non_spirals", 3, seed=2)
     project = str(tmp_path / "p.gsproj")
     main(["project", "new", project, "--scheme", "spiral"])
-    assert main(["project", "import", project, str(tmp_path / "set")]) == 1
-    assert "folder name(s) not in the project: 'non_spirals' (3x), 'spirals' (2x)" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "project",
-                "import",
-                project,
-                str(tmp_path / "set"),
-                "--map",
-                "spirals=spiral",
-                "--map",
-                "non_spirals=non-spiral",
-            ]
-        )
-        == 0
-    )
-    assert "import folders: 5 label(s), 5 new image(s)" in capsys.readouterr().out
+    assert main(["project", "import", project, str(tmp_path / "set")]) == 0
+    out = capsys.readouterr().out
+    assert "import folders: 5 label(s), 5 new image(s)" in out
+    assert "read " in out and "spirals as spiral" in out and "non_spirals as non-spiral" in out
     for fmt, out in (("csv", "l.csv"), ("json", "l.json"), ("folders", "dirs"), ("galaxy10", "l.h5")):
         assert main(["project", "export", project, "--format", fmt, str(tmp_path / out)]) == 0
         assert f"export {fmt}: 5 label(s)" in capsys.readouterr().out
@@ -139,6 +125,26 @@ def test_import_and_export_every_format(tmp_path: Path, capsys: pytest.CaptureFi
         capsys.readouterr()
         main(["project", "stats", copy, "--json"])
         assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 2, "non-spiral": 3}, fmt
+
+
+def test_import_refuses_a_class_it_cannot_match_and_takes_several_pairs_in_one_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's `--map A=B C=D` (one flag, several pairs) was refused; a folder whose name
+    is no project class in any spelling still stops the import, with nothing imported."""
+    write_pngs(tmp_path / "set" / "blobs", 2, seed=1)
+    write_pngs(tmp_path / "set" / "streaks", 3, seed=2)
+    project = str(tmp_path / "p.gsproj")
+    main(["project", "new", project, "--scheme", "spiral"])
+    assert main(["project", "import", project, str(tmp_path / "set")]) == 1
+    assert "folder name(s) not in the project: 'streaks' (3x), 'blobs' (2x)" in capsys.readouterr().err
+    main(["project", "stats", project, "--json"])
+    assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 0, "non-spiral": 0}, "nothing imported"
+    argv = ["project", "import", project, str(tmp_path / "set"), "--map", "blobs=spiral", "streaks=non-spiral"]
+    assert main(argv) == 0
+    assert "read blobs as spiral, streaks as non-spiral" in capsys.readouterr().out
+    main(["project", "stats", project, "--json"])
+    assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 2, "non-spiral": 3}
 
 
 def test_import_gz_votes_from_the_command_line(
