@@ -225,6 +225,8 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     except ModelError as error:
         raise CommandError(str(error)) from None
     print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
+    if result.mapped:
+        print("read the model's " + ", ".join(f"{outside} as {inside}" for outside, inside in result.mapped.items()))
     if result.ranked:
         print("most uncertain (entropy, confidence, suggested class, image):")
     for name, suggestion in result.ranked[:10]:

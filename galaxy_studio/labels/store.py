@@ -31,6 +31,7 @@ from galaxy_studio.atomic_files import replacing
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.backups import back_up, backup_due, list_backups
 from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
+from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
 from galaxy_studio.labels.connection import connect, remove_database, translated, writable
 from galaxy_studio.labels.consensus import consensus_label, counted_label, human_classes, human_labellers
@@ -439,7 +440,7 @@ class Project:
             classes = self._class_ids(self._db)
         if class_name not in classes:
             raise self._unknown_classes([class_name], classes)
-        new, imported = self._new_items(items, IMPORT_LABELLER)
+        new, imported, _ = self._new_items(items, IMPORT_LABELLER)
         incoming = self._prepare(new, imported, emit=emit, cancel=cancel, what="Adding images")
         if incoming.skipped:
             path, reason = incoming.skipped[0]
@@ -740,22 +741,33 @@ class Project:
     def _add_items(
         self, items: list[CatalogItem], labeller: str, emit: EventSink, cancel: CancelToken
     ) -> tuple[int, list[tuple[str, str]]]:
-        new, labelled = self._new_items(items, labeller)
+        new, labelled, unmatched = self._new_items(items, labeller)
         added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
-        return added, skipped
+        return added, skipped + unmatched
 
-    def _new_items(self, items: Sequence[CatalogItem], labeller: str) -> tuple[list[CatalogItem], list[ImportedLabel]]:
-        """The items not yet in the project, and the labels they bring of the project's classes."""
+    def _new_items(
+        self, items: Sequence[CatalogItem], labeller: str
+    ) -> tuple[list[CatalogItem], list[ImportedLabel], list[tuple[str, str]]]:
+        """The items not yet in the project, the labels they bring read as the project's
+        classes (a folder `spirals/` as the class `spiral`), and one note per outside name
+        that matches no class, so that no label is dropped without a word."""
         with self._lock:
-            classes = set(self._class_ids(self._db))
+            classes = list(self._class_ids(self._db))
             present = set(self._image_keys(self._db))
         new = [item for item in items if (os.path.abspath(item.path), item.index) not in present]
+        brought = [item for item in new if item.label is not None]
+        mapping = map_class_names((item.label for item in brought if item.label is not None), classes)
         labelled = [
-            ImportedLabel(item, item.label, labeller)
-            for item in new
-            if item.label is not None and item.label in classes
+            ImportedLabel(item, mapping.class_of(item.label), labeller)
+            for item in brought
+            if item.label is not None and mapping.class_of(item.label) in classes
         ]
-        return new, labelled
+        unmatched = Counter(item.label for item in brought if item.label is not None and item.label in mapping.unmapped)
+        notes = [
+            (name, f"{count} image(s) added without their label {name!r}: it matches no class of the project")
+            for name, count in unmatched.items()
+        ]
+        return new, labelled, notes
 
     def _store(
         self,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
+from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.records import Suggestion
 from galaxy_studio.labels.store import Project
@@ -41,6 +42,7 @@ class SuggestResult:
     ranked: tuple[tuple[str, Suggestion], ...]
     failures: tuple[tuple[str, str], ...] = field(default=())
     seconds: float = 0.0
+    mapped: dict[str, str] = field(default_factory=dict)
 
 
 def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> SuggestResult:
@@ -49,7 +51,8 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
     started = time.perf_counter()
     classifier = open_classifier(config.model)
     with Project.open(Path(config.project)) as project:
-        foreign = [name for name in classifier.classes if name not in project.classes]
+        mapping = map_class_names(classifier.classes, project.classes)
+        foreign = mapping.unmapped
         if foreign:
             raise ModelError(
                 f"{classifier.checkpoint}: the model's classes {', '.join(foreign)} are not classes of "
@@ -69,7 +72,9 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
         )
         cancel.raise_if_set()
         suggestions = [
-            Suggestion(by_key[(p.path, p.index)].id, p.predicted, classifier.name, p.confidence, p.entropy)
+            Suggestion(
+                by_key[(p.path, p.index)].id, mapping.class_of(p.predicted), classifier.name, p.confidence, p.entropy
+            )
             for p in predictions
         ]
         try:
@@ -84,4 +89,5 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
         tuple((names[s.image_id], s) for s in ranked),
         tuple(failures),
         time.perf_counter() - started,
+        mapping.mapped,
     )

@@ -137,6 +137,37 @@ def test_add_to_project_records_the_chosen_label(
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
 
 
+def test_add_to_project_offers_the_projects_classes_in_its_own_spelling(
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """Seen: a model trained on `spirals/` could not add to a project with `spiral`: the
+    drop-down offered only the model's classes. It offers the project's, the prediction
+    preselected in the project's spelling."""
+    path = tmp_path / "p.gsproj"
+    classes = ("round_smooths", "EDGE-ON WITHOUT BULGE", "Unbarred Loose Spirals")
+    Project.create(path, ClassScheme("respelled", classes)).close()
+    assert window.open_project(path)
+    panel = open_classify(qtbot, window, trained_run)
+    jpeg = sorted(demo_set.rglob("*.jpg"))[0]
+    panel.classify_paths([str(jpeg)])
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
+    panel.table.selectRow(0)
+    assert [panel.label_choice.itemText(i) for i in range(panel.label_choice.count())] == list(classes)
+    predicted = panel.predictions[0].predicted
+    chosen = panel.label_choice.currentText()
+    spelled = {"Round Smooth": classes[0], "Edge-on without Bulge": classes[1], "Unbarred Loose Spiral": classes[2]}
+    assert chosen == spelled[predicted]
+    panel.add_button.click()
+    with Project.open(path) as project:
+        (label,) = project.labels_for_image(project.image_id(jpeg))
+    assert label.class_name == chosen
+    qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+
+
 def test_the_model_picker_shows_n_and_interval_and_ranks_by_its_lower_bound(window: MainWindow) -> None:
     # The seen case: a model right on 2 of 2 test images was offered above 75% on 1,400.
     for name, metrics in (

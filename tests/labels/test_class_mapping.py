@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 from galaxy_studio.labels.class_mapping import map_class_names, name_key
+from galaxy_studio.labels.schemes import BUILTIN_SCHEMES
+from galaxy_studio.labels.store import Project
+
+from .conftest import write_pngs
 
 
 def test_case_separators_and_plurals_are_set_aside() -> None:
@@ -24,3 +31,17 @@ def test_the_users_mapping_wins_and_ambiguity_is_left_to_the_user() -> None:
     assert mapping.mapped == {"smooth": "Smooth", "blob": "Smooth"}
     assert mapping.proposed == {"smooth": "Smooth"}
     assert mapping.unmapped == ["Spiral"], "two classes share its key: no guess"
+
+
+def test_adding_a_class_folder_keeps_the_labels_it_can_read_and_names_the_rest(tmp_path: Path) -> None:
+    """Seen: adding a `spirals/ non_spirals/` folder to a spiral-scheme project imported 0 of
+    1,400 folder labels without a word."""
+    write_pngs(tmp_path / "set" / "spirals", 2, seed=1)
+    write_pngs(tmp_path / "set" / "non_spirals", 3, seed=2)
+    write_pngs(tmp_path / "set" / "blobs", 1, seed=3)
+    with Project.create(tmp_path / "p.gsproj", BUILTIN_SCHEMES["spiral"]) as project:
+        added, notes = project.add_paths([tmp_path / "set"])
+        counted = Counter(label.class_name for label in project.labels(None).values())
+    assert added == 6
+    assert counted == {"spiral": 2, "non-spiral": 3}
+    assert notes == [("blobs", "1 image(s) added without their label 'blobs': it matches no class of the project")]

@@ -103,3 +103,20 @@ def test_a_read_only_project_of_the_older_format_is_still_read(demo_set: Path, t
     with Project.open(path) as project:
         assert not project.read_only and project.suggestions() == {}
         project.store_suggestions([Suggestion(project.images()[2].id, DEMO_CLASSES[0], "run", 0.9, 0.1)])
+
+
+def test_suggest_reads_the_models_classes_as_the_projects_spelling(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen: a model trained on `spirals/ non_spirals/` could not suggest for a project with
+    `spiral, non-spiral`. Names that differ only in case, separators or a plural are one class."""
+    path = tmp_path / "r.gsproj"
+    respelled = tuple(name.upper().replace(" ", "_") + "s" for name in DEMO_CLASSES)
+    with Project.create(path, ClassScheme("respelled", respelled)) as project:
+        project.add_paths([str(f) for f in sorted(demo_set.rglob("*.jpg"))[::6]])
+    assert main(["project", "suggest", str(path), trained_run.checkpoint, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    read = next(line for line in out.splitlines() if line.startswith("read the model's "))
+    assert all(f"{name} as {spelled}" in read for name, spelled in zip(DEMO_CLASSES, respelled)), read
+    with Project.open(path) as project:
+        assert project.suggestions() and {s.class_name for s in project.suggestions().values()} <= set(respelled)

@@ -44,6 +44,7 @@ from galaxy_studio.gui.widgets.model_picker import ModelPicker
 from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
 from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
+from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
 
@@ -96,6 +97,8 @@ class ClassifyPanel(QWidget):
     def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = signals.session
+        signals.project_changed.connect(self._fill_label_choice)
+        signals.classes_changed.connect(self._fill_label_choice)
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
         self.display_rgb: np.ndarray | None = None
@@ -454,8 +457,24 @@ class ClassifyPanel(QWidget):
             self.target.addItem(name, index)
         self.target.setCurrentIndex(max(self.target.findText(current), 0))
         self.target.blockSignals(False)
+        self._fill_label_choice()
+
+    def _fill_label_choice(self) -> None:
+        """The classes a cutout can be added as: the open project's (the model's spelling of a
+        class, `spirals` for `spiral`, is read as the project's), else the model's."""
+        project = self.session.project
+        if project is not None:
+            choices = list(project.classes)
+        else:
+            choices = list(self.classifier.classes) if self.classifier is not None else []
+        shown = self._choice_for(self.label_choice.currentText(), choices)
         self.label_choice.clear()
-        self.label_choice.addItems(list(classes))
+        self.label_choice.addItems(choices)
+        self.label_choice.setCurrentText(shown)
+
+    @staticmethod
+    def _choice_for(class_name: str, choices: list[str]) -> str:
+        return map_class_names([class_name], choices).class_of(class_name)
 
     def _row_of_key(self, key: int) -> int | None:
         for row in range(self.table.rowCount()):
@@ -477,7 +496,11 @@ class ClassifyPanel(QWidget):
         prediction = self.predictions[key]
         self._shown_key = key
         self.bars.set_probabilities(self.classifier.classes, prediction.probabilities)
-        self.label_choice.setCurrentText(prediction.predicted)
+        self.label_choice.setCurrentText(
+            self._choice_for(
+                prediction.predicted, [self.label_choice.itemText(i) for i in range(self.label_choice.count())]
+            )
+        )
         self.title.setText(
             f"<b>{prediction.name}</b> · {prediction.predicted} "
             f"({100 * prediction.confidence:.1f}%) · entropy {prediction.entropy:.3f} · "
