@@ -168,18 +168,6 @@ def qt_platforms() -> tuple[list[str], str]:
     return ["xcb"], ", ".join(displays)
 
 
-def platform_plugin_dirs() -> list[Path]:
-    """Where Qt looks for platform plugins: the environment's paths first, then PySide6's own."""
-    from PySide6.QtCore import QLibraryInfo
-
-    dirs = [os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")]
-    dirs += [
-        str(Path(entry) / "platforms") for entry in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if entry
-    ]
-    dirs.append(str(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"))
-    return [Path(folder) for folder in dirs if folder]
-
-
 def platform_plugin_file(platform: str) -> str:
     """libqxcb.so for xcb; the Wayland variants (wayland-egl, ...) share libqwayland.so."""
     return f"libq{platform.split('-')[0]}.so"
@@ -231,6 +219,8 @@ def check_platform() -> str:
     platforms, why = qt_platforms()
     if not platforms:
         return f"{why}: no window system to check (the window check runs offscreen)"
+    from galaxy_studio.gui.platform_plugins import platform_plugin_dirs
+
     dirs = platform_plugin_dirs()
     failures: list[str] = []
     packages: list[str] = []

@@ -606,9 +606,14 @@ class Project:
             ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def image_count(self) -> int:
+        """How many images the project holds, without reading them (a panel shows it live)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+
     def stats(self) -> ProjectStats:
         with self._lock:
-            images = int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+            images = self.image_count()
             classes = list(self._class_ids(self._db))
         records = self._label_records(None)
         groups = _grouped(records)

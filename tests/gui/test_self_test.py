@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from galaxy_studio import cli, self_test
+from galaxy_studio.gui.platform_plugins import platform_plugin_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_NAMES = ["torch", "autograd", "torchvision.ops.nms", "fits", "clusters", "platform", "window"]
@@ -229,9 +230,7 @@ def deb_depends() -> set[str]:
 
 @pytest.mark.skipif(shutil.which("ldd") is None, reason="needs ldd")
 def test_the_readme_and_the_deb_list_every_x_library_the_xcb_plugin_loads() -> None:
-    [plugin] = [
-        folder / "libqxcb.so" for folder in self_test.platform_plugin_dirs() if (folder / "libqxcb.so").exists()
-    ]
+    [plugin] = [folder / "libqxcb.so" for folder in platform_plugin_dirs() if (folder / "libqxcb.so").exists()]
     sonames = re.findall(
         r"^\s*(\S+) => ", subprocess.run(["ldd", str(plugin)], capture_output=True, text=True).stdout, re.M
     )

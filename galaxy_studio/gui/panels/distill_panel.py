@@ -606,10 +606,10 @@ class DistillPanel(QWidget):
         """Keep the measured pace true to the form: the total follows Iterations, and a change
         to what an iteration costs (device, buffer, method, IPC, syn steps, memory mode) drops
         the measurement instead of quoting it for settings it was not measured with."""
-        if self._measured is None:
+        if self._measured is None or self._estimate_config is None:
             return
         try:
-            config = self.form.distill_config(distill_runs_dir() / "estimate")
+            config = self.form.distill_config(Path(self._estimate_config.out_dir))
         except (ModelError, ValueError):
             return
         key, seconds = self._measured

@@ -798,7 +798,7 @@ class ExplorePanel(QWidget):
         data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
         if data_is_project:
             assert project is not None
-            count = len(project.images())
+            count = project.image_count()
             text = f"<h3>Project {escape(project.path.name)}</h3>" + (
                 f"<p>Press <b>Compute</b> to map its {count:,} cutouts (an autoencoder is trained on "
                 "them first unless you pick a trained classifier).</p>"
