@@ -25,12 +25,14 @@ from astropy.visualization import (
     make_lupton_rgb,
 )
 
+from galaxy_studio.data.colormaps import COLORMAPS, GREY, apply_colormap
 from galaxy_studio.data.cutout import Cutout
 
 STRETCHES: tuple[str, ...] = ("linear", "sqrt", "log", "asinh", "histeq")
 INTERVALS: tuple[str, ...] = ("minmax", "99.5%", "99%", "95%", "zscale")
 COMPOSITES: tuple[str, ...] = ("per-band", "lupton")
 
+HISTOGRAM_BINS = 128
 MAX_INTERVAL_SAMPLES = 250_000
 HISTEQ_SAMPLES = 20_000
 
@@ -59,7 +61,9 @@ _BAND_WAVELENGTH_NM: dict[str, float] = {
 class DisplaySettings:
     """How to draw a cutout. `bands` picks one (grey) or three (R, G, B) band indices;
     None lets `auto_bands` decide. `linked` uses one interval for all bands (keeps the
-    colour balance of already-rendered JPEGs); otherwise each band gets its own."""
+    colour balance of already-rendered JPEGs); otherwise each band gets its own.
+    `colormap` colours a single-band image (three bands are already colour). `limits`,
+    when set, are the user's own (low, high) pixel values and replace `interval`."""
 
     stretch: str = "asinh"
     interval: str = "99.5%"
@@ -70,6 +74,8 @@ class DisplaySettings:
     lupton_q: float = 8.0
     brightness: float = 0.0
     contrast: float = 1.0
+    colormap: str = GREY
+    limits: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.stretch not in STRETCHES:
@@ -80,6 +86,12 @@ class DisplaySettings:
             raise ValueError(f"unknown composite {self.composite!r}; choose from {', '.join(COMPOSITES)}")
         if self.bands is not None and len(self.bands) not in (1, 3):
             raise ValueError("bands must name one (grey) or three (R, G, B) band indices")
+        if self.colormap not in COLORMAPS:
+            raise ValueError(f"unknown colour map {self.colormap!r}; choose from {', '.join(COLORMAPS)}")
+        if self.limits is not None and not (
+            np.isfinite(self.limits[0]) and np.isfinite(self.limits[1]) and self.limits[0] < self.limits[1]
+        ):
+            raise ValueError(f"limits must be two finite values, low below high; got {self.limits}")
         if not -1.0 <= self.brightness <= 1.0 or not 0.0 < self.contrast <= 10.0:
             raise ValueError("brightness must lie in [-1, 1] and contrast in (0, 10]")
 
@@ -183,8 +195,7 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
 
 
 def _lupton(planes: list[np.ndarray], settings: DisplaySettings) -> np.ndarray:
-    stack = np.stack(planes, axis=-1)
-    vmin, vmax = interval_limits(stack, settings.interval)
+    vmin, vmax = settings.limits or interval_limits(np.stack(planes, axis=-1), settings.interval)
     clean = [np.where(np.isfinite(p), p, vmin) for p in planes]
     with np.errstate(invalid="ignore", divide="ignore"):
         return make_lupton_rgb(*clean, minimum=vmin, stretch=max(vmax - vmin, 1e-12), Q=settings.lupton_q)
@@ -193,23 +204,103 @@ def _lupton(planes: list[np.ndarray], settings: DisplaySettings) -> np.ndarray:
 def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.ndarray:
     """Display pixels (H, W, 3) uint8 for `cutout` under `settings` (default: `default_settings`)."""
     settings = settings or default_settings(cutout)
-    bands = settings.bands if settings.bands is not None else auto_bands(cutout)
-    if any(b < 0 or b >= cutout.n_bands for b in bands):
-        raise ValueError(f"band index out of range for {cutout.n_bands} band(s): {bands}")
-    planes = [cutout.data[:, :, b] for b in bands]
-    if len(planes) == 3 and settings.composite == "lupton":
+    planes = _shown_planes(cutout, settings)
+    if len(planes) == 1 and settings.colormap != GREY:
+        rgb = _coloured(planes[0], settings)
+    elif len(planes) == 3 and settings.composite == "lupton":
         rgb = _lupton(planes, settings)
     else:
-        linked = interval_limits(np.stack(planes, -1), settings.interval) if settings.linked else None
-        unit = [_stretch_plane(p, linked or interval_limits(p, settings.interval), settings.stretch) for p in planes]
+        limits = display_limits(cutout, settings)
+        unit = [_stretch_plane(p, lim, settings.stretch) for p, lim in zip(planes, limits)]
         rgb = _to_uint8(np.stack(unit * 3 if len(unit) == 1 else unit, axis=-1))
+    if origin_lower(cutout):
+        rgb = rgb[::-1]
+    if len(planes) == 1 and settings.colormap != GREY:
+        return np.ascontiguousarray(rgb)
     if settings.brightness != 0.0 or settings.contrast != 1.0:
         rgb = adjust_brightness_contrast(rgb, settings.brightness, settings.contrast)
     if settings.invert:
         rgb = 255 - rgb
-    if origin_lower(cutout):
-        rgb = rgb[::-1]
     return np.ascontiguousarray(rgb)
+
+
+def _shown_planes(cutout: Cutout, settings: DisplaySettings) -> list[np.ndarray]:
+    bands = settings.bands if settings.bands is not None else auto_bands(cutout)
+    if any(b < 0 or b >= cutout.n_bands for b in bands):
+        raise ValueError(f"band index out of range for {cutout.n_bands} band(s): {bands}")
+    return [cutout.data[:, :, b] for b in bands]
+
+
+def _coloured(plane: np.ndarray, settings: DisplaySettings) -> np.ndarray:
+    """A single band through a colour map: stretch, screen tweak and inversion act on the
+    value before it is coloured (inverting "heat" runs it from white to black, as in DS9)."""
+    limits = settings.limits or interval_limits(plane, settings.interval)
+    unit = _stretch_plane(plane, limits, settings.stretch)
+    if settings.brightness != 0.0 or settings.contrast != 1.0:
+        unit = (unit - 0.5) * settings.contrast + 0.5 + settings.brightness
+    if settings.invert:
+        unit = 1.0 - unit
+    return apply_colormap(unit, settings.colormap)
+
+
+def display_limits(cutout: Cutout, settings: DisplaySettings) -> list[tuple[float, float]]:
+    """The (low, high) pixel values mapped to black and white, one pair per shown band:
+    the user's limits when set, else the interval over all shown bands (linked) or each."""
+    planes = _shown_planes(cutout, settings)
+    if settings.limits is not None:
+        return [settings.limits] * len(planes)
+    if settings.linked or (len(planes) == 3 and settings.composite == "lupton"):
+        return [interval_limits(np.stack(planes, -1), settings.interval)] * len(planes)
+    return [interval_limits(p, settings.interval) for p in planes]
+
+
+@dataclass(frozen=True)
+class PixelHistogram:
+    """Counts of the shown bands' finite pixel values in `edges` bins (len(counts) + 1 edges)."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+
+
+def pixel_histogram(cutout: Cutout, settings: DisplaySettings, bins: int = HISTOGRAM_BINS) -> PixelHistogram:
+    """The histogram under the limits control. It spans the 0.1-99.9% range of the values
+    (so one hot pixel does not squash it into a single bar) widened to show the current
+    limits, with a tenth of the span either side to drag them out to."""
+    sample = _finite_sample(np.stack(_shown_planes(cutout, settings), -1))
+    if sample.size == 0:
+        return PixelHistogram(np.zeros(bins, dtype=np.int64), np.linspace(0.0, 1.0, bins + 1))
+    low, high = (float(v) for v in np.percentile(sample, [0.1, 99.9]))
+    limits = display_limits(cutout, settings)
+    low = min([low] + [lim[0] for lim in limits])
+    high = max([high] + [lim[1] for lim in limits])
+    margin = (high - low) * 0.1 or 1.0
+    counts, edges = np.histogram(sample, bins=bins, range=(low - margin, high + margin))
+    return PixelHistogram(counts, edges)
+
+
+def explain_auto(cutout: Cutout) -> str:
+    """Why Auto shows this cutout the way it does, in words (the Auto button's tooltip)."""
+    settings = default_settings(cutout)
+    bands = auto_bands(cutout)
+    if settings.stretch == "linear":
+        how = (
+            f"This is an 8-bit {cutout.format.upper()} image, already rendered for the screen, "
+            "so Auto shows it as stored: linear, full range, one range for all bands."
+        )
+    else:
+        kind = cutout.format.upper() if cutout.format == "fits" else f"{cutout.meta.get('bit_depth', '')}-bit image"
+        how = (
+            f"{kind} data holds raw pixel values (sky near zero, galaxy cores far brighter), so Auto "
+            f"uses an asinh stretch of the {settings.interval} range: faint outskirts become visible "
+            "while the core is not burnt out, and the brightest 0.5% of pixels do not set the scale."
+        )
+    if len(bands) == 3 and cutout.n_bands > 1:
+        names = ", ".join(cutout.bands[b] for b in bands)
+        order = "reddest filter in red" if wavelength_order(cutout.bands) is not None else "in file order"
+        how += f" Colour: red, green, blue show {names} ({order})."
+    elif len(bands) == 1 and cutout.n_bands > 1:
+        how += f" The bands have no known filter order, so Auto shows {cutout.bands[bands[0]]} in grey."
+    return how
 
 
 def adjust_brightness_contrast(rgb: np.ndarray, brightness: float, contrast: float) -> np.ndarray:

@@ -72,17 +72,25 @@ class _HduInfo:
         return {"index": self.index, "name": self.name, "kind": self.kind, "shape": self.shape}
 
 
-def read_fits(path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None) -> Cutout:
+def read_fits(
+    path: str | Path, *, hdu: int | str | None = None, plane: int | None = None, max_side: int | None = None
+) -> Cutout:
     """Read one image (or one band per HDU, combined) from a FITS file.
 
     Without `hdu`, HDUs that each carry a distinct band name and share a shape are
     combined into one multi-band cutout, since that is how surveys ship g/r/i
-    stamps; otherwise the first HDU with pixels is used. `max_side` makes a cheap
-    decimated read for thumbnails (see decimation_step); the WCS is adjusted to match.
+    stamps; otherwise the first HDU with pixels is used. `plane` keeps only that
+    plane of a cube (0-based along its band axis), so a 40-plane cube can be looked
+    at one plane at a time. `max_side` makes a cheap decimated read for thumbnails
+    (see decimation_step); the WCS is adjusted to match.
     """
     path = Path(path)
     with _open_fits(path) as (hdul, streamable):
         reads, bands, cube_note = _plan_reads(hdul, _hdu_infos(hdul, path), hdu, path)
+        if plane is not None:
+            if not 0 <= plane < len(reads):
+                raise CutoutError(path, f"no plane {plane}: the image has {len(reads)} plane(s)")
+            reads, bands = [reads[plane]], [bands[plane]]
         first = reads[0][0]
         header = hdul[first.index].header.copy()
         height, width = first.shape[-2:]
@@ -100,6 +108,8 @@ def read_fits(path: str | Path, *, hdu: int | str | None = None, max_side: int |
         "full_shape": (height, width),
         "stored_dtype": _STORED_DTYPES.get(int(header.get("BITPIX", 0)), "unknown"),
     }
+    if plane is not None:
+        meta["plane"] = plane
     if "BUNIT" in header:
         meta["bunit"] = str(header["BUNIT"])
     notes = [note for note in (cube_note, cap_note) if note]
@@ -125,6 +135,51 @@ def list_hdus(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     with _open_fits(path) as (hdul, _):
         return [info.as_dict() for info in _hdu_infos(hdul, path)]
+
+
+@dataclass(frozen=True)
+class ImageLayer:
+    """One thing the viewer can show from a FITS file: an image HDU, or one plane of a cube.
+
+    `plane` is None for a plain 2-D image (or for "all planes as bands" of a small cube).
+    """
+
+    hdu: int
+    plane: int | None
+    hdu_name: str
+    width: int
+    height: int
+    band: str
+
+    def label(self) -> str:
+        """Menu text such as "HDU 3 SCI · 512×512" or "HDU 0 · plane 2: r"."""
+        name = f"HDU {self.hdu}" + (f" {self.hdu_name}" if self.hdu_name and self.hdu_name != "PRIMARY" else "")
+        if self.plane is None:
+            band = f" · {self.band}" if self.band and not self.band.startswith("band") else ""
+            return f"{name} · {self.width}×{self.height}{band}"
+        return f"{name} · plane {self.plane + 1}: {self.band}"
+
+
+def list_image_layers(path: str | Path) -> list[ImageLayer]:
+    """Every image HDU with pixels and, for a cube, each of its planes; headers only.
+
+    A 100-extension file lists 100 layers; a cube with 5 planes lists 5 (its
+    extra axes beyond the band axis are cut at their first plane, as read_fits does).
+    """
+    path = Path(path)
+    layers: list[ImageLayer] = []
+    with _open_fits(path) as (hdul, _):
+        for info in _hdu_infos(hdul, path):
+            if not info.has_pixels:
+                continue
+            height, width = info.shape[-2:]
+            header = hdul[info.index].header
+            leads, bands, _ = _plan_planes(info, header)
+            if len(leads) == 1:
+                layers.append(ImageLayer(info.index, None, info.name, width, height, bands[0]))
+                continue
+            layers += [ImageLayer(info.index, k, info.name, width, height, band) for k, band in enumerate(bands)]
+    return layers
 
 
 def count_hdus(path: str | Path) -> int:

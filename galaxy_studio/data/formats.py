@@ -89,15 +89,20 @@ def is_supported_path(path: str | Path) -> bool:
     return Path(path).name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def read_cutout(path: str | Path, *, hdu: int | str | None = None, max_side: int | None = None) -> Cutout:
-    """Read any supported image file into a Cutout, choosing the reader by content."""
+def read_cutout(
+    path: str | Path, *, hdu: int | str | None = None, plane: int | None = None, max_side: int | None = None
+) -> Cutout:
+    """Read any supported image file into a Cutout, choosing the reader by content.
+
+    `hdu` and `plane` pick one image HDU and one plane of a cube (FITS only).
+    """
     path = Path(path)
     require_file(path)
     fmt = detect_format(path)
     if fmt == "fits":
-        return read_fits(path, hdu=hdu, max_side=max_side)
+        return read_fits(path, hdu=hdu, plane=plane, max_side=max_side)
     if fmt in RASTER_FORMATS:
-        if hdu is not None:
+        if hdu is not None or plane is not None:
             raise CutoutError(path, f"is a {fmt.upper()} image; only FITS files have HDUs")
         return read_raster(path, max_side=max_side)
     if fmt == "hdf5":
