@@ -26,16 +26,19 @@ from PySide6.QtWidgets import (
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.catalog import Catalog, CatalogItem, catalog_from_paths
 from galaxy_studio.data.cutout import Cutout
-from galaxy_studio.data.display import DisplaySettings, pixel_readout
+from galaxy_studio.data.display import DisplaySettings, explain_auto, pixel_readout
 from galaxy_studio.data.thumbnails import ThumbnailCache
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panels.labelling_mode import LabellingMode
 from galaxy_studio.gui.panels.library_project import LibraryProject
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.class_legend import ClassLegend
-from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
+from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader, Layer
+from galaxy_studio.gui.widgets.details_view import DetailsView
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ZOOM_STEP, ImageView
+from galaxy_studio.gui.widgets.layer_picker import LayerPicker
+from galaxy_studio.gui.widgets.sky_overlay import SkyOverlay
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.schemes import class_colour, class_key
@@ -45,22 +48,6 @@ THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
 DEFAULT_THUMBNAIL_SIZE = 128
 ALL_ITEMS = "All items"
 READOUT_HINT = "Point at the image for pixel values and RA/Dec · wheel zooms · drag pans · double-click fits"
-
-
-def describe_cutout(cutout: Cutout) -> str:
-    """The Details tab: what was read and how."""
-    lines = [
-        f"File      {cutout.source}",
-        f"Format    {cutout.format}",
-        f"Size      {cutout.width} x {cutout.height} px, {cutout.n_bands} band(s): {', '.join(cutout.bands)}",
-        f"Non-finite pixels  {cutout.nan_count}",
-    ]
-    if cutout.scale > 1:
-        lines.append(f"Decimated by {cutout.scale} (the file is larger than the viewer keeps in memory)")
-    centre = cutout.centre_sky_position()
-    lines.append("WCS       none" if centre is None else f"Centre    RA {centre[0]:.6f}°  Dec {centre[1]:+.6f}°")
-    lines += [f"{key:<9} {value}" for key, value in cutout.meta.items()]
-    return "\n".join(lines)
 
 
 class LibraryPanel(QWidget):
@@ -148,6 +135,10 @@ class LibraryPanel(QWidget):
         self.actual_button.clicked.connect(self.view.set_actual_size)
         self.view.hovered.connect(self._on_hovered)
         self.view.zoom_changed.connect(self._on_zoom_changed)
+        self.view.overlay = self.sky_overlay = SkyOverlay()
+        self.controls.overlay_changed.connect(self._on_overlay_changed)
+        self.layer_picker = LayerPicker()
+        self.layer_picker.layer_chosen.connect(self._on_layer_chosen)
         self.rotate_button = QPushButton("Rotate")
         self.rotate_button.setToolTip("Turn the view by 90° (R in labelling mode)")
         self.rotate_button.clicked.connect(lambda: self.view.rotate_view())
@@ -169,13 +160,15 @@ class LibraryPanel(QWidget):
         viewer_layout.setContentsMargins(0, 0, 0, 0)
         viewer_layout.addWidget(self.controls)
         viewer_layout.addWidget(self.legend)
+        viewer_layout.addWidget(self.layer_picker)
         viewer_layout.addWidget(self.title)
         viewer_layout.addWidget(self.view, 1)
+        viewer_layout.addWidget(self.controls.scale_limits)
         viewer_layout.addLayout(readout_row)
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.header_text = self._text_box(mono, "No FITS header: select a FITS cutout")
-        self.details_text = self._text_box(mono, "Nothing selected")
+        self.details_text = DetailsView()
         self.tabs = QTabWidget()
         self.tabs.addTab(viewer, "Image")
         self.tabs.addTab(self.header_text, "Header")
@@ -302,7 +295,7 @@ class LibraryPanel(QWidget):
         self.cutout = None
         self.view.set_image(None)
         self.header_text.clear()
-        self.details_text.clear()
+        self.details_text.clear_rows()
         self.title.clear()
 
     # Filtering and counts --------------------------------------------------------------
@@ -406,9 +399,16 @@ class LibraryPanel(QWidget):
         if index.isValid():
             self.show_item(self.model.item_at(index.row()))
 
-    def show_item(self, item: CatalogItem) -> None:
+    def show_item(self, item: CatalogItem, layer: Layer = None) -> None:
         self.title.setText(f"<b>{item.name}</b> · loading…")
-        self.loader.load(item, self.user_settings)
+        if self.user_settings is not None and self.user_settings.limits is not None:
+            self.user_settings = self.user_settings.with_changes(limits=None)  # pixel values differ per image
+        self.loader.load(item, self.user_settings, layer)
+
+    def _on_layer_chosen(self, layer: Layer) -> None:
+        item = self.selected_item()
+        if item is not None:
+            self.show_item(item, layer)
 
     def _on_cutout_shown(self, request: int, cutout: Cutout, rgb: object, settings: DisplaySettings) -> None:
         if request != self.loader.latest:
@@ -420,9 +420,13 @@ class LibraryPanel(QWidget):
             self.header_text.setPlainText(
                 cutout.header.tostring(sep="\n").rstrip() if cutout.header is not None else ""
             )
-            self.details_text.setPlainText(describe_cutout(cutout))
+            self.details_text.show_cutout(cutout)
+            self.layer_picker.set_file(cutout.source, cutout.format == "fits")
+            self.sky_overlay.set_cutout(cutout)
+            self.auto_button.setToolTip("Back to each cutout's own default display. " + explain_auto(cutout))
             self._show_title(cutout)
         self.controls.set_settings(settings)
+        self.controls.show_scale(cutout, settings)
         self.view.set_image(rgb, keep_view=same_cutout)
         self.cutout_shown.emit()
         self._prefetch_next()
@@ -453,7 +457,7 @@ class LibraryPanel(QWidget):
         self.view.set_image(None)
         self.view.empty_text = f"Cannot show this cutout:\n{message}"
         self.title.setText("<b>Unreadable</b>")
-        self.details_text.setPlainText(message)
+        self.details_text.show_message(message)
         self.header_text.clear()
         self.status.emit(message)
 
@@ -484,6 +488,10 @@ class LibraryPanel(QWidget):
             self.readout.setText(READOUT_HINT)
             return
         self.readout.setText(pixel_readout(self.cutout, x, y) or READOUT_HINT)
+
+    def _on_overlay_changed(self, compass: bool, grid: bool) -> None:
+        self.sky_overlay.show_compass, self.sky_overlay.show_grid = compass, grid
+        self.view.update()
 
     def _on_zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

@@ -14,10 +14,13 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from galaxy_studio.data.catalog import CatalogItem, read_item
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import DisplaySettings, default_settings, render_rgb
+from galaxy_studio.data.formats import read_cutout
 
 RENDER_CACHE_ENTRIES = 8
 PREFETCH = 0
-CacheKey = tuple[CatalogItem, DisplaySettings | None]
+# (HDU, plane) of a FITS file; None: the reader's default choice.
+Layer = tuple[int, int | None] | None
+CacheKey = tuple[CatalogItem, Layer, DisplaySettings | None]
 
 
 class CutoutLoader(QObject):
@@ -40,26 +43,28 @@ class CutoutLoader(QObject):
         self._cache: OrderedDict[CacheKey, tuple[Cutout, np.ndarray, DisplaySettings]] = OrderedDict()
         self._rendered.connect(self._on_rendered)
 
-    def load(self, item: CatalogItem, settings: DisplaySettings | None) -> int:
-        """Read `item` and render it (settings None: the cutout's own defaults)."""
+    def load(self, item: CatalogItem, settings: DisplaySettings | None, layer: Layer = None) -> int:
+        """Read `item` (its `layer`, for a FITS file) and render it (settings None: the
+        cutout's own defaults)."""
         self.latest += 1
-        cached = self._cache.get((item, settings))
+        key = (item, layer, settings)
+        cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end((item, settings))
+            self._cache.move_to_end(key)
             self.shown.emit(self.latest, *cached)
             return self.latest
-        self._start(_RenderTask(self, self.latest, item, None, settings), replace=True)
+        self._start(_RenderTask(self, self.latest, item, None, settings, layer), replace=True)
         return self.latest
 
     def prefetch(self, item: CatalogItem, settings: DisplaySettings | None) -> None:
         """Render `item` into the cache in the background, unless it is there already."""
-        if (item, settings) not in self._cache:
-            self._start(_RenderTask(self, PREFETCH, item, None, settings), replace=False)
+        if (item, None, settings) not in self._cache:
+            self._start(_RenderTask(self, PREFETCH, item, None, settings, None), replace=False)
 
     def render(self, cutout: Cutout, settings: DisplaySettings) -> int:
         """Re-render an already read cutout with new settings."""
         self.latest += 1
-        self._start(_RenderTask(self, self.latest, None, cutout, settings), replace=True)
+        self._start(_RenderTask(self, self.latest, None, cutout, settings, None), replace=True)
         return self.latest
 
     def _start(self, task: _RenderTask, *, replace: bool) -> None:
@@ -98,14 +103,24 @@ class _RenderTask(QRunnable):
         item: CatalogItem | None,
         cutout: Cutout | None,
         settings: DisplaySettings | None,
+        layer: Layer,
     ) -> None:
         super().__init__()
         self.loader, self.request, self.item, self.cutout, self.settings = loader, request, item, cutout, settings
+        self.layer = layer
+
+    def _read(self) -> Cutout:
+        if self.cutout is not None:
+            return self.cutout
+        assert self.item is not None
+        if self.layer is not None:
+            return read_cutout(self.item.path, hdu=self.layer[0], plane=self.layer[1])
+        return read_item(self.item)
 
     def run(self) -> None:
         source = self.item.path if self.item is not None else (self.cutout.source if self.cutout else "")
         try:
-            cutout = self.cutout if self.cutout is not None else read_item(self.item)
+            cutout = self._read()
             settings = self.settings or default_settings(cutout)
             rgb = render_rgb(cutout, settings)
         except CutoutError as error:
@@ -115,5 +130,5 @@ class _RenderTask(QRunnable):
             if self.request != PREFETCH:
                 self.loader.failed.emit(self.request, f"{source}: {error or type(error).__name__}")
         else:
-            key = (self.item, self.settings) if self.item is not None else None
+            key = (self.item, self.layer, self.settings) if self.item is not None else None
             self.loader._rendered.emit(self.request, key, cutout, rgb, settings)

@@ -1,11 +1,22 @@
-"""Stretch, interval, composite and band choices for the image view."""
+"""Stretch, interval, colour map, limits, composite and band choices for the image view."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from galaxy_studio.data.display import COMPOSITES, INTERVALS, STRETCHES, DisplaySettings
+from galaxy_studio.data.colormaps import COLORMAPS
+from galaxy_studio.data.cutout import Cutout
+from galaxy_studio.data.display import (
+    COMPOSITES,
+    INTERVALS,
+    STRETCHES,
+    DisplaySettings,
+    auto_bands,
+    display_limits,
+    pixel_histogram,
+)
+from galaxy_studio.gui.widgets.scale_limits import ScaleLimits
 
 AUTO_BANDS = "auto"
 GREY_PREFIX = "grey: "
@@ -26,14 +37,27 @@ def band_choices(bands: list[str]) -> list[tuple[str, tuple[int, ...] | None]]:
 
 
 class DisplayControls(QWidget):
-    """Emits `changed` with a new DisplaySettings whenever the user edits a control."""
+    """Emits `changed` with a new DisplaySettings whenever the user edits a control, and
+    `overlay_changed(compass, grid)` when the sky overlay switches change. `scale_limits`
+    (the histogram) is placed by the panel, under the image."""
 
     changed = Signal(object)
+    overlay_changed = Signal(bool, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._settings = DisplaySettings()
         self._updating = False
+        self._limits: tuple[float, float] | None = None
+        self.colormap = self._combo(COLORMAPS, "Colour map for a single band (three bands are shown in colour)")
+        self.compass = QCheckBox("Compass")
+        self.compass.setChecked(True)
+        self.compass.setToolTip("North and east arrows from the image's WCS (says so when there is none)")
+        self.grid = QCheckBox("Grid")
+        self.grid.setToolTip("Lines of constant RA and Dec from the image's WCS")
+        for box in (self.compass, self.grid):
+            box.toggled.connect(lambda _: self.overlay_changed.emit(self.compass.isChecked(), self.grid.isChecked()))
+        self.scale_limits = ScaleLimits()
+        self.scale_limits.limits_changed.connect(self._on_limits_changed)
         self.stretch = self._combo(STRETCHES, "Stretch: how pixel values map to brightness")
         self.interval = self._combo(INTERVALS, "Interval: which value range is shown (zscale as in DS9)")
         self.composite = self._combo(
@@ -59,6 +83,7 @@ class DisplayControls(QWidget):
             ("Stretch", self.stretch),
             ("Interval", self.interval),
             ("Bands", self.bands),
+            ("Map", self.colormap),
             ("Colour", self.composite),
         ):
             top.addWidget(self._caption(caption, widget))
@@ -71,6 +96,8 @@ class DisplayControls(QWidget):
         self.extra_row.addWidget(self.brightness)
         self.extra_row.addWidget(self._caption("Contrast", self.contrast))
         self.extra_row.addWidget(self.contrast)
+        self.extra_row.addWidget(self.compass)
+        self.extra_row.addWidget(self.grid)
         self.extra_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -129,6 +156,8 @@ class DisplayControls(QWidget):
             linked=self.linked.isChecked(),
             brightness=self.brightness.value() / 100.0,
             contrast=self.contrast.value() / 100.0,
+            colormap=self.colormap.currentText(),
+            limits=self._limits,
         )
 
     def set_settings(self, settings: DisplaySettings) -> None:
@@ -141,7 +170,20 @@ class DisplayControls(QWidget):
         self.brightness.setValue(round(settings.brightness * 100))
         self.contrast.setValue(round(settings.contrast * 100))
         self.bands.setCurrentIndex(self._band_position(settings.bands))
+        self.colormap.setCurrentText(settings.colormap)
+        self._limits = settings.limits
         self._updating = False
+
+    def show_scale(self, cutout: Cutout, settings: DisplaySettings) -> None:
+        """The histogram and limits of what is shown; the Map menu is live only for one band."""
+        bands = settings.bands if settings.bands is not None else auto_bands(cutout)
+        self.colormap.setEnabled(len(bands) == 1)
+        limits = display_limits(cutout, settings)[0]
+        self.scale_limits.set_state(pixel_histogram(cutout, settings), limits, settings.limits is not None)
+
+    def _on_limits_changed(self, limits: tuple[float, float] | None) -> None:
+        self._limits = limits
+        self._emit()
 
     def _emit(self) -> None:
         if not self._updating:

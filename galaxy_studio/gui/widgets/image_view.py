@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QTransform, QWheelEvent
@@ -11,6 +13,12 @@ from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 ZOOM_STEP = 1.25
+
+
+class ViewOverlay(Protocol):
+    """Something drawn over the image (compass, grid), given the image-to-widget transform."""
+
+    def paint(self, painter: QPainter, transform: QTransform, widget: QRectF) -> None: ...
 
 
 class ImageView(QWidget):
@@ -36,6 +44,7 @@ class ImageView(QWidget):
         self._rotation = 0
         self._drag_from: QPointF | None = None
         self.empty_text = "Select a cutout to view it"
+        self.overlay: ViewOverlay | None = None
 
     @property
     def zoom(self) -> float:
@@ -132,6 +141,9 @@ class ImageView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._zoom < 1.0)
         painter.setTransform(self._transform())
         painter.drawImage(QRectF(0, 0, self._image.width(), self._image.height()), self._image)
+        if self.overlay is not None:
+            painter.resetTransform()
+            self.overlay.paint(painter, self._transform(), QRectF(self.rect()))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         if self._fit:
