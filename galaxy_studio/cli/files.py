@@ -10,10 +10,11 @@ from typing import Any
 
 from galaxy_studio.cli.errors import CommandError, print_error
 from galaxy_studio.cli.progress import ProgressPrinter
+from galaxy_studio.data.colormaps import COLORMAPS, GREY
 from galaxy_studio.data.cutout import CutoutError
 
 
-def _inspect_record(path: str) -> dict[str, Any]:
+def _inspect_record(path: str, hdu: int | str | None = None, plane: int | None = None) -> dict[str, Any]:
     from galaxy_studio.data.formats import detect_format, read_cutout
 
     if detect_format(path) == "hdf5":
@@ -31,7 +32,7 @@ def _inspect_record(path: str) -> dict[str, Any]:
             "nan_count": 0,
             "classes": list(GALAXY10_CLASSES),
         }
-    cutout = read_cutout(path)
+    cutout = read_cutout(path, hdu=hdu, plane=plane)
     centre = cutout.centre_sky_position()
     record: dict[str, Any] = {
         "path": path,
@@ -80,11 +81,62 @@ def _for_each_file(paths: Sequence[str], action: Callable[[str], None]) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    hdu, plane = _parse_hdu(args.hdu), _parse_slice(args.slice)
+
     def show(path: str) -> None:
-        record = _inspect_record(path)
+        if args.layers:
+            _print_layers(path)
+        if args.details:
+            _print_details(path, hdu, plane)
+            return
+        record = _inspect_record(path, hdu, plane)
         print(json.dumps(record) if args.json else _describe(record), flush=True)
 
     return _for_each_file(args.files, show)
+
+
+def _print_layers(path: str) -> None:
+    """Every image HDU and cube plane, as the viewer's Layer menu lists them, with the flags that pick each."""
+    from galaxy_studio.data.fits import list_image_layers
+
+    print(f"{path}:")
+    for layer in list_image_layers(path):
+        flags = f"--hdu {layer.hdu}" + ("" if layer.plane is None else f" --slice {layer.plane + 1}")
+        print(f"  {layer.label():<40} {flags}")
+
+
+def _print_details(path: str, hdu: int | str | None, plane: int | None) -> None:
+    """The viewer's Details tab, as text."""
+    from galaxy_studio.data.details import detail_rows
+    from galaxy_studio.data.display import explain_auto
+    from galaxy_studio.data.formats import read_cutout
+
+    cutout = read_cutout(path, hdu=hdu, plane=plane)
+    rows = [*detail_rows(cutout), ("Auto display", explain_auto(cutout))]
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"{label:>{width}}  {text}")
+
+
+def _parse_slice(value: int | None) -> int | None:
+    """--slice counts planes from 1, as the layer list shows them; the reader counts from 0."""
+    if value is None:
+        return None
+    if value < 1:
+        raise CommandError(f"--slice counts cube planes from 1, got {value}")
+    return value - 1
+
+
+def _parse_limits(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise CommandError(f"--limits must be LOW,HIGH pixel values, got {text!r}") from None
+    if not low < high:
+        raise CommandError(f"--limits must have LOW below HIGH, got {text!r}")
+    return low, high
 
 
 def _parse_bands(text: str | None) -> tuple[int, ...] | None:
@@ -110,7 +162,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     )
     from galaxy_studio.data.formats import read_cutout
 
-    cutout = read_cutout(args.file, hdu=_parse_hdu(args.hdu))
+    cutout = read_cutout(args.file, hdu=_parse_hdu(args.hdu), plane=_parse_slice(args.slice))
     base = default_settings(cutout)
     settings = DisplaySettings(
         stretch=args.stretch or base.stretch,
@@ -119,6 +171,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         bands=_parse_bands(args.bands),
         invert=args.invert,
         linked=base.linked if args.linked is None else args.linked,
+        colormap=args.colormap,
+        limits=_parse_limits(args.limits),
     )
     try:
         rgb = render_rgb(cutout, settings)
@@ -163,6 +217,12 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("inspect", help="describe cutout files (one line or JSON object per file)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--hdu", help="FITS HDU index or EXTNAME (default: first image, bands combined)")
+    p.add_argument("--slice", type=int, metavar="N", help="cube plane N, counted from 1 (as --layers lists them)")
+    p.add_argument("--layers", action="store_true", help="list every image HDU and cube plane of a FITS file")
+    p.add_argument(
+        "--details", action="store_true", help="describe in words: layer, size, pixel scale, orientation, WCS"
+    )
     p.set_defaults(handler=cmd_inspect)
 
     p = sub.add_parser("render", help="render a cutout to PNG/JPEG with an astronomical stretch")
@@ -172,6 +232,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--composite", choices=("per-band", "lupton"), default="per-band")
     p.add_argument("--bands", help="band indices: one (grey) or three for R,G,B, e.g. 2,1,0")
     p.add_argument("--hdu", help="FITS HDU index or EXTNAME (default: first image, bands combined)")
+    p.add_argument("--slice", type=int, metavar="N", help="cube plane N, counted from 1 (see inspect --layers)")
+    p.add_argument("--colormap", choices=COLORMAPS, default=GREY, help="colour map for a single band")
+    p.add_argument("--limits", metavar="LOW,HIGH", help="pixel values shown as black and white (replaces --interval)")
     link = p.add_mutually_exclusive_group()
     link.add_argument("--linked", dest="linked", action="store_true", default=None, help="one interval for all bands")
     link.add_argument("--per-band", dest="linked", action="store_false", help="an interval per band")

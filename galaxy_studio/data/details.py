@@ -7,11 +7,13 @@ orientation) or say plainly that there is no WCS.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.orientation import compass, pixel_scale_arcsec
 
+_GENERIC_BAND = re.compile(r"band\d+")  # the reader's name for a band the file does not name
 _STORED_AS = {
     "uint8": "8-bit integers",
     "int16": "16-bit integers",
@@ -49,7 +51,9 @@ def detail_rows(cutout: Cutout) -> list[tuple[str, str]]:
         rows.append(("Image layer", layer))
     band_word = "band" if cutout.n_bands == 1 else "bands"
     full_h, full_w = cutout.meta.get("full_shape", (cutout.height * cutout.scale, cutout.width * cutout.scale))
-    rows.append(("Size", f"{full_w} × {full_h} pixels, {cutout.n_bands} {band_word}: {', '.join(cutout.bands)}"))
+    named = [band for band in cutout.bands if not _GENERIC_BAND.fullmatch(band)]
+    names = f": {', '.join(cutout.bands)}" if named else ""
+    rows.append(("Size", f"{full_w} × {full_h} pixels, {cutout.n_bands} {band_word}{names}"))
     if cutout.scale > 1:
         rows.append(
             (
