@@ -21,7 +21,7 @@ COMPASS_MARGIN = 18
 NO_WCS_TEXT = "No WCS: north unknown"
 _NORTH_COLOUR = QColor(255, 214, 90)
 _EAST_COLOUR = QColor(120, 200, 255)
-_GRID_COLOUR = QColor(120, 230, 140, 170)
+_GRID_COLOUR = QColor(110, 235, 130, 210)
 
 
 class SkyOverlay:
@@ -50,7 +50,7 @@ class SkyOverlay:
             self._paint_compass(painter, transform, widget)
 
     def _paint_grid(self, painter: QPainter, transform: QTransform, widget: QRectF) -> None:
-        pen = QPen(_GRID_COLOUR, 1.2, Qt.PenStyle.DashLine)
+        pen = QPen(_GRID_COLOUR, 1.2)
         font = QFont(painter.font())
         font.setPointSizeF(max(font.pointSizeF() - 1, 7))
         painter.setFont(font)
