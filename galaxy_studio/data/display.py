@@ -262,15 +262,21 @@ class PixelHistogram:
     edges: np.ndarray
 
 
-def pixel_histogram(cutout: Cutout, settings: DisplaySettings, bins: int = HISTOGRAM_BINS) -> PixelHistogram:
+def pixel_histogram(
+    cutout: Cutout,
+    settings: DisplaySettings,
+    limits: list[tuple[float, float]] | None = None,
+    bins: int = HISTOGRAM_BINS,
+) -> PixelHistogram:
     """The histogram under the limits control. It spans the 0.1-99.9% range of the values
     (so one hot pixel does not squash it into a single bar) widened to show the current
-    limits, with a tenth of the span either side to drag them out to."""
+    limits (`display_limits`, passed in when the caller has them), with a tenth of the
+    span either side to drag them out to."""
     sample = _finite_sample(np.stack(_shown_planes(cutout, settings), -1))
     if sample.size == 0:
         return PixelHistogram(np.zeros(bins, dtype=np.int64), np.linspace(0.0, 1.0, bins + 1))
     low, high = (float(v) for v in np.percentile(sample, [0.1, 99.9]))
-    limits = display_limits(cutout, settings)
+    limits = limits if limits is not None else display_limits(cutout, settings)
     low = min([low] + [lim[0] for lim in limits])
     high = max([high] + [lim[1] for lim in limits])
     margin = (high - low) * 0.1 or 1.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QComboBox
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 from galaxy_studio.data.colormaps import colormap_table
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
-from galaxy_studio.gui.widgets.sky_overlay import NO_WCS_TEXT
+from galaxy_studio.gui.widgets.sky_overlay import NO_WCS_TEXT, screen_direction
 from tests.data.fits_makers import write_cube, write_many_hdus, write_sky_image
 
 
@@ -131,7 +132,7 @@ def test_compass_on_a_wcs_image_and_no_wcs_said_without(
     library = window.library
     open_one(qtbot, library, write_sky_image(tmp_path / "sky.fits", 30.0))
     overlay = library.sky_overlay
-    assert overlay.compass is not None and overlay.compass.north_angle == pytest_approx(-30.0)
+    assert overlay.compass is not None and overlay.compass.north_angle == pytest.approx(-30.0, abs=0.01)
     north_yellow = count_colour(library.view.grab().toImage(), (255, 214, 90))
     assert north_yellow > 20
     library.controls.compass.setChecked(False)
@@ -163,7 +164,12 @@ def test_details_read_as_words_and_auto_is_explained(qtbot, window: MainWindow, 
     assert "asinh" in library.auto_button.toolTip()
 
 
-def pytest_approx(value: float) -> object:
-    import pytest
-
-    return pytest.approx(value, abs=0.01)
+def test_the_compass_turns_with_the_view(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    library = window.library
+    open_one(qtbot, library, write_sky_image(tmp_path / "sky.fits"))
+    north = library.sky_overlay.compass.north
+    upright = screen_direction(library.view._transform(), north)
+    assert (upright.x(), upright.y()) == pytest.approx((0.0, -1.0), abs=1e-6)
+    library.view.rotate_view(90)
+    turned = screen_direction(library.view._transform(), north)
+    assert (turned.x(), turned.y()) == pytest.approx((1.0, 0.0), abs=1e-6)  # a quarter turn clockwise puts north right

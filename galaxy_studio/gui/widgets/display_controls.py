@@ -178,8 +178,9 @@ class DisplayControls(QWidget):
         """The histogram and limits of what is shown; the Map menu is live only for one band."""
         bands = settings.bands if settings.bands is not None else auto_bands(cutout)
         self.colormap.setEnabled(len(bands) == 1)
-        limits = display_limits(cutout, settings)[0]
-        self.scale_limits.set_state(pixel_histogram(cutout, settings), limits, settings.limits is not None)
+        limits = display_limits(cutout, settings)
+        histogram = pixel_histogram(cutout, settings, limits)
+        self.scale_limits.set_state(histogram, limits[0], settings.limits is not None, len(set(limits)) > 1)
 
     def _on_limits_changed(self, limits: tuple[float, float] | None) -> None:
         self._limits = limits

@@ -143,11 +143,19 @@ class ScaleLimits(QWidget):
         box.editingFinished.connect(self._on_typed)
         return box
 
-    def set_state(self, histogram: PixelHistogram | None, limits: tuple[float, float], manual: bool) -> None:
-        """Show the histogram of the current image and the limits in use (manual: the user's own)."""
+    def set_state(
+        self, histogram: PixelHistogram | None, limits: tuple[float, float], manual: bool, per_band: bool = False
+    ) -> None:
+        """Show the histogram of the current image and the limits in use (manual: the user's own;
+        per_band: each shown band has its own automatic limits, and the lines show the red one's)."""
         self.plot.set_histogram(histogram, limits)
         self._show_values(*limits)
-        self.mode.setText("your limits" if manual else "automatic")
+        self.mode.setText("your limits" if manual else ("automatic, per band" if per_band else "automatic"))
+        self.mode.setToolTip(
+            "Each band has its own limits; the lines show the first (red) band's. Typed or dragged limits apply to all."
+            if per_band and not manual
+            else ""
+        )
         self.auto_limits.setEnabled(manual)
 
     def _show_values(self, low: float, high: float) -> None:
