@@ -297,8 +297,8 @@ def explain_auto(cutout: Cutout) -> str:
         kind = cutout.format.upper() if cutout.format == "fits" else f"{cutout.meta.get('bit_depth', '')}-bit image"
         how = (
             f"{kind} data holds raw pixel values (sky near zero, galaxy cores far brighter), so Auto "
-            f"uses an asinh stretch of the {settings.interval} range: faint outskirts become visible "
-            "while the core is not burnt out, and the brightest 0.5% of pixels do not set the scale."
+            f"uses an asinh stretch over the central {settings.interval} of the values: faint outskirts "
+            "become visible without burning out the core, and a few hot or dead pixels do not set the scale."
         )
     if len(bands) == 3 and cutout.n_bands > 1:
         names = ", ".join(cutout.bands[b] for b in bands)

@@ -62,7 +62,7 @@ class Compass:
             turned = f"North turned {abs(angle):.0f}° {'anticlockwise' if angle > 0 else 'clockwise'} from up"
         if self.mirrored:
             return f"{turned}; east is clockwise of north (a mirror image of the sky)"
-        return f"{turned}, east anticlockwise of north"
+        return f"{turned}; east is anticlockwise of north, as on the sky"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def rows_of(cutout: object) -> dict[str, str]:
 def test_a_wcs_image_reports_pixel_scale_orientation_and_field(tmp_path: Path) -> None:
     rows = rows_of(read_fits(write_sky_image(tmp_path / "sky.fits", 30.0)))
     assert rows["Pixel scale"] == "0.262″/px"
-    assert rows["Orientation"] == "North turned 30° clockwise from up, east anticlockwise of north"
+    assert rows["Orientation"] == "North turned 30° clockwise from up; east is anticlockwise of north, as on the sky"
     assert rows["Field of view"] == "0.28′ × 0.28′"
     assert rows["Image layer"] == "HDU 0"
     assert rows["Stored as"] == "32-bit floating point"

@@ -41,7 +41,7 @@ def test_north_up_east_left_is_only_claimed_when_true(tmp_path: Path) -> None:
     assert plain.north_up and plain.describe() == "North up, east left"
     assert not turned.north_up
     assert turned.north_angle == pytest.approx(-30.0, abs=0.01)
-    assert turned.describe() == "North turned 30° clockwise from up, east anticlockwise of north"
+    assert turned.describe() == "North turned 30° clockwise from up; east is anticlockwise of north, as on the sky"
     assert not flipped.north_up
     assert "mirror image" in flipped.describe()
 
