@@ -12,7 +12,7 @@ empty sky (only drops count). Empty sky, not the mean colour (an input of zeros 
 normalisation), is the reference: a grey patch is something the network never saw, while a
 black sky is what "no galaxy here" looks like. `map_to_cutout` undoes the centre crop and
 resize of the preprocessing: the map covers the crop region of the full cutout and is zero
-outside it, in the orientation `render_rgb` draws the cutout (FITS north up).
+outside it, in the orientation `render_rgb` draws the cutout (FITS first row at the bottom, as DS9 shows it).
 """
 
 from __future__ import annotations
