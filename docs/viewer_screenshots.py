@@ -40,6 +40,12 @@ def show_file(app: QApplication, window: MainWindow, path: Path) -> None:
     library.open_paths([path], replace=True)
     wait_until(app, lambda: library.cutout is not None and library.cutout.source == str(path), path.name)
 
+    def thumbnails_drawn() -> bool:
+        library.grid.viewport().repaint()
+        return library.grid.visible_thumbnails_drawn()
+
+    wait_until(app, thumbnails_drawn, "the thumbnails")
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
