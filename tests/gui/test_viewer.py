@@ -55,6 +55,12 @@ def test_every_extension_of_a_100_hdu_file_can_be_picked(qtbot, window: MainWind
     qtbot.waitUntil(lambda: library.cutout.meta["hdu"] == 57, timeout=10_000)
     assert float(library.cutout.data.mean()) == 57.0
     assert "HDU 57 (CCD57)" in library.details_text.text()
+    library.controls.stretch.setCurrentText("linear")
+    library.auto_button.click()  # Auto resets the display, not the picked layer
+    qtbot.waitUntil(
+        lambda: library.user_settings is None and library.controls.stretch.currentText() == "asinh", timeout=10_000
+    )
+    assert library.cutout.meta["hdu"] == 57
 
 
 def test_a_cube_plane_can_be_picked(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001

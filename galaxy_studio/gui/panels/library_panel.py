@@ -400,6 +400,8 @@ class LibraryPanel(QWidget):
             self.show_item(self.model.item_at(index.row()))
 
     def show_item(self, item: CatalogItem, layer: Layer = None) -> None:
+        """Show `item`; a FITS file already shown keeps its picked layer unless `layer` says otherwise."""
+        layer = layer if layer is not None else self.layer_picker.layer_of(item.path)
         self.title.setText(f"<b>{item.name}</b> · loading…")
         if self.user_settings is not None and self.user_settings.limits is not None:
             self.user_settings = self.user_settings.with_changes(limits=None)  # pixel values differ per image

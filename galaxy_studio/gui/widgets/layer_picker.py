@@ -65,5 +65,9 @@ class LayerPicker(QWidget):
     def current_layer(self) -> Layer | None:
         return self.combo.currentData()
 
+    def layer_of(self, path: str) -> Layer | None:
+        """The layer picked for `path` if it is the file listed now (else None: the default read)."""
+        return self.current_layer() if path == self.path else None
+
     def _on_index_changed(self) -> None:
         self.layer_chosen.emit(self.current_layer())
