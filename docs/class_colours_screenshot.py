@@ -30,7 +30,7 @@ from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.training import TrainResult, train_classifier
 
 TIMEOUT_S = 300.0
-PANEL_SIZE = (700, 420)
+PART_WIDTH, PART_HEIGHT, GAP = 720, 330, 10
 CAPTION_HEIGHT = 26
 
 
@@ -58,22 +58,35 @@ def copy_subset(data: Path, out: Path, per_class: int) -> Path:
 
 
 def composite(parts: list[tuple[str, QPixmap]], out: str) -> bool:
-    """The panels in a 2 x 2 grid, each under a caption."""
-    width, height = PANEL_SIZE
-    picture = QPixmap(2 * width, 2 * (height + CAPTION_HEIGHT))
+    """The grabbed widgets in two columns, each under its caption, none enlarged."""
+    scaled = [
+        (
+            caption,
+            grabbed.scaled(
+                min(grabbed.width(), PART_WIDTH),
+                min(grabbed.height(), PART_HEIGHT),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            ),
+        )
+        for caption, grabbed in parts
+    ]
+    heights = [0, 0]
+    placed = []
+    for caption, pixmap in scaled:
+        column = heights.index(min(heights))
+        placed.append((caption, pixmap, column * (PART_WIDTH + GAP) + GAP, heights[column] + GAP))
+        heights[column] += pixmap.height() + CAPTION_HEIGHT + GAP
+    picture = QPixmap(2 * (PART_WIDTH + GAP) + GAP, max(heights) + GAP)
     picture.fill(QColor(24, 25, 29))
     painter = QPainter(picture)
     font = QFont(QApplication.font())
     font.setBold(True)
     painter.setFont(font)
-    for number, (caption, grabbed) in enumerate(parts):
-        left, top = (number % 2) * width, (number // 2) * (height + CAPTION_HEIGHT)
-        painter.setPen(QColor(226, 228, 234))
-        painter.drawText(left + 8, top + 18, caption)
-        scaled = grabbed.scaled(
-            width - 8, height - 4, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        painter.drawPixmap(QPoint(left + 4, top + CAPTION_HEIGHT), scaled)
+    painter.setPen(QColor(226, 228, 234))
+    for caption, pixmap, left, top in placed:
+        painter.drawText(left, top + 16, caption)
+        painter.drawPixmap(QPoint(left, top + CAPTION_HEIGHT), pixmap)
     painter.end()
     return picture.save(out)
 
@@ -93,15 +106,19 @@ def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult
     explore.compute_button.click()
     wait_until(app, lambda: explore.embeddings is not None and not explore.jobs.running, "the map")
     parts: list[tuple[str, QPixmap]] = []
+    library = window.library
     for caption, tab, widget in (
-        ("Library: badges and legend", window.library, window.library),
+        ("Library: badges", library, library.grid),
+        ("Library: labelling legend (a project's only)", library, library.legend),
         ("Train: confusion matrix", window.train, window.train.confusion),
-        ("Classify: predicted dots and bars", classify, classify),
-        ("Explore: map, legend and Label as", explore, explore),
+        ("Classify: predicted dots", classify, classify.table),
+        ("Classify: probability bars and Add as", classify, classify.bars.parentWidget()),
+        ("Explore: map, legend and Label as", explore, explore.map_stack.parentWidget()),
     ):
         window.tabs.setCurrentWidget(tab)
         settle(app)
-        parts.append((caption, widget.grab()))
+        if widget.isVisible():
+            parts.append((caption, widget.grab()))
     return composite(parts, out)
 
 
@@ -117,23 +134,24 @@ def main() -> int:
     run = train_classifier(
         TrainConfig(data=str(data), out_dir=str(work / "run"), size=48, epochs=4, batch_size=16, width=16, device="cpu")
     )
-    images = [str(sorted(folder.glob("*.jpg"))[-1]) for folder in sorted(data.iterdir())]
+    folders = sorted(data.iterdir())
+    before, after = ([str(sorted(folder.glob("*.jpg"))[end]) for folder in folders] for end in (-1, -2))
     window = MainWindow()
-    window.resize(1440, 880)
+    window.resize(1200, 760)
     window.show()
     window.classify.add_checkpoint(run.checkpoint)
     window.explore.add_checkpoint(run.checkpoint)
     out_dir = Path(args.out_dir)
     window.library.open_paths([str(data)], replace=True)
     wait_until(app, lambda: window.library.model.rowCount() > 0, "the Library")
-    saved = take(app, window, data, run, images, str(out_dir / "class-colours-no-project.png"))
+    saved = take(app, window, data, run, before, str(out_dir / "class-colours-no-project.png"))
     items = list(window.library.catalog.items)
     project = window.session.create(work / "spiral.gsproj", ClassScheme("spiral", ("spiral", "non-spiral")))
     project.add_items(items)
     window.session.changed_outside()
     wait_until(app, lambda: window.library.model.rowCount() > 0, "the project in the Library")
     explored = work / "spiral.gsproj"
-    saved = take(app, window, explored, run, images, str(out_dir / "class-colours-project.png")) and saved
+    saved = take(app, window, explored, run, after, str(out_dir / "class-colours-project.png")) and saved
     window.classify.shutdown()
     window.explore.shutdown()
     window.close()
