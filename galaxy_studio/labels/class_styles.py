@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.schemes import class_colour, class_key
 
+DARK_INK = (16, 16, 20)
+LIGHT_INK = (250, 250, 250)
+
+
+def relative_luminance(colour: tuple[int, int, int]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in colour)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
 
 @dataclass(frozen=True)
 class ClassStyle:
@@ -30,6 +39,14 @@ class ClassStyle:
     @property
     def hex(self) -> str:
         return "#{:02x}{:02x}{:02x}".format(*self.colour)
+
+    @property
+    def ink(self) -> tuple[int, int, int]:
+        """Near-black or near-white, whichever reads better on the colour (a key on a badge):
+        by WCAG contrast, since HSL lightness called mid orange dark and put white on it."""
+        luminance = relative_luminance(self.colour)
+        on_dark, on_light = (luminance + 0.05) / (relative_luminance(DARK_INK) + 0.05), 1.05 / (luminance + 0.05)
+        return DARK_INK if on_dark >= on_light else LIGHT_INK
 
     @property
     def caption(self) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galaxy_studio.labels.class_styles import ClassPalette, ClassStyle
+from galaxy_studio.labels.class_styles import DARK_INK, LIGHT_INK, ClassPalette, ClassStyle, relative_luminance
 from galaxy_studio.labels.schemes import GZ2_9_CLASSES, ClassScheme, class_colour
 from galaxy_studio.labels.session import LabellingSession
 
@@ -99,3 +99,14 @@ def test_the_session_colours_by_the_data_before_a_project_and_by_the_project_aft
     assert session.class_style("spiral").colour == class_colour(0)
     session.close()
     assert session.class_style("spirals").colour == class_colour(1)
+
+
+def test_a_key_on_a_class_colour_is_written_in_the_ink_that_reads_best() -> None:
+    """Seen: mid orange (230, 159, 0) has an HSL lightness under 140, so its badge key was
+    white, at a contrast of 2.3; near-black on it reaches 8.4."""
+    for position in range(20):
+        style = ClassStyle("c", None, class_colour(position))
+        low, high = sorted((relative_luminance(style.colour), relative_luminance(style.ink)))
+        assert (high + 0.05) / (low + 0.05) >= 4.5, style.colour
+    assert ClassStyle("c", None, (230, 159, 0)).ink == DARK_INK
+    assert ClassStyle("c", None, (0, 0, 128)).ink == LIGHT_INK

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -281,7 +281,10 @@ class LibraryPanel(QWidget):
             self.session.set_data_classes(catalog.classes)
         styles = self.session.class_styles(catalog.classes)
         self.model.set_badges(
-            {name: (style.key or "•", style_colour(style)) for name, style in zip(catalog.classes, styles)}
+            {
+                name: (style.key or "•", style_colour(style), QColor(*style.ink))
+                for name, style in zip(catalog.classes, styles)
+            }
         )
         self._refresh_filter()
         self._refresh_counts()

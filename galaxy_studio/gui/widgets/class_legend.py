@@ -49,7 +49,7 @@ class ClassLegend(QWidget):
             name, colour = style.name, style_colour(style)
             button = QPushButton()
             button.setToolTip(f"Label as {name}" + (f" (key {style.key})" if style.key else ""))
-            text_colour = "#101014" if colour.lightness() > 140 else "#fafafa"
+            text_colour = "#{:02x}{:02x}{:02x}".format(*style.ink)
             button.setStyleSheet(
                 "QPushButton { text-align: left; padding: 3px 8px; border-radius: 4px; "
                 f"border-left: 10px solid {colour.name()}; background: #2e3036; color: #e6e6ea; }}"
