@@ -734,13 +734,8 @@ class ExplorePanel(QWidget):
         project = self.session.project
         data = self.data_edit.text().strip()
         data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
-        own = np.array(
-            [
-                position[self._class_of(self.embeddings.class_names[label])] if label >= 0 else -1
-                for label in self.embeddings.labels
-            ],
-            dtype=np.int64,
-        )
+        code_of = [position[self._class_of(name)] for name in self.embeddings.class_names]
+        own = np.array([code_of[label] if label >= 0 else -1 for label in self.embeddings.labels], dtype=np.int64)
         labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own
         suggested = np.full(len(own), -1, dtype=np.int64)
         if project is not None:
