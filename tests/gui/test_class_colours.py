@@ -53,9 +53,7 @@ def test_a_class_has_one_colour_in_every_panel(
     assert [rgb(colour) for colour in window.train.confusion.header_colours] == [
         expected[name].colour for name in model_classes
     ]
-    row_captions = [
-        window.train.confusion.verticalHeaderItem(row).text() for row in range(len(model_classes))
-    ]
+    row_captions = [window.train.confusion.verticalHeaderItem(row).text() for row in range(len(model_classes))]
     assert row_captions == [expected[name].caption for name in model_classes]
 
     classify = window.classify
