@@ -98,3 +98,19 @@ def test_the_confusion_matrix_takes_the_colours_of_a_project_opened_after_it(
         class_colour(len(PROJECT_CLASSES) - 1 - PROJECT_CLASSES.index(window.session.class_style(n).name))
         for n in model_classes
     ]
+
+
+def test_explore_labels_with_the_librarys_keys_zero_included(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """Seen: Explore numbered its Label-as choices 1-9 and had no key for a tenth class,
+    which the Library labels with 0."""
+    path = tmp_path / "ten.gsproj"
+    classes = tuple(f"class {n}" for n in range(1, 11))
+    Project.create(path, ClassScheme("ten", classes)).close()
+    assert window.open_project(path)
+    explore = window.explore
+    window.tabs.setCurrentWidget(explore)
+    choices = [explore.class_choice.itemText(i) for i in range(explore.class_choice.count())]
+    assert choices[8:] == ["9: class 9", "0: class 10"]
+    explore.map.setFocus()
+    qtbot.keyClick(explore.map, "0")
+    assert explore.class_choice.currentData() == "class 10"
