@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self.library.status.connect(self.show_message)
         self.train = TrainPanel(self.session)
         self.train.status.connect(self.show_message)
+        self.session_signals.project_changed.connect(self.train.recolour)
+        self.session_signals.classes_changed.connect(self.train.recolour)
         self.classify = ClassifyPanel(self.session_signals)
         self.classify.status.connect(self.show_message)
         self.distill = DistillPanel(self.session)

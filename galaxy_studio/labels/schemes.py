@@ -45,19 +45,21 @@ BUILTIN_SCHEMES: dict[str, ClassScheme] = {
 
 CLASS_KEYS: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
 
-# Light, saturated colours that keep a contrast ratio above 4.5 against the dark UI and
-# stay apart from each other; classes past ten get golden-angle hues of the same lightness.
+# Okabe & Ito's colour-blind-safe set (its blue and vermillion lightened just enough for a
+# contrast ratio above 4.5 against the dark UI), then three of Paul Tol's "light" colours:
+# under simulated protanopia, deuteranopia and tritanopia any two of the ten stay apart
+# (CIELAB distance 9.8 or more). Classes past ten get golden-angle hues of the same lightness.
 _BADGE_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (255, 179, 71),
-    (102, 194, 255),
-    (80, 220, 150),
-    (255, 230, 90),
-    (235, 140, 205),
-    (255, 112, 92),
-    (175, 155, 255),
-    (165, 230, 60),
-    (60, 222, 222),
-    (215, 215, 215),
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (58, 146, 195),
+    (215, 102, 13),
+    (204, 121, 167),
+    (238, 136, 102),
+    (255, 170, 187),
+    (153, 221, 255),
 )
 _GOLDEN_ANGLE = 0.381966
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from galaxy_studio.errors import UserError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
+from galaxy_studio.labels.class_styles import ClassPalette, ClassStyle
 from galaxy_studio.labels.labeller import default_labeller, set_default_labeller
 from galaxy_studio.labels.records import BatchUndone
 from galaxy_studio.labels.store import Project
@@ -71,6 +72,8 @@ class LabellingSession:
         self._project: Project | None = None
         self._listeners: list[Listener] = []
         self.last_batch: int | None = None
+        self._data_classes: tuple[str, ...] = ()
+        self._palette = ClassPalette(())
 
     # -- listening -------------------------------------------------------------------------
 
@@ -227,6 +230,28 @@ class LabellingSession:
     def reorder_classes(self, names: list[str]) -> None:
         self.require_project().reorder_classes(names)
         self._classes_changed(labels_too=False)
+
+    # -- how classes look ------------------------------------------------------------------
+
+    def set_data_classes(self, names: Sequence[str]) -> None:
+        """The class folders of the data the Library shows while no project is open: they
+        are the scheme that colours and keys follow until a project is opened."""
+        self._data_classes = tuple(names)
+
+    def palette(self) -> ClassPalette:
+        """The palette of the open project's classes (else the data's), kept while they stay
+        the same so that names outside them keep their colours too."""
+        scheme = tuple(self._project.classes) if self._project is not None else self._data_classes
+        if self._palette.classes != scheme:
+            self._palette = ClassPalette(scheme)
+        return self._palette
+
+    def class_styles(self, names: Sequence[str]) -> list[ClassStyle]:
+        """The colour and key of each name, read as the class of the scheme it stands for."""
+        return self.palette().styles(names)
+
+    def class_style(self, name: str) -> ClassStyle:
+        return self.palette().style(name)
 
     def _classes_changed(self, *, labels_too: bool) -> None:
         """A rename or merge changes what labels read as, so their listeners re-read them too."""

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.drop_zone import DropZone
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
@@ -58,6 +59,7 @@ PREDICTED_TARGET = "Predicted class"
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PREDICTED_COLUMN = 2
 
 
 class _SortableItem(QTableWidgetItem):
@@ -99,6 +101,8 @@ class ClassifyPanel(QWidget):
         self.session = signals.session
         signals.project_changed.connect(self._fill_label_choice)
         signals.classes_changed.connect(self._fill_label_choice)
+        signals.project_changed.connect(self.recolour)
+        signals.classes_changed.connect(self.recolour)
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
         self.display_rgb: np.ndarray | None = None
@@ -432,9 +436,9 @@ class ClassifyPanel(QWidget):
             confidence.setData(_SORT_ROLE, prediction.confidence)
             entropy = _SortableItem(f"{prediction.entropy:.3f}")
             entropy.setData(_SORT_ROLE, prediction.entropy)
-            for column, item in enumerate(
-                (icon_item, name_item, _SortableItem(prediction.predicted), confidence, entropy)
-            ):
+            predicted = _SortableItem(prediction.predicted)
+            self._style_predicted(predicted)
+            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy)):
                 self.table.setItem(row, column, item)
             if first_new is None:
                 first_new = row
@@ -469,12 +473,35 @@ class ClassifyPanel(QWidget):
             choices = list(self.classifier.classes) if self.classifier is not None else []
         shown = self._choice_for(self.label_choice.currentText(), choices)
         self.label_choice.clear()
-        self.label_choice.addItems(choices)
+        for style in self.session.class_styles(choices):
+            self.label_choice.addItem(swatch_icon(style), style.name)
         self.label_choice.setCurrentText(shown)
 
     @staticmethod
     def _choice_for(class_name: str, choices: list[str]) -> str:
         return map_class_names([class_name], choices).class_of(class_name)
+
+    def _style_predicted(self, item: QTableWidgetItem) -> None:
+        """The predicted class's dot in the session's colour, named as the project has it."""
+        style = self.session.class_style(item.text())
+        item.setIcon(swatch_icon(style))
+        item.setToolTip(style.name + (f" (key {style.key})" if style.key else ""))
+
+    def _show_bars(self) -> None:
+        if self._shown_key is None or self.classifier is None or self._shown_key >= len(self.predictions):
+            self.bars.clear()
+            return
+        classes = self.classifier.classes
+        probabilities = self.predictions[self._shown_key].probabilities
+        self.bars.set_probabilities(classes, probabilities, self.session.class_styles(classes))
+
+    def recolour(self) -> None:
+        """Another project, or its classes changed: dots and bars take the new colours."""
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, PREDICTED_COLUMN)
+            if item is not None:
+                self._style_predicted(item)
+        self._show_bars()
 
     def _row_of_key(self, key: int) -> int | None:
         for row in range(self.table.rowCount()):
@@ -495,7 +522,7 @@ class ClassifyPanel(QWidget):
             return
         prediction = self.predictions[key]
         self._shown_key = key
-        self.bars.set_probabilities(self.classifier.classes, prediction.probabilities)
+        self._show_bars()
         self.label_choice.setCurrentText(
             self._choice_for(
                 prediction.predicted, [self.label_choice.itemText(i) for i in range(self.label_choice.count())]

@@ -46,6 +46,7 @@ from galaxy_studio.data.display import DisplaySettings
 from galaxy_studio.eta import Eta
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
+from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
@@ -147,6 +148,7 @@ class ExplorePanel(QWidget):
         self.index: SimilarityIndex | None = None
         self.xy: np.ndarray | None = None
         self.class_names: list[str] = []
+        self.legend_entries: list[tuple[str, int, tuple[int, int, int]]] = []
         self.labels = np.zeros(0, dtype=np.int64)
         self.suggested = np.zeros(0, dtype=np.int64)
         self.clusters: np.ndarray | None = None
@@ -171,6 +173,7 @@ class ExplorePanel(QWidget):
         signals.project_changed.connect(self.refresh_project)
         signals.labels_changed.connect(self._on_labels_changed)
         signals.labeller_changed.connect(self._on_labeller_changed)
+        signals.classes_changed.connect(self.refresh_project)
         self.refresh_project()
 
     # Layout ----------------------------------------------------------------------------
@@ -186,10 +189,10 @@ class ExplorePanel(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([820, 600])
         layout.addWidget(splitter, 1)
-        for position, key in enumerate(CLASS_KEYS[:9]):
+        for key in CLASS_KEYS:
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(lambda p=position: self.label_selection_with_key(p))
+            shortcut.activated.connect(lambda k=key: self.label_selection_with_key(k))
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.map.clear_selection)
@@ -331,7 +334,9 @@ class ExplorePanel(QWidget):
         self.class_choice.setMinimumContentsLength(14)
         self.class_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.class_choice.setPlaceholderText("open a project to label")
-        self.class_choice.setToolTip("The class to give the selection (keys 1–9 choose and label at once)")
+        self.class_choice.setToolTip(
+            "The class to give the selection (its key, 1–9 then 0 as in the Library, chooses and labels at once)"
+        )
         self.label_button = QPushButton("Label selection")
         self.label_button.setToolTip(
             "Save this label for every selected cutout in the project "
@@ -686,20 +691,25 @@ class ExplorePanel(QWidget):
         if self.current is not None:
             self.map.set_current(self.current)
 
+    def _class_of(self, name: str) -> str:
+        """A data class as the session names it: `spirals/` is the project's `spiral`."""
+        return self.session.class_style(name).name
+
     def _set_class_choices(self) -> None:
-        """The project's classes, then any the data brings that the project lacks."""
+        """The project's classes, then any the data brings that the project lacks, each with
+        the session's key and colour."""
         project = self.session.project
         names = list(project.classes) if project is not None else []
         if self.embeddings is not None:
-            names += [name for name in self.embeddings.class_names if name not in names]
-        self.class_names = names
+            names += [name for name in map(self._class_of, self.embeddings.class_names) if name not in names]
+        self.class_names = list(dict.fromkeys(names))
+        styles = self.session.class_styles(self.class_names)
         for combo in (self.class_choice, self.cluster_class):
-            current = combo.currentText()
+            current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
-            for position, name in enumerate(names):
-                key = f"{position + 1}: " if position < 9 else ""
-                combo.addItem(f"{key}{name}", name)
+            for name, style in zip(self.class_names, styles):
+                combo.addItem(swatch_icon(style), f"{style.key}: {name}" if style.key else name, name)
             combo.setCurrentIndex(max(combo.findData(current), 0))
             combo.blockSignals(False)
 
@@ -724,10 +734,8 @@ class ExplorePanel(QWidget):
         project = self.session.project
         data = self.data_edit.text().strip()
         data_is_project = project is not None and bool(data) and Path(data).resolve() == project.path.resolve()
-        own = np.array(
-            [position[self.embeddings.class_names[label]] if label >= 0 else -1 for label in self.embeddings.labels],
-            dtype=np.int64,
-        )
+        code_of = [position[self._class_of(name)] for name in self.embeddings.class_names]
+        own = np.array([code_of[label] if label >= 0 else -1 for label in self.embeddings.labels], dtype=np.int64)
         labels = np.full(len(own), -1, dtype=np.int64) if data_is_project else own
         suggested = np.full(len(own), -1, dtype=np.int64)
         if project is not None:
@@ -762,13 +770,15 @@ class ExplorePanel(QWidget):
             unlabelled = len(self.class_names)
             codes = np.where(values >= 0, values, unlabelled)
             counts = Counter(codes.tolist())
-            palette = [(*class_colour(c), 230) for c in range(len(self.class_names))] + [UNLABELLED_RGBA]
-            legend = [(name, counts[c], c) for c, name in enumerate(self.class_names) if counts[c]]
+            styles = self.session.class_styles(self.class_names)
+            palette = [(*style.colour, 230) for style in styles] + [UNLABELLED_RGBA]
+            legend = [(style.caption, counts[c], c) for c, style in enumerate(styles) if counts[c]]
             if counts[unlabelled]:
                 legend.append(
                     ("no suggestion" if mode == "Suggestion" else "unlabelled", counts[unlabelled], unlabelled)
                 )
         self.map.set_colours(codes, palette)
+        self.legend_entries = [(name, count, palette[code][:3]) for name, count, code in legend]
         self.legend.setText(
             "<table cellspacing=2>"
             + "".join(
@@ -822,10 +832,13 @@ class ExplorePanel(QWidget):
     def _on_selection_changed(self, count: int) -> None:
         self._refresh_buttons()
 
-    def label_selection_with_key(self, position: int) -> None:
-        if position < len(self.class_names):
-            self.class_choice.setCurrentIndex(position)
-            self.label_selection()
+    def label_selection_with_key(self, key: str) -> None:
+        """The class whose key this is in the Library labels the selection."""
+        for position, style in enumerate(self.session.class_styles(self.class_names)):
+            if style.key == key:
+                self.class_choice.setCurrentIndex(position)
+                self.label_selection()
+                return
 
     def label_selection(self) -> None:
         rows = self.map.selected_indices()

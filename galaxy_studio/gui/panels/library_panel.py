@@ -33,6 +33,7 @@ from galaxy_studio.gui.panels.labelling_mode import LabellingMode
 from galaxy_studio.gui.panels.library_project import LibraryProject
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.class_legend import ClassLegend
+from galaxy_studio.gui.widgets.class_swatch import style_colour
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader, Layer
 from galaxy_studio.gui.widgets.details_view import DetailsView
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
@@ -41,7 +42,6 @@ from galaxy_studio.gui.widgets.layer_picker import LayerPicker
 from galaxy_studio.gui.widgets.sky_overlay import SkyOverlay
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
-from galaxy_studio.labels.schemes import class_colour, class_key
 from galaxy_studio.labels.store import Project
 
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
@@ -270,8 +270,14 @@ class LibraryPanel(QWidget):
             self.problems.clear()
         self.loader.forget()
         self.model.set_catalog(catalog, labels)
+        if self.session.project is None:
+            self.session.set_data_classes(catalog.classes)
+        styles = self.session.class_styles(catalog.classes)
         self.model.set_badges(
-            {name: (class_key(i) or "•", QColor(*class_colour(i))) for i, name in enumerate(catalog.classes)}
+            {
+                name: (style.key or "•", style_colour(style), QColor(*style.ink))
+                for name, style in zip(catalog.classes, styles)
+            }
         )
         self._refresh_filter()
         self._refresh_counts()

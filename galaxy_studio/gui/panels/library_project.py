@@ -11,11 +11,9 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QColor
 
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.labels.consensus import counted_label
-from galaxy_studio.labels.schemes import class_colour
 from galaxy_studio.labels.store import Suggestion
 
 if TYPE_CHECKING:
@@ -80,7 +78,7 @@ class LibraryProject(QObject):
         shown = self._shown_labels()
         classes = project.classes
         panel.show_project_items([record.item() for record in records], classes, shown)
-        panel.legend.set_classes(classes, [QColor(*class_colour(i)) for i in range(len(classes))])
+        panel.legend.set_classes(self.session.class_styles(classes))
         panel.legend.show()
         panel.show_order_choice(True)
         missing = sum(1 for record in records if record.missing)

@@ -100,6 +100,7 @@ class TrainPanel(QWidget):
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
         self.result: TrainResult | None = None
+        self._confusion_metrics: dict = {}
         self._build()
         self.refresh_runs()
 
@@ -288,7 +289,7 @@ class TrainPanel(QWidget):
         self.loss_plot.clear_series()
         self.acc_plot.clear_series()
         self.metrics_label.setText("Training…")
-        self.confusion.setRowCount(0)
+        self.show_confusion({})
 
         def job(emit: EventSink, cancel: CancelToken) -> TrainResult:
             from galaxy_studio.model.training import train_classifier
@@ -345,8 +346,7 @@ class TrainPanel(QWidget):
         self.result = result
         metrics = result.metrics
         self.metrics_label.setText(describe_metrics(metrics))
-        if metrics.get("confusion"):
-            self.confusion.show_matrix(metrics["confusion"], metrics["classes"])
+        self.show_confusion(metrics)
         self.progress_label.setText(
             f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}"
             + (" (stopped early)" if result.stopped_early else "")
@@ -408,11 +408,23 @@ class TrainPanel(QWidget):
             return
         if run.metrics:
             self.metrics_label.setText(describe_metrics(run.metrics))
-            if run.metrics.get("confusion"):
-                self.confusion.show_matrix(run.metrics["confusion"], run.metrics["classes"])
+            self.show_confusion(run.metrics)
         else:
             self.metrics_label.setText(f"{run.name}: {run.status} — no test metrics yet.")
+            self.show_confusion({})
+
+    def show_confusion(self, metrics: dict) -> None:
+        """The matrix of these test metrics (none: empty), in the session's class colours."""
+        self._confusion_metrics = metrics
+        if metrics.get("confusion"):
+            classes = list(metrics["classes"])
+            self.confusion.show_matrix(metrics["confusion"], classes, self.session.class_styles(classes))
+        else:
             self.confusion.setRowCount(0)
+
+    def recolour(self) -> None:
+        """Another project, or its classes changed: the matrix takes their colours and keys."""
+        self.show_confusion(self._confusion_metrics)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

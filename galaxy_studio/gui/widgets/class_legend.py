@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from galaxy_studio.labels.schemes import class_key
+from galaxy_studio.gui.widgets.class_swatch import style_colour
+from galaxy_studio.labels.class_styles import ClassStyle
 
 
 class ClassLegend(QWidget):
@@ -17,6 +18,7 @@ class ClassLegend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._buttons: dict[str, QPushButton] = {}
+        self._styles: dict[str, ClassStyle] = {}
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(6)
         self.grid.setVerticalSpacing(3)
@@ -33,19 +35,21 @@ class ClassLegend(QWidget):
         layout.addLayout(status)
         layout.addLayout(self.grid)
 
-    def set_classes(self, classes: list[str], colours: list[QColor]) -> None:
+    def set_classes(self, styles: list[ClassStyle]) -> None:
+        """One button per class, in scheme order, with the session's colour and key."""
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
         self._buttons.clear()
-        columns = 2 if len(classes) > 4 else 1
-        rows = (len(classes) + columns - 1) // columns
-        for position, (name, colour) in enumerate(zip(classes, colours)):
-            key = class_key(position) or ""
+        self._styles = {style.name: style for style in styles}
+        columns = 2 if len(styles) > 4 else 1
+        rows = (len(styles) + columns - 1) // columns
+        for position, style in enumerate(styles):
+            name, colour = style.name, style_colour(style)
             button = QPushButton()
-            button.setToolTip(f"Label as {name}" + (f" (key {key})" if key else ""))
-            text_colour = "#101014" if colour.lightness() > 140 else "#fafafa"
+            button.setToolTip(f"Label as {name}" + (f" (key {style.key})" if style.key else ""))
+            text_colour = "#{:02x}{:02x}{:02x}".format(*style.ink)
             button.setStyleSheet(
                 "QPushButton { text-align: left; padding: 3px 8px; border-radius: 4px; "
                 f"border-left: 10px solid {colour.name()}; background: #2e3036; color: #e6e6ea; }}"
@@ -58,12 +62,14 @@ class ClassLegend(QWidget):
         self.set_counts({}, 0, 0, "")
 
     def set_counts(self, counts: dict[str, int], labelled: int, total: int, summary: str) -> None:
-        for position, (name, button) in enumerate(self._buttons.items()):
-            key = class_key(position) or ""
-            button.setText(f"{key + '  ' if key else ''}{name}   ({counts.get(name, 0)})")
+        for name, button in self._buttons.items():
+            button.setText(f"{self._styles[name].caption}   ({counts.get(name, 0)})")
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(labelled)
         self.summary.setText(summary)
 
     def button_text(self, name: str) -> str:
         return self._buttons[name].text()
+
+    def colour_of(self, name: str) -> QColor:
+        return style_colour(self._styles[name])

@@ -1,4 +1,8 @@
-"""The confusion matrix as a heatmap table: rows are true classes, columns predictions."""
+"""The confusion matrix as a heatmap table: rows are true classes, columns predictions.
+
+Headers carry each class's colour and key from the session's palette, so a row reads as the
+same class as the Library's badges even when the model lists its classes in another order
+or spelling."""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from galaxy_studio.gui.widgets.class_swatch import style_colour, swatch_icon
+from galaxy_studio.labels.class_styles import ClassStyle
 
 
 def heat_colour(fraction: float) -> QColor:
@@ -21,17 +28,27 @@ class ConfusionView(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setMinimumSectionSize(20)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.setToolTip("Rows: true class · columns: predicted class (by number) · colour: fraction of the row")
+        self.setToolTip("Rows: true class · columns: predicted class (by key) · colour: fraction of the row")
+        self.header_colours: list[QColor] = []
 
-    def show_matrix(self, matrix: list[list[int]] | np.ndarray, classes: list[str]) -> None:
+    def show_matrix(self, matrix: list[list[int]] | np.ndarray, classes: list[str], styles: list[ClassStyle]) -> None:
+        """`classes` in the model's order and spelling; `styles` the session's for each."""
         counts = np.asarray(matrix, dtype=int)
         self.clear()
         self.setRowCount(len(classes))
         self.setColumnCount(len(classes))
-        self.setHorizontalHeaderLabels([str(i + 1) for i in range(len(classes))])
-        self.setVerticalHeaderLabels([f"{i + 1}  {name}" for i, name in enumerate(classes)])
-        for column, name in enumerate(classes):
-            self.horizontalHeaderItem(column).setToolTip(f"predicted {name}")
+        self.header_colours = [style_colour(style) for style in styles]
+        for position, (name, style) in enumerate(zip(classes, styles)):
+            icon, colour = swatch_icon(style), style_colour(style)
+            shown = style.name if style.name == name else f"{style.name} ({name})"
+            row = QTableWidgetItem(icon, style.caption)
+            row.setForeground(colour)
+            row.setToolTip(f"true {shown}")
+            self.setVerticalHeaderItem(position, row)
+            column = QTableWidgetItem(icon, style.key or style.name[:3])
+            column.setForeground(colour)
+            column.setToolTip(f"predicted {shown}")
+            self.setHorizontalHeaderItem(position, column)
         totals = counts.sum(axis=1, keepdims=True).clip(min=1)
         for row in range(len(classes)):
             for column in range(len(classes)):

@@ -129,7 +129,7 @@ class CatalogModel(QAbstractListModel):
         self._generation = 0
         self._filter: KeepItem | None = None
         self.labels: dict[int, str] = {}
-        self.badges: dict[str, tuple[str, QColor]] = {}
+        self.badges: dict[str, tuple[str, QColor, QColor]] = {}
         self._placeholder = self._make_placeholder()
         self._broken = self._make_broken()
         loader.loaded.connect(self._on_loaded)
@@ -169,8 +169,8 @@ class CatalogModel(QAbstractListModel):
         self._apply_filter()
         self.endResetModel()
 
-    def set_badges(self, badges: dict[str, tuple[str, QColor]]) -> None:
-        """Class name -> (key text, colour) for the label badge drawn on thumbnails."""
+    def set_badges(self, badges: dict[str, tuple[str, QColor, QColor]]) -> None:
+        """Class name -> (key text, colour, text colour) for the label badge drawn on thumbnails."""
         self.badges = badges
         if self.rows:
             self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), [LabelRole])
@@ -295,7 +295,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         model = index.model()
         if not label or not isinstance(model, CatalogModel):
             return
-        key_text, colour = model.badges.get(label, ("•", QColor(160, 160, 170)))
+        key_text, colour, ink = model.badges.get(label, ("•", QColor(160, 160, 170), QColor(10, 10, 12)))
         size = model.size
         icon_left = option.rect.x() + (option.rect.width() - size) // 2
         radius = max(9, size // 9)
@@ -305,7 +305,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QPen(QColor(15, 15, 18), 1.5))
         painter.setBrush(colour)
         painter.drawEllipse(badge)
-        painter.setPen(QColor(10, 10, 12) if colour.lightness() > 140 else QColor(250, 250, 250))
+        painter.setPen(ink)
         font = painter.font()
         font.setBold(True)
         font.setPixelSize(int(radius * 1.2))
