@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.gui.shown_report import report_shown_from_env
 from galaxy_studio.resources import resource_path
 
 SCREENSHOT_TIMEOUT_S = 180.0
@@ -175,6 +176,7 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
         "explore": window.explore,
     }
     window.tabs.setCurrentWidget(panels[panel])
+    report_shown_from_env(window)
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]
     if demo and panel == "distill":
