@@ -168,14 +168,7 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
     window = MainWindow()
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
-    panels = {
-        "library": window.library,
-        "train": window.train,
-        "distill": window.distill,
-        "classify": window.classify,
-        "explore": window.explore,
-    }
-    window.tabs.setCurrentWidget(panels[panel])
+    window.show_panel(panel)
     report_shown_from_env(window)
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]
