@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         return self.tabs.show_panel(name)
 
     def _build_status_bar(self) -> None:
-        self.job_progress = JobProgressRow(self.jobs, width=220, describe=False)
+        self.job_progress = JobProgressRow(self.jobs, width=320, describe=False)
         self.job_progress.bar.setTextVisible(True)
         self.version_label = QLabel(f"v{__version__}")
         bar = self.statusBar()
