@@ -4,6 +4,7 @@ left, and what it shows keeps moving while a stage reports nothing."""
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -43,12 +44,13 @@ def test_a_named_bar_keeps_its_name_adds_the_time_left_and_gets_its_name_back(qt
 
 
 def test_explores_empty_map_counts_the_time_while_the_autoencoder_prepares(
-    qtbot: QtBot, window: MainWindow, demo_set: Path
+    qtbot: QtBot, window: MainWindow, demo_set: Path, tmp_path: Path
 ) -> None:
     """Seen: "starting…" for many seconds while torch loaded, so the panel looked hung."""
+    data = shutil.copytree(demo_set, tmp_path / "fresh")  # no cached map or autoencoder for it
     panel = window.explore
     window.tabs.setCurrentWidget(panel)
-    panel.data_edit.setText(str(demo_set))
+    panel.data_edit.setText(str(data))
     panel.source.setCurrentIndex(panel.source.findData("autoencoder"))
     panel.size.setValue(32)
     panel.ae_epochs.setValue(500)
@@ -58,9 +60,8 @@ def test_explores_empty_map_counts_the_time_while_the_autoencoder_prepares(
     try:
         assert "Running for 0 s" in panel.empty.text() and "starting" not in panel.empty.text()
         qtbot.waitUntil(lambda: "Running for 2 s" in panel.empty.text(), timeout=10_000)
-        qtbot.waitUntil(lambda: "training the autoencoder, epoch 1/500" in panel.empty.text(), timeout=60_000)
-        assert re.search(r"epoch 1/500: \d+/\d+ ·", panel.empty.text())
-        qtbot.waitUntil(lambda: "left" in panel.job_progress.bar.text(), timeout=30_000)
+        qtbot.waitUntil(lambda: re.search(r"\d+/\d+ · ", panel.empty.text()) is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: "left" in panel.job_progress.bar.text(), timeout=60_000)
         assert re.fullmatch(r"\d+% · .+ left", panel.job_progress.bar.text()), panel.job_progress.bar.text()
     finally:
         panel.job_progress.cancel_button.click()
