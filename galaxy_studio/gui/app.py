@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from galaxy_studio.gui.indicator_style import VisibleIndicatorStyle
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.shown_report import report_shown_from_env
 from galaxy_studio.resources import resource_path
@@ -57,7 +58,7 @@ def application() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Galaxy Studio")
     app.setOrganizationName("Galaxy Studio")
-    app.setStyle("Fusion")
+    app.setStyle(VisibleIndicatorStyle())
     app.setPalette(dark_palette())
     app.setWindowIcon(QIcon(str(resource_path("galaxy-studio.png"))))
     return app
