@@ -14,7 +14,8 @@ class JobProgress(QObject):
     """A progress bar and its Cancel button, wherever a panel lays them out. The bar shows
     while a job runs: busy until the job reports how far it is, then done of total and the time
     left (with what it does when `describe`; else after the format the caller gave the bar),
-    and hidden when the job ends however it ended. Cancel cancels the running job and is enabled only while one runs."""
+    and hidden when the job ends however it ended. Cancel cancels the running job and is
+    enabled only while one runs."""
 
     def __init__(self, jobs: JobRunner, parent: QObject | None = None, *, describe: bool = False) -> None:
         super().__init__(parent)
