@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from astropy.visualization import (
-    AsinhStretch,
-    BaseInterval,
-    BaseStretch,
-    HistEqStretch,
-    LinearStretch,
-    LogStretch,
-    MinMaxInterval,
-    PercentileInterval,
-    SqrtStretch,
-    ZScaleInterval,
-    make_lupton_rgb,
-)
 
 from galaxy_studio.data.colormaps import COLORMAPS, GREY, apply_colormap
 from galaxy_studio.data.cutout import Cutout
+
+if TYPE_CHECKING:
+    from astropy.visualization import BaseInterval, BaseStretch
 
 STRETCHES: tuple[str, ...] = ("linear", "sqrt", "log", "asinh", "histeq")
 INTERVALS: tuple[str, ...] = ("minmax", "99.5%", "99%", "95%", "zscale")
@@ -144,6 +134,10 @@ def _finite_sample(values: np.ndarray) -> np.ndarray:
 
 
 def _interval(name: str) -> BaseInterval:
+    # astropy.visualization loads matplotlib (~0.3 s); imported when the first image is drawn,
+    # not when the window starts.
+    from astropy.visualization import MinMaxInterval, PercentileInterval, ZScaleInterval
+
     if name == "minmax":
         return MinMaxInterval()
     if name == "zscale":
@@ -152,6 +146,8 @@ def _interval(name: str) -> BaseInterval:
 
 
 def _stretch(name: str, sample: np.ndarray) -> BaseStretch:
+    from astropy.visualization import AsinhStretch, HistEqStretch, LinearStretch, LogStretch, SqrtStretch
+
     if name == "linear":
         return LinearStretch()
     if name == "sqrt":
@@ -195,6 +191,8 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
 
 
 def _lupton(planes: list[np.ndarray], settings: DisplaySettings) -> np.ndarray:
+    from astropy.visualization import make_lupton_rgb
+
     vmin, vmax = settings.limits or interval_limits(np.stack(planes, axis=-1), settings.interval)
     clean = [np.where(np.isfinite(p), p, vmin) for p in planes]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -11,7 +11,6 @@ import gzip
 from pathlib import Path
 
 from galaxy_studio.data.cutout import Cutout, CutoutError, require_file
-from galaxy_studio.data.fits import read_fits
 from galaxy_studio.data.raster import read_raster
 
 FITS_SUFFIXES: tuple[str, ...] = (
@@ -100,6 +99,9 @@ def read_cutout(
     require_file(path)
     fmt = detect_format(path)
     if fmt == "fits":
+        # astropy.io.fits and astropy.wcs take ~0.4 s to import: loaded with the first FITS file.
+        from galaxy_studio.data.fits import read_fits
+
         return read_fits(path, hdu=hdu, plane=plane, max_side=max_side)
     if fmt in RASTER_FORMATS:
         if hdu is not None or plane is not None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
-from astropy.wcs import WCS
 
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.decimation import decimation_step
+
+if TYPE_CHECKING:
+    import h5py
+    from astropy.wcs import WCS
 
 FORMAT = "galaxy10"
 
@@ -49,6 +51,8 @@ class Galaxy10File:
         self._lock = threading.Lock()
         self._labels: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}
+        import h5py  # imported with the first HDF5 file, not when the window starts
+
         try:
             self._file = h5py.File(self.path, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES)
         except FileNotFoundError as exc:
@@ -151,6 +155,8 @@ def open_galaxy10(path: str | Path) -> Galaxy10File:
 
 def is_galaxy10(path: str | Path) -> bool:
     """True for an HDF5 file with an `images` dataset of (N, H, W, 3) uint8. Never raises."""
+    import h5py
+
     path = Path(path)
     try:
         with path.open("rb") as stream:
@@ -164,6 +170,8 @@ def is_galaxy10(path: str | Path) -> bool:
 
 
 def _checked_images(handle: h5py.File, path: Path) -> h5py.Dataset:
+    import h5py
+
     images = handle.get("images")
     if not isinstance(images, h5py.Dataset):
         keys = ", ".join(sorted(handle.keys())) or "none"
@@ -195,6 +203,8 @@ def _tan_wcs(
     """
     if ra is None or dec is None or pxscale is None or not np.isfinite([ra, dec, pxscale]).all():
         return None
+    from astropy.wcs import WCS
+
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.cunit = ["deg", "deg"]

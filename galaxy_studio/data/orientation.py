@@ -14,8 +14,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.coordinates import Angle
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
@@ -80,6 +78,8 @@ def pixel_scale_arcsec(cutout: Cutout) -> float | None:
     without a WCS. A decimated cutout reports the full-resolution pixel, as stored."""
     if cutout.wcs is None:
         return None
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
     scales = proj_plane_pixel_scales(cutout.wcs)
     return float(np.mean(np.abs(scales))) * 3600.0 / cutout.scale
 
@@ -130,11 +130,15 @@ def _nice_step(span_deg: float, target_lines: int, steps_arcsec: tuple[float, ..
 
 
 def _ra_label(ra: float, step: float) -> str:
+    from astropy.coordinates import Angle
+
     precision = 0 if step * 3600 >= 15 else 1
     return str(Angle(ra % 360.0, unit="deg").to_string(unit="hourangle", sep="hms", precision=precision, pad=True))
 
 
 def _dec_label(dec: float, step: float) -> str:
+    from astropy.coordinates import Angle
+
     precision = 0 if step * 3600 >= 1 else 1
     text = Angle(dec, unit="deg").to_string(
         unit="deg", sep=("°", "′", "″"), precision=precision, alwayssign=True, pad=True

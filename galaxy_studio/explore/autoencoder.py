@@ -111,6 +111,10 @@ class AutoencoderResult:
     seconds: float
 
 
+def _training_what(epoch: int, config: AutoencoderConfig) -> str:
+    return f"training the autoencoder, epoch {epoch}/{config.epochs}"
+
+
 def train_autoencoder(
     config: AutoencoderConfig,
     *,
@@ -157,11 +161,14 @@ def train_autoencoder(
             optimiser.step()
             total += loss.item() * len(rows)
             seen += len(rows)
+            # Every step, not every epoch: an epoch can take minutes on a busy CPU, and the time
+            # left is known after the first few steps instead of after the first epoch.
+            emit(Progressed((epoch - 1) * steps + step + 1, config.epochs * steps, _training_what(epoch, config)))
         train_losses.append(total / seen)
         val_losses.append(_mean_loss(model, pixels[val], prep, device, config.batch_size, cancel))
         emit(MetricLogged("train_loss", epoch, train_losses[-1]))
         emit(MetricLogged("val_loss", epoch, val_losses[-1]))
-        emit(Progressed(epoch, config.epochs, "training the autoencoder"))
+        emit(Progressed(epoch * steps, config.epochs * steps, _training_what(epoch, config)))
     if not all(math.isfinite(value) for value in train_losses + val_losses):
         raise ModelError(f"{config.data}: the autoencoder's loss became NaN or infinite; try a smaller learning rate")
     metadata = {

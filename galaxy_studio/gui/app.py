@@ -11,7 +11,9 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from galaxy_studio.gui.indicator_style import VisibleIndicatorStyle
 from galaxy_studio.gui.main_window import MainWindow
+from galaxy_studio.gui.shown_report import report_shown_from_env
 from galaxy_studio.resources import resource_path
 
 SCREENSHOT_TIMEOUT_S = 180.0
@@ -56,7 +58,7 @@ def application() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Galaxy Studio")
     app.setOrganizationName("Galaxy Studio")
-    app.setStyle("Fusion")
+    app.setStyle(VisibleIndicatorStyle())
     app.setPalette(dark_palette())
     app.setWindowIcon(QIcon(str(resource_path("galaxy-studio.png"))))
     return app
@@ -167,14 +169,8 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
     window = MainWindow()
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
-    panels = {
-        "library": window.library,
-        "train": window.train,
-        "distill": window.distill,
-        "classify": window.classify,
-        "explore": window.explore,
-    }
-    window.tabs.setCurrentWidget(panels[panel])
+    window.show_panel(panel)
+    report_shown_from_env(window)
     window.show()
     projects = [p for p in paths if p.endswith(".gsproj")]
     if demo and panel == "distill":

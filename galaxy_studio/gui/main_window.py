@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
@@ -12,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QTabWidget,
     QWidget,
 )
 
@@ -20,11 +20,8 @@ from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink
-from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
-from galaxy_studio.gui.panels.distill_panel import DistillPanel
-from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
-from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.worker import JobRunner
@@ -32,6 +29,12 @@ from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.session import LabellingSession
+
+if TYPE_CHECKING:
+    from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
+    from galaxy_studio.gui.panels.distill_panel import DistillPanel
+    from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+    from galaxy_studio.gui.panels.train_panel import TrainPanel
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
@@ -81,23 +84,13 @@ class MainWindow(QMainWindow):
         self._backup_timer.timeout.connect(self.back_up)
         self.library = LibraryPanel(self.session_signals)
         self.library.status.connect(self.show_message)
-        self.train = TrainPanel(self.session)
-        self.train.status.connect(self.show_message)
-        self.session_signals.project_changed.connect(self.train.recolour)
-        self.session_signals.classes_changed.connect(self.train.recolour)
-        self.classify = ClassifyPanel(self.session_signals)
-        self.classify.status.connect(self.show_message)
-        self.distill = DistillPanel(self.session)
-        self.distill.status.connect(self.show_message)
-        self.explore = ExplorePanel(self.session_signals)
-        self.explore.status.connect(self.show_message)
-        self.tabs = QTabWidget()
+        self.tabs = PanelTabs()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.library, "Library")
-        self.tabs.addTab(self.train, "Train")
-        self.tabs.addTab(self.distill, "Distill")
-        self.tabs.addTab(self.classify, "Classify")
-        self.tabs.addTab(self.explore, "Explore")
+        self.tabs.add_panel("library", "Library", lambda: self.library)
+        self.tabs.add_panel("train", "Train", self._build_train)
+        self.tabs.add_panel("distill", "Distill", self._build_distill)
+        self.tabs.add_panel("classify", "Classify", self._build_classify)
+        self.tabs.add_panel("explore", "Explore", self._build_explore)
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self._build_status_bar()
@@ -105,8 +98,62 @@ class MainWindow(QMainWindow):
         self._on_project_changed()
         self._restore_geometry()
 
+    # Panels other than the Library are built when first shown (gui/panel_tabs.py) ----------
+
+    def _build_train(self) -> TrainPanel:
+        from galaxy_studio.gui.panels.train_panel import TrainPanel
+
+        panel = TrainPanel(self.session)
+        panel.status.connect(self.show_message)
+        self.session_signals.project_changed.connect(panel.recolour)
+        self.session_signals.classes_changed.connect(panel.recolour)
+        return panel
+
+    def _build_distill(self) -> DistillPanel:
+        from galaxy_studio.gui.panels.distill_panel import DistillPanel
+
+        panel = DistillPanel(self.session)
+        panel.status.connect(self.show_message)
+        return panel
+
+    def _build_classify(self) -> ClassifyPanel:
+        from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
+
+        panel = ClassifyPanel(self.session_signals)
+        panel.status.connect(self.show_message)
+        panel.refresh_project()
+        return panel
+
+    def _build_explore(self) -> ExplorePanel:
+        from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+
+        panel = ExplorePanel(self.session_signals)
+        panel.status.connect(self.show_message)
+        return panel
+
+    @property
+    def train(self) -> TrainPanel:
+        return cast("TrainPanel", self.tabs.panel("train"))
+
+    @property
+    def distill(self) -> DistillPanel:
+        return cast("DistillPanel", self.tabs.panel("distill"))
+
+    @property
+    def classify(self) -> ClassifyPanel:
+        return cast("ClassifyPanel", self.tabs.panel("classify"))
+
+    @property
+    def explore(self) -> ExplorePanel:
+        return cast("ExplorePanel", self.tabs.panel("explore"))
+
+    def show_panel(self, name: str) -> QWidget:
+        """Make the panel `name` ("library", "train", "distill", "classify", "explore") the
+        current tab, building it first if it was never shown."""
+        return self.tabs.show_panel(name)
+
     def _build_status_bar(self) -> None:
-        self.job_progress = JobProgressRow(self.jobs, width=220, describe=False)
+        self.job_progress = JobProgressRow(self.jobs, width=320, describe=False)
         self.job_progress.bar.setTextVisible(True)
         self.version_label = QLabel(f"v{__version__}")
         bar = self.statusBar()
@@ -211,10 +258,12 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("Show Skipped Files…", self.library.show_problems))
         view_menu.addSeparator()
         # Ctrl+1 is "actual size" (as in image viewers), so the tabs take Alt+number.
-        for number, panel in enumerate((self.library, self.train, self.distill, self.classify, self.explore), 1):
-            title = self.tabs.tabText(self.tabs.indexOf(panel))
+        for number in range(1, self.tabs.count() + 1):
+            title = self.tabs.tabText(number - 1)
             view_menu.addAction(
-                self._action(f"Go to {title}", lambda _=False, p=panel: self.tabs.setCurrentWidget(p), f"Alt+{number}")
+                self._action(
+                    f"Go to {title}", lambda _=False, i=number - 1: self.tabs.setCurrentIndex(i), f"Alt+{number}"
+                )
             )
 
         help_menu = self.menuBar().addMenu("&Help")
@@ -271,7 +320,7 @@ class MainWindow(QMainWindow):
 
     def _open_built_demo(self, folder: Path) -> None:
         self.library.open_paths([folder], replace=True)
-        if self.tabs.currentWidget() is self.explore:
+        if self.tabs.current_name() == "explore":
             self.explore.map_folder(folder)
 
     def _on_job_failed(self, message: str) -> None:
@@ -408,7 +457,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
         if not has_project:
             self.set_labelling_mode(False)
-        self.classify.refresh_project()
+        classify = self.tabs.built("classify")
+        if classify is not None:
+            cast("ClassifyPanel", classify).refresh_project()
 
     def show_labelling_keys(self) -> None:
         QMessageBox.information(self, "Labelling keys", LABELLING_KEYS_TEXT)
@@ -431,7 +482,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        if self.tabs.currentWidget() is self.classify:
+        if self.tabs.current_name() == "classify":
             self.classify.classify_paths(paths)
             return
         self.tabs.setCurrentWidget(self.library)
@@ -462,10 +513,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         settings_store().setValue("geometry", self.saveGeometry())
         self.jobs.shutdown()
-        self.train.shutdown()
-        self.classify.shutdown()
-        self.distill.shutdown()
-        self.explore.shutdown()
-        self.library.shutdown()
+        for panel in self.tabs.built_panels():
+            if isinstance(panel, ShutsDown):
+                panel.shutdown()
         self.session.close()
         super().closeEvent(event)

@@ -323,3 +323,31 @@ def test_orientation_average_is_invariant_to_rotations_and_flips() -> None:
         ):
             assert torch.allclose(average(changed), reference, atol=1e-5)
         assert not torch.allclose(network(torch.rot90(images, 1, dims=(-2, -1))), network(images), atol=1e-3)
+
+
+def test_autoencoder_reports_every_step_so_the_time_left_is_known_within_the_first_epoch(
+    demo_set: Path, tmp_path: Path
+) -> None:
+    """Seen: an epoch took minutes on a busy 2-core machine and the panel said nothing new (no
+    time left) until the first one ended; the demo's autoencoder took 11.5 min."""
+    events: list[object] = []
+    train_autoencoder(
+        AutoencoderConfig(
+            data=str(demo_set),
+            out=str(tmp_path / "ae.pt"),
+            size=16,
+            crop_fraction=1.0,
+            latent=4,
+            width=4,
+            epochs=2,
+            batch_size=16,
+            device="cpu",
+        ),
+        emit=events.append,
+    )
+    training = [e for e in events if isinstance(e, Progressed) and e.what.startswith("training the autoencoder")]
+    steps = -(-round(len(DEMO_CLASSES) * DEMO_PER_CLASS * 0.9) // 16)  # 90% train split, batches of 16
+    assert {e.total for e in training} == {2 * steps}
+    assert sorted({e.done for e in training}) == list(range(1, 2 * steps + 1))
+    assert training[0].done == 1 and training[0].what == "training the autoencoder, epoch 1/2"
+    assert training[-1].done == 2 * steps and training[-1].what.endswith("epoch 2/2")

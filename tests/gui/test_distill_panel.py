@@ -4,6 +4,7 @@ files, and CUDA running out of memory ends with advice instead of a traceback.""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -391,3 +392,37 @@ def test_the_demo_shows_the_settings_it_really_uses(
     assert form.buffer_edit.text() == str(buffer) and form.buffer_info.text().startswith("2 expert(s) × 3 epochs")
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+
+
+def test_work_before_a_run_shows_its_count_and_time_left_and_the_status_bar_follows_the_jobs(
+    qtbot, window: MainWindow, tiny: tuple[Path, Path]
+) -> None:  # noqa: ANN001
+    """Seen: building the demo buffer said only "Preparing…" (no count, no time left) while the
+    status bar kept "Ready. Open a folder…" through the whole distillation."""
+    data, _ = tiny
+    panel = window.distill
+    window.tabs.setCurrentWidget(panel)
+    panel.form.data_edit.setText(str(data))
+    panel.form.experts.setValue(1)
+    panel.form.expert_epochs_total.setValue(2)
+    panel.form.size.setValue(16)
+    panel.form.width.setValue(8)
+    panel.form.device.setCurrentText("cpu")
+    shown: list[str] = []
+    panel.runner.event.connect(lambda _event: shown.append(panel.progress_label.text()))
+    panel.form.build_button.click()
+    assert window.statusBar().currentMessage().startswith("Building a buffer in ")
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    counted = [text for text in shown if re.fullmatch(r"Building a buffer in .+: .+ \d+/\d+ · \d+ s.*", text)]
+    assert counted, shown
+    assert any("left" in text for text in counted), counted
+
+    configure(panel, data, Path(panel.form.buffer_edit.text()), iterations=2)
+    panel.evaluate_when_done.setChecked(False)
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
+    loading, distilling = f"Loading {data.name} and the buffer…", f"Distilling {data.name}: 2 iterations"
+    assert loading in messages and distilling in messages
+    assert messages.index(loading) < messages.index(distilling)

@@ -148,6 +148,7 @@ class DistillPanel(QWidget):
         self._follow_live = True
         self._pace: float | None = None
         self._last_progress: tuple[float, int] | None = None
+        self._job_message = ""
         self._viewed: int | None = None
         self._estimate_config: DistillConfig | None = None
         self._measured: tuple[tuple[object, ...], float] | None = None
@@ -435,8 +436,10 @@ class DistillPanel(QWidget):
     ) -> JobHandle[R]:
         self._eta = Eta()
         self.message = ""
+        self._job_message = message
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(message)
+        self.status.emit(message)  # the status bar says what runs now, not what ran before
         handle = self.runner.start(
             job,
             on_success=on_success,
@@ -718,15 +721,24 @@ class DistillPanel(QWidget):
         self.readability_label.setText(text)
 
     def _on_progress(self, event: Progressed) -> None:
+        """Evaluation and the jobs before a run (the demo set, the buffer's experts) report how
+        far they are and the time left; a distillation reports iterations instead."""
         if self._is_running(self._evaluating):
             self.progress_label.setText(
                 f"Evaluating: {event.what} {event.done}/{event.total} · {self._eta.describe(event)}"
+            )
+        elif not self._is_running(self._distilling):
+            self.progress_label.setText(
+                f"{self._job_message.rstrip('…')}: {event.what} {event.done}/{event.total} · "
+                f"{self._eta.describe(event)}"
             )
 
     def _on_iteration(self, event: IterationFinished) -> None:
         if not self._is_running(self._distilling):
             return
         now = time.perf_counter()
+        if self._last_progress is None and self.config is not None:
+            self.status.emit(f"Distilling {Path(self.config.data).name}: {event.iterations} iterations")
         if self._last_progress is not None and event.iteration > self._last_progress[1]:
             seconds = (now - self._last_progress[0]) / (event.iteration - self._last_progress[1])
             self._pace = seconds if self._pace is None else _PACE_MEMORY * self._pace + (1 - _PACE_MEMORY) * seconds

@@ -12,6 +12,7 @@ through the session's notices.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
-from galaxy_studio.eta import Eta
+from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import CancelToken, EventSink, Progressed
 from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
@@ -87,6 +88,7 @@ EMPTY_HINT = (
     "<p>Open a project (<i>File → Open Project</i>) or choose a folder of cutouts above, "
     "pick where the embedding comes from and press <b>Compute</b>.</p>"
 )
+PREPARING_TEXT = "Listing the images and loading the neural-network library (seconds on the first run)"
 MAP_HINT = (
     "<p>Every cutout becomes a dot; similar galaxies land close together. Draw a lasso "
     "(<b>Shift</b>+drag, or the Lasso tool) round a group and press a class key "
@@ -161,6 +163,12 @@ class ExplorePanel(QWidget):
         self._job_message = ""
         self._job_progress = ""
         self._job_eta = Eta()
+        self._job_started = 0.0
+        # While a job computes the map, the empty map's text is redrawn every second, so the time
+        # it has run for moves even while a stage (loading torch, a long epoch) reports nothing.
+        self._job_clock = QTimer(self)
+        self._job_clock.setInterval(1000)
+        self._job_clock.timeout.connect(self._refresh_empty_hint)
         self.jobs = JobRunner(self)
         self.jobs.event.connect(self._on_job_event)
         self.jobs.finished.connect(self._on_job_finished)
@@ -233,7 +241,9 @@ class ExplorePanel(QWidget):
         self.device.setToolTip("auto: the GPU when there is one (CUDA or Apple), else the processor")
         self.compute_button = QPushButton("Compute")
         self.compute_button.clicked.connect(self.compute)
-        self.job_progress = JobProgressRow(self.jobs)
+        # Percent and time left only: the empty map says what runs in full, and a described bar
+        # ("training the autoencoder, epoch 11/30 92/270 · 46 s left") clipped in this crowded row.
+        self.job_progress = JobProgressRow(self.jobs, width=170, describe=False)
         row = QHBoxLayout()
         row.addWidget(QLabel("Data"))
         row.addWidget(self.data_edit, 1)
@@ -623,6 +633,8 @@ class ExplorePanel(QWidget):
             uses_torch=uses_torch,
         )
         self._job_message, self._job_progress, self._job_eta = message, "", Eta()
+        self._job_started = time.monotonic()
+        self._job_clock.start()
         self.map_message = ""
         self._refresh_buttons()
         self._refresh_empty_hint()
@@ -637,6 +649,7 @@ class ExplorePanel(QWidget):
     def _on_job_finished(self) -> None:
         if not self.jobs.running:
             self._job_message = self._job_progress = ""
+            self._job_clock.stop()
         self._refresh_buttons()
         self._refresh_empty_hint()
 
@@ -798,10 +811,12 @@ class ExplorePanel(QWidget):
 
     def empty_hint(self) -> str:
         if self.jobs.running and self._job_message:
-            progress = escape(self._job_progress) if self._job_progress else "starting…"
+            progress = escape(self._job_progress) if self._job_progress else PREPARING_TEXT
+            running = format_duration(time.monotonic() - self._job_started)
             return (
                 f"<h3>{escape(self._job_message)}…</h3><p>{progress}</p>"
-                "<p>The map appears here when it is done; <b>Cancel</b> (top right) stops it.</p>"
+                f"<p>Running for {running}. The map appears here when it is done; "
+                "<b>Cancel</b> (top right) stops it.</p>"
             )
         project = self.session.project
         data = self.data_edit.text().strip()

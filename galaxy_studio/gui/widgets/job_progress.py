@@ -12,9 +12,10 @@ from galaxy_studio.gui.worker import JobRunner
 
 class JobProgress(QObject):
     """A progress bar and its Cancel button, wherever a panel lays them out. The bar shows
-    while a job runs: busy until the job reports how far it is, then done of total (with what
-    it does and the time left when `describe`), and hidden when the job ends however it
-    ended. Cancel cancels the running job and is enabled only while one runs."""
+    while a job runs: busy until the job reports how far it is, then done of total and the time
+    left (with what it does when `describe`; else after the format the caller gave the bar),
+    and hidden when the job ends however it ended. Cancel cancels the running job and is
+    enabled only while one runs."""
 
     def __init__(self, jobs: JobRunner, parent: QObject | None = None, *, describe: bool = False) -> None:
         super().__init__(parent)
@@ -26,6 +27,7 @@ class JobProgress(QObject):
         self._jobs = jobs
         self._describe = describe
         self._eta = Eta()
+        self._format = self._shown_format = self.bar.format()
         jobs.started.connect(self._begin)
         jobs.event.connect(self._on_event)
         jobs.finished.connect(self._end)
@@ -33,6 +35,8 @@ class JobProgress(QObject):
     @Slot()
     def _begin(self) -> None:
         self._eta = Eta()
+        if self.bar.format() != self._shown_format:  # the caller named this job (else: as before)
+            self._format = self.bar.format()
         self.bar.setRange(0, 0)
         self.bar.show()
         self.cancel_button.setEnabled(True)
@@ -43,14 +47,17 @@ class JobProgress(QObject):
             self.bar.setRange(0, event.total)
             self.bar.setValue(event.done)
             _, left = self._eta.update(event)
-            if self._describe:
-                self.bar.setFormat(f"{event.what} %v/%m" + ("" if left is None else f" · {format_duration(left)} left"))
+            label = f"{event.what} %v/%m" if self._describe else self._format
+            self._shown_format = label + ("" if left is None else f" · {format_duration(left)} left")
+            self.bar.setFormat(self._shown_format)
 
     @Slot()
     def _end(self) -> None:
         if self._jobs.running:  # a follow-up job was started from an earlier `finished` slot
             return
         self.bar.hide()
+        self._shown_format = self._format
+        self.bar.setFormat(self._format)
         self.cancel_button.setEnabled(False)
 
 

@@ -8,12 +8,15 @@ layer is always a step away from the default and back.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from galaxy_studio.data.cutout import CutoutError
-from galaxy_studio.data.fits import ImageLayer, list_image_layers
+
+if TYPE_CHECKING:
+    from galaxy_studio.data.fits import ImageLayer
 
 DEFAULT_LAYER = "As opened (first image, bands combined)"
 Layer = tuple[int, int | None]
@@ -49,6 +52,9 @@ class LayerPicker(QWidget):
         if path == self.path:
             return
         self.path = path
+        # astropy.io.fits is imported with the first FITS file, not at window start.
+        from galaxy_studio.data.fits import list_image_layers
+
         try:
             self.layers = list_image_layers(Path(path)) if is_fits else []
         except CutoutError:
