@@ -17,7 +17,7 @@ import math
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from galaxy_studio.data.display import default_settings, fit_into_square, render
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, open_galaxy10
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
-from galaxy_studio.labels.class_mapping import map_class_names
+from galaxy_studio.labels.class_mapping import ClassMapping, LabelCounts, map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.gz_votes import ImageLocator, answer_indices, choose_class
 from galaxy_studio.labels.records import SOURCES, ImageRecord, ImportedLabel, LabelRecord
@@ -71,6 +71,7 @@ class ExchangeReport:
     per_class: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     mapped: dict[str, str] = field(default_factory=dict)
+    counts: LabelCounts | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +82,9 @@ class ExchangeReport:
             text += f", {self.images_added} new image(s)"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
-        if self.mapped:
+        if self.counts is not None:
+            text += "; " + self.counts.describe()
+        elif self.mapped:
             text += "; read " + ", ".join(f"{outside} as {inside}" for outside, inside in self.mapped.items())
         return f"{text} ({self.file})"
 
@@ -201,16 +204,20 @@ def import_folders(
     catalog = scan_folder(folder, class_folders=True)
     skipped = list(catalog.skipped)
     pairs = []
-    mapping = map_class_names((item.label for item in catalog.items if item.label), project.classes, renames)
+    mapping = _mapping(project, (item.label for item in catalog.items if item.label), renames)
+    passed: list[str] = []
     for item in catalog.items:
         if item.label is None:
             skipped.append((item.path, "not inside a class folder"))
+        elif item.label in mapping.skipped:
+            passed.append(item.label)
         else:
-            pairs.append((item, mapping.class_of(item.label)))
-    _refuse_unknown(project, folder, [name for _, name in pairs], "folder")
+            pairs.append((item, item.label))
+    _refuse_unknown(project, folder, [mapping.class_of(label) for _, label in pairs], "folder")
     name = labeller or folder.name
-    labels = [ImportedLabel(item, class_name, name) for item, class_name in pairs]
-    return _stored(project, folder, "import folders", labels, skipped, emit, cancel, mapping.mapped)
+    labels = [ImportedLabel(item, mapping.class_of(label), name) for item, label in pairs]
+    outside = [label for _, label in pairs]
+    return _stored(project, folder, "import folders", labels, skipped, emit, cancel, mapping, outside, passed)
 
 
 def import_galaxy10(
@@ -234,18 +241,15 @@ def import_galaxy10(
     if answers is None:
         raise ProjectError(path, "has no 'ans' dataset, so there are no labels to import")
     names = _hdf5_class_names(path) or list(GALAXY10_CLASSES)
-    mapping = map_class_names(names, project.classes, renames)
-    chosen = [
-        mapping.class_of(names[value]) if 0 <= value < len(names) else f"ans={value}" for value in answers.tolist()
-    ]
-    _refuse_unknown(project, path, chosen, "class")
+    mapping = _mapping(project, names, renames)
+    outside = [names[value] if 0 <= value < len(names) else f"ans={value}" for value in answers.tolist()]
+    passed = [label for label in outside if label in mapping.skipped]
+    rows = [(row, label) for row, label in enumerate(outside) if label not in mapping.skipped]
+    _refuse_unknown(project, path, [mapping.class_of(label) for _, label in rows], "class")
     name = labeller or path.name
-    labels = [
-        ImportedLabel(CatalogItem(str(path), index=row), class_name, name) for row, class_name in enumerate(chosen)
-    ]
-    used = {names[value] for value in set(answers.tolist()) if 0 <= value < len(names)}
-    mapped = {outside: inside for outside, inside in mapping.mapped.items() if outside in used}
-    return _stored(project, path, "import galaxy10", labels, [], emit, cancel, mapped)
+    labels = [ImportedLabel(CatalogItem(str(path), index=row), mapping.class_of(label), name) for row, label in rows]
+    taken = [label for _, label in rows]
+    return _stored(project, path, "import galaxy10", labels, [], emit, cancel, mapping, taken, passed)
 
 
 def import_gz_votes(
@@ -487,7 +491,9 @@ def _import_raw(
     labels: list[ImportedLabel] = []
     skipped: list[tuple[str, str]] = []
     unknown: list[str] = []
-    mapping = map_class_names((row.class_text for row in raw if row.class_text), classes, renames)
+    mapping = _mapping(project, (row.class_text for row in raw if row.class_text), renames)
+    outside: list[str] = []
+    passed: list[str] = []
     for row in raw:
         if not row.path:
             skipped.append((row.where, "no path"))
@@ -510,6 +516,9 @@ def _import_raw(
         if not row.class_text:
             skipped.append((row.where, "no class"))
             continue
+        if row.class_text in mapping.skipped:
+            passed.append(row.class_text)
+            continue
         class_name = _class_of(mapping.class_of(row.class_text), classes)
         if class_name is None:
             unknown.append(row.class_text)
@@ -517,8 +526,9 @@ def _import_raw(
         item = CatalogItem(file_path, index=index)
         name = row.labeller or default_labeller
         labels.append(ImportedLabel(item, class_name, name, source, confidence, timestamp))
+        outside.append(row.class_text)
     _refuse_unknown(project, source_file, unknown, "class")
-    return _stored(project, source_file, action, labels, skipped, emit, cancel, mapping.mapped)
+    return _stored(project, source_file, action, labels, skipped, emit, cancel, mapping, outside, passed)
 
 
 def _class_of(text: str, classes: list[str]) -> str | None:
@@ -543,6 +553,11 @@ def _refuse_unknown(project: Project, source_file: Path, names: list[str], what:
         )
 
 
+def _mapping(project: Project, names: Iterable[str], renames: Mapping[str, str] | None) -> ClassMapping:
+    """The file's class names read as the project's: `renames`, same name, stored alias, match."""
+    return map_class_names(names, project.classes, renames, project.class_aliases())
+
+
 def _stored(
     project: Project,
     source_file: Path,
@@ -551,11 +566,20 @@ def _stored(
     skipped: list[tuple[str, str]],
     emit: EventSink,
     cancel: CancelToken,
-    mapped: dict[str, str] | None = None,
+    mapping: ClassMapping | None = None,
+    outside: list[str] | None = None,
+    passed: list[str] | None = None,
 ) -> ExchangeReport:
+    """Store the labels; `outside` holds each label's name in the file (for the counts) and
+    `passed` the names of the labels left out because the user maps them to skip."""
     added, written, not_found = project.import_labels(labels, emit=emit, cancel=cancel)
     gone = {path for path, _ in not_found}
-    per_class = Counter(label.class_name for label in labels if os.path.abspath(label.item.path) not in gone)
+    kept = [os.path.abspath(label.item.path) not in gone for label in labels]
+    per_class = Counter(label.class_name for label, keep in zip(labels, kept, strict=True) if keep)
+    counts = None
+    if mapping is not None:
+        names = [name for name, keep in zip(outside or [], kept, strict=True) if keep] + list(passed or [])
+        counts = LabelCounts.tally(names, mapping, project.classes)
     return ExchangeReport(
         action,
         str(source_file),
@@ -563,7 +587,8 @@ def _stored(
         added,
         {name: per_class[name] for name in project.classes if per_class[name]},
         skipped + not_found,
-        dict(mapped or {}),
+        dict(counts.mapped_names) if counts is not None else {},
+        counts,
     )
 
 

@@ -90,6 +90,7 @@ def test_a_read_only_project_of_the_older_format_is_still_read(demo_set: Path, t
     db.execute("DROP INDEX history_by_batch")
     db.execute("ALTER TABLE history DROP COLUMN batch_id")
     db.execute("DROP TABLE batches")
+    db.execute("DROP TABLE class_aliases")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -116,7 +117,8 @@ def test_suggest_reads_the_models_classes_as_the_projects_spelling(
         project.add_paths([str(f) for f in sorted(demo_set.rglob("*.jpg"))[::6]])
     assert main(["project", "suggest", str(path), trained_run.checkpoint, "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    read = next(line for line in out.splitlines() if line.startswith("read the model's "))
-    assert all(f"{name} as {spelled}" in read for name, spelled in zip(DEMO_CLASSES, respelled)), read
+    read = next(line for line in out.splitlines() if line.startswith("suggestions: "))
+    assert all(f"{name} -> {spelled}" in read for name, spelled in zip(DEMO_CLASSES, respelled)), read
+    assert read.endswith(", 0 unmapped, 0 skipped"), read
     with Project.open(path) as project:
         assert project.suggestions() and {s.class_name for s in project.suggestions().values()} <= set(respelled)
