@@ -273,7 +273,7 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
         with _open_project(args.project) as project:
             _remember(project, mapping)
     print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
-    print("suggestions: " + result.counts.describe().replace("label(s) taken", "taken"))
+    print("suggestions: " + result.counts.describe("suggestion"))
     if result.ranked:
         print("most uncertain (entropy, confidence, suggested class, image):")
     for name, suggestion in result.ranked[:10]:

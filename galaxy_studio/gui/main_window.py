@@ -23,20 +23,21 @@ from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
 from galaxy_studio.gui.panels.distill_panel import DistillPanel
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.panels.train_panel import TrainPanel
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
+from galaxy_studio.gui.widgets.scheme_dialog import choose_scheme
+from galaxy_studio.gui.widgets.stored_mappings_dialog import StoredMappingsDialog
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
-from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.session import LabellingSession
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
 PROJECT_FILTER = "Galaxy Studio projects (*.gsproj);;All files (*)"
-SCHEME_FROM_CSV = "From a CSV file of class names…"
 BACKUP_INTERVAL_MS = 10 * 60 * 1000
 LABELLING_KEYS_TEXT = (
     "<table>"
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         self.distill.status.connect(self.show_message)
         self.explore = ExplorePanel(self.session_signals)
         self.explore.status.connect(self.show_message)
+        self.label_import = LabelImport(self.session, self)
+        self.label_import.status.connect(self.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library, "Library")
@@ -159,6 +162,17 @@ class MainWindow(QMainWindow):
             "&Relink Missing Files…", self.relink_dialog, None, "Find moved images again by their content"
         )
         file_menu.addAction(self.relink_action)
+        self.import_labels_action = self._action(
+            "&Import Labels…",
+            self.label_import.choose_and_import,
+            None,
+            "Labels from a CSV, JSON or Galaxy10 file; class names spelled otherwise are matched first",
+        )
+        file_menu.addAction(self.import_labels_action)
+        self.class_mappings_action = self._action(
+            "Class &Mappings…", self.class_mappings_dialog, None, "Review or forget the stored class-name mapping"
+        )
+        file_menu.addAction(self.class_mappings_action)
         file_menu.addSeparator()
         file_menu.addAction(
             self._action("Open &Demo Data", self.open_demo, None, "Procedural galaxies of the 10 Galaxy10 classes")
@@ -282,17 +296,13 @@ class MainWindow(QMainWindow):
         if not path:
             return
         path = path if path.endswith(".gsproj") else path + ".gsproj"
-        choices = list(BUILTIN_SCHEMES) + [SCHEME_FROM_CSV]
-        choice, ok = QInputDialog.getItem(self, "Class scheme", "Classes to label with:", choices, 0, False)
-        if not ok:
-            return
-        if choice == SCHEME_FROM_CSV:
-            choice, _ = QFileDialog.getOpenFileName(self, "Class names (one per row)", "", "CSV (*.csv);;All files (*)")
-            if not choice:
-                return
         open_items = list(self.library.catalog.items) if self.session.project is None else []
+        open_classes = list(self.library.catalog.classes) if open_items else []
         try:
-            self.session.create(Path(path), resolve_scheme(choice))
+            scheme = choose_scheme(self, open_classes, self.library.catalog.source)
+            if scheme is None:
+                return
+            self.session.create(Path(path), scheme)
         except ProjectError as error:
             QMessageBox.warning(self, "Cannot create the project", str(error))
             return
@@ -360,6 +370,10 @@ class MainWindow(QMainWindow):
         self.session.changed_outside()
         self.show_message(f"Relinked {found} image(s) by their content")
 
+    def class_mappings_dialog(self) -> None:
+        if self.session.project is not None:
+            StoredMappingsDialog(self.session, self).exec()
+
     def labeller_dialog(self) -> None:
         name, ok = QInputDialog.getText(
             self, "Labeller name", "Your labels are saved under this name:", text=self.session.labeller
@@ -398,6 +412,8 @@ class MainWindow(QMainWindow):
         for action in (
             self.close_project_action,
             self.relink_action,
+            self.import_labels_action,
+            self.class_mappings_action,
             self.labelling_action,
             self.undo_action,
             self.redo_action,
@@ -465,5 +481,6 @@ class MainWindow(QMainWindow):
         self.distill.shutdown()
         self.explore.shutdown()
         self.library.shutdown()
+        self.label_import.shutdown()
         self.session.close()
         super().closeEvent(event)

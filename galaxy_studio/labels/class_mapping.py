@@ -110,9 +110,9 @@ class LabelCounts:
                 unmapped[name] = count
         return cls(taken, mapped, sum(unmapped.values()), sum(skipped.values()), used, unmapped, skipped)
 
-    def describe(self) -> str:
+    def describe(self, noun: str = "label") -> str:
         """`N label(s) taken (M mapped: a -> b), U unmapped (x), S skipped (y)`."""
-        text = f"{self.taken} label(s) taken"
+        text = f"{self.taken} {noun}(s) taken"
         if self.mapped:
             text += f" ({self.mapped} mapped: " + ", ".join(f"{a} -> {b}" for a, b in self.mapped_names.items()) + ")"
         text += f", {self.unmapped} unmapped"

@@ -296,6 +296,72 @@ def import_gz_votes(
     return _stored(project, table.path, "import gz-votes", labels, skipped, emit, cancel)
 
 
+def label_file_format(path: str | Path) -> str:
+    """The import format of a label file by its kind: a folder of class folders, Galaxy10
+    HDF5, a JSON label file, else CSV."""
+    path = Path(path)
+    if path.is_dir():
+        return "folders"
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return "galaxy10"
+    return "json" if suffix == ".json" else "csv"
+
+
+def import_label_file(
+    project: Project,
+    path: str | Path,
+    *,
+    labeller: str | None = None,
+    renames: Mapping[str, str] | None = None,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> ExchangeReport:
+    """Import a CSV, JSON, class-folder or Galaxy10 label file, chosen by `label_file_format`."""
+    importer = {
+        "csv": import_csv,
+        "json": import_json,
+        "folders": import_folders,
+        "galaxy10": import_galaxy10,
+    }[label_file_format(path)]
+    return importer(project, path, labeller=labeller, renames=renames, emit=emit, cancel=cancel)
+
+
+def count_class_names(project: Project, path: str | Path) -> Counter[str]:
+    """How many labels of a label file carry each class name, before any mapping, so that the
+    user can settle the names that differ from the project's before anything is imported. A
+    CSV class given as a position in the project's classes counts as that class."""
+    path = Path(path)
+    fmt = label_file_format(path)
+    classes = project.classes
+    if fmt == "folders":
+        if not path.is_dir():
+            raise ProjectError(path, "is not a folder")
+        return Counter(item.label for item in scan_folder(path, class_folders=True).items if item.label)
+    if fmt == "galaxy10":
+        try:
+            answers = open_galaxy10(path).labels()
+        except CutoutError as exc:
+            raise ProjectError(path, exc.problem) from None
+        names = _hdf5_class_names(path) or list(GALAXY10_CLASSES)
+        values = [] if answers is None else answers.tolist()
+        return Counter(names[value] if 0 <= value < len(names) else f"ans={value}" for value in values)
+    if fmt == "json":
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ProjectError(path, f"not a readable JSON file ({exc})") from None
+        entries = document.get("labels") if isinstance(document, dict) else None
+        texts = [str(entry.get("class")) for entry in entries or [] if isinstance(entry, dict) and entry.get("class")]
+    else:
+        table = read_csv_table(path)
+        column = table.column(*LABEL_COLUMNS)
+        if column is None:
+            column = _required_column(table, CLASS_INDEX_COLUMNS + LABEL_COLUMNS, "class")
+        texts = [text for row in table.rows if (text := cell(row, column))]
+    return Counter(_class_of(text, classes) or text for text in texts)
+
+
 # -- exports -----------------------------------------------------------------------------
 
 

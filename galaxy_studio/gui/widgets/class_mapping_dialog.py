@@ -47,8 +47,11 @@ class ClassMappingDialog(QDialog):
         classes: list[str],
         mapping: ClassMapping,
         parent: QWidget | None = None,
+        *,
+        noun: str = "label",
     ) -> None:
         super().__init__(parent)
+        self.noun = noun
         self.setWindowTitle("Match class names")
         self.classes = list(classes)
         self.counts = dict(counts)
@@ -60,7 +63,7 @@ class ClassMappingDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.table = QTableWidget(len(self.names), 4)
-        self.table.setHorizontalHeaderLabels(["Name there", "Labels", "Project class", "How"])
+        self.table.setHorizontalHeaderLabels(["Name there", f"{noun.capitalize()}s", "Project class", "How"])
         self.table.verticalHeader().hide()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -122,11 +125,16 @@ class ClassMappingDialog(QDialog):
         return LabelCounts.tally((name for name, n in self.counts.items() for _ in range(n)), mapping, self.classes)
 
     def _refresh_summary(self) -> None:
-        self.summary.setText("<b>Then:</b> " + self.outcome().describe())
+        self.summary.setText("<b>Then:</b> " + self.outcome().describe(self.noun))
 
 
 def confirm_class_mapping(
-    parent: QWidget | None, session: LabellingSession, source: str, counts: Mapping[str, int]
+    parent: QWidget | None,
+    session: LabellingSession,
+    source: str,
+    counts: Mapping[str, int],
+    *,
+    noun: str = "label",
 ) -> dict[str, str] | None:
     """The mapping to use for names counted in `source`: asked in the dialog when some name is
     not settled yet (stored when the user says so), else the proposal as it is. None: cancelled."""
@@ -134,7 +142,7 @@ def confirm_class_mapping(
     mapping = session.propose_class_mapping(counts)
     if not mapping.needs_confirmation:
         return {**mapping.mapped, **dict.fromkeys(mapping.skipped, SKIP)}
-    dialog = ClassMappingDialog(source, counts, project.classes, mapping, parent)
+    dialog = ClassMappingDialog(source, counts, project.classes, mapping, parent, noun=noun)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     choices = dialog.choices()
