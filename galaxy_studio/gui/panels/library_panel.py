@@ -258,7 +258,9 @@ class LibraryPanel(QWidget):
         project's classes, in the mapping dialog where names differ; then the files are added
         (when the current job has finished)."""
         counts = Counter(item.label for item in catalog.items if item.label is not None)
-        renames = confirm_class_mapping(self, self.session, Path(paths[0]).name, counts) if counts else {}
+        first = Path(paths[0])
+        source = f"{first.parent.name}/{first.name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+        renames = confirm_class_mapping(self, self.session, source, counts) if counts else {}
         if renames is None:
             self.status.emit("Adding cancelled: nothing was added")
             return

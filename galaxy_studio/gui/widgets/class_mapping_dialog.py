@@ -66,6 +66,7 @@ class ClassMappingDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Name there", f"{noun.capitalize()}s", "Project class", "How"])
         self.table.verticalHeader().hide()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.combos: dict[str, QComboBox] = {}
         italic = QFont()
@@ -113,7 +114,11 @@ class ClassMappingDialog(QDialog):
         for widget in (intro, self.table, self.exact, self.summary, self.remember, buttons):
             layout.addWidget(widget)
         self._refresh_summary()
-        self.resize(760, min(520, 230 + 34 * len(self.names)))
+        self.table.resizeRowsToContents()
+        rows_height = self.table.verticalHeader().length() + header.height() + 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(min(rows_height, 360))
+        self.table.setMaximumHeight(max(rows_height, 360) if len(self.names) > 10 else rows_height)
+        self.resize(780, self.sizeHint().height())
 
     def choices(self) -> dict[str, str]:
         """Outside name -> chosen project class, or SKIP; names left unmapped are absent."""
