@@ -210,6 +210,7 @@ def test_suggest_and_add_with_a_model_settle_its_names_in_the_dialog(
         assert suggested and suggested <= set(classes)
         assert project.class_aliases()["Unbarred Loose Spiral"] == "twirly"
     jpeg = sorted(demo_set.rglob("*.jpg"))[1]
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=10_000)
     panel.classify_paths([str(jpeg)])
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
     panel.table.selectRow(0)
