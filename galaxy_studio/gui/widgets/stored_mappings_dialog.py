@@ -42,11 +42,12 @@ class StoredMappingsDialog(QDialog):
         self.forget_button = QPushButton("Forget Selected")
         self.forget_button.clicked.connect(self.forget_selected)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.forget_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for widget in (self.note, self.table, self.forget_button, buttons):
+        for widget in (self.note, self.table, buttons):
             layout.addWidget(widget)
-        self.resize(520, 360)
+        self.resize(520, 300)
         self.refresh()
 
     def refresh(self) -> None:
