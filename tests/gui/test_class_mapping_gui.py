@@ -222,3 +222,33 @@ def test_suggest_and_add_with_a_model_settle_its_names_in_the_dialog(
         (label,) = project.labels_for_image(project.image_id(jpeg))
     assert label.class_name == spelled[panel.predictions[0].predicted]
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+
+
+def test_a_read_only_project_is_asked_but_nothing_is_stored(
+    qtbot,
+    window: MainWindow,
+    tmp_path: Path,
+    mapping_dialogs: MappingDialogs,  # noqa: ANN001
+) -> None:
+    """Storing the answer in a read-only file would raise inside the dialog's caller."""
+    import os
+
+    from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
+
+    path = tmp_path / "p.gsproj"
+    Project.create(path, BUILTIN_SCHEMES["spiral"]).close()
+    os.chmod(path, 0o444)
+    try:
+        assert window.open_project(path)
+        assert window.session.require_project().read_only
+        choices = confirm_class_mapping(window, window.session, "set", {"spirals": 4, "spiral": 1})
+        (dialog,) = mapping_dialogs.shown
+        assert not dialog.remember.isEnabled() and not dialog.remember.isChecked()
+        assert choices == {"spirals": "spiral"}
+        assert window.session.require_project().class_aliases() == {}
+        stored = StoredMappingsDialog(window.session, window)
+        qtbot.addWidget(stored)
+        assert not stored.forget_button.isEnabled()
+    finally:
+        window.session.close()
+        os.chmod(path, 0o644)

@@ -148,6 +148,10 @@ def confirm_class_mapping(
     if not mapping.needs_confirmation:
         return {**mapping.mapped, **dict.fromkeys(mapping.skipped, SKIP)}
     dialog = ClassMappingDialog(source, counts, project.classes, mapping, parent, noun=noun)
+    if project.read_only:
+        dialog.remember.setChecked(False)
+        dialog.remember.setEnabled(False)
+        dialog.remember.setToolTip("The project is open read-only")
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     choices = dialog.choices()

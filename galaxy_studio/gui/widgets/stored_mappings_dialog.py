@@ -62,7 +62,7 @@ class StoredMappingsDialog(QDialog):
             if aliases
             else "No stored mapping: names spelled as the project's classes need none."
         )
-        self.forget_button.setEnabled(bool(aliases))
+        self.forget_button.setEnabled(bool(aliases) and not self.session.require_project().read_only)
 
     def forget_selected(self) -> int:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
