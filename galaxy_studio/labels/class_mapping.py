@@ -67,13 +67,6 @@ class ClassMapping:
         settled yet: a proposal to confirm or a name that matches nothing."""
         return bool(self.unmapped) or any(name not in self.remembered for name in self.proposed)
 
-    def describe(self) -> str:
-        """One line for a report: what was read as what, the proposals marked."""
-        return ", ".join(
-            f"{outside} -> {inside}" + (" (matched by name)" if outside in self.proposed else "")
-            for outside, inside in self.mapped.items()
-        )
-
 
 @dataclass(frozen=True)
 class LabelCounts:

@@ -1,8 +1,10 @@
 """Labels into and out of a project: CSV, JSON, a folder per class, Galaxy10-layout HDF5
 and Galaxy Zoo vote tables.
 
-Imports are all-or-nothing where it matters: a class the project does not have refuses the
-whole file (listing the project's classes), so a typo never lands half an import. Rows
+Imports are all-or-nothing where it matters: a class the project does not have (in any
+spelling, stored mapping or `renames`) refuses the whole file (listing the project's
+classes), so a typo never lands half an import; a name the user maps to skip is left out
+and counted. Rows
 that cannot be used one by one (a file that is gone, a bad number) are skipped and listed
 in the report. Exports write to a temporary name and rename, so a failed export never
 leaves a truncated file that looks complete. CSV and JSON carry everything a label has,
@@ -84,8 +86,6 @@ class ExchangeReport:
             text += f", {len(self.skipped)} skipped"
         if self.counts is not None:
             text += "; " + self.counts.describe()
-        elif self.mapped:
-            text += "; read " + ", ".join(f"{outside} as {inside}" for outside, inside in self.mapped.items())
         return f"{text} ({self.file})"
 
 

@@ -45,7 +45,6 @@ class SuggestResult:
     ranked: tuple[tuple[str, Suggestion], ...]
     failures: tuple[tuple[str, str], ...] = field(default=())
     seconds: float = 0.0
-    mapped: dict[str, str] = field(default_factory=dict)
     counts: LabelCounts = field(default_factory=LabelCounts)
 
 
@@ -96,6 +95,5 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
         tuple((names[s.image_id], s) for s in ranked),
         tuple(failures),
         time.perf_counter() - started,
-        mapping.mapped,
         counts,
     )
