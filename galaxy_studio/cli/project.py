@@ -45,6 +45,41 @@ def _pairs(values: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _class_map(args: argparse.Namespace) -> dict[str, str]:
+    """--map NAME=CLASS pairs and --skip NAMEs as one mapping (a skipped name maps to "")."""
+    mapping = dict(_pairs(args.map, "--map"))
+    for name in getattr(args, "skip", None) or []:
+        mapping[name.strip()] = ""
+    return mapping
+
+
+def _remember(project: Any, mapping: dict[str, str], *, quiet: bool = False) -> None:
+    """Store the mapping the user gave, so the next add, import or suggestion reads the same
+    names the same way without --map."""
+    aliases = {outside: inside for outside, inside in mapping.items() if outside not in project.classes}
+    if aliases and not project.read_only:
+        project.set_class_aliases(aliases)
+        if not quiet:
+            print(f"remembered {len(aliases)} class mapping(s) in {project.path} (see `{PROG} project mapping`)")
+
+
+def _add_mapping_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--map",
+        action="extend",
+        nargs="+",
+        metavar="NAME=CLASS",
+        help=f"read {what} NAME as the project's CLASS (several pairs, or repeat the flag); remembered in the "
+        "project; names that differ from a class only in case, _/-/space or a plural s are matched without it",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        metavar="NAME",
+        help=f"take no labels of {what} NAME (counted as skipped; remembered in the project; repeat)",
+    )
+
+
 @reporting_project_errors
 def cmd_project_new(args: argparse.Namespace) -> int:
     from galaxy_studio.labels.schemes import resolve_scheme
@@ -61,15 +96,20 @@ def cmd_project_new(args: argparse.Namespace) -> int:
 def cmd_project_add(args: argparse.Namespace) -> int:
     import os
 
+    mapping = _class_map(args)
     with _open_project(args.project) as project:
-        added, skipped = project.add_paths(args.paths, emit=ProgressPrinter())
-        total = len(project.images())
+        result = project.add_paths(args.paths, renames=mapping, emit=ProgressPrinter())
+        total = project.image_count()
+        _remember(project, mapping)
     named = {os.path.abspath(path) for path in args.paths}
-    failed = [entry for entry in skipped if os.path.abspath(entry[0]) in named]
+    failed = [entry for entry in result.skipped if os.path.abspath(entry[0]) in named]
     for path, reason in failed:
         print_error(f"{path}: {reason}")
-    _print_skipped([entry for entry in skipped if entry not in failed])
-    print(f"added {added} image(s) to {args.project} ({total} in all)")
+    _print_skipped([entry for entry in result.skipped if entry not in failed])
+    print(f"added {result.added} image(s) to {args.project} ({total} in all)")
+    counts = result.counts
+    if counts.taken or counts.unmapped or counts.skipped:
+        print("labels: " + counts.describe())
     return 1 if failed else 0
 
 
@@ -111,7 +151,7 @@ def cmd_project_import(args: argparse.Namespace) -> int:
     from galaxy_studio.labels import exchange
 
     fmt = _import_format(args)
-    renames = dict(_pairs(args.map, "--map"))
+    renames = _class_map(args)
     with _open_project(args.project) as project:
         if fmt == "gz-votes":
             answers = _pairs(args.answer, "--answer")
@@ -135,8 +175,12 @@ def cmd_project_import(args: argparse.Namespace) -> int:
                 "galaxy10": exchange.import_galaxy10,
             }[fmt]
             report = importer(project, args.file, labeller=args.labeller, renames=renames, emit=ProgressPrinter())
-    _print_skipped(report.skipped)
-    print(report.summary())
+            _remember(project, renames, quiet=args.json)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        _print_skipped(report.skipped)
+        print(report.summary())
     return 1 if report.labels == 0 and report.skipped else 0
 
 
@@ -219,14 +263,17 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     from galaxy_studio.model.errors import ModelError
     from galaxy_studio.model.suggestions import SuggestConfig, suggest_labels
 
-    config = SuggestConfig(args.project, args.model, tta=args.tta, device=args.device)
+    mapping = _class_map(args)
+    config = SuggestConfig(args.project, args.model, tta=args.tta, device=args.device, class_map=mapping)
     try:
         result = suggest_labels(config, emit=ProgressPrinter())
     except ModelError as error:
         raise CommandError(str(error)) from None
+    if mapping:
+        with _open_project(args.project) as project:
+            _remember(project, mapping)
     print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
-    if result.mapped:
-        print("read the model's " + ", ".join(f"{outside} as {inside}" for outside, inside in result.mapped.items()))
+    print("suggestions: " + result.counts.describe("suggestion"))
     if result.ranked:
         print("most uncertain (entropy, confidence, suggested class, image):")
     for name, suggestion in result.ranked[:10]:
@@ -234,6 +281,29 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     for _name, reason in result.failures:
         print_error(reason)
     return 1 if result.failures else 0
+
+
+@reporting_project_errors
+def cmd_project_mapping(args: argparse.Namespace) -> int:
+    """See or edit the class mapping stored in the project."""
+    mapping = _class_map(args)
+    with _open_project(args.project) as project:
+        if mapping:
+            project.set_class_aliases(mapping)
+        forgotten = project.forget_class_aliases(args.forget) if args.forget else 0
+        aliases = project.class_aliases()
+        classes = project.classes
+    if args.json:
+        print(json.dumps({"project": args.project, "classes": classes, "aliases": aliases}))
+        return 0
+    if forgotten:
+        print(f"forgot {forgotten} mapping(s)")
+    if not aliases:
+        print(f"{args.project}: no stored class mapping (names that match a class need none)")
+    width = max((len(name) for name in aliases), default=0)
+    for outside, inside in aliases.items():
+        print(f"  {outside:<{width}}  -> {inside or '(skip)'}")
+    return 0
 
 
 def add_commands(sub: Any) -> None:
@@ -248,13 +318,15 @@ def add_commands(sub: Any) -> None:
         "--scheme",
         required=True,
         metavar="SCHEME",
-        help="galaxy10, gz2-9, spiral, or a CSV file with one class name per row",
+        help="galaxy10, gz2-9, spiral, a CSV file with one class name per row, or a folder of class "
+        "folders (its sub-folder names become the classes)",
     )
     p.set_defaults(handler=cmd_project_new)
 
     p = actions.add_parser("add", help="add images: files, folders, Galaxy10 HDF5, CSV lists")
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("paths", nargs="+", metavar="PATH")
+    _add_mapping_options(p, "class folder or label")
     p.set_defaults(handler=cmd_project_add)
 
     p = actions.add_parser("label", help="label one image; exits 0 only once the label is on disk")
@@ -284,15 +356,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--threshold", type=float, default=0.5, help="gz-votes: smallest winning fraction (default 0.5)")
     p.add_argument("--images", metavar="DIR", help="gz-votes: where the images are (default: FILE's folder)")
     p.add_argument("--id-map", metavar="CSV", help="gz-votes: CSV mapping the table's ids to image file names")
-    p.add_argument(
-        "--map",
-        action="extend",
-        nargs="+",
-        metavar="NAME=CLASS",
-        help="read class NAME as the project's CLASS (several pairs, or repeat the flag); names that differ "
-        "from a class only in case, _/-/space or a plural s are matched without it",
-    )
+    _add_mapping_options(p, "class")
     p.add_argument("--labeller", metavar="NAME", help="labeller of the imported labels (default: FILE's name)")
+    p.add_argument("--json", action="store_true", help="print the report (counts, mapped, skipped) as one JSON object")
     p.set_defaults(handler=cmd_project_import)
 
     p = actions.add_parser("export", help="export labels: CSV, JSON, class folders, Galaxy10-layout HDF5")
@@ -321,7 +387,15 @@ def add_commands(sub: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    _add_mapping_options(p, "the model's class")
     p.set_defaults(handler=cmd_project_suggest)
+
+    p = actions.add_parser("mapping", help="see or edit the stored class mapping (outside names -> project classes)")
+    p.add_argument("project", metavar="P.gsproj")
+    _add_mapping_options(p, "outside name")
+    p.add_argument("--forget", action="append", metavar="NAME", help="forget the stored mapping of NAME (repeat)")
+    p.add_argument("--json", action="store_true", help="print the classes and the mapping as one JSON object")
+    p.set_defaults(handler=cmd_project_mapping)
 
     p = actions.add_parser("relink", help="find moved images again by content")
     p.add_argument("project", metavar="P.gsproj")

@@ -21,13 +21,15 @@ from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
+from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
+from galaxy_studio.gui.widgets.scheme_dialog import choose_scheme
+from galaxy_studio.gui.widgets.stored_mappings_dialog import StoredMappingsDialog
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
-from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, resolve_scheme
 from galaxy_studio.labels.session import LabellingSession
 
 if TYPE_CHECKING:
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
 PROJECT_FILTER = "Galaxy Studio projects (*.gsproj);;All files (*)"
-SCHEME_FROM_CSV = "From a CSV file of class names…"
 BACKUP_INTERVAL_MS = 10 * 60 * 1000
 LABELLING_KEYS_TEXT = (
     "<table>"
@@ -84,6 +85,8 @@ class MainWindow(QMainWindow):
         self._backup_timer.timeout.connect(self.back_up)
         self.library = LibraryPanel(self.session_signals)
         self.library.status.connect(self.show_message)
+        self.label_import = LabelImport(self.session, self)
+        self.label_import.status.connect(self.show_message)
         self.tabs = PanelTabs()
         self.tabs.setDocumentMode(True)
         self.tabs.add_panel("library", "Library", lambda: self.library)
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         panel.status.connect(self.show_message)
         self.session_signals.project_changed.connect(panel.recolour)
         self.session_signals.classes_changed.connect(panel.recolour)
+        self.session_signals.class_mapping_changed.connect(panel.recolour)
         return panel
 
     def _build_distill(self) -> DistillPanel:
@@ -208,6 +212,17 @@ class MainWindow(QMainWindow):
             "&Relink Missing Files…", self.relink_dialog, None, "Find moved images again by their content"
         )
         file_menu.addAction(self.relink_action)
+        self.import_labels_action = self._action(
+            "&Import Labels…",
+            self.label_import.choose_and_import,
+            None,
+            "Labels from a CSV, JSON or Galaxy10 file; class names spelled otherwise are matched first",
+        )
+        file_menu.addAction(self.import_labels_action)
+        self.class_mappings_action = self._action(
+            "Class &Mappings…", self.class_mappings_dialog, None, "Review or forget the stored class-name mapping"
+        )
+        file_menu.addAction(self.class_mappings_action)
         file_menu.addSeparator()
         file_menu.addAction(
             self._action("Open &Demo Data", self.open_demo, None, "Procedural galaxies of the 10 Galaxy10 classes")
@@ -333,17 +348,13 @@ class MainWindow(QMainWindow):
         if not path:
             return
         path = path if path.endswith(".gsproj") else path + ".gsproj"
-        choices = list(BUILTIN_SCHEMES) + [SCHEME_FROM_CSV]
-        choice, ok = QInputDialog.getItem(self, "Class scheme", "Classes to label with:", choices, 0, False)
-        if not ok:
-            return
-        if choice == SCHEME_FROM_CSV:
-            choice, _ = QFileDialog.getOpenFileName(self, "Class names (one per row)", "", "CSV (*.csv);;All files (*)")
-            if not choice:
-                return
         open_items = list(self.library.catalog.items) if self.session.project is None else []
+        open_classes = list(self.library.catalog.classes) if open_items else []
         try:
-            self.session.create(Path(path), resolve_scheme(choice))
+            scheme = choose_scheme(self, open_classes, self.library.catalog.source)
+            if scheme is None:
+                return
+            self.session.create(Path(path), scheme)
         except ProjectError as error:
             QMessageBox.warning(self, "Cannot create the project", str(error))
             return
@@ -411,6 +422,10 @@ class MainWindow(QMainWindow):
         self.session.changed_outside()
         self.show_message(f"Relinked {found} image(s) by their content")
 
+    def class_mappings_dialog(self) -> None:
+        if self.session.project is not None:
+            StoredMappingsDialog(self.session, self).exec()
+
     def labeller_dialog(self) -> None:
         name, ok = QInputDialog.getText(
             self, "Labeller name", "Your labels are saved under this name:", text=self.session.labeller
@@ -449,6 +464,8 @@ class MainWindow(QMainWindow):
         for action in (
             self.close_project_action,
             self.relink_action,
+            self.import_labels_action,
+            self.class_mappings_action,
             self.labelling_action,
             self.undo_action,
             self.redo_action,
@@ -516,5 +533,6 @@ class MainWindow(QMainWindow):
         for panel in self.tabs.built_panels():
             if isinstance(panel, ShutsDown):
                 panel.shutdown()
+        self.label_import.shutdown()
         self.session.close()
         super().closeEvent(event)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from galaxy_studio.labels.session import (
     ClassesChanged,
+    ClassMappingChanged,
     LabellerChanged,
     LabellingSession,
     LabelsChanged,
@@ -31,6 +32,8 @@ class SessionSignals(QObject):
     labels_changed = Signal(object)
     classes_changed = Signal(tuple)
     labeller_changed = Signal(str)
+    # The stored class mapping changed: a tuple of (outside name, class or "" for skip).
+    class_mapping_changed = Signal(tuple)
 
     def __init__(self, session: LabellingSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,3 +49,5 @@ class SessionSignals(QObject):
             self.classes_changed.emit(event.classes)
         elif isinstance(event, LabellerChanged):
             self.labeller_changed.emit(event.labeller)
+        elif isinstance(event, ClassMappingChanged):
+            self.class_mapping_changed.emit(event.aliases)

@@ -10,7 +10,7 @@ any outside name as the scheme class it stands for, so `spirals` is drawn as `sp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from galaxy_studio.labels.class_mapping import map_class_names
@@ -60,8 +60,9 @@ class ClassPalette:
     scheme get the colours after it, in the order they are first asked for, and keep them for
     as long as the palette lives."""
 
-    def __init__(self, classes: Sequence[str]) -> None:
+    def __init__(self, classes: Sequence[str], aliases: Mapping[str, str] | None = None) -> None:
         self.classes: tuple[str, ...] = tuple(classes)
+        self.aliases: dict[str, str] = dict(aliases or {})
         self._position = {name: position for position, name in enumerate(self.classes)}
         self._outside: dict[str, int] = {}
 
@@ -70,8 +71,10 @@ class ClassPalette:
         Every lookup of another spelling goes through here."""
         if name in self._position:
             return name
-        mapping = map_class_names([name], self.classes)
-        return None if name in mapping.unmapped else mapping.class_of(name)
+        mapping = map_class_names([name], self.classes, None, self.aliases)
+        if name in mapping.unmapped or name in mapping.skipped:
+            return None
+        return mapping.class_of(name)
 
     def style(self, name: str) -> ClassStyle:
         scheme_class = self.class_of(name)

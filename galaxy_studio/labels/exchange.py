@@ -1,8 +1,10 @@
 """Labels into and out of a project: CSV, JSON, a folder per class, Galaxy10-layout HDF5
 and Galaxy Zoo vote tables.
 
-Imports are all-or-nothing where it matters: a class the project does not have refuses the
-whole file (listing the project's classes), so a typo never lands half an import. Rows
+Imports are all-or-nothing where it matters: a class the project does not have (in any
+spelling, stored mapping or `renames`) refuses the whole file (listing the project's
+classes), so a typo never lands half an import; a name the user maps to skip is left out
+and counted. Rows
 that cannot be used one by one (a file that is gone, a bad number) are skipped and listed
 in the report. Exports write to a temporary name and rename, so a failed export never
 leaves a truncated file that looks complete. CSV and JSON carry everything a label has,
@@ -17,14 +19,13 @@ import math
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import h5py
 import numpy as np
 
 from galaxy_studio.atomic_files import replacing
@@ -34,7 +35,7 @@ from galaxy_studio.data.display import default_settings, fit_into_square, render
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, open_galaxy10
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
-from galaxy_studio.labels.class_mapping import map_class_names
+from galaxy_studio.labels.class_mapping import ClassMapping, LabelCounts, map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.gz_votes import ImageLocator, answer_indices, choose_class
 from galaxy_studio.labels.records import SOURCES, ImageRecord, ImportedLabel, LabelRecord
@@ -71,6 +72,7 @@ class ExchangeReport:
     per_class: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     mapped: dict[str, str] = field(default_factory=dict)
+    counts: LabelCounts | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +83,8 @@ class ExchangeReport:
             text += f", {self.images_added} new image(s)"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
-        if self.mapped:
-            text += "; read " + ", ".join(f"{outside} as {inside}" for outside, inside in self.mapped.items())
+        if self.counts is not None:
+            text += "; " + self.counts.describe()
         return f"{text} ({self.file})"
 
 
@@ -201,16 +203,20 @@ def import_folders(
     catalog = scan_folder(folder, class_folders=True)
     skipped = list(catalog.skipped)
     pairs = []
-    mapping = map_class_names((item.label for item in catalog.items if item.label), project.classes, renames)
+    mapping = _mapping(project, (item.label for item in catalog.items if item.label), renames)
+    passed: list[str] = []
     for item in catalog.items:
         if item.label is None:
             skipped.append((item.path, "not inside a class folder"))
+        elif item.label in mapping.skipped:
+            passed.append(item.label)
         else:
-            pairs.append((item, mapping.class_of(item.label)))
-    _refuse_unknown(project, folder, [name for _, name in pairs], "folder")
+            pairs.append((item, item.label))
+    _refuse_unknown(project, folder, [mapping.class_of(label) for _, label in pairs], "folder")
     name = labeller or folder.name
-    labels = [ImportedLabel(item, class_name, name) for item, class_name in pairs]
-    return _stored(project, folder, "import folders", labels, skipped, emit, cancel, mapping.mapped)
+    labels = [ImportedLabel(item, mapping.class_of(label), name) for item, label in pairs]
+    outside = [label for _, label in pairs]
+    return _stored(project, folder, "import folders", labels, skipped, emit, cancel, mapping, outside, passed)
 
 
 def import_galaxy10(
@@ -234,18 +240,15 @@ def import_galaxy10(
     if answers is None:
         raise ProjectError(path, "has no 'ans' dataset, so there are no labels to import")
     names = _hdf5_class_names(path) or list(GALAXY10_CLASSES)
-    mapping = map_class_names(names, project.classes, renames)
-    chosen = [
-        mapping.class_of(names[value]) if 0 <= value < len(names) else f"ans={value}" for value in answers.tolist()
-    ]
-    _refuse_unknown(project, path, chosen, "class")
+    mapping = _mapping(project, names, renames)
+    outside = [names[value] if 0 <= value < len(names) else f"ans={value}" for value in answers.tolist()]
+    passed = [label for label in outside if label in mapping.skipped]
+    rows = [(row, label) for row, label in enumerate(outside) if label not in mapping.skipped]
+    _refuse_unknown(project, path, [mapping.class_of(label) for _, label in rows], "class")
     name = labeller or path.name
-    labels = [
-        ImportedLabel(CatalogItem(str(path), index=row), class_name, name) for row, class_name in enumerate(chosen)
-    ]
-    used = {names[value] for value in set(answers.tolist()) if 0 <= value < len(names)}
-    mapped = {outside: inside for outside, inside in mapping.mapped.items() if outside in used}
-    return _stored(project, path, "import galaxy10", labels, [], emit, cancel, mapped)
+    labels = [ImportedLabel(CatalogItem(str(path), index=row), mapping.class_of(label), name) for row, label in rows]
+    taken = [label for _, label in rows]
+    return _stored(project, path, "import galaxy10", labels, [], emit, cancel, mapping, taken, passed)
 
 
 def import_gz_votes(
@@ -290,6 +293,72 @@ def import_gz_votes(
             "point {images} at the image folder, or pass {id_map} with a CSV that maps the table's ids to file names",
         )
     return _stored(project, table.path, "import gz-votes", labels, skipped, emit, cancel)
+
+
+def label_file_format(path: str | Path) -> str:
+    """The import format of a label file by its kind: a folder of class folders, Galaxy10
+    HDF5, a JSON label file, else CSV."""
+    path = Path(path)
+    if path.is_dir():
+        return "folders"
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return "galaxy10"
+    return "json" if suffix == ".json" else "csv"
+
+
+def import_label_file(
+    project: Project,
+    path: str | Path,
+    *,
+    labeller: str | None = None,
+    renames: Mapping[str, str] | None = None,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
+) -> ExchangeReport:
+    """Import a CSV, JSON, class-folder or Galaxy10 label file, chosen by `label_file_format`."""
+    importer = {
+        "csv": import_csv,
+        "json": import_json,
+        "folders": import_folders,
+        "galaxy10": import_galaxy10,
+    }[label_file_format(path)]
+    return importer(project, path, labeller=labeller, renames=renames, emit=emit, cancel=cancel)
+
+
+def count_class_names(project: Project, path: str | Path) -> Counter[str]:
+    """How many labels of a label file carry each class name, before any mapping, so that the
+    user can settle the names that differ from the project's before anything is imported. A
+    CSV class given as a position in the project's classes counts as that class."""
+    path = Path(path)
+    fmt = label_file_format(path)
+    classes = project.classes
+    if fmt == "folders":
+        if not path.is_dir():
+            raise ProjectError(path, "is not a folder")
+        return Counter(item.label for item in scan_folder(path, class_folders=True).items if item.label)
+    if fmt == "galaxy10":
+        try:
+            answers = open_galaxy10(path).labels()
+        except CutoutError as exc:
+            raise ProjectError(path, exc.problem) from None
+        names = _hdf5_class_names(path) or list(GALAXY10_CLASSES)
+        values = [] if answers is None else answers.tolist()
+        return Counter(names[value] if 0 <= value < len(names) else f"ans={value}" for value in values)
+    if fmt == "json":
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ProjectError(path, f"not a readable JSON file ({exc})") from None
+        entries = document.get("labels") if isinstance(document, dict) else None
+        texts = [str(entry.get("class")) for entry in entries or [] if isinstance(entry, dict) and entry.get("class")]
+    else:
+        table = read_csv_table(path)
+        column = table.column(*LABEL_COLUMNS)
+        if column is None:
+            column = _required_column(table, CLASS_INDEX_COLUMNS + LABEL_COLUMNS, "class")
+        texts = [text for row in table.rows if (text := cell(row, column))]
+    return Counter(_class_of(text, classes) or text for text in texts)
 
 
 # -- exports -----------------------------------------------------------------------------
@@ -423,6 +492,8 @@ def export_galaxy10(
     written: list[tuple[ImageRecord, LabelRecord]] = []
     skipped: list[tuple[str, str]] = []
     positions: dict[str, list[float]] = {key: [] for key in _POSITION_COLUMNS}
+    import h5py  # loaded with the first HDF5 file, not with the GUI's File menu
+
     with _atomic_path(out) as partial, h5py.File(partial, "w") as handle:
         images = handle.create_dataset(
             "images",
@@ -487,7 +558,9 @@ def _import_raw(
     labels: list[ImportedLabel] = []
     skipped: list[tuple[str, str]] = []
     unknown: list[str] = []
-    mapping = map_class_names((row.class_text for row in raw if row.class_text), classes, renames)
+    mapping = _mapping(project, (row.class_text for row in raw if row.class_text), renames)
+    outside: list[str] = []
+    passed: list[str] = []
     for row in raw:
         if not row.path:
             skipped.append((row.where, "no path"))
@@ -510,6 +583,9 @@ def _import_raw(
         if not row.class_text:
             skipped.append((row.where, "no class"))
             continue
+        if row.class_text in mapping.skipped:
+            passed.append(row.class_text)
+            continue
         class_name = _class_of(mapping.class_of(row.class_text), classes)
         if class_name is None:
             unknown.append(row.class_text)
@@ -517,8 +593,9 @@ def _import_raw(
         item = CatalogItem(file_path, index=index)
         name = row.labeller or default_labeller
         labels.append(ImportedLabel(item, class_name, name, source, confidence, timestamp))
+        outside.append(row.class_text)
     _refuse_unknown(project, source_file, unknown, "class")
-    return _stored(project, source_file, action, labels, skipped, emit, cancel, mapping.mapped)
+    return _stored(project, source_file, action, labels, skipped, emit, cancel, mapping, outside, passed)
 
 
 def _class_of(text: str, classes: list[str]) -> str | None:
@@ -543,6 +620,11 @@ def _refuse_unknown(project: Project, source_file: Path, names: list[str], what:
         )
 
 
+def _mapping(project: Project, names: Iterable[str], renames: Mapping[str, str] | None) -> ClassMapping:
+    """The file's class names read as the project's: `renames`, same name, stored alias, match."""
+    return map_class_names(names, project.classes, renames, project.class_aliases())
+
+
 def _stored(
     project: Project,
     source_file: Path,
@@ -551,11 +633,20 @@ def _stored(
     skipped: list[tuple[str, str]],
     emit: EventSink,
     cancel: CancelToken,
-    mapped: dict[str, str] | None = None,
+    mapping: ClassMapping | None = None,
+    outside: list[str] | None = None,
+    passed: list[str] | None = None,
 ) -> ExchangeReport:
+    """Store the labels; `outside` holds each label's name in the file (for the counts) and
+    `passed` the names of the labels left out because the user maps them to skip."""
     added, written, not_found = project.import_labels(labels, emit=emit, cancel=cancel)
     gone = {path for path, _ in not_found}
-    per_class = Counter(label.class_name for label in labels if os.path.abspath(label.item.path) not in gone)
+    kept = [os.path.abspath(label.item.path) not in gone for label in labels]
+    per_class = Counter(label.class_name for label, keep in zip(labels, kept, strict=True) if keep)
+    counts = None
+    if mapping is not None:
+        names = [name for name, keep in zip(outside or [], kept, strict=True) if keep] + list(passed or [])
+        counts = LabelCounts.tally(names, mapping, project.classes)
     return ExchangeReport(
         action,
         str(source_file),
@@ -563,7 +654,8 @@ def _stored(
         added,
         {name: per_class[name] for name in project.classes if per_class[name]},
         skipped + not_found,
-        dict(mapped or {}),
+        dict(counts.mapped_names) if counts is not None else {},
+        counts,
     )
 
 
@@ -633,6 +725,8 @@ def _write_atomically(out: Path, write: Callable[[TextIO], None]) -> None:
 
 
 def _hdf5_class_names(path: Path) -> list[str] | None:
+    import h5py
+
     with h5py.File(path, "r") as handle:
         names = handle.attrs.get("class_names")
     if names is None:

@@ -85,7 +85,25 @@ def _add_batches(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_version_1, _add_suggestions, _add_batches]
+# Version 4: the class mapping the user confirmed, so the next folder, label file or model
+# with the same outside names is read the same way without asking. An empty class_name means
+# "skip this name" (its labels are counted as skipped, not taken).
+_VERSION_4: tuple[str, ...] = (
+    "CREATE TABLE class_aliases (outside_name TEXT PRIMARY KEY, class_name TEXT NOT NULL) WITHOUT ROWID",
+)
+
+
+def _add_class_aliases(db: sqlite3.Connection) -> None:
+    for statement in _VERSION_4:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_version_1,
+    _add_suggestions,
+    _add_batches,
+    _add_class_aliases,
+]
 
 # What a file of the current version must have: table -> columns.
 EXPECTED_COLUMNS: dict[str, set[str]] = {
@@ -110,12 +128,13 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
     },
     "suggestions": {"image_id", "class_id", "source", "confidence", "entropy", "timestamp"},
     "batches": {"id", "labeller", "timestamp"},
+    "class_aliases": {"outside_name", "class_name"},
 }
 
 
 # Tables and columns added after version 1, by the version that added them: a read-only file
 # of an older version (which cannot be upgraded) is read without them.
-TABLE_VERSIONS: dict[str, int] = {"suggestions": 2, "batches": 3}
+TABLE_VERSIONS: dict[str, int] = {"suggestions": 2, "batches": 3, "class_aliases": 4}
 COLUMN_VERSIONS: dict[tuple[str, str], int] = {("history", "batch_id"): 3}
 
 

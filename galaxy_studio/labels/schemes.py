@@ -80,7 +80,8 @@ def class_colour(index: int) -> tuple[int, int, int]:
 
 
 def resolve_scheme(text: str) -> ClassScheme:
-    """A built-in scheme by name, or a CSV file with one class name per row.
+    """A built-in scheme by name, a CSV file with one class name per row, or a folder of class
+    folders (its sub-folder names become the classes).
 
     The CSV may start with a header cell "class" or "name"; the scheme is named after the
     file so a project remembers where its classes came from.
@@ -88,9 +89,15 @@ def resolve_scheme(text: str) -> ClassScheme:
     if text in BUILTIN_SCHEMES:
         return BUILTIN_SCHEMES[text]
     path = Path(text)
+    if path.is_dir():
+        from galaxy_studio.labels.folder_scheme import folder_scheme
+
+        return folder_scheme(path)
     if not path.is_file():
         known = ", ".join(BUILTIN_SCHEMES)
-        raise ProjectError(path, f"is neither a built-in scheme ({known}) nor a CSV file of class names")
+        raise ProjectError(
+            path, f"is neither a built-in scheme ({known}), a CSV file of class names nor a folder of class folders"
+        )
     table = read_csv_table(path, header=False)
     names = [cell(row, 0) for row in table.rows]
     if names and names[0].lower() in ("class", "name"):

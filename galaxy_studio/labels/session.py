@@ -10,13 +10,14 @@ delivers each event in the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from galaxy_studio.errors import UserError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
+from galaxy_studio.labels.class_mapping import ClassMapping, map_class_names
 from galaxy_studio.labels.class_styles import ClassPalette, ClassStyle
 from galaxy_studio.labels.labeller import default_labeller, set_default_labeller
 from galaxy_studio.labels.records import BatchUndone
@@ -60,7 +61,14 @@ class LabellerChanged:
     labeller: str
 
 
-SessionEvent = ProjectOpened | ProjectClosed | LabelsChanged | ClassesChanged | LabellerChanged
+@dataclass(frozen=True)
+class ClassMappingChanged:
+    """The project's stored class mapping (outside name -> class, "" = skip) is now this."""
+
+    aliases: tuple[tuple[str, str], ...]
+
+
+SessionEvent = ProjectOpened | ProjectClosed | LabelsChanged | ClassesChanged | LabellerChanged | ClassMappingChanged
 Listener = Callable[[SessionEvent], None]
 
 
@@ -74,6 +82,8 @@ class LabellingSession:
         self.last_batch: int | None = None
         self._data_classes: tuple[str, ...] = ()
         self._palette = ClassPalette(())
+        # The project's stored class mapping is read again after it changes or another opens.
+        self._palette_aliases_stale = True
 
     # -- listening -------------------------------------------------------------------------
 
@@ -84,6 +94,8 @@ class LabellingSession:
         self._listeners.remove(listener)
 
     def _notify(self, event: SessionEvent) -> None:
+        if isinstance(event, (ClassMappingChanged, ProjectOpened, ProjectClosed)):
+            self._palette_aliases_stale = True
         for listener in list(self._listeners):
             listener(event)
 
@@ -242,8 +254,10 @@ class LabellingSession:
         """The palette of the open project's classes (else the data's), kept while they stay
         the same so that names outside them keep their colours too."""
         scheme = tuple(self._project.classes) if self._project is not None else self._data_classes
-        if self._palette.classes != scheme:
-            self._palette = ClassPalette(scheme)
+        if self._palette.classes != scheme or self._palette_aliases_stale:
+            aliases = self._project.class_aliases() if self._project is not None else {}
+            self._palette = ClassPalette(scheme, aliases)
+            self._palette_aliases_stale = False
         return self._palette
 
     def class_styles(self, names: Sequence[str]) -> list[ClassStyle]:
@@ -252,6 +266,31 @@ class LabellingSession:
 
     def class_style(self, name: str) -> ClassStyle:
         return self.palette().style(name)
+
+    # -- class mapping ---------------------------------------------------------------------
+
+    def propose_class_mapping(self, names: Iterable[str]) -> ClassMapping:
+        """How outside names (folders, a label file's or a model's classes) would be read as the
+        project's classes now: same name, then the stored mapping, then an unambiguous match."""
+        project = self.require_project()
+        return map_class_names(names, project.classes, None, project.class_aliases())
+
+    def confirm_class_mapping(self, choices: dict[str, str]) -> None:
+        """Store what the user confirmed (outside name -> class, or SKIP) so the next folder or
+        model with these names is read the same way; names that are classes need no alias."""
+        project = self.require_project()
+        aliases = {outside: inside for outside, inside in choices.items() if outside not in project.classes}
+        if aliases:
+            project.set_class_aliases(aliases)
+            self._notify(ClassMappingChanged(tuple(project.class_aliases().items())))
+
+    def forget_class_aliases(self, names: Iterable[str]) -> int:
+        """Forget stored mappings; the names are proposed afresh next time."""
+        project = self.require_project()
+        forgotten = project.forget_class_aliases(list(names))
+        if forgotten:
+            self._notify(ClassMappingChanged(tuple(project.class_aliases().items())))
+        return forgotten
 
     def _classes_changed(self, *, labels_too: bool) -> None:
         """A rename or merge changes what labels read as, so their listeners re-read them too."""

@@ -31,7 +31,7 @@ from galaxy_studio.atomic_files import replacing
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.backups import back_up, backup_due, list_backups
 from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
-from galaxy_studio.labels.class_mapping import map_class_names
+from galaxy_studio.labels.class_mapping import SKIP, ClassMapping, LabelCounts, map_class_names
 from galaxy_studio.labels.class_names import checked_class_name, duplicate_names
 from galaxy_studio.labels.connection import connect, remove_database, translated, writable
 from galaxy_studio.labels.consensus import consensus_label, counted_label, human_classes, human_labellers
@@ -49,10 +49,11 @@ from galaxy_studio.labels.records import (
 from galaxy_studio.labels.schema import TABLE_VERSIONS, file_version, migrate, schema_problem, schema_version
 
 if TYPE_CHECKING:
-    from galaxy_studio.data.catalog import CatalogItem
+    from galaxy_studio.data.catalog import Catalog, CatalogItem
     from galaxy_studio.labels.schemes import ClassScheme
 
 __all__ = [
+    "AddedImages",
     "BatchUndone",
     "ImageRecord",
     "ImportedLabel",
@@ -76,6 +77,24 @@ _LABEL_COLUMNS = "class_id, timestamp, source, confidence"
 _State = tuple[int, float, str, "float | None"]
 # An image's identity: its absolute path and row index (None for a file).
 _Key = tuple[str, "int | None"]
+
+
+@dataclass(frozen=True)
+class AddedImages:
+    """What adding files did: images added, files skipped with reasons, and what became of
+    the labels the files brought (class folders, CSV lists, Galaxy10 rows)."""
+
+    added: int
+    skipped: list[tuple[str, str]]
+    counts: LabelCounts
+
+    def summary(self) -> str:
+        text = f"added {self.added} image(s)"
+        if self.skipped:
+            text += f", {len(self.skipped)} file(s) skipped"
+        if self.counts.taken or self.counts.unmapped or self.counts.skipped:
+            text += "; labels: " + self.counts.describe()
+        return text
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,7 @@ class Project:
         row = db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
         self.scheme_name: str = row[0] if row else "custom"
         self._has_suggestions = file_version(db) >= TABLE_VERSIONS["suggestions"]
+        self._has_aliases = file_version(db) >= TABLE_VERSIONS["class_aliases"]
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -231,6 +251,7 @@ class Project:
                 raise self._unknown_classes([old], ids)
             self._refuse_clash(new, {name: i for name, i in ids.items() if name != old})
             db.execute("UPDATE classes SET name = ? WHERE id = ?", (new, ids[old]))
+            db.execute("UPDATE class_aliases SET class_name = ? WHERE class_name = ?", (new, old))
 
     def merge_classes(self, sources: list[str], into: str) -> int:
         """Relabel every label of `sources` as `into` and remove the sources; returns the number
@@ -262,6 +283,7 @@ class Project:
             for column in ("before_class_id", "after_class_id"):
                 db.execute(f"UPDATE history SET {column} = ? WHERE {column} IN ({marks})", (into_id, *merged_ids))
             db.execute(f"DELETE FROM classes WHERE id IN ({marks})", merged_ids)
+            db.execute(f"UPDATE class_aliases SET class_name = ? WHERE class_name IN ({marks})", (into, *merged))
             _number_classes(db, [name for name in order if name not in merged])
             return changed
 
@@ -274,6 +296,42 @@ class Project:
                     f"a new order must list every class once; the classes are: {', '.join(current)}",
                 )
             _number_classes(db, names)
+
+    # -- class aliases ---------------------------------------------------------------------
+
+    def class_aliases(self) -> dict[str, str]:
+        """The confirmed class mapping: outside name -> project class ("" = skip that name)."""
+        if not self._has_aliases:
+            return {}
+        with self._lock:
+            rows = self._db.execute("SELECT outside_name, class_name FROM class_aliases ORDER BY outside_name")
+            return {str(outside): str(inside) for outside, inside in rows}
+
+    def set_class_aliases(self, aliases: dict[str, str]) -> None:
+        """Remember each outside name as a project class (or SKIP); a class the project does
+        not have refuses them all. A name that is a class itself needs no alias and is refused."""
+        with self._transaction() as db:
+            ids = self._class_ids(db)
+            unknown = [inside for inside in aliases.values() if inside != SKIP and inside not in ids]
+            if unknown:
+                raise self._unknown_classes(unknown, ids)
+            own = [outside for outside in aliases if outside in ids or not outside.strip()]
+            if own:
+                raise ProjectError(
+                    self.path, f"{', '.join(repr(name) for name in own)}: a class name or empty name needs no alias"
+                )
+            db.executemany(
+                "INSERT INTO class_aliases (outside_name, class_name) VALUES (?, ?)"
+                " ON CONFLICT (outside_name) DO UPDATE SET class_name = excluded.class_name",
+                list(aliases.items()),
+            )
+
+    def forget_class_aliases(self, names: Iterable[str]) -> int:
+        """Forget stored aliases (they are proposed afresh next time); returns how many went."""
+        with self._transaction() as db:
+            return sum(
+                db.execute("DELETE FROM class_aliases WHERE outside_name = ?", (name,)).rowcount for name in names
+            )
 
     # -- images ----------------------------------------------------------------------------
 
@@ -288,20 +346,37 @@ class Project:
         """Add the items not yet in the project; returns how many were added. An item that comes
         with a label of one of the project's classes (class folders, CSV, Galaxy10) also gets
         that label, with source "import", under `labeller`."""
-        return self._add_items(list(items), labeller, emit, cancel)[0]
+        return self._add_items(list(items), labeller, emit, cancel, None).added
 
     def add_paths(
-        self, paths: Sequence[str | Path], *, emit: EventSink = ignore, cancel: CancelToken = NEVER
-    ) -> tuple[int, list[tuple[str, str]]]:
-        """Files, folders, Galaxy10 HDF5 files and CSV lists; returns (added, skipped with reasons).
-        The project's own files (and its backups) are not reported when its folder is added."""
+        self,
+        paths: Sequence[str | Path],
+        *,
+        renames: dict[str, str] | None = None,
+        emit: EventSink = ignore,
+        cancel: CancelToken = NEVER,
+    ) -> AddedImages:
+        """Files, folders, Galaxy10 HDF5 files and CSV lists; see `add_catalog`."""
         from galaxy_studio.data.catalog import catalog_from_paths
 
-        catalog = catalog_from_paths(paths)
-        added, skipped = self._add_items(catalog.items, IMPORT_LABELLER, emit, cancel)
+        return self.add_catalog(catalog_from_paths(paths), renames=renames, emit=emit, cancel=cancel)
+
+    def add_catalog(
+        self,
+        catalog: Catalog,
+        *,
+        renames: dict[str, str] | None = None,
+        emit: EventSink = ignore,
+        cancel: CancelToken = NEVER,
+    ) -> AddedImages:
+        """Add a scanned catalogue's new items with the labels they bring, read as the project's
+        classes (`renames` first, then the stored aliases, then names that match). The project's
+        own files (and its backups) are not reported when its folder is added."""
+        result = self._add_items(catalog.items, IMPORT_LABELLER, emit, cancel, renames)
         own = str(self.path)
         ours = (own + "-", f"{own}.backups{os.sep}")
-        return added, [e for e in catalog.skipped + skipped if e[0] != own and not e[0].startswith(ours)]
+        skipped = [e for e in catalog.skipped + result.skipped if e[0] != own and not e[0].startswith(ours)]
+        return AddedImages(result.added, skipped, result.counts)
 
     def import_labels(
         self, labels: Sequence[ImportedLabel], *, emit: EventSink = ignore, cancel: CancelToken = NEVER
@@ -440,7 +515,7 @@ class Project:
             classes = self._class_ids(self._db)
         if class_name not in classes:
             raise self._unknown_classes([class_name], classes)
-        new, imported, _ = self._new_items(items, IMPORT_LABELLER)
+        new, imported, _ = self._new_items(items, IMPORT_LABELLER, None)
         incoming = self._prepare(new, imported, emit=emit, cancel=cancel, what="Adding images")
         if incoming.skipped:
             path, reason = incoming.skipped[0]
@@ -744,35 +819,52 @@ class Project:
         return {(path, index): int(image_id) for image_id, path, index in rows}
 
     def _add_items(
-        self, items: list[CatalogItem], labeller: str, emit: EventSink, cancel: CancelToken
-    ) -> tuple[int, list[tuple[str, str]]]:
-        new, labelled, unmatched = self._new_items(items, labeller)
+        self,
+        items: list[CatalogItem],
+        labeller: str,
+        emit: EventSink,
+        cancel: CancelToken,
+        renames: dict[str, str] | None,
+    ) -> AddedImages:
+        """Add the new items; their labels are read as the project's classes and counted, and
+        each outside name whose labels are not taken gets a note, so that no label is dropped
+        without a word."""
+        new, labelled, mapping = self._new_items(items, labeller, renames)
         added, _, skipped = self._store(new, labelled, emit=emit, cancel=cancel, what="Adding images")
-        return added, skipped + unmatched
+        gone = {os.path.abspath(path) for path, _ in skipped}
+        counts = LabelCounts.tally(
+            (item.label for item in new if item.label is not None and os.path.abspath(item.path) not in gone),
+            mapping,
+            self.classes,
+        )
+        notes = [
+            (name, f"{count} image(s) added without their label {name!r}: it matches no class of the project")
+            for name, count in counts.unmapped_names.items()
+        ] + [
+            (name, f"{count} image(s) added without their label {name!r}: mapped to skip")
+            for name, count in counts.skipped_names.items()
+        ]
+        return AddedImages(added, skipped + notes, counts)
 
     def _new_items(
-        self, items: Sequence[CatalogItem], labeller: str
-    ) -> tuple[list[CatalogItem], list[ImportedLabel], list[tuple[str, str]]]:
-        """The items not yet in the project, the labels they bring read as the project's
-        classes (a folder `spirals/` as the class `spiral`), and one note per outside name
-        that matches no class, so that no label is dropped without a word."""
+        self, items: Sequence[CatalogItem], labeller: str, renames: dict[str, str] | None
+    ) -> tuple[list[CatalogItem], list[ImportedLabel], ClassMapping]:
+        """The items not yet in the project and the labels they bring, read as the project's
+        classes (a folder `spirals/` as the class `spiral`): `renames` first, then the stored
+        aliases, then names that match. Names mapped to skip or to nothing bring no label."""
         with self._lock:
             classes = list(self._class_ids(self._db))
             present = set(self._image_keys(self._db))
         new = [item for item in items if (os.path.abspath(item.path), item.index) not in present]
-        brought = [item for item in new if item.label is not None]
-        mapping = map_class_names((item.label for item in brought if item.label is not None), classes)
+        mapping = map_class_names(
+            (item.label for item in new if item.label is not None), classes, renames, self.class_aliases()
+        )
         labelled = [
             ImportedLabel(item, mapping.class_of(item.label), labeller)
-            for item in brought
-            if item.label is not None and mapping.class_of(item.label) in classes
+            for item in new
+            if item.label is not None and item.label not in mapping.skipped and mapping.class_of(item.label) in classes
         ]
-        unmatched = Counter(item.label for item in brought if item.label is not None and item.label in mapping.unmapped)
-        notes = [
-            (name, f"{count} image(s) added without their label {name!r}: it matches no class of the project")
-            for name, count in unmatched.items()
-        ]
-        return new, labelled, notes
+        return new, labelled, mapping
 
     def _store(
         self,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxy_studio.events import NEVER, CancelToken, EventSink, ignore
-from galaxy_studio.labels.class_mapping import map_class_names
+from galaxy_studio.labels.class_mapping import LabelCounts, map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.records import Suggestion
 from galaxy_studio.labels.store import Project
@@ -28,6 +28,9 @@ class SuggestConfig:
     tta: bool = False
     batch_size: int = DEFAULT_BATCH
     device: str = "auto"
+    # Model class -> project class ("" = store no suggestion of that class), before the
+    # project's stored aliases and the automatic match.
+    class_map: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,7 +45,7 @@ class SuggestResult:
     ranked: tuple[tuple[str, Suggestion], ...]
     failures: tuple[tuple[str, str], ...] = field(default=())
     seconds: float = 0.0
-    mapped: dict[str, str] = field(default_factory=dict)
+    counts: LabelCounts = field(default_factory=LabelCounts)
 
 
 def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> SuggestResult:
@@ -51,12 +54,13 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
     started = time.perf_counter()
     classifier = open_classifier(config.model)
     with Project.open(Path(config.project)) as project:
-        mapping = map_class_names(classifier.classes, project.classes)
+        mapping = map_class_names(classifier.classes, project.classes, config.class_map, project.class_aliases())
         foreign = mapping.unmapped
         if foreign:
             raise ModelError(
                 f"{classifier.checkpoint}: the model's classes {', '.join(foreign)} are not classes of "
-                f"{project.path} ({', '.join(project.classes)}), so its suggestions could not be stored"
+                f"{project.path} ({', '.join(project.classes)}), so its suggestions could not be stored; "
+                "map them to the project's classes or to skip"
             )
         labelled = {record.image_id for record in project.all_labels()}
         images = [record for record in project.images() if record.id not in labelled and not record.missing]
@@ -76,7 +80,9 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
                 by_key[(p.path, p.index)].id, mapping.class_of(p.predicted), classifier.name, p.confidence, p.entropy
             )
             for p in predictions
+            if p.predicted not in mapping.skipped
         ]
+        counts = LabelCounts.tally((p.predicted for p in predictions), mapping, project.classes)
         try:
             stored = project.store_suggestions(suggestions)
         except ProjectError as error:
@@ -89,5 +95,5 @@ def suggest_labels(config: SuggestConfig, *, emit: EventSink = ignore, cancel: C
         tuple((names[s.image_id], s) for s in ranked),
         tuple(failures),
         time.perf_counter() - started,
-        mapping.mapped,
+        counts,
     )

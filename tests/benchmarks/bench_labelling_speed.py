@@ -49,7 +49,7 @@ def main() -> int:
 
         project_path = Path(tmp) / "bench.gsproj"
         with Project.create(project_path, BUILTIN_SCHEMES["spiral"]) as project:
-            added, _ = project.add_paths([args.data])
+            added = project.add_paths([args.data]).added
             items = [record.item() for record in project.images()]
 
         app = application()

@@ -40,8 +40,12 @@ def test_adding_a_class_folder_keeps_the_labels_it_can_read_and_names_the_rest(t
     write_pngs(tmp_path / "set" / "non_spirals", 3, seed=2)
     write_pngs(tmp_path / "set" / "blobs", 1, seed=3)
     with Project.create(tmp_path / "p.gsproj", BUILTIN_SCHEMES["spiral"]) as project:
-        added, notes = project.add_paths([tmp_path / "set"])
+        result = project.add_paths([tmp_path / "set"])
         counted = Counter(label.class_name for label in project.labels(None).values())
+    added, notes = result.added, result.skipped
     assert added == 6
+    assert result.counts.describe() == (
+        "5 label(s) taken (5 mapped: non_spirals -> non-spiral, spirals -> spiral), 1 unmapped (blobs 1), 0 skipped"
+    )
     assert counted == {"spiral": 2, "non-spiral": 3}
     assert notes == [("blobs", "1 image(s) added without their label 'blobs': it matches no class of the project")]

@@ -112,7 +112,7 @@ def test_import_and_export_every_format(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["project", "import", project, str(tmp_path / "set")]) == 0
     out = capsys.readouterr().out
     assert "import folders: 5 label(s), 5 new image(s)" in out
-    assert "read " in out and "spirals as spiral" in out and "non_spirals as non-spiral" in out
+    assert "5 label(s) taken (5 mapped: " in out and "spirals -> spiral" in out and "non_spirals -> non-spiral" in out
     for fmt, out in (("csv", "l.csv"), ("json", "l.json"), ("folders", "dirs"), ("galaxy10", "l.h5")):
         assert main(["project", "export", project, "--format", fmt, str(tmp_path / out)]) == 0
         assert f"export {fmt}: 5 label(s)" in capsys.readouterr().out
@@ -142,7 +142,9 @@ def test_import_refuses_a_class_it_cannot_match_and_takes_several_pairs_in_one_m
     assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 0, "non-spiral": 0}, "nothing imported"
     argv = ["project", "import", project, str(tmp_path / "set"), "--map", "blobs=spiral", "streaks=non-spiral"]
     assert main(argv) == 0
-    assert "read blobs as spiral, streaks as non-spiral" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "5 label(s) taken (5 mapped: blobs -> spiral, streaks -> non-spiral), 0 unmapped, 0 skipped" in out
+    assert "remembered 2 class mapping(s)" in out
     main(["project", "stats", project, "--json"])
     assert json.loads(capsys.readouterr().out)["per_class"] == {"spiral": 2, "non-spiral": 3}
 

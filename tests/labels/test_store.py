@@ -67,7 +67,8 @@ def test_images_keep_paths_sizes_hashes_in_insertion_order(tmp_path: Path, spira
 
 
 def test_adding_again_skips_duplicates_and_reports_missing_files(tmp_path: Path, spiral_project: Project) -> None:
-    added, skipped = spiral_project.add_paths([tmp_path / "images", tmp_path / "gone.png"])
+    result = spiral_project.add_paths([tmp_path / "images", tmp_path / "gone.png"])
+    added, skipped = result.added, result.skipped
     assert added == 0
     assert skipped == [(str(tmp_path / "gone.png"), "file not found")]
     more = write_pngs(tmp_path / "more", 2, seed=5)
@@ -91,7 +92,8 @@ def test_class_folders_bring_import_labels_for_known_classes_only(tmp_path: Path
     write_pngs(tmp_path / "set" / "non-spiral", 3, seed=2)
     write_pngs(tmp_path / "set" / "artefact", 1, seed=3)
     with Project.create(tmp_path / "p.gsproj", BUILTIN_SCHEMES["spiral"]) as project:
-        added, skipped = project.add_paths([tmp_path / "set"])
+        result = project.add_paths([tmp_path / "set"])
+        added, skipped = result.added, result.skipped
         assert added == 6
         assert skipped == [
             ("artefact", "1 image(s) added without their label 'artefact': it matches no class of the project")
@@ -107,7 +109,8 @@ def test_galaxy10_rows_are_images_with_their_index(tmp_path: Path) -> None:
         handle["images"] = np.zeros((4, 8, 8, 3), np.uint8)
         handle["ans"] = np.array([0, 9, 2, 2], np.uint8)
     with Project.create(tmp_path / "p.gsproj", BUILTIN_SCHEMES["galaxy10"]) as project:
-        assert project.add_paths([h5]) == (4, [])
+        result = project.add_paths([h5])
+        assert (result.added, result.skipped, result.counts.taken) == (4, [], 4)
         images = project.images()
         assert [image.index for image in images] == [0, 1, 2, 3]
         assert len({image.content_hash for image in images}) == 1

@@ -90,6 +90,7 @@ def test_a_read_only_project_of_the_older_format_is_still_read(demo_set: Path, t
     db.execute("DROP INDEX history_by_batch")
     db.execute("ALTER TABLE history DROP COLUMN batch_id")
     db.execute("DROP TABLE batches")
+    db.execute("DROP TABLE class_aliases")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -116,7 +117,33 @@ def test_suggest_reads_the_models_classes_as_the_projects_spelling(
         project.add_paths([str(f) for f in sorted(demo_set.rglob("*.jpg"))[::6]])
     assert main(["project", "suggest", str(path), trained_run.checkpoint, "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    read = next(line for line in out.splitlines() if line.startswith("read the model's "))
-    assert all(f"{name} as {spelled}" in read for name, spelled in zip(DEMO_CLASSES, respelled)), read
+    read = next(line for line in out.splitlines() if line.startswith("suggestions: "))
+    assert all(f"{name} -> {spelled}" in read for name, spelled in zip(DEMO_CLASSES, respelled)), read
+    assert read.endswith(", 0 unmapped, 0 skipped"), read
     with Project.open(path) as project:
         assert project.suggestions() and {s.class_name for s in project.suggestions().values()} <= set(respelled)
+
+
+def test_suggest_takes_map_and_skip_counts_them_and_remembers(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model class no rule can match refused the whole run; `--map` settles it, `--skip`
+    leaves a class's suggestions out, and the output counts both."""
+    path = tmp_path / "m.gsproj"
+    smooth, edge_on, spiral = DEMO_CLASSES
+    with Project.create(path, ClassScheme("mine", ("roundish", "flat"))) as project:
+        project.add_paths([str(f) for f in sorted(demo_set.rglob("*.jpg"))[::6]])
+    argv = ["project", "suggest", str(path), trained_run.checkpoint, "--device", "cpu"]
+    assert main(argv) == 1
+    assert "map them to the project's classes or to skip" in capsys.readouterr().err
+    assert main([*argv, "--map", f"{smooth}=roundish", f"{edge_on}=flat", "--skip", spiral]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("suggestions: "))
+    stored = int(next(line for line in out.splitlines() if line.startswith("stored ")).split()[1])
+    taken = int(line.split()[1])
+    skipped = int(line.rsplit(", ", 1)[1].split()[0])
+    assert taken == stored and skipped > 0 and f"skipped ({spiral} {skipped})" in line
+    with Project.open(path) as project:
+        assert {s.class_name for s in project.suggestions().values()} <= {"roundish", "flat"}
+        assert project.class_aliases() == {smooth: "roundish", edge_on: "flat", spiral: ""}
+    assert main(argv) == 0, "the stored mapping needs no flags the next time"

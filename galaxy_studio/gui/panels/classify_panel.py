@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.drop_zone import DropZone
 from galaxy_studio.gui.widgets.image_view import ImageView
@@ -103,6 +104,7 @@ class ClassifyPanel(QWidget):
         signals.classes_changed.connect(self._fill_label_choice)
         signals.project_changed.connect(self.recolour)
         signals.classes_changed.connect(self.recolour)
+        signals.class_mapping_changed.connect(self.recolour)
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
         self.display_rgb: np.ndarray | None = None
@@ -111,6 +113,9 @@ class ClassifyPanel(QWidget):
         self._colour_tables: dict[str, np.ndarray] = {}
         self.jobs = JobRunner(self)
         self.jobs.finished.connect(self._refresh_buttons)
+        # (model, its classes) read for a suggestion run that starts once that job has ended.
+        self._pending_suggest: tuple[str, tuple[str, ...]] | None = None
+        self.jobs.finished.connect(self._start_pending_suggest)
         self.explainer = LatestRequestRunner(self)
         self._build()
         self.refresh_models()
@@ -355,9 +360,39 @@ class ClassifyPanel(QWidget):
         model = self.model_path()
         if project is None or model is None or self.jobs.running:
             return
+        if self.classifier is not None and str(self.classifier.checkpoint) == model:
+            self._suggest_with(model, self.classifier.classes)
+            return
+
+        def read_classes(emit: EventSink, cancel: CancelToken) -> tuple[str, ...]:
+            from galaxy_studio.model.classification import open_classifier
+
+            return open_classifier(model).classes
+
+        self._start(read_classes, "Reading the model's classes", partial(self._queue_suggest, model))
+
+    def _queue_suggest(self, model: str, classes: tuple[str, ...]) -> None:
+        self._pending_suggest = (model, classes)
+
+    def _start_pending_suggest(self) -> None:
+        pending, self._pending_suggest = self._pending_suggest, None
+        if pending is not None:
+            self._suggest_with(*pending)
+
+    def _suggest_with(self, model: str, classes: tuple[str, ...]) -> None:
+        """Settle the model's class names against the project's (the mapping dialog, where
+        they differ and are not stored yet), then store its suggestions in the background."""
+        project = self.session.project
+        if project is None or self.jobs.running:
+            return
+        source = f"The model {Path(model).parent.name if Path(model).is_file() else Path(model).name}"
+        class_map = confirm_class_mapping(self, self.session, source, dict.fromkeys(classes, 1), noun="model class")
+        if class_map is None:
+            self.status.emit("Suggesting cancelled: nothing was stored")
+            return
         from galaxy_studio.model.suggestions import SuggestConfig, suggest_labels
 
-        config = SuggestConfig(str(project.path), model, tta=self.tta.isChecked())
+        config = SuggestConfig(str(project.path), model, tta=self.tta.isChecked(), class_map=class_map)
 
         def job(emit: EventSink, cancel: CancelToken) -> SuggestResult:
             return suggest_labels(config, emit=emit, cancel=cancel)
@@ -388,8 +423,8 @@ class ClassifyPanel(QWidget):
         self._report_failures(result.failures)
         self.session.changed_outside()
         self.status.emit(
-            f"Stored {result.stored} suggestion(s) in the project; in the Library choose "
-            "Order: most uncertain first, and press Enter to accept one"
+            f"Stored {result.stored} suggestion(s) in the project ({result.counts.describe('suggestion')}); "
+            "in the Library choose Order: most uncertain first, and press Enter to accept one"
         )
 
     def _on_job_failed(self, message: str) -> None:
@@ -477,9 +512,11 @@ class ClassifyPanel(QWidget):
             self.label_choice.addItem(swatch_icon(style), style.name)
         self.label_choice.setCurrentText(shown)
 
-    @staticmethod
-    def _choice_for(class_name: str, choices: list[str]) -> str:
-        return map_class_names([class_name], choices).class_of(class_name)
+    def _choice_for(self, class_name: str, choices: list[str]) -> str:
+        """The model's class as the project spells it: a stored mapping, else a matching name."""
+        project = self.session.project
+        stored = project.class_aliases() if project is not None else None
+        return map_class_names([class_name], choices, None, stored).class_of(class_name)
 
     def _style_predicted(self, item: QTableWidgetItem) -> None:
         """The predicted class's dot in the session's colour, named as the project has it."""
@@ -599,6 +636,18 @@ class ClassifyPanel(QWidget):
             self._show_message("Open or create a project first (File → Open Project / New Project)")
             return
         prediction = self.predictions[self._shown_key]
+        if self.classifier is not None and (
+            confirm_class_mapping(
+                self,
+                self.session,
+                f"The model {self.classifier.name}",
+                dict.fromkeys(self.classifier.classes, 1),
+                noun="model class",
+            )
+            is None
+        ):
+            self._show_message("Not added: the model's class names were not confirmed")
+            return
         class_name = self.label_choice.currentText()
         if class_name not in project.classes:
             self._show_message(

@@ -33,6 +33,7 @@ from galaxy_studio.gui.panels.labelling_mode import LabellingMode
 from galaxy_studio.gui.panels.library_project import LibraryProject
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.class_legend import ClassLegend
+from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import style_colour
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader, Layer
 from galaxy_studio.gui.widgets.details_view import DetailsView
@@ -42,7 +43,7 @@ from galaxy_studio.gui.widgets.layer_picker import LayerPicker
 from galaxy_studio.gui.widgets.sky_overlay import SkyOverlay
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
-from galaxy_studio.labels.store import Project
+from galaxy_studio.labels.store import AddedImages, Project
 
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
 DEFAULT_THUMBNAIL_SIZE = 128
@@ -75,6 +76,8 @@ class LibraryPanel(QWidget):
         self.loader.shown.connect(self._on_cutout_shown)
         self.loader.failed.connect(self._on_cutout_failed)
         self.opener = JobRunner(self)
+        # A scanned catalogue waiting to be added to the project (with its class mapping).
+        self._to_add: tuple[Catalog, dict[str, str]] | None = None
         self.opener.finished.connect(self._start_next_open)
 
         self._build_layout()
@@ -216,42 +219,69 @@ class LibraryPanel(QWidget):
             self._start_next_open()
 
     def _start_next_open(self) -> None:
-        if not self._pending_opens or self.opener.running:
+        if self.opener.running:
+            return
+        if self._to_add is not None:
+            self._start_adding(*self._to_add)
+            return
+        if not self._pending_opens:
             return
         paths, replace = self._pending_opens.pop(0)
         if replace and self.session.project is not None:
             self.session.close()
         self.status.emit(f"Opening {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "") + "…")
-        project = self.session.project
-        if project is None:
 
-            def scan(emit: EventSink, cancel: CancelToken) -> Catalog:
-                return catalog_from_paths(paths)
+        def scan(emit: EventSink, cancel: CancelToken) -> Catalog:
+            return catalog_from_paths(paths)
 
+        if self.session.project is None:
             self.opener.start(scan, on_success=partial(self._on_scanned, replace), on_failure=self._on_open_failed)
         else:
-            project_path = project.path
-
-            def add(emit: EventSink, cancel: CancelToken) -> tuple[int, list[tuple[str, str]]]:
-                with Project.open(project_path) as writer:
-                    return writer.add_paths(paths, emit=emit, cancel=cancel)
-
-            self.opener.start(add, on_success=self._on_added_to_project, on_failure=self._on_open_failed)
+            self.opener.start(
+                scan, on_success=partial(self._on_scanned_for_project, paths), on_failure=self._on_open_failed
+            )
 
     def _on_scanned(self, replace: bool, catalog: Catalog) -> None:
         """A scanned catalogue replaces or joins the library."""
         self.set_catalog(catalog if replace else self.catalog.merge(catalog))
         self._report_opened(len(catalog.items), catalog.skipped)
 
-    def _on_added_to_project(self, result: tuple[int, list[tuple[str, str]]]) -> None:
-        """Files added to the open project (by another connection, off this thread) are
-        reloaded from it."""
-        added, skipped = result
-        self.session.changed_outside()
-        self._report_opened(added, skipped)
+    def _on_scanned_for_project(self, paths: list[str], catalog: Catalog) -> None:
+        """Labels the files bring (class folders, CSV lists, Galaxy10 rows) are matched to the
+        project's classes, in the mapping dialog where names differ; then the files are added
+        (when the current job has finished)."""
+        counts = Counter(item.label for item in catalog.items if item.label is not None)
+        first = Path(paths[0])
+        source = f"{first.parent.name}/{first.name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+        renames = confirm_class_mapping(self, self.session, source, counts) if counts else {}
+        if renames is None:
+            self.status.emit("Adding cancelled: nothing was added")
+            return
+        self._to_add = (catalog, renames)
 
-    def _report_opened(self, added: int, skipped: list[tuple[str, str]]) -> None:
-        message = f"Added {added} item(s)"
+    def _start_adding(self, catalog: Catalog, renames: dict[str, str]) -> None:
+        self._to_add = None
+        project = self.session.project
+        if project is None:
+            return
+        project_path = project.path
+
+        def add(emit: EventSink, cancel: CancelToken) -> AddedImages:
+            with Project.open(project_path) as writer:
+                return writer.add_catalog(catalog, renames=renames, emit=emit, cancel=cancel)
+
+        self.opener.start(add, on_success=self._on_added_to_project, on_failure=self._on_open_failed)
+
+    def _on_added_to_project(self, result: AddedImages) -> None:
+        """Files added to the open project (by another connection, off this thread) are
+        reloaded from it; what became of their labels is said, whatever it was."""
+        self.session.changed_outside()
+        counts = result.counts
+        said = f"; labels: {counts.describe()}" if counts.taken or counts.unmapped or counts.skipped else ""
+        self._report_opened(result.added, result.skipped, said)
+
+    def _report_opened(self, added: int, skipped: list[tuple[str, str]], labels: str = "") -> None:
+        message = f"Added {added} item(s){labels}"
         if skipped:
             self.problems.extend(skipped)
             first_path, first_reason = skipped[0]
