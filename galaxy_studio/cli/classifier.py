@@ -126,6 +126,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     failures = len(result.failures) + len(result.overlay_failures)
     rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
     print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), {len(result.failures)} left out")
+    unfamiliar = sum(prediction.unfamiliar for prediction in result.predictions)
+    if unfamiliar:
+        print(
+            f"{unfamiliar} of {len(result.predictions)} inputs look unlike the training data "
+            "(see the unfamiliar and warnings columns)"
+        )
     return 1 if failures else 0
 
 

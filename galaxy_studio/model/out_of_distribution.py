@@ -29,7 +29,7 @@ OOD_METHODS = ("mahalanobis", "energy")
 FLAG_PERCENTILE = 99.0
 # A shared covariance of d features needs several times d images to be estimated; wider
 # features (ConvNet-D3's 8192, fine-tuned VGG11's 4096) fall back to the energy score.
-_IMAGES_PER_FEATURE = 4
+_IMAGES_PER_FEATURE = 2
 # Ridge added to the covariance's diagonal, relative to its mean variance: keeps the inverse
 # finite when features are collinear (ReLU features often are).
 _SHRINKAGE = 1e-3

@@ -124,8 +124,11 @@ def input_warnings(profile: TrainingProfile, cutout: Cutout, pixels: np.ndarray,
         warnings.append(
             f"{cutout.n_bands} {noun}, the model learned from {len(profile.bands)} ({', '.join(profile.bands)})"
         )
-    elif profile.formats and cutout.format not in profile.formats:
-        warnings.append(f"a {cutout.format.upper()} file, the model learned from {_joined(profile.formats)} files")
+    elif profile.formats and all(_is_fits(name) != _is_fits(cutout.format) for name in profile.formats):
+        # FITS holds fluxes, the other formats rendered pictures: the same galaxy looks
+        # different to a network in each. JPEG against PNG is no such difference.
+        kind = "file" if _is_fits(cutout.format) else "picture"
+        warnings.append(f"a {cutout.format.upper()} {kind}, the model learned from {_joined(profile.formats)} files")
     scale = pixel_scale_arcsec(cutout)
     if scale is not None and profile.pixel_scale is not None:
         low, high = profile.pixel_scale
@@ -144,6 +147,10 @@ def _far_outside(value: float, bounds: tuple[float, float]) -> bool:
     low, high = bounds
     slack = _SLACK * max(high - low, 1e-6)
     return not low - slack <= value <= high + slack
+
+
+def _is_fits(format_name: str) -> bool:
+    return format_name == "fits"
 
 
 def _joined(names: Sequence[str]) -> str:
