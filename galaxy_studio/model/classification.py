@@ -130,6 +130,17 @@ class Prediction:
         return self.ood_flag or bool(self.warnings)
 
     @property
+    def unfamiliar_reasons(self) -> list[str]:
+        """Why the input looks unlike the training data, in words, for a note or a tooltip."""
+        reasons = list(self.warnings)
+        if self.ood_flag and self.ood_percentile is not None:
+            reasons.append(
+                f"its features are further from the training galaxies than {self.ood_percentile:.1f}% of the "
+                "validation galaxies' (flagged above 99%)"
+            )
+        return reasons
+
+    @property
     def name(self) -> str:
         base = os.path.basename(self.path)
         return base if self.index is None else f"{base}[{self.index}]"
