@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--others", type=int, default=300, help="CIFAR-10 and MNIST images each")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--arch", default="galaxy-cnn", help="e.g. convnet-d3 for features wider than the data")
     parser.add_argument("--keep-run", help="train into this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
     if not args.data_root:
@@ -109,12 +110,17 @@ def main() -> int:
         train_folder, held_out = split_gz_spiral(root, args.held_out, work)
         run_dir = Path(args.keep_run) if args.keep_run else work / "run"
         config = TrainConfig(
-            data=str(train_folder), out_dir=str(run_dir), size=args.size, epochs=args.epochs, device="cpu"
+            data=str(train_folder),
+            out_dir=str(run_dir),
+            arch=args.arch,
+            size=args.size,
+            epochs=args.epochs,
+            device="cpu",
         )
         started = time.perf_counter()
         result = train_classifier(config)
         print(
-            f"trained galaxy-cnn on {train_folder} in {time.perf_counter() - started:.0f} s: "
+            f"trained {args.arch} on {train_folder} in {time.perf_counter() - started:.0f} s: "
             f"test accuracy {result.metrics['accuracy']:.3f}"
         )
         classifier = open_classifier(run_dir)
@@ -140,7 +146,8 @@ def main() -> int:
         stored = classifier.ood
         refit = scorers[stored.method]
         print(
-            f"the checkpoint's score: {stored.method} (features {train_features.shape[1]}), threshold "
+            f"the checkpoint's score: {stored.method} (features {train_features.shape[1]}, "
+            f"{len(stored.directions)} measured directions), threshold "
             f"{stored.threshold:.4g}; refitted here: {refit.threshold:.4g}"
         )
 
