@@ -135,8 +135,8 @@ class Prediction:
         reasons = list(self.warnings)
         if self.ood_flag and self.ood_percentile is not None:
             reasons.append(
-                f"its features are further from the training galaxies than {self.ood_percentile:.1f}% of the "
-                "validation galaxies' (flagged above 99%)"
+                "the network's features for it lie further from the training galaxies than those of "
+                f"{self.ood_percentile:.1f}% of the validation galaxies (flagged above 99%)"
             )
         return reasons
 
