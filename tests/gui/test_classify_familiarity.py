@@ -57,3 +57,7 @@ def test_a_flagged_fits_row_shows_the_warning_and_a_familiar_one_does_not(
     panel.table.selectRow(jpeg_row)
     qtbot.waitUntil(lambda: not panel.familiarity.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+    panel.table.sortItems(UNFAMILIAR_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert panel.table.item(0, 1).text() == fits.name, "unfamiliar cutouts sort first"
+    panel.table.sortItems(UNFAMILIAR_COLUMN, Qt.SortOrder.AscendingOrder)
+    assert panel.table.item(0, 1).text() == jpeg.name

@@ -14,14 +14,15 @@ from PIL import Image
 
 from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem, read_item
+from galaxy_studio.events import Warned
 from galaxy_studio.model.checkpoint import CLASSIFIER_FORMAT, load_payload, save_payload
 from galaxy_studio.model.classification import ClassifyConfig, classify, classify_items, open_classifier
 from galaxy_studio.model.out_of_distribution import OodScorer, energy_scores, fit_ood_scorer
 from galaxy_studio.model.preprocessing import extract_channels
-from galaxy_studio.model.training import TrainResult
+from galaxy_studio.model.training import TrainResult, train_classifier
 from galaxy_studio.model.training_profile import TrainingProfile, input_warnings, pixel_scale_arcsec
 
-from ..conftest import DEMO_CLASSES, write_demo_classes
+from ..conftest import DEMO_CLASSES, tiny_config, write_demo_classes
 
 SINGLE_BAND_FITS = "1_15_SDSS_gband.fits"
 
@@ -174,3 +175,15 @@ def test_an_old_checkpoint_without_the_records_classifies_without_warnings(
     result = classify(ClassifyConfig(str(old), (str(samples / SINGLE_BAND_FITS),), device="cpu"))
     (prediction,) = result.predictions
     assert prediction.warnings == () and prediction.ood_score is None and not prediction.unfamiliar
+
+
+def test_a_run_without_validation_images_keeps_its_profile_and_says_it_has_no_score(
+    demo_set: Path, tmp_path: Path
+) -> None:
+    events: list[object] = []
+    result = train_classifier(
+        tiny_config(demo_set, tmp_path / "run", split=(0.9, 0.0, 0.1), epochs=1), emit=events.append
+    )
+    classifier = open_classifier(result.checkpoint)
+    assert classifier.profile is not None and classifier.ood is None
+    assert any("calibrate the out-of-distribution score" in e.text for e in events if isinstance(e, Warned))
