@@ -168,7 +168,9 @@ def add_commands(sub: Any) -> None:
         help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
         description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
         "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
-        "path, predicted, confidence, entropy and p_<class> per class. Unreadable files are reported "
+        "path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
+        "(among the validation galaxies), unfamiliar (yes when the input looks unlike the training data) "
+        "and warnings (how it differs: bands, format, pixel scale, brightness). Unreadable files are reported "
         "and the rest proceed (exit 1 if any was left out).",
     )
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
