@@ -13,6 +13,13 @@ held-out galaxies (1.0: every outsider scores above every galaxy; 0.5: no better
 the share flagged (above the validation 99th percentile; about 1% of the held-out galaxies is
 the design), and the share with a training-profile warning (bands, format, pixel scale,
 brightness). Prints one table.
+
+Measured (2-core shared CPU, 100 held-out galaxies per class; AUROC Mahalanobis / energy):
+galaxy-cnn 64 px, 8 epochs (test accuracy 0.71, 32 features): CIFAR-10 1.000 / 0.120, MNIST
+1.000 / 0.084, FITS 0.946 / 0.238; held-out flagged 0.0% / 0.5%. convnet-d3 32 px, 6 epochs
+(2048 features, 128 directions): 1.000 / 0.389, 0.997 / 0.546, 0.799 / 0.524; flagged 2.0%.
+convnet-d3 64 px, 4 epochs (8192 features, 32 directions): 0.999 / 0.240, 0.986 / 0.138,
+0.762 / 0.760; flagged 3.5% / 1.5%.
 """
 
 from __future__ import annotations
