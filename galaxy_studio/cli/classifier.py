@@ -126,6 +126,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     failures = len(result.failures) + len(result.overlay_failures)
     rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
     print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), {len(result.failures)} left out")
+    unfamiliar = sum(prediction.unfamiliar for prediction in result.predictions)
+    if unfamiliar:
+        print(
+            f"{unfamiliar} of {len(result.predictions)} inputs look unlike the training data "
+            "(see the unfamiliar and warnings columns)"
+        )
     return 1 if failures else 0
 
 
@@ -162,7 +168,9 @@ def add_commands(sub: Any) -> None:
         help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
         description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
         "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
-        "path, predicted, confidence, entropy and p_<class> per class. Unreadable files are reported "
+        "path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
+        "(among the validation galaxies), unfamiliar (yes when the input looks unlike the training data) "
+        "and warnings (how it differs: bands, format, pixel scale, brightness). Unreadable files are reported "
         "and the rest proceed (exit 1 if any was left out).",
     )
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")

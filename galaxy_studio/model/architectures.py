@@ -314,3 +314,19 @@ def feature_extractor(model: nn.Module) -> nn.Module:
     else:
         raise ModelError(f"{type(model).__name__}: no known linear head to take features before")
     return body.eval()
+
+
+def linear_head(model: nn.Module) -> nn.Linear:
+    """The last layer that `feature_extractor` leaves out: `linear_head(model)(features)` gives
+    the model's logits, so features and logits come from one pass through the body."""
+    from torchvision.models import VGG, ResNet
+
+    if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear):
+        return model[-1]
+    if isinstance(model, _VggFromScratch):
+        return model.classifier
+    if isinstance(model, VGG) and isinstance(model.classifier[-1], nn.Linear):
+        return model.classifier[-1]
+    if isinstance(model, ResNet):
+        return model.fc
+    raise ModelError(f"{type(model).__name__}: no known linear head")

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,17 @@ from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
+from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.config import EXPLANATION_METHODS
 from galaxy_studio.model.errors import CheckpointError, ModelError
+from galaxy_studio.model.out_of_distribution import OodScorer
 from galaxy_studio.model.overlays import write_saliency_overlays
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
 from galaxy_studio.model.runs import MODEL_FILE
+from galaxy_studio.model.training_profile import TrainingProfile, input_warnings
 
 DEFAULT_BATCH = 64
 # Decoded images waiting for the network, in batches: enough to keep the pool busy while a
@@ -47,13 +50,17 @@ _PROGRESS_STEPS = 100
 
 @dataclass(frozen=True)
 class Classifier:
-    """A loaded checkpoint: the network (eval mode, CPU) and what it needs to classify."""
+    """A loaded checkpoint: the network (eval mode, CPU) and what it needs to classify.
+    `profile` and `ood` are None for checkpoints saved before they were recorded: their
+    predictions then carry no warnings and no out-of-distribution score."""
 
     model: nn.Module
     prep: Preprocessing
     classes: tuple[str, ...]
     arch: str
     checkpoint: Path
+    profile: TrainingProfile | None = None
+    ood: OodScorer | None = None
 
     @property
     def name(self) -> str:
@@ -84,18 +91,26 @@ def open_classifier(path: str | Path) -> Classifier:
         prep = Preprocessing.from_dict(metadata["preprocessing"])
         classes = tuple(str(name) for name in metadata["classes"])
         arch = str(metadata["architecture"]["name"])
+        profile = metadata.get("training_profile")
+        ood = metadata.get("out_of_distribution")
+        profile = None if profile is None else TrainingProfile.from_dict(profile)
+        ood = None if ood is None else OodScorer.from_dict(ood)
     except (KeyError, TypeError, ValueError, ModelError) as exc:
         raise CheckpointError(
             f"{checkpoint}: the checkpoint lacks a usable preprocessing or class record ({exc})"
         ) from None
     if prep.mean is None or prep.std is None:
         raise CheckpointError(f"{checkpoint}: the checkpoint has no input statistics, so it cannot classify")
-    return Classifier(model, prep, classes, arch, checkpoint)
+    return Classifier(model, prep, classes, arch, checkpoint, profile, ood)
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One cutout's class probabilities (in the model's class order) and what they say."""
+    """One cutout's class probabilities (in the model's class order) and what they say.
+    `ood_score` (higher: less like the training data), its `ood_percentile` among the
+    validation galaxies and `ood_flag` (above their 99th percentile) are None/False when the
+    checkpoint has no calibrated score; `warnings` name how the input differs from the
+    training images (bands, format, pixel scale, brightness)."""
 
     path: str
     index: int | None
@@ -104,6 +119,26 @@ class Prediction:
     confidence: float
     entropy: float
     margin: float
+    ood_score: float | None = None
+    ood_percentile: float | None = None
+    ood_flag: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def unfamiliar(self) -> bool:
+        """The input looks unlike the training data, by its score or by what it is."""
+        return self.ood_flag or bool(self.warnings)
+
+    @property
+    def unfamiliar_reasons(self) -> list[str]:
+        """Why the input looks unlike the training data, in words, for a note or a tooltip."""
+        reasons = list(self.warnings)
+        if self.ood_flag and self.ood_percentile is not None:
+            reasons.append(
+                "the network's features for it lie further from the training galaxies than those of "
+                f"{self.ood_percentile:.1f}% of the validation galaxies (flagged above 99%)"
+            )
+        return reasons
 
     @property
     def name(self) -> str:
@@ -179,20 +214,51 @@ def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
     return views
 
 
+@dataclass(frozen=True)
+class BatchOutputs:
+    """What the network says about a batch: (N, classes) float64 probabilities (averaged over
+    the views with TTA), and the (N, features) penultimate features and (N, classes) logits
+    of the images as given, which the out-of-distribution score reads."""
+
+    probabilities: np.ndarray
+    features: np.ndarray
+    logits: np.ndarray
+
+
 @torch.no_grad()
-def batch_probabilities(model: nn.Module, images: torch.Tensor, *, tta: bool = False) -> np.ndarray:
-    """(N, classes) float64 softmax probabilities of normalised images already on the model's
-    device. Computed in true float32 on a GPU too, so that a probability does not depend on
-    which machine classified the cutout."""
+def batch_outputs(model: nn.Module, images: torch.Tensor, *, tta: bool = False) -> BatchOutputs:
+    """The outputs of normalised images already on the model's device. Computed in true
+    float32 on a GPU too, so that a probability does not depend on which machine classified
+    the cutout. The first view is the image itself, so its features are those the score was
+    calibrated on."""
+    body, head = feature_extractor(model), linear_head(model)
     views = dihedral_views(images) if tta else [images]
     total = None
+    features = logits = None
     for view in views:
         with cuda_precision("fp32", images.device):
-            logits = model(view)
-        probabilities = torch.softmax(logits.float(), dim=1)
+            view_features = body(view).float()
+            view_logits = head(view_features).float()
+        if features is None:
+            features, logits = view_features, view_logits
+        probabilities = torch.softmax(view_logits, dim=1)
         total = probabilities if total is None else total + probabilities
-    assert total is not None
-    return (total / len(views)).double().cpu().numpy()
+    assert total is not None and features is not None and logits is not None
+    return BatchOutputs(
+        (total / len(views)).double().cpu().numpy(), features.cpu().numpy(), logits.double().cpu().numpy()
+    )
+
+
+def judge_familiarity(predictions: list[Prediction], outputs: BatchOutputs, ood: OodScorer | None) -> list[Prediction]:
+    """The predictions with their out-of-distribution score, percentile and flag."""
+    if ood is None:
+        return predictions
+    scores = ood.scores(outputs.features, outputs.logits)
+    percentiles, flags = ood.percentiles(scores), ood.flags(scores)
+    return [
+        replace(prediction, ood_score=float(score), ood_percentile=float(percentile), ood_flag=bool(flag))
+        for prediction, score, percentile, flag in zip(predictions, scores, percentiles, flags)
+    ]
 
 
 def classify_items(
@@ -215,24 +281,30 @@ def classify_items(
     prep = classifier.prep
     max_side = decode_side(prep)
 
-    def decode(item: CatalogItem) -> np.ndarray:
-        return extract_channels(read_item(item, max_side=max_side), prep)
+    def decode(item: CatalogItem) -> tuple[np.ndarray, tuple[str, ...]]:
+        cutout = read_item(item, max_side=max_side)
+        pixels = extract_channels(cutout, prep)
+        profile = classifier.profile
+        return pixels, () if profile is None else tuple(input_warnings(profile, cutout, pixels, prep))
 
     predictions: list[Prediction] = []
     failures: list[tuple[str, str]] = []
-    waiting: list[tuple[CatalogItem, np.ndarray]] = []
+    waiting: list[tuple[CatalogItem, tuple[np.ndarray, tuple[str, ...]]]] = []
     every = max(1, len(items) // _PROGRESS_STEPS)
     done = 0
 
     def run_batch() -> None:
-        pixels = normalise(np.stack([pixels for _, pixels in waiting]), prep)
-        probabilities = batch_probabilities(model, torch.from_numpy(pixels).to(target), tta=tta)
-        for (item, _), row in zip(waiting, probabilities):
-            predictions.append(describe_probabilities(item.path, item.index, row, classifier.classes))
+        pixels = normalise(np.stack([pixels for _, (pixels, _) in waiting]), prep)
+        outputs = batch_outputs(model, torch.from_numpy(pixels).to(target), tta=tta)
+        described = [
+            replace(describe_probabilities(item.path, item.index, row, classifier.classes), warnings=warnings)
+            for (item, (_, warnings)), row in zip(waiting, outputs.probabilities)
+        ]
+        predictions.extend(judge_familiarity(described, outputs, classifier.ood))
         waiting.clear()
 
     workers = threads or min(8, os.cpu_count() or 1)
-    queue: deque[tuple[CatalogItem, Future[np.ndarray]]] = deque()
+    queue: deque[tuple[CatalogItem, Future[tuple[np.ndarray, tuple[str, ...]]]]] = deque()
     upcoming = iter(items)
     with ThreadPoolExecutor(max_workers=workers) as pool, _cores_left_for_torch(target, workers):
         try:
@@ -321,7 +393,19 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
 
 
 def prediction_columns(classes: Sequence[str]) -> list[str]:
-    return ["path", "predicted", "confidence", "entropy", *(f"p_{name}" for name in classes)]
+    """The CSV header; the familiarity columns come last so that readers of the older
+    columns by position keep working."""
+    return [
+        "path",
+        "predicted",
+        "confidence",
+        "entropy",
+        *(f"p_{name}" for name in classes),
+        "ood_score",
+        "ood_percentile",
+        "unfamiliar",
+        "warnings",
+    ]
 
 
 def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
@@ -338,6 +422,10 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
                 f"{prediction.confidence:.6f}",
                 f"{prediction.entropy:.6f}",
                 *(f"{p:.6f}" for p in prediction.probabilities),
+                "" if prediction.ood_score is None else f"{prediction.ood_score:.6g}",
+                "" if prediction.ood_percentile is None else f"{prediction.ood_percentile:.2f}",
+                "yes" if prediction.unfamiliar else "no",
+                "; ".join(prediction.warnings),
             ]
         )
     data = buffer.getvalue().encode("utf-8")

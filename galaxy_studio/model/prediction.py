@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from galaxy_studio.events import NEVER, CancelToken
+from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.preprocessing import Preprocessing, normalise
@@ -57,6 +58,36 @@ def predict_logits(
     if not outputs:
         return np.zeros((0, 0), np.float32)
     return np.concatenate(outputs)
+
+
+@torch.no_grad()
+def predict_features_and_logits(
+    model: nn.Module,
+    pixels: np.ndarray,
+    prep: Preprocessing,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = DEFAULT_BATCH,
+    cancel: CancelToken = NEVER,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, features) penultimate-layer features and (N, classes) logits of `extract_channels`
+    output, from one pass through the body (the head is applied to the features), so the
+    out-of-distribution score sees exactly the features the prediction was made from."""
+    device = torch.device(device)
+    model.eval()
+    body, head = feature_extractor(model), linear_head(model)
+    features, logits = [], []
+    for start in range(0, len(pixels), batch_size):
+        cancel.raise_if_set()
+        batch = torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
+        with cuda_precision("fp32", device):
+            batch_features = body(batch).float()
+            batch_logits = head(batch_features).float()
+        features.append(batch_features.cpu().numpy())
+        logits.append(batch_logits.cpu().numpy())
+    if not features:
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+    return np.concatenate(features), np.concatenate(logits)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ from galaxy_studio.model.datasets import (
 )
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
+from galaxy_studio.model.out_of_distribution import calibrate_ood
 from galaxy_studio.model.precision import training_autocast_dtype
 from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
 from galaxy_studio.model.preprocessing import (
@@ -71,6 +72,7 @@ from galaxy_studio.model.runs import (
     STATE_FILE,
     read_run,
 )
+from galaxy_studio.model.training_profile import profile_training_data
 from galaxy_studio.model.uncertainty import sample_warnings
 
 
@@ -495,6 +497,24 @@ def _track_best(config: TrainConfig, state: _State, epoch: int, val_loss: float)
         state.stopped_early = True
 
 
+def _familiarity_records(
+    data: _Data, model: nn.Module, device: torch.device, emit: EventSink, cancel: CancelToken
+) -> dict[str, Any]:
+    """What classification needs to say when an input is unlike the training data: the
+    training profile and the out-of-distribution score calibrated on the validation split."""
+    margin = (data.train.pixels.shape[-1] - data.prep.size) // 2
+    centre = data.train.pixels[:, :, margin : margin + data.prep.size, margin : margin + data.prep.size]
+    records: dict[str, Any] = {
+        "training_profile": profile_training_data(data.labelled.items, centre, data.prep).to_dict()
+    }
+    if len(data.val_labels) == 0:
+        emit(Warned("no validation images to calibrate the out-of-distribution score on; predictions will have none"))
+        return records
+    scorer = calibrate_ood(model, data.prep, centre, data.train.labels, data.val_pixels, device=device, cancel=cancel)
+    records["out_of_distribution"] = scorer.to_dict()
+    return records
+
+
 def _finish(
     config: TrainConfig,
     data: _Data,
@@ -535,6 +555,7 @@ def _finish(
         "versions": package_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    metadata.update(_familiarity_records(data, model, device, emit, cancel))
     model.cpu()
     save_classifier(run_dir / MODEL_FILE, model, metadata)
     write_json_atomically(run_dir / METRICS_FILE, metrics)

@@ -143,7 +143,13 @@ def test_classify_command_writes_the_csv_and_one_overlay_per_input(
     with out.open() as stream:
         rows = list(csv.DictReader(stream))
     classes = open_classifier(trained_run.checkpoint).classes
-    assert list(rows[0]) == ["path", "predicted", "confidence", "entropy", *(f"p_{c}" for c in classes)]
+    assert list(rows[0])[: 4 + len(classes)] == [
+        "path",
+        "predicted",
+        "confidence",
+        "entropy",
+        *(f"p_{c}" for c in classes),
+    ]
     assert [row["path"] for row in rows] == [str(f) for f in files]
     for row in rows:
         probabilities = [float(row[f"p_{c}"]) for c in classes]

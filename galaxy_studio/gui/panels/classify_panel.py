@@ -40,6 +40,7 @@ from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.drop_zone import DropZone
+from galaxy_studio.gui.widgets.familiarity_note import ROW_TINT, FamiliarityNote, warning_icon
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
@@ -61,6 +62,21 @@ CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PREDICTED_COLUMN = 2
+
+
+def _familiarity_item(prediction: Prediction) -> QTableWidgetItem:
+    """⚠ and "yes" for an unfamiliar input, with the score's percentile among the validation
+    galaxies; sorted by that percentile, unfamiliar ones last."""
+    percentile = prediction.ood_percentile
+    text = "yes" if prediction.unfamiliar else "no"
+    if percentile is not None:
+        text += f" · {percentile:.0f}%ile"
+    item = _SortableItem(text)
+    item.setData(_SORT_ROLE, (prediction.unfamiliar, -1.0 if percentile is None else percentile))
+    if prediction.unfamiliar:
+        item.setIcon(warning_icon())
+        item.setToolTip("\n".join(prediction.unfamiliar_reasons))
+    return item
 
 
 class _SortableItem(QTableWidgetItem):
@@ -181,8 +197,13 @@ class ClassifyPanel(QWidget):
         return side
 
     def _build_table(self) -> QTableWidget:
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy"])
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy", "Unfamiliar"])
+        self.table.horizontalHeaderItem(5).setToolTip(
+            "⚠: the cutout looks unlike the model's training data (other bands, format, pixel scale or "
+            "brightness, or an out-of-distribution score above 99% of the validation galaxies'); "
+            "the number is that score's percentile among the validation galaxies"
+        )
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -194,7 +215,7 @@ class ClassifyPanel(QWidget):
         self.table.setColumnWidth(0, THUMBNAIL_SIZE + 8)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(60)
-        for column in (2, 3, 4):
+        for column in (2, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSortingEnabled(True)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
@@ -209,7 +230,9 @@ class ClassifyPanel(QWidget):
         side = QWidget()
         layout = QVBoxLayout(side)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.familiarity = FamiliarityNote()
         layout.addWidget(self.title)
+        layout.addWidget(self.familiarity)
         layout.addLayout(self._build_map_controls())
         layout.addWidget(self.view, 1)
         layout.addWidget(self.bars)
@@ -473,7 +496,10 @@ class ClassifyPanel(QWidget):
             entropy.setData(_SORT_ROLE, prediction.entropy)
             predicted = _SortableItem(prediction.predicted)
             self._style_predicted(predicted)
-            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy)):
+            familiarity = _familiarity_item(prediction)
+            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy, familiarity)):
+                if prediction.unfamiliar:
+                    item.setBackground(ROW_TINT)
                 self.table.setItem(row, column, item)
             if first_new is None:
                 first_new = row
@@ -559,6 +585,7 @@ class ClassifyPanel(QWidget):
             return
         prediction = self.predictions[key]
         self._shown_key = key
+        self.familiarity.show_prediction(prediction)
         self._show_bars()
         self.label_choice.setCurrentText(
             self._choice_for(
