@@ -203,7 +203,7 @@ def estimate_training_time(
     once = train_decode * len(train_idx) + (val_decode + predict_seconds) * len(test_idx) + val_decode * len(val_idx)
     measured = (
         f"decoding {len(train_sample) + len(val_sample)} of {len(labelled.items)} images, "
-        f"{steps} training steps of {config.batch_size} of {full_steps} per epoch"
+        f"{steps} of the {full_steps} training steps of an epoch ({config.batch_size} images each)"
         + (", the weight average's batch-norm pass" if state.average is not None else "")
         + f" and validating {len(val_labels)} of {len(val_idx)} images"
     )
