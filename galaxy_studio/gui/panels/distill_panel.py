@@ -718,10 +718,12 @@ class DistillPanel(QWidget):
         self.readability_label.setText(text)
 
     def _on_progress(self, event: Progressed) -> None:
-        if self._is_running(self._evaluating):
-            self.progress_label.setText(
-                f"Evaluating: {event.what} {event.done}/{event.total} · {self._eta.describe(event)}"
-            )
+        """How far a job is and the time it has left (building a buffer, evaluating, timing).
+        A distillation's own line, with its measured pace per iteration, is `_on_iteration`'s."""
+        if self._is_running(self._distilling) or event.total <= 0:
+            return
+        doing = "Evaluating: " if self._is_running(self._evaluating) else ""
+        self.progress_label.setText(f"{doing}{event.what} {event.done}/{event.total} · {self._eta.describe(event)}")
 
     def _on_iteration(self, event: IterationFinished) -> None:
         if not self._is_running(self._distilling):
