@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,19 +156,20 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
 
 
 def estimate_training_time(
-    config: TrainConfig, *, steps: int = 3, emit: EventSink = ignore, cancel: CancelToken = NEVER
+    config: TrainConfig, *, steps: int = 4, emit: EventSink = ignore, cancel: CancelToken = NEVER
 ) -> TrainingTimeEstimate:
     """How long `config` will train here, from timing the run's own work on a sample of its
     data: decoding a sample of the images (with the run's decoding threads), `steps` training
-    steps through the real loader and `_train_step` (after a warm-up step), the weight
-    average's batch-norm pass and validation, each scaled to the run's image and step counts.
-    Writes nothing and leaves torch's random state alone."""
+    steps through the real loader and `_train_step`, the weight average's batch-norm pass and
+    validation, each scaled to the run's image and step counts. What the first step, pass and
+    validation cost beyond the next (kernel selection, allocation) is counted once, not per
+    epoch. Writes nothing and leaves torch's random state alone."""
     device = resolve_device(config.device)
     labelled = load_labelled_data(config.data)
     train_idx, val_idx, test_idx = stratified_split(labelled.labels, config.split, config.seed)
     prep = _choose_preprocessing(config, labelled.items[int(train_idx[0])])
     context = ROTATION_CONTEXT if config.augment else 1.0
-    train_sample = _spread(train_idx, config.batch_size * (steps + 1))
+    train_sample = _spread(train_idx, config.batch_size * steps)
     val_sample = _spread(val_idx, DEFAULT_BATCH)
     began = time.perf_counter()
     train_pixels, train_labels = _decoded(
@@ -189,25 +191,38 @@ def estimate_training_time(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         state = _new_state(config, data, device, steps_per_epoch=full_steps)
-        step_seconds = _timed_steps(config, data, state, weights, device, steps, emit, cancel)
-        bn_seconds = 0.0
-        if state.average is not None:
-            loader = training_loader(train, config, 1)
-            began = time.perf_counter()
-            torch.optim.swa_utils.update_bn(loader, state.average.module, device=device)
-            bn_seconds = (time.perf_counter() - began) / len(loader) * full_steps
-        began = time.perf_counter()
-        _validation(data, _evaluated(state), weights, device, cancel)
-        predict_seconds = (time.perf_counter() - began) / max(len(val_labels), 1)
-    epoch = step_seconds * full_steps + bn_seconds + predict_seconds * len(val_idx)
-    once = train_decode * len(train_idx) + (val_decode + predict_seconds) * len(test_idx) + val_decode * len(val_idx)
+        step_seconds, step_warm_up = _timed_steps(config, data, state, weights, device, steps, emit, cancel)
+        loader = training_loader(train, config, 1)
+        average = state.average
+        bn_first, bn_again = (
+            (0.0, 0.0)
+            if average is None
+            else _timed_twice(lambda: torch.optim.swa_utils.update_bn(loader, average.module, device=device))
+        )
+        val_first, val_again = _timed_twice(lambda: _validation(data, _evaluated(state), weights, device, cancel))
+    predict_seconds = val_again / max(len(val_labels), 1)
+    epoch = step_seconds * full_steps + bn_again / len(loader) * full_steps + predict_seconds * len(val_idx)
+    # The first step, batch-norm pass and validation pay for kernel selection and allocation: once a run.
+    warm_up = step_warm_up + max(bn_first - bn_again, 0.0) + max(val_first - val_again, 0.0)
+    decode = train_decode * len(train_idx) + val_decode * (len(val_idx) + len(test_idx))
+    once = decode + predict_seconds * len(test_idx) + warm_up
     measured = (
         f"decoding {len(train_sample) + len(val_sample)} of {len(labelled.items)} images, "
         f"{steps} of the {full_steps} training steps of an epoch ({config.batch_size} images each)"
         + (", the weight average's batch-norm pass" if state.average is not None else "")
-        + f" and validating {len(val_labels)} of {len(val_idx)} images"
+        + f" and validating {len(val_labels)} of {len(val_idx)} images; the first time's warm-up counted once"
     )
     return TrainingTimeEstimate(epoch, once, config.epochs, describe_device(device), measured)
+
+
+def _timed_twice(work: Callable[[], object]) -> tuple[float, float]:
+    """Seconds `work` took the first time, with its warm-up, and the second time, without."""
+    seconds = []
+    for _ in range(2):
+        began = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - began)
+    return seconds[0], seconds[1]
 
 
 def _spread(indices: np.ndarray, count: int) -> np.ndarray:
@@ -227,15 +242,16 @@ def _timed_steps(
     steps: int,
     emit: EventSink,
     cancel: CancelToken,
-) -> float:
-    """Median seconds of a training step, fetching (resampling) its batch included, over
-    `steps` steps after an untimed warm-up step."""
+) -> tuple[float, float]:
+    """(median seconds of a training step, fetching and resampling its batch included, over
+    `steps` steps; how much longer the first step took), cycling over the sample's batches."""
     data.train.set_epoch(1)
     batches = iter(training_loader(data.train, config, 1))
     state.model.train()
     device_weights = None if weights is None else weights.to(device)
     half = _autocast_dtype(config, device)
     seconds = []
+    first = 0.0
     for step in range(steps + 1):
         cancel.raise_if_set()
         began = time.perf_counter()
@@ -248,8 +264,11 @@ def _timed_steps(
         float(loss)  # waits for the device
         if step:
             seconds.append(time.perf_counter() - began)
+        else:
+            first = time.perf_counter() - began
         emit(Progressed(step + 1, steps + 1, "timing training steps"))
-    return float(np.median(seconds))
+    median = float(np.median(seconds))
+    return median, max(first - median, 0.0)
 
 
 def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:

@@ -23,6 +23,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+# Before torch loads: the package's import sets torch's passive thread waiting, as the app and
+# the CLI have it; without it a busy machine slows small kernels many times over.
+import galaxy_studio  # noqa: F401
+
 CONFIGS = (("galaxy-cnn", False), ("galaxy-cnn", True), ("resnet18", False), ("resnet18", True))
 
 
@@ -96,7 +100,12 @@ def main() -> int:
             epochs = [float(record["seconds"]) for record in result.history]
             epoch = sum(epochs) / len(epochs)
             rows.append((arch, augment, estimate, estimating, old, epoch, result.seconds))
-            print(f"done {arch} augment={augment}: epochs {', '.join(f'{s:.1f}' for s in epochs)} s", file=sys.stderr)
+            print(
+                f"{arch} augment={augment}: estimate {estimate.epoch_seconds:.1f} s per epoch "
+                f"({estimate.measured}), epochs {', '.join(f'{s:.1f}' for s in epochs)} s",
+                file=sys.stderr,
+                flush=True,
+            )
     device = rows[0][2].device if rows else args.device
     print(f"\n{args.data} · {args.size} px · {args.epochs} epochs · {device}")
     header = (
