@@ -197,9 +197,11 @@ def estimate_training_time(
         bn_first, bn_again = (
             (0.0, 0.0)
             if average is None
-            else _timed_twice(lambda: torch.optim.swa_utils.update_bn(loader, average.module, device=device))
+            else _timed_twice(lambda: torch.optim.swa_utils.update_bn(loader, average.module, device=device), device)
         )
-        val_first, val_again = _timed_twice(lambda: _validation(data, _evaluated(state), weights, device, cancel))
+        val_first, val_again = _timed_twice(
+            lambda: _validation(data, _evaluated(state), weights, device, cancel), device
+        )
     predict_seconds = val_again / max(len(val_labels), 1)
     epoch = step_seconds * full_steps + bn_again / len(loader) * full_steps + predict_seconds * len(val_idx)
     # The first step, batch-norm pass and validation pay for kernel selection and allocation: once a run.
@@ -215,12 +217,15 @@ def estimate_training_time(
     return TrainingTimeEstimate(epoch, once, config.epochs, describe_device(device), measured)
 
 
-def _timed_twice(work: Callable[[], object]) -> tuple[float, float]:
-    """Seconds `work` took the first time, with its warm-up, and the second time, without."""
+def _timed_twice(work: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """Seconds `work` took the first time, with its warm-up, and the second time, without
+    (waiting for a GPU to finish it)."""
     seconds = []
     for _ in range(2):
         began = time.perf_counter()
         work()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         seconds.append(time.perf_counter() - began)
     return seconds[0], seconds[1]
 
