@@ -26,6 +26,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from galaxy_studio.model.training import train_classifier
 
     config = _train_config(args)
+    if args.estimate:
+        return _print_estimate(config)
     try:
         result = train_classifier(config, emit=TrainingPrinter())
     except ModelError as error:
@@ -47,6 +49,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 1),
     }
     print(json.dumps(record), flush=True)
+    return 0
+
+
+def _print_estimate(config: TrainConfig) -> int:
+    """`train --estimate`: the time the run would take here, then what was timed; trains nothing."""
+    from galaxy_studio.model.errors import ModelError
+    from galaxy_studio.model.training import estimate_training_time
+
+    try:
+        estimate = estimate_training_time(config, emit=ProgressPrinter())
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    print(estimate.text())
+    print(f"Measured: {estimate.measured}.")
     return 0
 
 
@@ -147,6 +163,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: a new folder in the app's runs folder)")
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print how long the run would take on this device (timing reading a sample of the images, "
+        "a few training steps and validation) and train nothing",
+    )
     add_setting_options(p, TrainConfig)
     p.set_defaults(handler=cmd_train)
 

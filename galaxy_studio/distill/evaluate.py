@@ -65,7 +65,8 @@ def evaluate_synthetic(
     cancel: CancelToken = NEVER,
 ) -> dict[str, Any]:
     """{"distilled", "random_real", "class_mean", "full"}: each {"mean", "std", "accuracies",
-    "lr", "epochs", "images"}, plus "protocol" and "ipc". `data` defaults to the buffer's."""
+    "lr", "epochs", "images"}, plus "protocol", "ipc" and "test_images" (how many real test
+    images every accuracy was measured on). `data` defaults to the buffer's."""
     device = resolve_device(protocol.device)
     synthetic = load_synthetic(Path(run_dir) / SYNTHETIC_FILE)
     config = synthetic.config
@@ -109,6 +110,7 @@ def evaluate_synthetic(
             "augment": strategy,
         },
         "readability": measure_readability(synthetic.images, real.train_images),
+        "test_images": len(real.test_labels),
     }
     for chosen in sets:
         if chosen.name == "full" and known_full is not None:

@@ -33,6 +33,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device) -> str:
+    """The device in words, as a time estimate should name it: "CPU, 2 threads" (torch's
+    compute threads), the GPU's own name, or "Apple GPU (MPS)"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    threads = torch.get_num_threads()
+    return f"CPU, {threads} thread{'s' * (threads != 1)}"
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from galaxy_studio.events import (
     Warned,
     ignore,
 )
-from galaxy_studio.model.architectures import ArchitectureSpec, build_model, model_from_spec
+from galaxy_studio.model.architectures import ArchitectureSpec, build_model
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
     TRAINING_STATE_FORMAT,
@@ -58,7 +59,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.out_of_distribution import calibrate_ood
 from galaxy_studio.model.precision import training_autocast_dtype
-from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
+from galaxy_studio.model.prediction import DEFAULT_BATCH, describe_device, predict_logits, resolve_device, softmax
 from galaxy_studio.model.preprocessing import (
     Preprocessing,
     channel_statistics,
@@ -73,6 +74,7 @@ from galaxy_studio.model.runs import (
     read_run,
 )
 from galaxy_studio.model.training_profile import profile_training_data
+from galaxy_studio.model.training_time import TrainingTimeEstimate
 from galaxy_studio.model.uncertainty import sample_warnings
 
 
@@ -155,38 +157,125 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     return _finish(config, data, state, device, run_dir, resumed_from, started, emit, cancel)
 
 
-def estimate_epoch_seconds(config: TrainConfig, *, batches: int = 2) -> float:
-    """Seconds one epoch of `config` will take on its device, from timing a few training
-    batches of random pixels (after a warm-up batch). Decoding the images, done once per
-    run, is not included. Reads the data's labels only, never its pixels (except one image
-    to count the bands in "bands" mode)."""
-    resolve_device(config.device)
-    labelled = load_labelled_data(config.data)
-    train, val, _ = stratified_split(labelled.labels, config.split, config.seed)
-    channels = 3
-    if config.channels == "bands":
-        channels = len(config.bands) if config.bands else read_item(labelled.items[0], max_side=64).n_bands
+def estimate_training_time(
+    config: TrainConfig, *, steps: int = 4, emit: EventSink = ignore, cancel: CancelToken = NEVER
+) -> TrainingTimeEstimate:
+    """How long `config` will train here, from timing the run's own work on a sample of its
+    data: decoding a sample of the images (with the run's decoding threads), `steps` training
+    steps through the real loader and `_train_step`, the weight average's batch-norm pass and
+    validation, each scaled to the run's image and step counts. What the first step, pass and
+    validation cost beyond the next (kernel selection, allocation) is counted once, not per
+    epoch. Writes nothing and leaves torch's random state alone."""
     device = resolve_device(config.device)
-    spec = ArchitectureSpec(config.arch, len(labelled.classes), channels, config.size, config.width, config.pretrained)
-    with torch.random.fork_rng(devices=[]):
-        model = model_from_spec(spec).to(device).train()
-        images = torch.randn(config.batch_size, channels, config.size, config.size, device=device)
-        targets = torch.randint(0, len(labelled.classes), (config.batch_size,), device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    timings = []
-    for _ in range(batches + 1):
-        begin = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(images), targets).backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        timings.append(time.perf_counter() - begin)
-    per_batch = float(np.median(timings[1:]))
-    # A validation batch runs forward only: about a third of a training step.
-    return per_batch * math.ceil(len(train) / config.batch_size) + per_batch / 3 * math.ceil(
-        len(val) / config.batch_size
+    labelled = load_labelled_data(config.data)
+    train_idx, val_idx, test_idx = stratified_split(labelled.labels, config.split, config.seed)
+    prep = _choose_preprocessing(config, labelled.items[int(train_idx[0])])
+    context = ROTATION_CONTEXT if config.augment else 1.0
+    train_sample = _spread(train_idx, config.batch_size * steps)
+    val_sample = _spread(val_idx, DEFAULT_BATCH)
+    began = time.perf_counter()
+    train_pixels, train_labels = _decoded(
+        labelled, train_sample, prep, context, config, "timing the decoding", emit, cancel
     )
+    train_decode = (time.perf_counter() - began) / len(train_sample)
+    began = time.perf_counter()
+    val_pixels, val_labels = _decoded(labelled, val_sample, prep, 1.0, config, "timing the decoding", emit, cancel)
+    val_decode = (time.perf_counter() - began) / max(len(val_sample), 1)
+    margin = (train_pixels.shape[-1] - prep.size) // 2
+    prep = prep.with_statistics(
+        *channel_statistics(train_pixels[:, :, margin : margin + prep.size, margin : margin + prep.size], prep)
+    )
+    train = GalaxyDataset(train_pixels, train_labels, prep, augment=config.augment, seed=config.seed, device=device)
+    empty = np.zeros((0,), np.int64)
+    data = _Data(labelled, prep, train, val_pixels, val_labels, train_pixels[:0], empty, {})
+    full_steps = steps_per_epoch(len(train_idx), config)
+    weights = class_weights(train_labels, len(labelled.classes)) if config.balance == "loss" else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        state = _new_state(config, data, device, steps_per_epoch=full_steps)
+        step_seconds, step_warm_up = _timed_steps(config, data, state, weights, device, steps, emit, cancel)
+        loader = training_loader(train, config, 1)
+        average = state.average
+        bn_first, bn_again = (
+            (0.0, 0.0)
+            if average is None
+            else _timed_twice(lambda: torch.optim.swa_utils.update_bn(loader, average.module, device=device), device)
+        )
+        val_first, val_again = _timed_twice(
+            lambda: _validation(data, _evaluated(state), weights, device, cancel), device
+        )
+    predict_seconds = val_again / max(len(val_labels), 1)
+    epoch = step_seconds * full_steps + bn_again / len(loader) * full_steps + predict_seconds * len(val_idx)
+    # The first step, batch-norm pass and validation pay for kernel selection and allocation: once a run.
+    warm_up = step_warm_up + max(bn_first - bn_again, 0.0) + max(val_first - val_again, 0.0)
+    decode = train_decode * len(train_idx) + val_decode * (len(val_idx) + len(test_idx))
+    once = decode + predict_seconds * len(test_idx) + warm_up
+    measured = (
+        f"decoding {len(train_sample) + len(val_sample)} of {len(labelled.items)} images, "
+        f"{steps} of the {full_steps} training steps of an epoch ({config.batch_size} images each)"
+        + (", the weight average's batch-norm pass" if state.average is not None else "")
+        + f" and validating {len(val_labels)} of {len(val_idx)} images; the first time's warm-up counted once"
+    )
+    return TrainingTimeEstimate(epoch, once, config.epochs, describe_device(device), measured)
+
+
+def _timed_twice(work: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """Seconds `work` took the first time, with its warm-up, and the second time, without
+    (waiting for a GPU to finish it)."""
+    seconds = []
+    for _ in range(2):
+        began = time.perf_counter()
+        work()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds.append(time.perf_counter() - began)
+    return seconds[0], seconds[1]
+
+
+def _spread(indices: np.ndarray, count: int) -> np.ndarray:
+    """`count` of `indices` evenly spread over them (all when there are fewer), so that a
+    timing sample holds every class and every part of the folder."""
+    if len(indices) <= count:
+        return indices
+    return indices[np.linspace(0, len(indices) - 1, count).round().astype(np.int64)]
+
+
+def _timed_steps(
+    config: TrainConfig,
+    data: _Data,
+    state: _State,
+    weights: torch.Tensor | None,
+    device: torch.device,
+    steps: int,
+    emit: EventSink,
+    cancel: CancelToken,
+) -> tuple[float, float]:
+    """(median seconds of a training step, fetching and resampling its batch included, over
+    `steps` steps; how much longer the first step took), cycling over the sample's batches."""
+    data.train.set_epoch(1)
+    batches = iter(training_loader(data.train, config, 1))
+    state.model.train()
+    device_weights = None if weights is None else weights.to(device)
+    half = _autocast_dtype(config, device)
+    seconds = []
+    first = 0.0
+    for step in range(steps + 1):
+        cancel.raise_if_set()
+        began = time.perf_counter()
+        try:
+            images, labels = next(batches)
+        except StopIteration:
+            batches = iter(training_loader(data.train, config, 1))
+            images, labels = next(batches)
+        loss, _ = _train_step(state, images.to(device), labels.to(device), device_weights, half)
+        float(loss)  # waits for the device
+        if step:
+            seconds.append(time.perf_counter() - began)
+        else:
+            first = time.perf_counter() - began
+        emit(Progressed(step + 1, steps + 1, "timing training steps"))
+    median = float(np.median(seconds))
+    return median, max(first - median, 0.0)
 
 
 def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
@@ -396,9 +485,18 @@ def training_loader(dataset: GalaxyDataset, config: TrainConfig, epoch: int) -> 
         sampler = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
     else:
         sampler = RandomSampler(dataset, generator=generator)
-    # A last batch of one image would give batch norm a single value per channel.
-    drop_last = len(dataset) % config.batch_size == 1 and len(dataset) > 1
+    drop_last = _drops_last(len(dataset), config)
     return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last, generator=generator)
+
+
+def _drops_last(images: int, config: TrainConfig) -> bool:
+    # A last batch of one image would give batch norm a single value per channel.
+    return images % config.batch_size == 1 and images > 1
+
+
+def steps_per_epoch(images: int, config: TrainConfig) -> int:
+    """Training steps in an epoch of `images` images: as many as `training_loader` yields."""
+    return images // config.batch_size if _drops_last(images, config) else math.ceil(images / config.batch_size)
 
 
 def _run_epoch(
@@ -426,17 +524,8 @@ def _run_epoch(
     for step, (images, labels) in enumerate(loader, start=1):
         cancel.raise_if_set()
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        state.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=half or torch.float32, enabled=half is not None):
-            logits = model(images)
-            loss = F.cross_entropy(logits.float(), labels, weight=device_weights)
-        state.scaler.scale(loss).backward()
-        state.scaler.step(state.optimizer)
-        state.scaler.update()
-        state.scheduler.step()
-        if state.average is not None:
-            state.average.update_parameters(model)
-        total_loss += loss.detach() * len(labels)
+        loss, logits = _train_step(state, images, labels, device_weights, half)
+        total_loss += loss * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
         emit(Progressed(step, len(loader), what))
@@ -465,6 +554,28 @@ def _run_epoch(
             epoch, config.epochs, record["train_loss"], val_loss, record["train_acc"], val_acc, record["seconds"]
         )
     )
+
+
+def _train_step(
+    state: _State,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor | None,
+    half: torch.dtype | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a batch already on the device: (the batch's mean loss, its
+    logits). Training and its time estimate both take this step, so the estimate times what runs."""
+    state.optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=images.device.type, dtype=half or torch.float32, enabled=half is not None):
+        logits = state.model(images)
+        loss = F.cross_entropy(logits.float(), labels, weight=weights)
+    state.scaler.scale(loss).backward()
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.scheduler.step()
+    if state.average is not None:
+        state.average.update_parameters(state.model)
+    return loss.detach(), logits
 
 
 def _validation(

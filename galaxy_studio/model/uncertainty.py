@@ -61,6 +61,15 @@ class AccuracyEstimate:
         return f"{point} (n={self.n:,}, 95% CI {low}–{high}%)"
 
 
+def mean_accuracy_text(mean: float, std: float, n: int | None, *, digits: int = 1) -> str:
+    """The mean accuracy of several nets tested on the same `n` images, with their spread and
+    the 95% interval the `n` test images allow: "70.0% ± 2.0% (n=210, 95% CI 63–76%)". The
+    spread says how much the nets differ; the interval how much a test split that small can
+    say, which no number of nets narrows."""
+    interval = AccuracyEstimate.of({"accuracy": mean, "n": n}).text(digits=0)
+    return f"{100 * mean:.{digits}f}% ± {100 * std:.{digits}f}% {interval[interval.index('(') :]}"
+
+
 def sample_warnings(metrics: Mapping[str, Any], images: str = "test") -> list[str]:
     """Why the accuracy of `metrics` says little: fewer than MIN_TEST_IMAGES `images` images,
     or classes without a single one (their recall was never measured)."""

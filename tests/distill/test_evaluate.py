@@ -15,6 +15,7 @@ from galaxy_studio.distill.evaluate import (
     evaluate_synthetic,
     format_table,
 )
+from galaxy_studio.distill.experts import load_buffer_data, open_buffer
 from galaxy_studio.distill.runner import distill
 from galaxy_studio.events import Progressed
 from galaxy_studio.model.errors import ModelError
@@ -34,6 +35,7 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
     protocol = EvaluationProtocol(nets=2, epochs=4, full_epochs=1, device="cpu")
     report = evaluate_synthetic(tiny_run, protocol=protocol, emit=events.append)
     assert set(SET_NAMES) <= set(report) and report["ipc"] == 2
+    assert report["test_images"] == len(load_buffer_data(open_buffer(tiny_buffer)).test_labels)
     for name in SET_NAMES:
         row = report[name]
         assert len(row["accuracies"]) == 2 and all(0.0 <= a <= 1.0 for a in row["accuracies"])

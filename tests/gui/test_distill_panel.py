@@ -107,8 +107,10 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     assert not np.array_equal(panel.grid.pictures, first), "the prototypes changed while distilling"
     assert panel.grid.class_names == tuple(sorted(CLASSES))
 
+    n = read_distill_run(run_dir).metrics["test_images"]
     for row in range(4):
-        assert panel.table.item(row, 3).text().endswith("%"), panel.table.item(row, 3).text()
+        assert f"% (n={n}, 95% CI " in panel.table.item(row, 3).text(), panel.table.item(row, 3).text()
+    assert f"(n={n}, 95% CI " in panel.runs.item(0).text()
     assert (
         panel.readability_label.text().startswith("Prototypes ")
         and "percentile range" in panel.readability_label.text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
+from galaxy_studio.model.uncertainty import AccuracyEstimate, mean_accuracy_text, sample_warnings
 
 
 def test_a_record_with_its_interval_reads_as_written() -> None:
@@ -48,3 +48,8 @@ def test_a_large_test_split_with_every_class_gets_no_warning() -> None:
     metrics = {"accuracy": 0.75, "n": 20, "per_class": {"a": {"support": 10}, "b": {"support": 10}}}
     assert sample_warnings(metrics) == []
     assert sample_warnings({"accuracy": None, "n": 0}, "evaluated")[0].startswith("no evaluated image (fewer than 20)")
+
+
+def test_a_mean_over_nets_carries_its_spread_n_and_interval() -> None:
+    assert mean_accuracy_text(0.7, 0.02, 210) == "70.0% ± 2.0% (n=210, 95% CI 63–76%)"
+    assert mean_accuracy_text(0.7, 0.02, None) == "70.0% ± 2.0% (n unknown)"

@@ -75,6 +75,7 @@ from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.uncertainty import AccuracyEstimate, mean_accuracy_text
 from galaxy_studio.run_folders import RunSummary, new_run_folder
 
 if TYPE_CHECKING:
@@ -97,8 +98,12 @@ _PACE_MEMORY = 0.8
 def describe_run(run: RunSummary) -> str:
     config = run.config
     evaluation = run.metrics or {}
-    accuracy = evaluation.get("distilled", {}).get("mean")
-    result = f"{100 * accuracy:.1f}%" if accuracy is not None else run.status
+    distilled = evaluation.get("distilled") or {}
+    result = (
+        AccuracyEstimate.of({"accuracy": distilled["mean"], "n": evaluation.get("test_images")}).text(digits=0)
+        if distilled.get("mean") is not None
+        else run.status
+    )
     return f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · {run.iterations} it · {result}"
 
 
@@ -365,9 +370,13 @@ class DistillPanel(QWidget):
         self.table.setVerticalHeaderLabels([title for _, title in EVALUATION_ROWS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * 22 + 6)
-        self.table.setToolTip("Fresh nets trained on each set, tested on the real test split (mean ± std)")
+        self.table.setToolTip(
+            "Fresh nets trained on each set, tested on the real test split: mean ± std over the nets, "
+            "then the number of test images and the 95% interval they allow"
+        )
         self.export_buttons: dict[str, QPushButton] = {}
         export_row = QHBoxLayout()
         for kind, text in (("npz", "Export .npz…"), ("png", "PNG grid…"), ("fits", "FITS cube…")):
@@ -721,8 +730,11 @@ class DistillPanel(QWidget):
         self.readability_label.setText(text)
 
     def _on_progress(self, event: Progressed) -> None:
-        """Evaluation and the jobs before a run (the demo set, the buffer's experts) report how
-        far they are and the time left; a distillation reports iterations instead."""
+        """Evaluation and the jobs before a run (the demo set, the buffer's experts, timing) report
+        how far they are and the time left; a distillation's own line, with its measured pace per
+        iteration, is `_on_iteration`'s."""
+        if event.total <= 0:
+            return
         if self._is_running(self._evaluating):
             self.progress_label.setText(
                 f"Evaluating: {event.what} {event.done}/{event.total} · {self._eta.describe(event)}"
@@ -852,9 +864,8 @@ class DistillPanel(QWidget):
     def _on_evaluated(self, report: dict[str, Any]) -> None:
         self._show_evaluation(report)
         distilled = report["distilled"]
-        self.progress_label.setText(
-            f"Evaluated: distilled {100 * distilled['mean']:.1f}% ± {100 * distilled['std']:.1f}% test accuracy."
-        )
+        accuracy = mean_accuracy_text(distilled["mean"], distilled["std"], report.get("test_images"))
+        self.progress_label.setText(f"Evaluated: distilled {accuracy} test accuracy.")
 
     def _on_failed(self, message: str) -> None:
         self._after_job = None
@@ -911,7 +922,7 @@ class DistillPanel(QWidget):
                     str(entry["images"]),
                     str(entry["epochs"]),
                     f"{entry['lr']:.3g}",
-                    f"{100 * entry['mean']:.1f}% ± {100 * entry['std']:.1f}%",
+                    mean_accuracy_text(entry["mean"], entry["std"], report.get("test_images") if report else None),
                 ]
             )
             for column, text in enumerate(cells):

@@ -41,6 +41,7 @@ from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
+from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
 from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class TrainPanel(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.result: TrainResult | None = None
         self._confusion_metrics: dict = {}
+        self._epoch_seconds: list[float] = []  # the running job's measured epochs, for its ETA
         self._build()
         self.refresh_runs()
 
@@ -173,7 +175,9 @@ class TrainPanel(QWidget):
 
     def _build_job_buttons(self) -> QHBoxLayout:
         self.estimate_button = QPushButton("Estimate time")
-        self.estimate_button.setToolTip("Time a few batches on the chosen device")
+        self.estimate_button.setToolTip(
+            "Time reading a sample of the images, a few training steps and validation on the chosen device"
+        )
         self.estimate_button.clicked.connect(self.estimate)
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
@@ -275,12 +279,12 @@ class TrainPanel(QWidget):
             return
         config = self.config()
 
-        def job(emit: EventSink, cancel: CancelToken) -> float:
-            from galaxy_studio.model.training import estimate_epoch_seconds
+        def job(emit: EventSink, cancel: CancelToken) -> TrainingTimeEstimate:
+            from galaxy_studio.model.training import estimate_training_time
 
-            return estimate_epoch_seconds(config)
+            return estimate_training_time(config, emit=emit, cancel=cancel)
 
-        self._start_job(job, "Timing a few batches…", self._on_estimated)
+        self._start_job(job, "Timing reading, training steps and validation…", self._on_estimated)
 
     def start(self, config: TrainConfig | None = None) -> None:
         if config is None and not self._ready():
@@ -297,6 +301,8 @@ class TrainPanel(QWidget):
             return train_classifier(config, emit=emit, cancel=cancel)
 
         self._run_dir = config.out_dir
+        self._epoch_seconds = []
+        self.progress_label.setToolTip("")
         self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
 
     def resume_selected(self) -> None:
@@ -330,17 +336,20 @@ class TrainPanel(QWidget):
             ):
                 plot.append("train", event.epoch, train)
                 plot.append("validation", event.epoch, val)
-            left = (event.epochs - event.epoch) * event.seconds
+            self._epoch_seconds.append(event.seconds)
+            mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
+            left = seconds_left(self._epoch_seconds, event.epochs - event.epoch)
             self.progress_label.setText(
-                f"Epoch {event.epoch}/{event.epochs} · {event.seconds:.1f} s per epoch · "
-                f"at most {format_duration(left)} left · validation accuracy "
+                f"Epoch {event.epoch}/{event.epochs} · {mean:.1f} s per epoch · "
+                f"about {format_duration(left)} left unless it stops early · validation accuracy "
                 + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%")
             )
         elif isinstance(event, Warned):
             self.status.emit(event.text)
 
-    def _on_estimated(self, seconds: float) -> None:
-        self.progress_label.setText(f"About {format_duration(seconds)} per epoch on {self.device.currentText()}.")
+    def _on_estimated(self, estimate: TrainingTimeEstimate) -> None:
+        self.progress_label.setText(estimate.text())
+        self.progress_label.setToolTip(f"Measured: {estimate.measured}.")
 
     def _on_trained(self, result: TrainResult) -> None:
         self.result = result

@@ -1,0 +1,80 @@
+"""Retake docs/screenshot-train-estimate.png and docs/screenshot-train-eta.png: the Train tab
+after Estimate time, then during training with the time left from the measured epochs.
+
+Run: QT_QPA_PLATFORM=offscreen python docs/train_estimate_screenshot.py DATA [--epochs 20]
+(the README's pictures used gz-spiral's train folder at 64 px on the CPU). The panel is driven
+the way a user drives it; the run goes to a temporary GALAXY_STUDIO_HOME and is cancelled
+after the second epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+TIMEOUT_S = 600.0
+
+
+def wait_until(app: QApplication, ready: object, what: str) -> None:
+    started = time.monotonic()
+    while not ready():  # type: ignore[operator]
+        app.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() - started > TIMEOUT_S:
+            raise SystemExit(f"timed out waiting for {what}")
+
+
+def settle(app: QApplication) -> None:
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, default=64)
+    here = Path(__file__).parent
+    args = parser.parse_args()
+    os.environ["GALAXY_STUDIO_HOME"] = tempfile.mkdtemp()
+
+    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
+    from galaxy_studio.gui.main_window import MainWindow
+
+    app = application()
+    window = MainWindow()
+    window.resize(*SCREENSHOT_SIZE)
+    panel = window.train
+    window.tabs.setCurrentWidget(panel)
+    window.show()
+    panel.data_edit.setText(args.data)
+    panel.size.setValue(args.size)
+    panel.epochs.setValue(args.epochs)
+    panel.augment.setChecked(True)
+    panel.device.setCurrentText("cpu")
+    panel.estimate()
+    wait_until(app, lambda: not panel.runner.running, "the estimate")
+    settle(app)
+    estimated = window.grab().save(str(here / "screenshot-train-estimate.png"))
+    print(panel.progress_label.text(), file=sys.stderr)
+    panel.start()
+    wait_until(app, lambda: panel.loss_plot.point_count("train") >= 2, "two epochs")
+    settle(app)
+    running = window.grab().save(str(here / "screenshot-train-eta.png"))
+    print(panel.progress_label.text(), file=sys.stderr)
+    panel.cancel_button.click()
+    wait_until(app, lambda: not panel.runner.running, "the cancel")
+    panel.shutdown()
+    window.close()
+    return 0 if estimated and running else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
