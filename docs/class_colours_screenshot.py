@@ -15,13 +15,12 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
+from screenshot_waits import settle, wait_until
 
 from galaxy_studio.gui.app import application
 from galaxy_studio.gui.main_window import MainWindow
@@ -29,24 +28,8 @@ from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.training import TrainResult, train_classifier
 
-TIMEOUT_S = 300.0
 PART_WIDTH, PART_HEIGHT, GAP = 720, 330, 10
 CAPTION_HEIGHT = 26
-
-
-def wait_until(app: QApplication, ready: Callable[[], bool], what: str) -> None:
-    started = time.monotonic()
-    while not ready():
-        app.processEvents()
-        time.sleep(0.02)
-        if time.monotonic() - started > TIMEOUT_S:
-            raise SystemExit(f"timed out waiting for {what}")
-
-
-def settle(app: QApplication) -> None:
-    for _ in range(25):
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def copy_subset(data: Path, out: Path, per_class: int) -> Path:

@@ -16,21 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from screenshot_waits import wait_until
 
 from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
 from galaxy_studio.gui.main_window import MainWindow
-
-TIMEOUT_S = 300.0
-
-
-def wait_until(app: QApplication, ready: object, what: str) -> None:
-    started = time.monotonic()
-    while not ready():
-        app.processEvents()
-        time.sleep(0.02)
-        if time.monotonic() - started > TIMEOUT_S:
-            raise SystemExit(f"timed out waiting for {what}")
 
 
 def main() -> int:

@@ -13,27 +13,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
-
-TIMEOUT_S = 600.0
-
-
-def wait_until(app: QApplication, ready: object, what: str) -> None:
-    started = time.monotonic()
-    while not ready():  # type: ignore[operator]
-        app.processEvents()
-        time.sleep(0.02)
-        if time.monotonic() - started > TIMEOUT_S:
-            raise SystemExit(f"timed out waiting for {what}")
-
-
-def settle(app: QApplication) -> None:
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
+from screenshot_waits import settle, wait_until
 
 
 def main() -> int:
@@ -65,7 +47,7 @@ def main() -> int:
     estimated = window.grab().save(str(here / "screenshot-train-estimate.png"))
     print(panel.progress_label.text(), file=sys.stderr)
     panel.start()
-    wait_until(app, lambda: panel.loss_plot.point_count("train") >= 2, "two epochs")
+    wait_until(app, lambda: panel.loss_plot.point_count("train") >= 2, "two epochs", timeout_s=600)
     settle(app)
     running = window.grab().save(str(here / "screenshot-train-eta.png"))
     print(panel.progress_label.text(), file=sys.stderr)

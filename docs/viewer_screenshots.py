@@ -11,28 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
+from screenshot_waits import settle, wait_until
 
 from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
 from galaxy_studio.gui.main_window import MainWindow
 
-TIMEOUT_S = 120.0
 HERE = Path(__file__).parent
-
-
-def wait_until(app: QApplication, ready: object, what: str) -> None:
-    started = time.monotonic()
-    while not ready():  # type: ignore[operator]
-        app.processEvents()
-        time.sleep(0.02)
-        if time.monotonic() - started > TIMEOUT_S:
-            raise SystemExit(f"timed out waiting for {what}")
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def show_file(app: QApplication, window: MainWindow, path: Path) -> None:
@@ -64,12 +51,14 @@ def main() -> int:
     wait_until(app, lambda: library.cutout.meta.get("hdu") == combo.currentData()[0], "the picked layer")
     library.controls.colormap.setCurrentText("inferno")
     wait_until(app, lambda: library.user_settings is not None, "the colour map")
+    settle(app)
     window.grab().save(str(HERE / "screenshot-viewer.png"))
 
     library.reset_display()
     show_file(app, window, args.wcs)
     library.controls.grid.setChecked(True)
     wait_until(app, lambda: library.sky_overlay.grid, "the grid")
+    settle(app)
     window.grab().save(str(HERE / "screenshot-viewer-wcs.png"))
     window.close()
     return 0

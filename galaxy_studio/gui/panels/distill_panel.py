@@ -740,10 +740,8 @@ class DistillPanel(QWidget):
                 f"Evaluating: {event.what} {event.done}/{event.total} · {self._eta.describe(event)}"
             )
         elif not self._is_running(self._distilling):
-            self.progress_label.setText(
-                f"{self._job_message.rstrip('…')}: {event.what} {event.done}/{event.total} · "
-                f"{self._eta.describe(event)}"
-            )
+            doing = f"{self._job_message.rstrip('…')}: " if self._job_message else ""
+            self.progress_label.setText(f"{doing}{event.what} {event.done}/{event.total} · {self._eta.describe(event)}")
 
     def _on_iteration(self, event: IterationFinished) -> None:
         if not self._is_running(self._distilling):

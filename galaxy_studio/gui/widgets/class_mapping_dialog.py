@@ -63,7 +63,7 @@ class ClassMappingDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.table = QTableWidget(len(self.names), 4)
-        self.table.setHorizontalHeaderLabels(["Name there", f"{noun.capitalize()}s", "Project class", "How"])
+        self.table.setHorizontalHeaderLabels(["Name there", "Count", "Project class", "How"])
         self.table.verticalHeader().hide()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
