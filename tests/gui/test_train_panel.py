@@ -120,3 +120,22 @@ def test_past_runs_show_n_and_interval_and_rank_by_its_lower_bound(window: MainW
     assert "64 px" in train.runs.item(0).toolTip()
     train.runs.setCurrentRow(2)
     assert "90.0% (n unknown)" in train.metrics_label.text()
+
+
+def test_the_status_bar_names_the_running_job_and_cancel_says_what_was_kept(
+    qtbot,  # noqa: ANN001
+    window: MainWindow,
+    demo_data: Path,
+) -> None:
+    """Seen: "Ready. Open a folder…" in the status bar through a whole training run, and
+    "the last finished epoch is kept … press Resume" after a cancel that came before any epoch."""
+    configure(window, demo_data, epochs=200)
+    train = window.train
+    train.start()
+    assert window.statusBar().currentMessage().startswith(f"Preparing {demo_data.name}")
+    train.cancel_button.click()
+    qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
+    assert train.loss_plot.point_count("train") == 0
+    assert "nothing to resume" in train.progress_label.text()
+    assert "is kept" not in train.progress_label.text()
+    assert window.statusBar().currentMessage() == "Training cancelled before its first epoch"

@@ -103,6 +103,7 @@ class TrainPanel(QWidget):
         self.result: TrainResult | None = None
         self._confusion_metrics: dict = {}
         self._epoch_seconds: list[float] = []  # the running job's measured epochs, for its ETA
+        self._epochs_kept = 0  # epochs the run folder holds (a resumed run's earlier ones too)
         self._build()
         self.refresh_runs()
 
@@ -302,6 +303,7 @@ class TrainPanel(QWidget):
 
         self._run_dir = config.out_dir
         self._epoch_seconds = []
+        self._epochs_kept = 0
         self.progress_label.setToolTip("")
         self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
 
@@ -311,6 +313,7 @@ class TrainPanel(QWidget):
         if run is None or run.status != "unfinished" or self.runner.running:
             return
         self.start(TrainConfig.from_dict({**run.config, "out_dir": str(run.path)}))
+        self._epochs_kept = len(run.history)
         for record in run.history:
             epoch = record.get("epoch", 0)
             for plot, train, val in (
@@ -322,6 +325,7 @@ class TrainPanel(QWidget):
 
     def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
         self.progress_label.setText(message)
+        self.status.emit(message)
         for button in (self.start_button, self.estimate_button, self.resume_button):
             button.setEnabled(False)
         self.runner.start(
@@ -337,6 +341,7 @@ class TrainPanel(QWidget):
                 plot.append("train", event.epoch, train)
                 plot.append("validation", event.epoch, val)
             self._epoch_seconds.append(event.seconds)
+            self._epochs_kept += 1
             mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
             left = seconds_left(self._epoch_seconds, event.epochs - event.epoch)
             self.progress_label.setText(
@@ -366,12 +371,20 @@ class TrainPanel(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self.progress_label.setText(f"Failed: {message}")
+        self.status.emit("Training failed")
         QMessageBox.warning(self, "Training failed", message)
 
     def _on_cancelled(self) -> None:
-        self.progress_label.setText(
-            "Cancelled. The last finished epoch is kept: select the run under Past runs and press Resume to continue."
-        )
+        """Say what the run folder really kept: an epoch to resume from, or nothing yet."""
+        if self._epochs_kept:
+            text = (
+                f"Cancelled. The last finished epoch ({self._epochs_kept}) is kept: select the run under "
+                "Past runs and press Resume to continue."
+            )
+        else:
+            text = "Cancelled before the first epoch finished: there is nothing to resume; Start training begins again."
+        self.progress_label.setText(text)
+        self.status.emit(text.split(":")[0] if self._epochs_kept else "Training cancelled before its first epoch")
 
     def _on_finished(self) -> None:
         self.start_button.setEnabled(True)
