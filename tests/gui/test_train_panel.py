@@ -71,9 +71,11 @@ def test_cancel_keeps_a_resumable_run(qtbot, window: MainWindow, demo_data: Path
     train = window.train
     train.start()
     qtbot.waitUntil(lambda: train.loss_plot.point_count("train") >= 1, timeout=120_000)
+    assert window.statusBar().currentMessage().startswith("Training: epoch ")
     train.cancel_button.click()
     qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
     assert "Cancelled" in train.progress_label.text()
+    assert window.statusBar().currentMessage().startswith("Cancelled. The last finished epoch (")
     assert train.runs.count() == 1
     train.runs.setCurrentRow(0)
     run = train.runs.item(0).data(Qt.ItemDataRole.UserRole)

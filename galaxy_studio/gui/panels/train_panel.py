@@ -344,6 +344,7 @@ class TrainPanel(QWidget):
             self._epochs_kept += 1
             mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
             left = seconds_left(self._epoch_seconds, event.epochs - event.epoch)
+            self.status.emit(f"Training: epoch {event.epoch}/{event.epochs}, about {format_duration(left)} left")
             self.progress_label.setText(
                 f"Epoch {event.epoch}/{event.epochs} · {mean:.1f} s per epoch · "
                 f"about {format_duration(left)} left unless it stops early · validation accuracy "
