@@ -9,13 +9,12 @@ from read_item while the rest still read.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from galaxy_studio.data.csv_text import csv_rows
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.formats import (
     RASTER_FORMATS,
@@ -268,11 +267,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
         text = raw.decode("latin-1")
     if not text.strip():
         return []
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+    return [row for _, row in csv_rows(text, path, CutoutError)]
 
 
 def _cell(row: list[str], column: int | None) -> str:

@@ -34,6 +34,7 @@ from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import default_settings, fit_into_square, render_rgb
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, open_galaxy10
+from galaxy_studio.data.json_text import read_json
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.class_mapping import ClassMapping, LabelCounts, map_class_names
 from galaxy_studio.labels.errors import ProjectError
@@ -155,12 +156,7 @@ def import_json(
 ) -> ExchangeReport:
     """A file written by `export_json`."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProjectError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ProjectError(path, f"not a readable JSON file ({exc})") from None
+    document = read_json(path, ProjectError)
     if not isinstance(document, dict) or document.get("format") != LABELS_FORMAT:
         raise ProjectError(path, f'not a Galaxy Studio label file (no "format": "{LABELS_FORMAT}")')
     entries = document.get("labels")
@@ -346,10 +342,7 @@ def count_class_names(project: Project, path: str | Path) -> Counter[str]:
         values = [] if answers is None else answers.tolist()
         return Counter(names[value] if 0 <= value < len(names) else f"ans={value}" for value in values)
     if fmt == "json":
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise ProjectError(path, f"not a readable JSON file ({exc})") from None
+        document = read_json(path, ProjectError)
         entries = document.get("labels") if isinstance(document, dict) else None
         texts = [str(entry.get("class")) for entry in entries or [] if isinstance(entry, dict) and entry.get("class")]
     else:

@@ -8,11 +8,10 @@ into names that match nothing (or, worse, something else).
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from galaxy_studio.data.csv_text import csv_rows
 from galaxy_studio.labels.errors import ProjectError
 
 
@@ -74,20 +73,12 @@ def read_csv_table(path: str | Path, *, header: bool = True) -> CsvTable:
     text = decode_text(path)
     if not text.strip():
         raise ProjectError(path, "CSV file is empty")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
     rows: list[list[str]] = []
     lines: list[int] = []
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        for row in reader:
-            if any(value.strip() for value in row):
-                rows.append(row)
-                lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise ProjectError(path, f"line {reader.line_num}: {exc}") from None
+    for line, row in csv_rows(text, path, ProjectError):
+        if any(value.strip() for value in row):
+            rows.append(row)
+            lines.append(line)
     if not rows:
         raise ProjectError(path, "CSV file has no values")
     if not header:
