@@ -46,18 +46,24 @@ def decode_text(path: Path) -> str:
         raise ProjectError(path, "is a folder, not a CSV file") from None
     except OSError as exc:
         raise ProjectError(path, f"cannot read: {exc.strerror or exc}") from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    if b"\x00" in raw[:4096]:
-        raise ProjectError(path, "is a binary file, not CSV text")
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    nul = -1 if utf16 else raw.find(b"\x00", 0, 4096)
+    if nul >= 0:
+        raise ProjectError(path, f"line {_line_at(raw, nul)}: contains a NUL byte; this is a binary file, not CSV text")
+    encoding = "utf-16" if utf16 else "utf-8-sig"
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ProjectError(
             path,
-            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 CSV and try again",
+            f"line {_line_at(raw, exc.start)}: not {'UTF-16' if utf16 else 'UTF-8'} text "
+            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8 CSV and try again",
         ) from None
+
+
+def _line_at(raw: bytes, offset: int) -> int:
+    """The 1-based line of byte `offset` (counting \\n; a UTF-16 line number is approximate)."""
+    return raw.count(b"\n", 0, offset) + 1
 
 
 def cell(row: list[str], column: int | None) -> str:
