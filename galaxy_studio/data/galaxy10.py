@@ -41,6 +41,8 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # the real file is 2.5 GB).
 _CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 _POSITION_KEYS = ("ra", "dec", "redshift", "pxscale")
+# How many invalid `ans` rows an error message names before it only counts the rest.
+_SHOWN_ROWS = 10
 
 
 class Galaxy10File:
@@ -79,10 +81,23 @@ class Galaxy10File:
             self._file.close()
 
     def labels(self) -> np.ndarray | None:
-        """Class index (0..9) per image from `ans`, or None for an unlabelled file."""
+        """Class index (0..9) per image from `ans`, or None for an unlabelled file. An `ans`
+        holding NaN, a fraction or a number outside the classes is refused, naming its rows:
+        cast to integers such values became classes of their own, trained on silently."""
         with self._lock:
             if self._labels is None and "ans" in self._file:
-                self._labels = np.asarray(self._file["ans"][()], dtype=np.int64).reshape(-1)
+                raw = np.asarray(self._file["ans"][()], dtype=np.float64).reshape(-1)
+                bad = invalid_label_rows(raw)
+                if len(bad):
+                    shown = ", ".join(str(int(row)) for row in bad[:_SHOWN_ROWS])
+                    more = f" and {len(bad) - _SHOWN_ROWS} more" if len(bad) > _SHOWN_ROWS else ""
+                    raise CutoutError(
+                        self.path,
+                        f"'ans' holds {len(bad)} value(s) that are not classes 0-{len(GALAXY10_CLASSES) - 1} "
+                        f"(NaN, fractions or out of range) in row(s) {shown}{more}",
+                        "fix or remove those rows of 'ans', or remove 'ans' to open the images unlabelled",
+                    )
+                self._labels = raw.astype(np.int64)
             return self._labels
 
     def column(self, name: str) -> np.ndarray | None:
@@ -182,6 +197,14 @@ def _checked_images(handle: h5py.File, path: Path) -> h5py.Dataset:
             f"'images' is {images.shape} {images.dtype}, expected (N, height, width, 3) uint8",
         )
     return images
+
+
+def invalid_label_rows(values: np.ndarray) -> np.ndarray:
+    """Rows of `ans` values that are no Galaxy10 class: NaN, infinite, fractional, negative
+    or past the last class."""
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < len(GALAXY10_CLASSES))
+    return np.flatnonzero(~valid)
 
 
 def class_name(label_index: int | None) -> str | None:

@@ -129,27 +129,66 @@ def _project_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str]
 
 
 def stratified_split(
-    labels: np.ndarray, fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0
+    labels: np.ndarray,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    *,
+    classes: Sequence[str] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test) indices holding each class in the same proportions.
 
     Each class is shuffled by its own seeded stream, so adding images of one class never
-    reshuffles another. Test and validation get round(n x fraction) of a class; a class
-    too small for that keeps at least one training image.
+    reshuffles another. Test and validation get round(n x fraction) of a class, and a class
+    too small to give every part with a share at least one image is refused, named from
+    `classes` (its index without them).
     """
     if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         raise ModelError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+    _require_splittable(labels, fractions, classes)
     parts: list[list[np.ndarray]] = [[], [], []]
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         members = members[np.random.default_rng([seed, int(label)]).permutation(len(members))]
-        n_test = min(round(len(members) * fractions[2]), len(members) - 1)
-        n_val = max(0, min(round(len(members) * fractions[1]), len(members) - 1 - n_test))
+        _, n_val, n_test = _part_sizes(len(members), fractions)
         parts[2].append(members[:n_test])
         parts[1].append(members[n_test : n_test + n_val])
         parts[0].append(members[n_test + n_val :])
     train, val, test = (np.sort(np.concatenate(part)).astype(np.int64) for part in parts)
     return train, val, test
+
+
+def _part_sizes(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
+    """(train, val, test) image counts `stratified_split` gives a class of `n` images."""
+    n_test = min(round(n * fractions[2]), n - 1)
+    n_val = max(0, min(round(n * fractions[1]), n - 1 - n_test))
+    return n - n_test - n_val, n_val, n_test
+
+
+def min_images_per_class(fractions: Sequence[float]) -> int:
+    """The fewest images a class needs so that every part of the split with a share above
+    zero gets at least one of them (4 for 70/15/15: round(3 x 0.15) is 0)."""
+    n = 1
+    while not all(size >= 1 for size, share in zip(_part_sizes(n, fractions), fractions) if share > 0):
+        n += 1
+    return n
+
+
+def _require_splittable(labels: np.ndarray, fractions: Sequence[float], classes: Sequence[str]) -> None:
+    """Refuse, before any image is decoded, labels that leave a part of the split without a
+    class: training would run, then fail scoring an empty validation or test part."""
+    needed = min_images_per_class(fractions)
+    counts = Counter(int(label) for label in labels)
+    short = sorted((count, label) for label, count in counts.items() if count < needed)
+    if short:
+        parts = "/".join(f"{round(share * 100)}" for share in fractions)
+        listed = ", ".join(
+            f"{classes[label] if label < len(classes) else f'class {label}'} has {count}" for count, label in short
+        )
+        raise ModelError(
+            f"too few labelled images to split {parts} into train/validation/test: {needed} per class are "
+            f"needed ({listed})",
+            "label more images of those classes",
+        )
 
 
 def prepare_pixels(

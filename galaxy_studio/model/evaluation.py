@@ -47,7 +47,9 @@ def evaluate_classifier(
                 f"{data}: not the images and labels this model was trained on, so its test split cannot be rebuilt",
                 "evaluate on all of it instead ({split} all)",
             )
-        labelled = labelled.subset(stratified_split(labelled.labels, recorded["fractions"], recorded["seed"])[2])
+        labelled = labelled.subset(
+            stratified_split(labelled.labels, recorded["fractions"], recorded["seed"], classes=labelled.classes)[2]
+        )
     pixels, failed = prepare_pixels(labelled.items, prep, what="decoding images", emit=emit, cancel=cancel)
     keep = np.setdiff1d(np.arange(len(labelled)), failed)
     target = resolve_device(device)

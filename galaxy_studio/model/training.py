@@ -168,7 +168,9 @@ def estimate_training_time(
     epoch. Writes nothing and leaves torch's random state alone."""
     device = resolve_device(config.device)
     labelled = load_labelled_data(config.data)
-    train_idx, val_idx, test_idx = stratified_split(labelled.labels, config.split, config.seed)
+    train_idx, val_idx, test_idx = stratified_split(
+        labelled.labels, config.split, config.seed, classes=labelled.classes
+    )
     prep = _choose_preprocessing(config, labelled.items[int(train_idx[0])])
     context = ROTATION_CONTEXT if config.augment else 1.0
     train_sample = _spread(train_idx, config.batch_size * steps)
@@ -326,7 +328,9 @@ def _load_data(
     labelled = load_labelled_data(config.data)
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
-    train_idx, val_idx, test_idx = stratified_split(labelled.labels, config.split, config.seed)
+    train_idx, val_idx, test_idx = stratified_split(
+        labelled.labels, config.split, config.seed, classes=labelled.classes
+    )
     if saved is not None:
         if saved.get("fingerprint") != labelled.fingerprint():
             raise ModelError(

@@ -118,9 +118,9 @@ def test_more_images_of_one_class_leave_the_others_split_alone() -> None:
     assert np.array_equal(before[2][:8], after[2][:8]), "class 0 draws the same test images"
 
 
-def test_a_tiny_class_keeps_a_training_image() -> None:
-    train, val, test = stratified_split(np.array([0, 0, 0, 0, 0, 0, 1]), seed=0)
-    assert 6 in train.tolist()
+def test_a_class_too_small_for_every_part_is_refused() -> None:
+    with pytest.raises(ModelError, match=r"4 per class are needed \(class 1 has 1\)"):
+        stratified_split(np.array([0, 0, 0, 0, 0, 0, 1]), seed=0)
     with pytest.raises(ModelError, match="fractions"):
         stratified_split(np.array([0, 1]), (0.5, 0.5, 0.5))
 

@@ -1,0 +1,34 @@
+"""Train panel: data too small to split is a failure message before any epoch, not a
+traceback after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from galaxy_studio.data.synthetic import write_demo_set
+from galaxy_studio.gui.main_window import MainWindow
+
+
+def test_one_image_per_class_fails_with_the_minimum_before_training(
+    qtbot,  # noqa: ANN001
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_demo_set(tmp_path / "data", per_class=1, size=24)
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: warnings.append(text))
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    train.data_edit.setText(str(tmp_path / "data"))
+    train.size.setValue(16)
+    train.epochs.setValue(1)
+    train.device.setCurrentText("cpu")
+    train.start()
+    qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
+    assert len(warnings) == 1 and "4 per class are needed" in warnings[0] and "Traceback" not in warnings[0]
+    assert train.progress_label.text().startswith("Failed: too few labelled images")
+    assert train.loss_plot.point_count("train") == 0
