@@ -75,7 +75,7 @@ def _project(path: Path, demo_set: Path) -> Path:
 
 def _commands(model: Path, demo_set: Path, tmp_path: Path) -> list[list[str]]:
     image = str(next(demo_set.rglob("*.jpg")))
-    project = _project(tmp_path / "p.gsproj", demo_set)
+    project = _project(model.parent / "p.gsproj", demo_set)
     return [
         ["classify", str(model), image, "--out", str(tmp_path / "p.csv"), "--device", "cpu"],
         ["evaluate", str(model), str(demo_set), "--device", "cpu"],
