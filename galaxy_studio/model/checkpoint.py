@@ -107,8 +107,7 @@ def save_classifier(path: str | Path, model: nn.Module, metadata: dict[str, Any]
 def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode on the CPU, metadata) from a classifier checkpoint."""
     payload = load_payload(path, CLASSIFIER_FORMAT)
-    metadata = payload.get("metadata")
-    validate_classifier_metadata(metadata, path)
+    metadata = validate_classifier_metadata(payload.get("metadata"), path)
     try:
         spec = ArchitectureSpec.from_dict(metadata["architecture"])
     except (TypeError, KeyError) as exc:

@@ -67,9 +67,10 @@ def _statistics(path: Path, field: str, values: Any, n_channels: int, *, positiv
             raise _refuse(path, field, f"{value!r} is not allowed (it should hold {wanted})")
 
 
-def validate_classifier_metadata(metadata: Any, path: str | Path) -> None:
+def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:
     """Refuse metadata that would not classify as it was evaluated: every record present with
-    the right types, lengths and ranges, and the class names matching the network's head."""
+    the right types, lengths and ranges, and the class names matching the network's head.
+    Returns the metadata, now known to be a record."""
     path = Path(path)
     if not isinstance(metadata, dict):
         raise _refuse(path, "metadata", "missing")
@@ -77,7 +78,9 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> None:
     name = architecture.get("name")
     if name not in ARCHITECTURES:
         raise _refuse(
-            path, "architecture.name", f"{name!r} is not an architecture this version knows ({', '.join(ARCHITECTURES)})"
+            path,
+            "architecture.name",
+            f"{name!r} is not an architecture this version knows ({', '.join(ARCHITECTURES)})",
         )
     low, high = input_size_range()
     n_classes = _whole(path, "architecture.n_classes", architecture.get("n_classes"), 2)
@@ -113,10 +116,14 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> None:
     _statistics(path, "preprocessing.mean", preprocessing.get("mean"), in_channels, positive=False)
     _statistics(path, "preprocessing.std", preprocessing.get("std"), in_channels, positive=True)
 
-    for field, reader in (("training_profile", TrainingProfile.from_dict), ("out_of_distribution", OodScorer.from_dict)):
+    for field, reader in (
+        ("training_profile", TrainingProfile.from_dict),
+        ("out_of_distribution", OodScorer.from_dict),
+    ):
         if metadata.get(field) is None:
             continue
         try:
             reader(_record(path, metadata, field))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise _refuse(path, field, f"unreadable ({type(exc).__name__}: {exc})") from None
+    return metadata

@@ -83,9 +83,7 @@ def _commands(model: Path, demo_set: Path, tmp_path: Path) -> list[list[str]]:
     ]
 
 
-def _assert_refused(
-    command: list[str], model: Path, expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _assert_refused(command: list[str], model: Path, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.perf_counter()
     assert main(command) == 1, command
     elapsed = time.perf_counter() - started
@@ -105,9 +103,7 @@ def test_a_doctored_checkpoint_is_refused_naming_the_field(
         _assert_refused(command, model, expected, capsys)
 
 
-def test_garbage_named_model_pt_is_refused(
-    demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_garbage_named_model_pt_is_refused(demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = tmp_path / "text" / "model.pt"
     text.parent.mkdir()
     text.write_text("hello, this is not a network\n")
