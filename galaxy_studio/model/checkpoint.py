@@ -19,7 +19,7 @@ from torch import nn
 
 from galaxy_studio import __version__
 from galaxy_studio.atomic_files import write_atomically
-from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, model_from_spec
+from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
 from galaxy_studio.model.checkpoint_schema import validate_classifier_metadata
 from galaxy_studio.model.errors import CheckpointError, ModelError
 
@@ -112,11 +112,6 @@ def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         spec = ArchitectureSpec.from_dict(metadata["architecture"])
     except (TypeError, KeyError) as exc:
         raise CheckpointError(f"{path}: the checkpoint's architecture record is unreadable ({exc})") from None
-    if spec.name not in ARCHITECTURES:
-        raise CheckpointError(
-            f"{path}: made with an architecture this version does not know ({spec.name!r}; it knows "
-            f"{', '.join(ARCHITECTURES)}), so it cannot be loaded"
-        )
     try:
         model = model_from_spec(spec)
         model.load_state_dict(payload["state_dict"])

@@ -34,8 +34,8 @@ def input_size_range() -> tuple[int, int]:
     return int(declared[0]), int(declared[1])
 
 
-def _refuse(path: Path, field: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"{path}: field {field}: {problem}", _HINT)
+def _refuse(path: Path, field: str, problem: str, hint: str = _HINT) -> CheckpointError:
+    return CheckpointError(f"{path}: field {field}: {problem}", hint)
 
 
 def _record(path: Path, metadata: dict[str, Any], field: str) -> dict[str, Any]:
@@ -80,7 +80,8 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, A
         raise _refuse(
             path,
             "architecture.name",
-            f"{name!r} is not an architecture this version knows ({', '.join(ARCHITECTURES)})",
+            f"made with an architecture this version does not know ({name!r}; it knows {', '.join(ARCHITECTURES)})",
+            "open it with the Galaxy Studio version that trained it",
         )
     low, high = input_size_range()
     n_classes = _whole(path, "architecture.n_classes", architecture.get("n_classes"), 2)
