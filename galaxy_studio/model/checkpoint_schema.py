@@ -67,6 +67,20 @@ def _statistics(path: Path, field: str, values: Any, n_channels: int, *, positiv
             raise _refuse(path, field, f"{value!r} is not allowed (it should hold {wanted})")
 
 
+def _split(path: Path, split: dict[str, Any]) -> None:
+    """The recorded split, which `evaluate --split test` rebuilds from the same data."""
+    if not isinstance(split.get("fingerprint"), str):
+        raise _refuse(path, "split.fingerprint", "should be the data set's fingerprint (text)")
+    fractions = split.get("fractions")
+    if (
+        not isinstance(fractions, list)
+        or len(fractions) != 3
+        or not all(type(value) in (int, float) and 0 <= value <= 1 for value in fractions)
+    ):
+        raise _refuse(path, "split.fractions", f"should be three fractions between 0 and 1, found {fractions!r}")
+    _whole(path, "split.seed", split.get("seed"), 0)
+
+
 def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:
     """Refuse metadata that would not classify as it was evaluated: every record present with
     the right types, lengths and ranges, and the class names matching the network's head.
@@ -116,6 +130,9 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, A
         )
     _statistics(path, "preprocessing.mean", preprocessing.get("mean"), in_channels, positive=False)
     _statistics(path, "preprocessing.std", preprocessing.get("std"), in_channels, positive=True)
+
+    if metadata.get("split") is not None:
+        _split(path, _record(path, metadata, "split"))
 
     for field, reader in (
         ("training_profile", TrainingProfile.from_dict),

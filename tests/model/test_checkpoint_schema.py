@@ -49,6 +49,10 @@ def _bad_profile(metadata: dict[str, Any]) -> None:
     metadata["training_profile"] = {"bands": ["r"]}
 
 
+def _bad_split(metadata: dict[str, Any]) -> None:
+    metadata["split"]["fractions"] = [0.7, 0.3]
+
+
 DAMAGES: dict[str, tuple[Damage, str]] = {
     "no preprocessing": (_drop_preprocessing, "field preprocessing: missing"),
     "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 value(s) for a 3-channel input"),
@@ -56,6 +60,7 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     "unknown stretch": (_unknown_stretch, "field preprocessing.display: unknown stretch 'sinh-of-doom'"),
     "30000 px": (_huge_size, "field architecture.size: 30000 is out of range"),
     "unreadable training profile": (_bad_profile, "field training_profile: unreadable"),
+    "two split fractions": (_bad_split, "field split.fractions: should be three fractions"),
 }
 
 
