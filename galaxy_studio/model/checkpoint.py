@@ -19,7 +19,8 @@ from torch import nn
 
 from galaxy_studio import __version__
 from galaxy_studio.atomic_files import write_atomically
-from galaxy_studio.model.architectures import ARCHITECTURES, ArchitectureSpec, model_from_spec
+from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
+from galaxy_studio.model.checkpoint_schema import validate_classifier_metadata
 from galaxy_studio.model.errors import CheckpointError, ModelError
 
 CLASSIFIER_FORMAT = "galaxy-studio-classifier"
@@ -77,6 +78,8 @@ def load_payload(path: str | Path, expected_format: str, *, version: int = FORMA
             f"{path}: refused: not a Galaxy Studio checkpoint (damaged, or a pickle that cannot be "
             "read without running code), so it was not loaded"
         ) from None
+    except (KeyError, IndexError):
+        raise CheckpointError(f"{path}: not a Galaxy Studio checkpoint (damaged or another kind of file)") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: not a Galaxy Studio checkpoint (damaged or another kind of file: {exc})"
@@ -104,18 +107,11 @@ def save_classifier(path: str | Path, model: nn.Module, metadata: dict[str, Any]
 def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode on the CPU, metadata) from a classifier checkpoint."""
     payload = load_payload(path, CLASSIFIER_FORMAT)
-    metadata = payload.get("metadata")
-    if not isinstance(metadata, dict) or "architecture" not in metadata:
-        raise CheckpointError(f"{path}: the checkpoint has no architecture record")
+    metadata = validate_classifier_metadata(payload.get("metadata"), path)
     try:
         spec = ArchitectureSpec.from_dict(metadata["architecture"])
     except (TypeError, KeyError) as exc:
         raise CheckpointError(f"{path}: the checkpoint's architecture record is unreadable ({exc})") from None
-    if spec.name not in ARCHITECTURES:
-        raise CheckpointError(
-            f"{path}: made with an architecture this version does not know ({spec.name!r}; it knows "
-            f"{', '.join(ARCHITECTURES)}), so it cannot be loaded"
-        )
     try:
         model = model_from_spec(spec)
         model.load_state_dict(payload["state_dict"])
