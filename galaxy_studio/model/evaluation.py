@@ -41,7 +41,13 @@ def evaluate_classifier(
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
     if split == "test":
-        recorded = metadata["split"]
+        recorded = metadata.get("split")
+        if recorded is None:
+            raise ModelError(
+                f"{checkpoint}: the model records no split (it is older than split records), "
+                "so its test split cannot be rebuilt",
+                "evaluate on all of the data instead ({split} all)",
+            )
         if labelled.fingerprint() != recorded["fingerprint"]:
             raise ModelError(
                 f"{data}: not the images and labels this model was trained on, so its test split cannot be rebuilt",

@@ -139,3 +139,17 @@ def test_an_intact_checkpoint_without_the_newer_records_still_classifies(
     assert main(["classify", str(model), image, "--out", str(out), "--device", "cpu"]) == 0
     assert len(out.read_text().strip().splitlines()) == 2
     assert main(["classify", trained_run.checkpoint, image, "--out", str(out), "--device", "cpu"]) == 0
+
+
+def test_evaluating_the_test_split_of_a_model_without_a_split_record_is_refused(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The split record is optional (older models lack it): `--split test` then says it cannot be
+    rebuilt instead of failing with a KeyError."""
+
+    def no_split(metadata: dict[str, Any]) -> None:
+        del metadata["split"]
+
+    model = _damaged(trained_run.checkpoint, tmp_path, no_split)
+    command = ["evaluate", str(model), str(demo_set), "--split", "test", "--device", "cpu"]
+    _assert_refused(command, model, "records no split", capsys)
