@@ -3,6 +3,8 @@ classification, so that a checkpoint classifies exactly as it was evaluated."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -44,6 +46,15 @@ def describe_device(device: torch.device) -> str:
     return f"CPU, {threads} thread{'s' * (threads != 1)}"
 
 
+def _normalised_batches(
+    pixels: np.ndarray, prep: Preprocessing, device: torch.device, batch_size: int, cancel: CancelToken
+) -> Iterator[torch.Tensor]:
+    """The inputs normalised and on `device` a batch at a time, cancellable between batches."""
+    for start in range(0, len(pixels), batch_size):
+        cancel.raise_if_set()
+        yield torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
@@ -60,9 +71,7 @@ def predict_logits(
     device = torch.device(device)
     model.eval()
     outputs = []
-    for start in range(0, len(pixels), batch_size):
-        cancel.raise_if_set()
-        batch = torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
+    for batch in _normalised_batches(pixels, prep, device, batch_size, cancel):
         with cuda_precision("fp32", device):
             logits = model(batch)
         outputs.append(logits.float().cpu().numpy())
@@ -88,9 +97,7 @@ def predict_features_and_logits(
     model.eval()
     body, head = feature_extractor(model), linear_head(model)
     features, logits = [], []
-    for start in range(0, len(pixels), batch_size):
-        cancel.raise_if_set()
-        batch = torch.from_numpy(normalise(pixels[start : start + batch_size], prep)).to(device)
+    for batch in _normalised_batches(pixels, prep, device, batch_size, cancel):
         with cuda_precision("fp32", device):
             batch_features = body(batch).float()
             batch_logits = head(batch_features).float()
