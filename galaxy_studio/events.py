@@ -49,6 +49,13 @@ class Warned:
 
 
 @dataclass(frozen=True)
+class Noted:
+    """A choice a job made from the data on its own: not a problem, but the user should know."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class StageAdvanced:
     """A distillation schedule moved on (STM's cap grew, fine-tuning began, or it stopped);
     `reason` says why in words a user can check against the validation-loss curve."""

@@ -9,7 +9,7 @@ checked by the config itself (`__post_init__`), whose errors name the option by 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from galaxy_studio.settings import Setting, settings_of
@@ -43,9 +43,23 @@ def option_arguments(setting: Setting) -> dict[str, Any]:
         arguments["choices"] = setting.choices
     elif setting.kind is tuple:
         arguments.update(type=_comma_list, metavar=_metavar(setting))
+    elif setting.declaration.zero_means_none and setting.declaration.special_text:
+        arguments.update(
+            type=_number_or_word(setting.kind, setting.declaration.special_text), metavar=_metavar(setting)
+        )
     else:
         arguments.update(type=setting.kind, metavar=_metavar(setting))
     return arguments
+
+
+def _number_or_word(kind: type, word: str) -> Callable[[str], Any]:
+    """A parser that reads `word` (what the spin box shows for 0) as 0, e.g. `--crop auto`."""
+
+    def parse(text: str) -> Any:
+        return kind(0) if text.strip().lower() == word.lower() else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def add_setting_options(

@@ -14,6 +14,7 @@ from galaxy_studio.events import (
     EpochEnded,
     Event,
     MetricLogged,
+    Noted,
     Progressed,
     StageAdvanced,
     Warned,
@@ -61,6 +62,9 @@ class TrainingPrinter(ProgressPrinter):
             self.stream.flush()
         elif isinstance(event, Warned):
             self.stream.write(f"{PROG}: warning: {event.text}\n")
+            self.stream.flush()
+        elif isinstance(event, Noted):
+            self.stream.write(f"{PROG}: {event.text}\n")
             self.stream.flush()
         elif not (isinstance(event, Progressed) and event.what.startswith("epoch") and event.done >= event.total):
             super().__call__(event)

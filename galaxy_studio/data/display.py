@@ -25,6 +25,8 @@ COMPOSITES: tuple[str, ...] = ("per-band", "lupton")
 HISTOGRAM_BINS = 128
 MAX_INTERVAL_SAMPLES = 250_000
 HISTEQ_SAMPLES = 20_000
+# Above this fraction of bright pixels a percentile interval still finds the sources.
+SPARSE_FRACTION = 0.005
 
 # Approximate effective wavelengths (nm) so composites put the reddest band in red.
 _BAND_WAVELENGTH_NM: dict[str, float] = {
@@ -94,11 +96,41 @@ class DisplaySettings:
 
 
 def default_settings(cutout: Cutout) -> DisplaySettings:
-    """Sensible first look: 8-bit rasters are already rendered, so show them as they are;
-    scientific data (FITS, 16-bit, float) get an asinh stretch of the 99.5% range."""
+    """Sensible first look (see `default_settings_with_reason`)."""
+    return default_settings_with_reason(cutout)[0]
+
+
+def default_settings_with_reason(cutout: Cutout) -> tuple[DisplaySettings, str]:
+    """The first look and why, for a run's record. 8-bit rasters are already rendered, so
+    they are shown as they are; scientific data (FITS, 16-bit, float) get an asinh stretch of
+    the 99.5% range, except sparse ones (radio maps, point sources on empty sky), where the
+    sources are fewer than half a percent of the pixels: the 99.5% limit would then lie in the
+    noise and turn every source into a white disc, so they get asinh over the full range."""
     if cutout.format in {"jpeg", "png", "tiff", "galaxy10"} and cutout.meta.get("bit_depth", 8) == 8:
-        return DisplaySettings(stretch="linear", interval="minmax", linked=True)
-    return DisplaySettings()
+        return (
+            DisplaySettings(stretch="linear", interval="minmax", linked=True),
+            "linear over the full range: an 8-bit image is already a rendered picture",
+        )
+    if is_sparse(cutout.data):
+        return (
+            DisplaySettings(interval="minmax"),
+            "asinh over the full range: the sources are under 0.5% of the pixels (a sparse map), "
+            "so a 99.5% limit would saturate them",
+        )
+    return DisplaySettings(), "asinh over the 99.5% range of each band: scientific data"
+
+
+def is_sparse(values: np.ndarray) -> bool:
+    """Whether fewer than SPARSE_FRACTION of the finite pixels stand 5 noise sigmas above the
+    sky (median; sigma from the median absolute deviation, or, where a clipped map makes most
+    pixels equal, any pixel above that common value)."""
+    sample = _finite_sample(values)
+    if sample.size == 0:
+        return False
+    sky = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - sky)))
+    above = int(np.count_nonzero(sample > sky + 5.0 * sigma))
+    return 0 < above < SPARSE_FRACTION * sample.size
 
 
 def wavelength_order(bands: list[str]) -> list[int] | None:
@@ -161,14 +193,17 @@ def _stretch(name: str, sample: np.ndarray) -> BaseStretch:
 
 
 def interval_limits(values: np.ndarray, interval: str) -> tuple[float, float]:
-    """(vmin, vmax) over finite values; a constant or empty image gets a unit range."""
+    """(vmin, vmax) over finite values. Where the interval collapses (a percentile of a map
+    that is mostly one value) the full range is used, so sources keep their shading whatever
+    the units; a constant or empty image gets a unit range."""
     sample = _finite_sample(values)
     if sample.size == 0:
         return 0.0, 1.0
     vmin, vmax = _interval(interval).get_limits(sample)
     if not np.isfinite(vmin) or not np.isfinite(vmax) or vmax <= vmin:
-        lo = float(np.min(sample))
-        return lo, lo + 1.0
+        vmin, vmax = float(np.min(sample)), float(np.max(sample))
+        if vmax <= vmin:
+            return vmin, vmin + 1.0
     return float(vmin), float(vmax)
 
 

@@ -16,6 +16,8 @@ from galaxy_studio.settings import check_ranges, registered, setting
 ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
+KEEP_RULES: tuple[str, ...] = ("balanced-accuracy", "loss")
+ROTATION_MODES: tuple[str, ...] = ("any", "right-angles")
 PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
@@ -39,9 +41,12 @@ class TrainConfig:
     """A training run. The optimiser settings are the seed paper's (AdamW, cosine 5e-4 -> 1e-6,
     batch 64). With a thousand images an epoch is only 15 steps, so at that learning rate the
     validation loss still falls after 60 epochs: hence 100 epochs, stopped by `patience`
-    epochs without a lower validation loss (None: never). The central half of a cutout holds
-    the galaxy in survey stamps. `balance` counters unequal classes by weighting the loss or
-    by resampling; `threads` decode images (None: up to 8, as many as there are cores).
+    epochs in which neither the validation loss nor the kept score improved (None: never);
+    `keep` says which epoch's weights are kept (see `training._track_best`). The crop (None: chosen from how far
+    the training images' sources reach, `model/source_extent.py`) is the central half for
+    survey stamps of optical galaxies and most of the stamp for radio lobes. `balance`
+    counters unequal classes by weighting the loss or by resampling; `threads` decode images
+    (None: up to 8, as many as there are cores).
     `ema` validates and keeps an exponential moving average of the weights (decay per step;
     None: the trained weights): on gz-spiral it scored 1.0-1.9 points higher on each of three
     seeded splits, because the last steps' noise averages out of a net this small. `amp` trains
@@ -94,21 +99,37 @@ class TrainConfig:
         widget_range=(0, 1000),
         help="stop after this many epochs without a lower validation loss; 0: never",
     )
+    keep: str = setting(
+        "balanced-accuracy",
+        label="Keep the epoch with",
+        choices=KEEP_RULES,
+        help="which validation epoch's weights are kept: the highest balanced accuracy (lower loss breaking ties) "
+        "or the lowest loss",
+    )
     augment: bool = setting(
         True,
         label="Augment",
         box_text="Rotations and flips",
         help="random rotations and flips: galaxies have no preferred orientation",
     )
-    crop_fraction: float = setting(
-        0.5,
+    rotations: str = setting(
+        "any",
+        label="Rotations",
+        choices=ROTATION_MODES,
+        help="with augment: turn by any angle (resampled) or only by right angles and mirror (exact pixels)",
+    )
+    crop_fraction: float | None = setting(
+        None,
         label="Crop fraction",
         flag="--crop",
         metavar="FRACTION",
         range=(0.01, 1.0),
-        widget_range=(0.05, 1.0),
+        widget_range=(0.0, 1.0),
         decimals=2,
-        help="keep this central fraction of each cutout before resizing (galaxies sit in the middle)",
+        zero_means_none=True,
+        special_text="auto",
+        help="keep this central fraction of each cutout before resizing; 0 or auto (the default): chosen from how "
+        "far the training images' sources reach",
     )
     channels: str = setting(
         "display",

@@ -261,6 +261,7 @@ class GalaxyDataset(Dataset):
         prep: Preprocessing,
         *,
         augment: bool,
+        rotations: str = "any",
         seed: int = 0,
         device: torch.device | str = "cpu",
     ) -> None:
@@ -270,6 +271,7 @@ class GalaxyDataset(Dataset):
         self.labels = np.asarray(labels, dtype=np.int64)
         self.prep = prep
         self.augment = augment
+        self.rotations = rotations
         self.seed = seed
         self.device = torch.device(device)
         self.epoch = 0
@@ -286,7 +288,11 @@ class GalaxyDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
         order = np.asarray(indices, dtype=np.int64)
         images = torch.from_numpy(normalise(self.pixels[order], self.prep)).to(self.device, non_blocking=True)
-        if self.augment:
+        if self.augment and self.rotations == "right-angles":
+            draws = [np.random.default_rng([self.seed, self.epoch, int(i)]) for i in order]
+            views = [(int(rng.integers(4)), bool(rng.random() < 0.5)) for rng in draws]
+            images = centre_crop(right_angle_views(images, views), self.prep.size)
+        elif self.augment:
             draws = [np.random.default_rng([self.seed, self.epoch, int(i)]) for i in order]
             angles = [float(rng.uniform(0.0, 2.0 * math.pi)) for rng in draws]
             flips = [bool(rng.random() < 0.5) for rng in draws]
@@ -309,6 +315,17 @@ def rotate_and_crop(images: torch.Tensor, angles: Sequence[float], flips: Sequen
     theta = theta.to(images.device, non_blocking=True)
     grid = F.affine_grid(theta, [len(images), images.shape[1], size, size], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def right_angle_views(images: torch.Tensor, views: Sequence[tuple[int, bool]]) -> torch.Tensor:
+    """Each (C, S, S) image turned by k right angles and mirrored where asked: the pixels
+    move but are not resampled, so noise and sharpness stay those of unaugmented images."""
+    return torch.stack(
+        [
+            torch.rot90(image.flip(-1) if mirror else image, turns, dims=(-2, -1))
+            for image, (turns, mirror) in zip(images, views)
+        ]
+    )
 
 
 def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ stamps) and resized, then normalised with the training split's per-channel stati
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from galaxy_studio.data.cutout import Cutout
-from galaxy_studio.data.display import DisplaySettings, default_settings, render_rgb
+from galaxy_studio.data.display import DisplaySettings, default_settings, default_settings_with_reason, render_rgb
 from galaxy_studio.model.config import CHANNEL_MODES
 from galaxy_studio.model.errors import ModelError
 
@@ -91,6 +92,13 @@ def choose_preprocessing(
     return Preprocessing(size, crop_fraction, channels, bands=chosen)
 
 
+def describe_channels(sample: Cutout, prep: Preprocessing) -> str:
+    """What the network will read and why, in words, for the run's output."""
+    if prep.channels == "display":
+        return "channels: the image as displayed, " + default_settings_with_reason(sample)[1]
+    return f"channels: bands {', '.join(prep.bands or ())}, sky-subtracted, asinh of each band's signal-to-noise"
+
+
 def decode_side(prep: Preprocessing, context: float = 1.0) -> int:
     """The image side at which the crop has the output's resolution; readers may decode a
     JPEG reduced towards it (draft mode), which is most of the cost of a big data set."""
@@ -117,7 +125,7 @@ def extract_channels(cutout: Cutout, prep: Preprocessing, *, context: float = 1.
     crop_side = min(height, width) * prep.crop_fraction * out_side / prep.size
     pad = max(0, math.ceil((crop_side - min(height, width)) / 2))
     if pad:
-        planes = [np.pad(plane, pad, mode="symmetric") for plane in planes]
+        planes = [sky_padded(plane, pad) for plane in planes]
     centre_x, centre_y = width / 2 + pad, height / 2 + pad
     half = crop_side / 2
     box = (centre_x - half, centre_y - half, centre_x + half, centre_y + half)
@@ -126,6 +134,33 @@ def extract_channels(cutout: Cutout, prep: Preprocessing, *, context: float = 1.
         for plane in planes
     ]
     return np.stack(resized, axis=0)
+
+
+def sky_padded(plane: np.ndarray, pad: int) -> np.ndarray:
+    """`plane` with `pad` pixels of empty sky around it: the level and noise of its outer
+    frame, drawn from a stream seeded by its pixels so a cutout always pads the same way.
+    Mirroring the edges instead would copy lobes, jets and neighbours that reach the edge
+    into the corners of every rotated training view: sources the network never sees again."""
+    frame_width = max(1, min(plane.shape) // 20)
+    frame = np.concatenate(
+        [
+            plane[:frame_width].ravel(),
+            plane[-frame_width:].ravel(),
+            plane[:, :frame_width].ravel(),
+            plane[:, -frame_width:].ravel(),
+        ]
+    ).astype(np.float64)
+    frame = frame[np.isfinite(frame)]
+    level = float(np.median(frame)) if frame.size else 0.0
+    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(frame - level))) if frame.size else 0.0
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(plane[::7, ::7]).tobytes()))
+    height, width = plane.shape
+    sky = rng.normal(level, sigma, (height + 2 * pad, width + 2 * pad))
+    if plane.dtype == np.uint8:
+        sky = np.clip(np.round(sky), 0, 255)
+    padded = sky.astype(plane.dtype)
+    padded[pad : pad + height, pad : pad + width] = plane
+    return padded
 
 
 def normalise(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:

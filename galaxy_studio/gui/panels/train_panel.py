@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.eta import format_duration
-from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Warned
+from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Warned
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
@@ -50,7 +50,17 @@ if TYPE_CHECKING:
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 # The TrainConfig settings the form shows, in its order; the rest keep their defaults.
 MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
-ADVANCED_SETTINGS = ("batch_size", "lr", "weight_decay", "patience", "crop_fraction", "balance", "ema", "seed")
+ADVANCED_SETTINGS = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "patience",
+    "keep",
+    "crop_fraction",
+    "balance",
+    "ema",
+    "seed",
+)
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
 
@@ -350,7 +360,7 @@ class TrainPanel(QWidget):
                 f"about {format_duration(left)} left unless it stops early · validation accuracy "
                 + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%")
             )
-        elif isinstance(event, Warned):
+        elif isinstance(event, Warned | Noted):
             self.status.emit(event.text)
 
     def _on_estimated(self, estimate: TrainingTimeEstimate) -> None:
