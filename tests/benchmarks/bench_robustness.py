@@ -24,13 +24,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from robustness_sets import (  # noqa: E402 - a sibling script module
     copy_class_folders,
-    unzip_class_folders,
     write_idx_stamps,
     write_point_sources,
     write_radio_set,
@@ -120,7 +120,6 @@ def train_one(kind: str, recipe: str, seed: int, data: str, out: str) -> Outcome
 def logistic_accuracy(checkpoint: str, data: str, seed: int) -> tuple[float, float, int]:
     """Test accuracy of an L2 logistic regression on the run's own input pixels and split."""
     import torch
-    import torch.nn.functional as F
 
     from galaxy_studio.model.checkpoint import load_classifier
     from galaxy_studio.model.config import DEFAULT_FRACTIONS
@@ -141,22 +140,31 @@ def logistic_accuracy(checkpoint: str, data: str, seed: int) -> tuple[float, flo
     n_classes = len(labelled.classes)
     best: tuple[float, float] = (-1.0, 0.0)
     for strength in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
-        torch.manual_seed(seed)
-        layer = torch.nn.Linear(x_train.shape[1], n_classes)
-        optimiser = torch.optim.LBFGS(layer.parameters(), max_iter=200, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            optimiser.zero_grad()
-            loss = F.cross_entropy(layer(x_train), y_train) + strength * layer.weight.square().sum()
-            loss.backward()
-            return loss
-
-        optimiser.step(closure)
+        layer = _fitted_logistic(x_train, y_train, n_classes, strength, seed)
         with torch.no_grad():
             val = float((layer(x_val).argmax(1) == y_val).float().mean())
             test = float((layer(x_test).argmax(1) == y_test).float().mean())
         best = max(best, (val, test))
     return best[1], prep.crop_fraction, n_classes
+
+
+def _fitted_logistic(x: Any, y: Any, n_classes: int, strength: float, seed: int) -> Any:
+    """A linear layer fitted by L-BFGS to cross-entropy plus `strength` times the squared weights."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(x.shape[1], n_classes)
+    optimiser = torch.optim.LBFGS(layer.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = F.cross_entropy(layer(x), y) + strength * layer.weight.square().sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return layer
 
 
 def _summary(values: list[float], percent: bool = True) -> str:

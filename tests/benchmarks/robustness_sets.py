@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,18 +159,6 @@ def copy_class_folders(source: Path, folder: Path, per_class: int, classes: tupl
         (folder / class_dir.name).mkdir(parents=True, exist_ok=True)
         for path in sorted(class_dir.iterdir())[:per_class]:
             shutil.copyfile(path, folder / class_dir.name / path.name)
-    return folder
-
-
-def unzip_class_folders(archive: Path, inner: str, folder: Path, per_class: int, classes: tuple[str, ...]) -> Path:
-    """The first `per_class` members of each `inner/<class>/` folder of a zip archive."""
-    with zipfile.ZipFile(archive) as zipped:
-        names = sorted(name for name in zipped.namelist() if not name.endswith("/"))
-        for class_name in classes:
-            prefix = f"{inner}/{class_name}/"
-            (folder / class_name).mkdir(parents=True, exist_ok=True)
-            for name in [name for name in names if name.startswith(prefix)][:per_class]:
-                (folder / class_name / Path(name).name).write_bytes(zipped.read(name))
     return folder
 
 
