@@ -61,6 +61,7 @@ class Classifier:
     checkpoint: Path
     profile: TrainingProfile | None = None
     ood: OodScorer | None = None
+    turned_in_training: bool = True
 
     @property
     def name(self) -> str:
@@ -95,13 +96,14 @@ def open_classifier(path: str | Path) -> Classifier:
         ood = metadata.get("out_of_distribution")
         profile = None if profile is None else TrainingProfile.from_dict(profile)
         ood = None if ood is None else OodScorer.from_dict(ood)
+        turned = str((metadata.get("metrics") or {}).get("rotations", "any")) != "none"
     except (KeyError, TypeError, ValueError, ModelError) as exc:
         raise CheckpointError(
             f"{checkpoint}: the checkpoint lacks a usable preprocessing or class record ({exc})"
         ) from None
     if prep.mean is None or prep.std is None:
         raise CheckpointError(f"{checkpoint}: the checkpoint has no input statistics, so it cannot classify")
-    return Classifier(model, prep, classes, arch, checkpoint, profile, ood)
+    return Classifier(model, prep, classes, arch, checkpoint, profile, ood, turned)
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,14 @@ def classify_items(
     those that could not. Decoding runs `batch_size` x 2 images ahead of the network."""
     if batch_size < 1:
         raise ModelError(f"batch size must be at least 1, got {batch_size}")
+    if tta and not classifier.turned_in_training:
+        emit(
+            Warned(
+                f"{classifier.name} was trained on images that share an orientation, without turning them: "
+                "test-time rotations would show it images of another kind, so each cutout is classified as it is"
+            )
+        )
+        tta = False
     target = resolve_device(device)
     model = classifier.model.to(target).eval()
     prep = classifier.prep

@@ -17,7 +17,7 @@ ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "res
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 KEEP_RULES: tuple[str, ...] = ("balanced-accuracy", "loss")
-ROTATION_MODES: tuple[str, ...] = ("any", "right-angles")
+ROTATION_MODES: tuple[str, ...] = ("auto", "any", "right-angles")
 PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
@@ -113,10 +113,11 @@ class TrainConfig:
         help="random rotations and flips: galaxies have no preferred orientation",
     )
     rotations: str = setting(
-        "any",
+        "auto",
         label="Rotations",
         choices=ROTATION_MODES,
-        help="with augment: turn by any angle (resampled) or only by right angles and mirror (exact pixels)",
+        help="with augment: turn by right angles and mirror (exact pixels), by any angle (resampled), or auto: "
+        "right angles unless the images share an orientation (digits, pictures), then none",
     )
     crop_fraction: float | None = setting(
         None,

@@ -260,8 +260,7 @@ class GalaxyDataset(Dataset):
         labels: np.ndarray,
         prep: Preprocessing,
         *,
-        augment: bool,
-        rotations: str = "any",
+        rotations: str,
         seed: int = 0,
         device: torch.device | str = "cpu",
     ) -> None:
@@ -270,7 +269,6 @@ class GalaxyDataset(Dataset):
         self.pixels = pixels
         self.labels = np.asarray(labels, dtype=np.int64)
         self.prep = prep
-        self.augment = augment
         self.rotations = rotations
         self.seed = seed
         self.device = torch.device(device)
@@ -288,11 +286,11 @@ class GalaxyDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
         order = np.asarray(indices, dtype=np.int64)
         images = torch.from_numpy(normalise(self.pixels[order], self.prep)).to(self.device, non_blocking=True)
-        if self.augment and self.rotations == "right-angles":
+        if self.rotations == "right-angles":
             draws = [np.random.default_rng([self.seed, self.epoch, int(i)]) for i in order]
             views = [(int(rng.integers(4)), bool(rng.random() < 0.5)) for rng in draws]
             images = centre_crop(right_angle_views(images, views), self.prep.size)
-        elif self.augment:
+        elif self.rotations == "any":
             draws = [np.random.default_rng([self.seed, self.epoch, int(i)]) for i in order]
             angles = [float(rng.uniform(0.0, 2.0 * math.pi)) for rng in draws]
             flips = [bool(rng.random() < 0.5) for rng in draws]

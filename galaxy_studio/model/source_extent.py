@@ -40,9 +40,9 @@ class CropChoice:
         if self.images == 0:
             return f"crop {self.fraction:g} of the stamp: no sampled training image had any source above its sky"
         return (
-            f"crop {self.fraction:g} of the stamp, chosen from the data: stacked, {self.images} training "
-            f"images hold {100 * FLUX_FRACTION:.0f}% of their flux above the sky within {self.extent:.2f} of "
-            f"the stamp's side around its centre (kept with a {MARGIN:g}x margin)"
+            f"crop {self.fraction:g} of the stamp, chosen from the data: the typical one of {self.images} "
+            f"training images holds {100 * FLUX_FRACTION:.0f}% of its flux above the sky within {self.extent:.2f} "
+            f"of the stamp's side around its centre (kept with a {MARGIN:g}x margin)"
         )
 
     def to_dict(self) -> dict[str, object]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +25,6 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
 from galaxy_studio.atomic_files import write_json_atomically
-from galaxy_studio.data.catalog import read_item
-from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import (
     NEVER,
     CancelToken,
@@ -48,8 +46,8 @@ from galaxy_studio.model.checkpoint import (
     save_payload,
 )
 from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.data_recipe import DataRecipe, choose_data_recipe, spread_sample
 from galaxy_studio.model.datasets import (
-    ROTATION_CONTEXT,
     GalaxyDataset,
     LabelledData,
     load_labelled_data,
@@ -64,9 +62,6 @@ from galaxy_studio.model.prediction import DEFAULT_BATCH, describe_device, predi
 from galaxy_studio.model.preprocessing import (
     Preprocessing,
     channel_statistics,
-    choose_preprocessing,
-    describe_channels,
-    extract_channels,
 )
 from galaxy_studio.model.runs import (
     CONFIG_FILE,
@@ -76,14 +71,9 @@ from galaxy_studio.model.runs import (
     STATE_FILE,
     read_run,
 )
-from galaxy_studio.model.source_extent import choose_crop
 from galaxy_studio.model.training_profile import profile_training_data
 from galaxy_studio.model.training_time import TrainingTimeEstimate
 from galaxy_studio.model.uncertainty import sample_warnings
-
-# Training images stacked to measure the sources' extent, and the side they are viewed at.
-CROP_SAMPLE = 200
-CROP_VIEW = 96
 
 
 @dataclass(frozen=True)
@@ -104,14 +94,17 @@ class TrainResult:
 @dataclass
 class _Data:
     labelled: LabelledData
-    prep: Preprocessing
+    recipe: DataRecipe
     train: GalaxyDataset
     val_pixels: np.ndarray
     val_labels: np.ndarray
     test_pixels: np.ndarray
     test_labels: np.ndarray
     split: dict[str, Any]
-    preprocessing_notes: list[str] = field(default_factory=list)
+
+    @property
+    def prep(self) -> Preprocessing:
+        return self.recipe.prep
 
 
 @dataclass
@@ -182,10 +175,10 @@ def estimate_training_time(
     train_idx, val_idx, test_idx = stratified_split(
         labelled.labels, config.split, config.seed, classes=labelled.classes
     )
-    prep, _ = _choose_preprocessing(config, labelled, train_idx)
-    context = _context(config)
-    train_sample = _spread(train_idx, config.batch_size * steps)
-    val_sample = _spread(val_idx, DEFAULT_BATCH)
+    recipe = choose_data_recipe(config, labelled, train_idx)
+    prep, context = recipe.prep, recipe.context
+    train_sample = spread_sample(train_idx, config.batch_size * steps)
+    val_sample = spread_sample(val_idx, DEFAULT_BATCH)
     began = time.perf_counter()
     train_pixels, train_labels = _decoded(
         labelled, train_sample, prep, context, config, "timing the decoding", emit, cancel
@@ -198,17 +191,9 @@ def estimate_training_time(
     prep = prep.with_statistics(
         *channel_statistics(train_pixels[:, :, margin : margin + prep.size, margin : margin + prep.size], prep)
     )
-    train = GalaxyDataset(
-        train_pixels,
-        train_labels,
-        prep,
-        augment=config.augment,
-        rotations=config.rotations,
-        seed=config.seed,
-        device=device,
-    )
+    train = GalaxyDataset(train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.seed, device=device)
     empty = np.zeros((0,), np.int64)
-    data = _Data(labelled, prep, train, val_pixels, val_labels, train_pixels[:0], empty, {})
+    data = _Data(labelled, recipe.with_prep(prep), train, val_pixels, val_labels, train_pixels[:0], empty, {})
     full_steps = steps_per_epoch(len(train_idx), config)
     weights = class_weights(train_labels, len(labelled.classes)) if config.balance == "loss" else None
     with torch.random.fork_rng(devices=[]):
@@ -251,14 +236,6 @@ def _timed_twice(work: Callable[[], object], device: torch.device) -> tuple[floa
             torch.cuda.synchronize(device)
         seconds.append(time.perf_counter() - began)
     return seconds[0], seconds[1]
-
-
-def _spread(indices: np.ndarray, count: int) -> np.ndarray:
-    """`count` of `indices` evenly spread over them (all when there are fewer), so that a
-    timing sample holds every class and every part of the folder."""
-    if len(indices) <= count:
-        return indices
-    return indices[np.linspace(0, len(indices) - 1, count).round().astype(np.int64)]
 
 
 def _timed_steps(
@@ -356,13 +333,12 @@ def _load_data(
                 f"{config.data}: the images or labels changed since this run started, so it cannot be resumed",
                 "train into another {out_dir} folder",
             )
-        prep = Preprocessing.from_dict(saved["preprocessing"])
-        notes = list(saved.get("preprocessing_notes", []))
+        recipe = DataRecipe.from_saved(saved, config)
     else:
-        prep, notes = _choose_preprocessing(config, labelled, train_idx)
-        for note in notes:
+        recipe = choose_data_recipe(config, labelled, train_idx)
+        for note in recipe.notes:
             emit(Noted(note))
-    context = _context(config)
+    prep, context = recipe.prep, recipe.context
     train_pixels, train_labels = _decoded(
         labelled, train_idx, prep, context, config, "decoding training images", emit, cancel
     )
@@ -382,58 +358,8 @@ def _load_data(
         "fingerprint": labelled.fingerprint(),
         "counts": {"train": len(train_labels), "val": len(val_labels), "test": len(test_labels)},
     }
-    train = GalaxyDataset(
-        train_pixels,
-        train_labels,
-        prep,
-        augment=config.augment,
-        rotations=config.rotations,
-        seed=config.seed,
-        device=device,
-    )
-    return _Data(labelled, prep, train, val_pixels, val_labels, test_pixels, test_labels, split, notes)
-
-
-def _choose_preprocessing(
-    config: TrainConfig, labelled: LabelledData, train_idx: np.ndarray
-) -> tuple[Preprocessing, list[str]]:
-    """The run's preprocessing and, in words, what was chosen from the data and why: the
-    crop (unless one was asked for) and how the channels are made."""
-    try:
-        sample = read_item(labelled.items[int(train_idx[0])], max_side=256)
-    except CutoutError as exc:
-        raise ModelError(str(exc)) from exc
-    notes = []
-    crop = config.crop_fraction
-    if crop is None:
-        choice = choose_crop(_grey_views(config, labelled, _spread(train_idx, CROP_SAMPLE), sample))
-        crop = choice.fraction
-        notes.append(choice.reason())
-    prep = choose_preprocessing(
-        sample, size=config.size, crop_fraction=crop, channels=config.channels, bands=config.bands
-    )
-    notes.append(describe_channels(sample, prep))
-    return prep, notes
-
-
-def _grey_views(config: TrainConfig, labelled: LabelledData, indices: np.ndarray, sample: Any) -> Iterator[np.ndarray]:
-    """Whole stamps, as the network's channels would show them, averaged to grey at one size;
-    unreadable ones are left out (training reports them)."""
-    whole = choose_preprocessing(
-        sample, size=CROP_VIEW, crop_fraction=1.0, channels=config.channels, bands=config.bands
-    )
-    for index in indices:
-        try:
-            cutout = read_item(labelled.items[int(index)], max_side=256)
-            yield extract_channels(cutout, whole).astype(np.float32).mean(axis=0)
-        except (CutoutError, ModelError):
-            continue
-
-
-def _context(config: TrainConfig) -> float:
-    """How much wider than the crop training images are decoded: rotations by any angle need
-    sky in the corners; right angles and no augmentation need none."""
-    return ROTATION_CONTEXT if config.augment and config.rotations == "any" else 1.0
+    train = GalaxyDataset(train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.seed, device=device)
+    return _Data(labelled, recipe.with_prep(prep), train, val_pixels, val_labels, test_pixels, test_labels, split)
 
 
 def _decoded(
@@ -510,7 +436,8 @@ def _state_payload(config: TrainConfig, data: _Data, state: _State) -> dict[str,
         "format_version": FORMAT_VERSION,
         "recipe": config.recipe(),
         "preprocessing": data.prep.to_dict(),
-        "preprocessing_notes": data.preprocessing_notes,
+        "preprocessing_notes": list(data.recipe.notes),
+        "rotations": data.recipe.rotations,
         "fingerprint": data.split["fingerprint"],
         "epoch": state.epoch,
         "model": state.model.state_dict(),
@@ -744,7 +671,8 @@ def _finish(
             "epochs_run": state.epoch,
             "stopped_early": state.stopped_early,
             "split": data.split,
-            "preprocessing_notes": data.preprocessing_notes,
+            "preprocessing_notes": list(data.recipe.notes),
+            "rotations": data.recipe.rotations,
         }
     )
     metrics["warnings"] = sample_warnings(metrics)

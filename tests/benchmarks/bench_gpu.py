@@ -466,7 +466,7 @@ def pipeline_rate(scale: Scale, device: torch.device) -> float:
     side = math.ceil(size * math.sqrt(2)) + 2
     prep = Preprocessing(size=size, crop_fraction=1.0, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     pixels = np.random.default_rng(0).integers(0, 256, (scale.pipeline_images, 3, side, side), dtype=np.uint8)
-    dataset = GalaxyDataset(pixels, np.arange(scale.pipeline_images) % CLASSES, prep, augment=True, device=device)
+    dataset = GalaxyDataset(pixels, np.arange(scale.pipeline_images) % CLASSES, prep, rotations="any", device=device)
     loader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True)
     model = build_model("galaxy-cnn", n_classes=CLASSES, in_channels=3, size=size).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)

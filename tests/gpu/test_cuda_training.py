@@ -69,7 +69,7 @@ def test_training_batches_are_turned_on_the_gpu_as_on_the_cpu() -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (16, 3, 48, 48), dtype=np.uint8)
     batches = {}
     for device in ("cpu", "cuda"):
-        dataset = GalaxyDataset(pixels, np.arange(16) % 3, prep, augment=True, seed=4, device=device)
+        dataset = GalaxyDataset(pixels, np.arange(16) % 3, prep, rotations="any", seed=4, device=device)
         dataset.set_epoch(2)
         images, labels = torch.utils.data.default_collate(dataset.__getitems__(list(range(16))))
         assert images.device.type == device and images.shape == (16, 3, 32, 32)

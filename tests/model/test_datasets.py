@@ -142,7 +142,7 @@ def test_augmentation_replays_by_seed_epoch_and_index() -> None:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (6, 3, 45, 45), dtype=np.uint8)
     prep = Preprocessing(size=32, channels="display").with_statistics([0.5] * 3, [0.25] * 3)
-    dataset = GalaxyDataset(pixels, np.arange(6) % 2, prep, augment=True, seed=7)
+    dataset = GalaxyDataset(pixels, np.arange(6) % 2, prep, rotations="any", seed=7)
     dataset.set_epoch(3)
     batch = dataset.__getitems__([4, 1, 5])
     assert torch.equal(batch[1][0], dataset[1][0]), "a batch draws what single images draw"
@@ -151,7 +151,7 @@ def test_augmentation_replays_by_seed_epoch_and_index() -> None:
     assert not torch.equal(dataset[1][0], batch[1][0]), "another epoch, another rotation"
     dataset.set_epoch(3)
     assert torch.equal(dataset[4][0], batch[0][0])
-    plain = GalaxyDataset(pixels[:, :, 6:38, 6:38], np.zeros(6), prep, augment=False)
+    plain = GalaxyDataset(pixels[:, :, 6:38, 6:38], np.zeros(6), prep, rotations="none")
     assert torch.equal(plain[2][0], torch.from_numpy((pixels[2, :, 6:38, 6:38] / np.float32(255) - 0.5) / 0.25))
 
 

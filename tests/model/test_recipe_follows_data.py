@@ -12,12 +12,15 @@ import pytest
 import torch
 
 from galaxy_studio.cli.options import option_arguments
+from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import default_settings, interval_limits, render_rgb
-from galaxy_studio.events import Noted
+from galaxy_studio.events import Noted, Warned
 from galaxy_studio.model.checkpoint import load_classifier
+from galaxy_studio.model.classification import classify_items, open_classifier
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.datasets import right_angle_views, rotate_and_crop
+from galaxy_studio.model.preferred_orientation import orientation_check
 from galaxy_studio.model.preprocessing import Preprocessing, sky_padded
 from galaxy_studio.model.source_extent import SMALLEST_CROP, choose_crop
 from galaxy_studio.model.training import _State, _track_best, train_classifier
@@ -51,7 +54,7 @@ def test_the_crop_keeps_how_far_the_sources_reach() -> None:
     assert compact.fraction == SMALLEST_CROP
     assert lobes.fraction == 1.0, "lobes at 85% of the half side: the whole stamp"
     assert 0.4 <= middle.fraction <= 0.6, middle
-    assert "chosen from the data" in middle.reason() and "40 training images" in middle.reason()
+    assert "chosen from the data" in middle.reason() and "of 40 training images" in middle.reason()
 
 
 def test_neighbours_anywhere_do_not_widen_the_crop() -> None:
@@ -150,7 +153,38 @@ def test_crop_auto_on_the_command_line_and_in_the_record(demo_set: Path, tmp_pat
     events: list[object] = []
     result = train_classifier(tiny_config(demo_set, tmp_path / "run", epochs=1, crop_fraction=None), emit=events.append)
     notes = [event.text for event in events if isinstance(event, Noted)]
-    assert len(notes) == 2 and "chosen from the data" in notes[0] and notes[1].startswith("channels:")
+    assert len(notes) == 3 and "chosen from the data" in notes[0] and notes[1].startswith("channels:")
+    assert notes[2].startswith("augmentation:") and "any angle" in notes[2]
+    assert result.metrics["rotations"] == "right-angles"
     assert result.metrics["preprocessing_notes"] == notes
     crop = float(notes[0].split()[1])
     assert Preprocessing.from_dict(load_classifier(result.checkpoint)[1]["preprocessing"]).crop_fraction == crop
+
+
+def _stroke(side: int, angle: float, rng: np.random.Generator) -> np.ndarray:
+    rows, cols = np.mgrid[:side, :side] - side / 2
+    along = cols * math.cos(angle) + rows * math.sin(angle)
+    across = -cols * math.sin(angle) + rows * math.cos(angle)
+    return 100.0 * np.exp(-(along**2) / 80.0 - across**2 / 4.0) + rng.normal(0, 1, (side, side))
+
+
+def test_images_that_share_an_orientation_are_not_turned() -> None:
+    """Upright strokes (a digit 1) turned by a right angle are another figure; galaxies at any
+    angle are the same galaxy."""
+    rng = np.random.default_rng(4)
+    upright = orientation_check([_stroke(48, math.pi / 2 + rng.normal(0, 0.2), rng) for _ in range(60)])
+    anyhow = orientation_check([_stroke(48, rng.uniform(0, math.pi), rng) for _ in range(60)])
+    assert upright.oriented and upright.z > 6 and "no rotations" in upright.reason()
+    assert not anyhow.oriented and anyhow.z < 3 and "any angle" in anyhow.reason()
+
+
+def test_a_model_trained_without_turning_is_not_turned_at_test_time(demo_set: Path, tmp_path: Path) -> None:
+    result = train_classifier(tiny_config(demo_set, tmp_path / "upright", epochs=1, augment=False))
+    assert result.metrics["rotations"] == "none"
+    classifier = open_classifier(result.checkpoint)
+    item = CatalogItem(str(next(demo_set.rglob("*.jpg"))))
+    events: list[object] = []
+    asked = classify_items(classifier, [item], tta=True, device="cpu", emit=events.append)[0][0]
+    plain = classify_items(classifier, [item], device="cpu")[0][0]
+    assert asked.probabilities == plain.probabilities
+    assert any(isinstance(event, Warned) and "share an orientation" in event.text for event in events)

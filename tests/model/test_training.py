@@ -137,7 +137,7 @@ def test_unequal_classes_are_weighted_or_resampled(tmp_path: Path) -> None:
     assert weights.tolist() == pytest.approx([40 / 60, 40 / 20, 0.0])
     assert float(weights[labels].mean()) == pytest.approx(1.0)
     prep = Preprocessing(size=8).with_statistics([0.0] * 3, [1.0] * 3)
-    dataset = GalaxyDataset(np.zeros((40, 3, 8, 8), np.uint8), labels, prep, augment=False)
+    dataset = GalaxyDataset(np.zeros((40, 3, 8, 8), np.uint8), labels, prep, rotations="none")
     config = tiny_config(tmp_path, tmp_path / "run", balance="sampler", batch_size=40)
     drawn = np.concatenate([next(iter(training_loader(dataset, config, epoch)))[1].numpy() for epoch in range(1, 26)])
     assert 0.4 < drawn.mean() < 0.6, "the minority class is drawn as often as the majority"

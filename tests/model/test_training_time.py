@@ -52,7 +52,7 @@ def test_the_device_is_named_with_its_threads() -> None:
 def test_steps_per_epoch_are_the_batches_the_loader_yields(images: int) -> None:
     config = tiny_config(Path("d"), Path("o"), batch_size=16)
     prep = Preprocessing(size=8, channels="display")
-    dataset = GalaxyDataset(np.zeros((images, 3, 8, 8), np.uint8), np.zeros(images, np.int64), prep, augment=False)
+    dataset = GalaxyDataset(np.zeros((images, 3, 8, 8), np.uint8), np.zeros(images, np.int64), prep, rotations="none")
     assert steps_per_epoch(images, config) == len(training_loader(dataset, config, 1))
 
 
