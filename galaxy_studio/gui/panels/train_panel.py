@@ -57,6 +57,7 @@ ADVANCED_SETTINGS = (
     "patience",
     "keep",
     "crop_fraction",
+    "rotations",
     "balance",
     "ema",
     "seed",
@@ -91,6 +92,10 @@ def describe_metrics(metrics: dict) -> str:
                 f"<tr><td>{html.escape(name)}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
                 f" ({values.get('support', 0)}{spread})</td></tr>"
             )
+    notes = metrics.get("preprocessing_notes") or []
+    if notes:
+        rows.append("<tr><td colspan=2><br><b>Chosen from the data</b></td></tr>")
+        rows += [f"<tr><td colspan=2>{html.escape(note)}</td></tr>" for note in notes]
     return "<table cellspacing=3>" + "".join(rows) + "</table>"
 
 
@@ -179,7 +184,10 @@ class TrainPanel(QWidget):
         self.advanced = QCheckBox("Show advanced settings")
         advanced_form = QFormLayout()
         self.settings.add_rows(advanced_form, ADVANCED_SETTINGS)
-        self.advanced_body = QGroupBox("Advanced (defaults: the seed paper's recipe, weights averaged)")
+        self.advanced_body = QGroupBox("Advanced")
+        self.advanced_body.setToolTip(
+            "Defaults: the seed paper's optimiser, weights averaged; crop and rotations chosen from the data"
+        )
         self.advanced_body.setLayout(advanced_form)
         self.advanced_body.setVisible(False)
         self.advanced.toggled.connect(self.advanced_body.setVisible)
