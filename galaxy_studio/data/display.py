@@ -326,6 +326,12 @@ def explain_auto(cutout: Cutout) -> str:
             f"This is an 8-bit {cutout.format.upper()} image, already rendered for the screen, "
             "so Auto shows it as stored: linear, full range, one range for all bands."
         )
+    elif settings.interval == "minmax":
+        how = (
+            "Fewer than half a percent of the pixels stand out of the noise (a sparse map: radio sources or "
+            "point sources on empty sky), so a percentile limit would lie in the noise and burn every source "
+            "white; Auto uses an asinh stretch over the full range instead, bright cores and faint lobes alike."
+        )
     else:
         kind = cutout.format.upper() if cutout.format == "fits" else f"{cutout.meta.get('bit_depth', '')}-bit image"
         how = (
