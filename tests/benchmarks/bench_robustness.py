@@ -1,7 +1,7 @@
 """Benchmark: does the default training recipe hold on data it was not designed on?
 
 Run: python tests/benchmarks/bench_robustness.py [--shared ../shared/data] [--work DIR]
-     [--kinds gz-spiral,cifar10,...] [--recipes default,legacy] [--seeds 0] [--jobs 2]
+     [--kinds gz-spiral,cifar10,...] [--recipes default,legacy] [--seeds 0] [--jobs 2] [--record FILE]
 
 For each kind of data (optical colour JPEGs, everyday pictures, grey digit stamps, FITS
 colour galaxies, radio galaxies whose lobes reach the stamp's edge, sparse point sources
@@ -11,7 +11,8 @@ the README gives it (`default`), and with the recipe before the crop followed th
 each it fits a multinomial logistic regression on the same network-input pixels (the same
 crop, size and normalisation; L2 strength chosen on the validation split) and reports its
 test accuracy. A run "collapsed" when its lowest validation loss came in the first 3 epochs
-or its test accuracy is within 5 points of chance. Prints one table (mean +- std over seeds).
+or its test accuracy is within 5 points of chance. Prints one table (mean +- std over seeds;
+with --record, over every outcome recorded in the file, so runs can be added in parts).
 """
 
 from __future__ import annotations
@@ -208,6 +209,9 @@ def main() -> None:
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (one torch thread each)")
+    parser.add_argument(
+        "--record", type=Path, help="append each outcome to this JSON-lines file and tabulate everything in it"
+    )
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     folders = {kind: build_kind(kind, args.shared, args.work) for kind in kinds}
@@ -222,6 +226,12 @@ def main() -> None:
         for outcome in pool.map(train_one, *zip(*tasks, strict=True)):
             print(json.dumps(outcome.__dict__), flush=True)
             outcomes.append(outcome)
+            if args.record is not None:
+                with args.record.open("a", encoding="utf-8") as record:
+                    record.write(json.dumps(outcome.__dict__) + "\n")
+    if args.record is not None:
+        lines = args.record.read_text(encoding="utf-8").splitlines()
+        outcomes = [Outcome(**json.loads(line)) for line in lines if line.strip()]
     print_table(outcomes)
 
 
