@@ -24,6 +24,7 @@ from galaxy_studio.data.formats import (
     read_cutout,
 )
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, class_name, open_galaxy10
+from galaxy_studio.path_text import from_text
 
 UNSUPPORTED_FILE = "not a supported image (FITS, JPEG, PNG, TIFF, HDF5, CSV)"
 PATH_COLUMNS: tuple[str, ...] = ("path", "file", "filename", "filepath", "image", "fits", "jpeg")
@@ -278,7 +279,7 @@ def _cell(row: list[str], column: int | None) -> str:
 
 def _resolve(base: Path, value: str) -> tuple[str, bool]:
     """(absolute path, whether it exists): as written, else the bare file name next to the CSV."""
-    text = value.strip()
+    text = from_text(value.strip())
     if os.sep == "/":
         text = text.replace("\\", "/")
     if not text:

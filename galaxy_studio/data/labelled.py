@@ -43,7 +43,7 @@ class LabelledData:
         split, so a model's test split can be rebuilt later, even after the folder moved."""
         digest = hashlib.sha256()
         for item, label in zip(self.items, self.labels):
-            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode())
+            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode("utf-8", "surrogateescape"))
         return digest.hexdigest()[:16]
 
     def files_fingerprint(self) -> str:
@@ -58,5 +58,5 @@ class LabelledData:
                     stats[item.path] = f"{status.st_size}:{status.st_mtime_ns}"
                 except OSError:
                     stats[item.path] = "missing"
-            digest.update(f"{item.path}|{item.index}|{stats[item.path]}\n".encode())
+            digest.update(f"{item.path}|{item.index}|{stats[item.path]}\n".encode("utf-8", "surrogateescape"))
         return digest.hexdigest()[:20]

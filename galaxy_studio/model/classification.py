@@ -40,6 +40,7 @@ from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
 from galaxy_studio.model.runs import MODEL_FILE
 from galaxy_studio.model.training_profile import TrainingProfile, input_warnings
+from galaxy_studio.path_text import to_text
 
 DEFAULT_BATCH = 64
 # Decoded images waiting for the network, in batches: enough to keep the pool busy while a
@@ -414,7 +415,9 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(prediction_columns(result.classes))
     for prediction in result.predictions:
-        path = prediction.path if prediction.index is None else f"{prediction.path}[{prediction.index}]"
+        path = to_text(prediction.path)
+        if prediction.index is not None:
+            path = f"{path}[{prediction.index}]"
         writer.writerow(
             [
                 path,
