@@ -24,7 +24,7 @@ from galaxy_studio.data.formats import (
     read_cutout,
 )
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, class_name, open_galaxy10
-from galaxy_studio.path_text import from_text
+from galaxy_studio.path_text import from_text, readable
 
 UNSUPPORTED_FILE = "not a supported image (FITS, JPEG, PNG, TIFF, HDF5, CSV)"
 PATH_COLUMNS: tuple[str, ...] = ("path", "file", "filename", "filepath", "image", "fits", "jpeg")
@@ -96,7 +96,9 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
 
     With class_folders=None, first-level sub-folders are taken as classes when the
     root holds no images itself and at least two sub-folders hold some (the
-    train/<class>/ layout). Galaxy10 HDF5 files found on the way are expanded.
+    train/<class>/ layout). Galaxy10 HDF5 files found on the way are expanded. A folder
+    name that is not UTF-8 gives its class name in readable form (path_text.readable): a
+    class is text, its files keep their exact paths.
     """
     root = Path(os.path.abspath(path))
     if not root.is_dir():
@@ -106,7 +108,7 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
     expanded: list[Catalog] = []
     for directory, folders, files in os.walk(root):
         folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
-        group = Path(directory).relative_to(root).as_posix()
+        group = readable(Path(directory).relative_to(root).as_posix())
         group = "" if group == "." else group
         for name in sorted(files):
             if name.startswith("."):

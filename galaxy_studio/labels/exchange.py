@@ -726,7 +726,9 @@ def _hdf5_class_names(path: Path) -> list[str] | None:
         names = handle.attrs.get("class_names")
     if names is None:
         return None
-    return [name.decode() if isinstance(name, bytes) else str(name) for name in np.asarray(names).ravel()]
+    return [
+        name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for name in np.asarray(names).ravel()
+    ]
 
 
 def _folder_name(class_name: str) -> str:
