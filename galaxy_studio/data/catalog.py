@@ -45,7 +45,8 @@ class CatalogItem:
 
     @property
     def name(self) -> str:
-        base = os.path.basename(self.path)
+        """The file name (with its row), shown readably: a byte that is not UTF-8 as U+FFFD."""
+        base = readable(os.path.basename(self.path))
         return base if self.index is None else f"{base}[{self.index}]"
 
 

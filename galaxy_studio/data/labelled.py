@@ -43,7 +43,7 @@ class LabelledData:
         split, so a model's test split can be rebuilt later, even after the folder moved."""
         digest = hashlib.sha256()
         for item, label in zip(self.items, self.labels):
-            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode("utf-8", "surrogateescape"))
+            digest.update(f"{item.name}|{self.classes[int(label)]}\n".encode())
         return digest.hexdigest()[:16]
 
     def files_fingerprint(self) -> str:

@@ -31,6 +31,7 @@ from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
 from galaxy_studio.labels.session import LabellingSession
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
@@ -471,7 +472,9 @@ class MainWindow(QMainWindow):
             self.redo_action,
         ):
             action.setEnabled(has_project)
-        self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
+        self.setWindowTitle(
+            f"{readable(project.path.name)} — Galaxy Studio" if project is not None else "Galaxy Studio"
+        )
         if not has_project:
             self.set_labelling_mode(False)
         classify = self.tabs.built("classify")
@@ -508,7 +511,7 @@ class MainWindow(QMainWindow):
     # Help, messages, lifetime ----------------------------------------------------------
 
     def show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text)
+        self.statusBar().showMessage(readable(text))
 
     def show_formats(self) -> None:
         QMessageBox.information(self, "Supported formats", FORMATS_TEXT)
