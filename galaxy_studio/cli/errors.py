@@ -24,6 +24,15 @@ def print_warning(text: str) -> None:
     print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
 
 
+def require_writable_output(path: str) -> None:
+    """Refuse an output file that could not be written before the command does its work."""
+    from galaxy_studio.atomic_files import output_problem
+
+    problem = output_problem(path)
+    if problem is not None:
+        raise CommandError(f"{path}: {problem}; nothing was done")
+
+
 def reporting_project_errors(handler: Handler) -> Handler:
     """Project problems (damaged, busy, unknown class, ...) are one-line errors like the rest."""
 

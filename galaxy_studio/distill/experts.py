@@ -42,6 +42,7 @@ from galaxy_studio.model.architectures import ArchitectureSpec, has_batch_norm, 
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.model.runs import require_output_folder
 
 BUFFER_FILE = "buffer.json"
 ZCA_FILE = "zca.npz"
@@ -86,6 +87,7 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
     """
     started = time.perf_counter()
     out = Path(config.out_dir)
+    require_output_folder(out)
     device = resolve_device(config.device)
     metadata = _existing_metadata(config, out)
     if metadata is None:

@@ -58,6 +58,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
 
 SNAPSHOT_DIR = "snapshots"
@@ -131,10 +132,11 @@ def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelTo
 def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> DistillResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
+    run_dir = Path(config.out_dir)
+    require_output_folder(run_dir)
     buffer = open_buffer(config.buffer)
     if config.method == "mtt" and config.expert_epochs > buffer.last_epoch:
         raise ModelError(f"expert_epochs {config.expert_epochs} is more than the buffer's {buffer.last_epoch} epochs")
-    run_dir = Path(config.out_dir)
     saved = _saved_state(config, run_dir, device)
     real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,7 @@ from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
 
 RESULT_FILE = "result.json"
@@ -135,6 +136,7 @@ def distill_unsupervised(
     started = time.perf_counter()
     device = resolve_device(config.device)
     run_dir = Path(config.out_dir)
+    require_output_folder(run_dir)
     saved = _saved_state(config, run_dir, device)
     data = load_flat_data(
         config.data,

@@ -72,6 +72,7 @@ from galaxy_studio.model.runs import (
     MODEL_FILE,
     STATE_FILE,
     read_run,
+    require_output_folder,
 )
 from galaxy_studio.model.training_profile import profile_training_data
 from galaxy_studio.model.training_time import TrainingTimeEstimate
@@ -136,11 +137,18 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     if finished is not None:
         emit(Warned(f"{run_dir} already holds this finished run; its results are returned"))
         return finished
+    require_output_folder(run_dir)
     saved = _saved_state(config, run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
     device = resolve_device(config.device)
+    # The data is read and checked before the folder is made: bad input leaves no run behind.
     data = _load_data(config, saved, device, emit, cancel)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
+    except OSError as exc:
+        raise ModelError(
+            f"{run_dir}: cannot write the run's files ({exc.strerror or exc})", "choose another {out_dir} folder"
+        ) from None
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
