@@ -187,21 +187,52 @@ def validate_autoencoder_metadata(metadata: Any, path: str | Path, *, size_multi
 
 
 def check_weight_shapes(
-    path: str | Path, weights: Any, expected: dict[str, tuple[int, ...]], *, hint: str = _AUTOENCODER_HINT
+    path: str | Path,
+    weights: Any,
+    expected: dict[str, tuple[int, ...]],
+    *,
+    field: str = "state_dict",
+    hint: str = _AUTOENCODER_HINT,
 ) -> dict[str, Any]:
     """Refuse weights that are not exactly the tensors of the recorded architecture (names and
     shapes), so that a network is never built from sizes the file does not back with weights.
     `expected` comes from the architecture built on the meta device, which allocates nothing."""
     fields = _Fields(Path(path), hint)
     if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
-        raise fields.refuse("state_dict", "missing (the network's weights)")
+        raise fields.refuse(field, "missing (the network's weights)")
     missing = [name for name in expected if name not in weights]
     extra = [name for name in weights if name not in expected]
     if missing or extra:
         named = ", ".join([*(f"no {name}" for name in missing[:2]), *(f"unexpected {name}" for name in extra[:2])])
-        raise fields.refuse("state_dict", f"does not match the recorded architecture ({named})")
+        raise fields.refuse(field, f"does not match the recorded architecture ({named})")
     for name, shape in expected.items():
         found = tuple(weights[name].shape)
         if found != shape:
-            raise fields.refuse(f"state_dict.{name}", f"shape {found}, but the recorded architecture needs {shape}")
+            raise fields.refuse(f"{field}.{name}", f"shape {found}, but the recorded architecture needs {shape}")
     return weights
+
+
+def check_state_like(path: str | Path, saved: dict[str, Any], fresh: dict[str, Any], *, hint: str) -> None:
+    """Refuse a saved run state whose fields differ from those of the state `fresh` that a new
+    run of the same recipe and data would save: a field missing or of another type, a count
+    below zero, or a tensor (alone or in a network's weights) of another shape. Records whose
+    content grows as the run goes (an optimiser's state) are only checked for being records."""
+    fields = _Fields(Path(path), hint)
+    for name, template in fresh.items():
+        value = saved.get(name)
+        if value is None:
+            raise fields.refuse(name, "missing")
+        if isinstance(template, torch.Tensor):
+            if not isinstance(value, torch.Tensor) or value.shape != template.shape:
+                found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise fields.refuse(name, f"{found}, but this run needs a tensor of shape {tuple(template.shape)}")
+        elif isinstance(template, dict) and template and all(isinstance(v, torch.Tensor) for v in template.values()):
+            shapes = {key: tuple(tensor.shape) for key, tensor in template.items()}
+            check_weight_shapes(path, value, shapes, field=name, hint=hint)
+        elif type(template) is int:
+            fields.whole(name, value, 0)
+        elif type(template) is float:
+            if type(value) not in (int, float):
+                raise fields.refuse(name, f"should be a number, found {value!r}")
+        elif not isinstance(value, type(template)):
+            raise fields.refuse(name, f"should be {type(template).__name__}, found {type(value).__name__}")
