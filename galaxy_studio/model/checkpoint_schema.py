@@ -212,14 +212,20 @@ def check_weight_shapes(
     return weights
 
 
-def check_state_like(path: str | Path, saved: dict[str, Any], fresh: dict[str, Any], *, hint: str) -> None:
+def check_state_like(
+    path: str | Path, saved: dict[str, Any], fresh: dict[str, Any], *, hint: str, optional: tuple[str, ...] = ()
+) -> None:
     """Refuse a saved run state whose fields differ from those of the state `fresh` that a new
     run of the same recipe and data would save: a field missing or of another type, a count
     below zero, or a tensor (alone or in a network's weights) of another shape. Records whose
-    content grows as the run goes (an optimiser's state) are only checked for being records."""
+    content grows as the run goes (an optimiser's state) are only checked for being records.
+    A field that `fresh` leaves empty (None) is not compared; one named in `optional` may be
+    empty in `saved`."""
     fields = _Fields(Path(path), hint)
     for name, template in fresh.items():
         value = saved.get(name)
+        if template is None or (value is None and name in optional):
+            continue
         if value is None:
             raise fields.refuse(name, "missing")
         if isinstance(template, torch.Tensor):

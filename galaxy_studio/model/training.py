@@ -46,6 +46,7 @@ from galaxy_studio.model.checkpoint import (
     save_classifier,
     save_payload,
 )
+from galaxy_studio.model.checkpoint_schema import check_state_like
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.datasets import (
     ROTATION_CONTEXT,
@@ -154,7 +155,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
         torch.manual_seed(config.seed)
         state = _new_state(config, data, device, steps_per_epoch=len(training_loader(data.train, config, 0)))
         if saved is not None:
-            _restore(state, saved)
+            _restore(state, saved, _state_payload(config, data, state), run_dir / STATE_FILE)
             emit(Warned(f"resuming {run_dir} after epoch {state.epoch}"))
         resumed_from = state.epoch
         weights = class_weights(data.train.labels, len(data.labelled.classes)) if config.balance == "loss" else None
@@ -430,14 +431,22 @@ def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per
     return _State(model, optimizer, scheduler, scaler, average)
 
 
-def _restore(state: _State, saved: dict[str, Any]) -> None:
+def _restore(state: _State, saved: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
+    """Continue from `saved`, once each of its fields has been checked against `fresh`, the
+    state this run would save now: a damaged or doctored last.pt is refused naming its field."""
+    hint = "delete the run's last.pt to start over, or choose another {out_dir} folder"
+    fresh = {**fresh, "best_state": state.model.state_dict()}
+    check_state_like(path, saved, fresh, hint=hint, optional=("best_state",))
     state.model.load_state_dict(saved["model"])
-    state.optimizer.load_state_dict(saved["optimizer"])
-    state.scheduler.load_state_dict(saved["scheduler"])
-    if state.scaler.is_enabled() and saved["scaler"]:
-        state.scaler.load_state_dict(saved["scaler"])
-    if state.average is not None:
-        state.average.load_state_dict(saved["average"])
+    try:
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.scheduler.load_state_dict(saved["scheduler"])
+        if state.scaler.is_enabled() and saved["scaler"]:
+            state.scaler.load_state_dict(saved["scaler"])
+        if state.average is not None:
+            state.average.load_state_dict(saved["average"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: damaged training state ({type(exc).__name__}: {exc})", hint) from None
     torch.set_rng_state(saved["torch_rng"])
     state.epoch = int(saved["epoch"])
     state.history = list(saved["history"])
