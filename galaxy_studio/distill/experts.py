@@ -309,7 +309,8 @@ class Buffer:
         except FileNotFoundError:
             raise ModelError(f"{path}: missing expert trajectory", _DAMAGED_BUFFER) from None
         except (OSError, ValueError) as exc:
-            problem = "holds objects, not numbers" if "pickle" in str(exc) or "objects" in str(exc) else str(exc)
+            numbers = "pickle" not in str(exc) and "objects" not in str(exc)
+            problem = str(exc) if numbers else "not an array of numbers: damaged, or holding Python objects"
             raise ModelError(f"{path}: not an expert trajectory of this buffer ({problem})", _DAMAGED_BUFFER) from None
         expected = (self.last_epoch + 1, self.parameters)
         if array.shape != expected:

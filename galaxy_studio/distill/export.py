@@ -108,7 +108,9 @@ def load_synthetic(path: str | Path) -> SyntheticSet:
     except FileNotFoundError:
         raise ModelError(f"{path}: no synthetic set (a distillation run writes it as it ends)") from None
     except (OSError, KeyError, TypeError, ValueError, ModelError) as exc:
-        problem = "holds objects, not numbers" if "pickle" in str(exc) else f"{type(exc).__name__}: {exc}"
+        problem = f"{type(exc).__name__}: {exc}"
+        if "pickle" in problem:
+            problem = "not arrays of numbers: damaged, or holding Python objects"
         raise ModelError(f"{path}: not a synthetic set saved by galaxy-studio ({problem})") from None
     if synthetic.images.ndim != 4 or len(synthetic.images) != len(synthetic.labels):
         raise ModelError(f"{path}: images of shape {synthetic.images.shape} do not fit {len(synthetic.labels)} labels")

@@ -40,7 +40,7 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     ),
     "expert of objects": (
         _first_expert(lambda path: np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)),
-        "expert_000.npy: not an expert trajectory of this buffer (holds objects, not numbers)",
+        "expert_000.npy: not an expert trajectory of this buffer (not an array of numbers: damaged, or holding Python",
     ),
     "expert of another shape": (
         _first_expert(lambda path: np.save(path, np.zeros((2, 2), dtype=np.float32))),
