@@ -22,7 +22,11 @@ from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, ignore
 from galaxy_studio.explore.inventory import display_preprocessing, open_inventory
 from galaxy_studio.model.checkpoint import check_plain, load_payload, package_versions, save_payload
-from galaxy_studio.model.checkpoint_schema import check_weight_shapes, validate_autoencoder_metadata
+from galaxy_studio.model.checkpoint_schema import (
+    AUTOENCODER_HINT,
+    check_weight_shapes,
+    validate_autoencoder_metadata,
+)
 from galaxy_studio.model.datasets import prepare_pixels
 from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.model.prediction import resolve_device
@@ -214,7 +218,7 @@ def load_autoencoder(path: str | Path) -> tuple[ConvAutoencoder, Preprocessing, 
     shape = (int(arch["in_channels"]), int(arch["size"]), int(arch["latent"]), int(arch["width"]))
     with torch.device("meta"):
         expected = {name: tuple(value.shape) for name, value in ConvAutoencoder(*shape).state_dict().items()}
-    weights = check_weight_shapes(path, payload.get("state_dict"), expected)
+    weights = check_weight_shapes(path, payload.get("state_dict"), expected, hint=AUTOENCODER_HINT)
     prep = Preprocessing.from_dict(metadata["preprocessing"])
     model = ConvAutoencoder(*shape)
     model.load_state_dict(weights)

@@ -1,4 +1,5 @@
-"""The classifier checkpoint's metadata, checked once when the file is opened.
+"""What Galaxy Studio's own files record, checked once when the file is opened: a classifier's
+metadata, an autoencoder's, and the resumable state of a training or distillation run.
 
 `weights_only` loading keeps code out of a checkpoint but lets in any plain data: a file
 without its preprocessing record, a normalisation mean for two channels of a three-channel
@@ -6,7 +7,9 @@ network, one class name for a two-class head or a recorded input size of 30,000 
 made classification try to allocate tens of GiB) all loaded and then failed deep inside the
 work, with a KeyError or a MemoryError. Every consumer opens a classifier through
 `load_classifier`, which calls `validate_classifier_metadata` before building anything, so
-such a file is refused with one message naming the file and the field.
+such a file is refused with one message naming the file and the field. The autoencoder
+(`validate_autoencoder_metadata`, `check_weight_shapes`) and the run states
+(`check_state_like`) go through the same field checks.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from galaxy_studio.model.training_profile import TrainingProfile
 from galaxy_studio.settings import settings_of
 
 _HINT = "retrain the model or use the model.pt its training run wrote; a changed checkpoint cannot be trusted"
-_AUTOENCODER_HINT = "train the autoencoder again (embed without a FILE trains one); a changed file cannot be trusted"
+AUTOENCODER_HINT = "train the autoencoder again (embed without a FILE trains one); a changed file cannot be trusted"
 
 
 def input_size_range() -> tuple[int, int]:
@@ -171,7 +174,7 @@ def validate_autoencoder_metadata(metadata: Any, path: str | Path, *, size_multi
     network's downsampling), and the preprocessing giving exactly that input. The weights are
     then checked against the architecture by `check_weight_shapes`, before any network is built
     at the recorded sizes. Returns the metadata, now known to be a record."""
-    fields = _Fields(Path(path), _AUTOENCODER_HINT)
+    fields = _Fields(Path(path), AUTOENCODER_HINT)
     if not isinstance(metadata, dict):
         raise fields.refuse("metadata", "missing")
     architecture = fields.record(metadata, "architecture")
@@ -192,7 +195,7 @@ def check_weight_shapes(
     expected: dict[str, tuple[int, ...]],
     *,
     field: str = "state_dict",
-    hint: str = _AUTOENCODER_HINT,
+    hint: str,
 ) -> dict[str, Any]:
     """Refuse weights that are not exactly the tensors of the recorded architecture (names and
     shapes), so that a network is never built from sizes the file does not back with weights.
