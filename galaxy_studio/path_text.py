@@ -73,6 +73,17 @@ def from_text(text: str) -> str:
     return os.fsdecode(unquote_to_bytes(parts.path))
 
 
+def path_of_file_url(encoded: str, decoded: str) -> str:
+    """The local path of a file URL dropped on the window. A GUI toolkit decodes the URL to
+    text and turns a byte that is not UTF-8 into U+FFFD, another file's name; on POSIX the
+    path is taken from the URL's percent-escaped bytes (`encoded`) instead, exactly. Elsewhere
+    file names are Unicode already and the toolkit's reading (`decoded`) is used."""
+    if os.name != "posix":
+        return decoded
+    path = from_text(encoded)
+    return decoded if path.startswith("file:") else path
+
+
 def _readable_error(error: UnicodeError) -> tuple[bytes, int]:
     """Codec error handler: what cannot be encoded is shown as U+FFFD (or "?" where the stream's
     own encoding has no U+FFFD). The replacement is given encoded, since the UTF-8 encoder

@@ -15,6 +15,7 @@ from galaxy_studio.path_text import (
     from_text,
     is_text,
     make_streams_readable,
+    path_of_file_url,
     readable,
     to_sql,
     to_text,
@@ -48,6 +49,14 @@ def test_written_form_is_utf8_text_and_reads_back_to_the_same_file(tmp_path: Pat
         assert to_text(plain) == plain and from_text(plain) == plain
     assert from_text("file://otherhost/x.png") == "file://otherhost/x.png", "not a local file"
     assert from_text("file:///tmp/a%20b.png") == "/tmp/a b.png"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names are bytes only on POSIX")
+def test_a_dropped_url_gives_the_exact_name_not_the_toolkit_reading() -> None:
+    exact = os.fsdecode(b"/data/gal\xff.png")
+    assert path_of_file_url("file:///data/gal%FF.png", "/data/gal\ufffd.png") == exact
+    assert path_of_file_url("file:///data/a%20b.png", "/data/a b.png") == "/data/a b.png"
+    assert path_of_file_url("file://host/share/x.png", "//host/share/x.png") == "//host/share/x.png"
 
 
 def test_shown_form_marks_each_odd_byte() -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from galaxy_studio.gui.main_window import MainWindow
 
@@ -38,3 +40,22 @@ def test_the_library_shows_a_name_that_is_not_utf8_readably(qtbot, window: MainW
     assert window.statusBar().currentMessage().endswith(SHOWN)
     if os.environ.get("GALAXY_STUDIO_SCREENSHOTS"):
         window.grab().save(str(SCREENSHOT))
+
+
+def test_a_dropped_file_whose_name_is_not_utf8_opens_that_file(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    """A file manager drops the name's bytes percent-escaped (gal%FF.jpg); Qt's toLocalFile
+    decodes that to "gal\\ufffd.jpg", a file that does not exist."""
+    folder = tmp_path / "cutouts"
+    first, second, _ = write_jpegs(folder, 3)
+    odd = first.rename(folder / ODD)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromEncoded(path.as_uri().encode("ascii")) for path in (odd, second)])
+    position = QPointF(window.width() / 2, window.height() / 2)
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(
+        window, QDragEnterEvent(position.toPoint(), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    )
+    QApplication.sendEvent(window, QDropEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers))
+    wait_for_catalog(qtbot, window, 2)
+    assert [item.path for item in window.library.catalog.items] == [str(odd), str(second)]
+    assert [item.name for item in window.library.catalog.items] == [SHOWN, second.name]
