@@ -32,6 +32,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 _STRAY_SURROGATES = re.compile("[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 READABLE_ERRORS = "galaxy-studio-readable"
+_URI_START = "file://"
 
 
 def is_text(path: str | os.PathLike[str]) -> bool:
@@ -57,15 +58,18 @@ def from_sql(value: str | bytes) -> str:
 
 def to_text(path: str | os.PathLike[str]) -> str:
     """How `path` is written into a text file that is read back: as it is when it is text, else
-    as the `file:` URI of its absolute path with the bytes that are not UTF-8 percent-escaped."""
+    as the `file:` URI of its absolute path with the bytes that are not UTF-8 percent-escaped
+    (so is a path that itself begins with "file:", which would otherwise read as a URI)."""
     path = os.fspath(path)
-    return path if is_text(path) else Path(os.path.abspath(path)).as_uri()
+    if is_text(path) and not path.startswith(_URI_START):
+        return path
+    return Path(os.path.abspath(path)).as_uri()
 
 
 def from_text(text: str) -> str:
-    """The path that `to_text` wrote: a local `file:` URI becomes its path (percent-escapes
+    """The path that `to_text` wrote: a local `file://` URI becomes its path (percent-escapes
     decoded to the name's bytes); any other text is a path as it is."""
-    if not text.startswith("file:"):
+    if not text.startswith(_URI_START):
         return text
     parts = urlsplit(text)
     if parts.netloc not in ("", "localhost") or not parts.path:

@@ -45,8 +45,12 @@ def test_written_form_is_utf8_text_and_reads_back_to_the_same_file(tmp_path: Pat
     assert from_text(written) == str(odd) and Path(from_text(written)).read_bytes() == b"x"
     relative = to_text(ODD)
     assert from_text(relative) == os.path.abspath(ODD), "a relative name is written absolute"
-    for plain in ("a b/c%41.png", r"C:\data\x.fits", "rel/ü.jpg", "file:"):
+    for plain in ("a b/c%41.png", r"C:\data\x.fits", "rel/ü.jpg", "file", "file:x.png"):
         assert to_text(plain) == plain and from_text(plain) == plain
+    looks_like_a_uri = "file://x.png"  # a folder "file:", then x.png
+    assert to_text(looks_like_a_uri).startswith("file:///") and from_text(to_text(looks_like_a_uri)) == os.path.abspath(
+        looks_like_a_uri
+    )
     assert from_text("file://otherhost/x.png") == "file://otherhost/x.png", "not a local file"
     assert from_text("file:///tmp/a%20b.png") == "/tmp/a b.png"
 
