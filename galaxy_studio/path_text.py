@@ -10,8 +10,9 @@ with "surrogates not allowed". Such a path has three forms here:
 - In text that is read back (CSV and JSON exports, the classify CSV): a `file:` URI (RFC 8089) of
   the absolute path with the bytes that are not UTF-8 percent-escaped, e.g.
   ``file:///data/gal%FF.png`` for the bytes ``/data/gal\\xff.png`` (`to_text`, `from_text`). Every
-  other path is written as it is, so files without such names do not change. Galaxy Studio's own
-  readers take a `file:` URI wherever they take a path.
+  other path is written as it is (but one that itself begins with "file://"), so files without
+  such names do not change. Galaxy Studio's own readers take a `file://` URI wherever they take a
+  path, and so read a file dropped from a file manager by its exact name (`path_of_file_url`).
 - For people (messages, the GUI): each stray surrogate shown as U+FFFD, the replacement character
   (`readable`); the printed streams of the CLI do the same (`make_streams_readable`), so a message
   that names such a file never crashes the command that prints it.
