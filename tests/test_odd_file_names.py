@@ -20,6 +20,7 @@ from galaxy_studio.cli import main
 from galaxy_studio.explore.embeddings import Embeddings
 from galaxy_studio.labels.store import Project
 from galaxy_studio.path_text import from_text
+from galaxy_studio.run_folders import RunSummary
 
 from .conftest import write_demo_classes
 
@@ -115,3 +116,8 @@ def test_messages_show_odd_names_readably_on_a_strict_utf8_terminal(odd_folder: 
     out, err = shown.stdout.decode("utf-8"), shown.stderr.decode("utf-8")
     assert "Traceback" not in err and "gal\ufffd.jpg  jpeg  32x32x3" in out
     assert "gal\ufffd.jpg-missing: file not found" in err
+
+
+def test_run_lists_show_an_odd_run_folder_readably(tmp_path: Path) -> None:
+    """The Train and Distill panels list runs by folder name; Qt dropped the stray byte."""
+    assert RunSummary(tmp_path / os.fsdecode(b"run-\xff"), {}).name == "run-\ufffd"
