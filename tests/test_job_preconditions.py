@@ -71,3 +71,10 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_work(
     line = one_error_line(capsys)
     assert line.endswith(f"error: {out}: the folder {out.parent} does not exist; nothing was done")
     assert not out.parent.exists() and not (isolated_home / "cache" / "autoencoders").exists()
+
+
+def test_demo_data_into_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["demo-data", str(taken), "--per-class", "1", "--size", "16"]) == 1
+    assert one_error_line(capsys).endswith(f"error: {taken}: is a file, not a folder; nothing was done")
