@@ -28,6 +28,36 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}{PARTIAL_SUFFIX}")
 
 
+def output_problem(path: str | Path) -> str | None:
+    """Why a file could not be written at `path` (its folder missing or read-only, or a folder
+    in its place), or None. A job asks before its work, so that a mistyped output name is
+    refused at once instead of after minutes of computing what it could not keep."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder; give a file name"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} cannot be written to"
+    return None
+
+
+def output_folder_problem(path: str | Path) -> str | None:
+    """Why a run folder could not be made or written at `path` (a file in its place, or the
+    nearest existing folder above it read-only), or None; asked before a job's work, like
+    `output_problem`."""
+    path = Path(os.path.abspath(path))
+    if path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the folder {existing} cannot be written to"
+    return None
+
+
 def flush_to_disk(path: str | Path) -> None:
     """Wait until the file's content is on the disk, not just in the system's cache."""
     with open(path, "r+b") as written:

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from galaxy_studio.path_text import readable
+
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 
@@ -49,7 +51,8 @@ class RunSummary:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The folder's name as lists show it (a byte that is not UTF-8 as U+FFFD)."""
+        return readable(self.path.name)
 
     @property
     def iterations(self) -> int:

@@ -24,6 +24,7 @@ from galaxy_studio.cli.errors import PROG, CommandError, print_error
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.errors import UserError
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.path_text import make_streams_readable
 from galaxy_studio.settings import option_flag
 
 __all__ = ["PROG", "CommandError", "build_parser", "main"]
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    make_streams_readable()
     args = build_parser().parse_args(argv)
     try:
         if args.self_test:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, print_error, print_warning
+from galaxy_studio.cli.errors import CommandError, print_error, print_warning, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
 from galaxy_studio.cli.progress import ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
@@ -118,6 +118,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     )
     from galaxy_studio.model.errors import ModelError
 
+    require_writable_output(args.out)
     try:
         config = ClassifyConfig(
             args.model,

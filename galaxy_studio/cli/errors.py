@@ -24,6 +24,16 @@ def print_warning(text: str) -> None:
     print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
 
 
+def require_writable_output(path: str, *, folder: bool = False) -> None:
+    """Refuse an output file (or `folder`) that could not be written before the command does
+    its work."""
+    from galaxy_studio.atomic_files import output_folder_problem, output_problem
+
+    problem = output_folder_problem(path) if folder else output_problem(path)
+    if problem is not None:
+        raise CommandError(f"{path}: {problem}; nothing was done")
+
+
 def reporting_project_errors(handler: Handler) -> Handler:
     """Project problems (damaged, busy, unknown class, ...) are one-line errors like the rest."""
 

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, model_errors
+from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
 from galaxy_studio.cli.progress import TrainingPrinter
 from galaxy_studio.explore.embeddings import EmbedConfig
@@ -17,6 +17,7 @@ from galaxy_studio.explore.embeddings import EmbedConfig
 def cmd_embed(args: argparse.Namespace) -> int:
     from galaxy_studio.explore.embeddings import embed
 
+    require_writable_output(args.out)
     if args.model:
         source, model = "model", args.model
     elif args.backbone:

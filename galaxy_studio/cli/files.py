@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, print_error
+from galaxy_studio.cli.errors import CommandError, print_error, require_writable_output
 from galaxy_studio.cli.progress import ProgressPrinter
 from galaxy_studio.data.colormaps import COLORMAPS, GREY
 from galaxy_studio.data.cutout import CutoutError
@@ -198,6 +198,7 @@ def _parse_hdu(text: str | None) -> int | str | None:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from galaxy_studio.data.synthetic import write_demo_set
 
+    require_writable_output(args.dir, folder=True)
     try:
         paths = write_demo_set(
             Path(args.dir),

@@ -24,6 +24,7 @@ from galaxy_studio.data.formats import (
     read_cutout,
 )
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, class_name, open_galaxy10
+from galaxy_studio.path_text import from_text, readable
 
 UNSUPPORTED_FILE = "not a supported image (FITS, JPEG, PNG, TIFF, HDF5, CSV)"
 PATH_COLUMNS: tuple[str, ...] = ("path", "file", "filename", "filepath", "image", "fits", "jpeg")
@@ -44,7 +45,8 @@ class CatalogItem:
 
     @property
     def name(self) -> str:
-        base = os.path.basename(self.path)
+        """The file name (with its row), shown readably: a byte that is not UTF-8 as U+FFFD."""
+        base = readable(os.path.basename(self.path))
         return base if self.index is None else f"{base}[{self.index}]"
 
 
@@ -95,7 +97,9 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
 
     With class_folders=None, first-level sub-folders are taken as classes when the
     root holds no images itself and at least two sub-folders hold some (the
-    train/<class>/ layout). Galaxy10 HDF5 files found on the way are expanded.
+    train/<class>/ layout). Galaxy10 HDF5 files found on the way are expanded. A folder
+    name that is not UTF-8 gives its class name in readable form (path_text.readable): a
+    class is text, its files keep their exact paths.
     """
     root = Path(os.path.abspath(path))
     if not root.is_dir():
@@ -105,7 +109,7 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
     expanded: list[Catalog] = []
     for directory, folders, files in os.walk(root):
         folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
-        group = Path(directory).relative_to(root).as_posix()
+        group = readable(Path(directory).relative_to(root).as_posix())
         group = "" if group == "." else group
         for name in sorted(files):
             if name.startswith("."):
@@ -278,7 +282,7 @@ def _cell(row: list[str], column: int | None) -> str:
 
 def _resolve(base: Path, value: str) -> tuple[str, bool]:
     """(absolute path, whether it exists): as written, else the bare file name next to the CSV."""
-    text = value.strip()
+    text = from_text(value.strip())
     if os.sep == "/":
         text = text.replace("\\", "/")
     if not text:

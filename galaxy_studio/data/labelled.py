@@ -58,5 +58,5 @@ class LabelledData:
                     stats[item.path] = f"{status.st_size}:{status.st_mtime_ns}"
                 except OSError:
                     stats[item.path] = "missing"
-            digest.update(f"{item.path}|{item.index}|{stats[item.path]}\n".encode())
+            digest.update(f"{item.path}|{item.index}|{stats[item.path]}\n".encode("utf-8", "surrogateescape"))
         return digest.hexdigest()[:20]

@@ -42,6 +42,7 @@ from galaxy_studio.model.architectures import ArchitectureSpec, has_batch_norm, 
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.model.runs import require_output_folder
 
 BUFFER_FILE = "buffer.json"
 ZCA_FILE = "zca.npz"
@@ -86,6 +87,7 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
     """
     started = time.perf_counter()
     out = Path(config.out_dir)
+    require_output_folder(out)
     device = resolve_device(config.device)
     metadata = _existing_metadata(config, out)
     if metadata is None:
@@ -265,19 +267,27 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
     return metadata
 
 
+_DAMAGED_BUFFER = "train the buffer again with `galaxy-studio buffer` into a new folder"
+
+
 class Buffer:
     """A buffer folder opened for reading; trajectories are memory-mapped on demand."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.metadata = _read_metadata(self.folder)
-        self.config = BufferConfig.from_dict(self.metadata["config"])
-        self.spec = ArchitectureSpec.from_dict(self.metadata["architecture"])
-        self.prep = Preprocessing.from_dict(self.metadata["preprocessing"])
-        self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
-        self.experts: list[dict[str, Any]] = list(self.metadata["experts"])
-        self.parameters = int(self.metadata["parameters"])
-        self.last_epoch = int(self.metadata["epochs"])
+        try:
+            self.config = BufferConfig.from_dict(self.metadata["config"])
+            self.spec = ArchitectureSpec.from_dict(self.metadata["architecture"])
+            self.prep = Preprocessing.from_dict(self.metadata["preprocessing"])
+            self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
+            self.experts: list[dict[str, Any]] = list(self.metadata["experts"])
+            self.parameters = int(self.metadata["parameters"])
+            self.last_epoch = int(self.metadata["epochs"])
+        except KeyError as exc:
+            raise ModelError(f"{self.folder / BUFFER_FILE}: field {exc.args[0]}: missing", _DAMAGED_BUFFER) from None
+        except (TypeError, ValueError, ModelError) as exc:
+            raise ModelError(f"{self.folder / BUFFER_FILE}: damaged buffer metadata ({exc})", _DAMAGED_BUFFER) from None
 
     def __len__(self) -> int:
         return len(self.experts)
@@ -287,13 +297,24 @@ class Buffer:
 
     def trajectory(self, position: int) -> np.ndarray:
         """The `position`-th finished expert's (epochs + 1, parameters) array, memory-mapped."""
-        path = self.folder / self.experts[position]["file"]
+        name = self.experts[position].get("file") if isinstance(self.experts[position], dict) else None
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ModelError(
+                f"{self.folder / BUFFER_FILE}: field experts[{position}].file: {name!r} is not a file of the buffer",
+                _DAMAGED_BUFFER,
+            )
+        path = self.folder / name
         try:
-            array = np.load(path, mmap_mode="r")
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise ModelError(f"{path}: missing expert trajectory", _DAMAGED_BUFFER) from None
         except (OSError, ValueError) as exc:
-            raise ModelError(f"{path}: unreadable expert trajectory ({exc})") from exc
-        if array.shape != (self.last_epoch + 1, self.parameters):
-            raise ModelError(f"{path}: shape {array.shape}, expected {(self.last_epoch + 1, self.parameters)}")
+            numbers = "pickle" not in str(exc) and "objects" not in str(exc)
+            problem = str(exc) if numbers else "not an array of numbers: damaged, or holding Python objects"
+            raise ModelError(f"{path}: not an expert trajectory of this buffer ({problem})", _DAMAGED_BUFFER) from None
+        expected = (self.last_epoch + 1, self.parameters)
+        if array.shape != expected:
+            raise ModelError(f"{path}: shape {array.shape}, expected {expected}", _DAMAGED_BUFFER)
         return array
 
     def snapshot(self, position: int, epoch: int) -> np.ndarray:
@@ -309,6 +330,8 @@ def open_buffer(folder: str | Path) -> Buffer:
     buffer = Buffer(folder)
     if not buffer.experts:
         raise ModelError(f"{folder}: the buffer has no finished expert yet; run `galaxy-studio buffer` to train them")
+    for position in range(len(buffer)):
+        buffer.trajectory(position)  # each file's header only: a damaged buffer is refused before any work
     return buffer
 
 

@@ -107,8 +107,11 @@ def load_synthetic(path: str | Path) -> SyntheticSet:
             )
     except FileNotFoundError:
         raise ModelError(f"{path}: no synthetic set (a distillation run writes it as it ends)") from None
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{path}: not a synthetic set saved by galaxy-studio ({exc})") from exc
+    except (OSError, KeyError, TypeError, ValueError, ModelError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        if "pickle" in problem:
+            problem = "not arrays of numbers: damaged, or holding Python objects"
+        raise ModelError(f"{path}: not a synthetic set saved by galaxy-studio ({problem})") from None
     if synthetic.images.ndim != 4 or len(synthetic.images) != len(synthetic.labels):
         raise ModelError(f"{path}: images of shape {synthetic.images.shape} do not fit {len(synthetic.labels)} labels")
     if not np.all(np.isfinite(synthetic.images)):

@@ -4,6 +4,7 @@ unsupervised method: one file rewritten after every step, never left half-writte
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from galaxy_studio.atomic_files import write_bytes_atomically, write_json_atomic
 from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.run_folders import HISTORY_FILE
+
+DAMAGED_STATE_HINT = "delete the run's state.pt to start over, or choose another {out_dir} folder"
+"""What to do about a saved state that cannot be resumed (the caller names the file and field)."""
 
 
 def save_run_state(run_dir: Path, payload: dict[str, Any], history: list[dict[str, Any]]) -> None:
@@ -34,8 +38,16 @@ def load_run_state(
         return None
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"{path}: damaged {damaged} (not a file Galaxy Studio wrote, or one that asks to run code)",
+            DAMAGED_STATE_HINT,
+        ) from None
     except Exception as exc:  # torch raises many types for a damaged file; all mean the same here
-        raise ModelError(f"{path}: damaged {damaged} ({type(exc).__name__}: {exc}); delete it to start over") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(
+            f"{path}: damaged {damaged} ({type(exc).__name__}: {first_line})", DAMAGED_STATE_HINT
+        ) from None
     if not isinstance(saved, dict) or saved.get("format") != state_format:
         raise ModelError(f"{path}: not {not_ours}")
     return saved

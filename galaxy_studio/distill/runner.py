@@ -39,7 +39,8 @@ from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.readability import ReadabilityReference
-from galaxy_studio.distill.run_state import load_run_state, save_run_state
+from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
+from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.events import (
     NEVER,
@@ -54,10 +55,12 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import model_from_spec
+from galaxy_studio.model.checkpoint_schema import check_state_like
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
+from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
 
 SNAPSHOT_DIR = "snapshots"
@@ -131,19 +134,18 @@ def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelTo
 def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> DistillResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
+    run_dir = Path(config.out_dir)
+    require_output_folder(run_dir)
     buffer = open_buffer(config.buffer)
     if config.method == "mtt" and config.expert_epochs > buffer.last_epoch:
         raise ModelError(f"expert_epochs {config.expert_epochs} is more than the buffer's {buffer.last_epoch} epochs")
-    run_dir = Path(config.out_dir)
     saved = _saved_state(config, run_dir, device)
     real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
-    run = (
-        _new_run(config, buffer, real.train_images, real.train_labels, device)
-        if saved is None
-        else _restored_run(config, saved, device)
-    )
+    run = _new_run(config, buffer, real.train_images, real.train_labels, device)
+    if saved is not None:
+        run = _restored_run(config, saved, run)
     if saved is not None:
         emit(Warned(f"resuming {run_dir} after iteration {run.iteration}"))
     labels = torch.from_numpy(_labels(config, buffer)).to(device)
@@ -369,7 +371,11 @@ def _take_snapshot(
 
 
 def _save_state(config: DistillConfig, run_dir: Path, run: _Run) -> None:
-    payload = {
+    save_run_state(run_dir, _state_payload(config, run), run.history)
+
+
+def _state_payload(config: DistillConfig, run: _Run) -> dict[str, Any]:
+    return {
         "format": STATE_FORMAT,
         "recipe": config.recipe(),
         "iteration": run.iteration,
@@ -380,7 +386,6 @@ def _save_state(config: DistillConfig, run_dir: Path, run: _Run) -> None:
         "schedule": json.dumps(run.schedule.state()),
         "history": json.dumps(run.history),
     }
-    save_run_state(run_dir, payload, run.history)
 
 
 def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> dict[str, Any] | None:
@@ -395,14 +400,21 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     return saved
 
 
-def _restored_run(config: DistillConfig, saved: dict[str, Any], device: torch.device) -> _Run:
+def _restored_run(config: DistillConfig, saved: dict[str, Any], fresh: _Run) -> _Run:
+    """The saved run, once every field has been checked against the new run `fresh` of the same
+    recipe and buffer: a damaged or doctored state is refused naming its field."""
+    path = Path(config.out_dir) / STATE_FILE
+    check_state_like(path, saved, _state_payload(config, fresh), hint=DAMAGED_STATE_HINT)
+    device = fresh.images.device
     images = saved["images"].to(device).clone().requires_grad_(True)
     log_lr = saved["log_lr"].to(device).clone().requires_grad_(True)
     image_optimizer = torch.optim.SGD([images], lr=config.lr_img, momentum=config.momentum)
     lr_optimizer = torch.optim.SGD([log_lr], lr=config.lr_lr, momentum=config.momentum)
-    image_optimizer.load_state_dict(saved["image_optimizer"])
-    lr_optimizer.load_state_dict(saved["lr_optimizer"])
-    schedule = restore_schedule(config, json.loads(saved["schedule"]))
-    return _Run(
-        images, log_lr, image_optimizer, lr_optimizer, schedule, int(saved["iteration"]), json.loads(saved["history"])
-    )
+    try:
+        image_optimizer.load_state_dict(saved["image_optimizer"])
+        lr_optimizer.load_state_dict(saved["lr_optimizer"])
+        schedule = restore_schedule(config, json.loads(saved["schedule"]))
+        history = json.loads(saved["history"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})", DAMAGED_STATE_HINT) from None
+    return _Run(images, log_lr, image_optimizer, lr_optimizer, schedule, int(saved["iteration"]), history)

@@ -42,12 +42,15 @@ from galaxy_studio.distill.autoencoder import (
     warmup_factor,
 )
 from galaxy_studio.distill.flat_data import FlatData, load_flat_data
-from galaxy_studio.distill.run_state import load_run_state, save_run_state
+from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
+from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_png
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
+from galaxy_studio.model.checkpoint_schema import check_state_like
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
 
 RESULT_FILE = "result.json"
@@ -135,6 +138,7 @@ def distill_unsupervised(
     started = time.perf_counter()
     device = resolve_device(config.device)
     run_dir = Path(config.out_dir)
+    require_output_folder(run_dir)
     saved = _saved_state(config, run_dir, device)
     data = load_flat_data(
         config.data,
@@ -150,7 +154,9 @@ def distill_unsupervised(
     _check_data(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
-    run = _new_run(config, data, device) if saved is None else _restored_run(config, data, saved, device)
+    run = _new_run(config, data, device)
+    if saved is not None:
+        run = _restored_run(config, data, saved, run)
     resumed_from = "start" if saved is None else f"{run.phase} epoch {run.epoch}"
     if saved is not None:
         emit(Warned(f"resuming {run_dir} at {resumed_from}"))
@@ -506,7 +512,11 @@ def _save_reconstructions(run: _Run, data: FlatData, path: Path) -> None:
 
 
 def _save_state(config: UnsupervisedConfig, run_dir: Path, run: _Run) -> None:
-    payload = {
+    save_run_state(run_dir, _state_payload(config, run), run.history)
+
+
+def _state_payload(config: UnsupervisedConfig, run: _Run) -> dict[str, Any]:
+    return {
         "format": STATE_FORMAT,
         "recipe": json.dumps(config.recipe(), sort_keys=True),
         "phase": run.phase,
@@ -524,7 +534,6 @@ def _save_state(config: UnsupervisedConfig, run_dir: Path, run: _Run) -> None:
         "bad_epochs": run.bad_epochs,
         "history": json.dumps(run.history),
     }
-    save_run_state(run_dir, payload, run.history)
 
 
 def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device) -> dict[str, Any] | None:
@@ -539,18 +548,26 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
     return saved
 
 
-def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, Any], device: torch.device) -> _Run:
+def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, Any], fresh: _Run) -> _Run:
+    """The saved run, once every field has been checked against the new run `fresh` of the same
+    recipe and data: a damaged or doctored state is refused naming its field."""
+    path = Path(config.out_dir) / STATE_FILE
+    check_state_like(path, saved, _state_payload(config, fresh), hint=DAMAGED_STATE_HINT)
+    if saved["phase"] not in (PRETRAIN, JOINT):
+        raise ModelError(f"{path}: field phase: {saved['phase']!r} is not a phase of this method", DAMAGED_STATE_HINT)
+    device = fresh.synthetic.device
     autoencoder = ShallowAutoencoder(data.features, config.hidden, tied=config.tied).to(device)
     head = nn.Linear(config.hidden, len(data.classes)).to(device)
-    try:
-        autoencoder.load_state_dict(saved["autoencoder"])
-        head.load_state_dict(saved["head"])
-    except RuntimeError as exc:
-        raise ModelError(f"{config.out_dir}: the checkpoint does not fit this data ({exc})") from exc
+    autoencoder.load_state_dict(saved["autoencoder"])
+    head.load_state_dict(saved["head"])
     synthetic = saved["synthetic"].to(device).clone().requires_grad_(True)
     optimizers = _optimizers(config, autoencoder, head, synthetic)
-    for optimizer, key in zip(optimizers, ("pretrain_optimizer", "model_optimizer", "synthetic_optimizer")):
-        optimizer.load_state_dict(saved[key])
+    try:
+        for optimizer, key in zip(optimizers, ("pretrain_optimizer", "model_optimizer", "synthetic_optimizer")):
+            optimizer.load_state_dict(saved[key])
+        history = json.loads(saved["history"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})", DAMAGED_STATE_HINT) from None
     best = {key: value.to(device) for key, value in saved["best_autoencoder"].items()}
     return _Run(
         autoencoder,
@@ -564,5 +581,5 @@ def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, A
         float(saved["best_val"]),
         best,
         int(saved["bad_epochs"]),
-        json.loads(saved["history"]),
+        history,
     )

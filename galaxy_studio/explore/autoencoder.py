@@ -22,6 +22,11 @@ from galaxy_studio.data.labelled import LabelledData
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, ignore
 from galaxy_studio.explore.inventory import display_preprocessing, open_inventory
 from galaxy_studio.model.checkpoint import check_plain, load_payload, package_versions, save_payload
+from galaxy_studio.model.checkpoint_schema import (
+    AUTOENCODER_HINT,
+    check_weight_shapes,
+    validate_autoencoder_metadata,
+)
 from galaxy_studio.model.datasets import prepare_pixels
 from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.model.prediction import resolve_device
@@ -199,23 +204,24 @@ def train_autoencoder(
 
 
 def load_autoencoder(path: str | Path) -> tuple[ConvAutoencoder, Preprocessing, dict[str, Any]]:
-    """(network in eval mode on the CPU, the preprocessing it was trained with, metadata)."""
+    """(network in eval mode on the CPU, the preprocessing it was trained with, metadata).
+    Every record and weight is checked first (model/checkpoint_schema.py), so a damaged or
+    doctored file is refused naming the file and the field before a network is built from it."""
     payload = load_payload(path, AUTOENCODER_FORMAT, version=FORMAT_VERSION)
     if payload.get("format_version", 0) < FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: an autoencoder from an older Galaxy Studio (format "
             f"{payload.get('format_version', 0)}, a network that is no longer used); train a new one"
         )
-    metadata = payload.get("metadata")
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"{path}: the autoencoder file is damaged or incomplete (no metadata)")
-    try:
-        arch = metadata["architecture"]
-        prep = Preprocessing.from_dict(metadata["preprocessing"])
-        model = ConvAutoencoder(int(arch["in_channels"]), int(arch["size"]), int(arch["latent"]), int(arch["width"]))
-        model.load_state_dict(payload["state_dict"])
-    except (TypeError, KeyError, ValueError, RuntimeError, ModelError) as exc:
-        raise CheckpointError(f"{path}: the autoencoder file is damaged or incomplete ({exc})") from None
+    metadata = validate_autoencoder_metadata(payload.get("metadata"), path, size_multiple=2**_DOWNSAMPLINGS)
+    arch = metadata["architecture"]
+    shape = (int(arch["in_channels"]), int(arch["size"]), int(arch["latent"]), int(arch["width"]))
+    with torch.device("meta"):
+        expected = {name: tuple(value.shape) for name, value in ConvAutoencoder(*shape).state_dict().items()}
+    weights = check_weight_shapes(path, payload.get("state_dict"), expected, hint=AUTOENCODER_HINT)
+    prep = Preprocessing.from_dict(metadata["preprocessing"])
+    model = ConvAutoencoder(*shape)
+    model.load_state_dict(weights)
     model.eval()
     return model, prep, metadata
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,6 +24,7 @@ from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
 from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.session_signals import SessionSignals
+from galaxy_studio.gui.widgets.drop_zone import paths_of_urls
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.scheme_dialog import choose_scheme
 from galaxy_studio.gui.widgets.stored_mappings_dialog import StoredMappingsDialog
@@ -31,6 +32,7 @@ from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.backups import restore_backup
 from galaxy_studio.labels.errors import ProjectDamaged, ProjectError
 from galaxy_studio.labels.session import LabellingSession
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.panels.classify_panel import ClassifyPanel
@@ -61,10 +63,6 @@ FORMATS_TEXT = (
     "<b>Catalogues</b>: a folder (recursive); a folder with one sub-folder per class; a CSV with a "
     "path column and optional label, ra, dec columns; the Galaxy10 DECaLS HDF5 file."
 )
-
-
-def dropped_paths(urls: list[QUrl]) -> list[str]:
-    return [url.toLocalFile() for url in urls if url.isLocalFile()]
 
 
 def settings_store() -> QSettings:
@@ -471,7 +469,9 @@ class MainWindow(QMainWindow):
             self.redo_action,
         ):
             action.setEnabled(has_project)
-        self.setWindowTitle(f"{project.path.name} — Galaxy Studio" if project is not None else "Galaxy Studio")
+        self.setWindowTitle(
+            f"{readable(project.path.name)} — Galaxy Studio" if project is not None else "Galaxy Studio"
+        )
         if not has_project:
             self.set_labelling_mode(False)
         classify = self.tabs.built("classify")
@@ -484,17 +484,17 @@ class MainWindow(QMainWindow):
     # Drag and drop ---------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event.mimeData().urls()):
+        if paths_of_urls(event.mimeData().urls()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if dropped_paths(event.mimeData().urls()):
+        if paths_of_urls(event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event.mimeData().urls())
+        paths = paths_of_urls(event.mimeData().urls())
         if not paths:
             event.ignore()
             return
@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
     # Help, messages, lifetime ----------------------------------------------------------
 
     def show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text)
+        self.statusBar().showMessage(readable(text))
 
     def show_formats(self) -> None:
         QMessageBox.information(self, "Supported formats", FORMATS_TEXT)

@@ -49,6 +49,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 
 from galaxy_studio.errors import UserError
 from galaxy_studio.events import Cancelled, CancelToken, Event, EventSink, SnapshotTaken
+from galaxy_studio.path_text import readable
 from galaxy_studio.settings import control_label
 
 R = TypeVar("R")
@@ -121,11 +122,11 @@ class _JobWorker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except UserError as error:
-            self.failed.emit(error.text(control_label))
+            self.failed.emit(readable(error.text(control_label)))
         except (OSError, ValueError, MemoryError) as error:
-            self.failed.emit(str(error) or type(error).__name__)
+            self.failed.emit(readable(str(error) or type(error).__name__))
         except Exception as error:  # a job bug must reach the user, not kill the thread silently
-            self.failed.emit(f"{type(error).__name__}: {error}")
+            self.failed.emit(readable(f"{type(error).__name__}: {error}"))
         else:
             self.succeeded.emit(result)
 

@@ -42,6 +42,7 @@ from galaxy_studio.labels.gz_votes import ImageLocator, answer_indices, choose_c
 from galaxy_studio.labels.records import SOURCES, ImageRecord, ImportedLabel, LabelRecord
 from galaxy_studio.labels.store import Project
 from galaxy_studio.labels.tables import CsvTable, cell, read_csv_table
+from galaxy_studio.path_text import from_text, to_text
 
 LABELS_FORMAT = "galaxy-studio-labels"
 CSV_COLUMNS: tuple[str, ...] = (
@@ -371,7 +372,7 @@ def export_csv(
         for image, label in rows:
             writer.writerow(
                 [
-                    image.path,
+                    to_text(image.path),
                     "" if image.index is None else image.index,
                     label.class_name,
                     classes.index(label.class_name),
@@ -399,7 +400,7 @@ def export_json(
         "classes": project.classes,
         "labels": [
             {
-                "path": image.path,
+                "path": to_text(image.path),
                 "index": image.index,
                 "class": label.class_name,
                 "labeller": label.labeller,
@@ -679,6 +680,7 @@ def _export_report(
 def _resolve(base: Path, text: str) -> str:
     """An absolute path: as written (relative ones from the label file's folder), else the
     file of that name beside the label file, which rescues files written on another machine."""
+    text = from_text(text)
     text = text.replace("\\", "/") if os.sep == "/" else text
     candidate = base / Path(text).expanduser()
     if candidate.exists() or not (base / candidate.name).is_file():
@@ -724,7 +726,9 @@ def _hdf5_class_names(path: Path) -> list[str] | None:
         names = handle.attrs.get("class_names")
     if names is None:
         return None
-    return [name.decode() if isinstance(name, bytes) else str(name) for name in np.asarray(names).ravel()]
+    return [
+        name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for name in np.asarray(names).ravel()
+    ]
 
 
 def _folder_name(class_name: str) -> str:

@@ -23,6 +23,7 @@ from galaxy_studio.data.catalog import PATH_COLUMNS
 from galaxy_studio.data.formats import FITS_SUFFIXES, RASTER_SUFFIXES
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.tables import CsvTable, cell, read_csv_table
+from galaxy_studio.path_text import from_text
 
 ID_COLUMNS: tuple[str, ...] = ("iauname", "galaxyid", "dr7objid", "objid", "asset_id", "id", "name")
 LOCATION_COLUMNS: tuple[str, ...] = (*PATH_COLUMNS, "png_loc", "jpg_loc", "file_loc")
@@ -105,7 +106,7 @@ class ImageLocator:
 
     def locate(self, row: list[str]) -> str | None:
         for column in self.location_columns:
-            text = cell(row, column).replace("\\", "/")
+            text = from_text(cell(row, column)).replace("\\", "/")
             if not text:
                 continue
             for base in (self.table.path.parent, self.images):

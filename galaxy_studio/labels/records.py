@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from galaxy_studio.path_text import readable
+
 if TYPE_CHECKING:
     from galaxy_studio.data.catalog import CatalogItem
 
@@ -32,7 +34,8 @@ class ImageRecord:
 
     @property
     def name(self) -> str:
-        base = os.path.basename(self.path)
+        """The file name (with its row), shown readably: a byte that is not UTF-8 as U+FFFD."""
+        base = readable(os.path.basename(self.path))
         return base if self.index is None else f"{base}[{self.index}]"
 
     def item(self) -> CatalogItem:

@@ -47,6 +47,7 @@ from galaxy_studio.labels.records import (
     Suggestion,
 )
 from galaxy_studio.labels.schema import TABLE_VERSIONS, file_version, migrate, schema_problem, schema_version
+from galaxy_studio.path_text import from_sql, to_sql
 
 if TYPE_CHECKING:
     from galaxy_studio.data.catalog import Catalog, CatalogItem
@@ -409,7 +410,7 @@ class Project:
         with self._lock:
             row = self._db.execute(
                 "SELECT id FROM images WHERE path = ? AND ifnull(row_index, -1) = ?",
-                (os.path.abspath(path), -1 if index is None else index),
+                (to_sql(os.path.abspath(path)), -1 if index is None else index),
             ).fetchone()
             return None if row is None else int(row[0])
 
@@ -424,7 +425,7 @@ class Project:
         with self._lock:
             by_path: dict[str, list[int]] = defaultdict(list)
             for image_id, path in self._db.execute("SELECT id, path FROM images"):
-                by_path[path].append(image_id)
+                by_path[from_sql(path)].append(image_id)
             self._missing = {i for path, ids in by_path.items() if not os.path.isfile(path) for i in ids}
             return len(self._missing)
 
@@ -816,7 +817,7 @@ class Project:
 
     def _image_keys(self, db: sqlite3.Connection) -> dict[tuple[str, int | None], int]:
         rows = db.execute("SELECT id, path, row_index FROM images")
-        return {(path, index): int(image_id) for image_id, path, index in rows}
+        return {(from_sql(path), index): int(image_id) for image_id, path, index in rows}
 
     def _add_items(
         self,
@@ -927,7 +928,7 @@ class Project:
         for (path, index), (size, digest) in incoming.measured.items():
             cursor = db.execute(
                 "INSERT OR IGNORE INTO images (path, rel_path, size, content_hash, row_index) VALUES (?, ?, ?, ?, ?)",
-                (path, self._relative(path), size, digest, index),
+                (to_sql(path), _sql_or_none(self._relative(path)), size, digest, index),
             )
             added += cursor.rowcount
         keys = self._image_keys(db)
@@ -972,13 +973,13 @@ class Project:
                 return 0
             marks = ", ".join("?" * len(self._missing))
             wanted: dict[str, tuple[int, str, str | None]] = {
-                path: (size, digest, rel)
+                from_sql(path): (size, digest, None if rel is None else from_sql(rel))
                 for path, size, digest, rel in self._db.execute(
                     f"SELECT path, size, content_hash, rel_path FROM images WHERE id IN ({marks})",
                     list(self._missing),
                 )
             }
-            taken = {row[0] for row in self._db.execute("SELECT DISTINCT path FROM images")}
+            taken = {from_sql(row[0]) for row in self._db.execute("SELECT DISTINCT path FROM images")}
         found: dict[str, str] = {}
         for old, (size, digest, rel) in wanted.items():
             if rel is not None:
@@ -996,7 +997,7 @@ class Project:
             for old, new in found.items():
                 relinked += db.execute(
                     "UPDATE OR IGNORE images SET path = ?, rel_path = ? WHERE path = ?",
-                    (new, self._relative(new), old),
+                    (to_sql(new), _sql_or_none(self._relative(new)), to_sql(old)),
                 ).rowcount
         self.refresh_missing()
         return relinked
@@ -1034,7 +1035,12 @@ def _check_and_upgrade(db: sqlite3.Connection, path: Path, *, read_only: bool, m
 def _image_record(row: Sequence[Any], missing: bool) -> ImageRecord:
     """An image row (id, path, rel_path, size, content_hash, row_index, hdu) as a record."""
     image_id, path, rel_path, size, content_hash, row_index, hdu = row
-    return ImageRecord(image_id, path, rel_path, size, content_hash, row_index, hdu, missing=missing)
+    rel_path = None if rel_path is None else from_sql(rel_path)
+    return ImageRecord(image_id, from_sql(path), rel_path, size, content_hash, row_index, hdu, missing=missing)
+
+
+def _sql_or_none(path: str | None) -> str | bytes | None:
+    return None if path is None else to_sql(path)
 
 
 def _now() -> float:

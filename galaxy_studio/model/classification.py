@@ -40,6 +40,7 @@ from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extract_channels, normalise
 from galaxy_studio.model.runs import MODEL_FILE
 from galaxy_studio.model.training_profile import TrainingProfile, input_warnings
+from galaxy_studio.path_text import readable, to_text
 
 DEFAULT_BATCH = 64
 # Decoded images waiting for the network, in batches: enough to keep the pool busy while a
@@ -67,8 +68,8 @@ class Classifier:
     def name(self) -> str:
         """How suggestions name their source: the run folder, or the file when it is not in one."""
         if self.checkpoint.name == MODEL_FILE:
-            return self.checkpoint.parent.name
-        return self.checkpoint.stem
+            return readable(self.checkpoint.parent.name)
+        return readable(self.checkpoint.stem)
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -144,7 +145,8 @@ class Prediction:
 
     @property
     def name(self) -> str:
-        base = os.path.basename(self.path)
+        """The file name (with its row), shown readably: a byte that is not UTF-8 as U+FFFD."""
+        base = readable(os.path.basename(self.path))
         return base if self.index is None else f"{base}[{self.index}]"
 
     @property
@@ -424,7 +426,9 @@ def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(prediction_columns(result.classes))
     for prediction in result.predictions:
-        path = prediction.path if prediction.index is None else f"{prediction.path}[{prediction.index}]"
+        path = to_text(prediction.path)
+        if prediction.index is not None:
+            path = f"{path}[{prediction.index}]"
         writer.writerow(
             [
                 path,

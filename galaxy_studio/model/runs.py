@@ -1,6 +1,7 @@
 """The run folder: what a training run leaves on disk, and the list of past runs.
 
-A run folder holds config.json (written first), history.json (after every epoch),
+A run folder holds config.json (written first, once the data has been read and checked, so
+that bad input leaves no folder behind), history.json (after every epoch),
 last.pt (the resumable training state, while the run is unfinished) and, once finished,
 model.pt (the classifier) and metrics.json. Reading runs needs neither torch nor the
 checkpoints, so listing hundreds of past runs in the Train panel is instant. Lists that offer
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from galaxy_studio import paths
+from galaxy_studio.atomic_files import output_folder_problem
+from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 from galaxy_studio.run_folders import (
     CONFIG_FILE,
@@ -62,3 +65,11 @@ def rank_runs(runs: Iterable[RunSummary]) -> list[RunSummary]:
     bounds = [(run, AccuracyEstimate.of(run.metrics).lower_bound) for run in runs]
     ranked = sorted((pair for pair in bounds if pair[1] is not None), key=lambda pair: -(pair[1] or 0.0))
     return [run for run, _ in ranked] + [run for run, bound in bounds if bound is None]
+
+
+def require_output_folder(run_dir: Path) -> None:
+    """Refuse a run folder that could not be made or written, before the job reads any data:
+    a job checks its output and its input first and writes only when both are usable."""
+    problem = output_folder_problem(run_dir)
+    if problem is not None:
+        raise ModelError(f"{run_dir}: {problem}", "choose another {out_dir} folder")

@@ -45,6 +45,7 @@ from galaxy_studio.model.checkpoint import (
     save_classifier,
     save_payload,
 )
+from galaxy_studio.model.checkpoint_schema import check_state_like
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.data_recipe import DataRecipe, choose_data_recipe, spread_sample
 from galaxy_studio.model.datasets import (
@@ -70,6 +71,7 @@ from galaxy_studio.model.runs import (
     MODEL_FILE,
     STATE_FILE,
     read_run,
+    require_output_folder,
 )
 from galaxy_studio.model.training_profile import profile_training_data
 from galaxy_studio.model.training_time import TrainingTimeEstimate
@@ -140,17 +142,24 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     if finished is not None:
         emit(Warned(f"{run_dir} already holds this finished run; its results are returned"))
         return finished
+    require_output_folder(run_dir)
     saved = _saved_state(config, run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
     device = resolve_device(config.device)
+    # The data is read and checked before the folder is made: bad input leaves no run behind.
     data = _load_data(config, saved, device, emit, cancel)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
+    except OSError as exc:
+        raise ModelError(
+            f"{run_dir}: cannot write the run's files ({exc.strerror or exc})", "choose another {out_dir} folder"
+        ) from None
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         state = _new_state(config, data, device, steps_per_epoch=len(training_loader(data.train, config, 0)))
         if saved is not None:
-            _restore(state, saved)
+            _restore(state, saved, _state_payload(config, data, state), run_dir / STATE_FILE)
             emit(Warned(f"resuming {run_dir} after epoch {state.epoch}"))
         resumed_from = state.epoch
         weights = class_weights(data.train.labels, len(data.labelled.classes)) if config.balance == "loss" else None
@@ -410,14 +419,22 @@ def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per
     return _State(model, optimizer, scheduler, scaler, average)
 
 
-def _restore(state: _State, saved: dict[str, Any]) -> None:
+def _restore(state: _State, saved: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
+    """Continue from `saved`, once each of its fields has been checked against `fresh`, the
+    state this run would save now: a damaged or doctored last.pt is refused naming its field."""
+    hint = "delete the run's last.pt to start over, or choose another {out_dir} folder"
+    fresh = {**fresh, "best_state": state.model.state_dict()}
+    check_state_like(path, saved, fresh, hint=hint, optional=("best_state",))
     state.model.load_state_dict(saved["model"])
-    state.optimizer.load_state_dict(saved["optimizer"])
-    state.scheduler.load_state_dict(saved["scheduler"])
-    if state.scaler.is_enabled() and saved["scaler"]:
-        state.scaler.load_state_dict(saved["scaler"])
-    if state.average is not None:
-        state.average.load_state_dict(saved["average"])
+    try:
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.scheduler.load_state_dict(saved["scheduler"])
+        if state.scaler.is_enabled() and saved["scaler"]:
+            state.scaler.load_state_dict(saved["scaler"])
+        if state.average is not None:
+            state.average.load_state_dict(saved["average"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: damaged training state ({type(exc).__name__}: {exc})", hint) from None
     torch.set_rng_state(saved["torch_rng"])
     state.epoch = int(saved["epoch"])
     state.history = list(saved["history"])

@@ -50,6 +50,7 @@ from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.session_signals import SessionSignals
@@ -488,7 +489,7 @@ class ClassifyPanel(QWidget):
             if thumbnail is not None:
                 icon_item.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(thumbnail))))
             name_item = _SortableItem(prediction.name)
-            name_item.setToolTip(prediction.path)
+            name_item.setToolTip(readable(prediction.path))
             name_item.setData(_KEY_ROLE, key)
             confidence = _SortableItem(f"{100 * prediction.confidence:.1f}%")
             confidence.setData(_SORT_ROLE, prediction.confidence)

@@ -76,6 +76,7 @@ from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.uncertainty import AccuracyEstimate, mean_accuracy_text
+from galaxy_studio.path_text import readable
 from galaxy_studio.run_folders import RunSummary, new_run_folder
 
 if TYPE_CHECKING:
@@ -1032,7 +1033,7 @@ class DistillPanel(QWidget):
             live = self.runner.running and self._is_running(self._distilling) and run.path == self.run_dir
             item = QListWidgetItem(describe_run(run) if not live else f"{run.name} · running")
             item.setData(Qt.ItemDataRole.UserRole, run)
-            item.setToolTip(str(run.path))
+            item.setToolTip(readable(run.path))
             self.runs.addItem(item)
             if current is not None and run.path == current.path:
                 self.runs.setCurrentItem(item)

@@ -62,6 +62,7 @@ from galaxy_studio.labels.errors import ProjectError
 from galaxy_studio.labels.schemes import CLASS_KEYS, class_colour
 from galaxy_studio.model.config import DEVICES
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.explore.embeddings import EmbedConfig, Embeddings
@@ -978,7 +979,7 @@ class ExplorePanel(QWidget):
         label = self.labels[row]
         described = self.class_names[label] if label >= 0 else "unlabelled"
         self.title.setText(f"<b>{item.name}</b> · {described}")
-        self.title.setToolTip(item.path)
+        self.title.setToolTip(readable(item.path))
         self.loader.load(item, self.user_settings)
         neighbours, similarities = self.index.nearest(row, NEIGHBOURS)
         self.strip.set_neighbours(neighbours, similarities, [self.embeddings.items[i].name for i in neighbours])

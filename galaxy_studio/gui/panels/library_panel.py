@@ -44,6 +44,7 @@ from galaxy_studio.gui.widgets.sky_overlay import SkyOverlay
 from galaxy_studio.gui.widgets.thumbnail_grid import CatalogModel, KeepItem, ThumbnailGrid, ThumbnailLoader
 from galaxy_studio.gui.worker import JobRunner
 from galaxy_studio.labels.store import AddedImages, Project
+from galaxy_studio.path_text import readable
 
 THUMBNAIL_SIZES = (64, 96, 128, 192, 256)
 DEFAULT_THUMBNAIL_SIZE = 128
@@ -416,7 +417,7 @@ class LibraryPanel(QWidget):
             f"{len(lines)} file(s) were skipped: unsupported or unreadable.",
             parent=self,
         )
-        box.setDetailedText("\n".join(lines))
+        box.setDetailedText(readable("\n".join(lines)))
         box.exec()
 
     def _on_size_changed(self, position: int) -> None:
@@ -477,7 +478,9 @@ class LibraryPanel(QWidget):
             labels = self.project_view.describe_labels(key)
         else:
             labels = self.model.labels.get(key, "") if key is not None else ""
-        self.title.setText(f"<b>{Path(cutout.source).name}</b> · {shape}" + (f" — {labels}" if labels else ""))
+        self.title.setText(
+            f"<b>{readable(Path(cutout.source).name)}</b> · {shape}" + (f" — {labels}" if labels else "")
+        )
 
     def refresh_title(self) -> None:
         if self.cutout is not None:

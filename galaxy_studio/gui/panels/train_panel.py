@@ -43,6 +43,7 @@ from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
 from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.model.training import TrainResult
@@ -421,7 +422,7 @@ class TrainPanel(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             accuracy = AccuracyEstimate.of(run.metrics).text()
-            item.setToolTip(f"{run.path}\n{run.config.get('size', '?')} px · test accuracy {accuracy}")
+            item.setToolTip(f"{readable(run.path)}\n{run.config.get('size', '?')} px · test accuracy {accuracy}")
             self.runs.addItem(item)
         self.runs.blockSignals(False)
         self._overlay_runs()

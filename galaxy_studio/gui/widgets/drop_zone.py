@@ -3,20 +3,28 @@ who prefer a dialog."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
+from galaxy_studio.path_text import path_of_file_url
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
 _IDLE_STYLE = "DropZone { border: 2px dashed #5a5f6b; border-radius: 8px; background: #24262b; }"
 _HOVER_STYLE = "DropZone { border: 2px dashed #7fb4ff; border-radius: 8px; background: #2b3442; }"
 
 
+def paths_of_urls(urls: list[QUrl]) -> list[str]:
+    """The local files among dropped URLs, names that are not UTF-8 included (path_text)."""
+    return [
+        path_of_file_url(bytes(url.toEncoded()).decode("ascii"), url.toLocalFile()) for url in urls if url.isLocalFile()
+    ]
+
+
 def local_paths(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> list[str]:
     mime = event.mimeData()
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    return paths_of_urls(mime.urls()) if mime.hasUrls() else []
 
 
 class DropZone(QFrame):

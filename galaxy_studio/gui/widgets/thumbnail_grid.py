@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyledItemDelegate,
 from galaxy_studio.data.catalog import Catalog, CatalogItem
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.thumbnails import ThumbnailCache, make_thumbnail
+from galaxy_studio.path_text import readable
 
 LabelRole = Qt.ItemDataRole.UserRole + 1
 KeepItem = Callable[[int, CatalogItem], bool]
@@ -222,7 +223,7 @@ class CatalogModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(key, item)
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [item.path if item.index is None else f"{item.path} [{item.index}]"]
+            lines = [readable(item.path) if item.index is None else f"{readable(item.path)} [{item.index}]"]
             if key in self.labels:
                 lines.append(f"class: {self.labels[key]}")
             if key in self.errors:
