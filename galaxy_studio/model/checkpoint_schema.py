@@ -79,6 +79,11 @@ def _split(path: Path, split: dict[str, Any]) -> None:
     ):
         raise _refuse(path, "split.fractions", f"should be three fractions between 0 and 1, found {fractions!r}")
     _whole(path, "split.seed", split.get("seed"), 0)
+    fold = split.get("fold")
+    if fold is not None and not (
+        isinstance(fold, list) and len(fold) == 2 and all(type(v) is int for v in fold) and 1 <= fold[0] <= fold[1]
+    ):
+        raise _refuse(path, "split.fold", f"should be [i, k], fold i of k-fold cross-validation, found {fold!r}")
 
 
 def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:
