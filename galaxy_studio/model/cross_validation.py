@@ -140,11 +140,14 @@ def cross_validate(
         tested = int(np.sum(folds == fold))
         emit(
             Noted(
-                f"fold {fold}/{k}: {'finished earlier, ' if reused else ''}tested on {tested} images, "
-                f"trained and validated on the other {len(folds) - tested}"
+                f"fold {fold}/{k}{' (finished earlier: its results are reused)' if reused else ''}: tested on "
+                f"{tested} images, trained and validated on the other {len(folds) - tested}"
             )
         )
-        run = train_classifier(replace(config, out_dir=str(fold_dir), fold=(fold, k)), emit=emit, cancel=cancel)
+        # A finished fold's run only says, again, that it was finished.
+        run = train_classifier(
+            replace(config, out_dir=str(fold_dir), fold=(fold, k)), emit=ignore if reused else emit, cancel=cancel
+        )
         results.append(
             FoldResult(fold, fold_dir.name, run.metrics, run.best_epoch, run.epochs_run, run.seconds, reused)
         )
