@@ -212,8 +212,8 @@ class TrainConfig:
             raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {self.min_lr}, {self.lr})")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {self.ema})")
-        if self.fold is not None and not (len(self.fold) == 2 and 1 <= self.fold[0] <= self.fold[1] >= 2):
-            raise ModelError(f"fold must be (i, k) with 1 <= i <= k and k >= 2, got {self.fold}")
+        if self.fold is not None and (len(self.fold) != 2 or self.fold[1] < 2 or not 1 <= self.fold[0] <= self.fold[1]):
+            raise ModelError(f"fold must be (i, k): fold i of k >= 2, 1 <= i <= k; got {self.fold}")
         check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:

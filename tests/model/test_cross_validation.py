@@ -12,6 +12,7 @@ import pytest
 
 from galaxy_studio.cli import main
 from galaxy_studio.events import Cancelled, CancelToken, EpochEnded, Noted, Progressed, Warned
+from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.cross_validation import CV_FILE, CrossValidationResult, MeanStd, cross_validate
 from galaxy_studio.model.datasets import (
     fold_split,
@@ -80,6 +81,17 @@ def test_too_few_images_for_the_folds_are_refused_naming_the_class() -> None:
         stratified_folds(labels, 1)
     with pytest.raises(ModelError, match="fold 6 of 5"):
         fold_split(LABELS, 6, 5)
+
+
+def test_a_fold_is_part_of_the_recipe_and_other_runs_record_none(demo_set: Path, tmp_path: Path) -> None:
+    plain = tiny_config(demo_set, tmp_path / "run")
+    assert "fold" not in plain.to_dict(), "records of runs without folds are those of earlier versions"
+    fold = tiny_config(demo_set, tmp_path / "run", fold=(2, 5))
+    assert fold.to_dict()["fold"] == [2, 5] and fold.recipe() != plain.recipe()
+    assert TrainConfig.from_dict(json.loads(json.dumps(fold.to_dict()))) == fold
+    for impossible in ((0, 5), (6, 5), (1, 1)):
+        with pytest.raises(ModelError, match="fold must be"):
+            tiny_config(demo_set, tmp_path / "run", fold=impossible)
 
 
 @pytest.fixture(scope="module")
