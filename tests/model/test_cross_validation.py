@@ -208,3 +208,14 @@ def test_train_cv_refuses_too_few_images_or_folds(
     with pytest.raises(SystemExit):
         main(["train", str(demo_set), "--out", str(out), "--cv", "1", *TINY])
     assert "at least 2 folds" in capsys.readouterr().err
+
+
+def test_train_cv_estimate_times_one_fold_and_trains_nothing(
+    demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cv"
+    assert main(["train", str(demo_set), "--out", str(out), "--cv", "3", "--estimate", *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("About ") and lines[1].startswith("Cross-validation trains 3 such runs: about ")
+    assert "of the 3 training steps of an epoch" in lines[2], "a fold trains on 48 images: 3 batches of 16"
+    assert not out.exists()
