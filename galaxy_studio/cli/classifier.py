@@ -5,19 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from galaxy_studio.cli.errors import CommandError, print_error, print_warning, require_writable_output
+from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import ProgressPrinter, TrainingPrinter
+from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
+
+if TYPE_CHECKING:
+    from galaxy_studio.model.cross_validation import CrossValidationResult
+
+
+def _fold_count(text: str) -> int:
+    folds = int(text)
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs at least 2 folds, got {folds}")
+    return folds
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     from galaxy_studio.model.runs import new_run_dir
 
-    out = args.out or str(new_run_dir(args.arch or TrainConfig.arch))
+    stem = (args.arch or TrainConfig.arch) + ("-cv" if args.cv is not None else "")
+    out = args.out or str(new_run_dir(stem))
     return config_from_args(TrainConfig, args, data=args.data, out_dir=out)
 
 
@@ -27,7 +40,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _train_config(args)
     if args.estimate:
-        return _print_estimate(config)
+        return _print_estimate(config, args.cv)
+    if args.cv is not None:
+        return _cross_validate(config, args.cv)
     try:
         result = train_classifier(config, emit=TrainingPrinter())
     except ModelError as error:
@@ -52,18 +67,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(config: TrainConfig) -> int:
-    """`train --estimate`: the time the run would take here, then what was timed; trains nothing."""
+def _print_estimate(config: TrainConfig, folds: int | None) -> int:
+    """`train --estimate`: the time the run (with --cv, each fold's run) would take here, then
+    what was timed; trains nothing."""
+    from galaxy_studio.eta import format_duration
     from galaxy_studio.model.errors import ModelError
     from galaxy_studio.model.training import estimate_training_time
 
     try:
-        estimate = estimate_training_time(config, emit=ProgressPrinter())
+        estimate = estimate_training_time(
+            config if folds is None else replace(config, fold=(1, folds)), emit=ProgressPrinter()
+        )
     except ModelError as error:
         raise CommandError(str(error)) from None
     print(estimate.text())
+    if folds is not None:
+        print(f"Cross-validation trains {folds} such runs: about {format_duration(folds * estimate.total_seconds)}.")
     print(f"Measured: {estimate.measured}.")
     return 0
+
+
+def _cross_validate(config: TrainConfig, folds: int) -> int:
+    """`train --cv K`: K-fold cross-validation; a table on stderr, the cv.json record on stdout."""
+    from galaxy_studio.model.cross_validation import CV_FILE, cross_validate
+
+    result = model_errors(
+        lambda: cross_validate(config, folds, emit=CrossValidationPrinter()),
+        f"finished folds and the last finished epoch are saved in {config.out_dir}; run the same command to continue",
+    )
+    print(describe_cross_validation(result), file=sys.stderr)
+    record = {
+        **result.to_dict(),
+        "run_dir": result.run_dir,
+        "cv_file": str(Path(result.run_dir) / CV_FILE),
+        "seconds": round(result.seconds, 1),
+    }
+    print(json.dumps(record), flush=True)
+    return 0
+
+
+def describe_cross_validation(result: CrossValidationResult) -> str:
+    """Each fold's test metrics in a row, then their mean ± standard deviation."""
+    header = f"{'fold':>4}  {'images':>6}  {'accuracy':>15}  {'balanced acc.':>15}  {'macro AUC':>15}  best epoch"
+    lines = [f"{result.k}-fold cross-validation of {result.images} images ({result.run_dir}):", header]
+    summary = result.summary
+    for fold in result.folds:
+        values = [fold.metrics.get(name) for name in summary]
+        cells = "  ".join(f"{'n/a' if value is None else f'{value:.4f}':>15}" for value in values)
+        lines.append(f"{fold.fold:>4}  {fold.metrics.get('n', 0):>6}  {cells}  {fold.best_epoch} of {fold.epochs_run}")
+    cells = "  ".join(f"{'n/a' if value is None else value.text():>15}" for value in summary.values())
+    lines.append(f"{'mean ± std':>12}  {cells}")
+    return "\n".join(lines)
 
 
 def _describe_metrics(report: dict[str, Any]) -> str:
@@ -169,6 +223,14 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="print how long the run would take on this device (timing reading a sample of the images, "
         "a few training steps and validation) and train nothing",
+    )
+    p.add_argument(
+        "--cv",
+        type=_fold_count,
+        metavar="K",
+        help="stratified K-fold cross-validation instead of one run: fold i tests on the i-th of K folds and "
+        "trains and validates on the rest (in RUN_DIR/fold_i); prints the mean ± std of accuracy, balanced "
+        "accuracy and macro AUC over the folds and writes RUN_DIR/cv.json",
     )
     add_setting_options(p, TrainConfig)
     p.set_defaults(handler=cmd_train)

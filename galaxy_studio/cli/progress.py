@@ -70,6 +70,26 @@ class TrainingPrinter(ProgressPrinter):
             super().__call__(event)
 
 
+class CrossValidationPrinter(TrainingPrinter):
+    """Training output, plus a line per finished fold with the time the remaining folds will take.
+
+    The folds are timed apart from the epochs and steps whose bars they span (model/cross_validation.py
+    reports them as Progressed events whose `what` is "folds")."""
+
+    def __init__(self, stream: Any = None, width: int = 30, redraws_per_second: float = 10.0) -> None:
+        super().__init__(stream, width, redraws_per_second)
+        self._folds = Eta()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progressed) and event.what == "folds":
+            timing = self._folds.describe(event)
+            if event.done:
+                self.stream.write(f"\rcross-validation: {event.done}/{event.total} folds done, {timing}\n")
+                self.stream.flush()
+        else:
+            super().__call__(event)
+
+
 class DistillPrinter(TrainingPrinter):
     """Training output plus the buffer's planned size, experts' accuracies and stage changes."""
 

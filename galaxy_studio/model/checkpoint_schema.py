@@ -120,6 +120,11 @@ def _split(fields: _Fields, split: dict[str, Any]) -> None:
     ):
         raise fields.refuse("split.fractions", f"should be three fractions between 0 and 1, found {fractions!r}")
     fields.whole("split.seed", split.get("seed"), 0)
+    fold = split.get("fold")
+    if fold is not None and not (
+        isinstance(fold, list) and len(fold) == 2 and all(type(v) is int for v in fold) and 1 <= fold[0] <= fold[1]
+    ):
+        raise fields.refuse("split.fold", f"should be [i, k], fold i of k-fold cross-validation, found {fold!r}")
 
 
 def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:

@@ -52,7 +52,10 @@ class TrainConfig:
     seeded splits, because the last steps' noise averages out of a net this small. `amp` trains
     in mixed precision on a CUDA GPU (bfloat16 where supported, else float16 with loss scaling);
     like the device it is not part of the recipe, and the CPU ignores it. Off by default: on an
-    H200 it made no network faster at 64-128 px (0.84-1.01x, docs/gpu-results.md)."""
+    H200 it made no network faster at 64-128 px (0.84-1.01x, docs/gpu-results.md).
+    `fold` (i, k) makes the run fold i of k-fold cross-validation (model/cross_validation.py):
+    its test part is the i-th of k stratified folds and the rest is split into train and
+    validation in the ratio of `split`'s first two; None: `split`'s own test part."""
 
     data: str
     out_dir: str
@@ -178,6 +181,7 @@ class TrainConfig:
         "usually a little more accurate); 0: the trained weights",
     )
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
+    fold: tuple[int, int] | None = None
     seed: int = setting(
         0,
         label="Seed",
@@ -208,11 +212,19 @@ class TrainConfig:
             raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {self.min_lr}, {self.lr})")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {self.ema})")
+        if self.fold is not None and (len(self.fold) != 2 or self.fold[1] < 2 or not 1 <= self.fold[0] <= self.fold[1]):
+            raise ModelError(f"fold must be (i, k): fold i of k >= 2, 1 <= i <= k; got {self.fold}")
         check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["split"] = list(self.split)
+        # Only a fold's run records its fold: other runs' records (and recipes, which a resumed
+        # run must match) stay those of versions without cross-validation.
+        if self.fold is None:
+            data.pop("fold")
+        else:
+            data["fold"] = list(self.fold)
         data["bands"] = None if self.bands is None else list(self.bands)
         return data
 
@@ -220,6 +232,8 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         fields = dict(data)
         fields["split"] = tuple(fields.get("split", DEFAULT_FRACTIONS))
+        if fields.get("fold") is not None:
+            fields["fold"] = tuple(fields["fold"])
         if fields.get("bands") is not None:
             fields["bands"] = tuple(fields["bands"])
         return cls(**fields)

@@ -191,6 +191,109 @@ def _require_splittable(labels: np.ndarray, fractions: Sequence[float], classes:
         )
 
 
+def stratified_folds(
+    labels: np.ndarray,
+    k: int,
+    seed: int = 0,
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    classes: Sequence[str] = (),
+) -> np.ndarray:
+    """The fold (1 to k) of every image for k-fold cross-validation: each fold holds every
+    class in the same proportions, within one image, and the folds' sizes differ by at most one.
+
+    Each class is shuffled by its own seeded stream (another than `stratified_split`'s), then
+    the classes' images are dealt to the folds in turn. Labels too few for `fold_split` to give
+    every fold a test image of each class and a training and validation part are refused
+    first, the short classes named from `classes`."""
+    if k < 2:
+        raise ModelError(f"cross-validation needs at least 2 folds, got {k}")
+    _require_foldable(labels, k, fractions, classes)
+    shuffled = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        shuffled.append(members[np.random.default_rng([seed, int(label), k]).permutation(len(members))])
+    order = np.concatenate(shuffled)
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[order] = np.arange(len(order)) % k + 1
+    return folds
+
+
+def fold_split(
+    labels: np.ndarray,
+    fold: int,
+    k: int,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    *,
+    classes: Sequence[str] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) indices of fold `fold` (1 to k) of `stratified_folds`: the fold's
+    images are the test part, and the rest is split by `stratified_split` into train and
+    validation in the ratio of `fractions`' first two (70:15 by default). Validation stays
+    inside the rest, so a fold's test images never choose its epoch or its weights."""
+    if not 1 <= fold <= k:
+        raise ModelError(f"fold {fold} of {k} does not exist: folds are numbered 1 to {k}")
+    test = np.flatnonzero(stratified_folds(labels, k, seed, fractions=fractions, classes=classes) == fold)
+    rest = np.setdiff1d(np.arange(len(labels)), test)
+    train, val, _ = stratified_split(labels[rest], _inner_fractions(fractions), seed, classes=classes)
+    return rest[train], rest[val], test
+
+
+def run_split(
+    labels: np.ndarray,
+    fractions: Sequence[float],
+    seed: int,
+    fold: Sequence[int] | None = None,
+    *,
+    classes: Sequence[str] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) indices of a training run: `stratified_split`, or with `fold`
+    (i, k) `fold_split`'s i-th of k folds. Training and `evaluate --split test` both call it,
+    so a model's test part can be rebuilt from its split record."""
+    if fold is None:
+        return stratified_split(labels, fractions, seed, classes=classes)
+    index, k = fold
+    return fold_split(labels, index, k, fractions, seed, classes=classes)
+
+
+def _inner_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    """The (train, val, 0) fractions that split a fold's rest in the ratio of `fractions`' first two."""
+    if len(fractions) != 3 or min(fractions) < 0 or fractions[0] + fractions[1] <= 0:
+        raise ModelError(
+            f"split fractions must be three non-negative numbers with train + val above 0, got {list(fractions)}"
+        )
+    kept = fractions[0] + fractions[1]
+    return fractions[0] / kept, fractions[1] / kept, 0.0
+
+
+def min_images_per_class_for_folds(k: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> int:
+    """The fewest images a class needs for k-fold cross-validation: one in every fold's test
+    part, and enough left beside the largest fold for its train and validation parts."""
+    needed = min_images_per_class(_inner_fractions(fractions))
+    n = k
+    while n - math.ceil(n / k) < needed:
+        n += 1
+    return n
+
+
+def _require_foldable(labels: np.ndarray, k: int, fractions: Sequence[float], classes: Sequence[str]) -> None:
+    """Refuse, before any image is decoded, labels that leave a fold without a class."""
+    needed = min_images_per_class_for_folds(k, fractions)
+    counts = Counter(int(label) for label in labels)
+    short = sorted((count, label) for label, count in counts.items() if count < needed)
+    if short:
+        parts = ":".join(f"{round(share * 100)}" for share in fractions[:2])
+        listed = ", ".join(
+            f"{classes[label] if label < len(classes) else f'class {label}'} has {count}" for count, label in short
+        )
+        raise ModelError(
+            f"too few labelled images for {k}-fold cross-validation (a test image of each class in every fold, "
+            f"the rest split {parts} into train/validation): {needed} per class are needed ({listed})",
+            "label more images of those classes, or use fewer folds",
+        )
+
+
 def prepare_pixels(
     items: Sequence[CatalogItem],
     prep: Preprocessing,

@@ -10,7 +10,7 @@ import numpy as np
 
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
 from galaxy_studio.model.checkpoint import load_classifier
-from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, stratified_split
+from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, run_split
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
@@ -54,7 +54,9 @@ def evaluate_classifier(
                 "evaluate on all of it instead ({split} all)",
             )
         labelled = labelled.subset(
-            stratified_split(labelled.labels, recorded["fractions"], recorded["seed"], classes=labelled.classes)[2]
+            run_split(
+                labelled.labels, recorded["fractions"], recorded["seed"], recorded.get("fold"), classes=labelled.classes
+            )[2]
         )
     pixels, failed = prepare_pixels(labelled.items, prep, what="decoding images", emit=emit, cancel=cancel)
     keep = np.setdiff1d(np.arange(len(labelled)), failed)

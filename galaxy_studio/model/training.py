@@ -53,7 +53,7 @@ from galaxy_studio.model.datasets import (
     LabelledData,
     load_labelled_data,
     prepare_pixels,
-    stratified_split,
+    run_split,
 )
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
@@ -181,8 +181,8 @@ def estimate_training_time(
     epoch. Writes nothing and leaves torch's random state alone."""
     device = resolve_device(config.device)
     labelled = load_labelled_data(config.data)
-    train_idx, val_idx, test_idx = stratified_split(
-        labelled.labels, config.split, config.seed, classes=labelled.classes
+    train_idx, val_idx, test_idx = run_split(
+        labelled.labels, config.split, config.seed, config.fold, classes=labelled.classes
     )
     recipe = choose_data_recipe(config, labelled, train_idx)
     prep, context = recipe.prep, recipe.context
@@ -333,8 +333,8 @@ def _load_data(
     labelled = load_labelled_data(config.data)
     for note in labelled.notes:
         emit(Warned(f"{labelled.source}: {note}"))
-    train_idx, val_idx, test_idx = stratified_split(
-        labelled.labels, config.split, config.seed, classes=labelled.classes
+    train_idx, val_idx, test_idx = run_split(
+        labelled.labels, config.split, config.seed, config.fold, classes=labelled.classes
     )
     if saved is not None:
         if saved.get("fingerprint") != labelled.fingerprint():
@@ -366,6 +366,7 @@ def _load_data(
         "seed": config.seed,
         "fingerprint": labelled.fingerprint(),
         "counts": {"train": len(train_labels), "val": len(val_labels), "test": len(test_labels)},
+        **({} if config.fold is None else {"fold": list(config.fold)}),
     }
     train = GalaxyDataset(train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.seed, device=device)
     return _Data(labelled, recipe.with_prep(prep), train, val_pixels, val_labels, test_pixels, test_labels, split)

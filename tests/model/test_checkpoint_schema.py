@@ -53,6 +53,10 @@ def _bad_split(metadata: dict[str, Any]) -> None:
     metadata["split"]["fractions"] = [0.7, 0.3]
 
 
+def _fold_beyond_its_count(metadata: dict[str, Any]) -> None:
+    metadata["split"]["fold"] = [4, 3]
+
+
 DAMAGES: dict[str, tuple[Damage, str]] = {
     "no preprocessing": (_drop_preprocessing, "field preprocessing: missing"),
     "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 value(s) for a 3-channel input"),
@@ -61,6 +65,7 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     "30000 px": (_huge_size, "field architecture.size: 30000 is out of range"),
     "unreadable training profile": (_bad_profile, "field training_profile: unreadable"),
     "two split fractions": (_bad_split, "field split.fractions: should be three fractions"),
+    "fold 4 of 3": (_fold_beyond_its_count, "field split.fold: should be [i, k], fold i of k"),
 }
 
 
