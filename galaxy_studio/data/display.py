@@ -25,8 +25,6 @@ COMPOSITES: tuple[str, ...] = ("per-band", "lupton")
 HISTOGRAM_BINS = 128
 MAX_INTERVAL_SAMPLES = 250_000
 HISTEQ_SAMPLES = 20_000
-# Above this fraction of bright pixels a percentile interval still finds the sources.
-SPARSE_FRACTION = 0.005
 
 # Approximate effective wavelengths (nm) so composites put the reddest band in red.
 _BAND_WAVELENGTH_NM: dict[str, float] = {
@@ -103,34 +101,13 @@ def default_settings(cutout: Cutout) -> DisplaySettings:
 def default_settings_with_reason(cutout: Cutout) -> tuple[DisplaySettings, str]:
     """The first look and why, for a run's record. 8-bit rasters are already rendered, so
     they are shown as they are; scientific data (FITS, 16-bit, float) get an asinh stretch of
-    the 99.5% range, except sparse ones (radio maps, point sources on empty sky), where the
-    sources are fewer than half a percent of the pixels: the 99.5% limit would then lie in the
-    noise and turn every source into a white disc, so they get asinh over the full range."""
+    the 99.5% range (the full range where that collapses: a map that is mostly one value)."""
     if cutout.format in {"jpeg", "png", "tiff", "galaxy10"} and cutout.meta.get("bit_depth", 8) == 8:
         return (
             DisplaySettings(stretch="linear", interval="minmax", linked=True),
             "linear over the full range: an 8-bit image is already a rendered picture",
         )
-    if is_sparse(cutout.data):
-        return (
-            DisplaySettings(interval="minmax"),
-            "asinh over the full range: the sources are under 0.5% of the pixels (a sparse map), "
-            "so a 99.5% limit would saturate them",
-        )
-    return DisplaySettings(), "asinh over the 99.5% range of each band: scientific data"
-
-
-def is_sparse(values: np.ndarray) -> bool:
-    """Whether fewer than SPARSE_FRACTION of the finite pixels stand 5 noise sigmas above the
-    sky (median; sigma from the median absolute deviation, or, where a clipped map makes most
-    pixels equal, any pixel above that common value)."""
-    sample = _finite_sample(values)
-    if sample.size == 0:
-        return False
-    sky = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - sky)))
-    above = int(np.count_nonzero(sample > sky + 5.0 * sigma))
-    return 0 < above < SPARSE_FRACTION * sample.size
+    return DisplaySettings(), "asinh over the 99.5% range of each band (the full range where that collapses)"
 
 
 def wavelength_order(bands: list[str]) -> list[int] | None:
@@ -325,12 +302,6 @@ def explain_auto(cutout: Cutout) -> str:
         how = (
             f"This is an 8-bit {cutout.format.upper()} image, already rendered for the screen, "
             "so Auto shows it as stored: linear, full range, one range for all bands."
-        )
-    elif settings.interval == "minmax":
-        how = (
-            "Fewer than half a percent of the pixels stand out of the noise (a sparse map: radio sources or "
-            "point sources on empty sky), so a percentile limit would lie in the noise and burn every source "
-            "white; Auto uses an asinh stretch over the full range instead, bright cores and faint lobes alike."
         )
     else:
         kind = cutout.format.upper() if cutout.format == "fits" else f"{cutout.meta.get('bit_depth', '')}-bit image"
