@@ -81,6 +81,13 @@ def _split(path: Path, split: dict[str, Any]) -> None:
     _whole(path, "split.seed", split.get("seed"), 0)
 
 
+def _temperature(path: Path, value: Any) -> None:
+    """The temperature divides every logit, so zero, a negative number, infinity or NaN would
+    turn probabilities into nonsense or NaN; a checkpoint without one is read with T = 1."""
+    if type(value) not in (int, float) or not math.isfinite(value) or value <= 0:
+        raise _refuse(path, "temperature", f"{value!r} is not allowed (it should be a positive finite number)")
+
+
 def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:
     """Refuse metadata that would not classify as it was evaluated: every record present with
     the right types, lengths and ranges, and the class names matching the network's head.
@@ -133,6 +140,8 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, A
 
     if metadata.get("split") is not None:
         _split(path, _record(path, metadata, "split"))
+    if "temperature" in metadata:
+        _temperature(path, metadata["temperature"])
 
     for field, reader in (
         ("training_profile", TrainingProfile.from_dict),
