@@ -111,3 +111,16 @@ def calibration_report(
 def recorded_temperature(metadata: Mapping[str, Any]) -> float:
     """The checkpoint's temperature; 1.0 for one saved before temperatures were recorded."""
     return float(metadata.get("temperature", 1.0))
+
+
+def describe_calibration(metrics: Mapping[str, Any]) -> str | None:
+    """The calibration in words, as the CLI and the Train panel show it beside the test
+    metrics; None for metrics recorded before calibration was measured or without images."""
+    if metrics.get("ece") is None:
+        return None
+    before = metrics.get("ece_uncalibrated")
+    raw = "" if before is None else f"{before:.3f} before "
+    return (
+        f"calibration error (ECE, {ECE_BINS} bins) {metrics['ece']:.3f} ({raw}temperature scaling, "
+        f"T = {float(metrics.get('temperature', 1.0)):.2f})"
+    )

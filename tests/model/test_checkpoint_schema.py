@@ -53,6 +53,14 @@ def _bad_split(metadata: dict[str, Any]) -> None:
     metadata["split"]["fractions"] = [0.7, 0.3]
 
 
+def _zero_temperature(metadata: dict[str, Any]) -> None:
+    metadata["temperature"] = 0.0
+
+
+def _nan_temperature(metadata: dict[str, Any]) -> None:
+    metadata["temperature"] = float("nan")
+
+
 DAMAGES: dict[str, tuple[Damage, str]] = {
     "no preprocessing": (_drop_preprocessing, "field preprocessing: missing"),
     "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 value(s) for a 3-channel input"),
@@ -61,6 +69,8 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     "30000 px": (_huge_size, "field architecture.size: 30000 is out of range"),
     "unreadable training profile": (_bad_profile, "field training_profile: unreadable"),
     "two split fractions": (_bad_split, "field split.fractions: should be three fractions"),
+    "zero temperature": (_zero_temperature, "field temperature: 0.0 is not allowed"),
+    "NaN temperature": (_nan_temperature, "field temperature: nan is not allowed"),
 }
 
 
