@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
 
 ECE_BINS = 15
 # The temperatures searched: from sharpening the logits 20 times to flattening them 20 times;
@@ -28,14 +26,20 @@ ECE_BINS = 15
 TEMPERATURE_RANGE = (0.05, 20.0)
 
 
+def _log_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    shifted = scaled - scaled.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def calibrated_probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """(N, classes) float64 softmax of `logits` / `temperature`."""
-    return np.exp(log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1))
+    return np.exp(_log_softmax(logits, temperature))
 
 
 def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     """The mean cross-entropy of the labels under softmax(logits / temperature)."""
-    logs = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+    logs = _log_softmax(logits, temperature)
     return float(-logs[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)].mean())
 
 
@@ -43,6 +47,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature within TEMPERATURE_RANGE that minimises the validation NLL; 1.0 when
     there is nothing to fit on. The NLL is convex in 1/T, so it has one minimum along log T,
     which a bounded scalar search finds to about 1e-5 in log T."""
+    from scipy.optimize import minimize_scalar  # here, so that showing the calibration needs no SciPy
+
     logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         return 1.0
