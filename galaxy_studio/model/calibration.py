@@ -24,6 +24,8 @@ ECE_BINS = 15
 # The temperatures searched: from sharpening the logits 20 times to flattening them 20 times;
 # a validation split every image of which is right pushes T to the lower end.
 TEMPERATURE_RANGE = (0.05, 20.0)
+# Random numbers drawn at once when measuring the chance level of ECE (memory, not accuracy).
+_DRAWN_VALUES = 1 << 22
 
 
 def _log_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -62,6 +64,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(math.exp(found.x))
 
 
+def _bin_of(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """Bin i holds the top probabilities in (i/bins, (i+1)/bins]; 0 joins the first."""
+    return np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+
+
 def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, Any]]:
     """The non-empty bins of the reliability diagram, as plain records: bin i holds the images
     whose top probability lies in (i/bins, (i+1)/bins] (a top probability of 0 joins the
@@ -72,7 +79,7 @@ def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 
         return []
     confidence = probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == labels
-    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    which = _bin_of(confidence, bins)
     records = []
     for index in np.unique(which):
         members = which == index
@@ -97,18 +104,46 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return sum(record["count"] * abs(record["accuracy"] - record["confidence"]) for record in records) / total
 
 
+def chance_calibration_error(
+    probabilities: np.ndarray, bins: int = ECE_BINS, *, draws: int = 1000, seed: int = 0
+) -> float:
+    """The median ECE of a perfectly calibrated network with these probabilities. ECE measured
+    on a few hundred images is well above zero by chance alone (on 210 images, about 0.04), so
+    a measured ECE is read against this. With labels drawn from the probabilities themselves,
+    each image is right with its top probability, independently; its bin does not change. NaN
+    without images."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    n = len(probabilities)
+    if n == 0:
+        return math.nan
+    confidence = probabilities.max(axis=1)
+    which = _bin_of(confidence, bins)
+    members = np.zeros((n, bins))
+    members[np.arange(n), which] = 1.0
+    stated = confidence @ members
+    rng = np.random.default_rng(seed)
+    errors = []
+    for start in range(0, draws, max(1, _DRAWN_VALUES // n)):
+        right = rng.random((min(draws - start, max(1, _DRAWN_VALUES // n)), n)) < confidence
+        errors.append(np.abs(right @ members - stated).sum(axis=1) / n)
+    return float(np.median(np.concatenate(errors)))
+
+
 def calibration_report(
     temperature: float, test_logits: np.ndarray, test_labels: np.ndarray, bins: int = ECE_BINS
 ) -> dict[str, Any]:
     """What metrics.json records of the calibration: the temperature, and on the test split the
-    ECE and reliability bins with it and without it (None for the ECE without test images)."""
+    ECE and reliability bins with it and without it, and the ECE a perfectly calibrated network
+    would show there by chance (None for the ECEs without test images)."""
     calibrated = calibrated_probabilities(test_logits, temperature)
     raw = calibrated_probabilities(test_logits)
     ece, ece_raw = (expected_calibration_error(p, test_labels, bins) for p in (calibrated, raw))
+    chance = chance_calibration_error(calibrated, bins)
     return {
         "temperature": temperature,
         "ece": None if math.isnan(ece) else ece,
         "ece_uncalibrated": None if math.isnan(ece_raw) else ece_raw,
+        "ece_chance": None if math.isnan(chance) else chance,
         "reliability": reliability_bins(calibrated, test_labels, bins),
         "reliability_uncalibrated": reliability_bins(raw, test_labels, bins),
     }
@@ -126,7 +161,9 @@ def describe_calibration(metrics: Mapping[str, Any]) -> str | None:
         return None
     before = metrics.get("ece_uncalibrated")
     raw = "" if before is None else f"{before:.3f} before "
+    chance = metrics.get("ece_chance")
+    floor = "" if chance is None else f"; a perfectly calibrated model would show about {chance:.3f} by chance"
     return (
         f"calibration error (ECE, {ECE_BINS} bins) {metrics['ece']:.3f} ({raw}temperature scaling, "
-        f"T = {float(metrics.get('temperature', 1.0)):.2f})"
+        f"T = {float(metrics.get('temperature', 1.0)):.2f}{floor})"
     )

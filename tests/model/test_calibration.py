@@ -19,6 +19,7 @@ from galaxy_studio.events import Warned
 from galaxy_studio.labels.store import Project
 from galaxy_studio.model.calibration import (
     calibrated_probabilities,
+    chance_calibration_error,
     describe_calibration,
     expected_calibration_error,
     fit_temperature,
@@ -70,6 +71,15 @@ def test_ece_of_hand_made_cases() -> None:
     assert np.isnan(expected_calibration_error(np.zeros((0, 2)), np.zeros(0, np.int64)))
 
 
+def test_the_chance_level_of_ece_is_that_of_a_perfectly_calibrated_model() -> None:
+    certain = np.tile([1.0, 0.0], (50, 1))
+    assert chance_calibration_error(certain) == 0.0
+    # 100 images at 90%: |Binomial(100, 0.9) / 100 - 0.9| has a median near 0.6745 x 0.03.
+    assert chance_calibration_error(np.tile([0.9, 0.1], (100, 1))) == pytest.approx(0.02, abs=0.004)
+    assert chance_calibration_error(np.tile([0.9, 0.1], (10000, 1))) < 0.003, "it shrinks as 1 / sqrt(n)"
+    assert np.isnan(chance_calibration_error(np.zeros((0, 2))))
+
+
 def test_temperature_scaling_keeps_the_predicted_class_and_scales_the_log_odds() -> None:
     logits = np.random.default_rng(2).normal(0.0, 3.0, size=(50, 5))
     scaled = calibrated_probabilities(logits, 2.0)
@@ -83,7 +93,7 @@ def test_training_records_the_temperature_and_the_test_calibration(trained_run: 
     assert type(temperature) is float and 0 < temperature < np.inf
     recorded = json.loads((Path(trained_run.run_dir) / "metrics.json").read_text())
     assert recorded["temperature"] == temperature
-    assert 0 <= recorded["ece"] <= 1 and 0 <= recorded["ece_uncalibrated"] <= 1
+    assert 0 <= recorded["ece"] <= 1 and 0 <= recorded["ece_uncalibrated"] <= 1 and 0 < recorded["ece_chance"] < 1
     for key in ("reliability", "reliability_uncalibrated"):
         assert sum(b["count"] for b in recorded[key]) == recorded["n"]
     gaps = sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in recorded["reliability"])
@@ -157,7 +167,7 @@ def test_evaluate_applies_the_temperature_and_gives_back_the_recorded_calibratio
     command = ["evaluate", trained_run.checkpoint, str(demo_set), "--split", "test", "--json", "--device", "cpu"]
     assert main(command) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("temperature", "ece", "ece_uncalibrated"):
+    for key in ("temperature", "ece", "ece_uncalibrated", "ece_chance"):
         assert report[key] == pytest.approx(trained_run.metrics[key]), key
     for made, recorded in zip(report["reliability"], trained_run.metrics["reliability"], strict=True):
         assert made == pytest.approx(recorded)
