@@ -154,16 +154,22 @@ def recorded_temperature(metadata: Mapping[str, Any]) -> float:
     return float(metadata.get("temperature", 1.0))
 
 
-def describe_calibration(metrics: Mapping[str, Any]) -> str | None:
-    """The calibration in words, as the CLI and the Train panel show it beside the test
-    metrics; None for metrics recorded before calibration was measured or without images."""
+def describe_calibration(metrics: Mapping[str, Any], *, brief: bool = False) -> str | None:
+    """The calibration in words, as the CLI prints it beside the test metrics, or `brief`ly
+    for the Train panel's narrow table; None for metrics recorded before calibration was
+    measured or without images."""
     if metrics.get("ece") is None:
         return None
-    before = metrics.get("ece_uncalibrated")
+    before, chance = metrics.get("ece_uncalibrated"), metrics.get("ece_chance")
+    temperature = float(metrics.get("temperature", 1.0))
+    if brief:
+        parts = [f"ECE {metrics['ece']:.3f}", f"T = {temperature:.2f}"]
+        parts += [] if before is None else [f"softmax {before:.3f}"]
+        parts += [] if chance is None else [f"chance level {chance:.3f}"]
+        return " · ".join(part.replace(" ", "\u00a0") for part in parts)  # each part unbroken when wrapped
     raw = "" if before is None else f"{before:.3f} before "
-    chance = metrics.get("ece_chance")
     floor = "" if chance is None else f"; a perfectly calibrated model would show about {chance:.3f} by chance"
     return (
         f"calibration error (ECE, {ECE_BINS} bins) {metrics['ece']:.3f} ({raw}temperature scaling, "
-        f"T = {float(metrics.get('temperature', 1.0)):.2f}{floor})"
+        f"T = {temperature:.2f}{floor})"
     )

@@ -57,8 +57,8 @@ def test_a_tiny_run_plots_curves_and_shows_the_confusion_matrix(qtbot, window: M
     assert sum(int(train.confusion.item(r, c).text()) for r in range(3) for c in range(3)) == train.result.metrics["n"]
     assert "Accuracy" in train.metrics_label.text()
     metrics = train.result.metrics
-    assert f"(ECE, 15 bins) {metrics['ece']:.3f}" in train.metrics_label.text()
-    assert f"T = {metrics['temperature']:.2f}" in train.metrics_label.text()
+    shown = train.metrics_label.text().replace("\u00a0", " ")
+    assert f"ECE {metrics['ece']:.3f} · T = {metrics['temperature']:.2f}" in shown
     bars = train.reliability.bars.opts
     assert list(bars["height"]) == [b["accuracy"] for b in metrics["reliability"]]
     assert sum(b["count"] for b in metrics["reliability"]) == metrics["n"]

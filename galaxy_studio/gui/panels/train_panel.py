@@ -82,7 +82,7 @@ def describe_metrics(metrics: dict) -> str:
         f"<tr><td>Accuracy</td><td><b>{AccuracyEstimate.of(metrics).text()}</b></td></tr>",
         f"<tr><td>Balanced accuracy</td><td>{pct(metrics.get('balanced_accuracy'))}</td></tr>",
         f"<tr><td>Macro ROC AUC</td><td>{auc}</td></tr>",
-        f"<tr><td>Calibration error</td><td>{html.escape(describe_calibration(metrics) or '–')}</td></tr>",
+        f"<tr><td>Calibration error</td><td>{html.escape(describe_calibration(metrics, brief=True) or '–')}</td></tr>",
         f"<tr><td>Test images</td><td>{metrics.get('n', 'unknown')}</td></tr>",
     ]
     per_class = metrics.get("per_class") or {}
@@ -255,7 +255,7 @@ class TrainPanel(QWidget):
         metrics_scroll.setWidgetResizable(True)
         metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         metrics_scroll.setWidget(self.metrics_label)
-        results_layout.addWidget(metrics_scroll, 2)
+        results_layout.addWidget(metrics_scroll, 3)
         results_layout.addWidget(self.confusion, 3)
         results_layout.addWidget(self.reliability, 3)
         return results_box

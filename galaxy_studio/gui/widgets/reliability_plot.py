@@ -35,9 +35,12 @@ class ReliabilityPlot(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMinimumSize(220, 180)
-        self.legend = self.addLegend(offset=(10, 10), labelTextColor="#dcdee4")
+        # Bottom right, over the bodies of the tallest bars, whose tops are what is read.
+        self.legend = self.addLegend(offset=(-6, -6), labelTextColor="#dcdee4", brush=(27, 29, 33, 225))
         self.diagonal = self.plot([0, 1], [0, 1], pen=pg.mkPen("#8a8d96", width=1, style=Qt.PenStyle.DashLine))
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.0, brush=CALIBRATED_COLOUR + "b0", pen=None)
+        self.bars = pg.BarGraphItem(
+            x=[], height=[], width=0.0, brush=CALIBRATED_COLOUR + "b0", pen=pg.mkPen((27, 29, 33), width=1)
+        )
         self.addItem(self.bars)
         self.raw = self.plot([], [], pen=pg.mkPen(RAW_COLOUR, width=2), symbol="o", symbolSize=6)
         self.raw.setSymbolBrush(RAW_COLOUR)
