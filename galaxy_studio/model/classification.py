@@ -250,7 +250,7 @@ def batch_outputs(
             view_logits = head(view_features).float()
         if features is None:
             features, logits = view_features, view_logits
-        probabilities = torch.softmax(view_logits.double() / temperature, dim=1)
+        probabilities = torch.softmax(view_logits / temperature, dim=1)
         total = probabilities if total is None else total + probabilities
     assert total is not None and features is not None and logits is not None
     return BatchOutputs(
