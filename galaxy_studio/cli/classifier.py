@@ -57,6 +57,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"best epoch {result.best_epoch} of {result.epochs_run}",
         file=sys.stderr,
     )
+    from galaxy_studio.model.calibration import describe_calibration
+
+    calibration = describe_calibration(metrics)
+    if calibration is not None:
+        print(f"{result.checkpoint}: {calibration}", file=sys.stderr)
     record = {
         **metrics,
         "run_dir": result.run_dir,
@@ -121,6 +126,8 @@ def describe_cross_validation(result: CrossValidationResult) -> str:
 
 
 def _describe_metrics(report: dict[str, Any]) -> str:
+    from galaxy_studio.model.calibration import describe_calibration
+
     classes = report["classes"]
     width = max(len(name) for name in [*classes, "class"])
     auc = "n/a" if report["macro_auc"] is None else f"{report['macro_auc']:.4f}"
@@ -128,6 +135,7 @@ def _describe_metrics(report: dict[str, Any]) -> str:
         f"{report['n']} images: accuracy {report['accuracy']:.4f}, balanced accuracy "
         f"{report['balanced_accuracy']:.4f}, macro one-vs-rest ROC AUC {auc}",
         f"accuracy {AccuracyEstimate.of(report).text()} (Wilson 95% interval)",
+        *filter(None, [describe_calibration(report)]),
         *(f"warning: {warning}" for warning in report.get("warnings", [])),
         "confusion matrix (rows: true class, columns: predicted class by number):",
         " " * width + "".join(f" {index:>7}" for index in range(len(classes))),

@@ -127,6 +127,13 @@ def _split(fields: _Fields, split: dict[str, Any]) -> None:
         raise fields.refuse("split.fold", f"should be [i, k], fold i of k-fold cross-validation, found {fold!r}")
 
 
+def _temperature(fields: _Fields, value: Any) -> None:
+    """The temperature divides every logit, so zero, a negative number, infinity or NaN would
+    turn probabilities into nonsense or NaN; a checkpoint without one is read with T = 1."""
+    if type(value) not in (int, float) or not math.isfinite(value) or value <= 0:
+        raise fields.refuse("temperature", f"{value!r} is not allowed (it should be a positive finite number)")
+
+
 def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, Any]:
     """Refuse metadata that would not classify as it was evaluated: every record present with
     the right types, lengths and ranges, and the class names matching the network's head.
@@ -159,6 +166,8 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, A
 
     if metadata.get("split") is not None:
         _split(fields, fields.record(metadata, "split"))
+    if "temperature" in metadata:
+        _temperature(fields, metadata["temperature"])
 
     for field, reader in (
         ("training_profile", TrainingProfile.from_dict),

@@ -30,6 +30,7 @@ from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_ite
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
 from galaxy_studio.model.architectures import feature_extractor, linear_head
+from galaxy_studio.model.calibration import recorded_temperature
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.config import EXPLANATION_METHODS
 from galaxy_studio.model.errors import CheckpointError, ModelError
@@ -53,7 +54,8 @@ _PROGRESS_STEPS = 100
 class Classifier:
     """A loaded checkpoint: the network (eval mode, CPU) and what it needs to classify.
     `profile` and `ood` are None for checkpoints saved before they were recorded: their
-    predictions then carry no warnings and no out-of-distribution score."""
+    predictions then carry no warnings and no out-of-distribution score. `temperature` divides
+    the logits before the softmax (fitted on the validation split; 1 for older checkpoints)."""
 
     model: nn.Module
     prep: Preprocessing
@@ -63,6 +65,7 @@ class Classifier:
     profile: TrainingProfile | None = None
     ood: OodScorer | None = None
     turned_in_training: bool = True
+    temperature: float = 1.0
 
     @property
     def name(self) -> str:
@@ -104,7 +107,7 @@ def open_classifier(path: str | Path) -> Classifier:
         ) from None
     if prep.mean is None or prep.std is None:
         raise CheckpointError(f"{checkpoint}: the checkpoint has no input statistics, so it cannot classify")
-    return Classifier(model, prep, classes, arch, checkpoint, profile, ood, turned)
+    return Classifier(model, prep, classes, arch, checkpoint, profile, ood, turned, recorded_temperature(metadata))
 
 
 @dataclass(frozen=True)
@@ -220,9 +223,10 @@ def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
 
 @dataclass(frozen=True)
 class BatchOutputs:
-    """What the network says about a batch: (N, classes) float64 probabilities (averaged over
-    the views with TTA), and the (N, features) penultimate features and (N, classes) logits
-    of the images as given, which the out-of-distribution score reads."""
+    """What the network says about a batch: (N, classes) float64 calibrated probabilities
+    (averaged over the views with TTA), and the (N, features) penultimate features and
+    (N, classes) raw logits of the images as given, which the out-of-distribution score reads
+    (it was calibrated on raw logits)."""
 
     probabilities: np.ndarray
     features: np.ndarray
@@ -230,11 +234,14 @@ class BatchOutputs:
 
 
 @torch.no_grad()
-def batch_outputs(model: nn.Module, images: torch.Tensor, *, tta: bool = False) -> BatchOutputs:
+def batch_outputs(
+    model: nn.Module, images: torch.Tensor, *, tta: bool = False, temperature: float = 1.0
+) -> BatchOutputs:
     """The outputs of normalised images already on the model's device. Computed in true
     float32 on a GPU too, so that a probability does not depend on which machine classified
     the cutout. The first view is the image itself, so its features are those the score was
-    calibrated on."""
+    calibrated on. Each view's logits are divided by `temperature` before its softmax, as
+    when the temperature was fitted."""
     body, head = feature_extractor(model), linear_head(model)
     views = dihedral_views(images) if tta else [images]
     total = None
@@ -245,7 +252,7 @@ def batch_outputs(model: nn.Module, images: torch.Tensor, *, tta: bool = False) 
             view_logits = head(view_features).float()
         if features is None:
             features, logits = view_features, view_logits
-        probabilities = torch.softmax(view_logits, dim=1)
+        probabilities = torch.softmax(view_logits / temperature, dim=1)
         total = probabilities if total is None else total + probabilities
     assert total is not None and features is not None and logits is not None
     return BatchOutputs(
@@ -307,7 +314,7 @@ def classify_items(
 
     def run_batch() -> None:
         pixels = normalise(np.stack([pixels for _, (pixels, _) in waiting]), prep)
-        outputs = batch_outputs(model, torch.from_numpy(pixels).to(target), tta=tta)
+        outputs = batch_outputs(model, torch.from_numpy(pixels).to(target), tta=tta, temperature=classifier.temperature)
         described = [
             replace(describe_probabilities(item.path, item.index, row, classifier.classes), warnings=warnings)
             for (item, (_, warnings)), row in zip(waiting, outputs.probabilities)

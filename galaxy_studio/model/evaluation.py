@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
+from galaxy_studio.model.calibration import calibrated_probabilities, calibration_report, recorded_temperature
 from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, run_split
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
-from galaxy_studio.model.prediction import predict_logits, resolve_device, softmax
+from galaxy_studio.model.prediction import predict_logits, resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 from galaxy_studio.model.uncertainty import sample_warnings
 
@@ -62,7 +63,9 @@ def evaluate_classifier(
     keep = np.setdiff1d(np.arange(len(labelled)), failed)
     target = resolve_device(device)
     logits = predict_logits(model.to(target), pixels[keep], prep, device=target, cancel=cancel)
-    report = classification_report(labelled.labels[keep], softmax(logits), classes)
+    temperature = recorded_temperature(metadata)
+    report = classification_report(labelled.labels[keep], calibrated_probabilities(logits, temperature), classes)
+    report.update(calibration_report(temperature, logits, labelled.labels[keep]))
     report.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "left_out": len(failed)})
     report["warnings"] = sample_warnings(report, "test" if split == "test" else "evaluated")
     return report

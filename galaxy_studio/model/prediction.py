@@ -106,9 +106,3 @@ def predict_features_and_logits(
     if not features:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     return np.concatenate(features), np.concatenate(logits)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted.astype(np.float64))
-    return exp / exp.sum(axis=1, keepdims=True)

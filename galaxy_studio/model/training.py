@@ -37,6 +37,7 @@ from galaxy_studio.events import (
     ignore,
 )
 from galaxy_studio.model.architectures import ArchitectureSpec, build_model
+from galaxy_studio.model.calibration import calibrated_probabilities, calibration_report, fit_temperature
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
     TRAINING_STATE_FORMAT,
@@ -59,7 +60,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.out_of_distribution import calibrate_ood
 from galaxy_studio.model.precision import training_autocast_dtype
-from galaxy_studio.model.prediction import DEFAULT_BATCH, describe_device, predict_logits, resolve_device, softmax
+from galaxy_studio.model.prediction import DEFAULT_BATCH, describe_device, predict_logits, resolve_device
 from galaxy_studio.model.preprocessing import (
     Preprocessing,
     channel_statistics,
@@ -667,6 +668,15 @@ def _familiarity_records(
     return records
 
 
+def _temperature(data: _Data, model: nn.Module, device: torch.device, emit: EventSink, cancel: CancelToken) -> float:
+    """The temperature that calibrates the kept network's probabilities on the validation split."""
+    if len(data.val_labels) == 0:
+        emit(Warned("no validation images to calibrate the probabilities on; they are the network's softmax (T = 1)"))
+        return 1.0
+    logits = predict_logits(model, data.val_pixels, data.prep, device=device, cancel=cancel)
+    return fit_temperature(logits, data.val_labels)
+
+
 def _finish(
     config: TrainConfig,
     data: _Data,
@@ -682,7 +692,11 @@ def _finish(
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     logits = predict_logits(model, data.test_pixels, data.prep, device=device, cancel=cancel)
-    metrics = classification_report(data.test_labels, softmax(logits), data.labelled.classes)
+    temperature = _temperature(data, model, device, emit, cancel)
+    metrics = classification_report(
+        data.test_labels, calibrated_probabilities(logits, temperature), data.labelled.classes
+    )
+    metrics.update(calibration_report(temperature, logits, data.test_labels))
     metrics.update(
         {
             "best_epoch": state.best_epoch,
@@ -706,6 +720,7 @@ def _finish(
         "metrics": metrics,
         "config": config.to_dict(),
         "split": data.split,
+        "temperature": temperature,
         "versions": package_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

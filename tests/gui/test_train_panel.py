@@ -56,6 +56,12 @@ def test_a_tiny_run_plots_curves_and_shows_the_confusion_matrix(qtbot, window: M
     assert train.confusion.rowCount() == 3 and train.confusion.columnCount() == 3
     assert sum(int(train.confusion.item(r, c).text()) for r in range(3) for c in range(3)) == train.result.metrics["n"]
     assert "Accuracy" in train.metrics_label.text()
+    metrics = train.result.metrics
+    shown = train.metrics_label.text().replace("\u00a0", " ")
+    assert f"ECE {metrics['ece']:.3f} · T = {metrics['temperature']:.2f}" in shown
+    bars = train.reliability.bars.opts
+    assert list(bars["height"]) == [b["accuracy"] for b in metrics["reliability"]]
+    assert sum(b["count"] for b in metrics["reliability"]) == metrics["n"]
     n = train.result.metrics["n"]
     assert f"(n={n}, 95% CI " in train.metrics_label.text()
     assert f"only {n} test images (fewer than 20)" in train.metrics_label.text() and WARNING_STYLE in (
@@ -64,6 +70,12 @@ def test_a_tiny_run_plots_curves_and_shows_the_confusion_matrix(qtbot, window: M
     assert train.runs.count() == 1 and "finished" not in train.runs.item(0).text()
     assert f"(n={n}, 95% CI " in train.runs.item(0).text()
     assert Path(train.result.checkpoint).is_file()
+
+
+def test_a_run_from_before_calibration_shows_an_empty_diagram(window: MainWindow) -> None:
+    train = window.train
+    train.show_confusion({"confusion": [[1, 0], [0, 1]], "classes": ["a", "b"]})
+    assert len(train.reliability.bars.opts["height"]) == 0 and len(train.reliability.raw.getData()[0] or []) == 0
 
 
 def test_cancel_keeps_a_resumable_run(qtbot, window: MainWindow, demo_data: Path) -> None:  # noqa: ANN001

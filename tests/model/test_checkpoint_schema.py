@@ -57,6 +57,14 @@ def _fold_beyond_its_count(metadata: dict[str, Any]) -> None:
     metadata["split"]["fold"] = [4, 3]
 
 
+def _zero_temperature(metadata: dict[str, Any]) -> None:
+    metadata["temperature"] = 0.0
+
+
+def _nan_temperature(metadata: dict[str, Any]) -> None:
+    metadata["temperature"] = float("nan")
+
+
 DAMAGES: dict[str, tuple[Damage, str]] = {
     "no preprocessing": (_drop_preprocessing, "field preprocessing: missing"),
     "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 value(s) for a 3-channel input"),
@@ -66,6 +74,8 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     "unreadable training profile": (_bad_profile, "field training_profile: unreadable"),
     "two split fractions": (_bad_split, "field split.fractions: should be three fractions"),
     "fold 4 of 3": (_fold_beyond_its_count, "field split.fold: should be [i, k], fold i of k"),
+    "zero temperature": (_zero_temperature, "field temperature: 0.0 is not allowed"),
+    "NaN temperature": (_nan_temperature, "field temperature: nan is not allowed"),
 }
 
 

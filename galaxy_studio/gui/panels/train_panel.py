@@ -36,9 +36,11 @@ from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.job_progress import JobProgress
+from galaxy_studio.gui.widgets.reliability_plot import ReliabilityPlot
 from galaxy_studio.gui.widgets.settings_form import SettingsForm
 from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
+from galaxy_studio.model.calibration import describe_calibration
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
@@ -81,6 +83,7 @@ def describe_metrics(metrics: dict) -> str:
         f"<tr><td>Accuracy</td><td><b>{AccuracyEstimate.of(metrics).text()}</b></td></tr>",
         f"<tr><td>Balanced accuracy</td><td>{pct(metrics.get('balanced_accuracy'))}</td></tr>",
         f"<tr><td>Macro ROC AUC</td><td>{auc}</td></tr>",
+        f"<tr><td>Calibration error</td><td>{html.escape(describe_calibration(metrics, brief=True) or '–')}</td></tr>",
         f"<tr><td>Test images</td><td>{metrics.get('n', 'unknown')}</td></tr>",
     ]
     per_class = metrics.get("per_class") or {}
@@ -246,14 +249,16 @@ class TrainPanel(QWidget):
         self.metrics_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confusion = ConfusionView()
+        self.reliability = ReliabilityPlot()
         results_box = QGroupBox("Results (test split)")
         results_layout = QHBoxLayout(results_box)
         metrics_scroll = QScrollArea()
         metrics_scroll.setWidgetResizable(True)
         metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         metrics_scroll.setWidget(self.metrics_label)
-        results_layout.addWidget(metrics_scroll, 2)
-        results_layout.addWidget(self.confusion, 4)
+        results_layout.addWidget(metrics_scroll, 3)
+        results_layout.addWidget(self.confusion, 3)
+        results_layout.addWidget(self.reliability, 3)
         return results_box
 
     def _build_runs_box(self) -> QGroupBox:
@@ -456,8 +461,10 @@ class TrainPanel(QWidget):
             self.show_confusion({})
 
     def show_confusion(self, metrics: dict) -> None:
-        """The matrix of these test metrics (none: empty), in the session's class colours."""
+        """The matrix and reliability diagram of these test metrics (none: empty), the matrix
+        in the session's class colours."""
         self._confusion_metrics = metrics
+        self.reliability.show_metrics(metrics)
         if metrics.get("confusion"):
             classes = list(metrics["classes"])
             self.confusion.show_matrix(metrics["confusion"], classes, self.session.class_styles(classes))
