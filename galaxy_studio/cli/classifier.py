@@ -221,7 +221,7 @@ def add_commands(sub: Any) -> None:
         description="Train a classifier on DATA: a labelled project (*.gsproj), a folder with a "
         "sub-folder per class, a CSV with a label column, or a Galaxy10 HDF5 file. The data is "
         "split 70/15/15 (seeded, stratified by class); the test split is scored with the weights "
-        "of the lowest validation loss. RUN_DIR/model.pt is the checkpoint; running the same "
+        "of the best validation epoch (--keep). RUN_DIR/model.pt is the checkpoint; running the same "
         "command again resumes an interrupted run.",
     )
     p.add_argument("data", metavar="DATA")
