@@ -16,7 +16,7 @@ from galaxy_studio.settings import check_ranges, registered, setting
 ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
-KEEP_RULES: tuple[str, ...] = ("balanced-accuracy", "loss")
+KEEP_RULES: tuple[str, ...] = ("loss", "balanced-accuracy")
 ROTATION_MODES: tuple[str, ...] = ("auto", "any", "right-angles")
 PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
@@ -103,11 +103,11 @@ class TrainConfig:
         help="stop after this many epochs without a lower validation loss; 0: never",
     )
     keep: str = setting(
-        "balanced-accuracy",
+        "loss",
         label="Keep the epoch with",
         choices=KEEP_RULES,
-        help="which validation epoch's weights are kept: the highest balanced accuracy (lower loss breaking ties) "
-        "or the lowest loss",
+        help="which validation epoch's weights are kept: the lowest loss, or the highest balanced accuracy (lower "
+        "loss breaking ties)",
     )
     augment: bool = setting(
         True,

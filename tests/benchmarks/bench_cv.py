@@ -33,8 +33,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ema0": {"ema": None},
     "size96": {"size": 96},
     "size128": {"size": 128},
-    "keep-loss": {"keep": "loss"},
+    "keep-accuracy": {"keep": "balanced-accuracy"},
     "any-angle": {"rotations": "any"},
+    "legacy": {"crop_fraction": 0.5, "rotations": "any"},
     "no-augment": {"augment": False},
     "resnet18": {"arch": "resnet18"},
 }

@@ -43,7 +43,7 @@ RECIPES = {
     "legacy": {"crop_fraction": 0.5, "keep": "loss", "rotations": "any"},
     "any-angle": {"rotations": "any"},
     "right-angles": {"rotations": "right-angles"},
-    "keep-loss": {"keep": "loss"},
+    "keep-accuracy": {"keep": "balanced-accuracy"},
     "crop-0.5": {"crop_fraction": 0.5},
 }
 

@@ -1,6 +1,7 @@
 """The training recipe follows the data (#21 §1): the crop from the sources' extent, a stretch
 that keeps sparse maps' sources, padding that invents no sources, augmentation that keeps the
-noise of unaugmented images, and an epoch kept for what it gets right."""
+noise of unaugmented images, no turning of images that share an orientation, and the choice
+of keeping the epoch that gets most right."""
 
 from __future__ import annotations
 
@@ -123,20 +124,21 @@ def _state(loss: float = math.inf) -> _State:
     return _State(model, optimiser, torch.optim.lr_scheduler.StepLR(optimiser, 1), torch.amp.GradScaler(enabled=False))
 
 
-def test_the_kept_epoch_is_the_one_that_gets_most_right(tmp_path: Path) -> None:
+def test_keep_balanced_accuracy_keeps_the_epoch_that_gets_most_right(tmp_path: Path) -> None:
     """A network growing confident raises the validation loss while it gets more right: the
-    lowest loss (epoch 2, near chance) is not the epoch to keep."""
+    lowest loss (epoch 2, near chance) is what the default keeps, `--keep balanced-accuracy`
+    the epoch that gets most right."""
     curve = [(1.30, 0.30), (1.20, 0.35), (1.40, 0.60), (1.60, 0.72), (1.90, 0.70), (2.10, 0.72)]
     by_score, by_loss = _state(), _state()
     for epoch, (loss, score) in enumerate(curve, start=1):
-        _track_best(TrainConfig("d", "o"), by_score, epoch, loss, score)
-        _track_best(TrainConfig("d", "o", keep="loss"), by_loss, epoch, loss, score)
+        _track_best(TrainConfig("d", "o", keep="balanced-accuracy"), by_score, epoch, loss, score)
+        _track_best(TrainConfig("d", "o"), by_loss, epoch, loss, score)
     assert by_score.best_epoch == 4, "epoch 6 ties on accuracy with a higher loss"
     assert by_loss.best_epoch == 2
 
 
 def test_patience_waits_while_either_the_loss_or_the_score_improves() -> None:
-    config = TrainConfig("d", "o", patience=2)
+    config = TrainConfig("d", "o", patience=2, keep="balanced-accuracy")
     state = _state()
     for epoch, (loss, score) in enumerate([(1.0, 0.5), (1.1, 0.6), (1.2, 0.7), (0.9, 0.7), (1.3, 0.6)], start=1):
         _track_best(config, state, epoch, loss, score)
