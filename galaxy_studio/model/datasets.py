@@ -405,7 +405,11 @@ class GalaxyDataset(Dataset):
 
 def rotate_and_crop(images: torch.Tensor, angles: Sequence[float], flips: Sequence[bool], size: int) -> torch.Tensor:
     """The centre `size` x `size` of each (C, S, S) image of a batch, mirrored first where
-    `flips` says, then turned by its angle in radians, resampled bilinearly in one pass."""
+    `flips` says, then turned by its angle in radians, each output pixel taking the value of
+    the input pixel nearest to where it comes from. Interpolating (bilinear) would average
+    neighbouring pixels and smooth the noise of training images only, which validation,
+    test and classification images never are: on faint point sources on noise that mismatch
+    sent validation accuracy to chance while training accuracy reached 96%."""
     scale = size / images.shape[-1]
     theta = torch.zeros(len(images), 2, 3, dtype=images.dtype)
     for row, (angle, flip) in enumerate(zip(angles, flips)):
@@ -415,7 +419,7 @@ def rotate_and_crop(images: torch.Tensor, angles: Sequence[float], flips: Sequen
         theta[row, 1, :2] = torch.tensor([mirror * sin, cos])
     theta = theta.to(images.device, non_blocking=True)
     grid = F.affine_grid(theta, [len(images), images.shape[1], size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return F.grid_sample(images, grid, mode="nearest", padding_mode="reflection", align_corners=False)
 
 
 def right_angle_views(images: torch.Tensor, views: Sequence[tuple[int, bool]]) -> torch.Tensor:

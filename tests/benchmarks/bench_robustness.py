@@ -45,6 +45,7 @@ RECIPES = {
     "right-angles": {"rotations": "right-angles"},
     "keep-accuracy": {"keep": "balanced-accuracy"},
     "crop-0.5": {"crop_fraction": 0.5},
+    "any-angle-crop-0.5": {"rotations": "any", "crop_fraction": 0.5},
 }
 
 
