@@ -40,6 +40,8 @@ from robustness_sets import (  # noqa: E402 - a sibling script module
 KINDS = ("gz-spiral", "cifar10", "mnist", "fits-galaxies", "radio", "point-sources")
 RECIPES = {
     "default": {},
+    # Run with PYTHONPATH pointing at an older checkout, to tabulate the recipe it had.
+    "old-default": {},
     "legacy": {"crop_fraction": 0.5, "keep": "loss", "rotations": "any"},
     "any-angle": {"rotations": "any"},
     "right-angles": {"rotations": "right-angles"},

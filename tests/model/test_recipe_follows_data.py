@@ -53,7 +53,7 @@ def test_the_crop_keeps_how_far_the_sources_reach() -> None:
     lobes = choose_crop([_sources(96, 0.85, rng) for _ in range(40)])
     middle = choose_crop([_sources(96, 0.4, rng) for _ in range(40)])
     assert compact.fraction == SMALLEST_CROP
-    assert lobes.fraction == 1.0, "lobes at 85% of the half side: the whole stamp"
+    assert lobes.fraction >= 0.9, "lobes at 85% of the half side: (nearly) the whole stamp"
     assert 0.4 <= middle.fraction <= 0.6, middle
     assert "chosen from the data" in middle.reason() and "of 40 training images" in middle.reason()
 
