@@ -173,11 +173,11 @@ def _fitted_logistic(x: Any, y: Any, n_classes: int, strength: float, seed: int)
     return layer
 
 
-def _summary(values: list[float], percent: bool = True) -> str:
+def _summary(values: list[float], percent: bool = True, digits: int = 1) -> str:
     scale = 100.0 if percent else 1.0
     if len(values) == 1:
-        return f"{scale * values[0]:.1f}{'%' if percent else ''}"
-    return f"{scale * np.mean(values):.1f} +- {scale * np.std(values):.1f}{'%' if percent else ''}"
+        return f"{scale * values[0]:.{digits}f}{'%' if percent else ''}"
+    return f"{scale * np.mean(values):.{digits}f} +- {scale * np.std(values):.{digits}f}{'%' if percent else ''}"
 
 
 def print_table(outcomes: list[Outcome]) -> None:
@@ -194,7 +194,7 @@ def print_table(outcomes: list[Outcome]) -> None:
             chance = 1.0 / rows[0].classes
             collapsed = sum(o.lowest_val_loss_epoch <= 3 or o.accuracy < chance + 0.05 for o in rows)
             print(
-                f"| {kind} | {recipe} | {len(rows)} | {_summary([o.crop for o in rows], False)} "
+                f"| {kind} | {recipe} | {len(rows)} | {_summary([o.crop for o in rows], False, 2)} "
                 f"| {_summary([o.accuracy for o in rows])} | {_summary([o.balanced for o in rows])} "
                 f"| {_summary([o.logistic for o in rows])} | {_summary([o.accuracy - o.logistic for o in rows])} "
                 f"| {_summary([float(o.best_epoch) for o in rows], False)} "
