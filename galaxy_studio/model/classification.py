@@ -255,8 +255,9 @@ def batch_outputs(
         probabilities = torch.softmax(view_logits / temperature, dim=1)
         total = probabilities if total is None else total + probabilities
     assert total is not None and features is not None and logits is not None
+    # float64 after the copy to the CPU: Apple's MPS has no float64.
     return BatchOutputs(
-        (total / len(views)).double().cpu().numpy(), features.cpu().numpy(), logits.double().cpu().numpy()
+        (total / len(views)).cpu().double().numpy(), features.cpu().numpy(), logits.cpu().double().numpy()
     )
 
 
