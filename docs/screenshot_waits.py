@@ -3,8 +3,11 @@ window the way a user does, so each grab waits until what it shows is really the
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
@@ -25,3 +28,24 @@ def settle(app: QApplication, rounds: int = 25) -> None:
     for _ in range(rounds):
         app.processEvents()
         time.sleep(0.02)
+
+
+def open_train_tab(data: str, *, size: int, epochs: int) -> tuple[QApplication, Any, Any]:
+    """(app, window, Train panel): the window at the README's screenshot size on the Train tab
+    with DATA, size and epochs filled in, on the CPU, its runs in a throw-away app folder."""
+    os.environ["GALAXY_STUDIO_HOME"] = tempfile.mkdtemp()
+
+    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
+    from galaxy_studio.gui.main_window import MainWindow
+
+    app = application()
+    window = MainWindow()
+    window.resize(*SCREENSHOT_SIZE)
+    panel = window.train
+    window.tabs.setCurrentWidget(panel)
+    window.show()
+    panel.data_edit.setText(data)
+    panel.size.setValue(size)
+    panel.epochs.setValue(epochs)
+    panel.device.setCurrentText("cpu")
+    return app, window, panel

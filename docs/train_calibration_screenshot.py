@@ -9,12 +9,10 @@ driven the way a user drives it; the run goes to a temporary GALAXY_STUDIO_HOME.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from screenshot_waits import settle, wait_until
+from screenshot_waits import open_train_tab, settle, wait_until
 
 
 def main() -> int:
@@ -24,21 +22,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=32)
     here = Path(__file__).parent
     args = parser.parse_args()
-    os.environ["GALAXY_STUDIO_HOME"] = tempfile.mkdtemp()
-
-    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
-    from galaxy_studio.gui.main_window import MainWindow
-
-    app = application()
-    window = MainWindow()
-    window.resize(*SCREENSHOT_SIZE)
-    panel = window.train
-    window.tabs.setCurrentWidget(panel)
-    window.show()
-    panel.data_edit.setText(args.data)
-    panel.size.setValue(args.size)
-    panel.epochs.setValue(args.epochs)
-    panel.device.setCurrentText("cpu")
+    app, window, panel = open_train_tab(args.data, size=args.size, epochs=args.epochs)
     panel.start()
     wait_until(app, lambda: not panel.runner.running, "the run", timeout_s=900)
     settle(app)

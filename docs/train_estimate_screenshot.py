@@ -10,12 +10,10 @@ after the second epoch.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from screenshot_waits import settle, wait_until
+from screenshot_waits import open_train_tab, settle, wait_until
 
 
 def main() -> int:
@@ -25,22 +23,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64)
     here = Path(__file__).parent
     args = parser.parse_args()
-    os.environ["GALAXY_STUDIO_HOME"] = tempfile.mkdtemp()
-
-    from galaxy_studio.gui.app import SCREENSHOT_SIZE, application
-    from galaxy_studio.gui.main_window import MainWindow
-
-    app = application()
-    window = MainWindow()
-    window.resize(*SCREENSHOT_SIZE)
-    panel = window.train
-    window.tabs.setCurrentWidget(panel)
-    window.show()
-    panel.data_edit.setText(args.data)
-    panel.size.setValue(args.size)
-    panel.epochs.setValue(args.epochs)
+    app, window, panel = open_train_tab(args.data, size=args.size, epochs=args.epochs)
     panel.augment.setChecked(True)
-    panel.device.setCurrentText("cpu")
     panel.estimate()
     wait_until(app, lambda: not panel.runner.running, "the estimate")
     settle(app)

@@ -50,13 +50,13 @@ class CropChoice:
         return {"fraction": self.fraction, "extent": self.extent, "images": self.images, "reason": self.reason()}
 
 
-def _rings(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's ring index (RINGS per half of the shorter side) and each ring's radius."""
+def _rings(shape: tuple[int, ...]) -> np.ndarray:
+    """Each pixel's ring index (RINGS per half of the shorter side), flattened."""
     height, width = shape
     rows, cols = np.mgrid[:height, :width]
     radius = np.hypot(rows + 0.5 - height / 2, cols + 0.5 - width / 2) / (min(height, width) / 2)
     rings = (radius * RINGS).astype(np.int64)
-    return rings.ravel(), (np.arange(rings.max() + 1) + 1) / RINGS
+    return rings.ravel()
 
 
 def radial_profiles(planes: Iterable[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
@@ -73,7 +73,7 @@ def radial_profiles(planes: Iterable[np.ndarray]) -> tuple[np.ndarray | None, np
         if flux <= 0.0:
             continue
         if rings is None:
-            rings, _ = _rings(values.shape)
+            rings = _rings(values.shape)
             counts = np.bincount(rings).astype(np.float64)
         profiles.append(np.bincount(rings, weights=values.ravel() / flux) / np.maximum(counts, 1.0))
     return (np.stack(profiles) if profiles else None), counts
