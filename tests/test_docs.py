@@ -82,3 +82,11 @@ def test_relative_links_lead_to_files(document: str) -> None:
             continue
         linked = (path.parent / target.split("#")[0]).resolve()
         assert linked.exists() or linked == generated, f"{document}: {target} leads nowhere"
+
+
+def test_the_readme_is_short_and_keeps_the_commands_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 200
+    assert "pip install . && galaxy-studio --demo" in readme
+    [test_command] = re.findall(r"^pip install -e \"\.\[test\]\".*$", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert test_command in readme

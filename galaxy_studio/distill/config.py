@@ -4,7 +4,7 @@ Torch-free so that `galaxy-studio distill --help` and the Distill panel's form c
 defaults without importing torch. Every constant of the methods is a field whose default is
 the value the papers (MTT, Cazenavette et al. 2022; STM, Guan et al. 2023) use, so that a run
 records all of them and a user can change any of them; two defaults are our own, chosen so that
-the prototypes stay pictures (DistillConfig, README "Prototypes that stay pictures").
+the prototypes stay pictures (DistillConfig, docs/science/distillation.md).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class DistillConfig:
     papers' 1000 (tuned on ZCA-whitened CIFAR) without: on gz-spiral at IPC 1 (2 buffers x 2
     seeds) 1000 turned every prototype into saturated colour noise (67-96% of the pixels beyond
     the real range) for no accuracy, while 10 with clamping kept galaxies and scored best
-    (tests/benchmarks/bench_distill_readability.py; README "Prototypes that stay pictures").
+    (tests/benchmarks/bench_distill_readability.py; docs/science/distillation.md).
     """
 
     buffer: str

@@ -6,7 +6,7 @@ Run: python tests/benchmarks/bench_robustness.py [--shared ../shared/data] [--wo
 For each kind of data (optical colour JPEGs, everyday pictures, grey digit stamps, FITS
 colour galaxies, radio galaxies whose lobes reach the stamp's edge, sparse point sources
 on noise; see robustness_sets.py) it trains with `galaxy-studio train DATA --out RUN` as
-the README gives it (`default`), and with the recipe before the crop followed the data
+docs/science/recipe.md gives it (`default`), and with the recipe before the crop followed the data
 (`legacy`: central half, lowest validation loss kept), on the same seeded split. Beside
 each it fits a multinomial logistic regression on the same network-input pixels (the same
 crop, size and normalisation; L2 strength chosen on the validation split) and reports its

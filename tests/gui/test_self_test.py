@@ -216,10 +216,10 @@ def test_a_real_plugin_whose_library_is_gone_is_named(monkeypatch: pytest.Monkey
     assert "xcb: missing library libgalaxystub.so.3 (Debian/Ubuntu package libgalaxystub3)" in result.detail
 
 
-def readme_system_packages() -> set[str]:
-    section = (ROOT / "README.md").read_text().split("## Install from source and run", 1)[1]
-    command = re.search(r"sudo apt-get install ((?:[^\n]*\\\n)*[^\n]*)", section)
-    assert command, "no apt-get line in the README's install section"
+def documented_system_packages(document: str) -> set[str]:
+    """The packages of the install-from-source apt-get line in the README or the install page."""
+    command = re.search(r"sudo apt-get install ((?:[^\n]*\\\n)*[^\n]*)", (ROOT / document).read_text())
+    assert command, f"no apt-get line in {document}"
     return set(command.group(1).replace("\\\n", " ").split())
 
 
@@ -229,16 +229,17 @@ def deb_depends() -> set[str]:
 
 
 @pytest.mark.skipif(shutil.which("ldd") is None, reason="needs ldd")
-def test_the_readme_and_the_deb_list_every_x_library_the_xcb_plugin_loads() -> None:
+def test_the_readme_the_install_page_and_the_deb_list_every_x_library_the_xcb_plugin_loads() -> None:
     [plugin] = [folder / "libqxcb.so" for folder in platform_plugin_dirs() if (folder / "libqxcb.so").exists()]
     sonames = re.findall(
         r"^\s*(\S+) => ", subprocess.run(["ldd", str(plugin)], capture_output=True, text=True).stdout, re.M
     )
     needed = {self_test.debian_package(name) for name in sonames if re.match(r"lib(xcb|X11|xkbcommon)", name)}
     assert {"libxcb-icccm4", "libxcb-keysyms1", "libxcb-cursor0"} <= needed
-    readme = readme_system_packages()
-    assert needed <= readme, f"missing from the README: {sorted(needed - readme)}"
-    assert readme <= deb_depends(), f"missing from the .deb's Depends: {sorted(readme - deb_depends())}"
+    for document in ("README.md", "docs/install.md"):
+        listed = documented_system_packages(document)
+        assert needed <= listed, f"missing from {document}: {sorted(needed - listed)}"
+        assert listed <= deb_depends(), f"missing from the .deb's Depends: {sorted(listed - deb_depends())}"
 
 
 @pytest.mark.usefixtures("x11_display")

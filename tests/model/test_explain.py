@@ -142,7 +142,7 @@ def test_grad_cam_puts_most_of_its_mass_on_the_galaxy(run_64px: TrainResult, hel
     """The galaxy is what its rendered cutout shows above sky + 3 sigma, grown by one cell of the
     8 x 8 Grad-CAM grid (8 px of the 64 px crop). Measured on this recipe outside pytest: 0.76 of the mass on
     a footprint of 0.71 of the crop. Most of the mass is on the galaxy, but the map is broad:
-    each cell of the last convolution sees the whole 64 px input (see README)."""
+    each cell of the last convolution sees the whole 64 px input (see docs/science/saliency.md)."""
     classifier = open_classifier(run_64px.checkpoint)
     model = explainable_copy(classifier.model)
     masses, areas = [], []
