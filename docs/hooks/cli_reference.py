@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 PAGE = "cli-reference.md"
-HELP_WIDTH = "100"
+HELP_WIDTH = "80"
 
 INTRO = """# CLI reference
 
@@ -39,12 +39,11 @@ def subcommands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[tuple[
 
 
 def render_cli_reference(parser: argparse.ArgumentParser) -> str:
-    """Markdown for the whole command tree: a contents list, then each command's help text."""
+    """Markdown for the whole command tree: each command's help text under a heading of its own."""
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = HELP_WIDTH  # argparse wraps to the terminal; the page must not depend on it
     try:
         commands = [(parser.prog, parser), *subcommands(parser, parser.prog)]
-        contents = [f"- [`{path}`](#{anchor(path)})" for path, _ in commands]
         sections = [
             f"## `{path}` {{#{anchor(path)}}}\n\n```text\n{child.format_help().rstrip()}\n```\n"
             for path, child in commands
@@ -54,7 +53,7 @@ def render_cli_reference(parser: argparse.ArgumentParser) -> str:
             del os.environ["COLUMNS"]
         else:
             os.environ["COLUMNS"] = previous
-    return "\n".join([INTRO, *contents, "", *sections])
+    return "\n".join([INTRO, *sections])
 
 
 def anchor(path: str) -> str:
