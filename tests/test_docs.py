@@ -90,3 +90,9 @@ def test_the_readme_is_short_and_keeps_the_commands_ci_runs() -> None:
     assert "pip install . && galaxy-studio --demo" in readme
     [test_command] = re.findall(r"^pip install -e \"\.\[test\]\".*$", (ROOT / ".ci" / "run").read_text(), re.M)
     assert test_command in readme
+
+
+@pytest.mark.parametrize("document", ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.rglob("*.md"))])
+def test_every_code_block_is_closed(document: str) -> None:
+    fences = [line for line in (ROOT / document).read_text().splitlines() if line.lstrip().startswith("```")]
+    assert len(fences) % 2 == 0, f"{document}: a code block is never closed"
