@@ -12,6 +12,10 @@ between one and the count the job started with.
 torch's thread count belongs to the thread that sets it (OpenMP keeps it per thread), so the
 job's own thread must make the call; `cores_shared` starts the measuring in that thread and
 restores the count when the job ends. Elsewhere than Linux, and on a GPU, nothing changes.
+
+A run's last bits depend on the thread count (torch splits sums by thread), so a run that must
+repeat bit for bit on a busy machine fixes the count: with OMP_NUM_THREADS set, or with
+GALAXY_STUDIO_CPU_RUNTIME=off, the count stays as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+
+from galaxy_studio.cpu_runtime import SWITCH
 
 INTERVAL = 2.0
 _STAT = "/proc/stat"
@@ -99,7 +105,8 @@ _active = threading.local()
 def cores_shared(device: torch.device) -> Iterator[None]:
     """While the block runs in this thread, `share_cores()` follows the machine's free cores
     (on the CPU); afterwards this thread's torch thread count is what it was."""
-    if device.type != "cpu" or machine_busy_seconds() is None:
+    fixed = "OMP_NUM_THREADS" in os.environ or os.environ.get(SWITCH, "").lower() == "off"
+    if device.type != "cpu" or fixed or machine_busy_seconds() is None:
         yield
         return
     before = torch.get_num_threads()

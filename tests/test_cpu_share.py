@@ -74,7 +74,9 @@ def test_without_a_machine_reading_nothing_changes() -> None:
     assert share.adjust() == 2 and applied == []
 
 
-def test_cores_shared_restores_the_thread_count_and_leaves_gpus_alone() -> None:
+def test_cores_shared_restores_the_thread_count_and_leaves_gpus_alone(monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("GALAXY_STUDIO_CPU_RUNTIME", raising=False)
     before = torch.get_num_threads()
     seen: list[CoreShare | None] = []
     with cores_shared(torch.device("cpu")):
@@ -86,4 +88,14 @@ def test_cores_shared_restores_the_thread_count_and_leaves_gpus_alone() -> None:
     if machine_busy_seconds() is not None:
         assert isinstance(seen[0], CoreShare) and seen[0].ceiling == before
     with cores_shared(torch.device("meta")):
+        assert getattr(cpu_share._active, "share", None) is None
+
+
+def test_a_fixed_thread_count_is_left_alone(monkeypatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    with cores_shared(torch.device("cpu")):
+        assert getattr(cpu_share._active, "share", None) is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setenv("GALAXY_STUDIO_CPU_RUNTIME", "off")
+    with cores_shared(torch.device("cpu")):
         assert getattr(cpu_share._active, "share", None) is None
