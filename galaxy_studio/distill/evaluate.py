@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from galaxy_studio.atomic_files import write_json_atomically
+from galaxy_studio.cpu_share import cores_shared
 from galaxy_studio.distill.config import EvaluationProtocol
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
@@ -192,25 +193,26 @@ def _train_and_test(
     inputs = torch.from_numpy(np.ascontiguousarray(np.stack([images for images, _ in draws]), dtype=np.float32))
     targets = torch.from_numpy(np.stack([np.asarray(labels, dtype=np.int64) for _, labels in draws]))
     inputs, targets = inputs.to(device), targets.to(device)
-    for epoch in range(chosen.epochs):
-        if epoch == chosen.epochs // 2:
-            for group in optimizer.param_groups:
-                group["lr"] = chosen.lr * 0.1
-        losses = train_batch_epoch(
-            batch,
-            optimizer,
-            inputs,
-            targets,
-            batch_size=EVAL_BATCH,
-            strategy=strategy,
-            generators=generators,
-            cancel=cancel,
-            on_batch=progress,
-        )
-        if not bool(torch.isfinite(losses).all()):
-            raise ModelError(
-                f"an evaluation net on the {chosen.name} set diverged at lr {chosen.lr:.3g} (epoch {epoch + 1})"
+    with cores_shared(device):
+        for epoch in range(chosen.epochs):
+            if epoch == chosen.epochs // 2:
+                for group in optimizer.param_groups:
+                    group["lr"] = chosen.lr * 0.1
+            losses = train_batch_epoch(
+                batch,
+                optimizer,
+                inputs,
+                targets,
+                batch_size=EVAL_BATCH,
+                strategy=strategy,
+                generators=generators,
+                cancel=cancel,
+                on_batch=progress,
             )
+            if not bool(torch.isfinite(losses).all()):
+                raise ModelError(
+                    f"an evaluation net on the {chosen.name} set diverged at lr {chosen.lr:.3g} (epoch {epoch + 1})"
+                )
     return batch_accuracies(batch, test_images, test_labels, cancel)
 
 

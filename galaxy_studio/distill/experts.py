@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
+from galaxy_studio.cpu_share import cores_shared
 from galaxy_studio.distill.config import BufferConfig
 from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
 from galaxy_studio.distill.init import ZcaWhitening
@@ -202,21 +203,22 @@ def _train_expert(
     )
     trajectory = np.empty((config.epochs + 1, count_parameters(net)), dtype=config.storage)
     trajectory[0] = flat_parameters(net).detach().cpu().numpy()
-    for epoch in range(1, config.epochs + 1):
-        loss = train_epoch(
-            net,
-            optimizer,
-            images,
-            labels,
-            batch_size=config.batch_size,
-            strategy=config.augment,
-            generator=generator,
-            cancel=cancel,
-            on_batch=progress,
-        )
-        if not np.isfinite(loss):
-            raise ModelError(f"expert {index} diverged (loss {loss}) in epoch {epoch}; lower the learning rate")
-        trajectory[epoch] = flat_parameters(net).detach().cpu().numpy()
+    with cores_shared(device):
+        for epoch in range(1, config.epochs + 1):
+            loss = train_epoch(
+                net,
+                optimizer,
+                images,
+                labels,
+                batch_size=config.batch_size,
+                strategy=config.augment,
+                generator=generator,
+                cancel=cancel,
+                on_batch=progress,
+            )
+            if not np.isfinite(loss):
+                raise ModelError(f"expert {index} diverged (loss {loss}) in epoch {epoch}; lower the learning rate")
+            trajectory[epoch] = flat_parameters(net).detach().cpu().numpy()
     return trajectory, accuracy(net, test_images, test_labels, cancel)
 
 

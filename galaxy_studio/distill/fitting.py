@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from galaxy_studio.cpu_share import share_cores
 from galaxy_studio.distill.augment import augment
 from galaxy_studio.events import NEVER, CancelToken
 
@@ -48,6 +49,7 @@ def train_epoch(
     total = torch.zeros((), device=images.device)
     for start in range(0, len(images), batch_size):
         cancel.raise_if_set()
+        share_cores()
         batch = order[start : start + batch_size]
         inputs = augment(images[batch], strategy, generator=generator)
         loss = F.cross_entropy(net(inputs), labels[batch])

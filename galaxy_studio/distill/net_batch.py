@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from galaxy_studio.cpu_share import share_cores
 from galaxy_studio.distill.augment import augment
 from galaxy_studio.distill.fitting import EVAL_BATCH
 from galaxy_studio.events import NEVER, CancelToken
@@ -75,6 +76,7 @@ def train_batch_epoch(
     total = torch.zeros(nets.size, device=images.device)
     for start in range(0, count, batch_size):
         cancel.raise_if_set()
+        share_cores()
         batches = [order[start : start + batch_size] for order in orders]
         inputs = torch.stack(
             [augment(images[k][batch], strategy, generator=generators[k]) for k, batch in enumerate(batches)]

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
+from galaxy_studio.cpu_share import cores_shared, share_cores
 from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import (
@@ -132,6 +133,11 @@ def distill(config: DistillConfig, *, emit: EventSink = ignore, cancel: CancelTo
 
 
 def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> DistillResult:
+    with cores_shared(resolve_device(config.device)):
+        return _distill_here(config, emit, cancel)
+
+
+def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> DistillResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
     run_dir = Path(config.out_dir)
@@ -157,6 +163,7 @@ def _distill(config: DistillConfig, emit: EventSink, cancel: CancelToken) -> Dis
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
+        share_cores()
         _iterate(config, buffer, net, run, labels, device, pixel_range, emit)
         if run.iteration % config.snapshot_every == 0:
             _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)

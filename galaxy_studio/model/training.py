@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
 from galaxy_studio.atomic_files import write_json_atomically
+from galaxy_studio.cpu_share import cores_shared, share_cores
 from galaxy_studio.events import (
     NEVER,
     CancelToken,
@@ -156,7 +157,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
             f"{run_dir}: cannot write the run's files ({exc.strerror or exc})", "choose another {out_dir} folder"
         ) from None
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), cores_shared(device):
         torch.manual_seed(config.seed)
         state = _new_state(config, data, device, steps_per_epoch=len(training_loader(data.train, config, 0)))
         if saved is not None:
@@ -540,6 +541,7 @@ def _run_epoch(
     what = f"epoch {epoch}/{config.epochs}"
     for step, (images, labels) in enumerate(loader, start=1):
         cancel.raise_if_set()
+        share_cores()
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         loss, logits = _train_step(state, images, labels, device_weights, half)
         total_loss += loss * len(labels)

@@ -6,7 +6,8 @@ fresh process (the OpenMP runtime reads its environment once, when torch loads):
 
 - `torch default`: GALAXY_STUDIO_CPU_RUNTIME=off, so nothing of the app's applies (as many
   threads as cores, libgomp's default spin-then-sleep waiting, glibc's malloc as it comes);
-- `app`: as the app and the CLI run (galaxy_studio/cpu_runtime.py);
+- `app`: as the app and the CLI run: galaxy_studio/cpu_runtime.py's waiting and allocator, and
+  galaxy_studio/cpu_share.py's thread count, read again at every unit;
 - `1 thread`: the app's set-up with torch.set_num_threads(1).
 
 Workloads (the unit timed): `distill`, one iteration of the demo distillation (ConvNet-D3
@@ -40,19 +41,29 @@ def child(setup: str, workload: str, seconds: float) -> None:
     """Times one workload in this process and prints {"median": s, "units": n}."""
     import torch
 
+    from galaxy_studio.cpu_share import INTERVAL, cores_shared, share_cores
+
     if setup == "1 thread":
         torch.set_num_threads(1)
     unit = _workload(workload)
-    for _ in range(3):
-        unit()
-    times: list[float] = []
-    started = time.perf_counter()
-    while time.perf_counter() - started < seconds or len(times) < 5:
-        before = time.perf_counter()
-        unit()
-        times.append(time.perf_counter() - before)
+    # The app's jobs call share_cores() at every step; warming up past two of its intervals
+    # lets it settle on the cores the load leaves free before the timing starts.
+    step = share_cores if setup == "app" else lambda: None
+    with cores_shared(torch.device("cpu") if setup == "app" else torch.device("meta")):
+        warm_up = time.perf_counter()
+        while time.perf_counter() - warm_up < 2 * INTERVAL + 0.5:
+            step()
+            unit()
+        times: list[float] = []
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds or len(times) < 5:
+            step()
+            before = time.perf_counter()
+            unit()
+            times.append(time.perf_counter() - before)
+        threads = torch.get_num_threads()
     times.sort()
-    print(json.dumps({"median": times[len(times) // 2], "units": len(times), "threads": torch.get_num_threads()}))
+    print(json.dumps({"median": times[len(times) // 2], "units": len(times), "threads": threads}))
 
 
 def _workload(name: str):  # noqa: ANN202 - a closure over the workload's tensors
