@@ -4,6 +4,6 @@ import multiprocessing
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from galaxy_studio.cli import main
+    from galaxy_studio.cli import launch
 
-    raise SystemExit(main())
+    raise SystemExit(launch())

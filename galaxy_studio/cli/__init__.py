@@ -21,6 +21,7 @@ from galaxy_studio.cli import (
     unsupervised,
 )
 from galaxy_studio.cli.errors import PROG, CommandError, print_error
+from galaxy_studio.cpu_runtime import restart_with_fast_allocator
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.errors import UserError
 from galaxy_studio.model.errors import ModelError
@@ -41,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (app, files, project, classifier, distill, explore, unsupervised):
         group.add_commands(sub)
     return parser
+
+
+def launch() -> int:
+    """The `galaxy-studio` program (and `python -m galaxy_studio`): `main` in a process that
+    first restarts itself with a faster allocator where the system has one. Only the program
+    does this, never a caller of `main` (a test, a notebook)."""
+    restart_with_fast_allocator()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

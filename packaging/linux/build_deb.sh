@@ -90,7 +90,7 @@ DEPENDS="libc6 (>= $GLIBC), libegl1, libgl1, libfontconfig1, libfreetype6, libdb
  libglib2.0-0t64 | libglib2.0-0, libxkbcommon0, libxkbcommon-x11-0, libx11-6, libx11-xcb1,
  libxcb1, libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0,
  libxcb-render0, libxcb-render-util0, libxcb-shape0, libxcb-shm0, libxcb-sync1,
- libxcb-util1, libxcb-xfixes0, libxcb-xinerama0, libxcb-xkb1"
+ libxcb-util1, libxcb-xfixes0, libxcb-xinerama0, libxcb-xkb1, libtcmalloc-minimal4"
 cat > "$TREE/DEBIAN/control" <<EOF
 Package: $PACKAGE
 Version: $VERSION
