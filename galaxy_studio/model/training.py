@@ -65,7 +65,7 @@ from galaxy_studio.model.preprocessing import (
     Preprocessing,
     channel_statistics,
 )
-from galaxy_studio.model.pretrained import StartingWeights, parameter_groups, start_from_file
+from galaxy_studio.model.pretrained import StartingWeights, check_weights_file, parameter_groups, start_from_file
 from galaxy_studio.model.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -148,7 +148,10 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     require_output_folder(run_dir)
     saved = _saved_state(config, run_dir)
     device = resolve_device(config.device)
-    # The data is read and checked before the folder is made: bad input leaves no run behind.
+    # The weights file and the data are read and checked before the folder is made: bad input
+    # leaves no run behind, and a wrong file is reported before minutes of decoding.
+    if config.pretrained is not None and saved is None:
+        check_weights_file(config.arch, config.pretrained, size=config.size, width=config.width)
     data = _load_data(config, saved, device, emit, cancel)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -217,6 +217,15 @@ def test_an_interrupted_run_keeps_both_rates_and_resumes_without_the_file(
     assert result.metrics["pretrained"]["file"] == "moved-later.pth"
 
 
+def test_a_wrong_file_stops_the_run_before_its_folder_is_made(demo_set: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "vgg-by-mistake.pth"
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), wrong)
+    events: list[object] = []
+    with pytest.raises(ModelError, match="vgg-by-mistake.pth: holds 218 tensors of a ResNet-34; resnet18 expects"):
+        train_classifier(_train_small(demo_set, tmp_path / "run", wrong), emit=events.append)
+    assert not (tmp_path / "run").exists() and events == [], "nothing decoded, nothing written"
+
+
 def test_only_networks_with_a_torchvision_layout_take_a_file(resnet18_file: Path) -> None:
     with pytest.raises(ModelError, match="galaxy-cnn cannot start from a weights file"):
         TrainConfig(data="d", out_dir="o", arch="galaxy-cnn", pretrained=str(resnet18_file))
