@@ -132,7 +132,11 @@ def read_state_dict(path: str | Path, hint: str = "") -> dict[str, torch.Tensor]
         raise ModelError(f"{path}: not a PyTorch weights file, or a damaged or truncated one ({reason})") from None
     state = _unwrapped(loaded)
     if state is None:
-        found = f"a record of {', '.join(map(repr, list(loaded)[:5]))}" if isinstance(loaded, dict) else type(loaded)
+        found = (
+            f"a record of {', '.join(map(repr, list(loaded)[:5]))}"
+            if isinstance(loaded, dict)
+            else type(loaded).__name__
+        )
         raise ModelError(f"{path}: holds no state dict of named tensors (found {found})")
     prefix = "module."
     if all(key.startswith(prefix) for key in state):

@@ -127,6 +127,10 @@ def test_damaged_foreign_and_unsafe_files_are_refused_by_name(resnet18_file: Pat
     torch.save({"epoch": 3, "lr": 0.1}, numbers)
     with pytest.raises(ModelError, match=r"numbers.pth: holds no state dict of named tensors"):
         read_state_dict(numbers)
+    listed = tmp_path / "list.pth"
+    torch.save([torch.zeros(2)], listed)
+    with pytest.raises(ModelError, match=r"list.pth: holds no state dict of named tensors \(found list\)"):
+        read_state_dict(listed)
     with pytest.raises(ModelError, match="weights file not found"):
         read_state_dict(tmp_path / "missing.pth")
 
