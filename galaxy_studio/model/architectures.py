@@ -7,29 +7,28 @@ torchvision is imported only by the builders that need it: it costs seconds to i
 
 from __future__ import annotations
 
-import os
-import pickle
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from galaxy_studio.model.config import PRETRAINED_MODES
 from galaxy_studio.model.errors import ModelError
 
 # VGG11 configuration "A": eight 3x3 convolutions, "M" = 2x2 max pooling.
 _VGG11_LAYOUT: tuple[int | str, ...] = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
-# Deep fine-tuning keeps the first two convolutions (edges, colour blobs) as ImageNet learned them.
-_VGG_FROZEN_CONVS = 2
+# `ArchitectureSpec.pretrained`: the module tree of a network started from a torchvision
+# weights file. "deep" and "shallow" are what checkpoints of fine-tuned vgg11 recorded before
+# the file became the setting; they name the same tree.
+PRETRAINED_LAYOUTS: tuple[str, ...] = ("torchvision", "deep", "shallow")
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 @dataclass(frozen=True)
 class ArchitectureSpec:
-    """Everything needed to rebuild a network's module tree (not its weights)."""
+    """Everything needed to rebuild a network's module tree (not its weights). `pretrained`
+    is None or one of PRETRAINED_LAYOUTS: the tree a torchvision weights file loads into."""
 
     name: str
     n_classes: int
@@ -48,11 +47,16 @@ class ArchitectureSpec:
 
 @dataclass(frozen=True)
 class Architecture:
+    """A network by name. `stem` and `head` name the first convolution and the last linear
+    layer in torchvision's layout; an architecture with them can start from a torchvision
+    weights file (the stem adapted to the data's channels, the head replaced)."""
+
     name: str
     summary: str
     default_width: int
-    pretrainable: bool
     build: Callable[[ArchitectureSpec], nn.Module]
+    stem: str | None = None
+    head: str | None = None
 
 
 def _galaxy_cnn(spec: ArchitectureSpec) -> nn.Module:
@@ -118,27 +122,53 @@ class _VggFromScratch(nn.Module):
 
 
 def _vgg11(spec: ArchitectureSpec) -> nn.Module:
+    """From scratch, the narrow net above; from a weights file, torchvision's vgg11 itself
+    (its 4096-wide head kept, as the file holds it) with a new last layer."""
     if spec.pretrained is None:
         return _VggFromScratch(spec)
     from torchvision.models import vgg11
 
     model = vgg11(weights=None)
+    model.features[0] = nn.Conv2d(spec.in_channels, 64, 3, padding=1)
     model.classifier[6] = nn.Linear(model.classifier[6].in_features, spec.n_classes)
     return model
 
 
 def _resnet18(spec: ArchitectureSpec) -> nn.Module:
     """torchvision's ResNet-18 whose stem brings any input to about 32 px before layer1, as
-    the ImageNet stem does for 128 px: the full stem would leave 2x2 maps from 64 px cutouts."""
+    the ImageNet stem does for 128 px: the full stem would leave 2x2 maps from 64 px cutouts.
+    From scratch a small image gets a 3x3 stem; from a weights file the stem keeps the
+    file's 7x7 kernel (its filters are the most reusable ones) and only its stride changes."""
     from torchvision.models import resnet18
 
     model = resnet18(weights=None, num_classes=spec.n_classes)
-    if spec.size >= 128:
-        model.conv1 = nn.Conv2d(spec.in_channels, 64, 7, stride=2, padding=3, bias=False)
+    stride = 2 if spec.size >= 128 else 1
+    if spec.pretrained is not None or spec.size >= 128:
+        model.conv1 = nn.Conv2d(spec.in_channels, 64, 7, stride=stride, padding=3, bias=False)
     else:
         model.conv1 = nn.Conv2d(spec.in_channels, 64, 3, stride=1, padding=1, bias=False)
-        model.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if spec.size >= 64 else nn.Identity()
+    if spec.size < 64:
+        model.maxpool = nn.Identity()
     nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
+def _convnext_tiny(spec: ArchitectureSpec) -> nn.Module:
+    """torchvision's ConvNeXt-Tiny (stage depths 3, 3, 9, 3). Its 4x4 stem has stride 4, which
+    brings a 128 px image to 32 px; at 64 px it steps by 2 and below by 1, so that the last
+    stage still sees more than one pixel. `width` is the first stage's channels (96 as
+    ImageNet's; the later stages double it), so a small variant can stand in for it in tests."""
+    from functools import partial
+
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt, LayerNorm2d
+
+    width = spec.width or 96
+    stages = [CNBlockConfig(width, 2 * width, 3), CNBlockConfig(2 * width, 4 * width, 3)]
+    stages += [CNBlockConfig(4 * width, 8 * width, 9), CNBlockConfig(8 * width, None, 3)]
+    model = ConvNeXt(stages, stochastic_depth_prob=0.1, num_classes=spec.n_classes)
+    stride = 4 if spec.size >= 128 else 2 if spec.size >= 64 else 1
+    model.features[0][0] = nn.Conv2d(spec.in_channels, width, 4, stride=stride, padding={4: 0, 2: 1, 1: 2}[stride])
+    model.features[0][1] = partial(LayerNorm2d, eps=1e-6)(width)
     return model
 
 
@@ -146,13 +176,28 @@ ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
         Architecture(
-            "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, False, _galaxy_cnn
+            "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, _galaxy_cnn
         ),
-        Architecture("vgg11", "VGG11 from scratch at a chosen width, or ImageNet fine-tuned", 32, True, _vgg11),
         Architecture(
-            "convnet-d3", "MTT's ConvNet-D3: width 128, instance norm, average pooling", 128, False, _convnet_d3
+            "vgg11",
+            "VGG11 from scratch at a chosen width, or fine-tuned from a file",
+            32,
+            _vgg11,
+            "features.0",
+            "classifier.6",
         ),
-        Architecture("resnet18", "ResNet-18 from scratch with a small-image stem", 64, False, _resnet18),
+        Architecture("convnet-d3", "MTT's ConvNet-D3: width 128, instance norm, average pooling", 128, _convnet_d3),
+        Architecture(
+            "resnet18", "ResNet-18 with a small-image stem, from scratch or a file", 64, _resnet18, "conv1", "fc"
+        ),
+        Architecture(
+            "convnext-tiny",
+            "ConvNeXt-Tiny with a small-image stem, from scratch or a file",
+            96,
+            _convnext_tiny,
+            "features.0.0",
+            "classifier.2",
+        ),
     )
 }
 
@@ -162,20 +207,25 @@ def model_from_spec(spec: ArchitectureSpec) -> nn.Module:
     return _checked(spec).build(spec)
 
 
-def _checked(spec: ArchitectureSpec) -> Architecture:
-    arch = ARCHITECTURES.get(spec.name)
+def architecture(name: str) -> Architecture:
+    """The registry's entry for `name`, or a clear error listing the names there are."""
+    arch = ARCHITECTURES.get(name)
     if arch is None:
-        raise ModelError(f"unknown architecture {spec.name!r}; choose from {', '.join(ARCHITECTURES)}")
-    if spec.pretrained is not None and not arch.pretrainable:
-        raise ModelError(f"{spec.name} has no ImageNet weights; only vgg11 can be fine-tuned")
-    if spec.pretrained not in (None, *PRETRAINED_MODES):
-        raise ModelError(f"pretrained must be one of {', '.join(PRETRAINED_MODES)}, got {spec.pretrained!r}")
+        raise ModelError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
+    return arch
+
+
+def _checked(spec: ArchitectureSpec) -> Architecture:
+    arch = architecture(spec.name)
+    if spec.pretrained is not None and arch.head is None:
+        pretrainable = ", ".join(name for name, entry in ARCHITECTURES.items() if entry.head is not None)
+        raise ModelError(f"{spec.name} cannot start from a weights file; {pretrainable} can")
+    if spec.pretrained not in (None, *PRETRAINED_LAYOUTS):
+        raise ModelError(f"pretrained must be one of {', '.join(PRETRAINED_LAYOUTS)}, got {spec.pretrained!r}")
     if spec.n_classes < 2 or spec.in_channels < 1 or spec.size < 8:
         raise ModelError(
             f"need at least 2 classes, 1 channel and 8 px (got {spec.n_classes}, {spec.in_channels}, {spec.size})"
         )
-    if spec.pretrained is not None and spec.in_channels != 3:
-        raise ModelError(f"ImageNet weights need 3 channels (RGB), the data has {spec.in_channels}")
     return arch
 
 
@@ -186,22 +236,10 @@ def build_model(
     in_channels: int,
     size: int,
     width: int | None = None,
-    pretrained: str | None = None,
-    weights_path: str | Path | None = None,
 ) -> nn.Module:
-    """A network ready to train. With `pretrained`, vgg11 starts from ImageNet weights (from
-    `weights_path`, else torchvision's cache, else downloaded once) and freezes what the mode
-    keeps fixed: "deep" the first convolutions, "shallow" everything but the last layer."""
-    spec = ArchitectureSpec(name, n_classes, in_channels, size, width, pretrained)
-    arch = _checked(spec)
-    if pretrained is None:
-        return arch.build(spec)
-    # Weights first: a missing or wrong file is reported before building 130 M parameters.
-    state = _imagenet_state(weights_path)
-    model = arch.build(spec)
-    _load_imagenet_vgg11(model, state)
-    _freeze_vgg(model, pretrained)
-    return model
+    """A network ready to train from scratch (model/pretrained.py starts one from a file)."""
+    spec = ArchitectureSpec(name, n_classes, in_channels, size, width)
+    return _checked(spec).build(spec)
 
 
 def has_batch_norm(model: nn.Module) -> bool:
@@ -209,91 +247,17 @@ def has_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(module, _BATCH_NORMS) for module in model.modules())
 
 
-def imagenet_weights_file() -> Path:
-    """Where torchvision keeps (or would download) the ImageNet VGG11 weights."""
-    from torchvision.models import VGG11_Weights
-
-    url = VGG11_Weights.IMAGENET1K_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
-
-def _imagenet_state(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
-    if weights_path is not None:
-        try:
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise ModelError(f"{weights_path}: weights file not found") from None
-        except (pickle.UnpicklingError, RuntimeError, OSError, EOFError) as exc:
-            raise ModelError(f"{weights_path}: not a VGG11 weights file ({exc})") from exc
-        missing = sorted(_vgg11_keys() - set(state)) if isinstance(state, dict) else ["everything"]
-        if missing:
-            raise ModelError(
-                f"{weights_path}: the weights do not fit torchvision's vgg11 (missing {', '.join(missing[:3])})"
-            )
-        return state
-    from torchvision.models import VGG11_Weights
-
-    try:
-        return VGG11_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-    except (OSError, RuntimeError) as exc:
-        raise ModelError(
-            f"ImageNet weights for vgg11 are not in torchvision's cache ({imagenet_weights_file()}) "
-            f"and could not be downloaded ({exc})",
-            "connect once to download them, or pass a local file with {weights_path}, or train from scratch "
-            "(no {pretrained})",
-        ) from exc
-
-
-def _vgg11_keys() -> set[str]:
-    """Parameter names of torchvision's vgg11, from its layout (as make_layers numbers them)."""
-    keys, index = set(), 0
-    for step in _VGG11_LAYOUT:
-        if step == "M":
-            index += 1
-        else:
-            keys |= {f"features.{index}.weight", f"features.{index}.bias"}
-            index += 2
-    return keys | {f"classifier.{i}.{kind}" for i in (0, 3, 6) for kind in ("weight", "bias")}
-
-
-def _load_imagenet_vgg11(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    head = model.get_submodule("classifier.6")
-    if not isinstance(head, nn.Linear):
-        raise ModelError("the network is not torchvision's vgg11 (its last layer is not linear)")
-    state = {key: value for key, value in state.items() if not key.startswith("classifier.6.")}
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        raise ModelError(f"the weights do not fit torchvision's vgg11 ({exc})") from exc
-    if unexpected or set(missing) != {"classifier.6.weight", "classifier.6.bias"}:
-        raise ModelError(
-            f"the weights do not fit torchvision's vgg11 (missing {sorted(missing)[:3]}, "
-            f"unexpected {sorted(unexpected)[:3]})"
-        )
-    nn.init.normal_(head.weight, 0.0, 0.01)
-    nn.init.zeros_(head.bias)
-
-
-def _freeze_vgg(model: nn.Module, mode: str) -> None:
-    if mode == "shallow":
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad = name.startswith("classifier.6.")
-        return
-    convs = [module for module in model.get_submodule("features").children() if isinstance(module, nn.Conv2d)]
-    for conv in convs[:_VGG_FROZEN_CONVS]:
-        for parameter in conv.parameters():
-            parameter.requires_grad = False
-
-
 def feature_extractor(model: nn.Module) -> nn.Module:
     """The network up to, not including, its linear head: the penultimate-layer features that
     embeddings use. The result shares the model's modules (no weights are copied) and is in
     eval mode. Each builder puts its head in a known place, so each case is spelled out rather
     than guessed from the module tree."""
-    from torchvision.models import VGG, ResNet
+    from torchvision.models import VGG, ConvNeXt, ResNet
 
     if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear):
         body = nn.Sequential(*list(model.children())[:-1])
+    elif isinstance(model, ConvNeXt):
+        body = nn.Sequential(model.features, model.avgpool, *list(model.classifier.children())[:-1])
     elif isinstance(model, _VggFromScratch):
         body = nn.Sequential(model.features, model.pool, nn.Flatten())
     elif isinstance(model, VGG):
@@ -319,10 +283,12 @@ def feature_extractor(model: nn.Module) -> nn.Module:
 def linear_head(model: nn.Module) -> nn.Linear:
     """The last layer that `feature_extractor` leaves out: `linear_head(model)(features)` gives
     the model's logits, so features and logits come from one pass through the body."""
-    from torchvision.models import VGG, ResNet
+    from torchvision.models import VGG, ConvNeXt, ResNet
 
     if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear):
         return model[-1]
+    if isinstance(model, ConvNeXt) and isinstance(model.classifier[-1], nn.Linear):
+        return model.classifier[-1]
     if isinstance(model, _VggFromScratch):
         return model.classifier
     if isinstance(model, VGG) and isinstance(model.classifier[-1], nn.Linear):

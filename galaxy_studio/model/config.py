@@ -13,12 +13,13 @@ from typing import Any
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
-ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
+ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18", "convnext-tiny")
+# The architectures that can start from a torchvision weights file (`pretrained`).
+PRETRAINABLE_NAMES: tuple[str, ...] = ("vgg11", "resnet18", "convnext-tiny")
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 KEEP_RULES: tuple[str, ...] = ("loss", "balanced-accuracy")
 ROTATION_MODES: tuple[str, ...] = ("auto", "any", "right-angles")
-PRETRAINED_MODES: tuple[str, ...] = ("deep", "shallow")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
 EXPLANATION_TITLES: dict[str, str] = {
@@ -64,7 +65,7 @@ class TrainConfig:
         label="Architecture",
         choices=ARCHITECTURE_NAMES,
         help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels), convnet-d3 MTT's net, "
-        "needed for distillation",
+        "needed for distillation; vgg11, resnet18 and convnext-tiny can start from a pretrained weights file",
     )
     size: int = setting(
         64,
@@ -149,20 +150,28 @@ class TrainConfig:
         None,
         label="Width",
         range=(1, None),
-        help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)",
+        help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128; convnext-tiny: the first "
+        "stage's, 96, doubling in each later stage)",
     )
     pretrained: str | None = setting(
         None,
-        label="Pretrained",
-        choices=PRETRAINED_MODES,
-        help="vgg11 from ImageNet weights: deep (first convolutions frozen) or shallow (last layer trained only)",
-    )
-    weights_path: str | None = setting(
-        None,
-        label="Weights file",
-        flag="--weights",
+        label="Pretrained weights",
         metavar="FILE",
-        help="ImageNet VGG11 weights file for --pretrained, when offline",
+        help="start from this torchvision state dict (.pth) of the same architecture: "
+        + ", ".join(PRETRAINABLE_NAMES)
+        + "; the first convolution is adapted to the data's channels and the last layer replaced. "
+        "Nothing is downloaded",
+    )
+    backbone_lr_scale: float = setting(
+        0.1,
+        label="Backbone learning rate",
+        metavar="SCALE",
+        range=(0.0, 1.0),
+        widget_range=(0.0, 1.0),
+        decimals=3,
+        suffix=" × lr",
+        help="with a weights file to start from: the layers loaded from it learn at this fraction of the learning "
+        "rate, the new or adapted ones at the full rate; 0 freezes them",
     )
     balance: str = setting(
         "loss",
@@ -212,6 +221,11 @@ class TrainConfig:
             raise ModelError(f"learning rates must satisfy 0 < min_lr <= lr (got {self.min_lr}, {self.lr})")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {self.ema})")
+        if self.pretrained is not None and self.arch not in PRETRAINABLE_NAMES:
+            raise ModelError(
+                f"{self.arch} cannot start from a weights file; {', '.join(PRETRAINABLE_NAMES)} can",
+                "choose one of those as {arch}, or train from scratch (no {pretrained})",
+            )
         if self.fold is not None and (len(self.fold) != 2 or self.fold[1] < 2 or not 1 <= self.fold[0] <= self.fold[1]):
             raise ModelError(f"fold must be (i, k): fold i of k >= 2, 1 <= i <= k; got {self.fold}")
         check_ranges(self)
@@ -226,11 +240,14 @@ class TrainConfig:
         else:
             data["fold"] = list(self.fold)
         data["bands"] = None if self.bands is None else list(self.bands)
+        # As for the fold: the backbone's rate means nothing, and is not recorded, without a file.
+        if self.pretrained is None:
+            data.pop("backbone_lr_scale")
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        fields = dict(data)
+        fields = legacy_fields_translated(data)
         fields["split"] = tuple(fields.get("split", DEFAULT_FRACTIONS))
         if fields.get("fold") is not None:
             fields["fold"] = tuple(fields["fold"])
@@ -244,6 +261,22 @@ class TrainConfig:
         for key in _NOT_RECIPE:
             data.pop(key)
         data["data"] = os.path.abspath(self.data)
-        if self.weights_path is not None:
-            data["weights_path"] = os.path.abspath(self.weights_path)
+        if self.pretrained is not None:
+            data["pretrained"] = os.path.abspath(self.pretrained)
         return data
+
+
+def legacy_fields_translated(data: dict[str, Any]) -> dict[str, Any]:
+    """A config or recipe record as this version names its fields. Before `pretrained` took
+    the weights file it held vgg11's fine-tuning mode, with the file in `weights_path`: a run
+    from scratch recorded `weights_path` None, which is dropped so that its record compares
+    equal to this version's; a fine-tuned run keeps its mode as `pretrained`, which no file
+    of this version's runs is named, so it reads as another recipe."""
+    fields = dict(data)
+    fields.pop("weights_path", None)
+    return fields
+
+
+def same_recipe(recorded: Any, config: TrainConfig) -> bool:
+    """Whether a recipe recorded by a run (perhaps of an earlier version) is `config`'s."""
+    return isinstance(recorded, dict) and legacy_fields_translated(recorded) == config.recipe()

@@ -24,7 +24,7 @@ import numpy as np
 
 from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Noted, Progressed, ignore
-from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.config import TrainConfig, legacy_fields_translated
 from galaxy_studio.model.datasets import load_labelled_data, stratified_folds
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.runs import read_run
@@ -173,7 +173,12 @@ def _require_same_cross_validation(run_dir: Path, record: dict[str, Any]) -> Non
             f"{run_dir}: the images or labels changed since this cross-validation started, so it cannot be continued",
             "cross-validate into another {out_dir} folder",
         )
-    if earlier.get("k") != record["k"] or earlier.get("recipe") != record["recipe"]:
+    recipe = earlier.get("recipe")
+    if (
+        earlier.get("k") != record["k"]
+        or not isinstance(recipe, dict)
+        or legacy_fields_translated(recipe) != record["recipe"]
+    ):
         raise ModelError(
             f"{run_dir} holds a cross-validation of another config or number of folds",
             "choose another {out_dir} folder or delete it",

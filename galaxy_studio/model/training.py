@@ -37,7 +37,7 @@ from galaxy_studio.events import (
     Warned,
     ignore,
 )
-from galaxy_studio.model.architectures import ArchitectureSpec, build_model
+from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
 from galaxy_studio.model.calibration import calibrated_probabilities, calibration_report, fit_temperature
 from galaxy_studio.model.checkpoint import (
     FORMAT_VERSION,
@@ -48,7 +48,7 @@ from galaxy_studio.model.checkpoint import (
     save_payload,
 )
 from galaxy_studio.model.checkpoint_schema import check_state_like
-from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.config import TrainConfig, same_recipe
 from galaxy_studio.model.data_recipe import DataRecipe, choose_data_recipe, spread_sample
 from galaxy_studio.model.datasets import (
     GalaxyDataset,
@@ -66,6 +66,7 @@ from galaxy_studio.model.preprocessing import (
     Preprocessing,
     channel_statistics,
 )
+from galaxy_studio.model.pretrained import StartingWeights, check_weights_file, parameter_groups, start_from_file
 from galaxy_studio.model.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -120,6 +121,7 @@ class _State:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     average: torch.optim.swa_utils.AveragedModel | None = None
+    starting: StartingWeights | None = None
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
@@ -147,7 +149,10 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     require_output_folder(run_dir)
     saved = _saved_state(config, run_dir)
     device = resolve_device(config.device)
-    # The data is read and checked before the folder is made: bad input leaves no run behind.
+    # The weights file and the data are read and checked before the folder is made: bad input
+    # leaves no run behind, and a wrong file is reported before minutes of decoding.
+    if config.pretrained is not None and saved is None:
+        check_weights_file(config.arch, config.pretrained, size=config.size, width=config.width)
     data = _load_data(config, saved, device, emit, cancel)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +164,16 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]), cores_shared(device):
         torch.manual_seed(config.seed)
-        state = _new_state(config, data, device, steps_per_epoch=len(training_loader(data.train, config, 0)))
+        state = _new_state(
+            config,
+            data,
+            device,
+            steps_per_epoch=len(training_loader(data.train, config, 0)),
+            starting=_saved_starting_weights(config, saved, run_dir / STATE_FILE),
+        )
+        if saved is None and state.starting is not None:
+            for line in state.starting.lines():
+                emit(Noted(line))
         if saved is not None:
             _restore(state, saved, _state_payload(config, data, state), run_dir / STATE_FILE)
             emit(Warned(f"resuming {run_dir} after epoch {state.epoch}"))
@@ -321,7 +335,7 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     saved = load_payload(path, TRAINING_STATE_FORMAT)
-    if saved.get("recipe") != config.recipe():
+    if not same_recipe(saved.get("recipe"), config):
         raise ModelError(
             f"{run_dir} holds an unfinished run of another config",
             "run it with that config to resume, or choose another {out_dir} folder",
@@ -398,18 +412,48 @@ def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | 
     return training_autocast_dtype(device) if config.amp else None
 
 
-def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per_epoch: int) -> _State:
-    model = build_model(
-        config.arch,
-        n_classes=len(data.labelled.classes),
-        in_channels=data.prep.n_channels,
-        size=config.size,
-        width=config.width,
-        pretrained=config.pretrained,
-        weights_path=config.weights_path,
-    ).to(device)
-    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+def _spec(config: TrainConfig, data: _Data) -> ArchitectureSpec:
+    """The run's network: a file to start from gives it the layout the file's weights load into."""
+    layout = None if config.pretrained is None else "torchvision"
+    return ArchitectureSpec(
+        config.arch, len(data.labelled.classes), data.prep.n_channels, config.size, config.width, layout
+    )
+
+
+def _saved_starting_weights(config: TrainConfig, saved: dict[str, Any] | None, path: Path) -> StartingWeights | None:
+    """A resumed run's record of the file it started from: its weights are in the saved
+    state, so the file is not read again."""
+    if saved is None or config.pretrained is None:
+        return None
+    try:
+        return StartingWeights.from_dict(saved["starting_weights"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{path}: damaged training state (no readable record of the weights file it started from: {exc})",
+            "delete the run's last.pt to start over, or choose another {out_dir} folder",
+        ) from None
+
+
+def _new_state(
+    config: TrainConfig,
+    data: _Data,
+    device: torch.device,
+    steps_per_epoch: int,
+    starting: StartingWeights | None = None,
+) -> _State:
+    """A network, optimiser and schedule at step 0. With a weights file the network starts
+    from it (or, given the record `starting` of a resumed run, in its layout, the saved
+    weights to follow) and its backbone learns at `backbone_lr_scale` times the rate."""
+    spec = _spec(config, data)
+    if config.pretrained is not None and starting is None:
+        model, starting = start_from_file(spec, config.pretrained)
+    else:
+        model = model_from_spec(spec)
+    model = model.to(device)
+    groups: list[dict[str, Any]] = [{"params": list(model.parameters()), "lr": config.lr}]
+    if starting is not None:
+        groups = parameter_groups(model, starting.fresh, config.lr, config.backbone_lr_scale)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(1, config.epochs * steps_per_epoch), eta_min=config.min_lr
     )
@@ -419,7 +463,7 @@ def _new_state(config: TrainConfig, data: _Data, device: torch.device, steps_per
         average = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema)
         )
-    return _State(model, optimizer, scheduler, scaler, average)
+    return _State(model, optimizer, scheduler, scaler, average, starting)
 
 
 def _restore(state: _State, saved: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
@@ -465,6 +509,7 @@ def _state_payload(config: TrainConfig, data: _Data, state: _State) -> dict[str,
         "scheduler": state.scheduler.state_dict(),
         "scaler": state.scaler.state_dict(),
         "average": None if state.average is None else state.average.state_dict(),
+        "starting_weights": None if state.starting is None else state.starting.to_dict(),
         "torch_rng": torch.get_rng_state(),
         "history": state.history,
         "best_state": state.best_state,
@@ -710,14 +755,13 @@ def _finish(
             "rotations": data.recipe.rotations,
         }
     )
+    if state.starting is not None:
+        metrics["pretrained"] = {**state.starting.to_dict(), "backbone_lr_scale": config.backbone_lr_scale}
     metrics["warnings"] = sample_warnings(metrics)
     for warning in metrics["warnings"]:
         emit(Warned(warning))
-    spec = ArchitectureSpec(
-        config.arch, len(data.labelled.classes), data.prep.n_channels, config.size, config.width, config.pretrained
-    )
     metadata = {
-        "architecture": spec.to_dict(),
+        "architecture": _spec(config, data).to_dict(),
         "classes": list(data.labelled.classes),
         "preprocessing": data.prep.to_dict(),
         "metrics": metrics,

@@ -43,7 +43,7 @@ def old_epoch_estimate(config: object) -> float:
     train, val, _ = stratified_split(labelled.labels, config.split, config.seed)  # type: ignore[attr-defined]
     device = resolve_device(config.device)  # type: ignore[attr-defined]
     size, batch = config.size, config.batch_size  # type: ignore[attr-defined]
-    spec = ArchitectureSpec(config.arch, len(labelled.classes), 3, size, config.width, config.pretrained)  # type: ignore[attr-defined]
+    spec = ArchitectureSpec(config.arch, len(labelled.classes), 3, size, config.width)  # type: ignore[attr-defined]
     model = model_from_spec(spec).to(device).train()
     images = torch.randn(batch, 3, size, size, device=device)
     targets = torch.randint(0, len(labelled.classes), (batch,), device=device)

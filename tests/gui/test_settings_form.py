@@ -30,6 +30,7 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
         "vgg11",
         "convnet-d3",
         "resnet18",
+        "convnext-tiny",
     ]
     assert isinstance(epochs, QSpinBox) and (epochs.minimum(), epochs.maximum(), epochs.value()) == (1, 1000, 30)
     assert isinstance(lr, QDoubleSpinBox) and (lr.decimals(), lr.value(), lr.singleStep()) == (6, 5e-4, 1e-5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from galaxy_studio.model.architectures import (
 )
 from galaxy_studio.model.config import ARCHITECTURE_NAMES
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.pretrained import start_from_file
 
 
 def test_the_registry_matches_the_names_the_cli_offers() -> None:
@@ -67,40 +67,25 @@ def test_vgg11_from_scratch_has_eight_convolutions_of_the_chosen_width() -> None
     assert len(convs) == 8 and {conv.out_channels for conv in convs} == {32}
 
 
-def test_imagenet_vgg11_offline_without_weights_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
-
-    def offline(*args: object, **kwargs: object) -> None:
-        raise urllib.error.URLError("network is unreachable")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    with pytest.raises(ModelError) as caught:
-        build_model("vgg11", n_classes=2, in_channels=3, size=64, pretrained="deep")
-    message = str(caught.value)
-    assert "could not be downloaded" in message and "--weights" in message
-    assert str(tmp_path / "empty-torch-home") in message
-
-
 def test_a_weights_file_that_is_not_vgg11_is_refused(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.pth"
     torch.save({"conv.weight": torch.zeros(3)}, wrong)
-    with pytest.raises(ModelError, match="do not fit torchvision's vgg11"):
-        build_model("vgg11", n_classes=2, in_channels=3, size=64, pretrained="shallow", weights_path=wrong)
+    spec = ArchitectureSpec("vgg11", 2, 3, 64)
+    with pytest.raises(ModelError, match="wrong.pth: holds 1 tensor of an unrecognised network; vgg11 expects"):
+        start_from_file(spec, wrong)
     with pytest.raises(ModelError, match="not found"):
-        build_model(
-            "vgg11", n_classes=2, in_channels=3, size=64, pretrained="shallow", weights_path=tmp_path / "missing.pth"
-        )
+        start_from_file(spec, tmp_path / "missing.pth")
 
 
-def test_only_vgg11_takes_imagenet_weights_and_only_in_rgb() -> None:
-    with pytest.raises(ModelError, match="only vgg11"):
-        model_from_spec(ArchitectureSpec("galaxy-cnn", 2, 3, 64, pretrained="deep"))
-    with pytest.raises(ModelError, match="3 channels"):
-        model_from_spec(ArchitectureSpec("vgg11", 2, 1, 64, pretrained="deep"))
+def test_fine_tuned_layouts_rebuild_in_any_channel_count_and_only_where_there_is_a_file_layout() -> None:
+    with pytest.raises(ModelError, match="galaxy-cnn cannot start from a weights file"):
+        model_from_spec(ArchitectureSpec("galaxy-cnn", 2, 3, 64, pretrained="torchvision"))
+    vgg = model_from_spec(ArchitectureSpec("vgg11", 2, 1, 64, pretrained="shallow"))
+    assert vgg.features[0].in_channels == 1 and vgg.classifier[6].out_features == 2
     with pytest.raises(ModelError, match="unknown architecture"):
         model_from_spec(ArchitectureSpec("alexnet", 2, 3, 64))
+    with pytest.raises(ModelError, match="pretrained must be one of torchvision"):
+        model_from_spec(ArchitectureSpec("resnet18", 2, 3, 64, pretrained="/some/file.pth"))
 
 
 def test_a_spec_survives_a_round_trip_through_plain_data() -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.errors import UserError
 from galaxy_studio.eta import format_duration
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Warned
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
@@ -37,7 +38,8 @@ from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.reliability_plot import ReliabilityPlot
-from galaxy_studio.gui.widgets.settings_form import SettingsForm
+from galaxy_studio.gui.widgets.settings_form import SettingsForm, tooltip
+from galaxy_studio.gui.widgets.weights_file import WeightsFilePicker
 from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.calibration import describe_calibration
@@ -46,6 +48,7 @@ from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_ru
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
 from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
 from galaxy_studio.path_text import readable
+from galaxy_studio.settings import control_label, settings_of
 
 if TYPE_CHECKING:
     from galaxy_studio.model.training import TrainResult
@@ -65,6 +68,8 @@ ADVANCED_SETTINGS = (
     "ema",
     "seed",
 )
+# After the weights file's row, which the form does not generate (a file picker with a check).
+FINE_TUNING_SETTINGS = ("backbone_lr_scale",)
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
 
@@ -162,7 +167,7 @@ class TrainPanel(QWidget):
         self.data_edit = QLineEdit()
         data_buttons = DataSourceButtons(self.data_edit, self.current_project)
         data_buttons.status.connect(self.status)
-        self.settings = SettingsForm(TrainConfig, MAIN_SETTINGS + ADVANCED_SETTINGS)
+        self.settings = SettingsForm(TrainConfig, MAIN_SETTINGS + ADVANCED_SETTINGS + FINE_TUNING_SETTINGS)
         controls = self.settings.controls
         self.arch = controls["arch"]
         self.size = controls["size"]
@@ -185,12 +190,23 @@ class TrainPanel(QWidget):
         self.balance = controls["balance"]
         self.ema = controls["ema"]
         self.seed = controls["seed"]
+        self.backbone_lr_scale = controls["backbone_lr_scale"]
+        self.weights = WeightsFilePicker(self._check_weights)
+        self.weights.setToolTip(tooltip(settings_of(TrainConfig)["pretrained"]))
+        self.weights.changed.connect(self._weights_changed)
+        self.arch.currentTextChanged.connect(lambda _name: self.weights.recheck())
+        self.size.editingFinished.connect(self.weights.recheck)
+        self._weights_changed()
         self.advanced = QCheckBox("Show advanced settings")
         advanced_form = QFormLayout()
         self.settings.add_rows(advanced_form, ADVANCED_SETTINGS)
+        advanced_form.addRow(settings_of(TrainConfig)["pretrained"].label, self.weights)
+        advanced_form.addRow(self.weights.report)
+        self.settings.add_rows(advanced_form, FINE_TUNING_SETTINGS)
         self.advanced_body = QGroupBox("Advanced")
         self.advanced_body.setToolTip(
-            "Defaults: the seed paper's optimiser, weights averaged; crop and rotations chosen from the data"
+            "Defaults: the seed paper's optimiser, weights averaged; crop and rotations chosen from the data; "
+            "random initial weights"
         )
         self.advanced_body.setLayout(advanced_form)
         self.advanced_body.setVisible(False)
@@ -278,11 +294,39 @@ class TrainPanel(QWidget):
         runs_layout.addWidget(self.resume_button)
         return runs_box
 
+    def _check_weights(self, path: str) -> str:
+        """What the weights file gives the chosen network (a ModelError when it does not fit).
+        torch is imported here, when a file is chosen, not when the panel is built."""
+        from galaxy_studio.model.pretrained import check_weights_file
+
+        arch = self.arch.currentText()
+        start = check_weights_file(arch, path, size=self.size.value())
+        changes = [f"new last layer ({start.new[0].split(':')[0]})", *start.adapted]
+        return (
+            f"Fits {arch}: {start.loaded} tensors of {start.network}; {'; '.join(changes)}. "
+            "The first convolution adapts to the data's bands."
+        )
+
+    def _weights_changed(self) -> None:
+        self.backbone_lr_scale.setEnabled(self.weights.path() is not None)
+
     def config(self, out_dir: Path | None = None) -> TrainConfig:
         values = self.settings.values()
         return TrainConfig(
-            data=self.data_edit.text().strip(), out_dir=str(out_dir or new_run_dir(values["arch"])), **values
+            data=self.data_edit.text().strip(),
+            out_dir=str(out_dir or new_run_dir(values["arch"])),
+            pretrained=self.weights.path(),
+            **values,
         )
+
+    def _config_or_message(self) -> TrainConfig | None:
+        """The form's config, or None after saying why the form cannot train (a weights file
+        for a network that takes none)."""
+        try:
+            return self.config()
+        except UserError as error:
+            QMessageBox.warning(self, "Cannot train", readable(error.text(control_label)))
+            return None
 
     # Jobs ------------------------------------------------------------------------------
 
@@ -302,7 +346,9 @@ class TrainPanel(QWidget):
     def estimate(self) -> None:
         if not self._ready():
             return
-        config = self.config()
+        config = self._config_or_message()
+        if config is None:
+            return
 
         def job(emit: EventSink, cancel: CancelToken) -> TrainingTimeEstimate:
             from galaxy_studio.model.training import estimate_training_time
@@ -314,7 +360,9 @@ class TrainPanel(QWidget):
     def start(self, config: TrainConfig | None = None) -> None:
         if config is None and not self._ready():
             return
-        config = config or self.config()
+        config = config or self._config_or_message()
+        if config is None:
+            return
         self.loss_plot.clear_series()
         self.acc_plot.clear_series()
         self.metrics_label.setText("Training…")
