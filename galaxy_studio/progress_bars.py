@@ -170,7 +170,10 @@ class ProgressBars:
     """Event sink: a bar per nesting level of the Progressed events (and EpochEnded, which ends
     an epoch), drawn in place on a terminal and as plain lines elsewhere. Use it as a context
     manager, or call `close()`, so that a bar a job left unfinished (stopped early, cancelled,
-    failed) gives way before the next line."""
+    failed) gives way before the next line.
+
+    `nested=False` draws the outermost level of a task only (the epochs, not their batches):
+    for text bars in Jupyter, whose output cannot move the cursor up to redraw a bar above."""
 
     def __init__(
         self,
@@ -178,21 +181,30 @@ class ProgressBars:
         *,
         drawn: bool | None = None,
         tqdm_class: type[tqdm] = tqdm,
+        nested: bool = True,
         redraw_s: float = 0.1,
         line_interval_s: float = LINE_INTERVAL_S,
     ) -> None:
         self.stream = stream or sys.stderr
         self.drawn = is_terminal(self.stream) if drawn is None else drawn
+        self.nested = nested
         self._tqdm = tqdm_class
         self._redraw, self._interval = redraw_s, line_interval_s
         self._bars: dict[int, _Bar] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progressed) and event.total > 0:
-            for level, done, total, what in levels_of(event):
+            levels = levels_of(event)
+            if not self.nested:
+                levels = [entry for entry in levels[:1] if not any(key < entry[0] for key in self._bars)]
+            for level, done, total, what in levels:
                 self._show(level, done, total, what)
-        elif isinstance(event, EpochEnded) and event.epochs > 0:
+        elif isinstance(event, EpochEnded) and event.epochs > 0 and (self.nested or OUTER not in self._bars):
             self._show(MIDDLE, event.epoch, event.epochs, "epochs")
+        # Innermost first: a drawn bar's place counts the bars above it, so they must still stand.
+        for level in sorted(self._bars, reverse=True):
+            if self._bars[level].done >= self._bars[level].total:
+                self._bars.pop(level).close()
 
     def _show(self, level: int, done: int, total: int, what: str) -> None:
         bar = self._bars.get(level)
@@ -215,8 +227,6 @@ class ProgressBars:
             )
             self._bars[level] = bar
         bar.show(min(done, total), what)
-        if done >= total:
-            self._bars.pop(level).close()
 
     def write(self, text: str) -> None:
         """A finished line of text (an epoch's summary, a warning) that leaves the bars whole."""

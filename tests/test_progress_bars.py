@@ -132,3 +132,16 @@ def test_quiet_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["demo-data", str(tmp_path / "quiet"), "--per-class", "2", "--size", "32", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "wrote 20 demo galaxies" in captured.out
+
+
+def test_without_nesting_one_bar_stands_for_the_outermost_task() -> None:
+    terminal = Terminal()
+    with ProgressBars(terminal, redraw_s=0, nested=False) as bars:
+        bars(Progressed(0, 2, "folds"))
+        for step in range(1, 6):
+            bars(Progressed(step, 5, "epoch 1/3"))
+        bars(EpochEnded(1, 3, 0.5, 0.6, 0.7, 0.8, 1.0))
+        bars(Progressed(1, 2, "folds"))
+    text = terminal.getvalue()
+    assert "\x1b[A" not in text, "no bar is kept above another"
+    assert "folds:  50%" in text and "epoch" not in text

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tqdm import tqdm as std_tqdm
 from tqdm.auto import tqdm
 
 from galaxy_studio.events import Event, EventSink, Noted, Warned
@@ -26,8 +27,12 @@ def _in_jupyter() -> bool:
 
 class _NotebookEvents:
     def __init__(self, progress: bool) -> None:
-        drawn = _in_jupyter() or is_terminal(sys.stderr)
-        self.bars = ProgressBars(sys.stderr, drawn=drawn, tqdm_class=tqdm) if progress else None
+        terminal = is_terminal(sys.stderr)
+        # tqdm.auto falls back to text bars in a Jupyter kernel without ipywidgets; they redraw
+        # one line in place but cannot keep a bar above another.
+        nested = terminal or tqdm is not std_tqdm
+        bars = ProgressBars(sys.stderr, drawn=_in_jupyter() or terminal, tqdm_class=tqdm, nested=nested)
+        self.bars = bars if progress else None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Warned):
