@@ -4,7 +4,12 @@ log, nothing but warnings with --quiet."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import struct
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -145,3 +150,39 @@ def test_without_nesting_one_bar_stands_for_the_outermost_task() -> None:
     text = terminal.getvalue()
     assert "\x1b[A" not in text, "no bar is kept above another"
     assert "folds:  50%" in text and "epoch" not in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no pseudo-terminals on Windows")
+def test_the_command_draws_bars_on_a_real_terminal(tmp_path: Path) -> None:
+    """stderr a pseudo-terminal of 100 columns: tqdm redraws the bar in place with its rate."""
+    import fcntl
+    import termios
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # concurrently, so that a full terminal buffer never blocks the child
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # Linux: the terminal is gone once the child and our end are closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    code = "from galaxy_studio.cli import main; raise SystemExit(main())"
+    args = [sys.executable, "-c", code, "demo-data", str(tmp_path / "d"), "--per-class", "3", "--size", "32"]
+    child = subprocess.run(args, stderr=follower, stdout=subprocess.PIPE, timeout=120)
+    os.close(follower)
+    reader.join(timeout=10)
+    os.close(leader)
+    drawn = b"".join(chunks)
+    assert child.returncode == 0
+    text = drawn.decode("utf-8")
+    assert "\r" in text and re.search(r"demo galaxies: 100%\|█+\| 30/30 \[\d\d:\d\d<00:00, +[\d.]+galaxy/s\]", text), (
+        text
+    )
