@@ -72,6 +72,7 @@ def levels_of(event: Progressed) -> list[tuple[int, int, int, str]]:
 
 
 def is_terminal(stream: Any) -> bool:
+    """Whether a bar on `stream` can be redrawn in place."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())

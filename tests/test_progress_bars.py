@@ -186,3 +186,12 @@ def test_the_command_draws_bars_on_a_real_terminal(tmp_path: Path) -> None:
     assert "\r" in text and re.search(r"demo galaxies: 100%\|█+\| 30/30 \[\d\d:\d\d<00:00, +[\d.]+galaxy/s\]", text), (
         text
     )
+
+
+def test_a_failed_job_leaves_its_bar_on_a_line_of_its_own() -> None:
+    terminal = Terminal()
+    with pytest.raises(RuntimeError), ProgressPrinter(terminal) as sink:
+        sink(Progressed(3, 10, "classifying"))
+        raise RuntimeError("disk full")
+    assert terminal.getvalue().endswith("\n"), "the error message that follows starts on a new line"
+    assert "classifying:  30%" in terminal.getvalue()

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from galaxy_studio.api.pictures import show_curves, show_cutout, show_prototypes, show_saliency
 from galaxy_studio.api.progress import JobWarning, job_events
 from galaxy_studio.data.cutout import Cutout
@@ -159,7 +161,9 @@ def evaluate(
         return evaluate_classifier(_checkpoint(model), data, split=split, device=device, emit=emit)
 
 
-def explain(model: Any, cutout: Cutout | PathLike, *, method: str = "saliency", target: str | None = None) -> Any:
+def explain(
+    model: Any, cutout: Cutout | PathLike, *, method: str = "saliency", target: str | None = None
+) -> np.ndarray:
     """The importance map (float (H, W), at the cutout's resolution) of class `target` (the
     predicted class by default) for one cutout; `method` is one of saliency, smoothgrad, ig,
     gradcam, occlusion."""
