@@ -1,6 +1,7 @@
 """Time spent and time left of a job, from its Progressed events, and durations in words.
 
-Torch- and Qt-free: the CLI's progress bar and the panels' progress readouts share it.
+Torch- and Qt-free: the panels' progress readouts use it; the command line's plain-line bars
+(progress_bars.py) write durations with `format_duration`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter
+from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter, add_quiet_option
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 
@@ -40,11 +40,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _train_config(args)
     if args.estimate:
-        return _print_estimate(config, args.cv)
+        return _print_estimate(config, args.cv, quiet=args.quiet)
     if args.cv is not None:
-        return _cross_validate(config, args.cv)
+        return _cross_validate(config, args.cv, quiet=args.quiet)
     try:
-        result = train_classifier(config, emit=TrainingPrinter())
+        with TrainingPrinter(quiet=args.quiet) as emit:
+            result = train_classifier(config, emit=emit)
     except ModelError as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
@@ -72,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(config: TrainConfig, folds: int | None) -> int:
+def _print_estimate(config: TrainConfig, folds: int | None, *, quiet: bool) -> int:
     """`train --estimate`: the time the run (with --cv, each fold's run) would take here, then
     what was timed; trains nothing."""
     from galaxy_studio.eta import format_duration
@@ -80,9 +81,8 @@ def _print_estimate(config: TrainConfig, folds: int | None) -> int:
     from galaxy_studio.model.training import estimate_training_time
 
     try:
-        estimate = estimate_training_time(
-            config if folds is None else replace(config, fold=(1, folds)), emit=ProgressPrinter()
-        )
+        with ProgressPrinter(quiet=quiet) as emit:
+            estimate = estimate_training_time(config if folds is None else replace(config, fold=(1, folds)), emit=emit)
     except ModelError as error:
         raise CommandError(str(error)) from None
     print(estimate.text())
@@ -92,14 +92,16 @@ def _print_estimate(config: TrainConfig, folds: int | None) -> int:
     return 0
 
 
-def _cross_validate(config: TrainConfig, folds: int) -> int:
+def _cross_validate(config: TrainConfig, folds: int, *, quiet: bool) -> int:
     """`train --cv K`: K-fold cross-validation; a table on stderr, the cv.json record on stdout."""
     from galaxy_studio.model.cross_validation import CV_FILE, cross_validate
 
-    result = model_errors(
-        lambda: cross_validate(config, folds, emit=CrossValidationPrinter()),
-        f"finished folds and the last finished epoch are saved in {config.out_dir}; run the same command to continue",
-    )
+    with CrossValidationPrinter(quiet=quiet) as emit:
+        result = model_errors(
+            lambda: cross_validate(config, folds, emit=emit),
+            f"finished folds and the last finished epoch are saved in {config.out_dir}; run the same command to "
+            "continue",
+        )
     print(describe_cross_validation(result), file=sys.stderr)
     record = {
         **result.to_dict(),
@@ -158,9 +160,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from galaxy_studio.model.evaluation import evaluate_classifier
 
     try:
-        report = evaluate_classifier(
-            args.model, args.data, split=args.split, device=args.device, emit=TrainingPrinter()
-        )
+        with TrainingPrinter(quiet=args.quiet) as emit:
+            report = evaluate_classifier(args.model, args.data, split=args.split, device=args.device, emit=emit)
     except ModelError as error:
         raise CommandError(str(error)) from None
     if report["n"] == 0:
@@ -191,7 +192,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             saliency=args.saliency,
             saliency_dir=args.saliency_dir,
         )
-        result = classify(config, emit=ProgressPrinter())
+        with ProgressPrinter(quiet=args.quiet) as emit:
+            result = classify(config, emit=emit)
         if result.predictions:
             write_predictions_csv(result, args.out)
     except ModelError as error:
@@ -241,6 +243,7 @@ def add_commands(sub: Any) -> None:
         "accuracy and macro AUC over the folds and writes RUN_DIR/cv.json",
     )
     add_setting_options(p, TrainConfig)
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
@@ -254,6 +257,7 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser(
@@ -278,4 +282,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--saliency-dir", metavar="DIR", help="folder for the --saliency overlays")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_classify)

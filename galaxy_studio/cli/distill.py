@@ -9,7 +9,7 @@ from typing import Any
 
 from galaxy_studio.cli.errors import model_errors
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import DistillPrinter, TrainingPrinter
+from galaxy_studio.cli.progress import DistillPrinter, TrainingPrinter, add_quiet_option
 from galaxy_studio.distill.config import BufferConfig, DistillConfig, EvaluationProtocol
 
 
@@ -17,10 +17,11 @@ def cmd_buffer(args: argparse.Namespace) -> int:
     from galaxy_studio.distill.experts import train_experts
 
     config = config_from_args(BufferConfig, args, data=args.data, out_dir=args.out)
-    result = model_errors(
-        lambda: train_experts(config, emit=DistillPrinter()),
-        f"finished experts are kept in {args.out}; run the same command to train the rest",
-    )
+    with DistillPrinter(quiet=args.quiet) as emit:
+        result = model_errors(
+            lambda: train_experts(config, emit=emit),
+            f"finished experts are kept in {args.out}; run the same command to train the rest",
+        )
     print(
         json.dumps(
             {
@@ -42,10 +43,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from galaxy_studio.distill.runner import distill
 
     config = config_from_args(DistillConfig, args, buffer=args.buffer, data=args.data, out_dir=args.out)
-    result = model_errors(
-        lambda: distill(config, emit=DistillPrinter()),
-        f"the last checkpoint is in {args.out}; run the same command to resume",
-    )
+    with DistillPrinter(quiet=args.quiet) as emit:
+        result = model_errors(
+            lambda: distill(config, emit=emit), f"the last checkpoint is in {args.out}; run the same command to resume"
+        )
     print(
         f"{result.synthetic}: {result.iterations} iterations (stopped by {result.stopped_by}), stage "
         f"{result.stage}, lr {result.lr:.4g}; pictures in {result.prototypes}\n"
@@ -76,10 +77,11 @@ def cmd_evaluate_synthetic(args: argparse.Namespace) -> int:
     from galaxy_studio.distill.evaluate import evaluate_synthetic, format_table
 
     protocol = config_from_args(EvaluationProtocol, args)
-    report = model_errors(
-        lambda: evaluate_synthetic(args.run, args.data, protocol, emit=TrainingPrinter()),
-        "evaluation stopped; nothing was written",
-    )
+    with TrainingPrinter(quiet=args.quiet) as emit:
+        report = model_errors(
+            lambda: evaluate_synthetic(args.run, args.data, protocol, emit=emit),
+            "evaluation stopped; nothing was written",
+        )
     print(format_table(report), flush=True)
     if args.json:
         print(json.dumps(report), flush=True)
@@ -115,6 +117,7 @@ def add_commands(sub: Any) -> None:
             "device",
         ),
     )
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_buffer)
 
     p = sub.add_parser(
@@ -155,6 +158,7 @@ def add_commands(sub: Any) -> None:
         ),
     )
     p.add_argument("--out", required=True, metavar="RUN_DIR")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_distill)
 
     p = sub.add_parser(
@@ -169,4 +173,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("data", metavar="DATA", nargs="?", help="the buffer's labelled images (default: its recorded path)")
     add_setting_options(p, EvaluationProtocol)
     p.add_argument("--json", action="store_true", help="a JSON object on the last line")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_evaluate_synthetic)

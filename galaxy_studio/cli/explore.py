@@ -10,7 +10,7 @@ from typing import Any
 
 from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import TrainingPrinter
+from galaxy_studio.cli.progress import TrainingPrinter, add_quiet_option
 from galaxy_studio.explore.embeddings import EmbedConfig
 
 
@@ -36,7 +36,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
         average_orientations=not args.single_orientation,
     )
     started = time.perf_counter()
-    embeddings = model_errors(lambda: embed(config, emit=TrainingPrinter()), "nothing was written")
+    with TrainingPrinter(quiet=args.quiet) as emit:
+        embeddings = model_errors(lambda: embed(config, emit=emit), "nothing was written")
     seconds = time.perf_counter() - started
     try:
         embeddings.save(args.out)
@@ -127,6 +128,7 @@ def add_commands(sub: Any) -> None:
         "(8 times faster; vectors then depend on the galaxy's orientation)",
     )
     p.add_argument("--no-cache", action="store_true", help="compute again and leave the cache alone")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_embed)
 
     p = sub.add_parser(

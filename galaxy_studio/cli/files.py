@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxy_studio.cli.errors import CommandError, print_error, require_writable_output
-from galaxy_studio.cli.progress import ProgressPrinter
+from galaxy_studio.cli.progress import ProgressPrinter, add_quiet_option
 from galaxy_studio.data.colormaps import COLORMAPS, GREY
 from galaxy_studio.data.cutout import CutoutError
 
@@ -200,14 +200,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     require_writable_output(args.dir, folder=True)
     try:
-        paths = write_demo_set(
-            Path(args.dir),
-            per_class=args.per_class,
-            size=args.size,
-            fmt=args.format,
-            seed=args.seed,
-            emit=ProgressPrinter(),
-        )
+        with ProgressPrinter(quiet=args.quiet) as emit:
+            paths = write_demo_set(
+                Path(args.dir), per_class=args.per_class, size=args.size, fmt=args.format, seed=args.seed, emit=emit
+            )
     except ValueError as error:
         raise CommandError(str(error)) from None
     print(f"wrote {len(paths)} demo galaxies to {args.dir}")
@@ -250,4 +246,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--size", type=int, default=128, metavar="PX")
     p.add_argument("--format", choices=("jpeg", "fits"), default="jpeg")
     p.add_argument("--seed", type=int, default=0)
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_demo_data)

@@ -1,14 +1,16 @@
-"""Event sinks that print a job's progress on stderr, keeping stdout for results."""
+"""Event sinks that print a job's progress on stderr, keeping stdout for results.
+
+Bars are tqdm's (galaxy_studio/progress_bars.py): redrawn on a terminal, plain lines in a log.
+With `--quiet` a command prints no bars and no per-epoch lines; warnings and notes, which say
+something about the result, still come out.
+"""
 
 from __future__ import annotations
 
-import math
-import sys
-import time
+import argparse
 from typing import Any
 
 from galaxy_studio.cli.errors import PROG
-from galaxy_studio.eta import Eta
 from galaxy_studio.events import (
     BufferPlanned,
     EpochEnded,
@@ -19,107 +21,99 @@ from galaxy_studio.events import (
     StageAdvanced,
     Warned,
 )
+from galaxy_studio.progress_bars import ProgressBars
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or per-epoch lines on stderr (warnings and errors are still printed)",
+    )
 
 
 class ProgressPrinter:
-    """Event sink that draws a one-line progress bar on stderr, with the time spent and an
-    estimate of the time left, redrawn at most `redraws_per_second` times (and at the end)."""
+    """Progress bars on stderr, plus every warning and note; a context manager that closes the
+    bars a job left unfinished before the command prints its result or its error."""
 
-    def __init__(self, stream: Any = None, width: int = 30, redraws_per_second: float = 10.0) -> None:
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.interval = 1.0 / redraws_per_second
-        self._eta = Eta()
-        self._drawn = -math.inf
+    def __init__(self, stream: Any = None, *, quiet: bool = False, drawn: bool | None = None) -> None:
+        self.bars = ProgressBars(stream, drawn=drawn)
+        self.quiet = quiet
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, Progressed) or event.total <= 0:
-            return
-        now = time.monotonic()
-        timing = self._eta.describe(event, now)
-        finished = event.done >= event.total
-        if not finished and now - self._drawn < self.interval:
-            return
-        self._drawn = -math.inf if finished else now
-        filled = int(self.width * event.done / event.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        # On a terminal, erase what a longer previous line left behind.
-        erase = "\x1b[K" if getattr(self.stream, "isatty", lambda: False)() else ""
-        end = "\n" if finished else ""
-        self.stream.write(f"\r{event.what} [{bar}] {event.done}/{event.total} {timing}{erase}{end}")
-        self.stream.flush()
+        if isinstance(event, Warned):
+            self.bars.write(f"{PROG}: warning: {event.text}")
+        elif isinstance(event, Noted):
+            self.bars.write(f"{PROG}: {event.text}")
+        elif not self.quiet:
+            self.report(event)
+
+    def report(self, event: Event) -> None:
+        """What a job tells besides warnings and notes; silent with --quiet."""
+        self.bars(event)
+
+    def close(self) -> None:
+        self.bars.close()
+
+    def __enter__(self) -> ProgressPrinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class TrainingPrinter(ProgressPrinter):
-    """Progress bars, plus one line per finished epoch and every warning, all on stderr."""
+    """Progress bars, plus one line per finished epoch."""
 
-    def __call__(self, event: Event) -> None:
+    def report(self, event: Event) -> None:
         if isinstance(event, EpochEnded):
-            self.stream.write(
-                f"\repoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f} acc {event.train_acc:.3f}"
-                f"  val loss {event.val_loss:.4f} acc {event.val_acc:.3f}  {event.seconds:.1f} s\n"
+            self.bars.write(
+                f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f} acc {event.train_acc:.3f}"
+                f"  val loss {event.val_loss:.4f} acc {event.val_acc:.3f}  {event.seconds:.1f} s"
             )
-            self.stream.flush()
-        elif isinstance(event, Warned):
-            self.stream.write(f"{PROG}: warning: {event.text}\n")
-            self.stream.flush()
-        elif isinstance(event, Noted):
-            self.stream.write(f"{PROG}: {event.text}\n")
-            self.stream.flush()
-        elif not (isinstance(event, Progressed) and event.what.startswith("epoch") and event.done >= event.total):
-            super().__call__(event)
+        super().report(event)
 
 
 class CrossValidationPrinter(TrainingPrinter):
-    """Training output, plus a line per finished fold with the time the remaining folds will take.
+    """Training output, plus a line per finished fold (model/cross_validation.py reports the folds
+    as Progressed events whose `what` is "folds"; they drive the outermost bar)."""
 
-    The folds are timed apart from the epochs and steps whose bars they span (model/cross_validation.py
-    reports them as Progressed events whose `what` is "folds")."""
-
-    def __init__(self, stream: Any = None, width: int = 30, redraws_per_second: float = 10.0) -> None:
-        super().__init__(stream, width, redraws_per_second)
-        self._folds = Eta()
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Progressed) and event.what == "folds":
-            timing = self._folds.describe(event)
-            if event.done:
-                self.stream.write(f"\rcross-validation: {event.done}/{event.total} folds done, {timing}\n")
-                self.stream.flush()
-        else:
-            super().__call__(event)
+    def report(self, event: Event) -> None:
+        if isinstance(event, Progressed) and event.what == "folds" and event.done:
+            self.bars.write(f"cross-validation: {event.done}/{event.total} folds done")
+        super().report(event)
 
 
 class DistillPrinter(TrainingPrinter):
     """Training output plus the buffer's planned size, experts' accuracies and stage changes."""
 
-    def __call__(self, event: Event) -> None:
+    def report(self, event: Event) -> None:
         if isinstance(event, BufferPlanned):
-            self.stream.write(
+            self.bars.write(
                 f"buffer: {event.experts} expert(s) x {event.epochs + 1} snapshots x {event.parameters:,} "
-                f"parameters = {event.bytes / 1e6:.1f} MB on disk\n"
+                f"parameters = {event.bytes / 1e6:.1f} MB on disk"
             )
         elif isinstance(event, MetricLogged) and event.name == "expert_test_accuracy":
-            self.stream.write(f"\rexpert {event.step + 1}: test accuracy {event.value:.4f}\n")
+            self.bars.write(f"expert {event.step + 1}: test accuracy {event.value:.4f}")
         elif isinstance(event, StageAdvanced):
-            self.stream.write(f"\rstage {event.stage}: {event.reason}\n")
-        else:
-            super().__call__(event)
-            return
-        self.stream.flush()
+            self.bars.write(f"stage {event.stage}: {event.reason}")
+        super().report(event)
 
 
 class UnsupervisedPrinter(TrainingPrinter):
     """Progress bars plus one line per finished epoch of either phase."""
 
-    def __call__(self, event: Event) -> None:
+    def __init__(self, stream: Any = None, *, quiet: bool = False, drawn: bool | None = None) -> None:
+        super().__init__(stream, quiet=quiet, drawn=drawn)
+        self._joint: str | None = None
+
+    def report(self, event: Event) -> None:
         if isinstance(event, MetricLogged) and event.name == "pretrain_val_mse":
-            self.stream.write(f"\rpretraining epoch {event.step}: validation MSE {event.value:.5f}\n")
+            self.bars.write(f"pretraining epoch {event.step}: validation MSE {event.value:.5f}")
         elif isinstance(event, MetricLogged) and event.name == "val_accuracy":
-            self.stream.write(f"\rjoint epoch {event.step}: encoder+head validation accuracy {event.value:.4f}")
-        elif isinstance(event, MetricLogged) and event.name == "homogeneity":
-            self.stream.write(f", synthetic mean pairwise distance {event.value:.3f}\n")
-        else:
-            super().__call__(event)
-            return
-        self.stream.flush()
+            self._joint = f"joint epoch {event.step}: encoder+head validation accuracy {event.value:.4f}"
+        elif isinstance(event, MetricLogged) and event.name == "homogeneity" and self._joint is not None:
+            self.bars.write(f"{self._joint}, synthetic mean pairwise distance {event.value:.3f}")
+            self._joint = None
+        super().report(event)

@@ -15,7 +15,7 @@ from galaxy_studio.cli.errors import (
     print_error,
     reporting_project_errors,
 )
-from galaxy_studio.cli.progress import ProgressPrinter
+from galaxy_studio.cli.progress import ProgressPrinter, add_quiet_option
 from galaxy_studio.model.config import DEVICES
 
 
@@ -98,7 +98,8 @@ def cmd_project_add(args: argparse.Namespace) -> int:
 
     mapping = _class_map(args)
     with _open_project(args.project) as project:
-        result = project.add_paths(args.paths, renames=mapping, emit=ProgressPrinter())
+        with ProgressPrinter(quiet=args.quiet) as emit:
+            result = project.add_paths(args.paths, renames=mapping, emit=emit)
         total = project.image_count()
         _remember(project, mapping)
     named = {os.path.abspath(path) for path in args.paths}
@@ -152,7 +153,7 @@ def cmd_project_import(args: argparse.Namespace) -> int:
 
     fmt = _import_format(args)
     renames = _class_map(args)
-    with _open_project(args.project) as project:
+    with _open_project(args.project) as project, ProgressPrinter(quiet=args.quiet) as emit:
         if fmt == "gz-votes":
             answers = _pairs(args.answer, "--answer")
             if not answers:
@@ -165,7 +166,7 @@ def cmd_project_import(args: argparse.Namespace) -> int:
                 images=args.images,
                 id_map=args.id_map,
                 labeller=args.labeller,
-                emit=ProgressPrinter(),
+                emit=emit,
             )
         else:
             importer = {
@@ -174,7 +175,7 @@ def cmd_project_import(args: argparse.Namespace) -> int:
                 "folders": exchange.import_folders,
                 "galaxy10": exchange.import_galaxy10,
             }[fmt]
-            report = importer(project, args.file, labeller=args.labeller, renames=renames, emit=ProgressPrinter())
+            report = importer(project, args.file, labeller=args.labeller, renames=renames, emit=emit)
             _remember(project, renames, quiet=args.json)
     if args.json:
         print(json.dumps(report.to_json()))
@@ -188,16 +189,14 @@ def cmd_project_import(args: argparse.Namespace) -> int:
 def cmd_project_export(args: argparse.Namespace) -> int:
     from galaxy_studio.labels import exchange
 
-    with _open_project(args.project) as project:
+    with _open_project(args.project) as project, ProgressPrinter(quiet=args.quiet) as emit:
         if args.format in ("csv", "json"):
             writer = exchange.export_csv if args.format == "csv" else exchange.export_json
             report = writer(project, args.out, labeller=args.labeller, consensus=args.consensus)
         elif args.format == "folders":
-            report = exchange.export_folders(
-                project, args.out, labeller=args.labeller, link=args.link, emit=ProgressPrinter()
-            )
+            report = exchange.export_folders(project, args.out, labeller=args.labeller, link=args.link, emit=emit)
         else:
-            report = exchange.export_galaxy10(project, args.out, labeller=args.labeller, emit=ProgressPrinter())
+            report = exchange.export_galaxy10(project, args.out, labeller=args.labeller, emit=emit)
     _print_skipped(report.skipped)
     print(report.summary())
     return 0
@@ -266,7 +265,8 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     mapping = _class_map(args)
     config = SuggestConfig(args.project, args.model, tta=args.tta, device=args.device, class_map=mapping)
     try:
-        result = suggest_labels(config, emit=ProgressPrinter())
+        with ProgressPrinter(quiet=args.quiet) as emit:
+            result = suggest_labels(config, emit=emit)
     except ModelError as error:
         raise CommandError(str(error)) from None
     if mapping:
@@ -327,6 +327,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_mapping_options(p, "class folder or label")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_project_add)
 
     p = actions.add_parser("label", help="label one image; exits 0 only once the label is on disk")
@@ -359,6 +360,7 @@ def add_commands(sub: Any) -> None:
     _add_mapping_options(p, "class")
     p.add_argument("--labeller", metavar="NAME", help="labeller of the imported labels (default: FILE's name)")
     p.add_argument("--json", action="store_true", help="print the report (counts, mapped, skipped) as one JSON object")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_project_import)
 
     p = actions.add_parser("export", help="export labels: CSV, JSON, class folders, Galaxy10-layout HDF5")
@@ -370,6 +372,7 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--consensus", action="store_true", help="csv/json: one consensus label per image")
     p.add_argument("--link", action="store_true", help="folders: symbolic links instead of copies")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_project_export)
 
     p = actions.add_parser("stats", help="images, labelled, per-class counts, labellers, agreement")
@@ -388,6 +391,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
     p.add_argument("--device", choices=DEVICES, default="auto")
     _add_mapping_options(p, "the model's class")
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_project_suggest)
 
     p = actions.add_parser("mapping", help="see or edit the stored class mapping (outside names -> project classes)")

@@ -9,7 +9,7 @@ from typing import Any
 
 from galaxy_studio.cli.errors import model_errors
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import UnsupervisedPrinter
+from galaxy_studio.cli.progress import UnsupervisedPrinter, add_quiet_option
 from galaxy_studio.distill.unsupervised_config import (
     ANTI_COLLAPSE_REAL_RECONSTRUCTION,
     ANTI_COLLAPSE_REPULSION,
@@ -32,10 +32,11 @@ def cmd_distill_unsupervised(args: argparse.Namespace) -> int:
     from galaxy_studio.distill.unsupervised import distill_unsupervised
 
     config = _unsupervised_config(args)
-    result = model_errors(
-        lambda: distill_unsupervised(config, emit=UnsupervisedPrinter()),
-        f"the last finished epoch is saved in {args.out}; run the same command to resume",
-    )
+    with UnsupervisedPrinter(quiet=args.quiet) as emit:
+        result = model_errors(
+            lambda: distill_unsupervised(config, emit=emit),
+            f"the last finished epoch is saved in {args.out}; run the same command to resume",
+        )
     counts = ", ".join(f"{name}: {count}" for name, count in zip(result.classes, result.predicted_counts))
     print(
         f"encoder+head accuracy (trained jointly on all real training images): validation "
@@ -103,4 +104,5 @@ def add_commands(sub: Any) -> None:
     add_setting_options(
         p, UnsupervisedConfig, only=("l_real_rec", "l_repel", "fresh_nets", "fresh_epochs", "seed", "device")
     )
+    add_quiet_option(p)
     p.set_defaults(handler=cmd_distill_unsupervised)

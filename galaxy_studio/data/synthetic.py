@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -732,14 +732,19 @@ def write_demo_set(
     size: int,
     fmt: str = "jpeg",
     seed: int = 0,
+    classes: Sequence[str] | None = None,
     emit: EventSink = ignore,
     cancel: CancelToken = NEVER,
 ) -> list[Path]:
-    """Write `per_class` galaxies of each class into out_dir/<class name>/<index:05d>.jpg|.fits.
+    """Write `per_class` galaxies of each class (of `classes` only, when given) into
+    out_dir/<class name>/<index:05d>.jpg|.fits.
 
     Each image has its own random stream (seed, class, index), so an image does not change
-    when `per_class` does and any one of them can be regenerated alone.
+    when `per_class` or `classes` does and any one of them can be regenerated alone.
     """
+    unknown = [name for name in classes or () if name not in GALAXY10_CLASSES]
+    if unknown:
+        raise ValueError(f"no demo class {', '.join(map(repr, unknown))}; choose from {', '.join(GALAXY10_CLASSES)}")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if per_class < 1:
@@ -747,9 +752,10 @@ def write_demo_set(
     if size < MIN_SIZE:
         raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
     suffix = ".jpg" if fmt == "jpeg" else ".fits"
-    total = per_class * len(GALAXY10_CLASSES)
+    chosen = [(index, name) for index, name in enumerate(GALAXY10_CLASSES) if classes is None or name in classes]
+    total = per_class * len(chosen)
     written: list[Path] = []
-    for class_index, class_name in enumerate(GALAXY10_CLASSES):
+    for class_index, class_name in chosen:
         folder = Path(out_dir) / class_name
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
