@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
-from galaxy_studio.cli.options import add_setting_options, config_from_args
+from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
@@ -176,7 +176,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from galaxy_studio.model.classification import (
         ClassifyConfig,
         classify,
-        write_predictions_csv,
+        write_predictions,
     )
     from galaxy_studio.model.errors import ModelError
 
@@ -193,7 +193,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         )
         result = classify(config, emit=ProgressPrinter())
         if result.predictions:
-            write_predictions_csv(result, args.out)
+            write_predictions(result, args.out, fmt=args.table_format)
     except ModelError as error:
         raise CommandError(str(error)) from None
     for _name, reason in result.failures:
@@ -258,17 +258,21 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser(
         "classify",
-        help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
+        help="classify cutouts with a trained model into a table: CSV, ECSV, FITS or VOTable (optionally with "
+        "saliency overlays)",
         description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
         "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
         "path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
         "(among the validation galaxies), unfamiliar (yes when the input looks unlike the training data) "
-        "and warnings (how it differs: bands, format, pixel scale, brightness). Unreadable files are reported "
-        "and the rest proceed (exit 1 if any was left out).",
+        "and warnings (how it differs: bands, format, pixel scale, brightness), then ra and dec (ICRS degrees: "
+        "the catalogue's, else the centre of a FITS file's WCS; empty when unknown). The table is CSV, ECSV, FITS "
+        "or VOTable by the name of --out (.csv .ecsv .fits .xml/.vot) or by --format, with units and column "
+        "descriptions in all but CSV. Unreadable files are reported and the rest proceed (exit 1 if any was left out).",
     )
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", required=True, metavar="predictions.csv")
+    add_table_format_option(p)
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
     p.add_argument(
         "--saliency",
