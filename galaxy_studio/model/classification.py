@@ -449,7 +449,9 @@ def prediction_schema(classes: Sequence[str]) -> list[TableColumn]:
         TableColumn("entropy", float, "", "spread of the probabilities in nats; ln(classes) at most", ".6f"),
         *(TableColumn(f"p_{name}", float, "", f"probability of class {name}", ".6f") for name in classes),
         TableColumn("ood_score", float, "", "distance from the training galaxies' features; higher is stranger", ".6g"),
-        TableColumn("ood_percentile", float, "%", "percentile of ood_score among the validation galaxies", ".2f"),
+        TableColumn(
+            "ood_percentile", float, None, "percentile (0 to 100) of ood_score among the validation galaxies", ".2f"
+        ),
         TableColumn("unfamiliar", bool, None, "the input looks unlike the training data"),
         TableColumn("warnings", str, None, "how the input differs from the training images"),
         RA_COLUMN,
