@@ -242,6 +242,18 @@ def catalog_from_paths(paths: Iterable[str | Path]) -> Catalog:
     return Catalog(items, list(dict.fromkeys(classes)), skipped, source)
 
 
+def item_position(item: CatalogItem) -> tuple[float, float] | None:
+    """Where an item lies (ICRS degrees): the catalogue's ra/dec when it gives both, else the
+    centre of a FITS file's WCS, read from its headers; None when neither is known."""
+    if item.ra is not None and item.dec is not None:
+        return item.ra, item.dec
+    if item.index is not None or format_from_name(item.path) != "fits":
+        return None
+    from galaxy_studio.data.fits import fits_centre_icrs
+
+    return fits_centre_icrs(item.path)
+
+
 def read_item(item: CatalogItem, *, max_side: int | None = None) -> Cutout:
     if item.index is not None:
         return open_galaxy10(item.path).read(item.index, max_side=max_side)
