@@ -9,7 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
+from galaxy_studio.cli.errors import (
+    CommandError,
+    model_errors,
+    print_error,
+    print_warning,
+    require_writable_output,
+    write_result_table,
+)
 from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
@@ -155,8 +162,10 @@ def _describe_metrics(report: dict[str, Any]) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from galaxy_studio.model.errors import ModelError
-    from galaxy_studio.model.evaluation import evaluate_classifier
+    from galaxy_studio.model.evaluation import evaluate_classifier, evaluation_table
 
+    if args.out:
+        require_writable_output(args.out)
     try:
         report = evaluate_classifier(
             args.model, args.data, split=args.split, device=args.device, emit=TrainingPrinter()
@@ -169,6 +178,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for warning in report["warnings"]:
             print_warning(warning)
     print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
+    if args.out:
+        write_result_table(evaluation_table(report), args.out, args.table_format, "the evaluation")
     return 0
 
 
@@ -254,6 +265,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument(
+        "--out",
+        metavar="TABLE",
+        help="also write the per-class scores and confusion counts as a table (.csv .ecsv .fits .xml/.vot)",
+    )
+    add_table_format_option(p)
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser(

@@ -6,15 +6,12 @@ import argparse
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output
+from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output, write_result_table
 from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import TrainingPrinter
 from galaxy_studio.explore.embeddings import EmbedConfig
-
-if TYPE_CHECKING:
-    from astropy.table import Table
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -85,7 +82,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     rows = clustering_report(embeddings, clusterings)
     print(format_report(rows, embeddings.class_names), flush=True)
     if args.out:
-        _write_clusters(clusters_table(embeddings, clusterings), args.out, args.table_format)
+        write_result_table(clusters_table(embeddings, clusterings), args.out, args.table_format, "the clusters")
     if args.json:
         print(
             json.dumps(
@@ -99,18 +96,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             flush=True,
         )
     return 0
-
-
-def _write_clusters(table: Table, out: str, fmt: str | None) -> None:
-    from galaxy_studio.data.tables import write_table
-
-    try:
-        written = write_table(table, out, fmt=fmt)
-    except OSError as error:
-        raise CommandError(
-            f"{out}: cannot write the clusters ({error.strerror or error}); nothing was written"
-        ) from None
-    print(f"{out}: {len(table)} images with their clusters ({written.upper()})", file=sys.stderr)
 
 
 def add_commands(sub: Any) -> None:

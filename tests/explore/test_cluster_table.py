@@ -32,14 +32,17 @@ def _embeddings(samples: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("name", ["clusters.fits", "clusters.ecsv", "clusters.xml"])
+@pytest.mark.parametrize(("name", "fmt"), [("clusters.fits", "FITS"), ("clusters.ecsv", "ECSV"), ("c.xml", "VOTABLE")])
 def test_cluster_writes_each_images_clusters_and_position(
-    samples: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+    samples: Path, tmp_path: Path, name: str, fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     embeddings = _embeddings(samples, tmp_path / "emb.npz")
     out = tmp_path / name
     assert main(["cluster", str(embeddings), "--k", "2", "4", "--out", str(out)]) == 0
-    assert f"{out}: 4 images with their clusters" in capsys.readouterr().err
+    assert (
+        f"{out}: the clusters, 4 rows ({name.split('.')[1].upper().replace('XML', 'VOTABLE')})"
+        in capsys.readouterr().err
+    )
     table = Table.read(out)
     assert table.colnames == ["path", "index", "label", "ra", "dec", "cluster_kmeans_k2", "cluster_kmeans_k4"]
     assert table["ra"].unit == u.deg

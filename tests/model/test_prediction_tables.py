@@ -1,9 +1,11 @@
 """The classify table as FITS and VOTable: units, descriptions, the model in the metadata, and
-RA/Dec from the catalogue or the FITS WCS (blank when neither knows); a full disk is one line."""
+RA/Dec from the catalogue or the FITS WCS (blank when neither knows); a full disk is one line.
+The evaluation table as ECSV: per-class scores and confusion counts."""
 
 from __future__ import annotations
 
 import errno
+import json
 import shutil
 from pathlib import Path
 
@@ -93,3 +95,20 @@ def test_a_full_disk_is_one_line_naming_the_table_and_leaves_no_file(
     locked = tmp_path / "no-such-folder" / "p.fits"
     assert main(["classify", trained_run.checkpoint, good, "--out", str(locked), "--format", "ecsv"]) == 1
     assert f"{locked}: the folder {locked.parent} does not exist; nothing was done" in capsys.readouterr().err
+
+
+def test_evaluate_writes_per_class_scores_and_confusion_counts(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "evaluation.ecsv"
+    args = ["evaluate", trained_run.checkpoint, str(demo_set), "--split", "test", "--json", "--device", "cpu"]
+    assert main([*args, "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    table = Table.read(out, format="ascii.ecsv")
+    classes = report["classes"]
+    assert table["class"].tolist() == classes
+    assert table.colnames[6:] == [f"predicted_{name}" for name in classes]
+    assert [list(row)[6:] for row in table] == report["confusion"]
+    assert table["support"].tolist() == [report["per_class"][name]["support"] for name in classes]
+    assert table["recall_low"].description == "lower end of the recall's Wilson 95% interval"
+    assert table.meta["ACCURACY"] == report["accuracy"] and table.meta["SPLIT"] == "test"
