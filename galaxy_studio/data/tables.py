@@ -46,6 +46,8 @@ TABLE_SUFFIXES: dict[str, str] = {
     ".vot": "votable",
     ".votable": "votable",
 }
+TABLE_GLOBS = " ".join(f"*{suffix}" for suffix in TABLE_SUFFIXES)
+"""The table files an open dialog shows beside others (catalogues, label files)."""
 TABLE_FILE_FILTERS: tuple[str, ...] = (
     "CSV (*.csv)",
     "ECSV, astropy's CSV with units (*.ecsv)",

@@ -166,6 +166,10 @@ class ClassifyPanel(QWidget):
         self.tta = QCheckBox("Rotations && flips (TTA)")
         self.tta.setToolTip("Average the probabilities over the 8 rotations by 90° and mirror images (8x slower)")
         self.batch_button = QPushButton("Classify folder to a table…")
+        self.batch_button.setToolTip(
+            "Classify every cutout of a folder into a CSV, ECSV, FITS or VOTable table with the class "
+            "probabilities and, where the catalogue or the FITS header gives them, RA and Dec"
+        )
         self.batch_button.clicked.connect(self.batch_dialog)
         self.suggest_button = QPushButton("Suggest labels for project")
         self.suggest_button.setToolTip(
