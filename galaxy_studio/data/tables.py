@@ -31,6 +31,7 @@ import numpy as np
 
 from galaxy_studio.atomic_files import replacing, write_bytes_atomically
 from galaxy_studio.errors import UserError
+from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -120,10 +121,12 @@ def build_table(
 ) -> Table:
     """An astropy Table of `rows` (one value per column, None where unknown, masked in the
     table) with each column's unit, description and print format, and `meta` as the
-    table's metadata (FITS header cards, VOTable INFO, ECSV meta)."""
+    table's metadata (FITS header cards, ECSV meta). A path goes in as `path_text.to_text`
+    writes it; any other text that is not valid Unicode is shown readably (`readable`)
+    rather than failing the whole table."""
     from astropy.table import MaskedColumn, Table
 
-    values = [list(row) for row in rows]
+    values = [[readable(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
     for number, row in enumerate(values):
         if len(row) != len(columns):
             raise ValueError(f"row {number} has {len(row)} values for {len(columns)} columns")
@@ -189,20 +192,28 @@ def _csv_cell(value: Any, spec: str | None) -> str:
 
 
 def _ascii_for_fits(table: Table) -> Table:
-    """A copy whose text columns hold bytes wherever a cell is not ASCII (FITS holds only
-    ASCII text; the UTF-8 bytes go through and `read_table_text` decodes them), and whose
-    header values write other characters as backslash escapes."""
+    """A copy that FITS can hold, which holds only ASCII text: a text cell with other
+    characters becomes its UTF-8 bytes (`read_table_text` decodes them); a column name or a
+    header value writes them as backslash escapes (p_Spirale \\xe0 bras). Descriptions
+    travel in astropy's own header comments, which escape them already."""
     copy = table.copy(copy_data=False)
     for key, value in table.meta.items():
-        if isinstance(value, str) and not value.isascii():
-            copy.meta[key] = value.encode("ascii", "backslashreplace").decode("ascii")
+        if isinstance(value, str):
+            copy.meta[key] = _escaped(value)
     for name in table.colnames:
         column = table[name]
-        if column.dtype.kind != "U" or all(str(cell).isascii() for cell in column):
-            continue
-        encoded = np.array([str(cell).encode("utf-8") for cell in column], dtype=bytes)
-        copy[name] = type(column)(encoded, name=name, mask=np.ma.getmaskarray(column), description=column.description)
+        if column.dtype.kind == "U" and not all(str(cell).isascii() for cell in column):
+            encoded = np.array([str(cell).encode("utf-8") for cell in column], dtype=bytes)
+            copy[name] = type(column)(
+                encoded, mask=np.ma.getmaskarray(column), unit=column.unit, description=column.info.description
+            )
+        if not name.isascii():
+            copy.rename_column(name, _escaped(name))
     return copy
+
+
+def _escaped(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def read_table(path: str | Path) -> Table:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,20 @@ def test_a_fits_image_is_still_an_image_and_a_table_without_paths_is_refused(tmp
     write_table(build_table([(1.0,)], [TableColumn("flux", float)]), tmp_path / "fluxes.fits")
     with pytest.raises(CutoutError, match="fluxes.fits: no path column"):
         open_catalog(tmp_path / "fluxes.fits")
+
+
+def test_fits_escapes_what_it_cannot_hold_and_text_that_is_not_unicode_is_shown_readably(tmp_path: Path) -> None:
+    odd = os.fsdecode(b"Round \xffSmooth")
+    columns = [
+        TableColumn("p_Spirale à bras", float, "", "probability of class Spirale à bras"),
+        TableColumn("note", str),
+    ]
+    table = build_table([(0.25, odd)], columns, meta={"SCHEME": "Morphologie générale"})
+    assert table["note"][0] == "Round \ufffdSmooth", "a lone surrogate would make every format fail"
+    out = tmp_path / "t.fits"
+    write_table(table, out)
+    back = Table.read(out, format="fits")
+    assert back.colnames == ["p_Spirale \\xe0 bras", "note"]
+    assert back.meta["SCHEME"] == "Morphologie g\\xe9n\\xe9rale"
+    assert back["p_Spirale \\xe0 bras"].description == "probability of class Spirale à bras"
+    assert read_table_text(out)[1] == [["0.25", "Round \ufffdSmooth"]]
