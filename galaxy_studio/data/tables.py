@@ -76,17 +76,23 @@ class TableColumn:
     """One column: its name, Python type (str, int, float or bool), unit (an astropy unit
     string such as "deg"; "" for a dimensionless number such as a probability; None when a
     unit makes no sense, as for text), what it holds in words, and how CSV and ECSV print a
-    float (a format spec such as ".6f"; None prints it in full)."""
+    float (a format spec such as ".6f"; None prints it in full). `ucd` is the IVOA content
+    descriptor a VOTable gives it, by which TOPCAT and Aladin find the sky position."""
 
     name: str
     dtype: type
     unit: str | None = None
     description: str = ""
     format: str | None = None
+    ucd: str | None = None
 
 
-RA_COLUMN = TableColumn("ra", float, "deg", "right ascension (ICRS) of the cutout's centre, where known")
-DEC_COLUMN = TableColumn("dec", float, "deg", "declination (ICRS) of the cutout's centre, where known")
+RA_COLUMN = TableColumn(
+    "ra", float, "deg", "right ascension (ICRS) of the cutout's centre, where known", ucd="pos.eq.ra;meta.main"
+)
+DEC_COLUMN = TableColumn(
+    "dec", float, "deg", "declination (ICRS) of the cutout's centre, where known", ucd="pos.eq.dec;meta.main"
+)
 
 
 def table_format(path: str | Path, fmt: str | None = None) -> str:
@@ -144,6 +150,7 @@ def build_table(
             unit=column.unit,
             description=column.description or None,
             format=column.format,
+            meta={"ucd": column.ucd} if column.ucd else None,
         )
     return table
 

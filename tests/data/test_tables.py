@@ -104,6 +104,7 @@ def test_votable_names_its_fields_with_units_and_descriptions(tmp_path: Path) ->
     write_table(_table(), out)
     fields = {field.name: field for field in parse_single_table(str(out)).fields}
     assert str(fields["ra"].unit) == "deg" and fields["dec"].description.startswith("declination")
+    assert (fields["ra"].ucd, fields["dec"].ucd) == ("pos.eq.ra;meta.main", "pos.eq.dec;meta.main")
     assert fields["path"].datatype == "unicodeChar"
 
 
