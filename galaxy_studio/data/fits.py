@@ -301,6 +301,8 @@ def _first_image(infos: list[_HduInfo], path: Path) -> _HduInfo:
         if info.has_pixels:
             return info
     listing = ", ".join(info.describe() for info in infos)
+    if any(info.kind in ("BinTableHDU", "TableHDU") for info in infos):
+        listing += "; a table (open it on its own as a catalogue when it lists images)"
     raise CutoutError(path, f"no image data; HDUs: {listing}")
 
 
