@@ -277,9 +277,9 @@ def add_commands(sub: Any) -> None:
         "classify",
         help="classify cutouts with a trained model into a table: CSV, ECSV, FITS or VOTable (optionally with "
         "saliency overlays)",
-        description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
-        "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
-        "path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
+        description="Classify every cutout under PATH (files, folders, catalogues as CSV, ECSV, FITS or VOTable "
+        "tables, Galaxy10 HDF5) with MODEL, applying the preprocessing the model was trained with. The table "
+        "has the columns path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
         "(among the validation galaxies), unfamiliar (yes when the input looks unlike the training data) "
         "and warnings (how it differs: bands, format, pixel scale, brightness), then ra and dec (ICRS degrees: "
         "the catalogue's, else the centre of a FITS file's WCS; empty when unknown). The table is CSV, ECSV, FITS "

@@ -60,6 +60,8 @@ the chosen name)."""
 
 _ASTROPY_FORMATS = {"ecsv": "ascii.ecsv", "fits": "fits", "votable": "votable"}
 _NUMPY_TYPES: dict[type, Any] = {str: np.str_, int: np.int64, float: np.float64, bool: np.bool_}
+# What a missing cell holds under its mask (NaN is also what FITS and TOPCAT read as blank).
+_FILLERS: dict[type, Any] = {str: "", int: 0, float: math.nan, bool: False}
 
 
 class TableFormatError(UserError):
@@ -154,9 +156,6 @@ def build_table(
         # columns cell by cell, several times slower.
         table[column.name] = MaskedColumn(data, mask=mask, **attributes) if any(mask) else Column(data, **attributes)
     return table
-
-
-_FILLERS: dict[type, Any] = {str: "", int: 0, float: math.nan, bool: False}
 
 
 def write_table(table: Table, out: str | Path, *, fmt: str | None = None, line_end: str = "\n") -> str:
