@@ -120,10 +120,11 @@ def import_csv(
     emit: EventSink = ignore,
     cancel: CancelToken = NEVER,
 ) -> ExchangeReport:
-    """A CSV with a path column and a class column (a class name, or its 0-based position in
-    the project's classes). Optional: `index` (row of an HDF5 file), `labeller`, `source`,
-    `confidence`, `timestamp`, as `export_csv` writes them. Without a labeller column the
-    labels go under `labeller`, by default the CSV's file name."""
+    """A table (CSV, or ECSV, FITS or VOTable by its name) with a path column and a class
+    column (a class name, or its 0-based position in the project's classes). Optional:
+    `index` (row of an HDF5 file), `labeller`, `source`, `confidence`, `timestamp`, as
+    `export_table` writes them. Without a labeller column the labels go under `labeller`, by
+    default the file's name."""
     table = read_csv_table(path)
     path_column = _required_column(table, PATH_COLUMNS, "path")
     class_column = table.column(*LABEL_COLUMNS)
@@ -298,7 +299,7 @@ def import_gz_votes(
 
 def label_file_format(path: str | Path) -> str:
     """The import format of a label file by its kind: a folder of class folders, Galaxy10
-    HDF5, a JSON label file, else CSV."""
+    HDF5, a JSON label file, else a table ("csv": CSV, or ECSV, FITS or VOTable by its name)."""
     path = Path(path)
     if path.is_dir():
         return "folders"
