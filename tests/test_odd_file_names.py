@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from galaxy_studio.cli import main
+from galaxy_studio.data.tables import read_table_text
 from galaxy_studio.explore.embeddings import Embeddings
 from galaxy_studio.labels.store import Project
 from galaxy_studio.path_text import from_text
@@ -64,6 +65,12 @@ def test_train_then_classify_writes_a_utf8_csv_naming_each_file(
     written = [row["path"] for row in rows]
     assert sum(path.startswith("file:///") for path in written) == 7, "the six in the odd folder and one more"
     assert {from_text(path) for path in written} == files_in(odd_folder)
+
+    table = tmp_path / "predictions.fits"
+    assert main(["classify", str(run / "model.pt"), str(odd_folder), "--out", str(table), "--device", "cpu"]) == 0
+    header, rows = read_table_text(table)
+    assert "p_Round \\ufffdSmooth" in header, "FITS names are ASCII: the class's U+FFFD is escaped"
+    assert {from_text(row[0]) for row in rows} == files_in(odd_folder)
 
 
 def test_project_add_export_import_keeps_every_path(

@@ -9,8 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
-from galaxy_studio.cli.options import add_setting_options, config_from_args
+from galaxy_studio.cli.errors import (
+    CommandError,
+    model_errors,
+    print_error,
+    print_warning,
+    require_writable_output,
+    write_result_table,
+)
+from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter, add_quiet_option
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
@@ -157,8 +164,10 @@ def _describe_metrics(report: dict[str, Any]) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from galaxy_studio.model.errors import ModelError
-    from galaxy_studio.model.evaluation import evaluate_classifier
+    from galaxy_studio.model.evaluation import evaluate_classifier, evaluation_table
 
+    if args.out:
+        require_writable_output(args.out)
     try:
         with TrainingPrinter(quiet=args.quiet) as emit:
             report = evaluate_classifier(args.model, args.data, split=args.split, device=args.device, emit=emit)
@@ -170,6 +179,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for warning in report["warnings"]:
             print_warning(warning)
     print(json.dumps(report) if args.json else _describe_metrics(report), flush=True)
+    if args.out:
+        write_result_table(evaluation_table(report), args.out, args.table_format, "the evaluation")
     return 0
 
 
@@ -177,7 +188,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from galaxy_studio.model.classification import (
         ClassifyConfig,
         classify,
-        write_predictions_csv,
+        write_predictions,
     )
     from galaxy_studio.model.errors import ModelError
 
@@ -195,7 +206,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         with ProgressPrinter(quiet=args.quiet) as emit:
             result = classify(config, emit=emit)
         if result.predictions:
-            write_predictions_csv(result, args.out)
+            write_predictions(result, args.out, fmt=args.table_format)
     except ModelError as error:
         raise CommandError(str(error)) from None
     for _name, reason in result.failures:
@@ -257,22 +268,32 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument(
+        "--out",
+        metavar="TABLE",
+        help="also write the per-class scores and confusion counts as a table (.csv .ecsv .fits .xml/.vot)",
+    )
+    add_table_format_option(p)
     add_quiet_option(p)
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser(
         "classify",
-        help="classify cutouts with a trained model into a CSV (optionally with saliency overlays)",
-        description="Classify every cutout under PATH (files, folders, CSV catalogues, Galaxy10 HDF5) "
-        "with MODEL, applying the preprocessing the model was trained with. The CSV has the columns "
-        "path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
+        help="classify cutouts with a trained model into a table: CSV, ECSV, FITS or VOTable (optionally with "
+        "saliency overlays)",
+        description="Classify every cutout under PATH (files, folders, catalogues as CSV, ECSV, FITS or VOTable "
+        "tables, Galaxy10 HDF5) with MODEL, applying the preprocessing the model was trained with. The table "
+        "has the columns path, predicted, confidence, entropy, p_<class> per class, then ood_score, ood_percentile "
         "(among the validation galaxies), unfamiliar (yes when the input looks unlike the training data) "
-        "and warnings (how it differs: bands, format, pixel scale, brightness). Unreadable files are reported "
-        "and the rest proceed (exit 1 if any was left out).",
+        "and warnings (how it differs: bands, format, pixel scale, brightness), then ra and dec (ICRS degrees: "
+        "the catalogue's, else the centre of a FITS file's WCS; empty when unknown). The table is CSV, ECSV, FITS "
+        "or VOTable by the name of --out (.csv .ecsv .fits .xml/.vot) or by --format, with units and column "
+        "descriptions in all but CSV. Unreadable files are reported and the rest proceed (exit 1 if any was left out).",
     )
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", required=True, metavar="predictions.csv")
+    add_table_format_option(p)
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
     p.add_argument(
         "--saliency",

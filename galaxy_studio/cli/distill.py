@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from galaxy_studio.cli.errors import model_errors
-from galaxy_studio.cli.options import add_setting_options, config_from_args
+from galaxy_studio.cli.errors import model_errors, require_writable_output, write_result_table
+from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import DistillPrinter, TrainingPrinter, add_quiet_option
 from galaxy_studio.distill.config import BufferConfig, DistillConfig, EvaluationProtocol
 
@@ -74,8 +74,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_synthetic(args: argparse.Namespace) -> int:
-    from galaxy_studio.distill.evaluate import evaluate_synthetic, format_table
+    from galaxy_studio.distill.evaluate import evaluate_synthetic, evaluation_table, format_table
 
+    if args.out:
+        require_writable_output(args.out)
     protocol = config_from_args(EvaluationProtocol, args)
     with TrainingPrinter(quiet=args.quiet) as emit:
         report = model_errors(
@@ -85,6 +87,8 @@ def cmd_evaluate_synthetic(args: argparse.Namespace) -> int:
     print(format_table(report), flush=True)
     if args.json:
         print(json.dumps(report), flush=True)
+    if args.out:
+        write_result_table(evaluation_table(report), args.out, args.table_format, "the evaluation")
     return 0
 
 
@@ -173,5 +177,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("data", metavar="DATA", nargs="?", help="the buffer's labelled images (default: its recorded path)")
     add_setting_options(p, EvaluationProtocol)
     p.add_argument("--json", action="store_true", help="a JSON object on the last line")
+    p.add_argument("--out", metavar="TABLE", help="also write the accuracies as a table (.csv .ecsv .fits .xml/.vot)")
+    add_table_format_option(p)
     add_quiet_option(p)
     p.set_defaults(handler=cmd_evaluate_synthetic)

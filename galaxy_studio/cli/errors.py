@@ -34,6 +34,18 @@ def require_writable_output(path: str, *, folder: bool = False) -> None:
         raise CommandError(f"{path}: {problem}; nothing was done")
 
 
+def write_result_table(table: Any, out: str, fmt: str | None, what: str) -> None:
+    """Write a command's result table (an astropy Table) to `out`; a disk that is full or gone
+    is one line naming the file. Says on stderr what was written, in which format."""
+    from galaxy_studio.data.tables import write_table
+
+    try:
+        written = write_table(table, out, fmt=fmt)
+    except OSError as error:
+        raise CommandError(f"{out}: cannot write {what}: {error.strerror or error}") from None
+    print(f"{out}: {what}, {len(table)} rows ({written.upper()})", file=sys.stderr)
+
+
 def reporting_project_errors(handler: Handler) -> Handler:
     """Project problems (damaged, busy, unknown class, ...) are one-line errors like the rest."""
 

@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any
 
-from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output
-from galaxy_studio.cli.options import add_setting_options, config_from_args
+from galaxy_studio.cli.errors import CommandError, model_errors, require_writable_output, write_result_table
+from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import TrainingPrinter, add_quiet_option
 from galaxy_studio.explore.embeddings import EmbedConfig
 
@@ -68,8 +68,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     from galaxy_studio.explore.embeddings import Embeddings
     from galaxy_studio.explore.inventory import open_inventory
-    from galaxy_studio.explore.report import clustering_report, format_report
+    from galaxy_studio.explore.report import clustering_report, clusters_table, format_report, run_clusterings
 
+    if args.out:
+        require_writable_output(args.out)
     embeddings = model_errors(lambda: Embeddings.load(args.embeddings), "nothing was written")
     if args.labels:
         inventory = model_errors(lambda: open_inventory(args.labels), "nothing was written")
@@ -77,8 +79,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         if not embeddings.has_labels:
             raise CommandError(f"{args.labels}: none of its labelled images is in {args.embeddings}")
     methods = args.method or ["kmeans"]
-    rows = model_errors(lambda: clustering_report(embeddings, args.k, methods, args.seed), "nothing was written")
+    clusterings = model_errors(lambda: run_clusterings(embeddings, args.k, methods, args.seed), "nothing was written")
+    rows = clustering_report(embeddings, clusterings)
     print(format_report(rows, embeddings.class_names), flush=True)
+    if args.out:
+        write_result_table(clusters_table(embeddings, clusterings), args.out, args.table_format, "the clusters")
     if args.json:
         print(
             json.dumps(
@@ -136,7 +141,8 @@ def add_commands(sub: Any) -> None:
         help="cluster embeddings; with labels, score them beside the majority baseline",
         description="Cluster EMB.npz (PCA keeping 95% of the variance, then k-means or spectral clustering). With "
         "labels (stored in EMB.npz, or from --labels DATA) print accuracy (Hungarian matching), ARI and NMI beside "
-        "the majority-class baseline. --json prints one JSON object on the last line.",
+        "the majority-class baseline. --json prints one JSON object on the last line. --out writes a table of every "
+        "image (path, label, ra/dec where known, its cluster under each method and k) as CSV, ECSV, FITS or VOTable.",
     )
     p.add_argument("embeddings", metavar="EMB.npz")
     p.add_argument("--k", type=int, nargs="+", default=[10], help="number(s) of clusters (default 10)")
@@ -146,4 +152,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--labels", metavar="DATA", help="take labels from this project, folder or CSV")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="a JSON object on the last line")
+    p.add_argument("--out", metavar="TABLE", help="each image's clusters as a table (.csv .ecsv .fits .xml/.vot)")
+    add_table_format_option(p)
     p.set_defaults(handler=cmd_cluster)

@@ -99,3 +99,16 @@ def config_from_args(
     """`config_cls(**values)` with every setting given on the command line; `fallback` holds
     values that apply where the command line left a setting out."""
     return config_cls(**{**(fallback or {}), **chosen_settings(config_cls, args), **values})
+
+
+def add_table_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--format` for a command that writes a table; without it the output's name decides."""
+    from galaxy_studio.data.tables import TABLE_FORMATS
+
+    parser.add_argument(
+        "--format",
+        dest="table_format",
+        choices=TABLE_FORMATS,
+        help="the table's format (default: by the name of --out: .csv .ecsv .fits/.fit .xml/.vot/.votable; "
+        "any other name is CSV)",
+    )

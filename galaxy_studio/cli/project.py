@@ -16,6 +16,7 @@ from galaxy_studio.cli.errors import (
     reporting_project_errors,
 )
 from galaxy_studio.cli.progress import ProgressPrinter, add_quiet_option
+from galaxy_studio.data.tables import TABLE_FORMATS
 from galaxy_studio.model.config import DEVICES
 
 
@@ -190,9 +191,12 @@ def cmd_project_export(args: argparse.Namespace) -> int:
     from galaxy_studio.labels import exchange
 
     with _open_project(args.project) as project, ProgressPrinter(quiet=args.quiet) as emit:
-        if args.format in ("csv", "json"):
-            writer = exchange.export_csv if args.format == "csv" else exchange.export_json
-            report = writer(project, args.out, labeller=args.labeller, consensus=args.consensus)
+        if args.format in TABLE_FORMATS:
+            report = exchange.export_table(
+                project, args.out, fmt=args.format, labeller=args.labeller, consensus=args.consensus
+            )
+        elif args.format == "json":
+            report = exchange.export_json(project, args.out, labeller=args.labeller, consensus=args.consensus)
         elif args.format == "folders":
             report = exchange.export_folders(project, args.out, labeller=args.labeller, link=args.link, emit=emit)
         else:
@@ -340,13 +344,17 @@ def add_commands(sub: Any) -> None:
     )
     p.set_defaults(handler=cmd_project_label)
 
-    p = actions.add_parser("import", help="import labels: CSV, JSON, class folders, Galaxy10 HDF5, Galaxy Zoo votes")
+    p = actions.add_parser(
+        "import",
+        help="import labels: CSV (or ECSV, FITS, VOTable), JSON, class folders, Galaxy10 HDF5, Galaxy Zoo votes",
+    )
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("file", metavar="FILE")
     p.add_argument(
         "--format",
         choices=("csv", "json", "folders", "galaxy10", "gz-votes"),
-        help="default: from FILE (folder, .h5, .json; gz-votes when --answer is given; else csv)",
+        help="default: from FILE (folder, .h5, .json; gz-votes when --answer is given; else csv). csv and gz-votes "
+        "also read ECSV, FITS and VOTable tables, known by their names (.ecsv .fits/.fit .xml/.vot/.votable)",
     )
     p.add_argument(
         "--answer",
@@ -363,14 +371,23 @@ def add_commands(sub: Any) -> None:
     add_quiet_option(p)
     p.set_defaults(handler=cmd_project_import)
 
-    p = actions.add_parser("export", help="export labels: CSV, JSON, class folders, Galaxy10-layout HDF5")
+    p = actions.add_parser(
+        "export", help="export labels: a table (CSV, ECSV, FITS, VOTable), JSON, class folders, Galaxy10-layout HDF5"
+    )
     p.add_argument("project", metavar="P.gsproj")
-    p.add_argument("--format", required=True, choices=("csv", "json", "folders", "galaxy10"))
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=(*TABLE_FORMATS, "json", "folders", "galaxy10"),
+        help="csv, ecsv, fits and votable write the same columns (ECSV, FITS and VOTable with their descriptions)",
+    )
     p.add_argument("out", metavar="OUT")
     p.add_argument(
-        "--labeller", metavar="NAME", help="only this labeller's labels (default: all for CSV/JSON, else the consensus)"
+        "--labeller",
+        metavar="NAME",
+        help="only this labeller's labels (default: all for tables and JSON, else the consensus)",
     )
-    p.add_argument("--consensus", action="store_true", help="csv/json: one consensus label per image")
+    p.add_argument("--consensus", action="store_true", help="tables and json: one consensus label per image")
     p.add_argument("--link", action="store_true", help="folders: symbolic links instead of copies")
     add_quiet_option(p)
     p.set_defaults(handler=cmd_project_export)

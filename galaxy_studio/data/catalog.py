@@ -24,6 +24,7 @@ from galaxy_studio.data.formats import (
     read_cutout,
 )
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, class_name, open_galaxy10
+from galaxy_studio.data.tables import TableFormatError, fits_holds_table, format_from_suffix, read_table_text
 from galaxy_studio.path_text import from_text, readable
 
 UNSUPPORTED_FILE = "not a supported image (FITS, JPEG, PNG, TIFF, HDF5, CSV)"
@@ -69,10 +70,11 @@ class Catalog:
 
 
 def open_catalog(path: str | Path) -> Catalog:
-    """A folder, CSV list, Galaxy10 HDF5 or single image as a Catalog.
+    """A folder, CSV list (or ECSV, FITS or VOTable table), Galaxy10 HDF5 or single image as
+    a Catalog.
 
     A file that is none of these gives an empty catalogue naming it in `skipped`;
-    a CSV or HDF5 file that cannot be used as a catalogue raises CutoutError.
+    a table or HDF5 file that cannot be used as a catalogue raises CutoutError.
     """
     path = Path(path)
     if path.is_dir():
@@ -85,6 +87,8 @@ def open_catalog(path: str | Path) -> Catalog:
     fmt = detect_format(path)
     if fmt == "csv":
         return read_csv_catalog(path)
+    if format_from_suffix(path) in ("ecsv", "votable") or (fmt == "fits" and fits_holds_table(path)):
+        return read_table_catalog(path)
     if fmt == "hdf5":
         return _galaxy10_catalog(Path(absolute), group="")
     if fmt in _IMAGE_FORMATS:
@@ -151,10 +155,30 @@ def read_csv_catalog(path: str | Path) -> Catalog:
     rows = _csv_rows(path)
     if not rows:
         raise CutoutError(path, "CSV file is empty")
-    header = [name.strip() for name in rows[0]]
     body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
     if not body:
         raise CutoutError(path, "CSV file has a header but no rows")
+    return _listed_catalog(path, [name.strip() for name in rows[0]], body, first_row=2)
+
+
+def read_table_catalog(path: str | Path) -> Catalog:
+    """Items listed in an ECSV, FITS or VOTable table (TOPCAT's and astropy's formats, and
+    the app's own classify output), read like a CSV list: a path column, optional label and
+    ra/dec columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise CutoutError(path, "file not found")
+    try:
+        header, rows = read_table_text(path)
+    except TableFormatError as exc:
+        raise CutoutError(path, exc.problem) from None
+    if not rows:
+        raise CutoutError(path, "the table has no rows")
+    return _listed_catalog(path, header, rows, first_row=1)
+
+
+def _listed_catalog(path: Path, header: list[str], body: list[list[str]], *, first_row: int) -> Catalog:
+    """The items of a table's rows (`first_row` is the first body row's number in messages)."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         columns.setdefault(name.lower(), index)
@@ -169,7 +193,7 @@ def read_csv_catalog(path: str | Path) -> Catalog:
     path_column = max(path_columns, key=lambda column: sum(found for _, found in resolved[column]))
     label_column = next((columns[name] for name in LABEL_COLUMNS if name in columns), None)
     catalog = Catalog(source=str(path))
-    for line, (row, (file_path, found)) in enumerate(zip(body, resolved[path_column]), start=2):
+    for line, (row, (file_path, found)) in enumerate(zip(body, resolved[path_column]), start=first_row):
         if not _cell(row, path_column).strip():
             catalog.skipped.append((str(path), f"row {line}: empty path"))
             continue
@@ -216,6 +240,18 @@ def catalog_from_paths(paths: Iterable[str | Path]) -> Catalog:
         skipped += part.skipped
     source = "; ".join(sources) if len(sources) <= 3 else f"{sources[0]} and {len(sources) - 1} more"
     return Catalog(items, list(dict.fromkeys(classes)), skipped, source)
+
+
+def item_position(item: CatalogItem) -> tuple[float, float] | None:
+    """Where an item lies (ICRS degrees): the catalogue's ra/dec when it gives both, else the
+    centre of a FITS file's WCS, read from its headers; None when neither is known."""
+    if item.ra is not None and item.dec is not None:
+        return item.ra, item.dec
+    if item.index is not None or format_from_name(item.path) != "fits":
+        return None
+    from galaxy_studio.data.fits import fits_centre_icrs
+
+    return fits_centre_icrs(item.path)
 
 
 def read_item(item: CatalogItem, *, max_side: int | None = None) -> Cutout:

@@ -86,3 +86,21 @@ class Cutout:
 
     def centre_sky_position(self) -> tuple[float, float] | None:
         return self.sky_position((self.width - 1) / 2.0, (self.height - 1) / 2.0)
+
+    def centre_icrs(self) -> tuple[float, float] | None:
+        """(RA, Dec) of the centre in degrees in ICRS, whatever frame the WCS is in (galactic,
+        FK5, ...), for tables that carry positions; None without a celestial WCS."""
+        return None if self.wcs is None else wcs_centre_icrs(self.wcs, self.width, self.height)
+
+
+def wcs_centre_icrs(wcs: Any, width: int, height: int) -> tuple[float, float] | None:
+    """(RA, Dec) in ICRS degrees of the centre of a `width` x `height` image with celestial
+    `wcs`; None when the WCS names no frame astropy can convert or gives no finite position."""
+    from astropy.wcs.utils import pixel_to_skycoord
+
+    try:
+        centre = pixel_to_skycoord((width - 1) / 2.0, (height - 1) / 2.0, wcs).icrs
+    except (ValueError, TypeError):
+        return None
+    ra, dec = float(centre.ra.deg), float(centre.dec.deg)
+    return (ra, dec) if np.isfinite(ra) and np.isfinite(dec) else None

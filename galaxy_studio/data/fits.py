@@ -21,7 +21,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, Sip
 
-from galaxy_studio.data.cutout import Cutout, CutoutError, require_file
+from galaxy_studio.data.cutout import Cutout, CutoutError, require_file, wcs_centre_icrs
 from galaxy_studio.data.decimation import decimation_step
 
 FORMAT = "fits"
@@ -182,6 +182,23 @@ def list_image_layers(path: str | Path) -> list[ImageLayer]:
     return layers
 
 
+def fits_centre_icrs(path: str | Path) -> tuple[float, float] | None:
+    """(RA, Dec) in ICRS degrees of the centre of the file's first image, from its headers
+    alone (no pixels are read), for tables of many files; None without a celestial WCS or
+    when the file cannot be read."""
+    path = Path(path)
+    try:
+        with _open_fits(path) as (hdul, _):
+            info = _first_image(_hdu_infos(hdul, path), path)
+            wcs = _celestial_wcs(hdul[info.index].header)
+    except CutoutError:
+        return None
+    if wcs is None:
+        return None
+    height, width = info.shape[-2:]
+    return wcs_centre_icrs(wcs, width, height)
+
+
 def count_hdus(path: str | Path) -> int:
     path = Path(path)
     with _open_fits(path) as (hdul, _):
@@ -284,6 +301,8 @@ def _first_image(infos: list[_HduInfo], path: Path) -> _HduInfo:
         if info.has_pixels:
             return info
     listing = ", ".join(info.describe() for info in infos)
+    if any(info.kind in ("BinTableHDU", "TableHDU") for info in infos):
+        listing += "; a table (open it on its own as a catalogue when it lists images)"
     raise CutoutError(path, f"no image data; HDUs: {listing}")
 
 

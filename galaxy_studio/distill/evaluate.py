@@ -21,13 +21,14 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.cpu_share import cores_shared
+from galaxy_studio.data.tables import TableColumn, build_table
 from galaxy_studio.distill.config import EvaluationProtocol
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
 from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
@@ -39,6 +40,9 @@ from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, igno
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 SET_NAMES: tuple[str, ...] = ("distilled", "random_real", "class_mean", "full")
 FULL_CACHE_FILE = "full_baseline.json"
@@ -242,6 +246,36 @@ def _cached_full(buffer: Buffer, protocol: EvaluationProtocol, strategy: str) ->
     if not isinstance(stored, dict) or stored.get("key") != _full_key(protocol, strategy):
         return None
     return stored.get("result")
+
+
+def evaluation_table(report: dict[str, Any]) -> Table:
+    """The report of `evaluate_synthetic` as a table: one row per training set with its size,
+    recipe and test accuracy (mean and spread over the nets); the images per class and the
+    number of test images go in the metadata."""
+    columns = [
+        TableColumn("training_set", str, None, "distilled, random_real, class_mean or full"),
+        TableColumn("images", int, None, "training images"),
+        TableColumn("epochs", int, None, "training epochs of each net"),
+        TableColumn("lr", float, None, "learning rate"),
+        TableColumn("accuracy_mean", float, "", "mean test accuracy over the nets", ".6f"),
+        TableColumn("accuracy_std", float, "", "standard deviation of the test accuracy over the nets", ".6f"),
+        TableColumn("nets", int, None, "networks trained (for full: the experts when they were used)"),
+        TableColumn("nets_from", str, None, "fresh nets trained for this evaluation, or the buffer's experts"),
+    ]
+    rows = [
+        (
+            name,
+            report[name]["images"],
+            report[name]["epochs"],
+            report[name]["lr"],
+            report[name]["mean"],
+            report[name]["std"],
+            len(report[name]["accuracies"]),
+            report[name].get("source", "fresh"),
+        )
+        for name in SET_NAMES
+    ]
+    return build_table(rows, columns, meta={"IPC": report["ipc"], "TESTIMGS": report["test_images"]})
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
+from galaxy_studio.data.tables import TABLE_GLOBS
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
 from galaxy_studio.gui.panels.label_import import LabelImport
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from galaxy_studio.gui.panels.train_panel import TrainPanel
 
 IMAGE_FILTER = "Cutouts ({});;All files (*)".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
-CATALOGUE_FILTER = "Catalogues (*.csv *.h5 *.hdf5);;All files (*)"
+CATALOGUE_FILTER = f"Catalogues ({TABLE_GLOBS} *.h5 *.hdf5);;All files (*)"
 PROJECT_FILTER = "Galaxy Studio projects (*.gsproj);;All files (*)"
 BACKUP_INTERVAL_MS = 10 * 60 * 1000
 LABELLING_KEYS_TEXT = (

@@ -13,7 +13,6 @@ so exporting and importing them gives back the same labels.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from galaxy_studio.data.display import default_settings, fit_into_square, render
 from galaxy_studio.data.formats import read_cutout
 from galaxy_studio.data.galaxy10 import GALAXY10_CLASSES, open_galaxy10
 from galaxy_studio.data.json_text import read_json
+from galaxy_studio.data.tables import TableColumn, build_table, write_table
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.class_mapping import ClassMapping, LabelCounts, map_class_names
 from galaxy_studio.labels.errors import ProjectError
@@ -44,17 +44,21 @@ from galaxy_studio.labels.store import Project
 from galaxy_studio.labels.tables import CsvTable, cell, read_csv_table
 from galaxy_studio.path_text import from_text, to_text
 
+if TYPE_CHECKING:
+    from astropy.table import Table
+
 LABELS_FORMAT = "galaxy-studio-labels"
-CSV_COLUMNS: tuple[str, ...] = (
-    "path",
-    "index",
-    "class",
-    "class_index",
-    "labeller",
-    "source",
-    "confidence",
-    "timestamp",
+LABEL_SCHEMA: tuple[TableColumn, ...] = (
+    TableColumn("path", str, None, "the image file (a file: URI where its name is not text)"),
+    TableColumn("index", int, None, "the image's row in an HDF5 file; empty for an image file"),
+    TableColumn("class", str, None, "the class name"),
+    TableColumn("class_index", int, None, "the class's 0-based position in the project's classes"),
+    TableColumn("labeller", str, None, "who gave the label"),
+    TableColumn("source", str, None, "how the label was made: " + ", ".join(SOURCES)),
+    TableColumn("confidence", float, "", "the labeller's or the model's confidence, where given"),
+    TableColumn("timestamp", str, None, "when the label was given (ISO 8601, UTC)"),
 )
+CSV_COLUMNS: tuple[str, ...] = tuple(column.name for column in LABEL_SCHEMA)
 INDEX_COLUMNS: tuple[str, ...] = ("index", "row_index")
 CLASS_INDEX_COLUMNS: tuple[str, ...] = ("class_index", "ans")
 GALAXY10_SIDE = 256
@@ -116,10 +120,11 @@ def import_csv(
     emit: EventSink = ignore,
     cancel: CancelToken = NEVER,
 ) -> ExchangeReport:
-    """A CSV with a path column and a class column (a class name, or its 0-based position in
-    the project's classes). Optional: `index` (row of an HDF5 file), `labeller`, `source`,
-    `confidence`, `timestamp`, as `export_csv` writes them. Without a labeller column the
-    labels go under `labeller`, by default the CSV's file name."""
+    """A table (CSV, or ECSV, FITS or VOTable by its name) with a path column and a class
+    column (a class name, or its 0-based position in the project's classes). Optional:
+    `index` (row of an HDF5 file), `labeller`, `source`, `confidence`, `timestamp`, as
+    `export_table` writes them. Without a labeller column the labels go under `labeller`, by
+    default the file's name."""
     table = read_csv_table(path)
     path_column = _required_column(table, PATH_COLUMNS, "path")
     class_column = table.column(*LABEL_COLUMNS)
@@ -132,7 +137,7 @@ def import_csv(
     time_column = table.column("timestamp", "time")
     raw = [
         _RawLabel(
-            where=f"{table.path.name} line {table.line(number)}",
+            where=table.where(number),
             path=cell(row, path_column),
             index=cell(row, index_column),
             class_text=cell(row, class_column),
@@ -273,7 +278,7 @@ def import_gz_votes(
     labels: list[ImportedLabel] = []
     skipped: list[tuple[str, str]] = []
     for number, row in enumerate(table.rows):
-        where = f"{table.path.name} line {table.line(number)}"
+        where = table.where(number)
         image = locator.locate(row)
         if image is None:
             skipped.append((where, _NO_IMAGE))
@@ -294,7 +299,7 @@ def import_gz_votes(
 
 def label_file_format(path: str | Path) -> str:
     """The import format of a label file by its kind: a folder of class folders, Galaxy10
-    HDF5, a JSON label file, else CSV."""
+    HDF5, a JSON label file, else a table ("csv": CSV, or ECSV, FITS or VOTable by its name)."""
     path = Path(path)
     if path.is_dir():
         return "folders"
@@ -358,33 +363,52 @@ def count_class_names(project: Project, path: str | Path) -> Counter[str]:
 # -- exports -----------------------------------------------------------------------------
 
 
+def labels_table(project: Project, *, labeller: str | None = None, consensus: bool = False) -> Table:
+    """Every labeller's current labels (or one labeller's, or the consensus), one per row,
+    with the project's scheme and classes in the metadata."""
+    classes = project.classes
+    rows = [
+        (
+            to_text(image.path),
+            image.index,
+            label.class_name,
+            classes.index(label.class_name),
+            label.labeller,
+            label.source,
+            label.confidence,
+            _iso(label.timestamp),
+        )
+        for image, label in _chosen_labels(project, labeller, consensus)
+    ]
+    meta = {"FORMAT": LABELS_FORMAT, "SCHEME": project.scheme_name, "CLASSES": ",".join(classes)}
+    return build_table(rows, LABEL_SCHEMA, meta=meta)
+
+
+def export_table(
+    project: Project,
+    out: str | Path,
+    *,
+    fmt: str | None = None,
+    labeller: str | None = None,
+    consensus: bool = False,
+) -> ExchangeReport:
+    """The labels as a CSV, ECSV, FITS or VOTable table (`fmt`, else by the name of `out`);
+    `import_csv` reads each of them back."""
+    out = Path(out)
+    table = labels_table(project, labeller=labeller, consensus=consensus)
+    try:
+        chosen = write_table(table, out, fmt=fmt, line_end="\r\n")
+    except OSError as exc:
+        raise ProjectError(out, f"cannot write: {exc.strerror or exc}") from None
+    per_class = Counter(str(name) for name in table["class"])
+    return ExchangeReport(f"export {chosen}", str(out), len(table), per_class=dict(per_class))
+
+
 def export_csv(
     project: Project, out: str | Path, *, labeller: str | None = None, consensus: bool = False
 ) -> ExchangeReport:
     """Every labeller's current labels (or one labeller's, or the consensus), one per row."""
-    out = Path(out)
-    rows = _chosen_labels(project, labeller, consensus)
-    classes = project.classes
-
-    def write(handle: TextIO) -> None:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for image, label in rows:
-            writer.writerow(
-                [
-                    to_text(image.path),
-                    "" if image.index is None else image.index,
-                    label.class_name,
-                    classes.index(label.class_name),
-                    label.labeller,
-                    label.source,
-                    "" if label.confidence is None else repr(label.confidence),
-                    _iso(label.timestamp),
-                ]
-            )
-
-    _write_atomically(out, write)
-    return _export_report("export csv", out, rows)
+    return export_table(project, out, fmt="csv", labeller=labeller, consensus=consensus)
 
 
 def export_json(

@@ -1,8 +1,10 @@
-"""CSV files that carry labels, read strictly.
+"""Tables that carry labels, read strictly: CSV, and ECSV, FITS or VOTable by their names.
 
 A label file decides what a galaxy is, so a file in an unexpected encoding is refused
 with the reason rather than guessed at: a wrong guess would silently turn class names
-into names that match nothing (or, worse, something else).
+into names that match nothing (or, worse, something else). The other table formats are
+read by astropy and handed on as the same header and rows of text, so every label reader
+takes the tables the app exports (`data.tables`).
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from galaxy_studio.data.csv_text import csv_rows
+from galaxy_studio.data.tables import TableFormatError, format_from_suffix, read_table_text
 from galaxy_studio.labels.errors import ProjectError
 
 
 @dataclass(frozen=True)
 class CsvTable:
-    """A CSV file's header and its non-blank rows; `line(i)` is row i's line in the file."""
+    """A table file's header and its non-blank rows; `line(i)` is row i's line in a CSV file
+    (its row, counted from 1, in another table format: `unit` says which)."""
 
     path: Path
     header: list[str]
     rows: list[list[str]]
     lines: list[int]
+    unit: str = "line"
 
     def column(self, *names: str) -> int | None:
         """Index of the first header among `names` (case-insensitive), or None."""
@@ -34,6 +39,10 @@ class CsvTable:
 
     def line(self, row: int) -> int:
         return self.lines[row]
+
+    def where(self, row: int) -> str:
+        """Row `row` for a message: "labels.csv line 7", "labels.fits row 6"."""
+        return f"{self.path.name} {self.unit} {self.lines[row]}"
 
 
 def decode_text(path: Path) -> str:
@@ -74,8 +83,11 @@ def cell(row: list[str], column: int | None) -> str:
 
 
 def read_csv_table(path: str | Path, *, header: bool = True) -> CsvTable:
-    """Rows of a comma-, semicolon- or tab-separated file; blank rows dropped."""
+    """Rows of a comma-, semicolon- or tab-separated file, or of an ECSV, FITS or VOTable file
+    (by its name); blank rows dropped."""
     path = Path(path)
+    if format_from_suffix(path) not in (None, "csv"):
+        return _read_astropy_table(path)
     text = decode_text(path)
     if not text.strip():
         raise ProjectError(path, "CSV file is empty")
@@ -90,3 +102,16 @@ def read_csv_table(path: str | Path, *, header: bool = True) -> CsvTable:
     if not header:
         return CsvTable(path, [], rows, lines)
     return CsvTable(path, [name.strip() for name in rows[0]], rows[1:], lines[1:])
+
+
+def _read_astropy_table(path: Path) -> CsvTable:
+    """An ECSV, FITS or VOTable file as text rows: its columns' names are the header."""
+    if not path.is_file():
+        raise ProjectError(path, "file not found")
+    try:
+        header, rows = read_table_text(path)
+    except TableFormatError as exc:
+        raise ProjectError(path, exc.problem) from None
+    if not rows:
+        raise ProjectError(path, "the table has no rows")
+    return CsvTable(path, header, rows, list(range(1, len(rows) + 1)), unit="row")

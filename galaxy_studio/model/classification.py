@@ -9,8 +9,6 @@ that does not have the bands the model reads, is reported and the batch goes on.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from collections import deque
@@ -19,15 +17,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from galaxy_studio.atomic_files import write_bytes_atomically
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
-from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.data.cutout import Cutout, CutoutError
+from galaxy_studio.data.tables import DEC_COLUMN, RA_COLUMN, TableColumn, build_table, write_table
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
 from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.calibration import recorded_temperature
@@ -42,6 +40,9 @@ from galaxy_studio.model.preprocessing import Preprocessing, decode_side, extrac
 from galaxy_studio.model.runs import MODEL_FILE
 from galaxy_studio.model.training_profile import TrainingProfile, input_warnings
 from galaxy_studio.path_text import readable, to_text
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 DEFAULT_BATCH = 64
 # Decoded images waiting for the network, in batches: enough to keep the pool busy while a
@@ -116,7 +117,9 @@ class Prediction:
     `ood_score` (higher: less like the training data), its `ood_percentile` among the
     validation galaxies and `ood_flag` (above their 99th percentile) are None/False when the
     checkpoint has no calibrated score; `warnings` name how the input differs from the
-    training images (bands, format, pixel scale, brightness)."""
+    training images (bands, format, pixel scale, brightness). `ra` and `dec` (ICRS degrees)
+    are the catalogue's position or else the centre of the cutout's WCS; None when neither
+    is known."""
 
     path: str
     index: int | None
@@ -129,6 +132,8 @@ class Prediction:
     ood_percentile: float | None = None
     ood_flag: bool = False
     warnings: tuple[str, ...] = ()
+    ra: float | None = None
+    dec: float | None = None
 
     @property
     def unfamiliar(self) -> bool:
@@ -273,6 +278,22 @@ def judge_familiarity(predictions: list[Prediction], outputs: BatchOutputs, ood:
     ]
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """One cutout made ready for the network, with what the table says beside its classes."""
+
+    pixels: np.ndarray
+    warnings: tuple[str, ...]
+    position: tuple[float, float] | None
+
+
+def sky_position(item: CatalogItem, cutout: Cutout) -> tuple[float, float] | None:
+    """Where the cutout lies: the catalogue's ra/dec when it gives both, else its WCS centre."""
+    if item.ra is not None and item.dec is not None:
+        return item.ra, item.dec
+    return cutout.centre_icrs()
+
+
 def classify_items(
     classifier: Classifier,
     items: Sequence[CatalogItem],
@@ -301,30 +322,36 @@ def classify_items(
     prep = classifier.prep
     max_side = decode_side(prep)
 
-    def decode(item: CatalogItem) -> tuple[np.ndarray, tuple[str, ...]]:
+    def decode(item: CatalogItem) -> Decoded:
         cutout = read_item(item, max_side=max_side)
         pixels = extract_channels(cutout, prep)
         profile = classifier.profile
-        return pixels, () if profile is None else tuple(input_warnings(profile, cutout, pixels, prep))
+        warnings = () if profile is None else tuple(input_warnings(profile, cutout, pixels, prep))
+        return Decoded(pixels, warnings, sky_position(item, cutout))
 
     predictions: list[Prediction] = []
     failures: list[tuple[str, str]] = []
-    waiting: list[tuple[CatalogItem, tuple[np.ndarray, tuple[str, ...]]]] = []
+    waiting: list[tuple[CatalogItem, Decoded]] = []
     every = max(1, len(items) // _PROGRESS_STEPS)
     done = 0
 
     def run_batch() -> None:
-        pixels = normalise(np.stack([pixels for _, (pixels, _) in waiting]), prep)
+        pixels = normalise(np.stack([decoded.pixels for _, decoded in waiting]), prep)
         outputs = batch_outputs(model, torch.from_numpy(pixels).to(target), tta=tta, temperature=classifier.temperature)
         described = [
-            replace(describe_probabilities(item.path, item.index, row, classifier.classes), warnings=warnings)
-            for (item, (_, warnings)), row in zip(waiting, outputs.probabilities)
+            replace(
+                describe_probabilities(item.path, item.index, row, classifier.classes),
+                warnings=decoded.warnings,
+                ra=None if decoded.position is None else decoded.position[0],
+                dec=None if decoded.position is None else decoded.position[1],
+            )
+            for (item, decoded), row in zip(waiting, outputs.probabilities)
         ]
         predictions.extend(judge_familiarity(described, outputs, classifier.ood))
         waiting.clear()
 
     workers = threads or min(8, os.cpu_count() or 1)
-    queue: deque[tuple[CatalogItem, Future[tuple[np.ndarray, tuple[str, ...]]]]] = deque()
+    queue: deque[tuple[CatalogItem, Future[Decoded]]] = deque()
     upcoming = iter(items)
     with ThreadPoolExecutor(max_workers=workers) as pool, _cores_left_for_torch(target, workers):
         try:
@@ -412,46 +439,56 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
     )
 
 
-def prediction_columns(classes: Sequence[str]) -> list[str]:
-    """The CSV header; the familiarity columns come last so that readers of the older
-    columns by position keep working."""
+def prediction_schema(classes: Sequence[str]) -> list[TableColumn]:
+    """The predictions table's columns; the familiarity columns and then the position come
+    after the probabilities, so that readers of the older columns by position keep working."""
     return [
-        "path",
-        "predicted",
-        "confidence",
-        "entropy",
-        *(f"p_{name}" for name in classes),
-        "ood_score",
-        "ood_percentile",
-        "unfamiliar",
-        "warnings",
+        TableColumn("path", str, None, "the cutout's file; a Galaxy10 row as FILE[ROW]"),
+        TableColumn("predicted", str, None, "the most probable class"),
+        TableColumn("confidence", float, "", "probability of the predicted class", ".6f"),
+        TableColumn("entropy", float, "", "spread of the probabilities in nats; ln(classes) at most", ".6f"),
+        *(TableColumn(f"p_{name}", float, "", f"probability of class {name}", ".6f") for name in classes),
+        TableColumn("ood_score", float, "", "distance from the training galaxies' features; higher is stranger", ".6g"),
+        TableColumn(
+            "ood_percentile", float, None, "percentile (0 to 100) of ood_score among the validation galaxies", ".2f"
+        ),
+        TableColumn("unfamiliar", bool, None, "the input looks unlike the training data"),
+        TableColumn("warnings", str, None, "how the input differs from the training images"),
+        RA_COLUMN,
+        DEC_COLUMN,
     ]
 
 
-def write_predictions_csv(result: ClassifyResult, out: str | Path) -> None:
-    """One row per classified cutout (a Galaxy10 row as FILE[ROW]); written whole or not at all."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(prediction_columns(result.classes))
+def predictions_table(result: ClassifyResult) -> Table:
+    """One row per classified cutout, with units, descriptions and the model in the metadata."""
+    rows = []
     for prediction in result.predictions:
         path = to_text(prediction.path)
         if prediction.index is not None:
             path = f"{path}[{prediction.index}]"
-        writer.writerow(
-            [
+        rows.append(
+            (
                 path,
                 prediction.predicted,
-                f"{prediction.confidence:.6f}",
-                f"{prediction.entropy:.6f}",
-                *(f"{p:.6f}" for p in prediction.probabilities),
-                "" if prediction.ood_score is None else f"{prediction.ood_score:.6g}",
-                "" if prediction.ood_percentile is None else f"{prediction.ood_percentile:.2f}",
-                "yes" if prediction.unfamiliar else "no",
+                prediction.confidence,
+                prediction.entropy,
+                *prediction.probabilities,
+                prediction.ood_score,
+                prediction.ood_percentile,
+                prediction.unfamiliar,
                 "; ".join(prediction.warnings),
-            ]
+                prediction.ra,
+                prediction.dec,
+            )
         )
-    data = buffer.getvalue().encode("utf-8")
+    meta = {"MODEL": to_text(result.model), "CLASSES": ",".join(result.classes)}
+    return build_table(rows, prediction_schema(result.classes), meta=meta)
+
+
+def write_predictions(result: ClassifyResult, out: str | Path, *, fmt: str | None = None) -> str:
+    """Write the predictions table as CSV, ECSV, FITS or VOTable (by `fmt`, else by the name);
+    written whole or not at all. Returns the format written."""
     try:
-        write_bytes_atomically(out, data)
+        return write_table(predictions_table(result), out, fmt=fmt)
     except OSError as exc:
         raise ModelError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None

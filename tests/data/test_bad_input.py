@@ -123,7 +123,8 @@ def test_table_only_fits(tmp_path: Path) -> None:
     _fails(
         lambda: read_cutout(path),
         path,
-        r"^no image data; HDUs: 0 PRIMARY \(empty\), 1 TABLE \(BinTableHDU\)$",
+        r"^no image data; HDUs: 0 PRIMARY \(empty\), 1 TABLE \(BinTableHDU\); a table \(open it on its own as a "
+        r"catalogue when it lists images\)$",
     )
     _fails(lambda: read_fits(path, hdu="table"), path, r"HDU 1 TABLE \(BinTableHDU\) has no image data")
 

@@ -81,3 +81,24 @@ def test_bad_protocol_and_missing_run_are_refused(tmp_path: Path) -> None:
         evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=0))
     with pytest.raises(ModelError, match="no synthetic set"):
         evaluate_synthetic(tmp_path, protocol=EvaluationProtocol(nets=1, device="cpu"))
+
+
+def test_the_command_writes_the_accuracies_as_a_votable(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from astropy import units as u
+    from astropy.table import Table
+
+    from galaxy_studio.cli import main
+
+    out = tmp_path / "evaluation.vot"
+    args = ["evaluate-synthetic", str(tiny_run), "--nets", "2", "--epochs", "4", "--device", "cpu"]
+    assert main([*args, "--json", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    table = Table.read(out, format="votable")
+    assert table["training_set"].tolist() == list(SET_NAMES)
+    assert table["accuracy_mean"].tolist() == pytest.approx([report[name]["mean"] for name in SET_NAMES])
+    assert table["nets"].tolist() == [2, 2, 2, len(report["full"]["accuracies"])]
+    assert table["nets_from"].tolist() == ["fresh", "fresh", "fresh", "experts"]
+    assert table["accuracy_mean"].unit == u.dimensionless_unscaled
+    assert table["accuracy_std"].description == "standard deviation of the test accuracy over the nets"

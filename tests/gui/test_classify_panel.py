@@ -188,3 +188,39 @@ def test_the_model_picker_shows_n_and_interval_and_ranks_by_its_lower_bound(wind
     ]
     assert picker.itemData(1, Qt.ItemDataRole.ToolTipRole).startswith("100.0% (n=2, 95% CI 34.2–100.0%)")
     assert picker.currentIndex() == 0
+
+
+def test_classifying_a_folder_offers_the_table_formats_and_writes_the_one_chosen(
+    qtbot,  # noqa: ANN001
+    window: MainWindow,
+    trained_run: TrainResult,
+    fits_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from astropy import units as u
+    from astropy.table import Table
+    from PySide6.QtWidgets import QFileDialog
+
+    from galaxy_studio.data.formats import read_cutout
+
+    panel = open_classify(qtbot, window, trained_run)
+    offered: list[str] = []
+
+    def save_name(parent: object, title: str, start: str, filters: str) -> tuple[str, str]:
+        offered.extend(filters.split(";;"))
+        return str(tmp_path / "predictions"), offered[2]
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(fits_file.parent))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
+    assert panel.batch_button.text() == "Classify folder to a table…"
+    panel.batch_dialog()
+    names = [name.split(" (")[0] for name in offered]
+    assert names == ["CSV", "ECSV, astropy's CSV with units", "FITS table", "VOTable"]
+    out = tmp_path / "predictions.fits"
+    qtbot.waitUntil(lambda: out.exists() and not panel.jobs.running, timeout=60_000)
+    table = Table.read(out, format="fits")
+    assert table["ra"].unit == u.deg and table["path"].tolist() == [str(fits_file)]
+    centre = read_cutout(fits_file).centre_icrs()
+    assert centre is not None, "demo FITS files have a WCS"
+    assert (table["ra"][0], table["dec"][0]) == pytest.approx(centre, abs=1e-5)

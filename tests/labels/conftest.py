@@ -57,3 +57,37 @@ def open_project() -> Iterator[Callable[..., Project]]:
     yield open_
     for project in opened:
         project.close()
+
+
+def snapshot(project: Project) -> set[tuple[object, ...]]:
+    """Every current label as (path, index, class, labeller, source, confidence, timestamp)."""
+    images = {image.id: image for image in project.images()}
+    return {
+        (
+            images[label.image_id].path,
+            images[label.image_id].index,
+            label.class_name,
+            label.labeller,
+            label.source,
+            label.confidence,
+            label.timestamp,
+        )
+        for label in project.all_labels()
+    }
+
+
+@pytest.fixture
+def labelled(tmp_path: Path) -> Iterator[Project]:
+    """Six images labelled by two people, a model and an import, with confidences."""
+    write_pngs(tmp_path / "images", 6)
+    project = Project.create(tmp_path / "source.gsproj", BUILTIN_SCHEMES["spiral"])
+    project.add_paths([tmp_path / "images"])
+    a, b, c, d, e, _ = [image.id for image in project.images()]
+    project.label(a, "spiral", labeller="ada")
+    project.label(a, "non-spiral", labeller="bob")
+    project.label(b, "non-spiral", labeller="ada")
+    project.label(c, "spiral", labeller="net", source="model", confidence=0.8125)
+    project.label(d, "non-spiral", labeller="net", source="model", confidence=1 / 3)
+    project.label(e, "spiral", labeller="bob")
+    yield project
+    project.close()

@@ -20,49 +20,15 @@ from galaxy_studio.labels import exchange
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES, ClassScheme
 from galaxy_studio.labels.store import Project, ProjectError
 
-from .conftest import write_pngs
+from .conftest import snapshot, write_pngs
 
 SPIRAL = BUILTIN_SCHEMES["spiral"]
-
-
-def snapshot(project: Project) -> set[tuple[object, ...]]:
-    """Every current label as (path, index, class, labeller, source, confidence, timestamp)."""
-    images = {image.id: image for image in project.images()}
-    return {
-        (
-            images[label.image_id].path,
-            images[label.image_id].index,
-            label.class_name,
-            label.labeller,
-            label.source,
-            label.confidence,
-            label.timestamp,
-        )
-        for label in project.all_labels()
-    }
 
 
 def by_content(project: Project) -> dict[str, str]:
     """Consensus class per image, keyed by the image's content hash (survives copying)."""
     hashes = {image.id: image.content_hash for image in project.images()}
     return {hashes[i]: label.class_name for i, label in project.labels().items()}
-
-
-@pytest.fixture
-def labelled(tmp_path: Path) -> Project:
-    """Six images labelled by two people, a model and an import, with confidences."""
-    write_pngs(tmp_path / "images", 6)
-    project = Project.create(tmp_path / "source.gsproj", SPIRAL)
-    project.add_paths([tmp_path / "images"])
-    a, b, c, d, e, _ = [image.id for image in project.images()]
-    project.label(a, "spiral", labeller="ada")
-    project.label(a, "non-spiral", labeller="bob")
-    project.label(b, "non-spiral", labeller="ada")
-    project.label(c, "spiral", labeller="net", source="model", confidence=0.8125)
-    project.label(d, "non-spiral", labeller="net", source="model", confidence=1 / 3)
-    project.label(e, "spiral", labeller="bob")
-    yield project
-    project.close()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

@@ -157,7 +157,8 @@ def test_the_csv_gains_familiarity_columns_at_the_end(
     with out.open() as stream:
         rows = list(csv.DictReader(stream))
     classes = open_classifier(trained_run.checkpoint).classes
-    assert list(rows[0])[4 + len(classes) :] == ["ood_score", "ood_percentile", "unfamiliar", "warnings"]
+    tail = ["ood_score", "ood_percentile", "unfamiliar", "warnings", "ra", "dec"]
+    assert list(rows[0])[4 + len(classes) :] == tail
     by_name = {Path(row["path"]).name: row for row in rows}
     assert by_name[fits.name]["unfamiliar"] == "yes"
     assert by_name[fits.name]["warnings"].startswith("1 band, the model learned from 3 (R, G, B)")

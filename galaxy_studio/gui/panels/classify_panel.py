@@ -1,7 +1,8 @@
 """Classify: drop cutouts, see the predicted class, every class's probability and where the
-network looked; classify folders to CSV; send corrections and suggestions to the project.
+network looked; classify folders to a table (CSV, ECSV, FITS or VOTable); send corrections and
+suggestions to the project.
 
-All model work (loading, classifying, explaining, writing the CSV, suggesting) runs in
+All model work (loading, classifying, explaining, writing the table, suggesting) runs in
 JobRunner workers (explanations in a LatestRequestRunner: the newest request wins); the GUI
 thread only blends the finished map over the image, which is cheap, so the opacity and
 colour map follow the controls at once.
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio.data.catalog import CatalogItem
+from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
@@ -163,7 +165,11 @@ class ClassifyPanel(QWidget):
         self.open_model_button.clicked.connect(self.open_checkpoint_dialog)
         self.tta = QCheckBox("Rotations && flips (TTA)")
         self.tta.setToolTip("Average the probabilities over the 8 rotations by 90° and mirror images (8x slower)")
-        self.batch_button = QPushButton("Classify folder to CSV…")
+        self.batch_button = QPushButton("Classify folder to a table…")
+        self.batch_button.setToolTip(
+            "Classify every cutout of a folder into a CSV, ECSV, FITS or VOTable table with the class "
+            "probabilities and, where the catalogue or the FITS header gives them, RA and Dec"
+        )
         self.batch_button.clicked.connect(self.batch_dialog)
         self.suggest_button = QPushButton("Suggest labels for project")
         self.suggest_button.setToolTip(
@@ -355,26 +361,27 @@ class ClassifyPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "A folder of cutouts to classify")
         if not folder:
             return
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Save the predictions as", str(Path(folder) / "predictions.csv"), "CSV (*.csv)"
+        out, chosen = QFileDialog.getSaveFileName(
+            self, "Save the predictions as", str(Path(folder) / "predictions.csv"), ";;".join(TABLE_FILE_FILTERS)
         )
         if out:
-            self.classify_folder_to_csv(folder, out)
+            self.classify_folder_to_table(folder, *table_path_for_filter(out, chosen))
 
-    def classify_folder_to_csv(self, folder: str, out: str) -> None:
-        """Classify a whole folder in the background into a CSV, with progress and cancel; the
-        results are not listed (a folder may hold tens of thousands)."""
+    def classify_folder_to_table(self, folder: str, out: str, fmt: str | None = None) -> None:
+        """Classify a whole folder in the background into a table (CSV, ECSV, FITS or VOTable:
+        `fmt`, else by the name), with progress and cancel; the results are not listed (a
+        folder may hold tens of thousands)."""
         model = self.model_path()
         if model is None or self.jobs.running:
             return
-        from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions_csv
+        from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions
 
         config = ClassifyConfig(model, (folder,), tta=self.tta.isChecked())
 
         def job(emit: EventSink, cancel: CancelToken) -> ClassifyResult:
             result = classify(config, emit=emit, cancel=cancel)
             if result.predictions:
-                write_predictions_csv(result, out)
+                write_predictions(result, out, fmt=fmt)
             return result
 
         self._start(job, f"Classifying {folder} to {Path(out).name}", partial(self._on_folder_classified, out))

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from galaxy_studio.data.tables import TABLE_GLOBS
 from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.worker import JobRunner
@@ -21,7 +22,7 @@ from galaxy_studio.labels.exchange import ExchangeReport, count_class_names, imp
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.labels.store import Project
 
-LABEL_FILE_FILTER = "Label files (*.csv *.json *.h5 *.hdf5);;All files (*)"
+LABEL_FILE_FILTER = f"Label files ({TABLE_GLOBS} *.json *.h5 *.hdf5);;All files (*)"
 
 
 class LabelImport(QObject):

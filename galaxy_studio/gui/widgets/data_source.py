@@ -12,6 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
+from galaxy_studio.data.tables import TABLE_GLOBS
+
 DATA_PLACEHOLDER = "folder per class, CSV, Galaxy10 .h5 or a .gsproj project"
 
 
@@ -46,7 +48,7 @@ class DataSourceButtons(QWidget):
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Labelled data", "", "Labelled data (*.gsproj *.csv *.h5 *.hdf5);;All files (*)"
+            self, "Labelled data", "", f"Labelled data (*.gsproj {TABLE_GLOBS} *.h5 *.hdf5);;All files (*)"
         )
         if path:
             self.edit.setText(path)
