@@ -49,6 +49,12 @@ class Warned:
 
 
 @dataclass(frozen=True)
+class LeftOut(Warned):
+    """An input a job could not use and went on without; the job's result lists it too, so a
+    client that reports the result's failures need not show this warning again."""
+
+
+@dataclass(frozen=True)
 class Noted:
     """A choice a job made from the data on its own: not a problem, but the user should know."""
 

@@ -17,7 +17,7 @@ from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.errors import UserError
 from galaxy_studio.labels.schemes import BUILTIN_SCHEMES
 from galaxy_studio.labels.store import Project
-from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions_csv
+from galaxy_studio.model.classification import ClassifyConfig, classify, write_predictions
 from galaxy_studio.model.evaluation import evaluate_classifier
 from galaxy_studio.model.training import TrainResult
 
@@ -40,7 +40,7 @@ def test_classify_returns_the_csv_columns_as_a_table(
         table = gs.classify(trained_run, [folder, notes], device="cpu")
     assert "classifying: 30/30 (100%)" in capsys.readouterr().err
     result = classify(ClassifyConfig(trained_run.checkpoint, (str(folder),), device="cpu"))
-    write_predictions_csv(result, tmp_path / "p.csv")
+    write_predictions(result, tmp_path / "p.csv")
     with open(tmp_path / "p.csv", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert table.colnames == list(rows[0])

@@ -133,10 +133,10 @@ def classify(
     """Classify every cutout under `inputs` (files, folders, CSV catalogues, Galaxy10 files) with
     `model` (a TrainResult, run folder or model.pt) into an astropy Table: a row per cutout with
     the columns of the command line's CSV (path, predicted, confidence, entropy, p_<class>,
-    ood_score, ood_percentile, unfamiliar, warnings). Inputs that could not be read are listed
-    with the reason in `table.meta["failures"]`; `table.meta["classes"]` is the model's classes."""
-    from galaxy_studio.api.tables import predictions_table
-    from galaxy_studio.model.classification import ClassifyConfig
+    ood_score, ood_percentile, unfamiliar, warnings, ra, dec), with their units and descriptions.
+    Inputs that could not be read are listed with the reason in `table.meta["failures"]`;
+    `table.meta["classes"]` is the model's classes."""
+    from galaxy_studio.model.classification import ClassifyConfig, predictions_table
     from galaxy_studio.model.classification import classify as classify_paths
 
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
@@ -145,7 +145,9 @@ def classify(
     )
     with job_events(progress) as emit:
         result = classify_paths(config, emit=emit)
-    return predictions_table(result)
+    table = predictions_table(result)
+    table.meta.update(model=result.model, classes=list(result.classes), failures=list(result.failures))
+    return table
 
 
 def evaluate(

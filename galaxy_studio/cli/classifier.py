@@ -203,7 +203,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             saliency=args.saliency,
             saliency_dir=args.saliency_dir,
         )
-        with ProgressPrinter(quiet=args.quiet) as emit:
+        # The inputs left out are printed once, as errors, after the run.
+        with ProgressPrinter(quiet=args.quiet, left_out_at_end=True) as emit:
             result = classify(config, emit=emit)
         if result.predictions:
             write_predictions(result, args.out, fmt=args.table_format)

@@ -15,6 +15,7 @@ from galaxy_studio.events import (
     BufferPlanned,
     EpochEnded,
     Event,
+    LeftOut,
     MetricLogged,
     Noted,
     Progressed,
@@ -37,11 +38,16 @@ class ProgressPrinter:
     """Progress bars on stderr, plus every warning and note; a context manager that closes the
     bars a job left unfinished before the command prints its result or its error."""
 
-    def __init__(self, stream: Any = None, *, quiet: bool = False, drawn: bool | None = None) -> None:
+    def __init__(
+        self, stream: Any = None, *, quiet: bool = False, drawn: bool | None = None, left_out_at_end: bool = False
+    ) -> None:
         self.bars = ProgressBars(stream, drawn=drawn)
         self.quiet = quiet
+        self.left_out_at_end = left_out_at_end
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, LeftOut) and self.left_out_at_end:
+            return
         if isinstance(event, Warned):
             self.bars.write(f"{PROG}: warning: {event.text}")
         elif isinstance(event, Noted):

@@ -26,7 +26,7 @@ from torch import nn
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.tables import DEC_COLUMN, RA_COLUMN, TableColumn, build_table, write_table
-from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
+from galaxy_studio.events import NEVER, CancelToken, EventSink, LeftOut, Progressed, Warned, ignore
 from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.calibration import recorded_temperature
 from galaxy_studio.model.checkpoint import load_classifier
@@ -370,7 +370,7 @@ def classify_items(
                 except (CutoutError, OSError, ModelError, ValueError) as error:
                     reason = str(error) if isinstance(error, (CutoutError, ModelError)) else f"{item.path}: {error}"
                     failures.append((item.name, reason))
-                    emit(Warned(f"left out {item.name}: {reason}"))
+                    emit(LeftOut(f"left out {item.name}: {reason}"))
                 if len(waiting) >= batch_size or (not queue and waiting):
                     run_batch()
                 done += 1
@@ -406,7 +406,7 @@ def classify(config: ClassifyConfig, *, emit: EventSink = ignore, cancel: Cancel
     classifier = open_classifier(config.model)
     catalog = catalog_from_paths(config.paths)
     for where, reason in catalog.skipped:
-        emit(Warned(f"left out {where}: {reason}"))
+        emit(LeftOut(f"left out {where}: {reason}"))
     predictions, failures = classify_items(
         classifier,
         catalog.items,
