@@ -133,11 +133,14 @@ def write_votable(table: Table, path: Path) -> Path:
 
 
 def fits_to_send(item: CatalogItem, cutout: Cutout, folder: Path) -> Path:
-    """A FITS file DS9 and Aladin can load for `cutout`: its own file when it is a FITS file
-    read whole, else one written into `folder` (several bands as a cube), with the WCS when
-    known and the rows flipped so that DS9 shows the image the way Galaxy Studio does."""
-    if item.index is None and cutout.format == "fits" and cutout.scale == 1 and "hdu" not in cutout.meta:
+    """A FITS file DS9 and Aladin can load for `cutout`: its own file when the cutout is that
+    file's primary image read whole, else one written into `folder` (several bands as a cube:
+    DS9 loads only the first HDU), with the WCS when known and raster rows flipped so that
+    DS9 shows the image the way Galaxy Studio does."""
+    whole_primary = cutout.meta.get("hdu") == 0 and cutout.n_bands == 1 and cutout.scale == 1
+    if item.index is None and cutout.format == "fits" and whole_primary:
         return Path(cutout.source)
+    folder.mkdir(parents=True, exist_ok=True)
     data = cutout.data
     lower = origin_lower(cutout)
     planes = np.moveaxis(data if lower else data[::-1], 2, 0)
