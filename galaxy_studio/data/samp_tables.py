@@ -29,40 +29,13 @@ from galaxy_studio.data.catalog import LABEL_COLUMNS, PATH_COLUMNS, Catalog, Cat
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import origin_lower
 from galaxy_studio.data.formats import format_from_name
+from galaxy_studio.data.samp_links import ItemKey, LinkedTable, item_key
 
 # A received RA/Dec row and an open cutout within this distance are the same galaxy.
 MATCH_RADIUS_ARCSEC = 3.0
 READ_TIMEOUT_S = 10.0
 RA_COLUMNS = ("ra", "raj2000", "ra_icrs", "_raj2000", "ra_deg", "alpha_j2000")
 DEC_COLUMNS = ("dec", "dej2000", "de_icrs", "_dej2000", "dec_deg", "delta_j2000", "decj2000")
-
-ItemKey = tuple[str, int | None]
-
-
-def item_key(item: CatalogItem) -> ItemKey:
-    """A cutout's identity across catalogues: its file, and its row in an HDF5 file."""
-    return (item.path, item.index)
-
-
-@dataclass(frozen=True)
-class LinkedTable:
-    """A table shared over SAMP and the cutout each of its rows stands for (None: no cutout)."""
-
-    table_id: str
-    url: str
-    name: str
-    keys: tuple[ItemKey | None, ...]
-
-    def matches(self, table_id: str, url: str) -> bool:
-        return bool(table_id) and table_id == self.table_id or bool(url) and url == self.url
-
-    def rows_of(self, key: ItemKey) -> list[int]:
-        return [row for row, row_key in enumerate(self.keys) if row_key == key]
-
-    def keys_of(self, rows: Sequence[int]) -> list[ItemKey]:
-        """The cutouts of `rows`, in row order, without rows past the end or without a cutout."""
-        found = (self.keys[row] for row in rows if 0 <= row < len(self.keys))
-        return list(dict.fromkeys(key for key in found if key is not None))
 
 
 @dataclass(frozen=True)

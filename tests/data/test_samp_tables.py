@@ -13,11 +13,10 @@ from astropy.wcs import WCS
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.fits import read_fits
+from galaxy_studio.data.samp_links import LinkedTable, item_key
 from galaxy_studio.data.samp_tables import (
-    LinkedTable,
     display_position,
     fits_to_send,
-    item_key,
     read_table,
     receive_table,
     table_of_items,
