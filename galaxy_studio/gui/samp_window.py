@@ -206,7 +206,9 @@ class SampWindow(QObject):
         selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         library.grid.scrollTo(model.index(rows[0]))
         self.window.tabs.setCurrentWidget(library)
-        self.window.show_message(f"SAMP: {len(rows)} cutout(s) selected from {link.name}")
+        first = model.item_at(rows[0]).name
+        more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
+        self.window.show_message(f"SAMP: {first}{more} selected from {link.name}")
 
     def _point_at(self, pointed: SkyPointed) -> None:
         from galaxy_studio.data.samp_tables import display_position
