@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import time
 import urllib.request
 import warnings
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ from galaxy_studio.data.samp_links import ItemKey, LinkedTable, item_key
 # A received RA/Dec row and an open cutout within this distance are the same galaxy.
 MATCH_RADIUS_ARCSEC = 3.0
 READ_TIMEOUT_S = 10.0
+# Files written for other programs are kept this long (they read them once, at once).
+STALE_AFTER_S = 24 * 3600.0
 RA_COLUMNS = ("ra", "raj2000", "ra_icrs", "_raj2000", "ra_deg", "alpha_j2000")
 DEC_COLUMNS = ("dec", "dej2000", "de_icrs", "_dej2000", "dec_deg", "delta_j2000", "decj2000")
 
@@ -103,6 +106,24 @@ def write_votable(table: Table, path: Path) -> Path:
         warnings.simplefilter("ignore")
         write_atomically(path, lambda stream: table.write(stream, format="votable"))
     return path
+
+
+def remove_stale_files(folder: Path, older_than_s: float = STALE_AFTER_S) -> int:
+    """Delete files sent more than `older_than_s` ago from `folder` (the receiving program has
+    long read them); returns how many went. Each send writes a new file, so without this the
+    folder would only grow."""
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to delete: harmless either way
+    return removed
 
 
 def fits_to_send(item: CatalogItem, cutout: Cutout, folder: Path) -> Path:

@@ -107,8 +107,9 @@ class SampWindow(QObject):
         client = self.link.client
 
         def work() -> Sent:
-            from galaxy_studio.data.samp_tables import fits_to_send
+            from galaxy_studio.data.samp_tables import fits_to_send, remove_stale_files
 
+            remove_stale_files(folder)
             same = shown is not None and shown.source == item.path and shown.scale == 1
             cutout = shown if same and shown is not None else read_item(item)
             path = fits_to_send(item, cutout, folder)
@@ -122,7 +123,7 @@ class SampWindow(QObject):
             self.window.show_message("This tab shows no table to send yet")
             return
         from galaxy_studio.data.samp_client import new_table_id
-        from galaxy_studio.data.samp_tables import write_votable
+        from galaxy_studio.data.samp_tables import remove_stale_files, write_votable
 
         name, table, keys = shown
         table_id = new_table_id()
@@ -132,6 +133,7 @@ class SampWindow(QObject):
 
         def work() -> Sent:
             samp_folder().mkdir(parents=True, exist_ok=True)
+            remove_stale_files(samp_folder())
             write_votable(table, path)
             return client.send_table(link.url, table_id, name)
 

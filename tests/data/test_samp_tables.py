@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from galaxy_studio.data.samp_tables import (
     fits_to_send,
     read_table,
     receive_table,
+    remove_stale_files,
     table_of_items,
     table_of_rows,
     with_items,
@@ -140,3 +143,21 @@ def test_sky_position_in_the_viewer(tmp_path: Path) -> None:
     assert x == pytest.approx(10.0) and y == pytest.approx(63 - 20.0)  # FITS rows shown bottom up
     assert display_position(cutout, ra + 1.0, dec) is None
     assert display_position(Cutout(np.zeros((4, 4, 1), np.float32), ["L"], "x.png", "png"), ra, dec) is None
+
+
+def test_a_fits_table_from_topcat_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.fits"
+    Table({"ra": [150.0], "dec": [2.0]}).write(path)
+    table = read_table(path.as_uri(), "fits")
+    assert table["ra"][0] == 150.0
+
+
+def test_stale_sent_files_are_removed_fresh_ones_kept(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.xml", tmp_path / "new.fits"
+    old.write_text("x")
+    new.write_text("y")
+    long_ago = time.time() - 3 * 24 * 3600
+    os.utime(old, (long_ago, long_ago))
+    assert remove_stale_files(tmp_path) == 1
+    assert not old.exists() and new.exists()
+    assert remove_stale_files(tmp_path / "missing") == 0
