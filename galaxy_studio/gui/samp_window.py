@@ -176,10 +176,18 @@ class SampWindow(QObject):
             return receive_table(table, offered.url, offered.table_id, offered.name, open_items)
 
         def opened(received: ReceivedTable) -> None:
+            self._remember(received.link)
+            if received.catalog is not None and self.window.session.project is not None:
+                # A project's Library lists the project's images; a message from another
+                # program must not replace them (or add to the project): rows link instead.
+                self.window.show_message(
+                    f"From SAMP: {received.summary}; a project is open, so the rows were linked to "
+                    "its cutouts instead of opening them"
+                )
+                return
             if received.catalog is not None:
                 self.window.tabs.setCurrentWidget(self.window.library)
                 self.window.library.set_catalog(received.catalog)
-            self._remember(received.link)
             self.window.show_message(f"From SAMP: {received.summary}")
 
         self.link.run(work, opened, lambda message: self.window.show_message(f"SAMP table not opened: {message}"))

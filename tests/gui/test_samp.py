@@ -23,6 +23,8 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from galaxy_studio.data.samp_tables import write_votable
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.samp_link import CONNECTED, WAITING
+from galaxy_studio.labels.schemes import BUILTIN_SCHEMES
+from galaxy_studio.labels.store import Project
 from tests.data.fits_makers import sky_wcs, write_sky_image
 from tests.data.samp_hub import Peer, hub_process, start_hub
 
@@ -145,6 +147,23 @@ def test_a_table_from_topcat_opens_its_cutouts(
     assert "my selection: 2 of 2 rows are cutouts" in window.statusBar().currentMessage()
     connected.notify_all("table.highlight.row", **{"table-id": "topcat-1", "row": "1"})
     qtbot.waitUntil(lambda: window.library.selected_item().path == str(cutouts[0]), timeout=5_000)
+
+
+def test_a_table_from_topcat_never_replaces_an_open_project(
+    qtbot,
+    window: MainWindow,
+    connected: Peer,
+    cutouts: list[Path],
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    project = tmp_path / "p.gsproj"
+    Project.create(project, BUILTIN_SCHEMES["spiral"]).close()
+    assert window.open_project(project)
+    url = write_votable(Table({"path": [str(cutouts[2])]}), tmp_path / "sel.xml").as_uri()
+    connected.notify_all("table.load.votable", url=url, name="sel", **{"table-id": "topcat-2"})
+    qtbot.waitUntil(lambda: "a project is open" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.library.model.rowCount() == 0
+    assert window.samp.tables[0].table_id == "topcat-2"
 
 
 def test_point_at_sky_centres_the_viewer(qtbot, window: MainWindow, connected: Peer, cutouts: list[Path]) -> None:  # noqa: ANN001
