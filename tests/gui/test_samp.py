@@ -221,10 +221,10 @@ def test_hub_stopped_then_back_reconnects(
 
 def test_a_hung_hub_never_freezes_the_window(qtbot, lockfile: Path, cutouts: list[Path]) -> None:  # noqa: ANN001
     """The hub process is frozen (SIGSTOP) while the user sends: the event loop keeps turning
-    (a 50 ms timer keeps firing on time), the send fails with a message after the timeout."""
+    (a 50 ms timer keeps firing), the sends fail with a message after the timeout."""
     window = MainWindow()
     qtbot.addWidget(window)
-    window.samp.link.client.timeout = 1.0  # the link makes its client on first use
+    window.samp.link.client.timeout = 2.0  # the link makes its client on first use
     window.show()
     with hub_process(lockfile) as process:
         window.samp.connect_hub()
@@ -251,8 +251,9 @@ def test_a_hung_hub_never_freezes_the_window(qtbot, lockfile: Path, cutouts: lis
             timer.stop()
             assert "stopped answering (no answer within the timeout); nothing was sent" in said[0]
             assert "not connected" in said[1]
-            assert time.monotonic() - started < 6.0
-            assert max(gaps) < 500, gaps
+            assert time.monotonic() - started < 10.0
+            # A send on the GUI thread would stall the loop for the whole 2 s timeout.
+            assert max(gaps) < 1000, gaps
             assert window.samp.state_label.text() == WAITING
         finally:
             os.kill(process.pid, signal.SIGCONT)
