@@ -40,8 +40,8 @@ MAX_LINKED_TABLES = 20
 
 
 def samp_folder() -> Path:
-    """Where the FITS files and VOTables sent to other programs are written (they read them
-    after the message arrives, so the files stay until the cache is cleared)."""
+    """Where the FITS files and VOTables sent to other programs are written. They read them
+    after the message arrives, so each file stays a day (samp_tables.remove_stale_files)."""
     return app_paths.cache_dir() / "samp"
 
 
