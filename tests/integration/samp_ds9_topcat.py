@@ -86,6 +86,11 @@ class Checker:
         with samp.conf.set_temp("use_internet", False):
             self.client = samp.SAMPIntegratedClient(name="integration-checker", addr="127.0.0.1")
             self.client.connect()
+        self.highlights: list[dict[str, Any]] = []
+        self.client.bind_receive_notification("table.highlight.row", self._highlighted)
+
+    def _highlighted(self, private_key: str, sender: str, mtype: str, params: dict[str, Any], extra: Any) -> None:
+        self.highlights.append(params)
 
     def client_id(self, name: str) -> str | None:
         for client_id in self.client.get_registered_clients():
@@ -242,8 +247,13 @@ def run(out: Path, work: Path, hub: Any, checker: Checker) -> int:
     checker.ds9("set", "catalog close")
     browser = open_table_browser(pump)
     library.select_row(2)
+    wait_for(
+        "Galaxy Studio to broadcast the highlight of row 2",
+        lambda: {"table-id": table.table_id, "url": table.url, "row": "2"} in checker.highlights,
+        pump=pump,
+    )
     pump_for(2.0, pump)
-    say("selected row 2 in Galaxy Studio (TOPCAT's browser should show it highlighted)")
+    say("selected row 2 in Galaxy Studio: table.highlight.row broadcast (TOPCAT's browser shows it)")
     screenshot(browser, out / "samp-topcat-highlight.png")
     click_row(browser, 1, pump)
     wait_for(
