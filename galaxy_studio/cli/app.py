@@ -26,6 +26,11 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
         "one line per check, exit 0 only if all pass",
     )
     parser.add_argument(
+        "--samp",
+        action="store_true",
+        help="connect to the SAMP hub on this computer (DS9, TOPCAT, Aladin) and reconnect when it restarts",
+    )
+    parser.add_argument(
         "--panel",
         choices=PANELS,
         default="library",
@@ -42,6 +47,7 @@ def run_gui(args: argparse.Namespace, paths: Sequence[str] = ()) -> int:
         demo=args.demo,
         screenshot=Path(args.screenshot) if args.screenshot else None,
         panel=args.panel,
+        samp=args.samp,
     )
 
 

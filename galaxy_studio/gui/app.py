@@ -161,10 +161,18 @@ class ScreenshotTaker(QObject):
             distill.show_prototype(0)
 
 
-def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = None, panel: str = "library") -> int:
+def run_app(
+    paths: list[str],
+    *,
+    demo: bool = False,
+    screenshot: Path | None = None,
+    panel: str = "library",
+    samp: bool = False,
+) -> int:
     """Open the window on `panel`. With `demo`, the Library opens the demo galaxies; on the
     Distill panel the demo is a short live distillation of them instead, and on the Explore
-    panel they are also embedded and mapped."""
+    panel they are also embedded and mapped. With `samp`, register with the SAMP hub (and
+    again whenever it restarts)."""
     app = application()
     window = MainWindow()
     if screenshot is not None:
@@ -172,6 +180,8 @@ def run_app(paths: list[str], *, demo: bool = False, screenshot: Path | None = N
     window.show_panel(panel)
     report_shown_from_env(window)
     window.show()
+    if samp:
+        window.samp.connect_hub()
     projects = [p for p in paths if p.endswith(".gsproj")]
     if demo and panel == "distill":
         window.distill.start_demo()

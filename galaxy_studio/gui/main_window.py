@@ -24,6 +24,7 @@ from galaxy_studio.events import CancelToken, EventSink
 from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
 from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
+from galaxy_studio.gui.samp_window import SampWindow
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.gui.widgets.drop_zone import paths_of_urls
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.tabs.add_panel("explore", "Explore", self._build_explore)
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
+        self.samp = SampWindow(self)
         self._build_status_bar()
         self._build_menus()
         self._on_project_changed()
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
         self.version_label = QLabel(f"v{__version__}")
         bar = self.statusBar()
         bar.addPermanentWidget(self.job_progress)
+        bar.addPermanentWidget(self.samp.state_label)
         bar.addPermanentWidget(self.version_label)
         self.show_message("Ready. Open a folder or drop cutouts on the window.")
 
@@ -235,6 +238,8 @@ class MainWindow(QMainWindow):
             )
         )
         file_menu.addAction(self._action("C&lear Library", self.library.clear))
+        file_menu.addSeparator()
+        self.samp.add_to_menu(file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -535,5 +540,6 @@ class MainWindow(QMainWindow):
             if isinstance(panel, ShutsDown):
                 panel.shutdown()
         self.label_import.shutdown()
+        self.samp.shutdown()
         self.session.close()
         super().closeEvent(event)

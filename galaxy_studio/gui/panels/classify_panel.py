@@ -114,6 +114,7 @@ class Explanation:
 
 
 class ClassifyPanel(QWidget):
+    KEY_ROLE = _KEY_ROLE
     status = Signal(str)
 
     def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:

@@ -99,6 +99,19 @@ class ImageView(QWidget):
             self._set_zoom(min(self.width() / width, self.height() / height))
         self.update()
 
+    def centre_on(self, x: float, y: float) -> None:
+        """Put image pixel (x, y) (x right, y down, pixel centres at integers) in the middle of
+        the view at the present zoom: another program pointed at that sky position."""
+        if self._image is None:
+            return
+        self._fit = False
+        self._centre = QPointF(x + 0.5, y + 0.5)
+        self.update()
+
+    def image_centre(self) -> tuple[float, float]:
+        """The image pixel (x, y) in the middle of the view."""
+        return self._centre.x() - 0.5, self._centre.y() - 0.5
+
     def set_actual_size(self) -> None:
         self._fit = False
         self._set_zoom(1.0)
