@@ -31,6 +31,7 @@ from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import origin_lower
 from galaxy_studio.data.formats import format_from_name
 from galaxy_studio.data.samp_links import ItemKey, LinkedTable, item_key
+from galaxy_studio.data.tables import write_table
 
 # A received RA/Dec row and an open cutout within this distance are the same galaxy.
 MATCH_RADIUS_ARCSEC = 3.0
@@ -101,10 +102,11 @@ def with_items(table: Table, items: Sequence[CatalogItem | None]) -> Table:
 
 
 def write_votable(table: Table, path: Path) -> Path:
-    """`table` as a VOTable at `path` (written whole or not at all)."""
+    """`table` as a VOTable at `path` (written whole or not at all), as every table the app
+    writes (data/tables.py); astropy's notes on column types are not the user's concern."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_atomically(path, lambda stream: table.write(stream, format="votable"))
+        write_table(table, path, fmt="votable")
     return path
 
 
