@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,15 @@ import torch
 from torch import nn
 
 from galaxy_studio.model.config import PRETRAINED_MODES
+from galaxy_studio.model.dihedral import DihedralPooling
 from galaxy_studio.model.errors import ModelError
 
 # VGG11 configuration "A": eight 3x3 convolutions, "M" = 2x2 max pooling.
 _VGG11_LAYOUT: tuple[int | str, ...] = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 # Deep fine-tuning keeps the first two convolutions (edges, colour blobs) as ImageNet learned them.
 _VGG_FROZEN_CONVS = 2
+# galaxy-cnn-d4's channels per layer: its trunk runs 8 times per image.
+D4_WIDTH = 8
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
@@ -70,6 +73,15 @@ def _galaxy_cnn(spec: ArchitectureSpec) -> nn.Module:
         cin = width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, spec.n_classes)]
     return nn.Sequential(*layers)
+
+
+def _galaxy_cnn_d4(spec: ArchitectureSpec) -> nn.Module:
+    """galaxy-cnn's layers up to its head, run on the 8 right-angle turns and mirrors of each
+    image with their features averaged (`DihedralPooling`), then the linear head: its output
+    does not change when the input is turned or mirrored. Narrower by default, as the trunk
+    runs 8 times per image."""
+    *trunk, head = _galaxy_cnn(replace(spec, width=spec.width or D4_WIDTH)).children()
+    return nn.Sequential(DihedralPooling(nn.Sequential(*trunk)), head)
 
 
 def _convnet_d3(spec: ArchitectureSpec) -> nn.Module:
@@ -147,6 +159,14 @@ ARCHITECTURES: dict[str, Architecture] = {
     for arch in (
         Architecture(
             "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, False, _galaxy_cnn
+        ),
+        Architecture(
+            "galaxy-cnn-d4",
+            f"galaxy-cnn on the 8 right-angle turns and mirrors of each image, features averaged: "
+            f"the same answer however the image is turned; {D4_WIDTH} channels",
+            D4_WIDTH,
+            False,
+            _galaxy_cnn_d4,
         ),
         Architecture("vgg11", "VGG11 from scratch at a chosen width, or ImageNet fine-tuned", 32, True, _vgg11),
         Architecture(

@@ -13,7 +13,10 @@ from typing import Any
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
-ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18")
+ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "galaxy-cnn-d4", "vgg11", "convnet-d3", "resnet18")
+# Networks whose output does not change when the input is turned by right angles or mirrored
+# (model/dihedral.py): turning their training images so is a no-op, and so is test-time augmentation.
+TURN_INVARIANT_ARCHITECTURES: tuple[str, ...] = ("galaxy-cnn-d4",)
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 KEEP_RULES: tuple[str, ...] = ("loss", "balanced-accuracy")
@@ -63,8 +66,9 @@ class TrainConfig:
         "galaxy-cnn",
         label="Architecture",
         choices=ARCHITECTURE_NAMES,
-        help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels), convnet-d3 MTT's net, "
-        "needed for distillation",
+        help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels); galaxy-cnn-d4 runs it "
+        "on the 8 right-angle turns and mirrors of each image and averages, so its answer does not depend on how the "
+        "image is turned (8 channels, slower); convnet-d3 is MTT's net, needed for distillation",
     )
     size: int = setting(
         64,
@@ -149,7 +153,7 @@ class TrainConfig:
         None,
         label="Width",
         range=(1, None),
-        help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128)",
+        help="channels per layer (default: galaxy-cnn 32, galaxy-cnn-d4 8, vgg11 32, convnet-d3 128)",
     )
     pretrained: str | None = setting(
         None,
