@@ -58,7 +58,10 @@ class TrainConfig:
     H200 it made no network faster at 64-128 px (0.84-1.01x, docs/gpu-results.md).
     `fold` (i, k) makes the run fold i of k-fold cross-validation (model/cross_validation.py):
     its test part is the i-th of k stratified folds and the rest is split into train and
-    validation in the ratio of `split`'s first two; None: `split`'s own test part."""
+    validation in the ratio of `split`'s first two; None: `split`'s own test part.
+    `weights_seed` (None: `seed`) seeds the initial weights, the augmentation and the order of
+    the batches, `seed` then the split alone: the members of an ensemble share their split
+    (and a cross-validation's folds) and differ in the rest."""
 
     data: str
     out_dir: str
@@ -186,6 +189,7 @@ class TrainConfig:
     )
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
     fold: tuple[int, int] | None = None
+    weights_seed: int | None = None
     seed: int = setting(
         0,
         label="Seed",
@@ -218,17 +222,27 @@ class TrainConfig:
             raise ModelError(f"the weight-average decay must lie between 0 and 1 (got {self.ema})")
         if self.fold is not None and (len(self.fold) != 2 or self.fold[1] < 2 or not 1 <= self.fold[0] <= self.fold[1]):
             raise ModelError(f"fold must be (i, k): fold i of k >= 2, 1 <= i <= k; got {self.fold}")
+        if self.weights_seed is not None and self.weights_seed < 0:
+            raise ModelError(f"the weights' seed must be at least 0 (got {self.weights_seed})")
         check_ranges(self)
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the initial weights, the augmentation and the batch order."""
+        return self.seed if self.weights_seed is None else self.weights_seed
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["split"] = list(self.split)
-        # Only a fold's run records its fold: other runs' records (and recipes, which a resumed
-        # run must match) stay those of versions without cross-validation.
+        # Only a fold's run records its fold, and only an ensemble member its weights' seed:
+        # other runs' records (and recipes, which a resumed run must match) stay those of
+        # versions without them.
         if self.fold is None:
             data.pop("fold")
         else:
             data["fold"] = list(self.fold)
+        if self.weights_seed is None:
+            data.pop("weights_seed")
         data["bands"] = None if self.bands is None else list(self.bands)
         return data
 
