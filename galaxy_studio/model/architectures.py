@@ -80,8 +80,9 @@ def _galaxy_cnn_d4(spec: ArchitectureSpec) -> nn.Module:
     image with their features averaged (`DihedralPooling`), then the linear head: its output
     does not change when the input is turned or mirrored. Narrower by default, as the trunk
     runs 8 times per image."""
-    *trunk, head = _galaxy_cnn(replace(spec, width=spec.width or D4_WIDTH)).children()
-    return nn.Sequential(DihedralPooling(nn.Sequential(*trunk)), head)
+    pool, *trunk, head = _galaxy_cnn(replace(spec, width=spec.width or D4_WIDTH)).children()
+    assert isinstance(pool, nn.AvgPool2d)
+    return nn.Sequential(DihedralPooling(nn.Sequential(*trunk), pool), head)
 
 
 def _convnet_d3(spec: ArchitectureSpec) -> nn.Module:

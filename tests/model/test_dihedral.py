@@ -136,3 +136,15 @@ def test_a_galaxy_cnn_d4_run_classifies_without_test_time_views_and_says_so(demo
     plain = classify_items(classifier, items, device="cpu")[0]
     assert [p.probabilities for p in asked] == [p.probabilities for p in plain]
     assert any(isinstance(event, Noted) and "8 times slower" in event.text for event in events)
+
+
+@pytest.mark.parametrize("size", [32, 33])
+def test_pooling_before_the_views_computes_what_pooling_each_view_would(size: int) -> None:
+    """On an even side the 2x2 average pooling runs once, before the views are made: the
+    same numbers as pooling every view, for a quarter of the pixels to turn and copy."""
+    model = _with_learned_statistics("galaxy-cnn-d4", size, steps=0)
+    pooling = model[0]
+    images = _lopsided_galaxies(3, size, 3, seed=11)
+    with torch.no_grad():
+        each_view = pooling.trunk(pooling.pool(torch.cat(dihedral_views(images)))).view(8, 3, -1).mean(dim=0)
+        np.testing.assert_allclose(pooling(images).numpy(), each_view.numpy(), atol=1e-5)
