@@ -14,6 +14,15 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
 ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "galaxy-cnn-d4", "vgg11", "convnet-d3", "resnet18")
+# What each network is, in a line (the Train panel shows it under the choice; torch-free).
+ARCHITECTURE_SUMMARIES: dict[str, str] = {
+    "galaxy-cnn": "The seed paper's net: average pooling first, 32 channels. Fast on a CPU; the default.",
+    "galaxy-cnn-d4": "galaxy-cnn run on the 8 right-angle turns and mirrors of each image, averaged: the same "
+    "answer however the image is turned. 8 channels; 2-3x galaxy-cnn's training time.",
+    "vgg11": "VGG11 from scratch at a chosen width, or fine-tuned from ImageNet weights.",
+    "convnet-d3": "MTT's ConvNet-D3 (128 channels, instance norm): the network distillation needs.",
+    "resnet18": "ResNet-18 from scratch with a small-image stem; slow on a CPU.",
+}
 # Networks whose output does not change when the input is turned by right angles or mirrored
 # (model/dihedral.py): turning their training images so is a no-op, and so is test-time augmentation.
 TURN_INVARIANT_ARCHITECTURES: tuple[str, ...] = ("galaxy-cnn-d4",)
