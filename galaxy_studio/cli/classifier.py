@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy_studio.cli.errors import CommandError, model_errors, print_error, print_warning, require_writable_output
 from galaxy_studio.cli.options import add_setting_options, config_from_args
-from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter
+from galaxy_studio.cli.progress import CrossValidationPrinter, NotingPrinter, ProgressPrinter, TrainingPrinter
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 
@@ -191,7 +191,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             saliency=args.saliency,
             saliency_dir=args.saliency_dir,
         )
-        result = classify(config, emit=ProgressPrinter())
+        result = classify(config, emit=NotingPrinter())
         if result.predictions:
             write_predictions_csv(result, args.out)
     except ModelError as error:

@@ -50,6 +50,19 @@ class ProgressPrinter:
         self.stream.flush()
 
 
+class NotingPrinter(ProgressPrinter):
+    """Progress bars, plus every note: what the job decided in the user's stead (classify
+    skipping test-time views a network takes itself). Warnings are left to the command,
+    which reports the inputs that failed once, at the end."""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Noted):
+            self.stream.write(f"{PROG}: {event.text}\n")
+            self.stream.flush()
+        else:
+            super().__call__(event)
+
+
 class TrainingPrinter(ProgressPrinter):
     """Progress bars, plus one line per finished epoch and every warning, all on stderr."""
 

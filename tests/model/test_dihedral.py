@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.events import Noted
 from galaxy_studio.model.architectures import build_model, feature_extractor, linear_head
@@ -124,7 +125,9 @@ def test_galaxy_cnn_d4_is_turned_by_any_angle_not_by_right_angles(demo_set: Path
     assert any("adds nothing" in note for note in asked.notes)
 
 
-def test_a_galaxy_cnn_d4_run_classifies_without_test_time_views_and_says_so(demo_set: Path, tmp_path: Path) -> None:
+def test_a_galaxy_cnn_d4_run_classifies_without_test_time_views_and_says_so(
+    demo_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = train_classifier(tiny_config(demo_set, tmp_path / "d4", arch="galaxy-cnn-d4", epochs=2, width=None))
     assert result.metrics["rotations"] == "any"
     classifier = open_classifier(result.checkpoint)
@@ -136,6 +139,9 @@ def test_a_galaxy_cnn_d4_run_classifies_without_test_time_views_and_says_so(demo
     plain = classify_items(classifier, items, device="cpu")[0]
     assert [p.probabilities for p in asked] == [p.probabilities for p in plain]
     assert any(isinstance(event, Noted) and "8 times slower" in event.text for event in events)
+    capsys.readouterr()
+    assert main(["classify", result.run_dir, str(items[0].path), "--out", str(tmp_path / "p.csv"), "--tta"]) == 0
+    assert "test-time augmentation would give the same probabilities 8 times slower" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("size", [32, 33])
