@@ -15,7 +15,7 @@ from galaxy_studio.cli.errors import (
     print_error,
     reporting_project_errors,
 )
-from galaxy_studio.cli.progress import ProgressPrinter
+from galaxy_studio.cli.progress import NotingPrinter, ProgressPrinter
 from galaxy_studio.model.config import DEVICES
 
 
@@ -266,7 +266,7 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     mapping = _class_map(args)
     config = SuggestConfig(args.project, args.model, tta=args.tta, device=args.device, class_map=mapping)
     try:
-        result = suggest_labels(config, emit=ProgressPrinter())
+        result = suggest_labels(config, emit=NotingPrinter())
     except ModelError as error:
         raise CommandError(str(error)) from None
     if mapping:
