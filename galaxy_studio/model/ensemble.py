@@ -6,7 +6,8 @@ changes do, so averaging a few members is the cheapest known way to gain accurac
 it pays for its CPU time has to be measured on the same folds as the single network. The
 members must have been trained on one split (the same data, `seed`, fractions and fold) and
 differ only in `TrainConfig.weights_seed`; each is scored with its own preprocessing and
-temperature, exactly as its own test report was.
+temperature, exactly as its own test report was. An ensemble of one run, scored with
+test-time augmentation, says on the same folds what `classify --tta` buys.
 """
 
 from __future__ import annotations
@@ -16,22 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from galaxy_studio.events import NEVER, CancelToken
 from galaxy_studio.model.calibration import calibrated_probabilities
-from galaxy_studio.model.classification import checkpoint_path, open_classifier
+from galaxy_studio.model.classification import Classifier, batch_outputs, checkpoint_path, open_classifier
+from galaxy_studio.model.config import TURN_INVARIANT_ARCHITECTURES
 from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, run_split
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.metrics import classification_report
-from galaxy_studio.model.prediction import predict_logits
+from galaxy_studio.model.prediction import DEFAULT_BATCH, predict_logits
+from galaxy_studio.model.preprocessing import normalise
 from galaxy_studio.model.runs import read_run
 
 
 def ensemble_test_report(
-    run_dirs: Sequence[str | Path], *, threads: int | None = None, cancel: CancelToken = NEVER
+    run_dirs: Sequence[str | Path], *, tta: bool = False, threads: int | None = None, cancel: CancelToken = NEVER
 ) -> dict[str, Any]:
     """`classification_report` of the members' averaged calibrated probabilities on their
-    common test split (`n`, accuracy, balanced accuracy, macro AUC, ...), plus `members`.
+    common test split (`n`, accuracy, balanced accuracy, macro AUC, ...), plus `members` and
+    `tta`: with `tta` each member averages over the 8 right-angle turns and mirrors as
+    `classify --tta` does, and where classify would not (a network that takes the views
+    itself, or one trained without turning) neither does this, and `tta` says so.
     Members of other data, classes or splits are refused: their test images would differ."""
     if not run_dirs:
         raise ModelError("an ensemble needs at least one finished run")
@@ -55,18 +62,35 @@ def ensemble_test_report(
     items = [labelled.items[int(i)] for i in test_idx]
     total: np.ndarray | None = None
     keep: np.ndarray | None = None
+    turned = []
     for run_dir in run_dirs:
         classifier = open_classifier(checkpoint_path(run_dir))
         if classifier.classes != tuple(labelled.classes):
             raise ModelError(f"{run_dir}: its classes {classifier.classes} are not the data's {labelled.classes}")
         pixels, failed = prepare_pixels(items, classifier.prep, threads=threads, cancel=cancel)
         keep = np.setdiff1d(np.arange(len(items)), failed)
-        logits = predict_logits(classifier.model, pixels[keep], classifier.prep, cancel=cancel)
-        probabilities = calibrated_probabilities(logits, classifier.temperature)
+        views = tta and classifier.turned_in_training and classifier.arch not in TURN_INVARIANT_ARCHITECTURES
+        probabilities = _probabilities(classifier, pixels[keep], views=views, cancel=cancel)
         total = probabilities if total is None else total + probabilities
+        turned.append(views)
     assert total is not None and keep is not None
     report = classification_report(labelled.labels[test_idx][keep], total / len(run_dirs), labelled.classes)
-    return {**report, "members": len(run_dirs)}
+    return {**report, "members": len(run_dirs), "tta": all(turned)}
+
+
+def _probabilities(classifier: Classifier, pixels: np.ndarray, *, views: bool, cancel: CancelToken) -> np.ndarray:
+    """Calibrated probabilities of prepared images, averaged over the 8 views with `views`
+    (through `batch_outputs`, as classification computes them)."""
+    if not views:
+        logits = predict_logits(classifier.model, pixels, classifier.prep, cancel=cancel)
+        return calibrated_probabilities(logits, classifier.temperature)
+    model = classifier.model.cpu().eval()
+    rows = []
+    for start in range(0, len(pixels), DEFAULT_BATCH):
+        cancel.raise_if_set()
+        batch = torch.from_numpy(normalise(pixels[start : start + DEFAULT_BATCH], classifier.prep))
+        rows.append(batch_outputs(model, batch, tta=True, temperature=classifier.temperature).probabilities)
+    return np.concatenate(rows) if rows else np.zeros((0, len(classifier.classes)))
 
 
 def _recorded_split(run_dir: Path) -> dict[str, Any]:

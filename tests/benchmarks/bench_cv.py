@@ -1,6 +1,6 @@
 """Benchmark: training recipes compared by stratified K-fold cross-validation, not by one test split.
 
-Run: python tests/benchmarks/bench_cv.py DATA [--recipes default,d4,default:3] [--ensemble N] [--k 5]
+Run: python tests/benchmarks/bench_cv.py DATA [--recipes default,d4,default:3] [--ensemble N] [--tta] [--k 5]
      [--seed 0] [--work DIR] [--threads N] [--set epochs=30 --set patience=10 ...]
 
 One test split chooses noise: gz-spiral's 210 test images give each accuracy a 95% interval of
@@ -18,7 +18,10 @@ is N runs of RECIPE per fold on the fold's own split, their weights, augmentatio
 order seeded apart (`TrainConfig.weights_seed`): the first is RECIPE's own cross-validation
 (WORK/RECIPE, reused when it is there), the others go to WORK/RECIPE.member2, ... Each fold is
 scored by the members' averaged calibrated probabilities on its test images
-(model/ensemble.py); its CPU minutes per fold are the members' sum.
+(model/ensemble.py); its CPU minutes per fold are the members' sum. With --tta every recipe's
+row is followed by the same runs scored with 8-view test-time augmentation, as
+`classify --tta` computes it (skipped where classify skips it: galaxy-cnn-d4, and runs trained
+without turning); that costs no training, so its CPU minutes per fold are the recipe's.
 
 Folds finished by an earlier call with the same WORK are reused and cost nothing (the "reused"
 column counts them); delete WORK to time a recipe afresh. Run it alone: other processes on the
@@ -145,35 +148,51 @@ def cross_validate_member(
 
 
 def cross_validate_recipe(
-    data: str, work: Path, recipe: str, members: int, changes: dict[str, Any], k: int, seed: int
-) -> Outcome:
-    from galaxy_studio.model.cross_validation import SUMMARY_METRICS, MeanStd
+    data: str, work: Path, recipe: str, members: int, changes: dict[str, Any], k: int, seed: int, tta: bool
+) -> list[Outcome]:
+    """The recipe's (or its ensemble's) outcome, and with `tta` also the same folds' runs
+    scored with 8-view test-time augmentation (no training: the CPU minutes per fold are
+    the training's)."""
     from galaxy_studio.model.ensemble import ensemble_test_report
 
     cpu, wall = time.process_time(), time.perf_counter()
     runs = [cross_validate_member(data, work, recipe, member, changes, k, seed) for member in range(1, members + 1)]
+    fold_dirs = [
+        [member_dir(work, recipe, member) / f"fold_{fold}" for member in range(1, members + 1)]
+        for fold in range(1, k + 1)
+    ]
     if members == 1:
-        result = runs[0][0]
-        reports = [fold.metrics for fold in result.folds]
+        reports = [fold.metrics for fold in runs[0][0].folds]
     else:
-        reports = [
-            ensemble_test_report(
-                [member_dir(work, recipe, member) / f"fold_{fold}" for member in range(1, members + 1)]
-            )
-            for fold in range(1, k + 1)
-        ]
-    summary = {}
-    for name in SUMMARY_METRICS:
-        value = MeanStd.of([report.get(name) for report in reports])
-        summary[name] = None if value is None else value.to_dict()
+        reports = [ensemble_test_report(dirs) for dirs in fold_dirs]
     fold_cpu = [sum(seconds.get(fold, np.nan) for _, seconds in runs) for fold in range(1, k + 1)]
-    reused = sum(fold.reused for result, _ in runs for fold in result.folds)
+    per_fold = None if np.isnan(fold_cpu).any() else float(np.mean(fold_cpu)) / 60
+    reused = f"{sum(fold.reused for result, _ in runs for fold in result.folds)}/{k * members}"
+    name = recipe if members == 1 else f"{recipe} ×{members}"
+    outcomes = [_outcome(name, reports, reused, per_fold, cpu, wall)]
+    if tta:
+        cpu, wall = time.process_time(), time.perf_counter()
+        reports = [ensemble_test_report(dirs, tta=True) for dirs in fold_dirs]
+        views = "+TTA" if all(report["tta"] for report in reports) else "+TTA (skipped, as classify skips it)"
+        outcomes.append(_outcome(f"{name} {views}", reports, reused, per_fold, cpu, wall))
+    return outcomes
+
+
+def _outcome(
+    name: str, reports: list[dict[str, Any]], reused: str, per_fold: float | None, cpu: float, wall: float
+) -> Outcome:
+    from galaxy_studio.model.cross_validation import SUMMARY_METRICS, MeanStd
+
+    summary = {}
+    for metric in SUMMARY_METRICS:
+        value = MeanStd.of([report.get(metric) for report in reports])
+        summary[metric] = None if value is None else value.to_dict()
     return Outcome(
-        recipe if members == 1 else f"{recipe} ×{members}",
+        name,
         [report["accuracy"] for report in reports],
         summary,
-        f"{reused}/{k * members}",
-        None if np.isnan(fold_cpu).any() else float(np.mean(fold_cpu)) / 60,
+        reused,
+        per_fold,
         (time.process_time() - cpu) / 60,
         (time.perf_counter() - wall) / 60,
     )
@@ -220,6 +239,9 @@ def main() -> int:
         help=f"comma-separated, of {', '.join(RECIPES)}; NAME:N is an N-seed ensemble of NAME",
     )
     parser.add_argument("--ensemble", type=int, metavar="N", help="follow every recipe by its N-seed ensemble")
+    parser.add_argument(
+        "--tta", action="store_true", help="also score every recipe's runs with 8-view test-time augmentation"
+    )
     parser.add_argument("--k", type=int, default=5, help="folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every run")
     parser.add_argument("--work", type=Path, help="folder for the folds' runs (default: a new temporary one)")
@@ -235,9 +257,9 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="galaxy-studio-cv-"))
     outcomes = []
     for recipe, members in recipes:
-        outcome = cross_validate_recipe(args.data, work, recipe, members, settings, args.k, args.seed)
-        print(json.dumps(outcome.__dict__), flush=True)
-        outcomes.append(outcome)
+        for outcome in cross_validate_recipe(args.data, work, recipe, members, settings, args.k, args.seed, args.tta):
+            print(json.dumps(outcome.__dict__), flush=True)
+            outcomes.append(outcome)
     print_table(outcomes, args.k, args.data, settings)
     print(f"runs in {work}", file=sys.stderr)
     return 0

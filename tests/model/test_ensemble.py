@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from galaxy_studio.model.classification import classify_items, open_classifier
 from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.datasets import load_labelled_data, run_split
 from galaxy_studio.model.ensemble import ensemble_test_report
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.model.metrics import classification_report
 from galaxy_studio.model.training import TrainResult, train_classifier
 
 from .conftest import tiny_config
@@ -77,3 +80,21 @@ def test_members_tested_on_other_images_are_refused(members: list[TrainResult], 
         ensemble_test_report([first.run_dir, other.run_dir])
     with pytest.raises(ModelError, match="not a finished training run"):
         ensemble_test_report([first.run_dir, str(tmp_path)])
+
+
+def test_with_tta_each_member_is_scored_as_classify_tta_scores_it(members: list[TrainResult], demo_set: Path) -> None:
+    first = members[0]
+    report = ensemble_test_report([first.run_dir], tta=True)
+    labelled = load_labelled_data(str(demo_set))
+    split = first.metrics["split"]
+    _, _, test = run_split(labelled.labels, split["fractions"], split["seed"], split["fold"], classes=labelled.classes)
+    items = [labelled.items[int(i)] for i in test]
+    predictions, _ = classify_items(open_classifier(first.checkpoint), items, tta=True, device="cpu")
+    expected = classification_report(
+        labelled.labels[test], np.array([p.probabilities for p in predictions]), labelled.classes
+    )
+    assert report["tta"] and report["n"] == expected["n"]
+    for name in ("accuracy", "balanced_accuracy", "macro_auc"):
+        assert report[name] == pytest.approx(expected[name], abs=1e-9), name
+    plain = classify_items(open_classifier(first.checkpoint), items, device="cpu")[0]
+    assert [p.probabilities for p in plain] != [p.probabilities for p in predictions], "other views were averaged"
