@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem
@@ -123,6 +124,26 @@ def test_galaxy_cnn_d4_is_turned_by_any_angle_not_by_right_angles(demo_set: Path
     )
     assert asked.rotations == "right-angles", "what the user asked for is kept"
     assert any("adds nothing" in note for note in asked.notes)
+
+
+def test_galaxy_cnn_d4_on_images_that_share_an_orientation_is_named_the_wrong_choice(tmp_path: Path) -> None:
+    """Upright strokes (a digit 1) are not turned; a network that cannot tell them from
+    lying strokes is no network for them, and the run says so."""
+    rng = np.random.default_rng(2)
+    rows, cols = np.mgrid[:48, :48] - 24
+    for label, width in (("thin", 2.0), ("thick", 5.0)):
+        (tmp_path / label).mkdir()
+        for index in range(20):
+            angle = np.pi / 2 + rng.normal(0, 0.15)
+            along = cols * np.cos(angle) + rows * np.sin(angle)
+            across = -cols * np.sin(angle) + rows * np.cos(angle)
+            image = 200 * np.exp(-(along**2) / 120.0 - across**2 / (2 * width**2)) + rng.normal(20, 3, (48, 48))
+            Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(tmp_path / label / f"{index}.png")
+    labelled = load_labelled_data(str(tmp_path))
+    train_idx = np.arange(len(labelled.items))
+    recipe = choose_data_recipe(tiny_config(tmp_path, tmp_path / "run", arch="galaxy-cnn-d4"), labelled, train_idx)
+    assert recipe.rotations == "none"
+    assert any("a 6 from a 9" in note and "choose galaxy-cnn" in note for note in recipe.notes)
 
 
 def test_a_galaxy_cnn_d4_run_classifies_without_test_time_views_and_says_so(
