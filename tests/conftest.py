@@ -55,6 +55,13 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every user location at a temporary folder so no test touches real settings."""
     home = tmp_path / "gs-home"
     monkeypatch.setenv("GALAXY_STUDIO_HOME", str(home))
+    # A fixed thread count (galaxy_studio/cpu_share.py): two runs compared bit for bit must not
+    # follow the other programs on a busy machine into different counts. test_cpu_share.py
+    # lifts it to test the sharing itself.
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
     return home
 
 

@@ -30,7 +30,7 @@ def test_declared_settings_read_back_with_types_defaults_and_names() -> None:
     assert (train["ema"].kind, train["ema"].optional, train["ema"].default) == (float, True, 0.99)
     assert train["bands"].kind is tuple and train["augment"].kind is bool
     assert train["crop_fraction"].flag == "--crop" and train["min_lr"].flag == "--min-lr"
-    assert train["arch"].choices == ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18", "convnext-tiny")
+    assert train["arch"].choices == ("galaxy-cnn", "galaxy-cnn-d4", "vgg11", "convnet-d3", "resnet18", "convnext-tiny")
     assert train["epochs"].form_default == 30 and train["size"].form_default == 64
 
 

@@ -8,12 +8,13 @@ torchvision is imported only by the builders that need it: it costs seconds to i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
+from galaxy_studio.model.dihedral import DihedralPooling
 from galaxy_studio.model.errors import ModelError
 
 # VGG11 configuration "A": eight 3x3 convolutions, "M" = 2x2 max pooling.
@@ -22,6 +23,8 @@ _VGG11_LAYOUT: tuple[int | str, ...] = (64, "M", 128, "M", 256, 256, "M", 512, 5
 # weights file. "deep" and "shallow" are what checkpoints of fine-tuned vgg11 recorded before
 # the file became the setting; they name the same tree.
 PRETRAINED_LAYOUTS: tuple[str, ...] = ("torchvision", "deep", "shallow")
+# galaxy-cnn-d4's channels per layer: its trunk runs 8 times per image.
+D4_WIDTH = 8
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
@@ -74,6 +77,16 @@ def _galaxy_cnn(spec: ArchitectureSpec) -> nn.Module:
         cin = width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, spec.n_classes)]
     return nn.Sequential(*layers)
+
+
+def _galaxy_cnn_d4(spec: ArchitectureSpec) -> nn.Module:
+    """galaxy-cnn's layers up to its head, run on the 8 right-angle turns and mirrors of each
+    image with their features averaged (`DihedralPooling`), then the linear head: its output
+    does not change when the input is turned or mirrored. Narrower by default, as the trunk
+    runs 8 times per image."""
+    pool, *trunk, head = _galaxy_cnn(replace(spec, width=spec.width or D4_WIDTH)).children()
+    assert isinstance(pool, nn.AvgPool2d)
+    return nn.Sequential(DihedralPooling(nn.Sequential(*trunk), pool), head)
 
 
 def _convnet_d3(spec: ArchitectureSpec) -> nn.Module:
@@ -177,6 +190,13 @@ ARCHITECTURES: dict[str, Architecture] = {
     for arch in (
         Architecture(
             "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, _galaxy_cnn
+        ),
+        Architecture(
+            "galaxy-cnn-d4",
+            f"galaxy-cnn on the 8 right-angle turns and mirrors of each image, features averaged: "
+            f"the same answer however the image is turned; {D4_WIDTH} channels",
+            D4_WIDTH,
+            _galaxy_cnn_d4,
         ),
         Architecture(
             "vgg11",

@@ -26,11 +26,12 @@ from torch import nn
 from galaxy_studio.data.catalog import CatalogItem, catalog_from_paths, read_item
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.tables import DEC_COLUMN, RA_COLUMN, TableColumn, build_table, write_table
-from galaxy_studio.events import NEVER, CancelToken, EventSink, LeftOut, Progressed, Warned, ignore
+from galaxy_studio.events import NEVER, CancelToken, EventSink, LeftOut, Noted, Progressed, Warned, ignore
 from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.calibration import recorded_temperature
 from galaxy_studio.model.checkpoint import load_classifier
-from galaxy_studio.model.config import EXPLANATION_METHODS
+from galaxy_studio.model.config import EXPLANATION_METHODS, TURN_INVARIANT_ARCHITECTURES
+from galaxy_studio.model.dihedral import dihedral_views
 from galaxy_studio.model.errors import CheckpointError, ModelError
 from galaxy_studio.model.out_of_distribution import OodScorer
 from galaxy_studio.model.overlays import write_saliency_overlays
@@ -180,7 +181,8 @@ def describe_probabilities(
 class ClassifyConfig:
     """A batch classification. `paths` are files, folders or catalogues; with `tta` every
     cutout is also seen turned by 90, 180 and 270 degrees and mirrored (8 views) and the
-    probabilities are averaged, since a galaxy's class does not depend on its orientation.
+    probabilities are averaged, since a galaxy's class does not depend on its orientation
+    (skipped, with a note, for a network that averages over those views itself).
     With `saliency` (an explanation method) an overlay of each cutout's map is written into
     `saliency_dir`."""
 
@@ -215,15 +217,6 @@ class ClassifyResult:
     failures: tuple[tuple[str, str], ...] = field(default=())
     seconds: float = 0.0
     overlay_failures: tuple[tuple[str, str], ...] = field(default=())
-
-
-def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
-    """The 8 rotations by multiples of 90 degrees, with and without a mirror: exact on the
-    pixel grid, so no interpolation blurs the test-time views."""
-    views = []
-    for mirrored in (images, torch.flip(images, dims=(-1,))):
-        views += [torch.rot90(mirrored, k, dims=(-2, -1)) for k in range(4)]
-    return views
 
 
 @dataclass(frozen=True)
@@ -309,6 +302,14 @@ def classify_items(
     those that could not. Decoding runs `batch_size` x 2 images ahead of the network."""
     if batch_size < 1:
         raise ModelError(f"batch size must be at least 1, got {batch_size}")
+    if tta and classifier.arch in TURN_INVARIANT_ARCHITECTURES:
+        emit(
+            Noted(
+                f"{classifier.name} ({classifier.arch}) already averages over the 8 right-angle turns and mirrors of "
+                "each cutout, so test-time augmentation would give the same probabilities 8 times slower: it is skipped"
+            )
+        )
+        tta = False
     if tta and not classifier.turned_in_training:
         emit(
             Warned(

@@ -13,9 +13,30 @@ from typing import Any
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
-ARCHITECTURE_NAMES: tuple[str, ...] = ("galaxy-cnn", "vgg11", "convnet-d3", "resnet18", "convnext-tiny")
+ARCHITECTURE_NAMES: tuple[str, ...] = (
+    "galaxy-cnn",
+    "galaxy-cnn-d4",
+    "vgg11",
+    "convnet-d3",
+    "resnet18",
+    "convnext-tiny",
+)
 # The architectures that can start from a torchvision weights file (`pretrained`).
 PRETRAINABLE_NAMES: tuple[str, ...] = ("vgg11", "resnet18", "convnext-tiny")
+# What each network is, in a line (the Train panel shows it under the choice; torch-free).
+ARCHITECTURE_SUMMARIES: dict[str, str] = {
+    "galaxy-cnn": "The seed paper's net: average pooling first, 32 channels. Fast on a CPU; the default.",
+    "galaxy-cnn-d4": "galaxy-cnn run on the 8 right-angle turns and mirrors of each image, averaged: the same "
+    "answer however the image is turned. 8 channels; 2-3x galaxy-cnn's training time.",
+    "vgg11": "VGG11 from scratch at a chosen width, or fine-tuned from a pretrained weights file.",
+    "convnet-d3": "MTT's ConvNet-D3 (128 channels, instance norm): the network distillation needs.",
+    "resnet18": "ResNet-18 with a small-image stem, from scratch or a pretrained weights file; slow on a CPU.",
+    "convnext-tiny": "ConvNeXt-Tiny with a small-image stem, from scratch or a pretrained weights file; "
+    "2-2.5x resnet18's time per image.",
+}
+# Networks whose output does not change when the input is turned by right angles or mirrored
+# (model/dihedral.py): turning their training images so is a no-op, and so is test-time augmentation.
+TURN_INVARIANT_ARCHITECTURES: tuple[str, ...] = ("galaxy-cnn-d4",)
 CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 KEEP_RULES: tuple[str, ...] = ("loss", "balanced-accuracy")
@@ -56,7 +77,10 @@ class TrainConfig:
     H200 it made no network faster at 64-128 px (0.84-1.01x, docs/gpu-results.md).
     `fold` (i, k) makes the run fold i of k-fold cross-validation (model/cross_validation.py):
     its test part is the i-th of k stratified folds and the rest is split into train and
-    validation in the ratio of `split`'s first two; None: `split`'s own test part."""
+    validation in the ratio of `split`'s first two; None: `split`'s own test part.
+    `weights_seed` (None: `seed`) seeds the initial weights, the augmentation and the order of
+    the batches, `seed` then the split alone: the members of an ensemble share their split
+    (and a cross-validation's folds) and differ in the rest."""
 
     data: str
     out_dir: str
@@ -64,8 +88,10 @@ class TrainConfig:
         "galaxy-cnn",
         label="Architecture",
         choices=ARCHITECTURE_NAMES,
-        help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels), convnet-d3 MTT's net, "
-        "needed for distillation; vgg11, resnet18 and convnext-tiny can start from a pretrained weights file",
+        help="network: galaxy-cnn is the seed paper's net (average pool first, 32 channels); galaxy-cnn-d4 runs it "
+        "on the 8 right-angle turns and mirrors of each image and averages, so its answer does not depend on how the "
+        "image is turned (8 channels, slower); convnet-d3 is MTT's net, needed for distillation; vgg11, resnet18 and "
+        "convnext-tiny can start from a pretrained weights file",
     )
     size: int = setting(
         64,
@@ -150,8 +176,8 @@ class TrainConfig:
         None,
         label="Width",
         range=(1, None),
-        help="channels per layer (default: galaxy-cnn 32, vgg11 32, convnet-d3 128; convnext-tiny: the first "
-        "stage's, 96, doubling in each later stage)",
+        help="channels per layer (default: galaxy-cnn 32, galaxy-cnn-d4 8, vgg11 32, convnet-d3 128; convnext-tiny: "
+        "the first stage's, 96, doubling in each later stage)",
     )
     pretrained: str | None = setting(
         None,
@@ -191,6 +217,7 @@ class TrainConfig:
     )
     split: tuple[float, float, float] = DEFAULT_FRACTIONS
     fold: tuple[int, int] | None = None
+    weights_seed: int | None = None
     seed: int = setting(
         0,
         label="Seed",
@@ -228,17 +255,27 @@ class TrainConfig:
             )
         if self.fold is not None and (len(self.fold) != 2 or self.fold[1] < 2 or not 1 <= self.fold[0] <= self.fold[1]):
             raise ModelError(f"fold must be (i, k): fold i of k >= 2, 1 <= i <= k; got {self.fold}")
+        if self.weights_seed is not None and self.weights_seed < 0:
+            raise ModelError(f"the weights' seed must be at least 0 (got {self.weights_seed})")
         check_ranges(self)
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the initial weights, the augmentation and the batch order."""
+        return self.seed if self.weights_seed is None else self.weights_seed
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["split"] = list(self.split)
-        # Only a fold's run records its fold: other runs' records (and recipes, which a resumed
-        # run must match) stay those of versions without cross-validation.
+        # Only a fold's run records its fold, and only an ensemble member its weights' seed:
+        # other runs' records (and recipes, which a resumed run must match) stay those of
+        # versions without them.
         if self.fold is None:
             data.pop("fold")
         else:
             data["fold"] = list(self.fold)
+        if self.weights_seed is None:
+            data.pop("weights_seed")
         data["bands"] = None if self.bands is None else list(self.bands)
         # As for the fold: the backbone's rate means nothing, and is not recorded, without a file.
         if self.pretrained is None:

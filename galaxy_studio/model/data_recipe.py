@@ -17,7 +17,7 @@ import numpy as np
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.labelled import LabelledData
-from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.config import TURN_INVARIANT_ARCHITECTURES, TrainConfig
 from galaxy_studio.model.datasets import ROTATION_CONTEXT
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.preferred_orientation import orientation_check
@@ -29,6 +29,8 @@ SAMPLE_IMAGES = 200
 VIEW_SIDE = 96
 # What `rotations="auto"` turns images by when they lie at any angle.
 AUTO_ROTATIONS = "right-angles"
+# ... and for a network that is blind to right-angle turns and mirrors: those would be a no-op.
+AUTO_ROTATIONS_INVARIANT = "any"
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,39 @@ def choose_data_recipe(config: TrainConfig, labelled: LabelledData, train_idx: n
         rotations = "none"
     elif wants_rotations:
         check = orientation_check(views)
-        rotations = "none" if check.oriented else AUTO_ROTATIONS
+        rotations = "none" if check.oriented else _auto_rotations(config.arch)
         notes.append(check.reason())
+        notes += _invariance_notes(config.arch, rotations, oriented=check.oriented)
     else:
         rotations = config.rotations
+        notes += _invariance_notes(config.arch, rotations, oriented=False)
     return DataRecipe(prep, rotations, tuple(notes))
+
+
+def _auto_rotations(arch: str) -> str:
+    """Right angles for most networks: exact pixels, and no wider decoding. A network that
+    averages over the 8 right-angle turns and mirrors (galaxy-cnn-d4) gives the same output,
+    in training too, for every such turn of a batch, so they would teach it nothing; turns by
+    any angle (nearest pixel, so noise stays as it is) still show it the angles in between."""
+    return AUTO_ROTATIONS_INVARIANT if arch in TURN_INVARIANT_ARCHITECTURES else AUTO_ROTATIONS
+
+
+def _invariance_notes(arch: str, rotations: str, *, oriented: bool) -> list[str]:
+    """What a turn-invariant network means for the data: right-angle augmentation wasted, or
+    a network that cannot tell apart images that differ by a turn (a 6 and a 9)."""
+    if arch not in TURN_INVARIANT_ARCHITECTURES:
+        return []
+    if oriented:
+        return [
+            f"the images share an orientation, but {arch} cannot tell an image from its turned or mirrored copy "
+            "(a 6 from a 9): choose galaxy-cnn for such data"
+        ]
+    seen = f"{arch} sees every right-angle turn and mirror of each image already"
+    if rotations == "right-angles":
+        return [f"{seen}: turning by right angles adds nothing"]
+    if rotations == "any":
+        return [f"{seen}: turned by any angle for the rest"]
+    return []
 
 
 def spread_sample(indices: np.ndarray, count: int) -> np.ndarray:

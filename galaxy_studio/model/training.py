@@ -163,7 +163,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
         ) from None
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]), cores_shared(device):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.training_seed)
         state = _new_state(
             config,
             data,
@@ -216,13 +216,15 @@ def estimate_training_time(
     prep = prep.with_statistics(
         *channel_statistics(train_pixels[:, :, margin : margin + prep.size, margin : margin + prep.size], prep)
     )
-    train = GalaxyDataset(train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.seed, device=device)
+    train = GalaxyDataset(
+        train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.training_seed, device=device
+    )
     empty = np.zeros((0,), np.int64)
     data = _Data(labelled, recipe.with_prep(prep), train, val_pixels, val_labels, train_pixels[:0], empty, {})
     full_steps = steps_per_epoch(len(train_idx), config)
     weights = class_weights(train_labels, len(labelled.classes)) if config.balance == "loss" else None
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.training_seed)
         state = _new_state(config, data, device, steps_per_epoch=full_steps)
         step_seconds, step_warm_up = _timed_steps(config, data, state, weights, device, steps, emit, cancel)
         loader = training_loader(train, config, 1)
@@ -384,7 +386,9 @@ def _load_data(
         "counts": {"train": len(train_labels), "val": len(val_labels), "test": len(test_labels)},
         **({} if config.fold is None else {"fold": list(config.fold)}),
     }
-    train = GalaxyDataset(train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.seed, device=device)
+    train = GalaxyDataset(
+        train_pixels, train_labels, prep, rotations=recipe.rotations, seed=config.training_seed, device=device
+    )
     return _Data(labelled, recipe.with_prep(prep), train, val_pixels, val_labels, test_pixels, test_labels, split)
 
 
@@ -533,7 +537,7 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 def _epoch_generator(config: TrainConfig, epoch: int) -> torch.Generator:
-    seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1, np.uint64)[0] >> 1)
+    seed = int(np.random.SeedSequence([config.training_seed, epoch]).generate_state(1, np.uint64)[0] >> 1)
     return torch.Generator().manual_seed(seed)
 
 

@@ -224,3 +224,25 @@ def test_classifying_a_folder_offers_the_table_formats_and_writes_the_one_chosen
     centre = read_cutout(fits_file).centre_icrs()
     assert centre is not None, "demo FITS files have a WCS"
     assert (table["ra"][0], table["dec"][0]) == pytest.approx(centre, abs=1e-5)
+
+
+def test_asking_tta_of_a_network_that_takes_the_views_itself_says_it_is_skipped(
+    qtbot,
+    window: MainWindow,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    from galaxy_studio.model.training import train_classifier
+
+    from ..conftest import tiny_config
+
+    run = train_classifier(tiny_config(demo_set, tmp_path / "d4", arch="galaxy-cnn-d4", epochs=1))
+    panel = window.classify
+    window.tabs.setCurrentWidget(panel)
+    panel.add_checkpoint(run.checkpoint)
+    panel.tta.setChecked(True)
+    said: list[str] = []
+    panel.status.connect(said.append)
+    panel.classify_paths([str(next(demo_set.rglob("*.jpg")))])
+    qtbot.waitUntil(lambda: panel.table.rowCount() >= 1 and not panel.jobs.running, timeout=60_000)
+    assert any("galaxy-cnn-d4" in text and "8 times slower: it is skipped" in text for text in said), said

@@ -27,6 +27,7 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
     arch, epochs, lr, augment, ema = (form.controls[name] for name in ("arch", "epochs", "lr", "augment", "ema"))
     assert isinstance(arch, QComboBox) and [arch.itemText(i) for i in range(arch.count())] == [
         "galaxy-cnn",
+        "galaxy-cnn-d4",
         "vgg11",
         "convnet-d3",
         "resnet18",

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.panels.train_panel import WARNING_STYLE
+from galaxy_studio.model.config import ARCHITECTURE_NAMES, ARCHITECTURE_SUMMARIES
 from galaxy_studio.model.runs import runs_dir
 
 
@@ -153,3 +154,16 @@ def test_the_status_bar_names_the_running_job_and_cancel_says_what_was_kept(
     assert "nothing to resume" in train.progress_label.text()
     assert "is kept" not in train.progress_label.text()
     assert window.statusBar().currentMessage() == "Training cancelled before its first epoch"
+
+
+def test_every_architecture_is_listed_with_its_summary_under_the_choice(window: MainWindow) -> None:
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    names = [train.arch.itemText(index) for index in range(train.arch.count())]
+    assert names == list(ARCHITECTURE_NAMES) and "galaxy-cnn-d4" in names
+    for index, name in enumerate(names):
+        train.arch.setCurrentIndex(index)
+        assert train.arch_summary.isVisibleTo(train) and train.arch_summary.text() == ARCHITECTURE_SUMMARIES[name]
+        assert train.arch.itemData(index, Qt.ItemDataRole.ToolTipRole) == ARCHITECTURE_SUMMARIES[name]
+    train.arch.setCurrentText("galaxy-cnn-d4")
+    assert "turned" in train.arch_summary.text()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
-from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.events import CancelToken, EventSink, Noted
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.drop_zone import DropZone
@@ -136,6 +136,7 @@ class ClassifyPanel(QWidget):
         # (model, its classes) read for a suggestion run that starts once that job has ended.
         self._pending_suggest: tuple[str, tuple[str, ...]] | None = None
         self.jobs.finished.connect(self._start_pending_suggest)
+        self.jobs.event.connect(self._on_job_event)
         self.explainer = LatestRequestRunner(self)
         self._build()
         self.refresh_models()
@@ -465,6 +466,12 @@ class ClassifyPanel(QWidget):
 
     def _on_job_cancelled(self) -> None:
         self.status.emit("Cancelled; nothing was written")
+
+    def _on_job_event(self, event: object) -> None:
+        """A note is what the job decided in the user's stead (test-time views skipped for a
+        network that takes them itself): the status bar says it."""
+        if isinstance(event, Noted):
+            self.status.emit(event.text)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)

@@ -43,7 +43,7 @@ from galaxy_studio.gui.widgets.weights_file import WeightsFilePicker
 from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.calibration import describe_calibration
-from galaxy_studio.model.config import TrainConfig
+from galaxy_studio.model.config import ARCHITECTURE_SUMMARIES, TrainConfig
 from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
 from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
@@ -72,6 +72,7 @@ ADVANCED_SETTINGS = (
 FINE_TUNING_SETTINGS = ("backbone_lr_scale",)
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
+NOTE_STYLE = "color: #a8adb8;"  # a line that explains the control above it
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -177,8 +178,25 @@ class TrainPanel(QWidget):
         form = QFormLayout()
         form.addRow("Data", self.data_edit)
         form.addRow("", data_buttons)
-        self.settings.add_rows(form, MAIN_SETTINGS)
+        self.settings.add_rows(form, MAIN_SETTINGS[:1])
+        self.arch_summary = QLabel()
+        self.arch_summary.setWordWrap(True)
+        self.arch_summary.setStyleSheet(NOTE_STYLE)
+        form.addRow("", self.arch_summary)
+        self.settings.add_rows(form, MAIN_SETTINGS[1:])
+        for index in range(self.arch.count()):
+            summary = ARCHITECTURE_SUMMARIES.get(self.arch.itemText(index))
+            if summary:
+                self.arch.setItemData(index, summary, Qt.ItemDataRole.ToolTipRole)
+        self.arch.currentTextChanged.connect(self._show_arch_summary)
+        self._show_arch_summary(self.arch.currentText())
         return form
+
+    def _show_arch_summary(self, arch: str) -> None:
+        """What the chosen network is, under the choice (no line for one without a summary)."""
+        summary = ARCHITECTURE_SUMMARIES.get(arch, "")
+        self.arch_summary.setText(summary)
+        self.arch_summary.setVisible(bool(summary))
 
     def _build_advanced_form(self) -> None:
         controls = self.settings.controls
