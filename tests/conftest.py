@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# The SAMP hub fixtures (lockfile, hub) serve the core's and the window's SAMP tests alike.
+pytest_plugins = ["tests.data.samp_hub"]
+
 SAMPLES = Path(__file__).parent / "data" / "samples"
 RESOURCES_INIT = Path(__file__).resolve().parent.parent / "resources" / "__init__.py"
 

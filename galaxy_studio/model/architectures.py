@@ -52,10 +52,10 @@ class ArchitectureSpec:
 class Architecture:
     """A network by name. `stem` and `head` name the first convolution and the last linear
     layer in torchvision's layout; an architecture with them can start from a torchvision
-    weights file (the stem adapted to the data's channels, the head replaced)."""
+    weights file (the stem adapted to the data's channels, the head replaced). What each is, in
+    a line, is config.ARCHITECTURE_SUMMARIES (torch-free, for the GUI and the CLI's help)."""
 
     name: str
-    summary: str
     default_width: int
     build: Callable[[ArchitectureSpec], nn.Module]
     stem: str | None = None
@@ -188,36 +188,12 @@ def _convnext_tiny(spec: ArchitectureSpec) -> nn.Module:
 ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
-        Architecture(
-            "galaxy-cnn", "average pool first, 32 channels, conv+ReLU+BatchNorm (seed paper)", 32, _galaxy_cnn
-        ),
-        Architecture(
-            "galaxy-cnn-d4",
-            f"galaxy-cnn on the 8 right-angle turns and mirrors of each image, features averaged: "
-            f"the same answer however the image is turned; {D4_WIDTH} channels",
-            D4_WIDTH,
-            _galaxy_cnn_d4,
-        ),
-        Architecture(
-            "vgg11",
-            "VGG11 from scratch at a chosen width, or fine-tuned from a file",
-            32,
-            _vgg11,
-            "features.0",
-            "classifier.6",
-        ),
-        Architecture("convnet-d3", "MTT's ConvNet-D3: width 128, instance norm, average pooling", 128, _convnet_d3),
-        Architecture(
-            "resnet18", "ResNet-18 with a small-image stem, from scratch or a file", 64, _resnet18, "conv1", "fc"
-        ),
-        Architecture(
-            "convnext-tiny",
-            "ConvNeXt-Tiny with a small-image stem, from scratch or a file",
-            96,
-            _convnext_tiny,
-            "features.0.0",
-            "classifier.2",
-        ),
+        Architecture("galaxy-cnn", 32, _galaxy_cnn),
+        Architecture("galaxy-cnn-d4", D4_WIDTH, _galaxy_cnn_d4),
+        Architecture("vgg11", 32, _vgg11, "features.0", "classifier.6"),
+        Architecture("convnet-d3", 128, _convnet_d3),
+        Architecture("resnet18", 64, _resnet18, "conv1", "fc"),
+        Architecture("convnext-tiny", 96, _convnext_tiny, "features.0.0", "classifier.2"),
     )
 }
 

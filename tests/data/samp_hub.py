@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from astropy import samp
@@ -39,6 +41,22 @@ def start_hub(lockfile: Path) -> Any:
         hub = samp.SAMPHubServer(web_profile=False, addr="127.0.0.1", lockfile=str(lockfile))
         hub.start(wait=False)
     return hub
+
+
+@pytest.fixture
+def lockfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own hub lock file, named to the code under test through $SAMP_HUB."""
+    path = tmp_path / "samp-lock"
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{path.as_uri()}")
+    return path
+
+
+@pytest.fixture
+def hub(lockfile: Path) -> Iterator[Any]:
+    hub = start_hub(lockfile)
+    yield hub
+    if hub.is_running:
+        hub.stop()
 
 
 @contextmanager

@@ -21,21 +21,6 @@ TIMEOUT = 1.0
 
 
 @pytest.fixture
-def lockfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "samp-lock"
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{path.as_uri()}")
-    return path
-
-
-@pytest.fixture
-def hub(lockfile: Path) -> Iterator[Any]:
-    hub = start_hub(lockfile)
-    yield hub
-    if hub.is_running:
-        hub.stop()
-
-
-@pytest.fixture
 def events() -> list[object]:
     return []
 

@@ -32,21 +32,6 @@ PEER_MTYPES = ("image.load.fits", "table.load.votable", "table.highlight.row", "
 
 
 @pytest.fixture
-def lockfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "samp-lock"
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{path.as_uri()}")
-    return path
-
-
-@pytest.fixture
-def hub(lockfile: Path) -> Iterator[Any]:
-    hub = start_hub(lockfile)
-    yield hub
-    if hub.is_running:
-        hub.stop()
-
-
-@pytest.fixture
 def cutouts(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "cutouts"
     folder.mkdir()
