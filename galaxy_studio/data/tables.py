@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,12 @@ def write_table(table: Table, out: str | Path, *, fmt: str | None = None, line_e
         return chosen
     if chosen == "fits":
         table = _ascii_for_fits(table)
-    with replacing(out) as partial:
+    with replacing(out) as partial, warnings.catch_warnings():
+        # A VOTable column's ID is made from its name ("p_Round Smooth" -> "p_Round_Smooth"):
+        # astropy says so for every class, which tells the user nothing.
+        from astropy.io.votable.exceptions import VOTableChangeWarning
+
+        warnings.simplefilter("ignore", VOTableChangeWarning)
         table.write(partial, format=_ASTROPY_FORMATS[chosen], overwrite=True)
     return chosen
 
