@@ -27,6 +27,19 @@ def dihedral_views(images: torch.Tensor) -> list[torch.Tensor]:
     return views
 
 
+def unturned_mean(maps: torch.Tensor) -> torch.Tensor:
+    """The mean of per-view maps (8N, ..., S, S), in `dihedral_views`' order, each turned back
+    to the orientation of the image it came from: (N, ..., S, S). A map made on a turned view
+    (Grad-CAM on the trunk's last layer) so lands on the pixels of the image as given."""
+    per_view = maps.view(VIEWS, -1, *maps.shape[1:])
+    back = []
+    for index in range(VIEWS):
+        mirrored, turns = divmod(index, 4)
+        view = torch.rot90(per_view[index], -turns, dims=(-2, -1))
+        back.append(torch.flip(view, dims=(-1,)) if mirrored else view)
+    return torch.stack(back).mean(dim=0)
+
+
 class DihedralPooling(nn.Module):
     """`trunk` applied to the 8 views of each image in one batch (8N images, so batch norm
     sees them all), its (8N, F) features averaged over each image's views to (N, F).

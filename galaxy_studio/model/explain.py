@@ -29,6 +29,7 @@ from torch import nn
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import origin_lower
 from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS
+from galaxy_studio.model.dihedral import VIEWS, unturned_mean
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.preprocessing import Preprocessing, normalise, prepare_cutout
@@ -109,6 +110,10 @@ def attribution_map(
             )
         elif method == "gradcam":
             cam = LayerGradCam(model, last_conv_layer(model)).attribute(inputs, target=target, relu_attributions=True)
+            if len(cam) == VIEWS * len(inputs):
+                # A turn-invariant network's last layer saw the 8 turned views: each view's map,
+                # turned back, is a map of the same image, and their mean is what it saw.
+                cam = unturned_mean(cam)
             attribution = LayerAttribution.interpolate(cam, (side, side), interpolate_mode="bilinear")[:, 0]
         else:
             window = max(2, side // 8)

@@ -19,7 +19,8 @@ from galaxy_studio.model.classification import classify_items, open_classifier
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, TURN_INVARIANT_ARCHITECTURES
 from galaxy_studio.model.data_recipe import choose_data_recipe
 from galaxy_studio.model.datasets import load_labelled_data, run_split
-from galaxy_studio.model.dihedral import dihedral_views
+from galaxy_studio.model.dihedral import dihedral_views, unturned_mean
+from galaxy_studio.model.explain import attribution_map, explainable_copy
 from galaxy_studio.model.training import train_classifier
 
 from .conftest import tiny_config
@@ -175,3 +176,25 @@ def test_pooling_before_the_views_computes_what_pooling_each_view_would(size: in
     with torch.no_grad():
         each_view = pooling.trunk(pooling.pool(torch.cat(dihedral_views(images)))).view(8, 3, -1).mean(dim=0)
         np.testing.assert_allclose(pooling(images).numpy(), each_view.numpy(), atol=1e-5)
+
+
+def test_turning_the_views_back_recovers_the_map() -> None:
+    maps = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(unturned_mean(torch.cat(dihedral_views(maps))), maps)
+
+
+@pytest.mark.parametrize("size", [32, 33])
+def test_grad_cam_of_the_turn_invariant_network_turns_with_the_image(size: int) -> None:
+    """Its Grad-CAM is the mean over the 8 views' maps, each turned back: the map of a turned
+    cutout is the turned map (with the unturned view's map alone it would not be)."""
+    model = explainable_copy(_with_learned_statistics("galaxy-cnn-d4", size))
+    image = _lopsided_galaxies(1, size, 3, seed=3)[0]
+    sky = torch.zeros_like(image)
+    target = int(model(image[None]).argmax())
+    plain = attribution_map(model, image, target, "gradcam", sky=sky)
+    assert plain.max() > 0
+    for k in (1, 2, 3):
+        turned = attribution_map(model, torch.rot90(image, k, dims=(-2, -1)), target, "gradcam", sky=sky)
+        assert np.allclose(turned, np.rot90(plain, k), atol=1e-5 * plain.max())
+    mirrored = attribution_map(model, torch.flip(image, dims=(-1,)), target, "gradcam", sky=sky)
+    assert np.allclose(mirrored, plain[:, ::-1], atol=1e-5 * plain.max())
