@@ -166,14 +166,10 @@ def read_table_catalog(path: str | Path) -> Catalog:
     the app's own classify output), read like a CSV list: a path column, optional label and
     ra/dec columns."""
     path = Path(path)
-    if not path.is_file():
-        raise CutoutError(path, "file not found")
     try:
         header, rows = read_table_text(path)
     except TableFormatError as exc:
         raise CutoutError(path, exc.problem) from None
-    if not rows:
-        raise CutoutError(path, "the table has no rows")
     return _listed_catalog(path, header, rows, first_row=1)
 
 

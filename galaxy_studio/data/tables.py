@@ -250,8 +250,13 @@ def read_table(path: str | Path) -> Table:
 
 def read_table_text(path: str | Path) -> tuple[list[str], list[list[str]]]:
     """The header and every row of an ECSV, FITS or VOTable file as text: a masked or NaN
-    cell is "", a float its shortest exact text, a flag yes/no, bytes decoded as UTF-8."""
+    cell is "", a float its shortest exact text, a flag yes/no, bytes decoded as UTF-8. A
+    missing file or a table without rows raises TableFormatError, as a damaged one does."""
+    if not Path(path).is_file():
+        raise TableFormatError(path, "file not found")
     table = read_table(path)
+    if not len(table):
+        raise TableFormatError(path, "the table has no rows")
     rows: list[list[str]] = [[] for _ in range(len(table))]
     for name in table.colnames:
         column = table[name]

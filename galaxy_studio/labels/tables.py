@@ -106,12 +106,8 @@ def read_csv_table(path: str | Path, *, header: bool = True) -> CsvTable:
 
 def _read_astropy_table(path: Path) -> CsvTable:
     """An ECSV, FITS or VOTable file as text rows: its columns' names are the header."""
-    if not path.is_file():
-        raise ProjectError(path, "file not found")
     try:
         header, rows = read_table_text(path)
     except TableFormatError as exc:
         raise ProjectError(path, exc.problem) from None
-    if not rows:
-        raise ProjectError(path, "the table has no rows")
     return CsvTable(path, header, rows, list(range(1, len(rows) + 1)), unit="row")
