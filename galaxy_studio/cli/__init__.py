@@ -23,6 +23,7 @@ from galaxy_studio.cli import (
 from galaxy_studio.cli.errors import PROG, CommandError, print_error
 from galaxy_studio.cpu_runtime import restart_with_fast_allocator
 from galaxy_studio.data.cutout import CutoutError
+from galaxy_studio.distributed import launched_ranks, process_group
 from galaxy_studio.errors import UserError
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.path_text import make_streams_readable
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from galaxy_studio.self_test import self_test
 
             return self_test()
+        if launched_ranks().several:
+            return _run_as_rank(args)
         if args.command is None:
             return app.run_gui(args)
         return args.handler(args)
@@ -72,3 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130
+
+
+def _run_as_rank(args: argparse.Namespace) -> int:
+    """One of the processes torchrun started: only the commands that split their work join
+    the group (the others would each write the same output); ranks other than 0 draw no
+    progress bars, so that the terminal shows one."""
+    if not getattr(args, "distributed", False):
+        raise CommandError(
+            f"{args.command or 'the desktop application'} runs in one process; under torchrun run classify, "
+            "buffer or train (or start this command without torchrun)"
+        )
+    with process_group(getattr(args, "device", "auto")) as ranks:
+        if not ranks.leader and hasattr(args, "quiet"):
+            args.quiet = True
+        return int(args.handler(args))

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from galaxy_studio.distributed import launched_ranks
+
 PROG = "galaxy-studio"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -17,11 +19,17 @@ class CommandError(Exception):
 
 
 def print_error(text: str) -> None:
-    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {_rank_prefix()}error: {text}", file=sys.stderr, flush=True)
 
 
 def print_warning(text: str) -> None:
-    print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {_rank_prefix()}warning: {text}", file=sys.stderr, flush=True)
+
+
+def _rank_prefix() -> str:
+    """Under torchrun every process prints to the same terminal: say which one speaks."""
+    ranks = launched_ranks()
+    return f"rank {ranks.rank}: " if ranks.several else ""
 
 
 def require_writable_output(path: str, *, folder: bool = False) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.distributed import current_ranks
 from galaxy_studio.events import NEVER, CancelToken
 from galaxy_studio.model.architectures import feature_extractor, linear_head
 from galaxy_studio.model.errors import ModelError
@@ -22,7 +23,7 @@ def resolve_device(name: str) -> torch.device:
     """ "auto" is the fastest device present: CUDA, then Apple's MPS, then the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _rank_gpu()
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -32,7 +33,16 @@ def resolve_device(name: str) -> torch.device:
         raise ModelError("device mps was asked for but this machine has no Apple GPU", "use {device} auto or cpu")
     if name not in ("cuda", "mps", "cpu"):
         raise ModelError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
-    return torch.device(name)
+    return _rank_gpu() if name == "cuda" else torch.device(name)
+
+
+def _rank_gpu() -> torch.device:
+    """The GPU of this process: under torchrun each rank on a machine takes its own
+    (LOCAL_RANK), round the GPUs there are; a single process takes the current one."""
+    ranks = current_ranks()
+    if not ranks.several:
+        return torch.device("cuda")
+    return torch.device("cuda", ranks.local_rank % torch.cuda.device_count())
 
 
 def describe_device(device: torch.device) -> str:

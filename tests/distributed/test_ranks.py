@@ -1,0 +1,61 @@
+"""Who a process is under torchrun, and the commands that refuse to run as several processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from galaxy_studio.distributed import (
+    SINGLE,
+    DistributedError,
+    Ranks,
+    current_ranks,
+    digest,
+    launched_ranks,
+    require_agreement,
+)
+from tests.distributed.torchrun import torchrun
+
+
+def test_without_torchrun_a_process_is_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert launched_ranks() == SINGLE
+    assert current_ranks() == SINGLE
+    require_agreement("the inputs", "anything")
+
+
+def test_torchrun_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert launched_ranks() == Ranks(3, 4, 1)
+
+
+@pytest.mark.parametrize(("rank", "world"), [("2", "2"), ("x", "2"), ("0", "0")])
+def test_an_impossible_environment_is_named(monkeypatch: pytest.MonkeyPatch, rank: str, world: str) -> None:
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setenv("WORLD_SIZE", world)
+    with pytest.raises(DistributedError, match="RANK|WORLD_SIZE"):
+        launched_ranks()
+
+
+def test_shards_cover_every_item_once() -> None:
+    ranks = [Ranks(rank, 3, rank) for rank in range(3)]
+    owners = [[r.rank for r in ranks if r.owns(index)] for index in range(10)]
+    assert all(len(owner) == 1 for owner in owners)
+    assert [sum(r.owns(index) for index in range(10)) for r in ranks] == [4, 3, 3]
+
+
+def test_digest_tells_inputs_apart() -> None:
+    assert digest("a", 1) == digest("a", 1)
+    assert digest("a", 1) != digest("a", 2)
+    assert digest("ab", "") != digest("a", "b")
+
+
+def test_a_single_process_command_refuses_to_run_as_two(tmp_path: Path) -> None:
+    result = torchrun(["inspect", str(tmp_path)], home=tmp_path / "home")
+    assert result.returncode != 0
+    assert "rank 0: error: inspect runs in one process" in result.stderr
+    assert "rank 1: error: inspect runs in one process" in result.stderr

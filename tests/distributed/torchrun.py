@@ -1,0 +1,42 @@
+"""Run a `galaxy-studio` command as torchrun runs it on a cluster: N processes, one gloo group.
+
+torchrun itself starts the processes (`python -m torch.distributed.run --standalone`, which
+picks a free port), so the tests exercise the same environment variables, launcher and
+teardown a user's `torchrun ... -m galaxy_studio` gets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Long enough for a 2-process run of a tiny job on a loaded 2-core CI machine.
+_TIMEOUT_S = 600
+
+
+def torchrun(
+    args: Sequence[str], *, processes: int = 2, home: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`torchrun --standalone --nproc-per-node PROCESSES -m galaxy_studio ARGS`, one torch
+    thread per process (as torchrun sets it), the app's data folders under `home`."""
+    env = {
+        **os.environ,
+        "GALAXY_STUDIO_HOME": str(home),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        "-m",
+        "galaxy_studio",
+        *args,
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT_S)
