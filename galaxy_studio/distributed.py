@@ -14,6 +14,7 @@ long. When one rank dies, torchrun stops the others and the command's resume rul
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Iterator
@@ -108,8 +109,21 @@ def process_group(device: str = "auto") -> Iterator[Ranks]:
         raise DistributedError(f"{ranks.describe()} could not join the other processes: {error}") from None
     try:
         yield current_ranks()
+        _leave_together()
     finally:
         dist.destroy_process_group()
+
+
+def _leave_together() -> None:
+    """After a command's success, every rank waits for the others before the group is torn
+    down: a rank that tore down its gloo pairs while another still sent (or while a dead
+    DDP model still held its handles) aborted at exit ("terminate called without an active
+    exception"). Not after a failure: a failed rank meeting the others at a barrier of their
+    own would let them go on as if it had finished its part."""
+    import torch.distributed as dist
+
+    gc.collect()
+    dist.barrier()
 
 
 def barrier() -> None:

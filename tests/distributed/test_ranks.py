@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,5 +58,5 @@ def test_digest_tells_inputs_apart() -> None:
 def test_a_single_process_command_refuses_to_run_as_two(tmp_path: Path) -> None:
     result = torchrun(["inspect", str(tmp_path)], home=tmp_path / "home")
     assert result.returncode != 0
-    assert "rank 0: error: inspect runs in one process" in result.stderr
-    assert "rank 1: error: inspect runs in one process" in result.stderr
+    # torchrun stops the other rank as soon as one fails, so only one may get to print.
+    assert re.search(r"rank [01]: error: inspect runs in one process", result.stderr)
