@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,19 @@ def partial_path(path: str | Path) -> Path:
     """The temporary name `path` is written under before it replaces `path`."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}{PARTIAL_SUFFIX}")
+
+
+_PARTIAL_NAME = re.compile(rf"\..+\.\d+-\d+{re.escape(PARTIAL_SUFFIX)}")
+
+
+def leftover_partial_files(folder: str | Path) -> list[Path]:
+    """The temporary files in `folder` that `partial_path` names: left by writes that a killed
+    process never finished (a write that fails or is cancelled removes its own). Only a job
+    that knows no other process writes there may delete them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if _PARTIAL_NAME.fullmatch(path.name) and path.is_file())
 
 
 def output_problem(path: str | Path) -> str | None:

@@ -14,7 +14,9 @@ from galaxy_studio.distill.config import BufferConfig, DistillConfig, Evaluation
 
 
 def cmd_buffer(args: argparse.Namespace) -> int:
+    """Under torchrun every rank trains its share; rank 0 alone prints the result line."""
     from galaxy_studio.distill.experts import train_experts
+    from galaxy_studio.distributed import current_ranks
 
     config = config_from_args(BufferConfig, args, data=args.data, out_dir=args.out)
     with DistillPrinter(quiet=args.quiet) as emit:
@@ -22,6 +24,8 @@ def cmd_buffer(args: argparse.Namespace) -> int:
             lambda: train_experts(config, emit=emit),
             f"finished experts are kept in {args.out}; run the same command to train the rest",
         )
+    if not current_ranks().leader:
+        return 0
     print(
         json.dumps(
             {
@@ -98,7 +102,8 @@ def add_commands(sub: Any) -> None:
         help="train expert trajectories for distillation (one memory-mappable file per expert)",
         description="Train N experts on the training split of DATA with plain SGD and differentiable "
         "augmentation, saving every expert's parameters at the start and after each epoch into BUFFER_DIR. "
-        "The size on disk is printed first; running the same command again keeps finished experts.",
+        "The size on disk is printed first; running the same command again keeps finished experts. Under "
+        "torchrun the processes split the experts between them (BUFFER_DIR on storage they all share).",
     )
     p.add_argument("data", metavar="DATA", help="labelled images: project, folder per class, CSV or HDF5")
     add_setting_options(p, BufferConfig, only=("experts", "epochs"))
@@ -122,7 +127,7 @@ def add_commands(sub: Any) -> None:
         ),
     )
     add_quiet_option(p)
-    p.set_defaults(handler=cmd_buffer)
+    p.set_defaults(handler=cmd_buffer, distributed=True)
 
     p = sub.add_parser(
         "distill",

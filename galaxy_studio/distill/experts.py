@@ -4,12 +4,13 @@ One `.npy` file per expert holds its flat parameter vector at initialisation and
 epoch, shape (epochs + 1, parameters), float32 or float16. NumPy's format can be memory-mapped,
 so a distillation iteration reads the two rows it needs, never a whole expert (at 128 px one
 ConvNet-D3 expert of 50 epochs is 260 MB). Each file is written whole by a rename once its
-expert finished, and `buffer.json` lists only finished experts: a killed run keeps them and
-restarts the expert it was training.
+expert finished, then the expert's record (distill/expert_records.py), and `buffer.json` lists
+the finished experts: a killed run keeps them and trains the unfinished ones on the rerun.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -25,16 +26,27 @@ from torch import nn
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
 from galaxy_studio.cpu_share import cores_shared
 from galaxy_studio.distill.config import BufferConfig
+from galaxy_studio.distill.expert_records import (
+    adopt_listed_experts,
+    expert_entry,
+    expert_file,
+    finished_entries,
+    remove_leftovers,
+    share_of_missing,
+    write_record,
+)
 from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
 from galaxy_studio.distill.init import ZcaWhitening
 from galaxy_studio.distill.params import count_parameters, flat_parameters
 from galaxy_studio.distill.realdata import RealData, load_real_data
+from galaxy_studio.distributed import Ranks, barrier, current_ranks, digest, require_agreement
 from galaxy_studio.events import (
     NEVER,
     BufferPlanned,
     CancelToken,
     EventSink,
     MetricLogged,
+    Noted,
     Progressed,
     Warned,
     ignore,
@@ -63,10 +75,6 @@ class BufferResult:
     seconds: float
 
 
-def expert_file(index: int) -> str:
-    return f"expert_{index:03d}.npy"
-
-
 def buffer_bytes(experts: int, epochs: int, parameters: int, storage: str) -> int:
     """Disk space of the trajectories (the metadata is a few kB)."""
     return experts * (epochs + 1) * parameters * np.dtype(storage).itemsize
@@ -85,27 +93,28 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
 
     A folder holding a buffer of another recipe (anything but the number of experts, the
     device or the thread count) is refused rather than mixed with.
+
+    Under torchrun the processes (ranks) share one folder: they check that they agree on the
+    options, the data and the folder, then each trains its share of the unfinished experts;
+    rank 0 alone writes buffer.json and zca.npz. One process is the case of a single rank and
+    takes the same path, so with the same thread count in every process (OMP_NUM_THREADS=1, as
+    torchrun sets it) N processes write the same bytes as one: an expert's seed depends on its
+    index only.
     """
     started = time.perf_counter()
+    ranks = current_ranks()
     out = Path(config.out_dir)
     require_output_folder(out)
     device = resolve_device(config.device)
     metadata = _existing_metadata(config, out)
-    if metadata is None:
-        real = load_real_data(
-            config.data,
-            size=config.size,
-            crop_fraction=config.crop_fraction,
-            channels=config.channels,
-            test_fraction=config.test_fraction,
-            seed=config.seed,
-            fit_zca_epsilon=config.zca_epsilon if config.zca else None,
-            threads=config.threads,
-            emit=emit,
-            cancel=cancel,
-        )
-    else:
-        real = load_buffer_data(Buffer(out), threads=config.threads, emit=emit, cancel=cancel)
+    require_agreement(
+        f"the options (recipe, --experts, --out) or the {BUFFER_FILE} already in {out}",
+        digest(_recipe(config), config.experts, os.path.abspath(out), _file_bytes(out / BUFFER_FILE)),
+    )
+    real = _prepared_data(config, out, metadata, emit, cancel)
+    require_agreement(
+        f"the training data prepared from {config.data} (its images, labels or preprocessing)", _data_digest(real)
+    )
     spec = ArchitectureSpec(config.arch, real.n_classes, real.prep.n_channels, config.size, config.width)
     probe = model_from_spec(spec)
     if has_batch_norm(probe):
@@ -117,61 +126,138 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
     size = buffer_bytes(config.experts, config.epochs, parameters, config.storage)
     emit(BufferPlanned(config.experts, config.epochs, parameters, size))
     out.mkdir(parents=True, exist_ok=True)
+    if ranks.leader:
+        metadata = _prepare_folder(out, config, real, spec, parameters, metadata)
+    barrier()
+    finished = finished_entries(out)
+    require_agreement(
+        f"the buffer folder {out}, which must be one folder on storage they all share",
+        digest(_file_bytes(out / BUFFER_FILE), [entry["index"] for entry in finished]),
+    )
+    done = {entry["index"] for entry in finished}
+    mine = share_of_missing(config.experts, done, ranks)
+    if ranks.leader:
+        _announce(emit, out, ranks, kept=len(done), missing=config.experts - len(done & set(range(config.experts))))
+    images = torch.from_numpy(real.train_images).to(device)
+    labels = torch.from_numpy(real.train_labels).to(device)
+    test_images = torch.from_numpy(real.test_images).to(device)
+    test_labels = torch.from_numpy(real.test_labels).to(device)
+    per_expert = config.epochs * -(-len(images) // config.batch_size)
+    for index in mine:
+        progress = _ExpertProgress(
+            emit,
+            done=_finished_count(out, config.experts) * per_expert,
+            total=config.experts * per_expert,
+            what=f"expert {index + 1}/{config.experts}",
+        )
+        trajectory, test_acc = _train_expert(
+            index, config, spec, images, labels, test_images, test_labels, device, progress, cancel
+        )
+        write_atomically(out / expert_file(index), partial(np.save, arr=trajectory))
+        write_record(out, expert_entry(index, test_acc))
+        if ranks.leader and metadata is not None:
+            _write_metadata(out, metadata)
+        emit(MetricLogged("expert_test_accuracy", index, test_acc))
+    barrier()
+    if ranks.leader and metadata is not None:
+        _write_metadata(out, metadata)
+    entries = finished_entries(out)
+    return BufferResult(
+        str(out),
+        len(entries),
+        len(entries) - len(finished),
+        [entry["test_accuracy"] for entry in entries],
+        sum((out / entry["file"]).stat().st_size for entry in entries),
+        time.perf_counter() - started,
+    )
+
+
+def _file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _prepared_data(
+    config: BufferConfig, out: Path, metadata: dict[str, Any] | None, emit: EventSink, cancel: CancelToken
+) -> RealData:
+    """A new buffer's data, prepared from scratch; an existing buffer's, prepared as it records."""
+    if metadata is not None:
+        return load_buffer_data(Buffer(out), threads=config.threads, emit=emit, cancel=cancel)
+    return load_real_data(
+        config.data,
+        size=config.size,
+        crop_fraction=config.crop_fraction,
+        channels=config.channels,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        fit_zca_epsilon=config.zca_epsilon if config.zca else None,
+        threads=config.threads,
+        emit=emit,
+        cancel=cancel,
+    )
+
+
+def _data_digest(real: RealData) -> str:
+    """A fingerprint of the arrays the experts train and are tested on: ranks that read
+    different files under the same path (each node its own copy) differ here, even where the
+    names and labels, all that `real.fingerprint` covers, are the same."""
+    hasher = hashlib.sha256(digest(real.classes, real.prep.to_dict(), real.fingerprint).encode())
+    for array in (real.train_images, real.train_labels, real.test_images, real.test_labels):
+        hasher.update(repr((array.dtype.str, array.shape)).encode())
+        hasher.update(np.ascontiguousarray(array).data)
+    return hasher.hexdigest()[:16]
+
+
+def _prepare_folder(
+    out: Path,
+    config: BufferConfig,
+    real: RealData,
+    spec: ArchitectureSpec,
+    parameters: int,
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Rank 0's part before any rank trains: clear what killed writers left, write a new
+    buffer's shared files, and give records to the experts an older buffer.json lists."""
+    remove_leftovers(out)
     if metadata is None:
         if real.zca is not None:
             real.zca.save(out / ZCA_FILE)
         metadata = _new_metadata(config, real, spec, parameters)
         write_json_atomically(out / BUFFER_FILE, metadata)
-    done = {entry["index"] for entry in metadata["experts"]}
-    if done:
-        emit(Warned(f"{out} already holds {len(done)} finished expert(s); they are kept"))
-    images = torch.from_numpy(real.train_images).to(device)
-    labels = torch.from_numpy(real.train_labels).to(device)
-    test_images = torch.from_numpy(real.test_images).to(device)
-    test_labels = torch.from_numpy(real.test_labels).to(device)
-    steps_per_epoch = -(-len(images) // config.batch_size)
-    total = config.experts * config.epochs * steps_per_epoch
-    trained_now = 0
-    for index in range(config.experts):
-        if index in done:
-            continue
-        progress = _ExpertProgress(
-            emit,
-            done=len(done) * config.epochs * steps_per_epoch,
-            total=total,
-            what=f"expert {index + 1}/{config.experts}",
+    else:
+        adopt_listed_experts(out, metadata["experts"])
+    return metadata
+
+
+def _announce(emit: EventSink, out: Path, ranks: Ranks, *, kept: int, missing: int) -> None:
+    if kept:
+        emit(Warned(f"{out} already holds {kept} finished expert(s); they are kept"))
+    if ranks.several:
+        emit(
+            Noted(
+                f"{ranks.world} processes share the {missing} expert(s) to train; "
+                "rank 0's bars count the experts all of them finished"
+            )
         )
-        began = time.perf_counter()
-        trajectory, test_acc = _train_expert(
-            index, config, spec, images, labels, test_images, test_labels, device, progress, cancel
-        )
-        write_atomically(out / expert_file(index), partial(np.save, arr=trajectory))
-        metadata["experts"].append(
-            {
-                "index": index,
-                "file": expert_file(index),
-                "test_accuracy": test_acc,
-                "seconds": round(time.perf_counter() - began, 2),
-            }
-        )
-        metadata["experts"].sort(key=lambda entry: entry["index"])
-        write_json_atomically(out / BUFFER_FILE, metadata)
-        done.add(index)
-        trained_now += 1
-        emit(MetricLogged("expert_test_accuracy", index, test_acc))
-    accuracies = [entry["test_accuracy"] for entry in metadata["experts"]]
-    return BufferResult(
-        str(out),
-        len(metadata["experts"]),
-        trained_now,
-        accuracies,
-        sum((out / entry["file"]).stat().st_size for entry in metadata["experts"]),
-        time.perf_counter() - started,
-    )
+
+
+def _finished_count(out: Path, experts: int) -> int:
+    """How many of the job's experts are finished, by any rank: the start of the bar."""
+    return sum(entry["index"] < experts for entry in finished_entries(out))
+
+
+def _write_metadata(out: Path, metadata: dict[str, Any]) -> None:
+    """buffer.json listing every expert whose record is in the folder."""
+    metadata["experts"] = finished_entries(out)
+    write_json_atomically(out / BUFFER_FILE, metadata)
 
 
 class _ExpertProgress:
-    """Counts batches over the whole buffer, so that the bar moves once across all experts."""
+    """Counts batches over the whole buffer, so that the bar moves once across all experts;
+    under torchrun, rank 0's also counts the experts the other ranks had finished when it
+    started this one."""
 
     def __init__(self, emit: EventSink, *, done: int, total: int, what: str) -> None:
         self.emit, self.done, self.total, self.what = emit, done, total, what
