@@ -18,10 +18,39 @@ _TIMEOUT_S = 600
 
 
 def torchrun(
-    args: Sequence[str], *, processes: int = 2, home: Path, extra_env: dict[str, str] | None = None
+    args: Sequence[str],
+    *,
+    processes: int = 2,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
+    script: Path | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`torchrun --standalone --nproc-per-node PROCESSES -m galaxy_studio ARGS`, one torch
-    thread per process (as torchrun sets it), the app's data folders under `home`."""
+    thread per process (as torchrun sets it), the app's data folders under `home`. A test
+    that plants a fault in one rank passes the `script` that does so and then runs the
+    command, in place of `-m galaxy_studio`."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        *(["-m", "galaxy_studio"] if script is None else [str(script)]),
+        *args,
+    ]
+    return _run(command, home, extra_env, cwd)
+
+
+def one_process(args: Sequence[str], *, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m galaxy_studio ARGS` with what torchrun gives each rank: one thread (set
+    before the process starts, so that NumPy's BLAS takes it too, not only torch)."""
+    return _run([sys.executable, "-m", "galaxy_studio", *args], home, None, cwd)
+
+
+def _run(
+    command: list[str], home: Path, extra_env: dict[str, str] | None, cwd: Path | None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "GALAXY_STUDIO_HOME": str(home),
@@ -29,14 +58,4 @@ def torchrun(
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
         **(extra_env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={processes}",
-        "-m",
-        "galaxy_studio",
-        *args,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT_S)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT_S)
