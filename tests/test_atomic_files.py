@@ -11,6 +11,8 @@ from typing import BinaryIO
 import pytest
 
 from galaxy_studio.atomic_files import (
+    leftover_partial_files,
+    partial_path,
     replacing,
     write_atomically,
     write_bytes_atomically,
@@ -61,3 +63,13 @@ def test_replacing_hands_a_path_that_becomes_the_file_only_at_the_end(tmp_path: 
         partial.write_bytes(b"cancelled")
         raise KeyboardInterrupt
     assert path.read_bytes() == b"new" and not partial.exists()
+
+
+def test_leftovers_of_killed_writes_are_found_and_nothing_else(tmp_path: Path) -> None:
+    left = [partial_path(tmp_path / "expert_001.npy"), partial_path(tmp_path / "buffer.json")]
+    for path in left:
+        path.write_bytes(b"half")
+    for name in ("notes.partial", ".hidden", "expert_001.npy", ".x.partial"):
+        (tmp_path / name).write_bytes(b"mine")
+    assert leftover_partial_files(tmp_path) == sorted(left)
+    assert leftover_partial_files(tmp_path / "missing") == []

@@ -8,11 +8,8 @@ matching is not dominated by the low frequencies; images must be unwhitened to b
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -51,11 +48,9 @@ class ZcaWhitening:
         return (flat @ self.inverse + self.mean).reshape(images.shape).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        """An .npz file np.load reads; the same transform gives the same bytes, where np.savez
-        would stamp each array with the time it was written (so a buffer made by several
-        processes would differ from one process's)."""
-        arrays = {"mean": self.mean, "matrix": self.matrix, "inverse": self.inverse}
-        write_atomically(path, partial(_write_npz, arrays=arrays))
+        write_atomically(
+            path, lambda stream: np.savez(stream, mean=self.mean, matrix=self.matrix, inverse=self.inverse)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ZcaWhitening:
@@ -64,17 +59,6 @@ class ZcaWhitening:
                 return cls(stored["mean"], stored["matrix"], stored["inverse"])
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(f"{path}: not a ZCA transform saved by galaxy-studio ({exc})") from exc
-
-
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def _write_npz(stream: BinaryIO, *, arrays: dict[str, np.ndarray]) -> None:
-    with zipfile.ZipFile(stream, "w") as archive:
-        for name, array in arrays.items():
-            member = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-            with archive.open(member, "w", force_zip64=True) as target:
-                np.lib.format.write_array(target, np.asanyarray(array), allow_pickle=False)
 
 
 def initial_images(

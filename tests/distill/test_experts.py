@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from galaxy_studio.atomic_files import partial_path
+from galaxy_studio.distill.expert_records import record_file, share_of_missing
 from galaxy_studio.distill.experts import BUFFER_FILE, buffer_bytes, expert_file, open_buffer, train_experts
 from galaxy_studio.distill.params import flat_parameters
+from galaxy_studio.distributed import Ranks
 from galaxy_studio.events import BufferPlanned, Cancelled, CancelToken, MetricLogged
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
@@ -114,3 +118,63 @@ def test_non_finite_snapshot_is_refused(tiny_set: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="epoch 1 holds NaN"):
         open_buffer(out).snapshot(0, 1)
     assert torch.isfinite(torch.from_numpy(open_buffer(out).snapshot(0, 0))).all()
+
+
+def test_the_missing_experts_are_split_by_position_among_ranks() -> None:
+    finished = {0, 3}
+    missing = [1, 2, 4, 5, 6]
+    for world in (1, 2, 3):
+        shares = [share_of_missing(7, finished, Ranks(rank, world, rank)) for rank in range(world)]
+        assert sorted(index for share in shares for index in share) == missing, "each missing expert once"
+        assert max(map(len, shares)) - min(map(len, shares)) <= 1, "even shares after a partial run"
+    assert share_of_missing(7, finished, Ranks(0, 2, 0)) == [1, 4, 6]
+    assert share_of_missing(7, finished, Ranks(1, 2, 1)) == [2, 5]
+    assert share_of_missing(2, {0, 1, 5}, Ranks(1, 2, 1)) == []
+
+
+def test_a_rerun_clears_killed_writes_and_retrains_experts_without_a_record(
+    tiny_set: Path, tmp_path: Path, tiny_buffer: Path
+) -> None:
+    out = tmp_path / "killed"
+    shutil.copytree(tiny_buffer, out)
+    # Killed after writing expert 1's trajectory but before its record (so buffer.json does not
+    # list it yet), and in the middle of other writes.
+    (out / record_file(1)).unlink()
+    (out / expert_file(1)).write_bytes(b"not trusted without its record")
+    metadata = json.loads((out / BUFFER_FILE).read_text())
+    (out / BUFFER_FILE).write_text(json.dumps({**metadata, "experts": metadata["experts"][:1]}))
+    leftovers = [partial_path(out / expert_file(2)), partial_path(out / BUFFER_FILE)]
+    for path in leftovers:
+        path.write_bytes(b"half")
+    first = (out / expert_file(0)).stat().st_mtime_ns
+    result = train_experts(tiny_buffer_config(tiny_set, out))
+    assert result.trained_now == 1 and result.experts == 2
+    assert not any(path.exists() for path in leftovers)
+    assert (out / expert_file(0)).stat().st_mtime_ns == first
+    for name in (BUFFER_FILE, expert_file(1), record_file(1)):
+        assert (out / name).read_bytes() == (tiny_buffer / name).read_bytes(), name
+
+
+def test_a_damaged_record_means_an_unfinished_expert(tiny_set: Path, tmp_path: Path, tiny_buffer: Path) -> None:
+    out = tmp_path / "damaged"
+    shutil.copytree(tiny_buffer, out)
+    (out / record_file(0)).write_text('{"index": 1, "file": "expert_001.npy", "test_accuracy": 0.5}')
+    (out / record_file(1)).write_text("{")
+    assert train_experts(tiny_buffer_config(tiny_set, out)).trained_now == 2
+    assert (out / BUFFER_FILE).read_bytes() == (tiny_buffer / BUFFER_FILE).read_bytes()
+
+
+def test_a_buffer_from_before_records_keeps_the_experts_it_lists(
+    tiny_set: Path, tmp_path: Path, tiny_buffer: Path
+) -> None:
+    out = tmp_path / "older"
+    shutil.copytree(tiny_buffer, out)
+    metadata = json.loads((out / BUFFER_FILE).read_text())
+    for entry in metadata["experts"]:
+        (out / record_file(entry["index"])).unlink()
+        entry["seconds"] = 1.5
+    (out / BUFFER_FILE).write_text(json.dumps(metadata))
+    assert train_experts(tiny_buffer_config(tiny_set, out)).trained_now == 0
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == {
+        path.name: path.read_bytes() for path in tiny_buffer.iterdir()
+    }
