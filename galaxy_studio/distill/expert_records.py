@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +83,16 @@ def adopt_listed_experts(folder: Path, listed: Iterable[dict[str, Any]]) -> None
             write_record(folder, expert_entry(index, accuracy))
 
 
-def share_of_missing(experts: int, finished: Collection[int], ranks: Ranks) -> list[int]:
-    """The experts among the first `experts` that this rank trains: the unfinished ones, in
-    index order (the same list on every rank), split by position, so that a rerun after some
-    finished still divides the rest evenly."""
-    missing = [index for index in range(experts) if index not in finished]
+def missing_experts(experts: int, finished: Iterable[dict[str, Any]]) -> list[int]:
+    """The first `experts` experts that have no record, in index order: the same list on
+    every rank, since all read the same folder."""
+    done = {entry["index"] for entry in finished}
+    return [index for index in range(experts) if index not in done]
+
+
+def share(missing: Sequence[int], ranks: Ranks) -> list[int]:
+    """This rank's experts: the missing ones split by position in the list, not by index, so
+    that a rerun after some finished still divides the rest evenly."""
     return [index for position, index in enumerate(missing) if ranks.owns(position)]
 
 

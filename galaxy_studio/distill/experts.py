@@ -31,8 +31,9 @@ from galaxy_studio.distill.expert_records import (
     expert_entry,
     expert_file,
     finished_entries,
+    missing_experts,
     remove_leftovers,
-    share_of_missing,
+    share,
     write_record,
 )
 from galaxy_studio.distill.fitting import accuracy, seeded_generator, train_epoch
@@ -67,6 +68,8 @@ _NOT_RECIPE = ("out_dir", "device", "threads", "experts")
 
 @dataclass(frozen=True)
 class BufferResult:
+    """`trained_now` counts the experts this run trained, by all its processes."""
+
     buffer_dir: str
     experts: int
     trained_now: int
@@ -112,9 +115,10 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
         digest(_recipe(config), config.experts, os.path.abspath(out), _file_bytes(out / BUFFER_FILE)),
     )
     real = _prepared_data(config, out, metadata, emit, cancel)
-    require_agreement(
-        f"the training data prepared from {config.data} (its images, labels or preprocessing)", _data_digest(real)
-    )
+    if ranks.several:  # hashing a large data set takes seconds that one process need not spend
+        require_agreement(
+            f"the training data prepared from {config.data} (its images, labels or preprocessing)", _data_digest(real)
+        )
     spec = ArchitectureSpec(config.arch, real.n_classes, real.prep.n_channels, config.size, config.width)
     probe = model_from_spec(spec)
     if has_batch_norm(probe):
@@ -134,16 +138,15 @@ def train_experts(config: BufferConfig, *, emit: EventSink = ignore, cancel: Can
         f"the buffer folder {out}, which must be one folder on storage they all share",
         digest(_file_bytes(out / BUFFER_FILE), [entry["index"] for entry in finished]),
     )
-    done = {entry["index"] for entry in finished}
-    mine = share_of_missing(config.experts, done, ranks)
+    missing = missing_experts(config.experts, finished)
     if ranks.leader:
-        _announce(emit, out, ranks, kept=len(done), missing=config.experts - len(done & set(range(config.experts))))
+        _announce(emit, out, ranks, kept=len(finished), missing=len(missing))
     images = torch.from_numpy(real.train_images).to(device)
     labels = torch.from_numpy(real.train_labels).to(device)
     test_images = torch.from_numpy(real.test_images).to(device)
     test_labels = torch.from_numpy(real.test_labels).to(device)
     per_expert = config.epochs * -(-len(images) // config.batch_size)
-    for index in mine:
+    for index in share(missing, ranks):
         progress = _ExpertProgress(
             emit,
             done=_finished_count(out, config.experts) * per_expert,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from galaxy_studio.atomic_files import partial_path
-from galaxy_studio.distill.expert_records import record_file, share_of_missing
+from galaxy_studio.distill.expert_records import expert_entry, missing_experts, record_file, share
 from galaxy_studio.distill.experts import BUFFER_FILE, buffer_bytes, expert_file, open_buffer, train_experts
 from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.distributed import Ranks
@@ -121,15 +121,16 @@ def test_non_finite_snapshot_is_refused(tiny_set: Path, tmp_path: Path) -> None:
 
 
 def test_the_missing_experts_are_split_by_position_among_ranks() -> None:
-    finished = {0, 3}
-    missing = [1, 2, 4, 5, 6]
+    finished = [expert_entry(index, 0.5) for index in (0, 3, 9)]
+    missing = missing_experts(7, finished)
+    assert missing == [1, 2, 4, 5, 6]
     for world in (1, 2, 3):
-        shares = [share_of_missing(7, finished, Ranks(rank, world, rank)) for rank in range(world)]
-        assert sorted(index for share in shares for index in share) == missing, "each missing expert once"
+        shares = [share(missing, Ranks(rank, world, rank)) for rank in range(world)]
+        assert sorted(index for part in shares for index in part) == missing, "each missing expert once"
         assert max(map(len, shares)) - min(map(len, shares)) <= 1, "even shares after a partial run"
-    assert share_of_missing(7, finished, Ranks(0, 2, 0)) == [1, 4, 6]
-    assert share_of_missing(7, finished, Ranks(1, 2, 1)) == [2, 5]
-    assert share_of_missing(2, {0, 1, 5}, Ranks(1, 2, 1)) == []
+    assert share(missing, Ranks(0, 2, 0)) == [1, 4, 6]
+    assert share(missing, Ranks(1, 2, 1)) == [2, 5]
+    assert share(missing_experts(2, finished[:1]), Ranks(1, 3, 1)) == []
 
 
 def test_a_rerun_clears_killed_writes_and_retrains_experts_without_a_record(
