@@ -18,10 +18,16 @@ _TIMEOUT_S = 600
 
 
 def torchrun(
-    args: Sequence[str], *, processes: int = 2, home: Path, extra_env: dict[str, str] | None = None
+    args: Sequence[str],
+    *,
+    processes: int = 2,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
+    script: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`torchrun --standalone --nproc-per-node PROCESSES -m galaxy_studio ARGS`, one torch
-    thread per process (as torchrun sets it), the app's data folders under `home`."""
+    thread per process (as torchrun sets it), the app's data folders under `home`. `script`
+    runs in galaxy_studio's place: a test's wrapper that injects a fault or watches a rank."""
     env = {
         **os.environ,
         "GALAXY_STUDIO_HOME": str(home),
@@ -35,8 +41,7 @@ def torchrun(
         "torch.distributed.run",
         "--standalone",
         f"--nproc-per-node={processes}",
-        "-m",
-        "galaxy_studio",
+        *(["-m", "galaxy_studio"] if script is None else [str(script)]),
         *args,
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT_S)
