@@ -179,7 +179,7 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
         "the training data, the recipe or the run folder's state",
         digest(data.split, data.prep.to_dict(), config.recipe(), config.out_dir, saved and saved["epoch"]),
     )
-    require_shares(ranks, len(data.train), config.batch_size, _drops_last(len(data.train), config))
+    require_shares(ranks, device, len(data.train), config.batch_size, _drops_last(len(data.train), config))
     if ranks.leader:
         _start_run_folder(config, run_dir)
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.

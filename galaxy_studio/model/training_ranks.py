@@ -55,11 +55,17 @@ def rank_loader(whole: DataLoader, ranks: Ranks) -> DataLoader:
     return DataLoader(whole.dataset, batch_sampler=_RankShare(whole.batch_sampler, ranks), generator=whole.generator)
 
 
-def require_shares(ranks: Ranks, images: int, batch_size: int, drops_last: bool) -> None:
-    """Refuse more ranks than the smallest batch has images: a rank with nothing to train on
-    would have no loss to send its gradients from."""
+def require_shares(ranks: Ranks, device: torch.device, images: int, batch_size: int, drops_last: bool) -> None:
+    """Refuse, before the run folder is made, what the ranks cannot share: more ranks than
+    the smallest batch has images (a rank with nothing to train on would have no loss to
+    send its gradients from), and Apple's GPU, for which torch has no process group."""
     if not ranks.several:
         return
+    if device.type == "mps":
+        raise ModelError(
+            "several processes train on CUDA GPUs or on the CPU, not on Apple's GPU (MPS)",
+            "use {device} cpu, or start one process without torchrun",
+        )
     rest = images % batch_size
     smallest = rest if rest and not drops_last else batch_size
     if ranks.world > smallest:
