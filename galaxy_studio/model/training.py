@@ -146,7 +146,7 @@ class _State:
     def stepped(self) -> nn.Module:
         """The network a training step runs: across ranks, the model wrapped so that their
         gradients are averaged; else the model."""
-        return self.network or self.model
+        return self.model if self.network is None else self.network
 
 
 def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> TrainResult:
@@ -723,6 +723,7 @@ def _validation(
 
 
 def _validation_figures(figures: object) -> tuple[float, float, float]:
+    """(loss, accuracy, balanced accuracy) as rank 0 sent them (an untyped object on the wire)."""
     assert isinstance(figures, tuple) and len(figures) == 3
     loss, accuracy, balanced = figures
     return float(loss), float(accuracy), float(balanced)
