@@ -83,6 +83,7 @@ from galaxy_studio.model.training_ranks import (
     distributed_network,
     rank_loader,
     require_shares,
+    seed_rank_stream,
     summed_over_ranks,
 )
 from galaxy_studio.model.training_time import TrainingTimeEstimate
@@ -633,6 +634,7 @@ def _run_epoch(
     epoch = state.epoch + 1
     begin = time.perf_counter()
     data.train.set_epoch(epoch)
+    seed_rank_stream(config.training_seed, epoch, state.ranks)
     loader = training_loader(data.train, config, epoch)
     share = rank_loader(loader, state.ranks)
     model, half = state.model, _autocast_dtype(config, device)

@@ -11,7 +11,8 @@ What does not split: batch norm sees each rank's share of a batch, not the whole
 CUDA GPUs the network's batch norm layers become SyncBatchNorm, which computes the whole
 batch's statistics; gloo on the CPU has no SyncBatchNorm, so there a network with batch norm
 (galaxy-cnn, resnet18) trains on per-share statistics and ends slightly differently from one
-process. Networks without it (convnet-d3, vgg11, convnext-tiny) train as in one process.
+process. Networks without it (convnet-d3, vgg11) train as in one process; convnext-tiny has
+no batch norm but drops blocks at random, from a stream of each rank's own.
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ def distributed_network(model: nn.Module, device: torch.device, ranks: Ranks) ->
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[device.index])
     return DistributedDataParallel(model)
+
+
+def seed_rank_stream(seed: int, epoch: int, ranks: Ranks) -> None:
+    """Across ranks, seed torch's stream for layers that draw while training (convnext-tiny's
+    stochastic depth) by (seed, epoch, rank): ranks seeded alike would drop the same blocks for
+    their images, and a stream seeded per epoch resumes without each rank's saved state (the
+    checkpoint holds rank 0's). One process keeps its single stream, as before."""
+    if not ranks.several:
+        return
+    import numpy as np
+
+    torch.manual_seed(int(np.random.SeedSequence([seed, epoch, ranks.rank]).generate_state(1, np.uint64)[0] >> 1))
 
 
 def batch_loss(

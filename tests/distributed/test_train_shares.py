@@ -1,5 +1,6 @@
 """How the ranks cut up a training epoch, without starting processes: their shares of each
-batch make up the one-process batch, and the stream is drawn as in one process."""
+batch make up the one-process batch, the stream is drawn as in one process, and random
+layers draw from a stream per rank and epoch."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torch.utils.data import Dataset
 from galaxy_studio.distributed import Ranks
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.training import training_loader
-from galaxy_studio.model.training_ranks import rank_loader, require_shares
+from galaxy_studio.model.training_ranks import rank_loader, require_shares, seed_rank_stream
 from tests.conftest import tiny_config
 
 
@@ -64,3 +65,17 @@ def test_more_ranks_than_the_smallest_batch_holds_are_refused() -> None:
         require_shares(Ranks(0, 3, 0), cpu, 66, 16, drops_last=False)
     with pytest.raises(ModelError, match="Apple's GPU"):
         require_shares(Ranks(0, 2, 0), torch.device("mps"), 66, 16, drops_last=False)
+
+
+def test_random_layers_draw_per_rank_and_epoch_and_one_process_keeps_its_stream() -> None:
+    def draws(ranks: Ranks, epoch: int) -> list[float]:
+        torch.manual_seed(7)
+        seed_rank_stream(5, epoch, ranks)
+        return torch.rand(3).tolist()
+
+    first, second = Ranks(0, 2, 0), Ranks(1, 2, 1)
+    assert draws(first, 1) == draws(first, 1), "a resumed epoch draws again what it drew"
+    assert draws(first, 1) != draws(second, 1) and draws(first, 1) != draws(first, 2)
+    torch.manual_seed(7)
+    unseeded = torch.rand(3).tolist()
+    assert draws(Ranks(), 1) == unseeded
