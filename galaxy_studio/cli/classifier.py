@@ -34,30 +34,54 @@ def _fold_count(text: str) -> int:
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's config; without --out, a new folder that rank 0 names for every rank (their
+    clocks may tick over to another second's name in between)."""
+    from galaxy_studio.distributed import broadcast_from_leader, current_ranks
     from galaxy_studio.model.runs import new_run_dir
 
     stem = (args.arch or TrainConfig.arch) + ("-cv" if args.cv is not None else "")
-    out = args.out or str(new_run_dir(stem))
-    return config_from_args(TrainConfig, args, data=args.data, out_dir=out)
+    out = args.out or broadcast_from_leader(str(new_run_dir(stem)) if current_ranks().leader else None)
+    return config_from_args(TrainConfig, args, data=args.data, out_dir=str(out))
+
+
+def _refuse_several_runs(args: argparse.Namespace) -> None:
+    """--cv and --estimate are one process's work: the ranks share the batches of one run."""
+    from galaxy_studio.distributed import current_ranks
+
+    ranks = current_ranks()
+    for flag, given in (("--cv", args.cv is not None), ("--estimate", args.estimate)):
+        if given and ranks.several:
+            raise CommandError(
+                f"train {flag} runs in one process, not as {ranks.world} processes under torchrun; "
+                f"start it without torchrun (several processes train one run, without {flag})"
+            )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from galaxy_studio.distributed import current_ranks
     from galaxy_studio.model.errors import ModelError
     from galaxy_studio.model.training import train_classifier
 
+    _refuse_several_runs(args)
     config = _train_config(args)
     if args.estimate:
         return _print_estimate(config, args.cv, quiet=args.quiet)
     if args.cv is not None:
         return _cross_validate(config, args.cv, quiet=args.quiet)
+    from galaxy_studio.events import ignore
+
+    leader = current_ranks().leader
     try:
-        with TrainingPrinter(quiet=args.quiet) as emit:
-            result = train_classifier(config, emit=emit)
+        with TrainingPrinter(quiet=args.quiet) as printer:
+            # Under torchrun rank 0 speaks for all: the others' warnings would repeat its own.
+            result = train_classifier(config, emit=printer if leader else ignore)
     except ModelError as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         print_error(f"the last finished epoch is saved in {config.out_dir}; run the same command to resume")
         raise
+    if not leader:
+        return 0
     metrics = result.metrics
     auc = "n/a" if metrics.get("macro_auc") is None else f"{metrics['macro_auc']:.4f}"
     print(
@@ -236,7 +260,8 @@ def add_commands(sub: Any) -> None:
         "sub-folder per class, a CSV with a label column, or a Galaxy10 HDF5 file. The data is "
         "split 70/15/15 (seeded, stratified by class); the test split is scored with the weights "
         "of the best validation epoch (--keep). RUN_DIR/model.pt is the checkpoint; running the same "
-        "command again resumes an interrupted run.",
+        "command again resumes an interrupted run. Under torchrun the processes share each batch "
+        "(DistributedDataParallel) and rank 0 writes the run.",
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: a new folder in the app's runs folder)")
@@ -256,7 +281,7 @@ def add_commands(sub: Any) -> None:
     )
     add_setting_options(p, TrainConfig)
     add_quiet_option(p)
-    p.set_defaults(handler=cmd_train)
+    p.set_defaults(handler=cmd_train, distributed=True)
 
     p = sub.add_parser("evaluate", help="score a trained classifier on labelled images")
     p.add_argument("model", metavar="MODEL", help="a checkpoint (RUN_DIR/model.pt)")

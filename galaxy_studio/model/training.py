@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomS
 
 from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.cpu_share import cores_shared, share_cores
+from galaxy_studio.distributed import SINGLE, Ranks, broadcast_from_leader, current_ranks, digest, require_agreement
 from galaxy_studio.events import (
     NEVER,
     CancelToken,
@@ -77,6 +78,14 @@ from galaxy_studio.model.runs import (
     require_output_folder,
 )
 from galaxy_studio.model.training_profile import profile_training_data
+from galaxy_studio.model.training_ranks import (
+    batch_loss,
+    distributed_network,
+    rank_loader,
+    require_shares,
+    seed_rank_stream,
+    summed_over_ranks,
+)
 from galaxy_studio.model.training_time import TrainingTimeEstimate
 from galaxy_studio.model.uncertainty import sample_warnings
 
@@ -131,6 +140,14 @@ class _State:
     best_epoch: int = 0
     bad_epochs: int = 0
     stopped_early: bool = False
+    ranks: Ranks = SINGLE
+    network: nn.Module | None = None
+
+    @property
+    def stepped(self) -> nn.Module:
+        """The network a training step runs: across ranks, the model wrapped so that their
+        gradients are averaged; else the model."""
+        return self.model if self.network is None else self.network
 
 
 def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: CancelToken = NEVER) -> TrainResult:
@@ -138,8 +155,12 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
 
     A folder holding an unfinished run of the same recipe is resumed; one holding a finished
     run of the same recipe is returned as it is; one holding another recipe is refused.
+
+    Under torchrun every rank trains its share of each batch (model/training_ranks.py); rank 0
+    alone validates, tests and writes the run's files, and tells the others what it found.
     """
     started = time.perf_counter()
+    ranks = current_ranks()
     resolve_device(config.device)  # a missing GPU is refused before anything is written
     run_dir = Path(config.out_dir)
     finished = _finished_run(config, run_dir)
@@ -154,13 +175,14 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
     if config.pretrained is not None and saved is None:
         check_weights_file(config.arch, config.pretrained, size=config.size, width=config.width)
     data = _load_data(config, saved, device, emit, cancel)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
-    except OSError as exc:
-        raise ModelError(
-            f"{run_dir}: cannot write the run's files ({exc.strerror or exc})", "choose another {out_dir} folder"
-        ) from None
+    # Also the point before which no rank writes: each has read the folder as it was.
+    require_agreement(
+        "the training data, the recipe or the run folder's state",
+        digest(data.split, data.prep.to_dict(), config.recipe(), config.out_dir, saved and saved["epoch"]),
+    )
+    require_shares(ranks, device, len(data.train), config.batch_size, _drops_last(len(data.train), config))
+    if ranks.leader:
+        _start_run_folder(config, run_dir)
     # The run seeds and uses its own copy of torch's random state, leaving the caller's alone.
     with torch.random.fork_rng(devices=[]), cores_shared(device):
         torch.manual_seed(config.training_seed)
@@ -177,13 +199,47 @@ def train_classifier(config: TrainConfig, *, emit: EventSink = ignore, cancel: C
         if saved is not None:
             _restore(state, saved, _state_payload(config, data, state), run_dir / STATE_FILE)
             emit(Warned(f"resuming {run_dir} after epoch {state.epoch}"))
+        state.ranks, state.network = ranks, distributed_network(state.model, device, ranks)
         resumed_from = state.epoch
         weights = class_weights(data.train.labels, len(data.labelled.classes)) if config.balance == "loss" else None
         while state.epoch < config.epochs and not state.stopped_early:
             _run_epoch(config, data, state, weights, device, emit, cancel)
-            save_payload(run_dir / STATE_FILE, _state_payload(config, data, state))
-            write_json_atomically(run_dir / HISTORY_FILE, state.history)
-    return _finish(config, data, state, device, run_dir, resumed_from, started, emit, cancel)
+            if ranks.leader:
+                save_payload(run_dir / STATE_FILE, _state_payload(config, data, state))
+                write_json_atomically(run_dir / HISTORY_FILE, state.history)
+    if not ranks.leader:
+        return _leader_result(run_dir, state, resumed_from, started)
+    result = _finish(config, data, state, device, run_dir, resumed_from, started, emit, cancel)
+    broadcast_from_leader(result.metrics)
+    return result
+
+
+def _start_run_folder(config: TrainConfig, run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
+    except OSError as exc:
+        raise ModelError(
+            f"{run_dir}: cannot write the run's files ({exc.strerror or exc})", "choose another {out_dir} folder"
+        ) from None
+
+
+def _leader_result(run_dir: Path, state: _State, resumed_from: int, started: float) -> TrainResult:
+    """What a rank other than 0 returns: the test metrics rank 0 measured and sends once
+    it has written the run (the other figures every rank holds alike)."""
+    metrics = broadcast_from_leader(None)
+    assert isinstance(metrics, dict)
+    return TrainResult(
+        str(run_dir),
+        str(run_dir / MODEL_FILE),
+        metrics,
+        state.history,
+        state.best_epoch,
+        state.epoch,
+        state.stopped_early,
+        resumed_from,
+        time.perf_counter() - started,
+    )
 
 
 def estimate_training_time(
@@ -578,7 +634,9 @@ def _run_epoch(
     epoch = state.epoch + 1
     begin = time.perf_counter()
     data.train.set_epoch(epoch)
+    seed_rank_stream(config.training_seed, epoch, state.ranks)
     loader = training_loader(data.train, config, epoch)
+    share = rank_loader(loader, state.ranks)
     model, half = state.model, _autocast_dtype(config, device)
     model.train()
     device_weights = None if weights is None else weights.to(device)
@@ -586,28 +644,32 @@ def _run_epoch(
     # (float32: Apple's MPS has no float64).
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = 0
+    seen = torch.zeros((), dtype=torch.int64, device=device)
     what = f"epoch {epoch}/{config.epochs}"
-    for step, (images, labels) in enumerate(loader, start=1):
+    for step, (images, labels) in enumerate(share, start=1):
         cancel.raise_if_set()
         share_cores()
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         loss, logits = _train_step(state, images, labels, device_weights, half)
-        total_loss += loss * len(labels)
+        total_loss += loss
         correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
-        emit(Progressed(step, len(loader), what))
+        emit(Progressed(step, len(share), what))
     cancel.raise_if_set()
-    if state.average is not None:
+    summed_over_ranks(state.ranks, total_loss, correct, seen)
+    if state.average is not None and state.ranks.leader:
         # Averaged weights need their own batch-norm statistics: an average of the trained
-        # network's running statistics lags behind them and wrecks the predictions.
+        # network's running statistics lags behind them and wrecks the predictions. Rank 0
+        # passes over the whole batches, as one process does; the others do not validate.
         torch.optim.swa_utils.update_bn(loader, state.average.module, device=device)
-    val_loss, val_acc, val_balanced = _validation(data, _evaluated(state), weights, device, cancel)
+    figures = _validation(data, _evaluated(state), weights, device, cancel) if state.ranks.leader else None
+    # Every rank takes rank 0's figures, so that all stop early and keep weights alike.
+    val_loss, val_acc, val_balanced = _validation_figures(broadcast_from_leader(figures))
     record = {
         "epoch": epoch,
-        "train_loss": float(total_loss) / max(seen, 1),
+        "train_loss": float(total_loss) / max(int(seen), 1),
         "val_loss": val_loss,
-        "train_acc": int(correct) / max(seen, 1),
+        "train_acc": int(correct) / max(int(seen), 1),
         "val_acc": val_acc,
         "val_balanced_acc": val_balanced,
         "lr": float(state.scheduler.get_last_lr()[0]),
@@ -632,19 +694,20 @@ def _train_step(
     weights: torch.Tensor | None,
     half: torch.dtype | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step on a batch already on the device: (the batch's mean loss, its
-    logits). Training and its time estimate both take this step, so the estimate times what runs."""
+    """One optimisation step on a batch already on the device: (the batch's mean loss times
+    its images, or across ranks this rank's part of that; its logits). Training and its time
+    estimate both take this step, so the estimate times what runs."""
     state.optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device_type=images.device.type, dtype=half or torch.float32, enabled=half is not None):
-        logits = state.model(images)
-        loss = F.cross_entropy(logits.float(), labels, weight=weights)
+        logits = state.stepped(images)
+        loss, summed = batch_loss(logits.float(), labels, weights, state.ranks)
     state.scaler.scale(loss).backward()
     state.scaler.step(state.optimizer)
     state.scaler.update()
     state.scheduler.step()
     if state.average is not None:
         state.average.update_parameters(state.model)
-    return loss.detach(), logits
+    return summed, logits
 
 
 def _validation(
@@ -659,6 +722,13 @@ def _validation(
     hits = (logits.argmax(dim=1) == labels).float()
     recalls = [float(hits[labels == label].mean()) for label in torch.unique(labels)]
     return loss, float(hits.mean()), float(np.mean(recalls))
+
+
+def _validation_figures(figures: object) -> tuple[float, float, float]:
+    """(loss, accuracy, balanced accuracy) as rank 0 sent them (an untyped object on the wire)."""
+    assert isinstance(figures, tuple) and len(figures) == 3
+    loss, accuracy, balanced = figures
+    return float(loss), float(accuracy), float(balanced)
 
 
 def _evaluated(state: _State) -> nn.Module:
