@@ -347,14 +347,13 @@ def _csv_list_entries(path: Path) -> Iterator[CatalogEntry]:
         # A multi-byte character cut at the end of the sample is still UTF-8.
         encoding = "utf-8-sig" if exc.start >= len(start) - 3 else "latin-1"
     sample = start.decode(encoding, errors="replace")
-    if "\x00" in sample:
-        raise CutoutError(path, "contains a NUL byte; this is a binary file, not CSV text")
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    with path.open(encoding=encoding, errors="replace", newline="") as text:
-        reader = csv.reader(text, dialect)
+    _refuse_binary(path)
+    with path.open("rb") as lines:
+        reader = csv.reader((line.decode(encoding, errors="replace") for line in lines), dialect)
         try:
             header = next(reader, None)
             if header is None:
@@ -363,6 +362,20 @@ def _csv_list_entries(path: Path) -> Iterator[CatalogEntry]:
             yield from _listed_entries(path, [name.strip() for name in header], rows)
         except csv.Error as exc:
             raise CutoutError(path, f"line {reader.line_num}: {csv_problem(exc)}") from None
+
+
+def _refuse_binary(path: Path) -> None:
+    """Refuse a file with a NUL byte (the mark of a binary file), naming its line, before any
+    row is read: a binary file's bytes would otherwise fail as some other, stranger problem.
+    One pass over the bytes, in blocks, is quick beside reading the rows."""
+    lines_before = 0
+    with path.open("rb") as stream:
+        while block := stream.read(1024 * 1024):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line = lines_before + block.count(b"\n", 0, nul) + 1
+                raise CutoutError(path, f"line {line}: contains a NUL byte; this is a binary file, not CSV text")
+            lines_before += block.count(b"\n")
 
 
 def _table_list_entries(path: Path) -> Iterator[CatalogEntry]:

@@ -163,7 +163,7 @@ def _classify_chunk(
     cancel: CancelToken,
     timing: ClassifyTiming,
 ) -> list[ChunkRow]:
-    """The chunk's predictions in input order, then its inputs that were left out."""
+    """A row per entry of the chunk, in input order: its prediction, or why it was left out."""
     items = [entry for entry in chunk if isinstance(entry, CatalogItem)]
     predictions, failures = classify_items(
         classifier,
@@ -176,12 +176,25 @@ def _classify_chunk(
         cancel=cancel,
         timing=timing,
     )
-    skipped = [
-        LeftOutInput(os.path.basename(entry.where), f"{entry.where}: {entry.reason}")
-        for entry in chunk
-        if isinstance(entry, SkippedInput)
-    ]
-    return [*predictions, *skipped, *(LeftOutInput(name, reason) for name, reason in failures)]
+    return list(_in_input_order(chunk, predictions, failures))
+
+
+def _in_input_order(
+    chunk: list[CatalogEntry], predictions: list[Prediction], failures: list[tuple[str, str]]
+) -> Iterator[ChunkRow]:
+    """Each entry's row where the entry stood: classify_items keeps its predictions and its
+    failures each in item order, so the next item is the next prediction when that names it,
+    else the next failure."""
+    classified, failed = iter(predictions), iter(failures)
+    upcoming = next(classified, None)
+    for entry in chunk:
+        if isinstance(entry, SkippedInput):
+            yield LeftOutInput(os.path.basename(entry.where), f"{entry.where}: {entry.reason}")
+        elif upcoming is not None and (upcoming.path, upcoming.index) == (entry.path, entry.index):
+            yield upcoming
+            upcoming = next(classified, None)
+        else:
+            yield LeftOutInput(*next(failed))
 
 
 def _decoding_threads(asked: int | None) -> int | None:
@@ -201,6 +214,8 @@ class _OnceEach:
         self.seen: set[str] = set()
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, LeftOut):
+            return
         if isinstance(event, Noted | Warned) and event.text not in self.seen:
             self.seen.add(event.text)
             self.emit(event)
