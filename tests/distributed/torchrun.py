@@ -18,10 +18,17 @@ _TIMEOUT_S = 600
 
 
 def torchrun(
-    args: Sequence[str], *, processes: int = 2, home: Path, extra_env: dict[str, str] | None = None
+    args: Sequence[str],
+    *,
+    processes: int = 2,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
+    script: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`torchrun --standalone --nproc-per-node PROCESSES -m galaxy_studio ARGS`, one torch
-    thread per process (as torchrun sets it), the app's data folders under `home`."""
+    thread per process (as torchrun sets it), the app's data folders under `home`. With
+    `script`, torchrun runs that Python file with ARGS instead (a test's wrapper that plants
+    a fault, then calls the app)."""
     env = {
         **os.environ,
         "GALAXY_STUDIO_HOME": str(home),
@@ -35,8 +42,7 @@ def torchrun(
         "torch.distributed.run",
         "--standalone",
         f"--nproc-per-node={processes}",
-        "-m",
-        "galaxy_studio",
+        *(["-m", "galaxy_studio"] if script is None else [str(script)]),
         *args,
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=_TIMEOUT_S)
