@@ -109,8 +109,7 @@ def classify_survey(config: SurveyConfig, *, emit: EventSink = ignore, cancel: C
     total, inputs_digest = _survey_inputs(config.paths)
     require_agreement("the inputs they found", f"{total} inputs, {inputs_digest}")
     parts = parts_folder(config.out)
-    problem = prepare_parts(parts, fingerprint) if ranks.leader else None
-    problem = broadcast_from_leader(problem)
+    problem = broadcast_from_leader(prepare_parts(parts, fingerprint) if ranks.leader else None)
     if problem is not None:
         raise ResumeError(str(problem))
     timing = ClassifyTiming()

@@ -54,9 +54,7 @@ def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
     monkeypatch.setattr(survey_classification, "write_chunk", write_then_maybe_die)
 
 
-def test_folders_stream_in_the_catalogue_order_and_lists_keep_bad_rows_in_place(
-    demo_set: Path, tmp_path: Path
-) -> None:
+def test_folders_stream_in_the_catalogue_order_and_lists_keep_bad_rows_in_place(demo_set: Path, tmp_path: Path) -> None:
     streamed = list(iter_catalog_items([demo_set]))
     assert [entry.path for entry in streamed if isinstance(entry, CatalogItem)] == [
         item.path for item in scan_folder(demo_set).items
