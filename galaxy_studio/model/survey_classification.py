@@ -102,12 +102,15 @@ def classify_survey(config: SurveyConfig, *, emit: EventSink = ignore, cancel: C
     fmt = survey_format(config.out, config.fmt)
     ranks = current_ranks()
     classifier = open_classifier(config.model)
-    fingerprint = survey_fingerprint(
+    command = survey_fingerprint(
         file_digest(classifier.checkpoint), config.paths, config.fingerprinted_options(), ranks.world
     )
-    require_agreement("the command (model, inputs and options)", json.dumps(fingerprint, sort_keys=True))
+    require_agreement("the command (model, inputs and options)", json.dumps(command, sort_keys=True))
     total, inputs_digest = _survey_inputs(config.paths)
     require_agreement("the inputs they found", f"{total} inputs, {inputs_digest}")
+    # What the inputs hold is part of the run too: a folder filled further between an
+    # interrupted run and its rerun would shift the chunks under the finished ones.
+    fingerprint = {**command, "entries": {"count": total, "digest": inputs_digest}}
     parts = parts_folder(config.out)
     problem = broadcast_from_leader(prepare_parts(parts, fingerprint) if ranks.leader else None)
     if problem is not None:

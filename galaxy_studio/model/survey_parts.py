@@ -70,7 +70,7 @@ def file_digest(path: str | Path) -> str:
 def input_record(path: str) -> dict[str, Any]:
     """An input as the fingerprint knows it: its absolute path and, for a file, its size and
     modification time (a catalogue rewritten in place is another input). A folder's files are
-    not listed here: every process compares the inputs it has walked before the merge."""
+    not listed here: the fingerprint's digest of the entries covers them."""
     absolute = os.path.abspath(path)
     record: dict[str, Any] = {"path": absolute}
     if os.path.isfile(absolute):
@@ -82,7 +82,8 @@ def input_record(path: str) -> dict[str, Any]:
 def survey_fingerprint(
     model_digest: str, paths: Sequence[str], options: Mapping[str, Any], world: int
 ) -> dict[str, Any]:
-    """What a run's chunks depend on; a rerun must match it to reuse them."""
+    """What a run's chunks depend on as the command states it; a rerun must match it (and
+    the count and digest of the entries the inputs hold, which the run adds) to reuse them."""
     return {
         "version": _PROGRESS_VERSION,
         "model_sha256": model_digest,
@@ -103,6 +104,9 @@ def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[
         before = [entry.get("path") for entry in recorded.get("inputs") or []]
         now = [entry["path"] for entry in wanted["inputs"]]
         found.append("the inputs differ" if before != now else "an input file changed (size or modification time)")
+    elif recorded.get("entries") != wanted["entries"]:
+        counts = [(record.get("entries") or {}).get("count") for record in (recorded, wanted)]
+        found.append(f"the inputs hold other files now ({counts[0]} entries then, {counts[1]} now)")
     old_options, new_options = recorded.get("options") or {}, wanted["options"]
     for name in sorted(set(old_options) | set(new_options)):
         if old_options.get(name) != new_options.get(name):
@@ -147,7 +151,7 @@ def read_chunk(path: Path) -> Iterator[ChunkRow]:
     try:
         with path.open(encoding="utf-8") as stream:
             for number, line in enumerate(stream, start=1):
-                yield _row_from_record(json.loads(line), path, number)
+                yield _row_from_record(json.loads(line), number)
     except ValueError as error:
         raise ModelError(f"{path}: a damaged part ({error})", "delete it and run the same command again") from None
 
@@ -158,7 +162,7 @@ def _row_record(row: ChunkRow) -> dict[str, Any]:
     return asdict(row)
 
 
-def _row_from_record(record: dict[str, Any], path: Path, number: int) -> ChunkRow:
+def _row_from_record(record: dict[str, Any], number: int) -> ChunkRow:
     if "left_out" in record:
         return LeftOutInput(record["left_out"], record["reason"])
     try:

@@ -5,6 +5,7 @@ inputs reported in place, and a resume under another command refused."""
 from __future__ import annotations
 
 import csv
+import shutil
 import sys
 from pathlib import Path
 
@@ -122,19 +123,26 @@ def test_a_crashed_run_resumes_from_its_chunks_to_the_same_file(
 def test_a_resume_under_another_command_is_refused_naming_the_difference(
     trained_run: TrainResult, demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    for source in sorted(demo_set.rglob("*.jpg"))[:20]:
+        shutil.copy(source, folder / f"{source.parent.name}-{source.name}")
     out = tmp_path / "p.csv"
     with monkeypatch.context() as patch:
         _crash_after(patch, 1)
         with pytest.raises(_Crash):
-            classify_survey(_survey(trained_run, [demo_set], out))
+            classify_survey(_survey(trained_run, [folder], out))
     with pytest.raises(ResumeError) as refused:
-        classify_survey(_survey(trained_run, [demo_set], out, batch_size=8, chunk_size=32))
+        classify_survey(_survey(trained_run, [folder], out, batch_size=8, chunk_size=32))
     text = str(refused.value)
     assert f"{parts_folder(out)} holds a partial run of another command" in text
     assert "batch_size was 64, now 8" in text and "chunk_size was 16, now 32" in text
     assert f"delete the folder {parts_folder(out)} to start over" in text
     with pytest.raises(ResumeError, match="the inputs differ"):
-        classify_survey(_survey(trained_run, [demo_set, demo_set], out))
+        classify_survey(_survey(trained_run, [folder, folder], out))
+    shutil.copy(next(folder.iterdir()), folder / "added.jpg")
+    with pytest.raises(ResumeError, match=r"the inputs hold other files now \(20 entries then, 21 now\)"):
+        classify_survey(_survey(trained_run, [folder], out))
     assert len(list(parts_folder(out).glob("chunk-*"))) == 1, "a refused run touches nothing"
 
 
