@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from galaxy_studio.cli import main
-from galaxy_studio.model.survey_parts import parts_folder
+from galaxy_studio.model import survey_classification
+from galaxy_studio.model.survey_parts import PROGRESS_FILE, parts_folder
 from galaxy_studio.model.training import TrainResult
 from tests.distributed.torchrun import torchrun
 
@@ -79,3 +80,23 @@ def test_processes_that_disagree_about_the_inputs_stop_before_any_work(
         result.stderr,
     ), result.stderr
     assert not out.exists() and not parts_folder(out).exists()
+
+
+def test_a_partial_run_of_one_process_is_not_finished_by_two(
+    trained_run: TrainResult, demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "p.csv"
+
+    def die(path: Path, rows: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C before the one process wrote its first chunk
+
+    monkeypatch.setattr(survey_classification, "write_chunk", die)
+    assert main([*_args(trained_run, demo_set, out), "--quiet"]) == 130
+    assert (parts_folder(out) / PROGRESS_FILE).is_file()
+    result = torchrun(_args(trained_run, demo_set, out), home=tmp_path / "home")
+    assert result.returncode != 0
+    assert re.search(
+        rf"rank [01]: error: {re.escape(str(parts_folder(out)))} holds a partial run of another command "
+        r"\(it ran as 1 process\(es\), this command as 2\)",
+        result.stderr,
+    ), result.stderr
