@@ -119,9 +119,10 @@ def classify_survey(config: SurveyConfig, *, emit: EventSink = ignore, cancel: C
     chunks = -(-total // config.chunk_size)
     own = [k for k in range(chunks) if k % ranks.world == ranks.rank]
     own_total = sum(min(config.chunk_size, total - k * config.chunk_size) for k in own)
-    done = reused = 0
+    done = reused = seen = 0
     once = _OnceEach(emit)
     for index, chunk in enumerate(_chunks(iter_catalog_items(config.paths), config.chunk_size)):
+        seen += len(chunk)
         if index % ranks.world != ranks.rank:
             continue
         path = chunk_path(parts, index, ranks.rank, ranks.world)
@@ -132,6 +133,11 @@ def classify_survey(config: SurveyConfig, *, emit: EventSink = ignore, cancel: C
             write_chunk(path, _classify_chunk(classifier, chunk, config, once, cancel, timing))
         done += len(chunk)
         emit(Progressed(done, own_total, "classifying"))
+    if seen != total:
+        raise ModelError(
+            f"the inputs changed while they were classified ({total} entries when counted, {seen} when read)",
+            f"let whatever writes to them finish, then delete {parts} and run the command again",
+        )
     barrier()
     counts = _merge(parts, chunks, ranks, classifier, config.out, fmt, emit) if ranks.leader else None
     classified, left_out, unfamiliar = cast(tuple[int, int, int], broadcast_from_leader(counts))
