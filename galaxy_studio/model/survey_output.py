@@ -41,8 +41,8 @@ def require_parquet() -> None:
     except ImportError:
         raise ModelError(
             "writing Parquet needs pyarrow, which is not installed",
-            "install it (pip install 'galaxy-studio[parquet]' or pip install pyarrow), or choose another "
-            "{table_format}",
+            "install it (pip install 'galaxy-studio[parquet]' or pip install pyarrow), or write another format "
+            f"({', '.join(TABLE_FORMATS)})",
         ) from None
 
 
