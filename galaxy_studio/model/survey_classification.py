@@ -112,7 +112,7 @@ def classify_survey(config: SurveyConfig, *, emit: EventSink = ignore, cancel: C
     # interrupted run and its rerun would shift the chunks under the finished ones.
     fingerprint = {**command, "entries": {"count": total, "digest": inputs_digest}}
     parts = parts_folder(config.out)
-    problem = broadcast_from_leader(prepare_parts(parts, fingerprint) if ranks.leader else None)
+    problem = broadcast_from_leader(prepare_parts(config.out, fingerprint) if ranks.leader else None)
     if problem is not None:
         raise ResumeError(str(problem))
     timing = ClassifyTiming()

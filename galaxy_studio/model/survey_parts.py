@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -116,16 +117,20 @@ def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[
     return found
 
 
-def prepare_parts(parts: Path, fingerprint: Mapping[str, Any]) -> str | None:
-    """Make the parts folder for a new run, or check that the run it holds is this command's;
-    the problem in words when it is not (the caller raises it on every process alike)."""
+def prepare_parts(out: str | Path, fingerprint: Mapping[str, Any]) -> str | None:
+    """Make the output's parts folder for a new run, or check that the run it holds is this
+    command's; the problem in words when it is not (the caller raises it on every process
+    alike). A folder that cannot be written is removed again and named with the output."""
+    parts = parts_folder(out)
     progress = parts / PROGRESS_FILE
     if not progress.is_file():
         try:
             parts.mkdir(exist_ok=True)
             write_json_atomically(progress, dict(fingerprint))
         except OSError as error:
-            return f"{parts}: cannot keep the run's parts there: {error.strerror or error}"
+            shutil.rmtree(parts, ignore_errors=True)
+            reason = error.strerror or error
+            return f"{out}: cannot write the predictions: {reason} (keeping the run's parts in {parts})"
         return None
     try:
         recorded = json.loads(progress.read_text(encoding="utf-8"))
@@ -141,9 +146,16 @@ def prepare_parts(parts: Path, fingerprint: Mapping[str, Any]) -> str | None:
 
 
 def write_chunk(path: Path, rows: Sequence[ChunkRow]) -> None:
-    """One chunk's rows, written whole or not at all."""
+    """One chunk's rows, written whole or not at all; a disk that is full or gone is a
+    ModelError naming the part (the finished chunks stay for a rerun)."""
     lines = [json.dumps(_row_record(row), ensure_ascii=True) + "\n" for row in rows]
-    write_text_atomically(path, "".join(lines))
+    try:
+        write_text_atomically(path, "".join(lines))
+    except OSError as error:
+        raise ModelError(
+            f"{path}: cannot write this part of the predictions: {error.strerror or error}",
+            "make room (or fix the disk) and run the same command again: the finished parts are kept",
+        ) from None
 
 
 def read_chunk(path: Path) -> Iterator[ChunkRow]:

@@ -5,6 +5,7 @@ inputs reported in place, and a resume under another command refused."""
 from __future__ import annotations
 
 import csv
+import errno
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from galaxy_studio import atomic_files
 from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem, SkippedInput, iter_catalog_items, scan_folder
 from galaxy_studio.events import LeftOut
@@ -195,3 +197,27 @@ def test_bad_inputs_are_reported_in_place_and_the_rest_classified(
     captured = capsys.readouterr()
     assert f"error: {notes}: not a supported image" in captured.err
     assert "q.csv: 1 cutout(s) classified" in captured.out and "1 left out" in captured.out
+
+
+def test_a_full_disk_mid_run_is_one_line_and_keeps_the_finished_parts(
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    flush = atomic_files.flush_to_disk
+
+    def full_at_second_chunk(path: Path) -> None:
+        if Path(path).name.startswith(".chunk-1."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        flush(path)
+
+    monkeypatch.setattr(atomic_files, "flush_to_disk", full_at_second_chunk)
+    out = tmp_path / "p.csv"
+    args = ["classify", trained_run.checkpoint, str(demo_set), "--out", str(out), "--chunk-size", "16"]
+    assert main([*args, "--device", "cpu", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "chunk-1.rank-0-of-1.jsonl: cannot write this part of the predictions: No space left on device" in err
+    assert "Traceback" not in err and not out.exists()
+    assert sorted(path.name for path in parts_folder(out).iterdir()) == ["chunk-0.rank-0-of-1.jsonl", PROGRESS_FILE]
