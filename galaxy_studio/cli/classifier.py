@@ -19,7 +19,8 @@ from galaxy_studio.cli.errors import (
 )
 from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter, add_quiet_option
-from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, TrainConfig
+from galaxy_studio.distributed import launched_ranks
+from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, SURVEY_CHUNK_ITEMS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 
 if TYPE_CHECKING:
@@ -209,6 +210,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    """Without --saliency the survey path: streamed, chunked, resumable and shardable over
+    torchrun's processes. --saliency keeps every prediction for its overlays, so it runs the
+    in-memory path in one process."""
+    if args.saliency is None:
+        return _classify_survey(args)
+    if launched_ranks().several:
+        raise CommandError("--saliency runs in one process; start classify with --saliency without torchrun")
     from galaxy_studio.model.classification import (
         ClassifyConfig,
         classify,
@@ -250,6 +258,64 @@ def cmd_classify(args: argparse.Namespace) -> int:
             "(see the unfamiliar and warnings columns)"
         )
     return 1 if failures else 0
+
+
+def _classify_survey(args: argparse.Namespace) -> int:
+    from galaxy_studio.events import Event, LeftOut
+    from galaxy_studio.model.survey_classification import SurveyConfig, classify_survey
+
+    require_writable_output(args.out)
+    config = SurveyConfig(
+        args.model,
+        tuple(args.paths),
+        args.out,
+        fmt=args.table_format,
+        tta=args.tta,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        device=args.device,
+    )
+    with ProgressPrinter(quiet=args.quiet) as printer:
+
+        def emit(event: Event) -> None:
+            if isinstance(event, LeftOut):
+                print_error(event.text)
+            else:
+                printer(event)
+
+        result = model_errors(
+            lambda: classify_survey(config, emit=emit),
+            "finished chunks are kept beside the output; run the same command to resume",
+        )
+    if not launched_ranks().leader:
+        return 1 if result.left_out else 0
+    if not result.classified:
+        raise CommandError("no cutout could be classified; nothing was written")
+    rate = result.classified / result.seconds if result.seconds > 0 else 0.0
+    reused = ""
+    if result.reused_chunks and not launched_ranks().several:
+        reused = f", {result.reused_chunks} of {result.chunks} chunk(s) from the interrupted run"
+    print(f"{args.out}: {result.classified} cutout(s) classified ({rate:.0f}/s), {result.left_out} left out{reused}")
+    if result.unfamiliar:
+        print(
+            f"{result.unfamiliar} of {result.classified} inputs look unlike the training data "
+            "(see the unfamiliar and warnings columns)"
+        )
+    if not args.quiet:
+        timing = result.timing
+        print(
+            f"time: {timing.decode_seconds:.1f} s decoding (summed over threads), {timing.network_seconds:.1f} s in "
+            f"the network{' (this process)' if launched_ranks().several else ''}",
+            file=sys.stderr,
+        )
+    return 1 if result.left_out else 0
+
+
+def _chunk_size(text: str) -> int:
+    size = int(text)
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"a chunk holds at least 1 input, got {size}")
+    return size
 
 
 def add_commands(sub: Any) -> None:
@@ -319,7 +385,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="a finished run folder or its model.pt")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", required=True, metavar="predictions.csv")
-    add_table_format_option(p)
+    add_table_format_option(p, extra=("parquet",))
+    p.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        default=SURVEY_CHUNK_ITEMS,
+        metavar="N",
+        help=f"inputs per chunk (default {SURVEY_CHUNK_ITEMS}): finished chunks are kept in .NAME.parts/ beside "
+        "the output, so an interrupted run of the same command resumes; under torchrun chunk k is classified "
+        "by process k mod N",
+    )
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations and mirror images")
     p.add_argument(
         "--saliency",
@@ -330,4 +405,4 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", choices=DEVICES, default="auto")
     add_quiet_option(p)
-    p.set_defaults(handler=cmd_classify)
+    p.set_defaults(handler=cmd_classify, distributed=True)

@@ -101,14 +101,16 @@ def config_from_args(
     return config_cls(**{**(fallback or {}), **chosen_settings(config_cls, args), **values})
 
 
-def add_table_format_option(parser: argparse.ArgumentParser) -> None:
-    """`--format` for a command that writes a table; without it the output's name decides."""
+def add_table_format_option(parser: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    """`--format` for a command that writes a table; without it the output's name decides.
+    `extra` formats are those a command writes besides the usual tables (classify: parquet)."""
     from galaxy_studio.data.tables import TABLE_FORMATS
 
+    suffixes = "".join(f" .{fmt}" for fmt in extra)
     parser.add_argument(
         "--format",
         dest="table_format",
-        choices=TABLE_FORMATS,
-        help="the table's format (default: by the name of --out: .csv .ecsv .fits/.fit .xml/.vot/.votable; "
+        choices=TABLE_FORMATS + extra,
+        help=f"the table's format (default: by the name of --out: .csv .ecsv .fits/.fit .xml/.vot/.votable{suffixes}; "
         "any other name is CSV)",
     )

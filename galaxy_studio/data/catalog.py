@@ -9,12 +9,14 @@ from read_item while the rest still read.
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from galaxy_studio.data.csv_text import csv_rows
+from galaxy_studio.data.csv_text import csv_problem, csv_rows
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.formats import (
     RASTER_FORMATS,
@@ -236,6 +238,180 @@ def catalog_from_paths(paths: Iterable[str | Path]) -> Catalog:
         skipped += part.skipped
     source = "; ".join(sources) if len(sources) <= 3 else f"{sources[0]} and {len(sources) - 1} more"
     return Catalog(items, list(dict.fromkeys(classes)), skipped, source)
+
+
+@dataclass(frozen=True)
+class SkippedInput:
+    """An input that cannot be classified (`where`: its file, or a catalogue and its row) and
+    why: a survey run reports it in its place and goes on, rather than failing hours in."""
+
+    where: str
+    reason: str
+
+
+CatalogEntry = CatalogItem | SkippedInput
+
+# How many rows of a CSV list decide which of several path columns is used: the one whose
+# files exist most often among them (a whole-list vote, as read_csv_catalog takes, would
+# have to hold the whole list).
+_PATH_VOTE_ROWS = 256
+
+
+def iter_catalog_items(paths: Iterable[str | Path]) -> Iterator[CatalogEntry]:
+    """Every image under `paths`, one at a time and always in the same order, for lists too
+    long to hold (a survey's millions of cutouts): folders are walked lazily in sorted order
+    (Galaxy10 files expanded where they are met), CSV lists read row by row, Galaxy10 HDF5
+    files row by row. An input that cannot be used is yielded as a SkippedInput in its place.
+    ECSV, FITS and VOTable lists are read whole (astropy reads a table at once); their items
+    are then yielded in turn."""
+    for path in paths:
+        yield from _entries_of(Path(path))
+
+
+def _entries_of(path: Path) -> Iterator[CatalogEntry]:
+    absolute = os.path.abspath(path)
+    if path.is_dir():
+        yield from _walk_folder(Path(absolute))
+        return
+    if not path.exists():
+        yield SkippedInput(absolute, "file not found")
+        return
+    if path.stat().st_size == 0:
+        yield SkippedInput(absolute, "file is empty (0 bytes)")
+        return
+    fmt = detect_format(path)
+    if fmt == "csv":
+        yield from _guarded(path, _csv_list_entries(path))
+    elif fmt == "hdf5":
+        yield from _guarded(path, _galaxy10_entries(Path(absolute)))
+    elif format_from_suffix(path) in ("ecsv", "votable") or (fmt == "fits" and fits_holds_table(path)):
+        yield from _guarded(path, _table_list_entries(path))
+    elif fmt in _IMAGE_FORMATS:
+        yield CatalogItem(absolute)
+    else:
+        yield SkippedInput(absolute, _unsupported_reason(path))
+
+
+def _guarded(path: Path, entries: Iterator[CatalogEntry]) -> Iterator[CatalogEntry]:
+    """A list that turns out to be unusable (no path column, not HDF5 after all) ends in one
+    SkippedInput naming it; the entries it gave before stand."""
+    try:
+        yield from entries
+    except CutoutError as exc:
+        yield SkippedInput(os.path.abspath(path), exc.problem)
+
+
+def _walk_folder(root: Path) -> Iterator[CatalogEntry]:
+    """A folder's images in scan_folder's order of folders and names, one directory listing
+    in memory at a time."""
+    for directory, folders, files in os.walk(root):
+        folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            file_path = os.path.join(directory, name)
+            fmt = format_from_name(name)
+            if fmt in _IMAGE_FORMATS:
+                yield CatalogItem(file_path)
+            elif fmt == "hdf5":
+                yield from _guarded(Path(file_path), _galaxy10_entries(Path(file_path)))
+            elif fmt == "csv":
+                yield SkippedInput(file_path, "CSV list: give it on its own to use it")
+            else:
+                yield SkippedInput(file_path, UNSUPPORTED_FILE)
+
+
+def _galaxy10_entries(path: Path) -> Iterator[CatalogEntry]:
+    """One item per row; pixels are read only when the row is classified. The ra and dec
+    columns are read whole (8 bytes a row)."""
+    file = open_galaxy10(path)
+    ra, dec = file.column("ra"), file.column("dec")
+    for index in range(len(file)):
+        yield CatalogItem(
+            str(path),
+            index=index,
+            ra=float(ra[index]) if ra is not None and index < len(ra) else None,
+            dec=float(dec[index]) if dec is not None and index < len(dec) else None,
+        )
+
+
+def _csv_list_entries(path: Path) -> Iterator[CatalogEntry]:
+    """A CSV list's rows as items, read lazily. The separator is sniffed from its start; a
+    file that is not UTF-8 is read as Latin-1, like read_csv_catalog does."""
+    with path.open("rb") as stream:
+        start = stream.read(64 * 1024)
+    try:
+        start.decode("utf-8-sig")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still UTF-8.
+        encoding = "utf-8-sig" if exc.start >= len(start) - 3 else "latin-1"
+    sample = start.decode(encoding, errors="replace")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    _refuse_binary(path)
+    with path.open("rb") as lines:
+        reader = csv.reader((line.decode(encoding, errors="replace") for line in lines), dialect)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise CutoutError(path, "CSV file is empty")
+            rows = ((reader.line_num, row) for row in reader if any(cell.strip() for cell in row))
+            yield from _listed_entries(path, [name.strip() for name in header], rows)
+        except csv.Error as exc:
+            raise CutoutError(path, f"line {reader.line_num}: {csv_problem(exc)}") from None
+
+
+def _refuse_binary(path: Path) -> None:
+    """Refuse a file with a NUL byte (the mark of a binary file), naming its line, before any
+    row is read: a binary file's bytes would otherwise fail as some other, stranger problem.
+    One pass over the bytes, in blocks, is quick beside reading the rows."""
+    lines_before = 0
+    with path.open("rb") as stream:
+        while block := stream.read(1024 * 1024):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line = lines_before + block.count(b"\n", 0, nul) + 1
+                raise CutoutError(path, f"line {line}: contains a NUL byte; this is a binary file, not CSV text")
+            lines_before += block.count(b"\n")
+
+
+def _table_list_entries(path: Path) -> Iterator[CatalogEntry]:
+    try:
+        header, body = read_table_text(path)
+    except TableFormatError as exc:
+        raise CutoutError(path, exc.problem) from None
+    yield from _listed_entries(path, header, enumerate(body, start=1))
+
+
+def _listed_entries(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]]) -> Iterator[CatalogEntry]:
+    """Items of a list's (line, row) pairs, with ra/dec when it has them; the path column is
+    chosen by a vote of the first rows when there are several."""
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        columns.setdefault(name.lower(), index)
+    path_columns = [columns[name] for name in PATH_COLUMNS if name in columns]
+    if not path_columns:
+        raise CutoutError(
+            path,
+            f"no path column (expected one of {', '.join(PATH_COLUMNS)}; found: {', '.join(header) or 'none'})",
+        )
+    base = Path(os.path.abspath(path.parent))
+    first = list(itertools.islice(rows, _PATH_VOTE_ROWS))
+    path_column = max(path_columns, key=lambda column: sum(_resolve(base, _cell(row, column))[1] for _, row in first))
+    for line, row in itertools.chain(first, rows):
+        file_path, found = _resolve(base, _cell(row, path_column))
+        if not file_path:
+            yield SkippedInput(str(path), f"row {line}: empty path")
+        elif not found:
+            yield SkippedInput(file_path, "file not found")
+        elif format_from_name(file_path) not in _IMAGE_FORMATS:
+            yield SkippedInput(file_path, UNSUPPORTED_IMAGE)
+        else:
+            ra, dec = _number(_cell(row, columns.get("ra"))), _number(_cell(row, columns.get("dec")))
+            yield CatalogItem(file_path, ra=ra, dec=dec)
 
 
 def item_position(item: CatalogItem) -> tuple[float, float] | None:

@@ -47,11 +47,11 @@ def csv_rows(text: str, path: Path, error: ErrorFor) -> list[tuple[int, list[str
         for row in reader:
             rows.append((reader.line_num, row))
     except csv.Error as exc:
-        raise error(path, f"line {reader.line_num}: {_problem(exc)}") from None
+        raise error(path, f"line {reader.line_num}: {csv_problem(exc)}") from None
     return rows
 
 
-def _problem(exc: csv.Error) -> str:
+def csv_problem(exc: csv.Error) -> str:
     """`csv`'s message in the user's terms where it is one a user cannot act on as worded."""
     text = str(exc)
     if text.startswith("field larger than field limit"):

@@ -10,6 +10,7 @@ that does not have the bands the model reads, is reported and the batch goes on.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -219,6 +220,27 @@ class ClassifyResult:
     overlay_failures: tuple[tuple[str, str], ...] = field(default=())
 
 
+@dataclass
+class ClassifyTiming:
+    """Where a classification's time went: seconds spent decoding cutouts (summed over the
+    decoding threads, so it may exceed the wall time) and seconds the network computed. A
+    small network on a CPU is usually bound by decoding, a big one on a GPU by the network:
+    the two figures say which knob (threads, batch size, GPUs) would help. Mutable, so that
+    one record can add up the chunks of a long run."""
+
+    decode_seconds: float = 0.0
+    network_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_decode(self, seconds: float) -> None:
+        with self._lock:
+            self.decode_seconds += seconds
+
+    def add_network(self, seconds: float) -> None:
+        with self._lock:
+            self.network_seconds += seconds
+
+
 @dataclass(frozen=True)
 class BatchOutputs:
     """What the network says about a batch: (N, classes) float64 calibrated probabilities
@@ -297,9 +319,12 @@ def classify_items(
     threads: int | None = None,
     emit: EventSink = ignore,
     cancel: CancelToken = NEVER,
+    timing: ClassifyTiming | None = None,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predictions for the items that could be read (in item order) and (name, reason) for
-    those that could not. Decoding runs `batch_size` x 2 images ahead of the network."""
+    those that could not. Decoding runs `batch_size` x 2 images ahead of the network. The
+    decoding and network seconds are added to `timing` when one is given."""
+    clock = timing if timing is not None else ClassifyTiming()
     if batch_size < 1:
         raise ModelError(f"batch size must be at least 1, got {batch_size}")
     if tta and classifier.arch in TURN_INVARIANT_ARCHITECTURES:
@@ -324,11 +349,15 @@ def classify_items(
     max_side = decode_side(prep)
 
     def decode(item: CatalogItem) -> Decoded:
-        cutout = read_item(item, max_side=max_side)
-        pixels = extract_channels(cutout, prep)
-        profile = classifier.profile
-        warnings = () if profile is None else tuple(input_warnings(profile, cutout, pixels, prep))
-        return Decoded(pixels, warnings, sky_position(item, cutout))
+        started = time.perf_counter()
+        try:
+            cutout = read_item(item, max_side=max_side)
+            pixels = extract_channels(cutout, prep)
+            profile = classifier.profile
+            warnings = () if profile is None else tuple(input_warnings(profile, cutout, pixels, prep))
+            return Decoded(pixels, warnings, sky_position(item, cutout))
+        finally:
+            clock.add_decode(time.perf_counter() - started)
 
     predictions: list[Prediction] = []
     failures: list[tuple[str, str]] = []
@@ -337,6 +366,7 @@ def classify_items(
     done = 0
 
     def run_batch() -> None:
+        started = time.perf_counter()
         pixels = normalise(np.stack([decoded.pixels for _, decoded in waiting]), prep)
         outputs = batch_outputs(model, torch.from_numpy(pixels).to(target), tta=tta, temperature=classifier.temperature)
         described = [
@@ -350,6 +380,7 @@ def classify_items(
         ]
         predictions.extend(judge_familiarity(described, outputs, classifier.ood))
         waiting.clear()
+        clock.add_network(time.perf_counter() - started)
 
     workers = threads or min(8, os.cpu_count() or 1)
     queue: deque[tuple[CatalogItem, Future[Decoded]]] = deque()

@@ -41,6 +41,10 @@ CHANNEL_MODES: tuple[str, ...] = ("display", "bands")
 BALANCE_MODES: tuple[str, ...] = ("loss", "sampler", "none")
 KEEP_RULES: tuple[str, ...] = ("loss", "balanced-accuracy")
 ROTATION_MODES: tuple[str, ...] = ("auto", "any", "right-angles")
+SURVEY_CHUNK_ITEMS = 4096
+"""Inputs per chunk of a survey classification: a few minutes' work on a CPU, so an
+interruption costs little, and few files (250 for a million inputs) for any file system."""
+
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 EXPLANATION_METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam", "occlusion")
 EXPLANATION_TITLES: dict[str, str] = {
