@@ -102,7 +102,7 @@ def process_group(device: str = "auto") -> Iterator[Ranks]:
     if device == "cuda" and not on_gpu:
         raise DistributedError("device cuda was asked for but torch sees no CUDA GPU", "use {device} auto or cpu")
     if on_gpu:
-        torch.cuda.set_device(ranks.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(_own_gpu(ranks, torch.cuda.device_count()))
     try:
         dist.init_process_group("nccl" if on_gpu else "gloo", timeout=_GROUP_TIMEOUT)
     except (RuntimeError, ValueError) as error:
@@ -124,6 +124,23 @@ def _leave_together() -> None:
 
     gc.collect()
     dist.barrier()
+
+
+def _own_gpu(ranks: Ranks, gpus: int) -> int:
+    """The GPU of this rank: its local rank. NCCL refuses two ranks on one GPU (and they
+    would share its memory), so more processes on a machine than it has GPUs is an error
+    named before the group forms."""
+    try:
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    except ValueError:
+        local_world = 1
+    if max(local_world, ranks.local_rank + 1) > gpus:
+        raise DistributedError(
+            f"{local_world} processes on this machine would share its {gpus} GPU(s); each needs a GPU of its own",
+            f"start at most {gpus} per machine (torchrun --nproc-per-node {gpus}), or run on the CPU "
+            "with {device} cpu",
+        )
+    return ranks.local_rank
 
 
 def barrier() -> None:

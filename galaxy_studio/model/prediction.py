@@ -38,11 +38,12 @@ def resolve_device(name: str) -> torch.device:
 
 def _rank_gpu() -> torch.device:
     """The GPU of this process: under torchrun each rank on a machine takes its own
-    (LOCAL_RANK), round the GPUs there are; a single process takes the current one."""
+    (LOCAL_RANK; joining the group refused more ranks than GPUs); a single process takes the
+    current one."""
     ranks = current_ranks()
     if not ranks.several:
         return torch.device("cuda")
-    return torch.device("cuda", ranks.local_rank % torch.cuda.device_count())
+    return torch.device("cuda", ranks.local_rank)
 
 
 def describe_device(device: torch.device) -> str:

@@ -14,6 +14,7 @@ from galaxy_studio.distributed import (
     current_ranks,
     digest,
     launched_ranks,
+    process_group,
     require_agreement,
 )
 from tests.distributed.torchrun import torchrun
@@ -60,3 +61,17 @@ def test_a_single_process_command_refuses_to_run_as_two(tmp_path: Path) -> None:
     assert result.returncode != 0
     # torchrun stops the other rank as soon as one fails, so only one may get to print.
     assert re.search(r"rank [01]: error: inspect runs in one process", result.stderr)
+
+
+def test_more_ranks_than_gpus_on_a_machine_is_refused_before_the_group_forms(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DistributedError) as caught, process_group("auto"):
+        pass
+    assert "2 processes on this machine would share its 1 GPU(s)" in caught.value.text()
+    assert "--nproc-per-node 1" in caught.value.text()
+    assert not current_ranks().several
