@@ -175,8 +175,9 @@ def read_table_catalog(path: str | Path) -> Catalog:
     return _listed_catalog(path, header, rows, first_row=1)
 
 
-def _listed_catalog(path: Path, header: list[str], body: list[list[str]], *, first_row: int) -> Catalog:
-    """The items of a table's rows (`first_row` is the first body row's number in messages)."""
+def _list_columns(path: Path, header: list[str]) -> tuple[dict[str, int], list[int]]:
+    """A list's columns by lower-case name (the first of a repeated name wins) and those that
+    may hold paths; a list without any cannot be classified, so it is refused here."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         columns.setdefault(name.lower(), index)
@@ -186,6 +187,12 @@ def _listed_catalog(path: Path, header: list[str], body: list[list[str]], *, fir
             path,
             f"no path column (expected one of {', '.join(PATH_COLUMNS)}; found: {', '.join(header) or 'none'})",
         )
+    return columns, path_columns
+
+
+def _listed_catalog(path: Path, header: list[str], body: list[list[str]], *, first_row: int) -> Catalog:
+    """The items of a table's rows (`first_row` is the first body row's number in messages)."""
+    columns, path_columns = _list_columns(path, header)
     base = Path(os.path.abspath(path.parent))
     resolved = {column: [_resolve(base, _cell(row, column)) for row in body] for column in path_columns}
     path_column = max(path_columns, key=lambda column: sum(found for _, found in resolved[column]))
@@ -389,15 +396,7 @@ def _table_list_entries(path: Path) -> Iterator[CatalogEntry]:
 def _listed_entries(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]]) -> Iterator[CatalogEntry]:
     """Items of a list's (line, row) pairs, with ra/dec when it has them; the path column is
     chosen by a vote of the first rows when there are several."""
-    columns: dict[str, int] = {}
-    for index, name in enumerate(header):
-        columns.setdefault(name.lower(), index)
-    path_columns = [columns[name] for name in PATH_COLUMNS if name in columns]
-    if not path_columns:
-        raise CutoutError(
-            path,
-            f"no path column (expected one of {', '.join(PATH_COLUMNS)}; found: {', '.join(header) or 'none'})",
-        )
+    columns, path_columns = _list_columns(path, header)
     base = Path(os.path.abspath(path.parent))
     first = list(itertools.islice(rows, _PATH_VOTE_ROWS))
     path_column = max(path_columns, key=lambda column: sum(_resolve(base, _cell(row, column))[1] for _, row in first))

@@ -224,11 +224,9 @@ def _start_run_folder(config: TrainConfig, run_dir: Path) -> None:
         ) from None
 
 
-def _leader_result(run_dir: Path, state: _State, resumed_from: int, started: float) -> TrainResult:
-    """What a rank other than 0 returns: the test metrics rank 0 measured and sends once
-    it has written the run (the other figures every rank holds alike)."""
-    metrics = broadcast_from_leader(None)
-    assert isinstance(metrics, dict)
+def _train_result(
+    run_dir: Path, metrics: dict[str, Any], state: _State, resumed_from: int, started: float
+) -> TrainResult:
     return TrainResult(
         str(run_dir),
         str(run_dir / MODEL_FILE),
@@ -240,6 +238,14 @@ def _leader_result(run_dir: Path, state: _State, resumed_from: int, started: flo
         resumed_from,
         time.perf_counter() - started,
     )
+
+
+def _leader_result(run_dir: Path, state: _State, resumed_from: int, started: float) -> TrainResult:
+    """What a rank other than 0 returns: the test metrics rank 0 measured and sends once
+    it has written the run (the other figures every rank holds alike)."""
+    metrics = broadcast_from_leader(None)
+    assert isinstance(metrics, dict)
+    return _train_result(run_dir, metrics, state, resumed_from, started)
 
 
 def estimate_training_time(
@@ -851,14 +857,4 @@ def _finish(
     write_json_atomically(run_dir / METRICS_FILE, metrics)
     write_json_atomically(run_dir / HISTORY_FILE, state.history)
     (run_dir / STATE_FILE).unlink(missing_ok=True)
-    return TrainResult(
-        str(run_dir),
-        str(run_dir / MODEL_FILE),
-        metrics,
-        state.history,
-        state.best_epoch,
-        state.epoch,
-        state.stopped_early,
-        resumed_from,
-        time.perf_counter() - started,
-    )
+    return _train_result(run_dir, metrics, state, resumed_from, started)
