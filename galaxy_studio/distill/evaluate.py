@@ -2,7 +2,8 @@
 meaning.
 
 K freshly initialised networks (the buffer's architecture) are trained on the synthetic set
-alone (all K at once, as one vmapped model: distill/net_batch.py), with the learned step size,
+alone (all K at once as one vmapped model, distill/net_batch.py, when the set is a handful of
+images; one after another on larger sets), with the learned step size,
 SGD momentum 0.9, weight decay 5e-4, the run's differentiable augmentation, for `epochs` epochs
 with the lr divided by 10 half-way; their accuracy on the buffer's real test split is reported
 as mean +- std. The same protocol runs on IPC random real images per class (a new draw per net,
@@ -50,6 +51,9 @@ EVAL_MOMENTUM = 0.9
 EVAL_WEIGHT_DECAY = 5e-4
 EVAL_BATCH = 256
 _SET_STREAMS = {name: index for index, name in enumerate(SET_NAMES)}
+# Images per net up to which the nets train as one model: stacking paid 1.2-1.3x at 10 and
+# cost 0.9x at 30 (see _together), so the break-even lies near 20.
+_TOGETHER_MAX_IMAGES = 20
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def evaluate_synthetic(
         else _cached_full(buffer, protocol, strategy)
     )
     steps = sum(
-        _steps(s, ipc * real.n_classes if s.images is None else len(s.images))
+        _steps(s, ipc * real.n_classes if s.images is None else len(s.images), protocol.nets)
         for s in sets
         if not (s.name == "full" and known_full is not None)
     )
@@ -145,8 +149,11 @@ def evaluate_synthetic(
     return report
 
 
-def _steps(chosen: _TrainingSet, n_images: int) -> int:
-    return chosen.epochs * math.ceil(n_images / EVAL_BATCH)
+def _steps(chosen: _TrainingSet, n_images: int, nets: int) -> int:
+    """Optimiser steps of a set's evaluation: one per batch for all nets together, or for
+    each net when they train one after another."""
+    per_net = chosen.epochs * math.ceil(n_images / EVAL_BATCH)
+    return per_net if _together(n_images) else per_net * nets
 
 
 class _Progress:
@@ -182,9 +189,43 @@ def _train_and_test(
     progress: _Progress,
     cancel: CancelToken,
 ) -> list[float]:
-    """The test accuracy of one fresh net per draw of (images, labels), all trained together."""
+    """The test accuracy of one fresh net per draw of (images, labels): all trained together
+    when each step is a handful of images, one after another when it is more (`_together`).
+    Net k draws from its own streams either way, so the grouping changes only rounding."""
+    groups = [range(len(draws))] if _together(len(draws[0][1])) else [range(k, k + 1) for k in range(len(draws))]
+    accuracies: list[float] = []
+    for group in groups:
+        accuracies += _train_group(
+            buffer, chosen, draws, group, strategy, test_images, test_labels, protocol, device, progress, cancel
+        )
+    return accuracies
+
+
+def _together(n_images: int) -> bool:
+    """Whether the nets of one set train as one vmapped model. Stacking pays the fixed cost of
+    each kernel once for all nets, which is where a step on a few images spends its time; on
+    larger steps the grouped convolutions are slower than the nets one after another
+    (bench_distill_speed.py, ConvNet-D3 width 128, 5 nets, 2 cores: 1.2-1.3x faster at 10
+    images per step, 0.9x at 30, 0.8x at 50, 0.6-0.8x at 100)."""
+    return n_images <= _TOGETHER_MAX_IMAGES
+
+
+def _train_group(
+    buffer: Buffer,
+    chosen: _TrainingSet,
+    draws: list[tuple[np.ndarray, np.ndarray]],
+    group: range,
+    strategy: str,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    protocol: EvaluationProtocol,
+    device: torch.device,
+    progress: _Progress,
+    cancel: CancelToken,
+) -> list[float]:
+    """The test accuracies of the nets of `group` (indices into `draws`), trained together."""
     generators, nets = [], []
-    for net_index in range(len(draws)):
+    for net_index in group:
         generator = seeded_generator(protocol.seed, _SET_STREAMS[chosen.name], net_index)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
@@ -194,14 +235,14 @@ def _train_and_test(
     optimizer = torch.optim.SGD(
         batch.parameters(), lr=chosen.lr, momentum=EVAL_MOMENTUM, weight_decay=EVAL_WEIGHT_DECAY
     )
-    inputs = torch.from_numpy(np.ascontiguousarray(np.stack([images for images, _ in draws]), dtype=np.float32))
-    targets = torch.from_numpy(np.stack([np.asarray(labels, dtype=np.int64) for _, labels in draws]))
+    inputs = torch.from_numpy(np.ascontiguousarray(np.stack([draws[k][0] for k in group]), dtype=np.float32))
+    targets = torch.from_numpy(np.stack([np.asarray(draws[k][1], dtype=np.int64) for k in group]))
     inputs, targets = inputs.to(device), targets.to(device)
     with cores_shared(device):
         for epoch in range(chosen.epochs):
             if epoch == chosen.epochs // 2:
-                for group in optimizer.param_groups:
-                    group["lr"] = chosen.lr * 0.1
+                for settings in optimizer.param_groups:
+                    settings["lr"] = chosen.lr * 0.1
             losses = train_batch_epoch(
                 batch,
                 optimizer,

@@ -65,11 +65,31 @@ def busy_processes(count: int) -> Iterator[None]:
 
 def runtime_env(app_set_up: bool) -> dict[str, str]:
     """The environment of a child process with or without galaxy_studio/cpu_runtime.py's set-up
-    (its switch's name is written here: importing the package would apply the set-up)."""
+    (its switch's name is written here: importing the package would apply the set-up). With
+    it, the child runs as the galaxy-studio program does after its restart: with tcmalloc
+    preloaded where the system has it, which a child started as a script would not get."""
     import os
 
     env = dict(os.environ)
     if not app_set_up:
         env["GALAXY_STUDIO_CPU_RUNTIME"] = "off"
         env.pop("OMP_WAIT_POLICY", None)
-    return env
+        return env
+    return _program_allocator_env(env)
+
+
+def _program_allocator_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` as cpu_runtime.restart_with_fast_allocator would restart the program in, asked of
+    a child process so that this one stays unconfigured."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, os, sys\n"
+        "from galaxy_studio.cpu_runtime import allocator_environment, fast_allocator\n"
+        "print(json.dumps(allocator_environment(os.environ, sys.platform, fast_allocator())))"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    restarted = json.loads(answer.stdout.strip().splitlines()[-1])
+    return restarted if restarted is not None else env

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from galaxy_studio.distill import evaluate
 from galaxy_studio.distill.evaluate import (
     FULL_CACHE_FILE,
     SET_NAMES,
@@ -45,8 +46,9 @@ def test_report_has_every_set_with_mean_and_std(tiny_run: Path, tiny_buffer: Pat
     assert report["distilled"]["lr"] != report["random_real"]["lr"] == 0.01
     assert report["full"]["epochs"] == 1 and report["distilled"]["epochs"] == 4
     progress = [e for e in events if isinstance(e, Progressed) and e.what == "training evaluation nets"]
-    # One step per batch of all nets together (trained as one vmapped model).
-    assert progress[-1].done == progress[-1].total == 4 + 4 + 4 + 1
+    # The small sets: one step per batch for both nets together (one vmapped model); the full
+    # split (more images than stacking pays for) trains its 2 nets one after the other.
+    assert progress[-1].done == progress[-1].total == 4 + 4 + 4 + 2 * 1
     table = format_table(report)
     assert table.count("\n") == 5 and "random real" in table and "+-" in table
     assert table.splitlines()[-1].startswith("Prototypes ")
@@ -102,3 +104,12 @@ def test_the_command_writes_the_accuracies_as_a_votable(
     assert table["nets_from"].tolist() == ["fresh", "fresh", "fresh", "experts"]
     assert table["accuracy_mean"].unit == u.dimensionless_unscaled
     assert table["accuracy_std"].description == "standard deviation of the test accuracy over the nets"
+
+
+def test_nets_trained_together_or_one_by_one_score_alike(tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    protocol = EvaluationProtocol(nets=2, epochs=4, full_epochs=1, device="cpu")
+    together = evaluate_synthetic(tiny_run, protocol=protocol)
+    monkeypatch.setattr(evaluate, "_TOGETHER_MAX_IMAGES", 0)
+    one_by_one = evaluate_synthetic(tiny_run, protocol=protocol)
+    for name in SET_NAMES:
+        assert one_by_one[name]["accuracies"] == pytest.approx(together[name]["accuracies"], abs=1e-9), name
