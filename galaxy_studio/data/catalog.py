@@ -113,23 +113,17 @@ def scan_folder(path: str | Path, *, class_folders: bool | None = None) -> Catal
     images: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     expanded: list[Catalog] = []
-    for directory, folders, files in os.walk(root):
-        folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
+    for directory, file_path, fmt in _folder_files(root):
         group = readable(Path(directory).relative_to(root).as_posix())
         group = "" if group == "." else group
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            file_path = os.path.join(directory, name)
-            fmt = format_from_name(name)
-            if fmt in _IMAGE_FORMATS:
-                images.append((file_path, group))
-            elif fmt == "hdf5":
-                expanded.append(_galaxy10_part(Path(file_path), group))
-            elif fmt == "csv":
-                skipped.append((file_path, "CSV list: open it on its own to use it"))
-            else:
-                skipped.append((file_path, UNSUPPORTED_FILE))
+        if fmt in _IMAGE_FORMATS:
+            images.append((file_path, group))
+        elif fmt == "hdf5":
+            expanded.append(_galaxy10_part(Path(file_path), group))
+        elif fmt == "csv":
+            skipped.append((file_path, "CSV list: open it on its own to use it"))
+        else:
+            skipped.append((file_path, UNSUPPORTED_FILE))
     holders = sorted({group.split("/")[0] for _, group in images if group})
     if class_folders is None:
         class_folders = len(holders) >= 2 and all(group for _, group in images)
@@ -311,21 +305,25 @@ def _guarded(path: Path, entries: Iterator[CatalogEntry]) -> Iterator[CatalogEnt
 def _walk_folder(root: Path) -> Iterator[CatalogEntry]:
     """A folder's images in scan_folder's order of folders and names, one directory listing
     in memory at a time."""
+    for _, file_path, fmt in _folder_files(root):
+        if fmt in _IMAGE_FORMATS:
+            yield CatalogItem(file_path)
+        elif fmt == "hdf5":
+            yield from _guarded(Path(file_path), _galaxy10_entries(Path(file_path)))
+        elif fmt == "csv":
+            yield SkippedInput(file_path, "CSV list: give it on its own to use it")
+        else:
+            yield SkippedInput(file_path, UNSUPPORTED_FILE)
+
+
+def _folder_files(root: Path) -> Iterator[tuple[str, str, str]]:
+    """(directory, path, format by name) of a folder's files, hidden ones left out, folders
+    and names in sorted order: the one order of a scanned folder and a streamed survey."""
     for directory, folders, files in os.walk(root):
         folders[:] = sorted(folder for folder in folders if not folder.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
-                continue
-            file_path = os.path.join(directory, name)
-            fmt = format_from_name(name)
-            if fmt in _IMAGE_FORMATS:
-                yield CatalogItem(file_path)
-            elif fmt == "hdf5":
-                yield from _guarded(Path(file_path), _galaxy10_entries(Path(file_path)))
-            elif fmt == "csv":
-                yield SkippedInput(file_path, "CSV list: give it on its own to use it")
-            else:
-                yield SkippedInput(file_path, UNSUPPORTED_FILE)
+            if not name.startswith("."):
+                yield directory, os.path.join(directory, name), format_from_name(name)
 
 
 def _galaxy10_entries(path: Path) -> Iterator[CatalogEntry]:

@@ -131,9 +131,11 @@ def evaluate_synthetic(
             else _random_real(real.train_images, real.train_labels, real.n_classes, ipc, rng)
             for _ in range(protocol.nets)
         ]
-        accuracies = _train_and_test(
-            buffer, chosen, draws, strategy, test_images, test_labels, protocol, device, progress, cancel
-        )
+        accuracies: list[float] = []
+        for group in _net_groups(len(draws), len(draws[0][1])):
+            accuracies += _train_and_test(
+                buffer, chosen, draws, group, strategy, test_images, test_labels, protocol, device, progress, cancel
+            )
         report[chosen.name] = {
             "mean": float(np.mean(accuracies)),
             "std": float(np.std(accuracies)),
@@ -177,28 +179,11 @@ def _random_real(
     return images[chosen], labels[chosen]
 
 
-def _train_and_test(
-    buffer: Buffer,
-    chosen: _TrainingSet,
-    draws: list[tuple[np.ndarray, np.ndarray]],
-    strategy: str,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-    protocol: EvaluationProtocol,
-    device: torch.device,
-    progress: _Progress,
-    cancel: CancelToken,
-) -> list[float]:
-    """The test accuracy of one fresh net per draw of (images, labels): all trained together
-    when each step is a handful of images, one after another when it is more (`_together`).
-    Net k draws from its own streams either way, so the grouping changes only rounding."""
-    groups = [range(len(draws))] if _together(len(draws[0][1])) else [range(k, k + 1) for k in range(len(draws))]
-    accuracies: list[float] = []
-    for group in groups:
-        accuracies += _train_group(
-            buffer, chosen, draws, group, strategy, test_images, test_labels, protocol, device, progress, cancel
-        )
-    return accuracies
+def _net_groups(nets: int, n_images: int) -> list[range]:
+    """The nets of one set in the groups that train together: all of them when each step is a
+    handful of images, one by one when it is more (`_together`). Net k draws from its own
+    streams either way, so the grouping changes only rounding."""
+    return [range(nets)] if _together(n_images) else [range(k, k + 1) for k in range(nets)]
 
 
 def _together(n_images: int) -> bool:
@@ -210,7 +195,7 @@ def _together(n_images: int) -> bool:
     return n_images <= _TOGETHER_MAX_IMAGES
 
 
-def _train_group(
+def _train_and_test(
     buffer: Buffer,
     chosen: _TrainingSet,
     draws: list[tuple[np.ndarray, np.ndarray]],
@@ -223,7 +208,8 @@ def _train_group(
     progress: _Progress,
     cancel: CancelToken,
 ) -> list[float]:
-    """The test accuracies of the nets of `group` (indices into `draws`), trained together."""
+    """The test accuracies of fresh nets trained together, one per draw of (images, labels)
+    in `group` (indices into `draws`)."""
     generators, nets = [], []
     for net_index in group:
         generator = seeded_generator(protocol.seed, _SET_STREAMS[chosen.name], net_index)
