@@ -76,6 +76,15 @@ def launched_ranks() -> Ranks:
     return Ranks(rank, world, local)
 
 
+def processes_on_this_machine() -> int:
+    """How many of the job's processes torchrun started on this machine (LOCAL_WORLD_SIZE):
+    they share its GPUs and cores. One without torchrun, or when the variable is not a number."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    except ValueError:
+        return 1
+
+
 def current_ranks() -> Ranks:
     """The ranks of the process group this process has joined, else one process."""
     import torch.distributed as dist
@@ -130,10 +139,7 @@ def _own_gpu(ranks: Ranks, gpus: int) -> int:
     """The GPU of this rank: its local rank. NCCL refuses two ranks on one GPU (and they
     would share its memory), so more processes on a machine than it has GPUs is an error
     named before the group forms."""
-    try:
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    except ValueError:
-        local_world = 1
+    local_world = processes_on_this_machine()
     if max(local_world, ranks.local_rank + 1) > gpus:
         raise DistributedError(
             f"{local_world} processes on this machine would share its {gpus} GPU(s); each needs a GPU of its own",

@@ -287,13 +287,14 @@ def _classify_survey(args: argparse.Namespace) -> int:
             lambda: classify_survey(config, emit=emit),
             "finished chunks are kept beside the output; run the same command to resume",
         )
-    if not launched_ranks().leader:
+    ranks = launched_ranks()
+    if not ranks.leader:
         return 1 if result.left_out else 0
     if not result.classified:
         raise CommandError("no cutout could be classified; nothing was written")
     rate = result.classified / result.seconds if result.seconds > 0 else 0.0
     reused = ""
-    if result.reused_chunks and not launched_ranks().several:
+    if result.reused_chunks and not ranks.several:
         reused = f", {result.reused_chunks} of {result.chunks} chunk(s) from the interrupted run"
     print(f"{args.out}: {result.classified} cutout(s) classified ({rate:.0f}/s), {result.left_out} left out{reused}")
     if result.unfamiliar:
@@ -305,7 +306,7 @@ def _classify_survey(args: argparse.Namespace) -> int:
         timing = result.timing
         print(
             f"time: {timing.decode_seconds:.1f} s decoding (summed over threads), {timing.network_seconds:.1f} s in "
-            f"the network{' (this process)' if launched_ranks().several else ''}",
+            f"the network{' (this process)' if ranks.several else ''}",
             file=sys.stderr,
         )
     return 1 if result.left_out else 0

@@ -9,14 +9,13 @@ from read_item while the rest still read.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from galaxy_studio.data.csv_text import csv_problem, csv_rows
+from galaxy_studio.data.csv_text import csv_row_stream, csv_rows
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.formats import (
     RASTER_FORMATS,
@@ -341,8 +340,8 @@ def _galaxy10_entries(path: Path) -> Iterator[CatalogEntry]:
 
 
 def _csv_list_entries(path: Path) -> Iterator[CatalogEntry]:
-    """A CSV list's rows as items, read lazily. The separator is sniffed from its start; a
-    file that is not UTF-8 is read as Latin-1, like read_csv_catalog does."""
+    """A CSV list's rows as items, read lazily. A file that is not UTF-8 (judged from its
+    start) is read as Latin-1, like read_csv_catalog does."""
     with path.open("rb") as stream:
         start = stream.read(64 * 1024)
     try:
@@ -351,36 +350,12 @@ def _csv_list_entries(path: Path) -> Iterator[CatalogEntry]:
     except UnicodeDecodeError as exc:
         # A multi-byte character cut at the end of the sample is still UTF-8.
         encoding = "utf-8-sig" if exc.start >= len(start) - 3 else "latin-1"
-    sample = start.decode(encoding, errors="replace")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    _refuse_binary(path)
-    with path.open("rb") as lines:
-        reader = csv.reader((line.decode(encoding, errors="replace") for line in lines), dialect)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise CutoutError(path, "CSV file is empty")
-            rows = ((reader.line_num, row) for row in reader if any(cell.strip() for cell in row))
-            yield from _listed_entries(path, [name.strip() for name in header], rows)
-        except csv.Error as exc:
-            raise CutoutError(path, f"line {reader.line_num}: {csv_problem(exc)}") from None
-
-
-def _refuse_binary(path: Path) -> None:
-    """Refuse a file with a NUL byte (the mark of a binary file), naming its line, before any
-    row is read: a binary file's bytes would otherwise fail as some other, stranger problem.
-    One pass over the bytes, in blocks, is quick beside reading the rows."""
-    lines_before = 0
-    with path.open("rb") as stream:
-        while block := stream.read(1024 * 1024):
-            nul = block.find(b"\x00")
-            if nul >= 0:
-                line = lines_before + block.count(b"\n", 0, nul) + 1
-                raise CutoutError(path, f"line {line}: contains a NUL byte; this is a binary file, not CSV text")
-            lines_before += block.count(b"\n")
+    rows = csv_row_stream(path, encoding, CutoutError)
+    header = next(rows, None)
+    if header is None:
+        raise CutoutError(path, "CSV file is empty")
+    body = ((line, row) for line, row in rows if any(cell.strip() for cell in row))
+    yield from _listed_entries(path, [name.strip() for name in header[1]], body)
 
 
 def _table_list_entries(path: Path) -> Iterator[CatalogEntry]:

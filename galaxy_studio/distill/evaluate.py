@@ -152,10 +152,8 @@ def evaluate_synthetic(
 
 
 def _steps(chosen: _TrainingSet, n_images: int, nets: int) -> int:
-    """Optimiser steps of a set's evaluation: one per batch for all nets together, or for
-    each net when they train one after another."""
-    per_net = chosen.epochs * math.ceil(n_images / EVAL_BATCH)
-    return per_net if _together(n_images) else per_net * nets
+    """Optimiser steps of a set's evaluation: one per batch for each group of nets."""
+    return chosen.epochs * math.ceil(n_images / EVAL_BATCH) * len(_net_groups(nets, n_images))
 
 
 class _Progress:

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import cast
 
 from galaxy_studio.data.catalog import CatalogEntry, CatalogItem, SkippedInput, iter_catalog_items
-from galaxy_studio.distributed import Ranks, barrier, broadcast_from_leader, current_ranks, require_agreement
+from galaxy_studio.distributed import (
+    Ranks,
+    barrier,
+    broadcast_from_leader,
+    current_ranks,
+    processes_on_this_machine,
+    require_agreement,
+)
 from galaxy_studio.events import NEVER, CancelToken, Event, EventSink, LeftOut, Noted, Progressed, Warned, ignore
 from galaxy_studio.model.classification import (
     DEFAULT_BATCH,
@@ -209,7 +216,7 @@ def _decoding_threads(asked: int | None) -> int | None:
     """Several processes on one machine share its cores: each decodes with its share."""
     if asked is not None:
         return asked
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    local = processes_on_this_machine()
     return None if local <= 1 else max(1, min(8, (os.cpu_count() or 1) // local))
 
 

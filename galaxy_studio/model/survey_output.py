@@ -11,7 +11,6 @@ finished table or none.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import IO
 
 from galaxy_studio.atomic_files import replacing
 from galaxy_studio.data.tables import TABLE_FORMATS, csv_text, table_format, write_table
-from galaxy_studio.model.classification import ClassifyResult, Prediction, prediction_schema, predictions_table
+from galaxy_studio.model.classification import ClassifyResult, Prediction, predictions_table
 from galaxy_studio.model.errors import ModelError
 
 SURVEY_FORMATS: tuple[str, ...] = (*TABLE_FORMATS, "parquet")
@@ -70,11 +69,9 @@ def write_survey_table(
 def _stream_rows(
     stream: IO[str], fmt: str, model: str, classes: Sequence[str], chunks: Iterable[Sequence[Prediction]]
 ) -> None:
-    if fmt == "csv":
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow([column.name for column in prediction_schema(classes)])
-        stream.write(header.getvalue())
-    started = fmt == "csv"
+    """The first non-empty chunk's header, then every chunk's rows (the merge writes only when
+    some chunk holds a prediction)."""
+    started = False
     for chunk in chunks:
         if not chunk:
             continue
