@@ -152,6 +152,7 @@ def add_commands(sub: Any) -> None:
             "expert_epochs",
             "lr_img",
             "clamp",
+            "smooth",
             "lr_lr",
             "lr_teacher",
             "batch_syn",

@@ -195,7 +195,8 @@ def _prepared_data(
         channels=config.channels,
         test_fraction=config.test_fraction,
         seed=config.seed,
-        fit_zca_epsilon=config.zca_epsilon if config.zca else None,
+        fit_zca=config.zca,
+        zca_epsilon=config.zca_epsilon,
         threads=config.threads,
         emit=emit,
         cancel=cancel,
@@ -316,7 +317,7 @@ def _new_metadata(config: BufferConfig, real: RealData, spec: ArchitectureSpec, 
         "format": BUFFER_FORMAT,
         "format_version": BUFFER_FORMAT_VERSION,
         "config": config.to_dict(),
-        "recipe": _recipe(config),
+        "recipe": {**_recipe(config), "zca": real.zca is not None},
         "architecture": spec.to_dict(),
         "classes": list(real.classes),
         "preprocessing": real.prep.to_dict(),
@@ -338,7 +339,9 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
     if not (out / BUFFER_FILE).is_file():
         return None
     metadata = _read_metadata(out)
-    if metadata.get("recipe") != _recipe(config):
+    # The recipe records whether the buffer whitens; the default (None) takes the folder's choice.
+    recipe = _recipe(config) if config.zca is not None else {**_recipe(config), "zca": metadata.get("zca")}
+    if metadata.get("recipe") != recipe:
         raise ModelError(f"{out} holds a buffer of another recipe", "choose another {out_dir} folder or delete it")
     return metadata
 

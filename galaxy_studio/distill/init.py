@@ -16,6 +16,12 @@ import numpy as np
 from galaxy_studio.atomic_files import write_atomically
 from galaxy_studio.model.errors import ModelError
 
+# Whitening multiplies every image by a (values x values) matrix found by an eigendecomposition.
+# At 32 px in colour (3,072 values) that takes seconds and 38 MB; at 64 px in colour (12,288)
+# minutes and 600 MB for the matrix alone, so only a user who asks gets it; beyond, it is refused.
+ZCA_AUTO_MAX_VALUES = 4096
+ZCA_MAX_VALUES = 12288
+
 
 @dataclass(frozen=True)
 class ZcaWhitening:
@@ -99,3 +105,18 @@ def initial_images(
 def class_mean_images(train_images: np.ndarray, train_labels: np.ndarray, n_classes: int) -> np.ndarray:
     """One mean image per class (the evaluation's "class_mean" baseline)."""
     return np.stack([train_images[train_labels == label].mean(axis=0) for label in range(n_classes)]).astype(np.float32)
+
+
+def zca_wanted(choice: bool | None, values: int) -> bool:
+    """Whether to whiten images of `values` values (channels x height x width): as chosen, or,
+    for None, where the matrix is small."""
+    if choice is None:
+        return values <= ZCA_AUTO_MAX_VALUES
+    if choice and values > ZCA_MAX_VALUES:
+        matrix_mb = values * values * 4 / 1e6
+        raise ModelError(
+            f"ZCA whitening of {values:,} values per image needs a {values:,} x {values:,} matrix "
+            f"({matrix_mb:,.0f} MB, twice over)",
+            f"whiten at most {ZCA_MAX_VALUES:,} values (64 px in colour): a smaller {{size}}, or {{zca}} off",
+        )
+    return choice

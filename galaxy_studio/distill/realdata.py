@@ -16,7 +16,7 @@ import numpy as np
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.labelled import LabelledData
-from galaxy_studio.distill.init import ZcaWhitening
+from galaxy_studio.distill.init import ZcaWhitening, zca_wanted
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Warned, ignore
 from galaxy_studio.model.datasets import load_labelled_data, prepare_pixels, stratified_split
 from galaxy_studio.model.errors import ModelError
@@ -51,7 +51,8 @@ def load_real_data(
     seed: int,
     prep: Preprocessing | None = None,
     zca: ZcaWhitening | None = None,
-    fit_zca_epsilon: float | None = None,
+    fit_zca: bool | None = False,
+    zca_epsilon: float = 0.1,
     fingerprint: str | None = None,
     classes: tuple[str, ...] | None = None,
     threads: int | None = None,
@@ -61,8 +62,9 @@ def load_real_data(
     """Decode, split (train, test) and prepare `data`.
 
     A new buffer passes no `prep` (it is chosen on the first training image and its
-    statistics measured on the training split) and `fit_zca_epsilon` to fit ZCA; later jobs
-    pass the buffer's `prep`, `zca`, `fingerprint` and `classes`, which must still fit.
+    statistics measured on the training split) and `fit_zca` (True, False, or None: where the
+    matrix is small, `zca_wanted`) with its regulariser; later jobs pass the buffer's `prep`,
+    `zca`, `fingerprint` and `classes`, which must still fit.
     """
     labelled = load_labelled_data(data, classes=classes)
     for note in labelled.notes:
@@ -79,6 +81,7 @@ def load_real_data(
         except CutoutError as exc:
             raise ModelError(str(exc)) from exc
         prep = choose_preprocessing(sample, size=size, crop_fraction=crop_fraction, channels=channels)
+    whiten = zca is None and zca_wanted(fit_zca, prep.n_channels * prep.size * prep.size)
     train_pixels, train_labels = _decoded(labelled, train_idx, prep, threads, "decoding training images", emit, cancel)
     test_pixels, test_labels = _decoded(labelled, test_idx, prep, threads, "decoding test images", emit, cancel)
     if len(train_labels) == 0 or len(test_labels) == 0:
@@ -86,8 +89,8 @@ def load_real_data(
     if prep.mean is None:
         prep = prep.with_statistics(*channel_statistics(train_pixels, prep))
     train_images, test_images = normalise(train_pixels, prep), normalise(test_pixels, prep)
-    if zca is None and fit_zca_epsilon is not None:
-        zca = ZcaWhitening.fit(train_images, fit_zca_epsilon)
+    if whiten:
+        zca = ZcaWhitening.fit(train_images, zca_epsilon)
     if zca is not None:
         if zca.mean.size != train_images[0].size:
             raise ModelError(

@@ -42,6 +42,7 @@ from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.readability import ReadabilityReference
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
 from galaxy_studio.distill.runs import STATE_FILE
+from galaxy_studio.distill.smoothing import blur_radius, blurred
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.events import (
     NEVER,
@@ -145,6 +146,11 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
     buffer = open_buffer(config.buffer)
     if config.method == "mtt" and config.expert_epochs > buffer.last_epoch:
         raise ModelError(f"expert_epochs {config.expert_epochs} is more than the buffer's {buffer.last_epoch} epochs")
+    if config.smooth > 0 and blur_radius(config.smooth) >= buffer.spec.size:
+        raise ModelError(
+            f"smoothing of {config.smooth:g} px reaches across the buffer's {buffer.spec.size} px images: "
+            f"use at most {(buffer.spec.size - 1) / 3:.1f} px"
+        )
     saved = _saved_state(config, run_dir, device)
     real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -269,7 +275,7 @@ def _iterate(
         ) from exc
     for group in run.image_optimizer.param_groups:
         group["lr"] = run.schedule.lr_img
-    run.images.grad = outcome.image_grad.to(run.images.dtype)
+    run.images.grad = blurred(outcome.image_grad.to(run.images.dtype), config.smooth)
     run.log_lr.grad = outcome.log_lr_grad.reshape(run.log_lr.shape).to(run.log_lr.dtype)
     run.image_optimizer.step()
     run.lr_optimizer.step()

@@ -179,3 +179,16 @@ def test_a_buffer_from_before_records_keeps_the_experts_it_lists(
     assert {path.name: path.read_bytes() for path in out.iterdir()} == {
         path.name: path.read_bytes() for path in tiny_buffer.iterdir()
     }
+
+
+def test_small_colour_images_are_whitened_by_default_and_an_older_unwhitened_buffer_continues(
+    tiny_set: Path, tmp_path: Path
+) -> None:
+    whitened = train_experts(tiny_buffer_config(tiny_set, tmp_path / "default", experts=1))
+    assert open_buffer(whitened.buffer_dir).zca() is not None, "16 px colour: 768 values, whitened"
+    older = tmp_path / "older"
+    train_experts(tiny_buffer_config(tiny_set, older, experts=1, zca=False))
+    continued = train_experts(tiny_buffer_config(tiny_set, older, experts=2))
+    assert continued.trained_now == 1 and open_buffer(older).zca() is None
+    with pytest.raises(ModelError, match="another recipe"):
+        train_experts(tiny_buffer_config(tiny_set, older, experts=2, zca=True))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxy_studio.distill.init import ZcaWhitening, class_mean_images, initial_images
+from galaxy_studio.distill.init import ZcaWhitening, class_mean_images, initial_images, zca_wanted
 from galaxy_studio.model.errors import ModelError
 
 
@@ -60,3 +60,12 @@ def test_zca_whitens_and_inverts(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"junk")
     with pytest.raises(ModelError, match="bad.npz: not a ZCA transform"):
         ZcaWhitening.load(tmp_path / "bad.npz")
+
+
+def test_zca_by_default_only_where_the_matrix_is_small() -> None:
+    assert zca_wanted(None, 3 * 32 * 32) and zca_wanted(None, 64 * 64)
+    assert not zca_wanted(None, 3 * 64 * 64)
+    assert zca_wanted(True, 3 * 64 * 64) and not zca_wanted(False, 3 * 16 * 16)
+    with pytest.raises(ModelError, match=r"49,152 values per image needs a 49,152 x 49,152 matrix") as refused:
+        zca_wanted(True, 3 * 128 * 128)
+    assert str(refused.value).endswith("(64 px in colour): a smaller --size, or --zca off")

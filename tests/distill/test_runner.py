@@ -133,7 +133,7 @@ def test_a_killed_run_resumes_exactly(method: str, tiny_buffer: Path, tiny_set: 
     )
 
 
-def test_a_checkpoint_from_before_the_precision_and_clamp_settings_resumes(
+def test_a_checkpoint_from_before_the_precision_clamp_and_smooth_settings_resumes(
     tiny_buffer: Path, tiny_set: Path, tmp_path: Path
 ) -> None:
     import torch
@@ -141,10 +141,10 @@ def test_a_checkpoint_from_before_the_precision_and_clamp_settings_resumes(
     out = tmp_path / "older"
     distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=3, clamp=False))
     state = torch.load(out / STATE_FILE, weights_only=True)
-    del state["recipe"]["precision"], state["recipe"]["clamp"]
+    del state["recipe"]["precision"], state["recipe"]["clamp"], state["recipe"]["smooth"]
     torch.save(state, out / STATE_FILE)
     saved = json.loads((out / "config.json").read_text())
-    del saved["clamp"]
+    del saved["clamp"], saved["smooth"]
     resumed = distill(DistillConfig.from_dict({**saved, "iterations": 4}))
     assert resumed.resumed_from == 3 and resumed.iterations == 4
 
@@ -254,3 +254,33 @@ def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: P
         distill(tiny_distill_config(tiny_buffer, tiny_set, tmp_path / "x", method="mtt", expert_epochs=9))
     with pytest.raises(ModelError, match="not a buffer"):
         distill(tiny_distill_config(tmp_path, tiny_set, tmp_path / "y"))
+
+
+def test_smoothing_keeps_the_changes_to_the_images_broad(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:
+    from galaxy_studio.distill.experts import load_buffer_data, open_buffer
+    from galaxy_studio.distill.init import initial_images
+
+    real = load_buffer_data(open_buffer(tiny_buffer))
+    rng = np.random.default_rng([0, 2**31])
+    start, _ = initial_images(real.train_images, real.train_labels, 3, 2, "real", rng)
+
+    def fine_share(smooth: float) -> float:
+        """Energy of the change's pixel-to-pixel differences against its own energy: 2 for
+        independent pixels, near 0 for a change that varies slowly across the image."""
+        config = tiny_distill_config(
+            tiny_buffer, tiny_set, tmp_path / str(smooth), method="mtt", expert_epochs=1, clamp=False, smooth=smooth
+        )
+        change = load_synthetic(distill(config).synthetic).images - start
+        assert np.abs(change).max() > 1e-4, "the images moved"
+        return float((np.diff(change, axis=-1) ** 2).mean() / (change**2).mean())
+
+    assert fine_share(1.5) < 0.2 * fine_share(0.0)
+
+
+def test_smoothing_wider_than_the_images_is_refused_before_anything_runs(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "wide"
+    with pytest.raises(ModelError, match=r"smoothing of 6 px reaches across the buffer.s 16 px images: use at most 5"):
+        distill(tiny_distill_config(tiny_buffer, tiny_set, out, smooth=6.0))
+    assert not out.exists()

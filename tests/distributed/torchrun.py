@@ -51,8 +51,12 @@ def one_process(args: Sequence[str], *, home: Path, cwd: Path | None = None) -> 
 def _run(
     command: list[str], home: Path, extra_env: dict[str, str] | None, cwd: Path | None
 ) -> subprocess.CompletedProcess[str]:
+    # torchrun leaves a log folder in the temporary directory at every start; keep it in the test's.
+    temporary = home / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
+        "TMPDIR": str(temporary),
         "GALAXY_STUDIO_HOME": str(home),
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),

@@ -254,7 +254,7 @@ def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWin
     assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
     built = Path(panel.form.buffer_edit.text())
     assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
-    assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px")
+    assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px · ZCA-whitened ·")
     assert "Buffer ready" in panel.progress_label.text()
 
 

@@ -34,7 +34,18 @@ from galaxy_studio.run_folders import new_run_folder
 
 # The settings the form shows, in its order; the rest keep the papers' values.
 BUFFER_SETTINGS = ("experts", "epochs", "size", "width")
-RUN_SETTINGS = ("method", "ipc", "syn_steps", "memory", "iterations", "lr_img", "clamp", "snapshot_every", "device")
+RUN_SETTINGS = (
+    "method",
+    "ipc",
+    "syn_steps",
+    "memory",
+    "iterations",
+    "lr_img",
+    "clamp",
+    "smooth",
+    "snapshot_every",
+    "device",
+)
 MEMORY_TIPS = {
     "full": "Keeps the whole unroll: fastest, memory grows with syn steps",
     "checkpointed": "Recomputes each step in the backward pass: same result, less memory",
@@ -54,9 +65,10 @@ def describe_buffer(folder: str | Path) -> str:
     experts = len(metadata.get("experts", []))
     classes = len(metadata.get("classes", []))
     config = metadata.get("config", {})
+    whitened = " · ZCA-whitened" if metadata.get("zca") else ""
     return (
         f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs · {classes} classes · "
-        f"{config.get('size', '?')} px · {metadata.get('parameters', 0):,} parameters"
+        f"{config.get('size', '?')} px{whitened} · {metadata.get('parameters', 0):,} parameters"
     )
 
 

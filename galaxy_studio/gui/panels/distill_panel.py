@@ -86,6 +86,8 @@ if TYPE_CHECKING:
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
 WARNING_STYLE = "color: #ff9a8a;"
 SMOOTHING_WINDOW = 25
+# The settings column's width when the form itself needs less.
+SETTINGS_SIDE_WIDTH = 372
 EVALUATION_ROWS = (
     ("distilled", "Distilled"),
     ("random_real", "Random real"),
@@ -213,7 +215,10 @@ class DistillPanel(QWidget):
         left.setWidgetResizable(True)
         left.setFrameShape(QScrollArea.Shape.NoFrame)
         left.setWidget(left_body)
-        left.setFixedWidth(372)
+        # As wide as the form needs beside a vertical scroll bar, so that nothing is cut off
+        # when the settings are taller than the window.
+        scroll_bar = left.verticalScrollBar().sizeHint().width()
+        left.setFixedWidth(max(SETTINGS_SIDE_WIDTH, left_body.minimumSizeHint().width() + scroll_bar))
         left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         return left
 
