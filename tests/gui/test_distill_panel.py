@@ -117,6 +117,7 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     )
     assert read_distill_run(run_dir).metrics["distilled"]["images"] == 6
     assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
+    assert window.statusBar().currentMessage().startswith("Evaluation finished: distilled "), "not 'Evaluating…'"
 
     panel.timeline.setValue(0)
     assert panel.grid.step == 0 and np.array_equal(panel.grid.pictures, first)

@@ -870,6 +870,10 @@ class DistillPanel(QWidget):
         distilled = report["distilled"]
         accuracy = mean_accuracy_text(distilled["mean"], distilled["std"], report.get("test_images"))
         self.progress_label.setText(f"Evaluated: distilled {accuracy} test accuracy.")
+        self.status.emit(
+            f"Evaluation finished: distilled {distilled['mean']:.1%}, random real "
+            f"{report['random_real']['mean']:.1%}, class mean {report['class_mean']['mean']:.1%}"
+        )
 
     def _on_failed(self, message: str) -> None:
         self._after_job = None
