@@ -341,8 +341,18 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
     metadata = _read_metadata(out)
     # The recipe records whether the buffer whitens; the default (None) takes the folder's choice.
     recipe = _recipe(config) if config.zca is not None else {**_recipe(config), "zca": metadata.get("zca")}
-    if metadata.get("recipe") != recipe:
-        raise ModelError(f"{out} holds a buffer of another recipe", "choose another {out_dir} folder or delete it")
+    recorded = metadata.get("recipe")
+    if recorded != recipe:
+        stored = recorded if isinstance(recorded, dict) else {}
+        differ = ", ".join(
+            f"{key} {stored.get(key)!r} there, {recipe.get(key)!r} asked"
+            for key in sorted(set(stored) | set(recipe))
+            if stored.get(key) != recipe.get(key)
+        )
+        raise ModelError(
+            f"{out} holds a buffer of another recipe ({differ})",
+            "run it with the buffer's own settings to add experts, or choose another {out_dir} folder",
+        )
     return metadata
 
 

@@ -90,7 +90,7 @@ def test_a_killed_buffer_keeps_finished_experts_and_trains_the_rest_identically(
 
 
 def test_another_recipe_in_the_same_folder_is_refused(tiny_set: Path, tiny_buffer: Path) -> None:
-    with pytest.raises(ModelError, match="another recipe"):
+    with pytest.raises(ModelError, match=r"another recipe \(lr 0.01 there, 0.05 asked\)"):
         train_experts(tiny_buffer_config(tiny_set, tiny_buffer, lr=0.05))
 
 

@@ -64,7 +64,7 @@ def test_the_distill_form_starts_at_the_config_defaults_and_shows_a_past_run(win
     form = window.distill.form
     assert form.distill_config(Path("run")) == DistillConfig(buffer="", data="", out_dir="run")
     assert form.buffer_config(Path("buf")) == BufferConfig(data="", out_dir="buf")
-    assert form.width.specialValueText() == "default" and form.width.value() == 0
+    assert form.width.specialValueText() == "native" and form.width.value() == 32
     form.width.setValue(64)
     form.expert_epochs_total.setValue(7)
     form.device.setCurrentText("cpu")
