@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -265,3 +265,13 @@ def check_ranges(config: Any) -> None:
 
 
 name_settings_for_cli(option_flag)
+
+
+def changed_settings(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(name, recorded value, wanted value) of every setting whose values differ, by name: what
+    a refusal to continue someone's earlier job with other settings names."""
+    return [
+        (name, recorded.get(name), wanted.get(name))
+        for name in sorted(set(recorded) | set(wanted))
+        if recorded.get(name) != wanted.get(name)
+    ]

@@ -13,6 +13,7 @@ from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import (
     SettingError,
+    changed_settings,
     control_label,
     humanised,
     labeller,
@@ -88,3 +89,10 @@ def test_evaluation_protocol_checks_itself() -> None:
     with pytest.raises(ModelError, match="at least 1 net, 2 epochs and 0 or more full-data epochs"):
         EvaluationProtocol(nets=0)
     assert EvaluationProtocol() == EvaluationProtocol(nets=5, epochs=1000, full_epochs=0, seed=0, device="auto")
+
+
+def test_changed_settings_names_each_difference_once_in_name_order() -> None:
+    recorded = {"width": None, "lr": 0.01, "zca": False}
+    wanted = {"lr": 0.01, "width": 32, "zca": True, "smooth": 1.0}
+    assert changed_settings(recorded, wanted) == [("smooth", None, 1.0), ("width", None, 32), ("zca", False, True)]
+    assert changed_settings(wanted, dict(wanted)) == []

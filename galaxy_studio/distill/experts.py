@@ -57,6 +57,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 from galaxy_studio.model.runs import require_output_folder
+from galaxy_studio.settings import changed_settings
 
 BUFFER_FILE = "buffer.json"
 ZCA_FILE = "zca.npz"
@@ -344,11 +345,8 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
     recorded = metadata.get("recipe")
     if recorded != recipe:
         stored = recorded if isinstance(recorded, dict) else {}
-        differ = ", ".join(
-            f"{key} {stored.get(key)!r} there, {recipe.get(key)!r} asked"
-            for key in sorted(set(stored) | set(recipe))
-            if stored.get(key) != recipe.get(key)
-        )
+        changes = changed_settings(stored, recipe)
+        differ = ", ".join(f"{key} {there!r} there, {asked!r} asked" for key, there, asked in changes)
         raise ModelError(
             f"{out} holds a buffer of another recipe ({differ})",
             "run it with the buffer's own settings to add experts, or choose another {out_dir} folder",

@@ -42,7 +42,7 @@ from galaxy_studio.distill.matching import match_trajectory, matching_loss
 from galaxy_studio.distill.readability import ReadabilityReference
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
 from galaxy_studio.distill.runs import STATE_FILE
-from galaxy_studio.distill.smoothing import blur_radius, blurred
+from galaxy_studio.distill.smoothing import blurred, widest_blur
 from galaxy_studio.distill.stm import Schedule, new_schedule, restore_schedule
 from galaxy_studio.events import (
     NEVER,
@@ -146,10 +146,10 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
     buffer = open_buffer(config.buffer)
     if config.method == "mtt" and config.expert_epochs > buffer.last_epoch:
         raise ModelError(f"expert_epochs {config.expert_epochs} is more than the buffer's {buffer.last_epoch} epochs")
-    if config.smooth > 0 and blur_radius(config.smooth) >= buffer.spec.size:
+    if config.smooth > widest_blur(buffer.spec.size):
         raise ModelError(
             f"smoothing of {config.smooth:g} px reaches across the buffer's {buffer.spec.size} px images: "
-            f"use at most {(buffer.spec.size - 1) / 3:.1f} px"
+            f"use at most {widest_blur(buffer.spec.size):.1f} px"
         )
     saved = _saved_state(config, run_dir, device)
     real = load_buffer_data(buffer, config.data, emit=emit, cancel=cancel)

@@ -21,6 +21,11 @@ def blur_radius(sigma: float) -> int:
     return max(1, math.ceil(3.0 * sigma))
 
 
+def widest_blur(size: int) -> float:
+    """The largest sigma whose blur stays within `size`-pixel images."""
+    return (size - 1) / 3.0
+
+
 def gaussian_kernel(sigma: float) -> torch.Tensor:
     """A normalised 1-D Gaussian out to `blur_radius(sigma)`."""
     radius = blur_radius(sigma)
@@ -31,8 +36,8 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
 
 def blurred(images: torch.Tensor, sigma: float) -> torch.Tensor:
     """`images` (N, C, H, W) blurred channel by channel, edges reflected so that the border
-    pixels of a prototype change as freely as its centre; the blur's radius must be smaller
-    than the images (reflection needs that)."""
+    pixels of a prototype change as freely as its centre; sigma must be at most
+    `widest_blur(size)` (reflection needs a radius smaller than the images)."""
     if sigma <= 0:
         return images
     kernel = gaussian_kernel(sigma).to(device=images.device, dtype=images.dtype)

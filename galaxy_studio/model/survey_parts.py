@@ -27,6 +27,7 @@ from typing import Any
 from galaxy_studio.atomic_files import write_json_atomically, write_text_atomically
 from galaxy_studio.model.classification import Prediction
 from galaxy_studio.model.errors import ModelError
+from galaxy_studio.settings import changed_settings
 
 PROGRESS_FILE = "progress.json"
 _PROGRESS_VERSION = 1
@@ -109,9 +110,7 @@ def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[
         counts = [(record.get("entries") or {}).get("count") for record in (recorded, wanted)]
         found.append(f"the inputs hold other files now ({counts[0]} entries then, {counts[1]} now)")
     old_options, new_options = recorded.get("options") or {}, wanted["options"]
-    for name in sorted(set(old_options) | set(new_options)):
-        if old_options.get(name) != new_options.get(name):
-            found.append(f"{name} was {old_options.get(name)!r}, now {new_options.get(name)!r}")
+    found += [f"{name} was {then!r}, now {now!r}" for name, then, now in changed_settings(old_options, new_options)]
     if recorded.get("processes") != wanted["processes"]:
         found.append(f"it ran as {recorded.get('processes')} process(es), this command as {wanted['processes']}")
     return found
