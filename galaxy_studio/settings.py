@@ -275,3 +275,15 @@ def changed_settings(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> 
         for name in sorted(set(recorded) | set(wanted))
         if recorded.get(name) != wanted.get(name)
     ]
+
+
+def changed_settings_text(recorded: Any, wanted: Mapping[str, Any]) -> str:
+    """The settings a folder's recorded recipe holds other values of, as a refusal names them
+    ("width 16 there, 32 asked"), so the user can repeat the run's settings or choose another
+    folder knowing what differs; a record that is no mapping at all (damaged, or of a far older
+    version) says so."""
+    if not isinstance(recorded, Mapping):
+        return "its settings are unreadable"
+    return ", ".join(
+        f"{name} {there!r} there, {asked!r} asked" for name, there, asked in changed_settings(recorded, wanted)
+    )

@@ -14,6 +14,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import (
     SettingError,
     changed_settings,
+    changed_settings_text,
     control_label,
     humanised,
     labeller,
@@ -96,3 +97,8 @@ def test_changed_settings_names_each_difference_once_in_name_order() -> None:
     wanted = {"lr": 0.01, "width": 32, "zca": True, "smooth": 1.0}
     assert changed_settings(recorded, wanted) == [("smooth", None, 1.0), ("width", None, 32), ("zca", False, True)]
     assert changed_settings(wanted, dict(wanted)) == []
+
+
+def test_changed_settings_text_names_the_differences_or_an_unreadable_record() -> None:
+    assert changed_settings_text({"ipc": 1, "lr_img": 10.0}, {"ipc": 10, "lr_img": 10.0}) == "ipc 1 there, 10 asked"
+    assert changed_settings_text(None, {"ipc": 10}) == "its settings are unreadable"

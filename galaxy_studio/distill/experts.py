@@ -57,7 +57,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 from galaxy_studio.model.runs import require_output_folder
-from galaxy_studio.settings import changed_settings
+from galaxy_studio.settings import changed_settings_text
 
 BUFFER_FILE = "buffer.json"
 ZCA_FILE = "zca.npz"
@@ -344,11 +344,8 @@ def _existing_metadata(config: BufferConfig, out: Path) -> dict[str, Any] | None
     recipe = _recipe(config) if config.zca is not None else {**_recipe(config), "zca": metadata.get("zca")}
     recorded = metadata.get("recipe")
     if recorded != recipe:
-        stored = recorded if isinstance(recorded, dict) else {}
-        changes = changed_settings(stored, recipe)
-        differ = ", ".join(f"{key} {there!r} there, {asked!r} asked" for key, there, asked in changes)
         raise ModelError(
-            f"{out} holds a buffer of another recipe ({differ})",
+            f"{out} holds a buffer of another recipe ({changed_settings_text(recorded, recipe)})",
             "run it with the buffer's own settings to add experts, or choose another {out_dir} folder",
         )
     return metadata

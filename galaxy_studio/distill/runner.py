@@ -64,6 +64,7 @@ from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.preprocessing import Preprocessing
 from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
+from galaxy_studio.settings import changed_settings_text
 
 SNAPSHOT_DIR = "snapshots"
 STATE_FORMAT = "galaxy-studio-distill-state"
@@ -405,9 +406,10 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
     if saved is None:
         return None
-    if {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})} != config.recipe():
+    recorded = {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})}
+    if recorded != config.recipe():
         raise ModelError(
-            f"{run_dir} holds a distillation of another recipe",
+            f"{run_dir} holds a distillation of another recipe ({changed_settings_text(recorded, config.recipe())})",
             "run it with that config to resume, or choose another {out_dir} folder",
         )
     return saved

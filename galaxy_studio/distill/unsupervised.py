@@ -52,6 +52,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.runs import require_output_folder
 from galaxy_studio.run_folders import CONFIG_FILE
+from galaxy_studio.settings import changed_settings_text
 
 RESULT_FILE = "result.json"
 SYNTHETIC_FILE = "synthetic.npz"
@@ -542,10 +543,18 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
         return None
     if saved.get("recipe") != json.dumps(config.recipe(), sort_keys=True):
         raise ModelError(
-            f"{run_dir} holds a run of another recipe",
+            f"{run_dir} holds a run of another recipe ({changed_settings_text(_recorded(saved), config.recipe())})",
             "repeat that run's settings to resume it, or choose another {out_dir} folder",
         )
     return saved
+
+
+def _recorded(saved: dict[str, Any]) -> Any:
+    """The recipe a checkpoint recorded (stored as JSON text), or None where it is unreadable."""
+    try:
+        return json.loads(saved.get("recipe", ""))
+    except (TypeError, ValueError):
+        return None
 
 
 def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, Any], fresh: _Run) -> _Run:

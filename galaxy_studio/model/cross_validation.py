@@ -29,6 +29,7 @@ from galaxy_studio.model.datasets import load_labelled_data, stratified_folds
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.runs import read_run
 from galaxy_studio.model.training import train_classifier
+from galaxy_studio.settings import changed_settings_text
 
 CV_FILE = "cv.json"
 # The Progressed events of the folds carry this as `what` (the CLI prints them as lines).
@@ -174,13 +175,12 @@ def _require_same_cross_validation(run_dir: Path, record: dict[str, Any]) -> Non
             "cross-validate into another {out_dir} folder",
         )
     recipe = earlier.get("recipe")
-    if (
-        earlier.get("k") != record["k"]
-        or not isinstance(recipe, dict)
-        or legacy_fields_translated(recipe) != record["recipe"]
-    ):
+    recorded = {"k": earlier.get("k"), **legacy_fields_translated(recipe)} if isinstance(recipe, dict) else None
+    wanted = {"k": record["k"], **record["recipe"]}
+    if recorded != wanted:
         raise ModelError(
-            f"{run_dir} holds a cross-validation of another config or number of folds",
+            f"{run_dir} holds a cross-validation of another config or number of folds "
+            f"({changed_settings_text(recorded, wanted)})",
             "choose another {out_dir} folder or delete it",
         )
 

@@ -49,7 +49,7 @@ from galaxy_studio.model.checkpoint import (
     save_payload,
 )
 from galaxy_studio.model.checkpoint_schema import check_state_like
-from galaxy_studio.model.config import TrainConfig, same_recipe
+from galaxy_studio.model.config import TrainConfig, legacy_fields_translated, same_recipe
 from galaxy_studio.model.data_recipe import DataRecipe, choose_data_recipe, spread_sample
 from galaxy_studio.model.datasets import (
     GalaxyDataset,
@@ -88,6 +88,7 @@ from galaxy_studio.model.training_ranks import (
 )
 from galaxy_studio.model.training_time import TrainingTimeEstimate
 from galaxy_studio.model.uncertainty import sample_warnings
+from galaxy_studio.settings import changed_settings_text
 
 
 @dataclass(frozen=True)
@@ -369,9 +370,11 @@ def _finished_run(config: TrainConfig, run_dir: Path) -> TrainResult | None:
     run = read_run(run_dir)
     if run is None or run.status != "finished":
         return None
-    if _recipe_of(run.config) != config.recipe():
+    recorded = _recipe_of(run.config)
+    if recorded != config.recipe():
         raise ModelError(
-            f"{run_dir} holds a finished run of another config", "choose another {out_dir} folder or delete it"
+            f"{run_dir} holds a finished run of another config ({changed_settings_text(recorded, config.recipe())})",
+            "choose another {out_dir} folder or delete it",
         )
     metrics = dict(run.metrics or {})
     return TrainResult(
@@ -400,8 +403,12 @@ def _saved_state(config: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
         return None
     saved = load_payload(path, TRAINING_STATE_FORMAT)
     if not same_recipe(saved.get("recipe"), config):
+        recorded = saved.get("recipe")
+        differ = changed_settings_text(
+            legacy_fields_translated(recorded) if isinstance(recorded, dict) else None, config.recipe()
+        )
         raise ModelError(
-            f"{run_dir} holds an unfinished run of another config",
+            f"{run_dir} holds an unfinished run of another config ({differ})",
             "run it with that config to resume, or choose another {out_dir} folder",
         )
     return saved

@@ -110,7 +110,8 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     n = read_distill_run(run_dir).metrics["test_images"]
     for row in range(4):
         assert f"% (n={n}, 95% CI " in panel.table.item(row, 3).text(), panel.table.item(row, 3).text()
-    assert f"(n={n}, 95% CI " in panel.runs.item(0).text()
+    name, details = panel.runs.item(0).text().split("\n")
+    assert name == run_dir.name and f"(n={n}, 95% CI " in details, "the name on its own line, never cut off"
     assert (
         panel.readability_label.text().startswith("Prototypes ")
         and "percentile range" in panel.readability_label.text()

@@ -142,9 +142,9 @@ def test_a_folder_of_another_cross_validation_or_a_run_is_refused(
 ) -> None:
     run_dir = Path(cross_validated.run_dir)
     before = sorted(path.name for path in run_dir.iterdir())
-    with pytest.raises(ModelError, match="another config or number of folds"):
+    with pytest.raises(ModelError, match=r"another config or number of folds \(k 3 there, 4 asked\)"):
         cross_validate(tiny_config(demo_set, run_dir, epochs=FOLD_EPOCHS), 4)
-    with pytest.raises(ModelError, match="another config or number of folds"):
+    with pytest.raises(ModelError, match=rf"\(epochs {FOLD_EPOCHS} there, {FOLD_EPOCHS + 1} asked\)"):
         cross_validate(tiny_config(demo_set, run_dir, epochs=FOLD_EPOCHS + 1), 3)
     with pytest.raises(ModelError, match="a training run, not a cross-validation"):
         cross_validate(tiny_config(demo_set, run_dir / "fold_1", epochs=FOLD_EPOCHS), 3)

@@ -94,6 +94,8 @@ def test_cancel_mid_epoch_then_resume_reaches_the_uninterrupted_result(demo_set:
     assert (interrupted / "last.pt").is_file() and not (interrupted / "model.pt").exists()
     assert [row["epoch"] for row in json.loads((interrupted / "history.json").read_text())] == [1]
     assert [run.status for run in list_runs(tmp_path) if run.name == "interrupted"] == ["unfinished"]
+    with pytest.raises(ModelError, match=r"unfinished run of another config \(lr 0.003 there, 0.001 asked\)"):
+        train_classifier(tiny_config(demo_set, interrupted, epochs=3, lr=1e-3))
 
     epochs_seen: list[int] = []
     resumed = train_classifier(
@@ -114,7 +116,7 @@ def test_a_finished_run_is_returned_and_another_config_is_refused(trained_run: T
     run_dir = Path(trained_run.run_dir)
     again = train_classifier(tiny_config(demo_set, run_dir))
     assert again.metrics == trained_run.metrics and again.history == trained_run.history
-    with pytest.raises(ModelError, match="another config"):
+    with pytest.raises(ModelError, match=r"another config \(epochs 12 there, 13 asked\)"):
         train_classifier(tiny_config(demo_set, run_dir, epochs=13))
 
 

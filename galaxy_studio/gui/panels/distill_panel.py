@@ -99,6 +99,8 @@ _PACE_MEMORY = 0.8
 
 
 def describe_run(run: RunSummary) -> str:
+    """Two lines, the run's name and then its method, size and distilled accuracy, so that
+    neither is cut off at the edge of the narrow settings column (the Train panel's layout)."""
     config = run.config
     evaluation = run.metrics or {}
     distilled = evaluation.get("distilled") or {}
@@ -107,7 +109,7 @@ def describe_run(run: RunSummary) -> str:
         if distilled.get("mean") is not None
         else run.status
     )
-    return f"{run.name} · {config.get('method', '?')} IPC {config.get('ipc', '?')} · {run.iterations} it · {result}"
+    return f"{run.name}\n{config.get('method', '?')} IPC {config.get('ipc', '?')} · {run.iterations} it · {result}"
 
 
 @dataclass(frozen=True)
@@ -1040,7 +1042,7 @@ class DistillPanel(QWidget):
         self.runs.clear()
         for run in list_distill_runs():
             live = self.runner.running and self._is_running(self._distilling) and run.path == self.run_dir
-            item = QListWidgetItem(describe_run(run) if not live else f"{run.name} · running")
+            item = QListWidgetItem(describe_run(run) if not live else f"{run.name}\nrunning")
             item.setData(Qt.ItemDataRole.UserRole, run)
             item.setToolTip(readable(run.path))
             self.runs.addItem(item)
