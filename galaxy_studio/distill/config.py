@@ -53,7 +53,8 @@ class BufferConfig:
     (lr 0.01, no momentum, no weight decay, batch 256) under the same differentiable
     augmentation the synthetic images later see. `zca` whitens the data the experts see, so it
     belongs to the buffer: synthetic images are then learned in the same whitened space. None
-    (the default) whitens where the matrix is small (distill/init.py, `zca_wanted`): on
+    (the default) whitens displayed pictures where the matrix is small, never FITS bands
+    (distill/init.py, `zca_wanted`): on
     gz-spiral at 32 px it lifted IPC 1 prototypes from level with the class means to 7.5 points
     above them, and turned them into a yellow spheroid and a blue armed disc
     (docs/science/distillation.md)."""
@@ -105,8 +106,8 @@ class BufferConfig:
     zca: bool | None = setting(
         None,
         label="ZCA whitening",
-        help="ZCA-whiten the images (fitted on the training split); default: on when an image has at most "
-        "4096 values (32 px colour, 64 px one band), where the whitening matrix is small",
+        help="ZCA-whiten the images (fitted on the training split); default: on for displayed pictures of at "
+        "most 4096 values (32 px colour, 64 px grey), where the whitening matrix is small; off for FITS bands",
     )
     zca_epsilon: float = 0.1
     storage: str = setting("float32", label="Storage", choices=STORAGE_DTYPES, help="snapshot precision")
@@ -159,12 +160,13 @@ class DistillConfig:
     `iterations` caps stm too.
 
     `clamp` projects the images after every step onto the range each channel takes in the real
-    training images (0.1-99.9 percentiles, as distill/readability.py measures it), so that no
-    pixel can run beyond what the data holds. lr_img 10 with clamping is the default, not the
-    papers' 1000 (tuned on ZCA-whitened CIFAR) without: on gz-spiral at IPC 1 (2 buffers x 2
-    seeds) 1000 turned every prototype into saturated colour noise (67-96% of the pixels beyond
-    the real range) for no accuracy, while 10 with clamping kept galaxies and scored best
-    (tests/benchmarks/bench_distill_readability.py; docs/science/distillation.md).
+    training images (0.1-99.9 percentiles, as distill/readability.py measures it), in picture
+    space (distill/clamping.py), so that no pixel can run beyond what the data holds. lr_img 10
+    with clamping is the default, not the papers' 1000 (tuned on ZCA-whitened CIFAR) without: on
+    gz-spiral at IPC 1 (2 buffers x 2 seeds) 1000 turned every prototype into saturated colour
+    noise (67-96% of the pixels beyond the real range) for no accuracy, while 10 with clamping
+    kept galaxies and scored best (tests/benchmarks/bench_distill_readability.py;
+    docs/science/distillation.md).
 
     `smooth` blurs every image update with a Gaussian of that many pixels (distill/smoothing.py).
     The default of 1 px left the accuracy as it was (63.1 +- 0.9% against 62.8 +- 1.6%, same 4
@@ -261,7 +263,7 @@ class DistillConfig:
         True,
         label="Keep pixels within the data's range",
         help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
-        "clipped after every step",
+        "clipped after every step (in the pictures, a whitened buffer's whitening undone)",
     )
     smooth: float = setting(
         1.0,

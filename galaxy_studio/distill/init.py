@@ -107,11 +107,16 @@ def class_mean_images(train_images: np.ndarray, train_labels: np.ndarray, n_clas
     return np.stack([train_images[train_labels == label].mean(axis=0) for label in range(n_classes)]).astype(np.float32)
 
 
-def zca_wanted(choice: bool | None, values: int) -> bool:
-    """Whether to whiten images of `values` values (channels x height x width): as chosen, or,
-    for None, where the matrix is small."""
+def zca_wanted(choice: bool | None, values: int, channels: str) -> bool:
+    """Whether to whiten images of `values` values (channels x height x width) read in
+    `channels` mode: as chosen, or, for None, displayed pictures where the matrix is small.
+    FITS bands are read as asinh of each pixel's signal-to-noise, so the sky's noise has unit
+    variance in every pixel, and whitening lifts that noise floor to the galaxies' level: on
+    procedural g/r/z galaxies and on faint point sources it cut the experts' accuracy from 53%
+    to 40% and from 41% to 36% (docs/science/distillation.md), so bands are not whitened
+    unless asked."""
     if choice is None:
-        return values <= ZCA_AUTO_MAX_VALUES
+        return channels == "display" and values <= ZCA_AUTO_MAX_VALUES
     if choice and values > ZCA_MAX_VALUES:
         matrix_mb = values * values * 4 / 1e6
         raise ModelError(

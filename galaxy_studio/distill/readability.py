@@ -2,7 +2,10 @@
 
 A synthetic set can score well while its pixels have run far outside anything a telescope
 records (saturated colour noise); the prototypes are the scientific output, so each run is
-measured against its real training images, in the network's input space:
+measured against its real training images as pictures: in the network's input space, with a
+buffer's ZCA whitening undone (`in_picture_space`). Measured in whitened space, FITS-band
+prototypes that had turned into colour blobs with dark holes (docs/science/distillation.md)
+passed as readable (spread 1.3-1.4x, nearest 0.7-0.8); unwhitened they do not:
 
 - `outside_fraction`: of all prototype pixels, those outside the real images' 0.1-99.9
   percentile range of their channel by more than 5% of the range's width. The margin is there
@@ -24,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from galaxy_studio.distill.init import ZcaWhitening
+
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.1, 99.9
 RANGE_MARGIN = 0.05
 MAX_OUTSIDE = 0.02
@@ -31,6 +36,24 @@ STD_RATIO_RANGE = (0.5, 2.0)
 # Real images that set the percentile range and are compared pairwise for the typical nearest
 # distance (n^2 distances): a seeded sample bounds the cost on survey-size sets.
 MAX_REAL_SAMPLE = 1000
+
+
+def in_picture_space(images: np.ndarray, zca: ZcaWhitening | None) -> np.ndarray:
+    """Network-space (N, C, H, W) images with a buffer's whitening undone: what the pictures show."""
+    return zca.unwhiten(images) if zca is not None else images
+
+
+def percentile_range(images: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high), each (1, C, 1, 1): the 0.1 and 99.9 percentiles of each channel's pixels
+    over a seeded sample of at most MAX_REAL_SAMPLE images. Not the minimum and maximum: those
+    are a few outliers (a saturated star), and a large step would drive every pixel of a
+    clamped prototype to one bound or the other."""
+    channels = images.shape[1]
+    sample = images[np.random.default_rng(seed).permutation(len(images))[:MAX_REAL_SAMPLE]]
+    by_channel = sample.astype(np.float64).transpose(1, 0, 2, 3).reshape(channels, -1)
+    low = np.percentile(by_channel, LOW_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
+    high = np.percentile(by_channel, HIGH_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
+    return low, high
 
 
 class ReadabilityReference:
@@ -41,14 +64,10 @@ class ReadabilityReference:
         if real.ndim != 4 or len(real) < 2:
             raise ValueError(f"need at least 2 real (N, C, H, W) images, got shape {real.shape}")
         sample = real[np.random.default_rng(seed).permutation(len(real))[:MAX_REAL_SAMPLE]].astype(np.float64)
-        channels = real.shape[1]
-        by_channel = sample.transpose(1, 0, 2, 3).reshape(channels, -1)
-        low = np.percentile(by_channel, LOW_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
-        high = np.percentile(by_channel, HIGH_PERCENTILE, axis=1).reshape(1, channels, 1, 1)
+        low, high = percentile_range(real, seed=seed)
         margin = RANGE_MARGIN * (high - low)
         self.image_shape = real.shape[1:]
-        # (1, C, 1, 1): the percentile range itself, and the range a pixel may reach unnoticed.
-        self.range_low, self.range_high = low, high
+        # (1, C, 1, 1): the range a pixel may reach unnoticed.
         self.low, self.high = low - margin, high + margin
         self.std = max(float(real.std()), 1e-12)
         self.flat = sample.reshape(len(sample), -1)

@@ -81,7 +81,7 @@ def load_real_data(
         except CutoutError as exc:
             raise ModelError(str(exc)) from exc
         prep = choose_preprocessing(sample, size=size, crop_fraction=crop_fraction, channels=channels)
-    whiten = zca is None and zca_wanted(fit_zca, prep.n_channels * prep.size * prep.size)
+    whiten = zca is None and zca_wanted(fit_zca, prep.n_channels * prep.size * prep.size, prep.channels)
     train_pixels, train_labels = _decoded(labelled, train_idx, prep, threads, "decoding training images", emit, cancel)
     test_pixels, test_labels = _decoded(labelled, test_idx, prep, threads, "decoding test images", emit, cancel)
     if len(train_labels) == 0 or len(test_labels) == 0:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from galaxy_studio.atomic_files import partial_path
+from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.distill.expert_records import expert_entry, missing_experts, record_file, share
 from galaxy_studio.distill.experts import BUFFER_FILE, buffer_bytes, expert_file, open_buffer, train_experts
 from galaxy_studio.distill.params import flat_parameters
@@ -19,6 +20,7 @@ from galaxy_studio.events import BufferPlanned, Cancelled, CancelToken, MetricLo
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
 
+from ..conftest import DEMO_CLASSES
 from .conftest import tiny_buffer_config
 
 
@@ -192,3 +194,14 @@ def test_small_colour_images_are_whitened_by_default_and_an_older_unwhitened_buf
     assert continued.trained_now == 1 and open_buffer(older).zca() is None
     with pytest.raises(ModelError, match="another recipe"):
         train_experts(tiny_buffer_config(tiny_set, older, experts=2, zca=True))
+
+
+def test_fits_bands_are_not_whitened_by_default_and_their_display_is(tmp_path: Path) -> None:
+    data = tmp_path / "fits"
+    write_demo_set(data, per_class=6, size=24, fmt="fits", seed=5, classes=DEMO_CLASSES)
+    bands = train_experts(tiny_buffer_config(data, tmp_path / "bands", experts=1, epochs=1, channels="bands"))
+    assert open_buffer(bands.buffer_dir).zca() is None, "asinh signal-to-noise bands: the noise would be whitened up"
+    display = train_experts(tiny_buffer_config(data, tmp_path / "display", experts=1, epochs=1))
+    assert open_buffer(display.buffer_dir).zca() is not None
+    asked = train_experts(tiny_buffer_config(data, tmp_path / "asked", experts=1, epochs=1, channels="bands", zca=True))
+    assert open_buffer(asked.buffer_dir).zca() is not None

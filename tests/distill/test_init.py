@@ -62,10 +62,12 @@ def test_zca_whitens_and_inverts(tmp_path: Path) -> None:
         ZcaWhitening.load(tmp_path / "bad.npz")
 
 
-def test_zca_by_default_only_where_the_matrix_is_small() -> None:
-    assert zca_wanted(None, 3 * 32 * 32) and zca_wanted(None, 64 * 64)
-    assert not zca_wanted(None, 3 * 64 * 64)
-    assert zca_wanted(True, 3 * 64 * 64) and not zca_wanted(False, 3 * 16 * 16)
+def test_zca_by_default_only_for_displayed_pictures_where_the_matrix_is_small() -> None:
+    assert zca_wanted(None, 3 * 32 * 32, "display") and zca_wanted(None, 64 * 64, "display")
+    assert not zca_wanted(None, 3 * 64 * 64, "display")
+    assert not zca_wanted(None, 3 * 32 * 32, "bands"), "FITS bands are noise-dominated: not whitened unasked"
+    assert zca_wanted(True, 3 * 32 * 32, "bands") and zca_wanted(True, 3 * 64 * 64, "display")
+    assert not zca_wanted(False, 3 * 16 * 16, "display")
     with pytest.raises(ModelError, match=r"49,152 values per image needs a 49,152 x 49,152 matrix") as refused:
-        zca_wanted(True, 3 * 128 * 128)
+        zca_wanted(True, 3 * 128 * 128, "bands")
     assert str(refused.value).endswith("(64 px in colour): a smaller --size, or --zca off")
