@@ -160,13 +160,13 @@ class DistillConfig:
     `iterations` caps stm too.
 
     `clamp` projects the images after every step onto the range each channel takes in the real
-    training images (0.1-99.9 percentiles, as distill/readability.py measures it), in picture
-    space (distill/clamping.py), so that no pixel can run beyond what the data holds. lr_img 10
-    with clamping is the default, not the papers' 1000 (tuned on ZCA-whitened CIFAR) without: on
-    gz-spiral at IPC 1 (2 buffers x 2 seeds) 1000 turned every prototype into saturated colour
-    noise (67-96% of the pixels beyond the real range) for no accuracy, while 10 with clamping
-    kept galaxies and scored best (tests/benchmarks/bench_distill_readability.py;
-    docs/science/distillation.md).
+    training images (0.1-99.9 percentiles, as distill/readability.py measures it) in the
+    network's space, so that no value can run beyond what the data holds; for a whitened buffer
+    those are the whitened values (runner._clamp_range says why). lr_img 10 with clamping is
+    the default, not the papers' 1000 (tuned on ZCA-whitened CIFAR) without: on gz-spiral at
+    IPC 1 (2 buffers x 2 seeds) 1000 turned every prototype into saturated colour noise (67-96%
+    of the pixels beyond the real range) for no accuracy, while 10 with clamping kept galaxies
+    and scored best (tests/benchmarks/bench_distill_readability.py; docs/science/distillation.md).
 
     `smooth` blurs every image update with a Gaussian of that many pixels (distill/smoothing.py).
     The default of 1 px left the accuracy as it was (63.1 +- 0.9% against 62.8 +- 1.6%, same 4
@@ -263,7 +263,7 @@ class DistillConfig:
         True,
         label="Keep pixels within the data's range",
         help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
-        "clipped after every step (in the pictures, a whitened buffer's whitening undone)",
+        "clipped after every step (for a whitened buffer: of the whitened values)",
     )
     smooth: float = setting(
         1.0,

@@ -2,10 +2,14 @@
 
 A synthetic set can score well while its pixels have run far outside anything a telescope
 records (saturated colour noise); the prototypes are the scientific output, so each run is
-measured against its real training images as pictures: in the network's input space, with a
-buffer's ZCA whitening undone (`in_picture_space`). Measured in whitened space, FITS-band
-prototypes that had turned into colour blobs with dark holes (docs/science/distillation.md)
-passed as readable (spread 1.3-1.4x, nearest 0.7-0.8); unwhitened they do not:
+measured against its real training images as pictures (`as_pictures`): in the network's
+input space, with a buffer's ZCA whitening undone and, for displayed pictures, nothing darker
+than black, since the display shows a darker pixel as black just as the survey cutouts clip
+their sky there. Measured in whitened space, FITS-band prototypes that had turned into colour
+blobs with dark holes (docs/science/distillation.md) passed as readable (spread 1.3-1.4x,
+nearest 0.7-0.8); as pictures 8-12% of their pixels lie beyond the real range. Without the
+black floor, the default gz-spiral prototypes (compact yellow spheroids, blue discs with arms)
+failed with 2-8% of their pixels "beyond" it, all but 0.3-0.6% of them sky darker than black:
 
 - `outside_fraction`: of all prototype pixels, those outside the real images' 0.1-99.9
   percentile range of their channel by more than 5% of the range's width. The margin is there
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from galaxy_studio.distill.init import ZcaWhitening
+from galaxy_studio.model.preprocessing import Preprocessing
 
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.1, 99.9
 RANGE_MARGIN = 0.05
@@ -38,9 +43,15 @@ STD_RATIO_RANGE = (0.5, 2.0)
 MAX_REAL_SAMPLE = 1000
 
 
-def in_picture_space(images: np.ndarray, zca: ZcaWhitening | None) -> np.ndarray:
-    """Network-space (N, C, H, W) images with a buffer's whitening undone: what the pictures show."""
-    return zca.unwhiten(images) if zca is not None else images
+def as_pictures(images: np.ndarray, zca: ZcaWhitening | None, prep: Preprocessing) -> np.ndarray:
+    """Network-space (N, C, H, W) images as their pictures show them, still normalised: a
+    buffer's whitening undone and, for displayed pictures, floored at black. FITS bands have
+    no floor: a negative signal-to-noise is a value like any other."""
+    pictures = zca.unwhiten(images) if zca is not None else np.asarray(images, np.float32)
+    if prep.channels != "display" or prep.mean is None or prep.std is None:
+        return pictures
+    black = (-np.asarray(prep.mean, np.float32) / np.asarray(prep.std, np.float32)).reshape(1, -1, 1, 1)
+    return np.maximum(pictures, black)
 
 
 def percentile_range(images: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

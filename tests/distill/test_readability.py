@@ -46,3 +46,20 @@ def test_a_sky_a_shade_below_the_real_black_is_not_counted() -> None:
 def test_shapes_must_agree() -> None:
     with pytest.raises(ValueError, match="same image shape"):
         measure_readability(np.zeros((2, 3, 8, 8)), np.zeros((5, 1, 8, 8)))
+
+
+def test_pictures_undo_the_whitening_and_floor_displayed_pictures_at_black() -> None:
+    from galaxy_studio.distill.init import ZcaWhitening
+    from galaxy_studio.distill.readability import as_pictures
+    from galaxy_studio.model.preprocessing import Preprocessing
+
+    real = real_images()
+    zca = ZcaWhitening.fit(real)
+    display = Preprocessing(size=8, mean=(0.2, 0.2, 0.2), std=(0.1, 0.1, 0.1))  # black is -2 in network units
+    np.testing.assert_allclose(as_pictures(zca.whiten(real), zca, display), np.maximum(real, -2.0), atol=1e-4)
+    bands = Preprocessing(size=8, channels="bands", bands=("g", "r", "z"), mean=(0.0,) * 3, std=(1.0,) * 3)
+    np.testing.assert_allclose(as_pictures(real, None, bands), real)
+    darker_sky = np.where(real < 0, real - 5.0, real)
+    assert not measure_readability(darker_sky, real)["readable"], "unfloored, a darker sky counts"
+    floored = measure_readability(as_pictures(darker_sky, None, display), as_pictures(real, None, display))
+    assert floored["outside_fraction"] < 0.002 and floored["readable"], "shown as black, as the real sky is"
