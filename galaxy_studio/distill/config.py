@@ -54,10 +54,9 @@ class BufferConfig:
     augmentation the synthetic images later see. `zca` whitens the data the experts see, so it
     belongs to the buffer: synthetic images are then learned in the same whitened space. None
     (the default) whitens displayed pictures where the matrix is small, never FITS bands
-    (distill/init.py, `zca_wanted`): on
-    gz-spiral at 32 px it lifted IPC 1 prototypes from level with the class means to 7.5 points
-    above them, and turned them into a yellow spheroid and a blue armed disc
-    (docs/science/distillation.md)."""
+    (distill/init.py, `zca_wanted`): on gz-spiral at 32 px it lifted IPC 1 prototypes from
+    level with the class means to 7.5 points above them, and turned them into a yellow
+    spheroid and a blue armed disc (docs/science/distillation.md)."""
 
     data: str
     out_dir: str
