@@ -75,7 +75,7 @@ class ReadabilityReference:
         if real.ndim != 4 or len(real) < 2:
             raise ValueError(f"need at least 2 real (N, C, H, W) images, got shape {real.shape}")
         sample = real[np.random.default_rng(seed).permutation(len(real))[:MAX_REAL_SAMPLE]].astype(np.float64)
-        low, high = percentile_range(real, seed=seed)
+        low, high = percentile_range(sample)
         margin = RANGE_MARGIN * (high - low)
         self.image_shape = real.shape[1:]
         # (1, C, 1, 1): the range a pixel may reach unnoticed.
