@@ -49,3 +49,9 @@ def thumbnail_cache_dir() -> Path:
 def demo_dir() -> Path:
     """The built-in demo set lives here once `--demo` has created it."""
     return data_dir() / "demo"
+
+
+def distill_demo_dir() -> Path:
+    """The demo distillation's larger set of the same galaxies (distill/demo.py says why it
+    needs more of them than the Library's demo)."""
+    return data_dir() / "demo-distill"

@@ -770,14 +770,19 @@ def write_demo_set(
 
 
 def ensure_demo_set(
-    per_class: int = 30, size: int = 128, *, emit: EventSink = ignore, cancel: CancelToken = NEVER
+    per_class: int = 30,
+    size: int = 128,
+    *,
+    folder: Path | None = None,
+    emit: EventSink = ignore,
+    cancel: CancelToken = NEVER,
 ) -> Path:
-    """The JPEG demo set under paths.demo_dir(), built on first use.
+    """The JPEG demo set in `folder` (default paths.demo_dir()), built on first use.
 
     The marker file is written last and records the parameters, so an interrupted build or a
     set made with other parameters (or an older generator) is rebuilt from scratch.
     """
-    folder = paths.demo_dir()
+    folder = Path(folder) if folder is not None else paths.demo_dir()
     marker = folder / MARKER
     wanted = json.dumps(
         {"per_class": per_class, "size": size, "fmt": "jpeg", "seed": 0, "generator": GENERATOR_VERSION}, sort_keys=True

@@ -10,8 +10,8 @@ fresh process (the OpenMP runtime reads its environment once, when torch loads):
   galaxy_studio/cpu_share.py's thread count, read again at every unit;
 - `1 thread`: the app's set-up with torch.set_num_threads(1).
 
-Workloads (the unit timed): `distill`, one iteration of the demo distillation (ConvNet-D3
-width 16, 32 px, 10 classes x IPC 2, 10 syn steps, full memory); `train`, one SGD step of
+Workloads (the unit timed): `distill`, one iteration the size of the first demo distillation
+(ConvNet-D3 width 16, 32 px, 10 classes x IPC 2, 10 syn steps, full memory); `train`, one SGD step of
 galaxy-cnn at 64 px, batch 32; `classify`, one batch of 64 cutouts at 64 px through galaxy-cnn.
 Each is timed for about `--seconds` after a warm-up; the median unit time is reported, with the
 loaded/idle ratio (the issue asks for <= 3 on 2 cores beside two CPU-bound processes).

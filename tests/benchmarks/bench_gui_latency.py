@@ -3,7 +3,7 @@
 Run: QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_gui_latency.py [--seconds 60] [--threads 1]
 
 The Distill panel of a full main window runs the demo distillation (distill/demo.py: 10
-classes x IPC 2 at 32 px, STM) with a snapshot every iteration, so the worker bridge, the
+classes x IPC 1 at 32 px, STM) with a snapshot every iteration, so the worker bridge, the
 prototype grid, the timeline and the curves are fed as fast as the engine can go. A 10 ms
 QTimer probe records when it actually fires; a stall is the time between two firings beyond
 the 10 ms asked for. The same probe runs first with the window idle: that baseline (same

@@ -311,6 +311,18 @@ def test_ensure_demo_set_builds_once_and_then_reuses_it() -> None:
     assert file_times(folder) == before
 
 
+def test_a_demo_set_in_another_folder_leaves_the_library_demo_alone(tmp_path: Path) -> None:
+    """The demo distillation keeps its larger set beside the Library's, so neither demo
+    rebuilds the other's galaxies each time the user switches between them."""
+    library = ensure_demo_set(per_class=1, size=32)
+    before = file_times(library)
+    other = ensure_demo_set(per_class=2, size=32, folder=tmp_path / "distill")
+    assert other == tmp_path / "distill"
+    assert len(list(other.rglob("*.jpg"))) == 2 * len(GALAXY10_CLASSES)
+    assert ensure_demo_set(per_class=1, size=32) == library
+    assert file_times(library) == before
+
+
 def test_ensure_demo_set_rebuilds_an_incomplete_or_different_set() -> None:
     folder = ensure_demo_set(per_class=1, size=32)
     old = folder / "Disturbed" / "00000.jpg"

@@ -387,7 +387,7 @@ def test_the_demo_shows_the_settings_it_really_uses(
     expected = demo.demo_buffer_config(data)
     assert (form.experts.value(), form.expert_epochs_total.value()) == (expected.experts, expected.epochs) == (2, 4)
     assert (form.size.value(), form.width.value()) == (expected.size, expected.width)
-    assert (form.iterations.value(), form.ipc.value(), form.syn_steps.value()) == (400, 2, 10)
+    assert (form.iterations.value(), form.ipc.value(), form.syn_steps.value()) == (400, 1, 10)
     assert form.buffer_edit.text() == expected.out_dir and form.buffer_info.text().startswith("Not built yet")
     qtbot.waitUntil(lambda: panel._is_running(panel._distilling), timeout=60_000)
     assert prepared and panel.config is not None

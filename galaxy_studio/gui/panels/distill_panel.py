@@ -517,10 +517,10 @@ class DistillPanel(QWidget):
 
         if self.runner.running:
             return
-        buffer_config = demo_buffer_config(paths.demo_dir())
+        buffer_config = demo_buffer_config(paths.distill_demo_dir())
         self.form.show_buffer_config(buffer_config)
         self.form.run_settings.show_config(
-            demo_distill_config(Path(buffer_config.out_dir), paths.demo_dir(), distill_runs_dir())
+            demo_distill_config(Path(buffer_config.out_dir), paths.distill_demo_dir(), distill_runs_dir())
         )
 
         def job(emit: EventSink, cancel: CancelToken) -> tuple[Path, Path]:
