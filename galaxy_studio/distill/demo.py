@@ -1,5 +1,5 @@
 """A distillation small enough to watch on a laptop CPU, from the first click to the filled
-evaluation table in under three minutes (tests/benchmarks/bench_distill_demo.py: 164 s on an
+evaluation table in under two minutes (tests/benchmarks/bench_distill_demo.py: 106 s on an
 idle 2-core machine): the README screenshot, `--panel distill --demo` and the GUI latency
 benchmark all run this one.
 

@@ -41,17 +41,19 @@ def child(setup: str, workload: str, seconds: float) -> None:
     """Times one workload in this process and prints {"median": s, "units": n}."""
     import torch
 
-    from galaxy_studio.cpu_share import INTERVAL, cores_shared, share_cores
+    from galaxy_studio.cpu_share import INTERVAL, ThreadProbe, cores_shared, share_cores
 
     if setup == "1 thread":
         torch.set_num_threads(1)
     unit = _workload(workload)
-    # The app's jobs call share_cores() at every step; warming up past two of its intervals
-    # lets it settle on the cores the load leaves free before the timing starts.
+    # The app's jobs call share_cores() at every step; warming up past its probe (an untimed
+    # window, then one per thread count it tries) and one more interval lets it settle on its
+    # thread count and the cores the load leaves free before the timing starts.
     step = share_cores if setup == "app" else lambda: None
+    settle = (2 + len(ThreadProbe(torch.get_num_threads()).candidates)) * INTERVAL + 0.5
     with cores_shared(torch.device("cpu") if setup == "app" else torch.device("meta")):
         warm_up = time.perf_counter()
-        while time.perf_counter() - warm_up < 2 * INTERVAL + 0.5:
+        while time.perf_counter() - warm_up < settle:
             step()
             unit()
         times: list[float] = []
