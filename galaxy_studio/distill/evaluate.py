@@ -36,7 +36,7 @@ from galaxy_studio.distill.export import SYNTHETIC_FILE, load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import class_mean_images
 from galaxy_studio.distill.net_batch import NetBatch, batch_accuracies, train_batch_epoch
-from galaxy_studio.distill.readability import as_pictures, describe_readability, measure_readability
+from galaxy_studio.distill.readability import PictureReadability, describe_readability
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.errors import ModelError
@@ -118,9 +118,7 @@ def evaluate_synthetic(
             "weight_decay": EVAL_WEIGHT_DECAY,
             "augment": strategy,
         },
-        "readability": measure_readability(
-            as_pictures(synthetic.images, real.zca, real.prep), as_pictures(real.train_images, real.zca, real.prep)
-        ),
+        "readability": PictureReadability(real.train_images, real.zca, real.prep).measure(synthetic.images),
         "test_images": len(real.test_labels),
     }
     for chosen in sets:

@@ -106,6 +106,19 @@ class ReadabilityReference:
         }
 
 
+class PictureReadability:
+    """The measures of network-space images, taken on the pictures they show (`as_pictures`),
+    against real images taken the same way: what the runner's live readout and the evaluation
+    both report."""
+
+    def __init__(self, real: np.ndarray, zca: ZcaWhitening | None, prep: Preprocessing) -> None:
+        self.reference = ReadabilityReference(as_pictures(real, zca, prep))
+        self.zca, self.prep = zca, prep
+
+    def measure(self, images: np.ndarray) -> dict[str, Any]:
+        return self.reference.measure(as_pictures(images, self.zca, self.prep))
+
+
 def is_readable(outside_fraction: float, std_ratio: float) -> bool:
     return outside_fraction <= MAX_OUTSIDE and STD_RATIO_RANGE[0] <= std_ratio <= STD_RATIO_RANGE[1]
 

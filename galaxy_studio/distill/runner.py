@@ -39,7 +39,7 @@ from galaxy_studio.distill.export import (
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
-from galaxy_studio.distill.readability import ReadabilityReference, as_pictures, percentile_range
+from galaxy_studio.distill.readability import PictureReadability, percentile_range
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
 from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.distill.smoothing import blurred, widest_blur
@@ -203,7 +203,7 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
         lr,
         final_loss,
         time.perf_counter() - started,
-        watch.measure(synthetic.images),
+        watch.pictures.measure(synthetic.images),
         str(prototypes),
     )
 
@@ -345,16 +345,11 @@ class _ReadabilityWatch:
     when they stop looking like the real images."""
 
     def __init__(self, real: np.ndarray, zca: ZcaWhitening | None, prep: Preprocessing) -> None:
-        self.reference = ReadabilityReference(as_pictures(real, zca, prep))
-        self.zca, self.prep = zca, prep
+        self.pictures = PictureReadability(real, zca, prep)
         self.warned = False
 
-    def measure(self, images: np.ndarray) -> dict[str, Any]:
-        """The measures of network-space images, taken on the pictures they show."""
-        return self.reference.measure(as_pictures(images, self.zca, self.prep))
-
     def observe(self, images: np.ndarray, iteration: int, emit: EventSink) -> None:
-        measures = self.measure(images)
+        measures = self.pictures.measure(images)
         emit(MetricLogged("outside_fraction", iteration, measures["outside_fraction"]))
         emit(MetricLogged("std_ratio", iteration, measures["std_ratio"]))
         if not measures["readable"] and not self.warned:
