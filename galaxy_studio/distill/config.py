@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from galaxy_studio.model.config import ARCHITECTURE_NAMES, CHANNEL_MODES, DEVICES
+from galaxy_studio.model.config import ARCHITECTURE_NAMES, CHANNEL_MODES, DEVICES, anchor_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
@@ -116,6 +116,7 @@ class BufferConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        anchor_paths(self, ("data", "out_dir"))
         if self.experts < 1 or self.epochs < 1:
             raise ModelError(f"need at least 1 expert and 1 epoch (got {self.experts}, {self.epochs})")
         if self.storage not in STORAGE_DTYPES:
@@ -278,6 +279,7 @@ class DistillConfig:
     )
 
     def __post_init__(self) -> None:
+        anchor_paths(self, ("buffer", "data", "out_dir"))
         if self.precision not in PRECISION_NAMES:
             raise ModelError(f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}")
         if self.method not in DISTILL_METHODS:

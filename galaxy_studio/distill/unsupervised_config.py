@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from galaxy_studio.model.config import DEVICES
+from galaxy_studio.model.config import DEVICES, anchor_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
 
@@ -86,6 +86,7 @@ class UnsupervisedConfig:
     device: str = setting("auto", label="Device", choices=DEVICES, help="auto: CUDA, then Apple MPS, then the CPU")
 
     def __post_init__(self) -> None:
+        anchor_paths(self, ("data", "out_dir"))
         at_least_one = {
             "samples": self.samples,
             "hidden": self.hidden,

@@ -240,6 +240,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse a config that cannot run, before any image is decoded."""
+        anchor_paths(self, ("data", "out_dir", "pretrained"))
         if self.arch not in ARCHITECTURE_NAMES:
             raise ModelError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHITECTURE_NAMES)}")
         if self.channels not in CHANNEL_MODES:
@@ -301,10 +302,19 @@ class TrainConfig:
         data = self.to_dict()
         for key in _NOT_RECIPE:
             data.pop(key)
-        data["data"] = os.path.abspath(self.data)
-        if self.pretrained is not None:
-            data["pretrained"] = os.path.abspath(self.pretrained)
         return data
+
+
+def anchor_paths(config: Any, names: tuple[str, ...]) -> None:
+    """Make the named path fields of a frozen config absolute. A run records its config, and a
+    path relative to the shell that started it (`distill buf data`) would be looked up again
+    relative to whatever opens the run later: the app, another shell, a notebook, where it
+    names nothing. An empty field stays empty: a form that was left blank is not the folder
+    the app started in."""
+    for name in names:
+        value = getattr(config, name)
+        if value:
+            object.__setattr__(config, name, os.path.abspath(value))
 
 
 def legacy_fields_translated(data: dict[str, Any]) -> dict[str, Any]:
