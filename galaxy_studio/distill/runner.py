@@ -352,13 +352,15 @@ class _ReadabilityWatch:
         measures = self.pictures.measure(images)
         emit(MetricLogged("outside_fraction", iteration, measures["outside_fraction"]))
         emit(MetricLogged("std_ratio", iteration, measures["std_ratio"]))
+        emit(MetricLogged("colour_outside_fraction", iteration, measures["colour_outside_fraction"]))
         if not measures["readable"] and not self.warned:
             self.warned = True
             emit(
                 Warned(
                     f"iteration {iteration}: the prototypes are turning to noise "
                     f"({100 * measures['outside_fraction']:.1f}% of pixels beyond the real images' range, "
-                    f"spread {measures['std_ratio']:.1f}x theirs); a lower image lr keeps them pictures"
+                    f"spread {measures['std_ratio']:.1f}x theirs, {100 * measures['colour_outside_fraction']:.1f}% "
+                    "in colours no real pixel has); a lower image lr keeps them pictures"
                 )
             )
 

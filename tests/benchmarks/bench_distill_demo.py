@@ -88,7 +88,9 @@ def run_demo(args: argparse.Namespace) -> int:
         ),
         (
             "readability",
-            f"{100 * readability['outside_fraction']:.1f}% outside, spread {readability['std_ratio']:.2f}x, "
+            f"{100 * readability['outside_fraction']:.1f}% outside, "
+            f"{100 * readability['colour_outside_fraction']:.1f}% in colours no real pixel has, "
+            f"spread {readability['std_ratio']:.2f}x, "
             f"nearest {readability['nearest_ratio']:.2f}x, readable {readability['readable']}",
         ),
     ]

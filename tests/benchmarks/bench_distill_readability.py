@@ -93,9 +93,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
 
 def summarise(rows: list[dict[str, Any]], candidates: list[str]) -> str:
     lines = [
-        "| candidate | runs | outside % | std ratio | nearest ratio | readable | distilled % | random real % "
-        "| class mean % | distilled - random | distilled - mean |",
-        "|" + "---|" * 11,
+        "| candidate | runs | outside % | colours outside % | std ratio | nearest ratio | readable | distilled % "
+        "| random real % | class mean % | distilled - random | distilled - mean |",
+        "|" + "---|" * 12,
     ]
     for candidate in candidates:
         mine = [row for row in rows if row["candidate"] == candidate]
@@ -109,6 +109,7 @@ def summarise(rows: list[dict[str, Any]], candidates: list[str]) -> str:
         distilled = [row["distilled"] for row in mine]
         lines.append(
             f"| {candidate} | {len(mine)} | {stat([r['outside_fraction'] for r in readability])} | "
+            f"{stat([r.get('colour_outside_fraction', np.nan) for r in readability])} | "
             f"{stat([r['std_ratio'] for r in readability], 1.0)} | "
             f"{stat([r['nearest_ratio'] for r in readability], 1.0)} | "
             f"{sum(r['readable'] for r in readability)}/{len(mine)} | {stat(distilled)} | "

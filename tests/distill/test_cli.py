@@ -107,7 +107,13 @@ def test_buffer_distill_evaluate_from_the_command_line(
     assert all(set(report[key]) >= {"mean", "std"} for key in ("distilled", "random_real", "class_mean", "full"))
     assert lines[0].startswith("training set") and len(lines) == 7
     assert lines[5].startswith("Prototypes ") and "percentile range" in lines[5]
-    assert set(report["readability"]) == {"outside_fraction", "std_ratio", "nearest_ratio", "readable"}
+    assert set(report["readability"]) == {
+        "outside_fraction",
+        "std_ratio",
+        "nearest_ratio",
+        "colour_outside_fraction",
+        "readable",
+    }
 
 
 def test_errors_are_one_line(tiny_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,3 +63,37 @@ def test_pictures_undo_the_whitening_and_floor_displayed_pictures_at_black() -> 
     assert not measure_readability(darker_sky, real)["readable"], "unfloored, a darker sky counts"
     floored = measure_readability(as_pictures(darker_sky, None, display), as_pictures(real, None, display))
     assert floored["outside_fraction"] < 0.002 and floored["readable"], "shown as black, as the real sky is"
+
+
+def galaxies_in_three_bands(n: int, seed: int) -> np.ndarray:
+    """Blobs of random position and brightness, the same shape in every band, each band
+    with its own faint noise: the bands of a real galaxy agree."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:16, 0:16]
+    centres = rng.uniform(4, 12, (n, 2))
+    shape = np.exp(-((y - centres[:, 0, None, None]) ** 2 + (x - centres[:, 1, None, None]) ** 2) / 8.0)
+    colour = np.array([1.0, 0.9, 0.8])[None, :, None, None]
+    images = rng.uniform(0.5, 2.0, (n, 1, 1, 1)) * colour * shape[:, None] + rng.normal(0, 0.02, (n, 3, 16, 16))
+    return images.astype(np.float32)
+
+
+def test_bands_drifted_apart_are_caught_by_their_colours() -> None:
+    real = galaxies_in_three_bands(300, seed=0)
+    drifted = np.stack([galaxies_in_three_bands(10, seed=s)[:, band] for band, s in enumerate((1, 2, 3))], axis=1)
+    measures = measure_readability(drifted, real)
+    assert measures["outside_fraction"] < 0.02 and 0.5 < measures["std_ratio"] < 2.0, "each band alone looks real"
+    assert measures["colour_outside_fraction"] > 0.15 and not measures["readable"]
+    assert "colours no real pixel has" in describe_readability(measures)
+    same_colours = measure_readability(galaxies_in_three_bands(10, seed=4), real)
+    assert same_colours["colour_outside_fraction"] < 0.01 and same_colours["readable"]
+
+
+def test_one_band_has_no_colours_to_drift() -> None:
+    real = real_images()[:, :1]
+    measures = measure_readability(real_images(10, seed=1)[:, :1], real)
+    assert measures["colour_outside_fraction"] == 0.0 and measures["readable"]
+
+
+def test_an_evaluation_from_before_the_colour_measure_still_reads() -> None:
+    old = {"outside_fraction": 0.0, "std_ratio": 1.0, "nearest_ratio": 1.0, "readable": True}
+    assert "colours" not in describe_readability(old) and describe_readability(old).startswith("Prototypes readable")

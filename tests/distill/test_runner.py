@@ -221,6 +221,8 @@ def test_readability_is_measured_at_every_snapshot_and_noise_is_warned_once(
     result = distill(config, emit=events.append)
     outside = [event for event in events if isinstance(event, MetricLogged) and event.name == "outside_fraction"]
     assert [event.step for event in outside] == [0, 2, 4, 6]
+    colours = [e for e in events if isinstance(e, MetricLogged) and e.name == "colour_outside_fraction"]
+    assert [event.step for event in colours] == [0, 2, 4, 6] and all(0.0 <= e.value <= 1.0 for e in colours)
     assert outside[0].value < 0.02, "the real starting images are within the real range"
     warnings = [event.text for event in events if isinstance(event, Warned) and "turning to noise" in event.text]
     assert len(warnings) == 1 and "a lower image lr" in warnings[0]
