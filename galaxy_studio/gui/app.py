@@ -66,11 +66,15 @@ def application() -> QApplication:
 
 class ScreenshotTaker(QObject):
     """Waits until the window shows what its panel is for, grabs it and quits: the Library
-    its first screenful of thumbnails, the Distill panel a run in progress."""
+    its first screenful of thumbnails, the Distill panel the demo's run in progress (or, with
+    no demo started, the panel as it opens: there is no run to wait for)."""
 
-    def __init__(self, window: MainWindow, out: Path, app: QApplication, panel: str = "library") -> None:
+    def __init__(
+        self, window: MainWindow, out: Path, app: QApplication, panel: str = "library", *, demo: bool = False
+    ) -> None:
         super().__init__(window)
-        self.window, self.out, self.app, self.panel = window, out, app, panel
+        self.window, self.out, self.app = window, out, app
+        self.panel = "distill-demo" if panel == "distill" and demo else panel
         self.timeout = DISTILL_SCREENSHOT_TIMEOUT_S if panel in ("distill", "explore") else SCREENSHOT_TIMEOUT_S
         self.started = time.monotonic()
         self.timer = QTimer(self)
@@ -78,7 +82,7 @@ class ScreenshotTaker(QObject):
         self.timer.start(100)
 
     def ready(self) -> bool:
-        if self.panel == "distill":
+        if self.panel == "distill-demo":
             distill = self.window.distill
             return (
                 distill.runner.running
@@ -86,7 +90,7 @@ class ScreenshotTaker(QObject):
                 and distill.grid.pictures is not None
                 and distill.grid.selected is not None
             )
-        if self.panel == "train":
+        if self.panel in ("train", "distill"):
             return not self.window.jobs.running
         if self.panel == "explore":
             return self._explore_ready()
@@ -124,7 +128,7 @@ class ScreenshotTaker(QObject):
 
     def _poll(self) -> None:
         self.window.library.grid.viewport().update()
-        if self.panel == "distill":
+        if self.panel == "distill-demo":
             self._pick_a_prototype()
         if self.ready():
             self.timer.stop()
@@ -136,7 +140,7 @@ class ScreenshotTaker(QObject):
             self.app.exit(0 if saved else 1)
         elif time.monotonic() - self.started > self.timeout:
             self.timer.stop()
-            waited = {"distill": "a distillation in progress", "explore": "the embedding map"}.get(
+            waited = {"distill-demo": "a distillation in progress", "explore": "the embedding map"}.get(
                 self.panel, "thumbnails"
             )
             print(f"galaxy-studio: error: screenshot timed out waiting for {waited}", file=sys.stderr)
@@ -147,7 +151,7 @@ class ScreenshotTaker(QObject):
             print(f"galaxy-studio: error: {self.window.explore.map_message}", file=sys.stderr)
             self.window.close()
             self.app.exit(1)
-        elif self.panel == "distill" and self.window.distill.message.startswith("Failed"):
+        elif self.panel == "distill-demo" and self.window.distill.message.startswith("Failed"):
             self.timer.stop()
             print(f"galaxy-studio: error: {self.window.distill.message}", file=sys.stderr)
             self.window.close()
@@ -192,5 +196,5 @@ def run_app(
     elif paths:
         window.library.open_paths(paths, replace=True)
     if screenshot is not None:
-        ScreenshotTaker(window, screenshot, app, panel)
+        ScreenshotTaker(window, screenshot, app, panel, demo=demo)
     return app.exec()

@@ -96,7 +96,8 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     qtbot.waitUntil(lambda: panel.evaluation is not None, timeout=180_000)
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=10_000)
     assert panel.loss_plot.point_count("matching") == 6
-    assert panel._live_readability["step"] == 6 and "outside_fraction" in panel._live_readability
+    assert panel._live_readability["step"] == 6 and "colour_outside_fraction" in panel._live_readability
+    assert "colours no real pixel has" in panel.readability_label.text()
     assert panel.loss_plot.point_count("validation") == 6
     assert panel.lr_plot.point_count("lr") == 6
     run_dir = panel.run_dir
@@ -430,3 +431,29 @@ def test_work_before_a_run_shows_its_count_and_time_left_and_the_status_bar_foll
     loading, distilling = f"Loading {data.name} and the buffer…", f"Distilling {data.name}: 2 iterations"
     assert loading in messages and distilling in messages
     assert messages.index(loading) < messages.index(distilling)
+
+
+def test_use_its_settings_fills_the_form_with_a_past_run_for_a_new_one(
+    window: MainWindow, tiny: tuple[Path, Path]
+) -> None:
+    import json
+
+    data, buffer = tiny
+    panel = window.distill
+    out = distill_runs_dir() / "tried-settings"
+    out.mkdir(parents=True)
+    past = tiny_config(data, buffer, out, ipc=3, syn_steps=6, lr_img=30.0, method="mtt", checkpoint_every=10)
+    (out / "config.json").write_text(json.dumps(past.to_dict()))
+    panel.form.data_edit.setText("")
+    panel.refresh_runs()
+    names = [panel.runs.item(row).data(Qt.ItemDataRole.UserRole).name for row in range(panel.runs.count())]
+    panel.runs.setCurrentRow(names.index("tried-settings"))
+    assert panel.reuse_button.isEnabled()
+    panel.reuse_button.click()
+    form = panel.form
+    assert (form.data_edit.text(), form.buffer_edit.text()) == (str(data), str(buffer))
+    assert (form.ipc.value(), form.syn_steps.value(), form.method.currentText()) == (3, 6, "mtt")
+    assert form.lr_img.value() == pytest.approx(30.0)
+    fresh = form.distill_config(distill_runs_dir() / "new")
+    assert {**fresh.to_dict(), "out_dir": None} == {**past.to_dict(), "out_dir": None}
+    assert "tried-settings" in window.statusBar().currentMessage()

@@ -167,3 +167,33 @@ def test_every_architecture_is_listed_with_its_summary_under_the_choice(window: 
         assert train.arch.itemData(index, Qt.ItemDataRole.ToolTipRole) == ARCHITECTURE_SUMMARIES[name]
     train.arch.setCurrentText("galaxy-cnn-d4")
     assert "turned" in train.arch_summary.text()
+
+
+def test_use_its_settings_fills_the_form_with_a_past_run_for_a_new_one(window: MainWindow, demo_data: Path) -> None:
+    from galaxy_studio.model.config import TrainConfig
+
+    past = TrainConfig(
+        data=str(demo_data), out_dir=str(runs_dir() / "tried"), arch="convnet-d3", size=48, epochs=7, lr=2e-3
+    )
+    folder = runs_dir() / "tried"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(past.to_dict()))
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": 0.8, "n": 30}))
+    (folder / "model.pt").write_bytes(b"weights")
+    train = window.train
+    train.data_edit.setText("")
+    train.advanced.setChecked(False)
+    train.refresh_runs()
+    assert not train.reuse_button.isEnabled(), "nothing selected yet"
+    names = [train.runs.item(row).data(Qt.ItemDataRole.UserRole).name for row in range(train.runs.count())]
+    train.runs.setCurrentRow(names.index("tried"))
+    assert train.reuse_button.isEnabled()
+    train.reuse_button.click()
+    assert train.data_edit.text() == str(demo_data)
+    assert (train.arch.currentText(), train.size.value(), train.epochs.value()) == ("convnet-d3", 48, 7)
+    assert train.lr.value() == pytest.approx(2e-3) and train.advanced.isChecked(), (
+        "a changed lr shows the advanced part"
+    )
+    fresh = train.config()
+    assert fresh.out_dir != past.out_dir and fresh.recipe() == past.recipe(), "a new run of the same recipe"
+    assert "tried" in window.statusBar().currentMessage()

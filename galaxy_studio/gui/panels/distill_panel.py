@@ -86,6 +86,8 @@ if TYPE_CHECKING:
 MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
 WARNING_STYLE = "color: #ff9a8a;"
 SMOOTHING_WINDOW = 25
+# The runner's readability measures of each snapshot, in is_readable's order.
+LIVE_READABILITY = ("outside_fraction", "std_ratio", "colour_outside_fraction")
 # The settings column's width when the form itself needs less.
 SETTINGS_SIDE_WIDTH = 372
 EVALUATION_ROWS = (
@@ -290,9 +292,17 @@ class DistillPanel(QWidget):
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.clicked.connect(self.evaluate_selected)
+        self.reuse_button = QPushButton("Use its settings")
+        self.reuse_button.setToolTip(
+            "Fill the form with the selected run's data, buffer and settings: change what you want to try, then "
+            "Start distils a new run (the selected one stays as it is)"
+        )
+        self.reuse_button.setEnabled(False)
+        self.reuse_button.clicked.connect(self.reuse_selected)
         run_buttons = QHBoxLayout()
         run_buttons.addWidget(self.resume_button)
         run_buttons.addWidget(self.evaluate_button)
+        run_buttons.addWidget(self.reuse_button)
         runs_box = QGroupBox("Past runs")
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.addWidget(self.runs)
@@ -397,8 +407,9 @@ class DistillPanel(QWidget):
         self.readability_label = QLabel("")
         self.readability_label.setWordWrap(True)
         self.readability_label.setToolTip(
-            "Whether the prototypes still look like images: pixels outside the real images' range, their "
-            "spread against the real images', and how far the nearest real image is"
+            "Whether the prototypes still look like images: pixels outside the real images' range, pixels in "
+            "colours no real pixel has (bands drifted apart), their spread against the real images', and how far "
+            "the nearest real image is"
         )
         results_layout.addWidget(self.table, 1)
         results_layout.addWidget(self.readability_label)
@@ -434,6 +445,7 @@ class DistillPanel(QWidget):
         busy = self.runner.running
         self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not busy)
         self.evaluate_button.setEnabled(run is not None and run.status == "finished" and not busy)
+        self.reuse_button.setEnabled(run is not None and not busy)
 
     def _on_buffer_changed(self, folder: str) -> None:
         names = buffer_classes(folder) if folder else ()
@@ -697,7 +709,7 @@ class DistillPanel(QWidget):
                 self.loss_plot.append("validation", event.step, event.value)
             elif event.name == "lr":
                 self.lr_plot.append("lr", event.step, event.value)
-            elif event.name in ("outside_fraction", "std_ratio"):
+            elif event.name in LIVE_READABILITY:
                 self._show_live_readability(event.name, event.step, event.value)
             elif event.name == "expert_test_accuracy":
                 self.progress_label.setText(f"Expert {event.step + 1} trained: test accuracy {100 * event.value:.1f}%")
@@ -722,14 +734,14 @@ class DistillPanel(QWidget):
         if self._live_readability.get("step") != step:
             self._live_readability = {"step": step}
         self._live_readability[name] = value
-        if len(self._live_readability) < 3:
+        if any(measure not in self._live_readability for measure in LIVE_READABILITY):
             return
-        outside, spread = self._live_readability["outside_fraction"], self._live_readability["std_ratio"]
-        readable = is_readable(outside, spread)
+        outside, spread, colours = (self._live_readability[measure] for measure in LIVE_READABILITY)
+        readable = is_readable(outside, spread, colours)
         advice = "" if readable else " — turning to noise: a lower image lr keeps them pictures"
         self._show_readability(
-            f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real "
-            f"images' range, spread {spread:.2f}x theirs{advice}",
+            f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real images' range, "
+            f"{100 * colours:.1f}% in colours no real pixel has, spread {spread:.2f}x theirs{advice}",
             readable,
         )
 
@@ -1107,6 +1119,20 @@ class DistillPanel(QWidget):
             return
         config = DistillConfig.from_dict({**run.config, "out_dir": str(run.path)})
         self.start(config, history=run.history)
+
+    def reuse_selected(self) -> None:
+        """The selected run's data, buffer and settings in the form, for a new run that changes
+        one of them."""
+        run = self._selected_run()
+        if run is None or self.runner.running:
+            return
+        try:
+            config = DistillConfig.from_dict(run.config)
+        except (ModelError, TypeError) as error:
+            self._say(f"{run.path}: {error}", warning=True)
+            return
+        self.form.show_config(config)
+        self.status.emit(f"The settings of {run.name} are in the form: Start distils a new run with them")
 
     def evaluate_selected(self) -> None:
         run = self._selected_run()

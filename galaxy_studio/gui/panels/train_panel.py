@@ -303,13 +303,24 @@ class TrainPanel(QWidget):
         )
         self.runs.itemChanged.connect(self._overlay_runs)
         self.runs.currentItemChanged.connect(self._show_selected_run)
-        self.resume_button = QPushButton("Resume selected run")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected unfinished run from its last epoch")
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self.resume_selected)
+        self.reuse_button = QPushButton("Use its settings")
+        self.reuse_button.setToolTip(
+            "Fill the form with the selected run's data and settings: change what you want to try, then Start "
+            "trains a new run (the selected one stays as it is)"
+        )
+        self.reuse_button.setEnabled(False)
+        self.reuse_button.clicked.connect(self.reuse_selected)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(self.resume_button)
+        run_buttons.addWidget(self.reuse_button)
         runs_box = QGroupBox("Past runs (best first)")
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.addWidget(self.runs)
-        runs_layout.addWidget(self.resume_button)
+        runs_layout.addLayout(run_buttons)
         return runs_box
 
     def _check_weights(self, path: str) -> str:
@@ -413,10 +424,32 @@ class TrainPanel(QWidget):
                 plot.append("train", epoch, record.get(train, math.nan))
                 plot.append("validation", epoch, record.get(val, math.nan))
 
+    def reuse_selected(self) -> None:
+        """The selected run's data and settings in the form, advanced ones shown where they
+        differ from the defaults, so that one change to a recipe is one edit."""
+        item = self.runs.currentItem()
+        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if run is None or self.runner.running:
+            return
+        try:
+            config = TrainConfig.from_dict(run.config)
+        except (UserError, TypeError, ValueError) as error:
+            self.status.emit(f"{run.name}: its settings cannot be read ({error})")
+            return
+        self.data_edit.setText(config.data)
+        self.settings.show_config(config)
+        self.weights.set_path(config.pretrained)
+        advanced = ADVANCED_SETTINGS + FINE_TUNING_SETTINGS
+        if config.pretrained is not None or any(
+            getattr(config, name) != self.settings.settings[name].form_default for name in advanced
+        ):
+            self.advanced.setChecked(True)
+        self.status.emit(f"The settings of {run.name} are in the form: Start trains a new run with them")
+
     def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
         self.progress_label.setText(message)
         self.status.emit(message)
-        for button in (self.start_button, self.estimate_button, self.resume_button):
+        for button in (self.start_button, self.estimate_button, self.resume_button, self.reuse_button):
             button.setEnabled(False)
         self.runner.start(
             job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled, uses_torch=True
@@ -517,6 +550,7 @@ class TrainPanel(QWidget):
     def _show_selected_run(self, item: QListWidgetItem | None) -> None:
         run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
         self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not self.runner.running)
+        self.reuse_button.setEnabled(run is not None and not self.runner.running)
         if run is None or self.runner.running:
             return
         if run.metrics:
