@@ -455,9 +455,12 @@ class ClassifyPanel(QWidget):
     def _on_suggested(self, result: SuggestResult) -> None:
         self._report_failures(result.failures)
         self.session.changed_outside()
+        counts = result.counts
+        renamed = counts.mapped or counts.unmapped or counts.skipped
         self.status.emit(
-            f"Stored {result.stored} suggestion(s) in the project ({result.counts.describe('suggestion')}); "
-            "in the Library choose Order: most uncertain first, and press Enter to accept one"
+            f"Stored {result.stored} suggestion(s) in the project"
+            + (f" ({counts.describe('suggestion')})" if renamed else "")
+            + "; in the Library choose Order: most uncertain first, and press Enter to accept one"
         )
 
     def _on_job_failed(self, message: str) -> None:

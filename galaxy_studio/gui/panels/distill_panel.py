@@ -180,7 +180,7 @@ class DistillPanel(QWidget):
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(self._build_prototype_box())
         middle.addWidget(self._build_viewer_box())
-        middle.setSizes([620, 360])
+        middle.setSizes([340, 680])
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self._build_results_box())
         right = QSplitter(Qt.Orientation.Vertical)
@@ -368,10 +368,10 @@ class DistillPanel(QWidget):
     def _build_viewer_box(self) -> QGroupBox:
         self.view = ImageView()
         self.view.empty_text = "Click a prototype to see it large"
-        self.view.setMinimumSize(160, 160)
+        self.view.setMinimumSize(120, 120)
         self.controls = DisplayControls()
         self.controls.set_settings(DisplaySettings(stretch="linear", interval="minmax", linked=True))
-        self._hide_band_choice()
+        self.controls.hide_band_choice()
         self.controls.changed.connect(lambda _settings: self._render_viewed())
         self.view_caption = QLabel("")
         view_box = QGroupBox("Prototype")
@@ -416,13 +416,6 @@ class DistillPanel(QWidget):
         results_layout.addLayout(export_row)
 
         return results_box
-
-    def _hide_band_choice(self) -> None:
-        """Prototypes are always RGB pictures: a band menu would only offer "auto"."""
-        self.controls.bands.hide()
-        for label in self.controls.findChildren(QLabel):
-            if label.buddy() is self.controls.bands:
-                label.hide()
 
     # Buttons and state ----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from galaxy_studio.data.colormaps import COLORMAPS
@@ -16,6 +17,7 @@ from galaxy_studio.data.display import (
     display_limits,
     pixel_histogram,
 )
+from galaxy_studio.gui.widgets.flow_layout import FlowLayout
 from galaxy_studio.gui.widgets.scale_limits import ScaleLimits
 
 AUTO_BANDS = "auto"
@@ -78,27 +80,29 @@ class DisplayControls(QWidget):
         self.contrast = self._slider(
             10, 400, 100, "Contrast: steepens the displayed levels about mid-grey (after the stretch)"
         )
-        top = QHBoxLayout()
-        for caption, widget in (
-            ("Stretch", self.stretch),
-            ("Interval", self.interval),
-            ("Bands", self.bands),
-            ("Map", self.colormap),
-            ("Colour", self.composite),
+        # Two rows that wrap on a narrow window (a caption stays with its control): the
+        # mapping of values to brightness, then the adjustments and overlays, to which a
+        # panel adds its own buttons.
+        top = FlowLayout()
+        self.band_choice = _captioned("Bands", self.bands)
+        for widget in (
+            _captioned("Stretch", self.stretch),
+            _captioned("Interval", self.interval),
+            self.band_choice,
+            _captioned("Map", self.colormap),
+            _captioned("Colour", self.composite),
+            self.linked,
+            self.invert,
         ):
-            top.addWidget(self._caption(caption, widget))
             top.addWidget(widget)
-        top.addWidget(self.linked)
-        top.addWidget(self.invert)
-        top.addStretch(1)
-        self.extra_row = QHBoxLayout()
-        self.extra_row.addWidget(self._caption("Brightness", self.brightness))
-        self.extra_row.addWidget(self.brightness)
-        self.extra_row.addWidget(self._caption("Contrast", self.contrast))
-        self.extra_row.addWidget(self.contrast)
-        self.extra_row.addWidget(self.compass)
-        self.extra_row.addWidget(self.grid)
-        self.extra_row.addStretch(1)
+        self.extra_row = FlowLayout()
+        for widget in (
+            _captioned("Brightness", self.brightness),
+            _captioned("Contrast", self.contrast),
+            self.compass,
+            self.grid,
+        ):
+            self.extra_row.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -106,11 +110,18 @@ class DisplayControls(QWidget):
         layout.addLayout(self.extra_row)
         self.set_bands([])
 
-    @staticmethod
-    def _caption(text: str, buddy: QWidget) -> QLabel:
-        label = QLabel(text)
-        label.setBuddy(buddy)
-        return label
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Ask for the height the wrapped rows need at this width: a splitter gives its panes
+        their minimum height, not the height a wrapping layout would like, and rows squeezed
+        below it overlap."""
+        super().resizeEvent(event)
+        needed = self.layout().heightForWidth(event.size().width())
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+    def hide_band_choice(self) -> None:
+        """For pictures that are always shown as they are (RGB prototypes): no band menu."""
+        self.band_choice.hide()
 
     def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
         slider = QSlider(Qt.Orientation.Horizontal)
@@ -189,3 +200,16 @@ class DisplayControls(QWidget):
     def _emit(self) -> None:
         if not self._updating:
             self.changed.emit(self.settings())
+
+
+def _captioned(text: str, control: QWidget) -> QWidget:
+    """A control with its caption before it, kept together when the row wraps."""
+    pair = QWidget()
+    layout = QHBoxLayout(pair)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    caption = QLabel(text)
+    caption.setBuddy(control)
+    layout.addWidget(caption)
+    layout.addWidget(control)
+    return pair
