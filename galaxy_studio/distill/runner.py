@@ -58,6 +58,7 @@ from galaxy_studio.events import (
 )
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.checkpoint_schema import check_state_like
+from galaxy_studio.model.config import with_absolute_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
@@ -409,7 +410,7 @@ def _saved_state(config: DistillConfig, run_dir: Path, device: torch.device) -> 
     saved = load_run_state(run_dir, device, STATE_FORMAT, "distillation checkpoint", "a distillation checkpoint")
     if saved is None:
         return None
-    recorded = {**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})}
+    recorded = with_absolute_paths({**FIELDS_BEFORE_THEY_EXISTED, **saved.get("recipe", {})}, ("buffer", "data"))
     if recorded != config.recipe():
         raise ModelError(
             f"{run_dir} holds a distillation of another recipe ({changed_settings_text(recorded, config.recipe())})",

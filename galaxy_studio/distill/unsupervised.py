@@ -48,6 +48,7 @@ from galaxy_studio.distill.sample_grid import samples_to_uint8_nhwc, save_grid_p
 from galaxy_studio.distill.unsupervised_config import UnsupervisedConfig
 from galaxy_studio.events import NEVER, CancelToken, EventSink, MetricLogged, Progressed, SnapshotTaken, Warned, ignore
 from galaxy_studio.model.checkpoint_schema import check_state_like
+from galaxy_studio.model.config import with_absolute_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import resolve_device
 from galaxy_studio.model.runs import require_output_folder
@@ -541,7 +542,7 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
     saved = load_run_state(run_dir, device, STATE_FORMAT, "checkpoint", "an unsupervised distillation checkpoint")
     if saved is None:
         return None
-    if saved.get("recipe") != json.dumps(config.recipe(), sort_keys=True):
+    if json.dumps(_recorded(saved), sort_keys=True) != json.dumps(config.recipe(), sort_keys=True):
         raise ModelError(
             f"{run_dir} holds a run of another recipe ({changed_settings_text(_recorded(saved), config.recipe())})",
             "repeat that run's settings to resume it, or choose another {out_dir} folder",
@@ -552,9 +553,10 @@ def _saved_state(config: UnsupervisedConfig, run_dir: Path, device: torch.device
 def _recorded(saved: dict[str, Any]) -> Any:
     """The recipe a checkpoint recorded (stored as JSON text), or None where it is unreadable."""
     try:
-        return json.loads(saved.get("recipe", ""))
+        recorded = json.loads(saved.get("recipe", ""))
     except (TypeError, ValueError):
         return None
+    return with_absolute_paths(recorded, ("data",)) if isinstance(recorded, dict) else recorded
 
 
 def _restored_run(config: UnsupervisedConfig, data: FlatData, saved: dict[str, Any], fresh: _Run) -> _Run:

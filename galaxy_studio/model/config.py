@@ -317,6 +317,16 @@ def anchor_paths(config: Any, names: tuple[str, ...]) -> None:
             object.__setattr__(config, name, os.path.abspath(value))
 
 
+def with_absolute_paths(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A recorded config or recipe with its named paths made absolute, as `anchor_paths` makes
+    a config's: a checkpoint written when paths were recorded as given still matches the same
+    run given again from the same folder, so it resumes."""
+    return {
+        key: os.path.abspath(value) if key in names and isinstance(value, str) and value else value
+        for key, value in record.items()
+    }
+
+
 def legacy_fields_translated(data: dict[str, Any]) -> dict[str, Any]:
     """A config or recipe record as this version names its fields. Before `pretrained` took
     the weights file it held vgg11's fine-tuning mode, with the file in `weights_path`: a run

@@ -149,6 +149,32 @@ def test_a_checkpoint_from_before_the_precision_clamp_and_smooth_settings_resume
     assert resumed.resumed_from == 3 and resumed.iterations == 4
 
 
+def test_a_checkpoint_that_recorded_relative_paths_resumes_from_the_same_folder(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions before paths were recorded in full wrote `distill buf data` as given."""
+    import os
+
+    import torch
+
+    out = tmp_path / "relative"
+    distill(tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, iterations=2))
+    monkeypatch.chdir(tiny_buffer.parent)
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    for key, path in (("buffer", tiny_buffer), ("data", tiny_set)):
+        state["recipe"][key] = os.path.relpath(path)
+    torch.save(state, out / STATE_FILE)
+    given = tiny_distill_config(
+        Path(os.path.relpath(tiny_buffer)),
+        Path(os.path.relpath(tiny_set)),
+        out,
+        method="mtt",
+        expert_epochs=1,
+        iterations=3,
+    )
+    assert distill(given).resumed_from == 2
+
+
 def test_a_config_saved_before_clamp_and_the_relative_stop_keeps_its_meaning() -> None:
     saved = DistillConfig(buffer="b", data="d", out_dir="o", lr_img=100.0, min_lr_img=50.0).to_dict()
     del saved["clamp"]

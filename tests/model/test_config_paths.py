@@ -36,3 +36,18 @@ def test_relative_paths_are_recorded_from_the_folder_they_were_given_in(
 
 def test_a_blank_field_stays_blank() -> None:
     assert TrainConfig(data="", out_dir="").data == "" and TrainConfig(data="", out_dir="").pretrained is None
+
+
+def test_a_recorded_recipe_reads_its_relative_paths_from_the_folder_it_is_read_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from galaxy_studio.model.config import with_absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    recorded = {"buffer": "buf", "data": "", "ipc": 1, "out_dir": "run"}
+    assert with_absolute_paths(recorded, ("buffer", "data")) == {
+        "buffer": str(tmp_path / "buf"),
+        "data": "",
+        "ipc": 1,
+        "out_dir": "run",
+    }
