@@ -100,7 +100,16 @@ class BufferConfig:
     lr: float = setting(0.01, label="Learning rate", help="SGD learning rate")
     momentum: float = 0.0
     weight_decay: float = 0.0
-    batch_size: int = setting(256, label="Batch size", range=(1, None), help="images per step")
+    batch_size: int | None = setting(
+        None,
+        label="Batch size",
+        range=(1, None),
+        zero_means_none=True,
+        special_text="auto",
+        help="images per step; 0 or auto (the default): a new buffer takes the training images / 32, rounded "
+        "down to a power of two within 32-256 (MTT's 256 on CIFAR's 50,000; 32 on a thousand galaxies, whose "
+        "epochs would otherwise be 4 steps long), an existing buffer the batch it was built with",
+    )
     augment: str = setting("galaxy", label="Augmentation", choices=AUGMENT_NAMES, help="differentiable augmentation")
     zca: bool | None = setting(
         None,
@@ -125,7 +134,7 @@ class BufferConfig:
             raise ModelError(f"augment must be one of {', '.join(AUGMENT_NAMES)}, got {self.augment!r}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ModelError(f"test fraction must lie in (0, 1), got {self.test_fraction}")
-        if self.lr <= 0 or self.batch_size < 1:
+        if self.lr <= 0 or (self.batch_size is not None and self.batch_size < 1):
             raise ModelError(f"lr must be positive and batch size at least 1 (got {self.lr}, {self.batch_size})")
         check_ranges(self)
 

@@ -26,7 +26,7 @@ failed with 2-8% of their pixels "beyond" it, all but 0.3-0.6% of them sky darke
   that difference, with the same margin (0 for one band). Taken band by band, FITS prototypes
   whose g, r and z had drifted apart into red, green and blue blobs stayed within range (0% of
   their pixels outside); their colours are what gives them away: 26-57% of the pixels at image
-  lr 100, against 0.2-0.3% for the default's galaxies, 0.6-1.1% for the demo's and 3-9% for
+  lr 100, against 0.1-0.3% for the default's galaxies, 0.6-1.1% for the demo's and 3-9% for
   the default gz-spiral prototypes, which read as galaxies in exaggerated orange and blue.
 
 `readable` holds when at most 2% of the pixels lie outside, the spread is within 0.5-2x and at

@@ -205,3 +205,24 @@ def test_fits_bands_are_not_whitened_by_default_and_their_display_is(tmp_path: P
     assert open_buffer(display.buffer_dir).zca() is not None
     asked = train_experts(tiny_buffer_config(data, tmp_path / "asked", experts=1, epochs=1, channels="bands", zca=True))
     assert open_buffer(asked.buffer_dir).zca() is not None
+
+
+def test_the_default_batch_gives_a_small_set_epochs_of_many_steps_and_cifar_mtts(tiny_set: Path) -> None:
+    from galaxy_studio.distill.config import BufferConfig
+    from galaxy_studio.distill.experts import _batch_size
+
+    auto = BufferConfig(data=str(tiny_set), out_dir="b")
+    assert [_batch_size(auto, None, n) for n in (100, 960, 2048, 4000, 50_000)] == [32, 32, 64, 64, 256]
+    assert _batch_size(BufferConfig(data="d", out_dir="b", batch_size=100), None, 50_000) == 100, "asked: as asked"
+
+
+def test_an_existing_buffer_keeps_its_own_batch_under_the_default(tiny_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "built-with-8"
+    train_experts(tiny_buffer_config(tiny_set, out, experts=1, epochs=1))
+    continued = train_experts(tiny_buffer_config(tiny_set, out, experts=2, epochs=1, batch_size=None))
+    assert continued.trained_now == 1 and open_buffer(out).config.batch_size == 8
+    fresh = tmp_path / "auto"
+    train_experts(tiny_buffer_config(tiny_set, fresh, experts=1, epochs=1, batch_size=None))
+    assert open_buffer(fresh).config.batch_size == 32, "the tiny set's few images: the smallest automatic batch"
+    with pytest.raises(ModelError, match="another recipe"):
+        train_experts(tiny_buffer_config(tiny_set, fresh, experts=2, epochs=1, batch_size=16))
