@@ -257,7 +257,9 @@ def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWin
     assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
     built = Path(panel.form.buffer_edit.text())
     assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
-    assert panel.form.buffer_info.text().startswith("1 expert(s) × 1 epochs · 3 classes · 16 px · ZCA-whitened ·")
+    assert panel.form.buffer_info.text().startswith(
+        "1 expert(s) × 1 epochs · batch 32 · 3 classes · 16 px · ZCA-whitened ·"
+    )
     assert "Buffer ready" in panel.progress_label.text()
 
 
@@ -363,7 +365,7 @@ def test_a_picked_buffer_shows_the_experts_and_epochs_it_was_built_with(
     form.buffer_edit.setText(str(buffer))
     shown = (form.experts.value(), form.expert_epochs_total.value(), form.size.value(), form.width.value())
     assert shown == (2, 3, 16, 8)
-    assert form.buffer_info.text().startswith("2 expert(s) × 3 epochs")
+    assert form.buffer_info.text().startswith("2 expert(s) × 3 epochs · batch 8 · 3 classes")
 
 
 def test_the_demo_shows_the_settings_it_really_uses(

@@ -66,8 +66,10 @@ def describe_buffer(folder: str | Path) -> str:
     classes = len(metadata.get("classes", []))
     config = metadata.get("config", {})
     whitened = " · ZCA-whitened" if metadata.get("zca") else ""
+    # The batch is chosen from the data unless asked for, so the line says which it was.
+    batch = f" · batch {config['batch_size']}" if config.get("batch_size") else ""
     return (
-        f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs · {classes} classes · "
+        f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs{batch} · {classes} classes · "
         f"{config.get('size', '?')} px{whitened} · {metadata.get('parameters', 0):,} parameters"
     )
 
