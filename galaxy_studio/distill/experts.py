@@ -93,7 +93,6 @@ def _recipe(config: BufferConfig) -> dict[str, Any]:
     data = config.to_dict()
     for key in _NOT_RECIPE:
         data.pop(key)
-    data["data"] = os.path.abspath(config.data)
     return data
 
 

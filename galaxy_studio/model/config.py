@@ -311,10 +311,8 @@ def anchor_paths(config: Any, names: tuple[str, ...]) -> None:
     relative to whatever opens the run later: the app, another shell, a notebook, where it
     names nothing. An empty field stays empty: a form that was left blank is not the folder
     the app started in."""
-    for name in names:
-        value = getattr(config, name)
-        if value:
-            object.__setattr__(config, name, os.path.abspath(value))
+    for name, value in with_absolute_paths({name: getattr(config, name) for name in names}, names).items():
+        object.__setattr__(config, name, value)
 
 
 def with_absolute_paths(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

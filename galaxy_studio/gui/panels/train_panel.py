@@ -408,9 +408,12 @@ class TrainPanel(QWidget):
         self.progress_label.setToolTip("")
         self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
 
-    def resume_selected(self) -> None:
+    def _selected_run(self) -> RunSummary | None:
         item = self.runs.currentItem()
-        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def resume_selected(self) -> None:
+        run = self._selected_run()
         if run is None or run.status != "unfinished" or self.runner.running:
             return
         self.start(TrainConfig.from_dict({**run.config, "out_dir": str(run.path)}))
@@ -427,8 +430,7 @@ class TrainPanel(QWidget):
     def reuse_selected(self) -> None:
         """The selected run's data and settings in the form, advanced ones shown where they
         differ from the defaults, so that one change to a recipe is one edit."""
-        item = self.runs.currentItem()
-        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+        run = self._selected_run()
         if run is None or self.runner.running:
             return
         try:
