@@ -104,6 +104,14 @@ def test_screenshot_of_the_demo_shows_the_window(tmp_path: Path) -> None:
     assert image.std() > 10, "the grab shows content, not a blank window"
 
 
+def test_screenshot_of_another_panel_with_the_demo_does_not_wait_for_hidden_thumbnails(tmp_path: Path) -> None:
+    """The demo opens in the Library; a panel that hides it is grabbed once the demo is open."""
+    out = tmp_path / "classify.png"
+    result = run_cli("--screenshot", str(out), "--panel", "classify", "--demo")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_size > 0
+
+
 def test_panel_option_opens_a_tab_and_is_offered_for_the_screenshot() -> None:
     from galaxy_studio.cli import build_parser
 

@@ -67,7 +67,9 @@ def application() -> QApplication:
 class ScreenshotTaker(QObject):
     """Waits until the window shows what its panel is for, grabs it and quits: the Library
     its first screenful of thumbnails, the Distill panel the demo's run in progress (or, with
-    no demo started, the panel as it opens: there is no run to wait for)."""
+    no demo started, the panel as it opens: there is no run to wait for), Explore its map, any
+    other panel the moment the demo is open and no job runs (the Library's thumbnails, hidden
+    behind it, are never drawn)."""
 
     def __init__(
         self, window: MainWindow, out: Path, app: QApplication, panel: str = "library", *, demo: bool = False
@@ -90,13 +92,13 @@ class ScreenshotTaker(QObject):
                 and distill.grid.pictures is not None
                 and distill.grid.selected is not None
             )
-        if self.panel in ("train", "distill"):
-            return not self.window.jobs.running
         if self.panel == "explore":
             return self._explore_ready()
         library = self.window.library
         if library.opener.running or self.window.jobs.running:
             return False
+        if self.panel != "library":
+            return True
         if not library.catalog.items:
             return True
         return library.grid.visible_thumbnails_drawn() and library.cutout is not None
