@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from galaxy_studio.count_text import counted, noun_for
 from galaxy_studio.errors import UserError
 
 # How long a rank waits at a barrier for the slowest one: an expert or a shard of a survey
@@ -142,7 +143,8 @@ def _own_gpu(ranks: Ranks, gpus: int) -> int:
     local_world = processes_on_this_machine()
     if max(local_world, ranks.local_rank + 1) > gpus:
         raise DistributedError(
-            f"{local_world} processes on this machine would share its {gpus} GPU(s); each needs a GPU of its own",
+            f"{local_world} processes on this machine would share its {counted(gpus, 'GPU')}; "
+            "each needs a GPU of its own",
             f"start at most {gpus} per machine (torchrun --nproc-per-node {gpus}), or run on the CPU "
             "with {device} cpu",
         )
@@ -178,9 +180,11 @@ def require_agreement(what: str, fingerprint: str) -> None:
     seen: list[object] = [None] * ranks.world
     dist.all_gather_object(seen, fingerprint)
     if len(set(seen)) > 1:
-        differing = ", ".join(str(rank) for rank, value in enumerate(seen) if value != seen[0])
+        differing = [str(rank) for rank, value in enumerate(seen) if value != seen[0]]
+        sees = "sees" if len(differing) == 1 else "see"
         raise DistributedError(
-            f"the {ranks.world} processes disagree about {what}: rank(s) {differing} see it differently from rank 0",
+            f"the {ranks.world} processes disagree about {what}: {noun_for(len(differing), 'rank')} "
+            f"{', '.join(differing)} {sees} it differently from rank 0",
             "give every process the same command and the same files (shared storage on a cluster)",
         )
 

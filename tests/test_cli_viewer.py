@@ -21,7 +21,7 @@ def test_inspect_layers_lists_every_hdu_with_the_flags_to_pick_it(
     out = capsys.readouterr().out
     assert out.count("--hdu ") == 100
     assert "HDU 100 CCD100 · 8×6" in out
-    assert out.splitlines()[-1].endswith("6x8x1  float32  bands band0  101 HDU(s)")
+    assert out.splitlines()[-1].endswith("6x8x1  float32  bands band0  101 HDUs")
 
 
 def test_inspect_slice_reads_one_cube_plane_counted_from_one(

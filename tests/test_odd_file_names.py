@@ -80,7 +80,7 @@ def test_project_add_export_import_keeps_every_path(
     assert main(["project", "new", first, "--scheme", "galaxy10"]) == 0
     assert main(["project", "add", first, str(odd_folder)]) == 0
     added = capsys.readouterr().out
-    assert "added 12 image(s)" in added and f"unmapped ({SHOWN_CLASS} 6)" in added
+    assert "added 12 images" in added and f"unmapped ({SHOWN_CLASS} 6)" in added
     with Project.open(Path(first)) as project:
         stored = {image.path for image in project.images()}
         assert stored == files_in(odd_folder) and project.refresh_missing() == 0

@@ -19,6 +19,7 @@ from galaxy_studio.cli.errors import (
 )
 from galaxy_studio.cli.options import add_setting_options, add_table_format_option, config_from_args
 from galaxy_studio.cli.progress import CrossValidationPrinter, ProgressPrinter, TrainingPrinter, add_quiet_option
+from galaxy_studio.count_text import counted
 from galaxy_studio.distributed import launched_ranks
 from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, SURVEY_CHUNK_ITEMS, TrainConfig
 from galaxy_studio.model.uncertainty import AccuracyEstimate
@@ -250,7 +251,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print_error(reason)
     failures = len(result.failures) + len(result.overlay_failures)
     rate = len(result.predictions) / result.seconds if result.seconds > 0 else 0.0
-    print(f"{args.out}: {len(result.predictions)} cutout(s) classified ({rate:.0f}/s), {len(result.failures)} left out")
+    print(
+        f"{args.out}: {counted(len(result.predictions), 'cutout')} classified ({rate:.0f}/s), "
+        f"{len(result.failures)} left out"
+    )
     unfamiliar = sum(prediction.unfamiliar for prediction in result.predictions)
     if unfamiliar:
         print(
@@ -295,8 +299,11 @@ def _classify_survey(args: argparse.Namespace) -> int:
     rate = result.classified / result.seconds if result.seconds > 0 else 0.0
     reused = ""
     if result.reused_chunks and not ranks.several:
-        reused = f", {result.reused_chunks} of {result.chunks} chunk(s) from the interrupted run"
-    print(f"{args.out}: {result.classified} cutout(s) classified ({rate:.0f}/s), {result.left_out} left out{reused}")
+        reused = f", {result.reused_chunks} of {counted(result.chunks, 'chunk')} from the interrupted run"
+    print(
+        f"{args.out}: {counted(result.classified, 'cutout')} classified ({rate:.0f}/s), "
+        f"{result.left_out} left out{reused}"
+    )
     if result.unfamiliar:
         print(
             f"{result.unfamiliar} of {result.classified} inputs look unlike the training data "

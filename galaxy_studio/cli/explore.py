@@ -145,7 +145,9 @@ def add_commands(sub: Any) -> None:
         "image (path, label, ra/dec where known, its cluster under each method and k) as CSV, ECSV, FITS or VOTable.",
     )
     p.add_argument("embeddings", metavar="EMB.npz")
-    p.add_argument("--k", type=int, nargs="+", default=[10], help="number(s) of clusters (default 10)")
+    p.add_argument(
+        "--k", type=int, nargs="+", default=[10], help="number of clusters; give several to compare them (default 10)"
+    )
     p.add_argument(
         "--method", choices=CLUSTER_METHODS, action="append", help="kmeans (default) or spectral; repeat for both"
     )

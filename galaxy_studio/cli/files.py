@@ -10,6 +10,7 @@ from typing import Any
 
 from galaxy_studio.cli.errors import CommandError, print_error, require_writable_output
 from galaxy_studio.cli.progress import ProgressPrinter, add_quiet_option
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.colormaps import COLORMAPS, GREY
 from galaxy_studio.data.cutout import CutoutError
 
@@ -57,7 +58,7 @@ def _describe(record: dict[str, Any]) -> str:
     shape = "x".join(str(n) for n in record["shape"])
     parts = [record["path"], record["format"], shape, record["dtype"], "bands " + ",".join(record["bands"])]
     if record["hdus"] is not None:
-        parts.append(f"{record['hdus']} HDU(s)")
+        parts.append(counted(record["hdus"], "HDU"))
     if record["wcs"]:
         parts.append(f"centre RA {record['wcs']['ra']:.6f} Dec {record['wcs']['dec']:.6f}")
     if record["nan_count"]:

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from galaxy_studio.cli.errors import PROG
+from galaxy_studio.count_text import counted
 from galaxy_studio.events import (
     BufferPlanned,
     EpochEnded,
@@ -97,8 +98,8 @@ class DistillPrinter(TrainingPrinter):
     def report(self, event: Event) -> None:
         if isinstance(event, BufferPlanned):
             self.bars.write(
-                f"buffer: {event.experts} expert(s) x {event.epochs + 1} snapshots x {event.parameters:,} "
-                f"parameters = {event.bytes / 1e6:.1f} MB on disk"
+                f"buffer: {counted(event.experts, 'expert')} x {counted(event.epochs + 1, 'snapshot')} x "
+                f"{event.parameters:,} parameters = {event.bytes / 1e6:.1f} MB on disk"
             )
         elif isinstance(event, MetricLogged) and event.name == "expert_test_accuracy":
             self.bars.write(f"expert {event.step + 1}: test accuracy {event.value:.4f}")

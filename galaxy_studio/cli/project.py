@@ -16,6 +16,7 @@ from galaxy_studio.cli.errors import (
     reporting_project_errors,
 )
 from galaxy_studio.cli.progress import ProgressPrinter, add_quiet_option
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.tables import TABLE_FORMATS
 from galaxy_studio.model.config import DEVICES
 
@@ -61,7 +62,9 @@ def _remember(project: Any, mapping: dict[str, str], *, quiet: bool = False) -> 
     if aliases and not project.read_only:
         project.set_class_aliases(aliases)
         if not quiet:
-            print(f"remembered {len(aliases)} class mapping(s) in {project.path} (see `{PROG} project mapping`)")
+            print(
+                f"remembered {counted(len(aliases), 'class mapping')} in {project.path} (see `{PROG} project mapping`)"
+            )
 
 
 def _add_mapping_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -108,7 +111,7 @@ def cmd_project_add(args: argparse.Namespace) -> int:
     for path, reason in failed:
         print_error(f"{path}: {reason}")
     _print_skipped([entry for entry in result.skipped if entry not in failed])
-    print(f"added {result.added} image(s) to {args.project} ({total} in all)")
+    print(f"added {counted(result.added, 'image')} to {args.project} ({total} in all)")
     counts = result.counts
     if counts.taken or counts.unmapped or counts.skipped:
         print("labels: " + counts.describe())
@@ -257,7 +260,7 @@ def cmd_project_relink(args: argparse.Namespace) -> int:
     with _open_project(args.project) as project:
         relinked = project.relink([Path(folder) for folder in args.folders] or None)
         missing = project.refresh_missing()
-    print(f"relinked {relinked} image(s); {missing} still missing")
+    print(f"relinked {counted(relinked, 'image')}; {missing} still missing")
     return 1 if missing else 0
 
 
@@ -276,7 +279,7 @@ def cmd_project_suggest(args: argparse.Namespace) -> int:
     if mapping:
         with _open_project(args.project) as project:
             _remember(project, mapping)
-    print(f"stored {result.stored} suggestion(s) from {result.model} in {args.project}")
+    print(f"stored {counted(result.stored, 'suggestion')} from {result.model} in {args.project}")
     print("suggestions: " + result.counts.describe("suggestion"))
     if result.ranked:
         print("most uncertain (entropy, confidence, suggested class, image):")
@@ -301,7 +304,7 @@ def cmd_project_mapping(args: argparse.Namespace) -> int:
         print(json.dumps({"project": args.project, "classes": classes, "aliases": aliases}))
         return 0
     if forgotten:
-        print(f"forgot {forgotten} mapping(s)")
+        print(f"forgot {counted(forgotten, 'mapping')}")
     if not aliases:
         print(f"{args.project}: no stored class mapping (names that match a class need none)")
     width = max((len(name) for name in aliases), default=0)

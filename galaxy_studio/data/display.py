@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.colormaps import COLORMAPS, GREY, apply_colormap
 from galaxy_studio.data.cutout import Cutout
 
@@ -237,7 +238,7 @@ def render_rgb(cutout: Cutout, settings: DisplaySettings | None = None) -> np.nd
 def _shown_planes(cutout: Cutout, settings: DisplaySettings) -> list[np.ndarray]:
     bands = settings.bands if settings.bands is not None else auto_bands(cutout)
     if any(b < 0 or b >= cutout.n_bands for b in bands):
-        raise ValueError(f"band index out of range for {cutout.n_bands} band(s): {bands}")
+        raise ValueError(f"band index out of range for {counted(cutout.n_bands, 'band')}: {bands}")
     return [cutout.data[:, :, b] for b in bands]
 
 

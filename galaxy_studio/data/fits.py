@@ -21,6 +21,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, Sip
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.cutout import Cutout, CutoutError, require_file, wcs_centre_icrs
 from galaxy_studio.data.decimation import decimation_step
 
@@ -89,7 +90,7 @@ def read_fits(
         reads, bands, cube_note = _plan_reads(hdul, _hdu_infos(hdul, path), hdu, path)
         if plane is not None:
             if not 0 <= plane < len(reads):
-                raise CutoutError(path, f"no plane {plane}: the image has {len(reads)} plane(s)")
+                raise CutoutError(path, f"no plane {plane}: the image has {counted(len(reads), 'plane')}")
             reads, bands = [reads[plane]], [bands[plane]]
         first = reads[0][0]
         header = hdul[first.index].header.copy()

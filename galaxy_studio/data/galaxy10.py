@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from galaxy_studio.count_text import counted, noun_for
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.decimation import decimation_step
 
@@ -93,8 +94,9 @@ class Galaxy10File:
                     more = f" and {len(bad) - _SHOWN_ROWS} more" if len(bad) > _SHOWN_ROWS else ""
                     raise CutoutError(
                         self.path,
-                        f"'ans' holds {len(bad)} value(s) that are not classes 0-{len(GALAXY10_CLASSES) - 1} "
-                        f"(NaN, fractions or out of range) in row(s) {shown}{more}",
+                        f"'ans' holds {counted(len(bad), 'value')} that {'is' if len(bad) == 1 else 'are'} not "
+                        f"{'a class' if len(bad) == 1 else 'classes'} 0-{len(GALAXY10_CLASSES) - 1} "
+                        f"(NaN, fractions or out of range) in {noun_for(len(bad), 'row')} {shown}{more}",
                         "fix or remove those rows of 'ans', or remove 'ans' to open the images unlabelled",
                     )
                 self._labels = raw.astype(np.int64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from galaxy_studio.count_text import noun_for
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, CHANNEL_MODES, DEVICES, anchor_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
@@ -42,7 +43,7 @@ def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ModelError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        raise ModelError(f"unknown {cls.__name__} {noun_for(len(unknown), 'field')}: {', '.join(unknown)}")
     return cls(**data)
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
+from galaxy_studio.count_text import counted
 from galaxy_studio.cpu_share import cores_shared
 from galaxy_studio.distill.config import BufferConfig
 from galaxy_studio.distill.expert_records import (
@@ -244,11 +245,15 @@ def _prepare_folder(
 
 def _announce(emit: EventSink, out: Path, ranks: Ranks, *, kept: int, missing: int) -> None:
     if kept:
-        emit(Warned(f"{out} already holds {kept} finished expert(s); they are kept"))
+        emit(
+            Warned(
+                f"{out} already holds {counted(kept, 'finished expert')}; {'it is' if kept == 1 else 'they are'} kept"
+            )
+        )
     if ranks.several:
         emit(
             Noted(
-                f"{ranks.world} processes share the {missing} expert(s) to train; "
+                f"{ranks.world} processes share the {counted(missing, 'expert')} to train; "
                 "rank 0's bars count the experts all of them finished"
             )
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.idx import IdxError, IdxPair, companion_pair, find_idx_pairs, is_idx_source, read_idx_pair
@@ -153,7 +154,7 @@ def _catalog_data(
     pixels, failed = prepare_pixels(labelled.items, prep, what="decoding images", emit=emit, cancel=cancel)
     keep = np.setdiff1d(np.arange(len(labelled)), failed)
     if len(keep) < 3:
-        raise ModelError(f"{path}: only {len(keep)} readable image(s); need at least 3 to split")
+        raise ModelError(f"{path}: only {counted(len(keep), 'readable image')}; need at least 3 to split")
     images = pixels[keep].astype(np.float32) / 255.0
     if not colour:
         images = images.mean(axis=1, keepdims=True)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from galaxy_studio.atomic_files import write_atomically, write_json_atomically
+from galaxy_studio.count_text import counted
 from galaxy_studio.cpu_share import cores_shared, share_cores
 from galaxy_studio.distill.config import FIELDS_BEFORE_THEY_EXISTED, DistillConfig
 from galaxy_studio.distill.experts import Buffer, load_buffer_data, open_buffer
@@ -112,7 +113,7 @@ def out_of_memory_advice(config: DistillConfig) -> str:
     modes = [mode for mode in ("checkpointed", "constant") if mode != config.memory]
     return (
         f"The GPU ran out of memory (memory mode {config.memory}, {config.syn_steps} syn steps, "
-        f"{config.ipc} image(s) per class). The run stopped cleanly; its last checkpoint is kept in "
+        f"{counted(config.ipc, 'image')} per class). The run stopped cleanly; its last checkpoint is kept in "
         f"{config.out_dir}. Start again with memory mode {' or '.join(modes) or 'constant'}"
         f" (same result, less memory) or fewer syn steps (e.g. {fewer}); these change the recipe, "
         "so they start a new run."

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from galaxy_studio.count_text import noun_for
 from galaxy_studio.model.config import DEVICES, anchor_paths
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.settings import check_ranges, registered, setting
@@ -142,7 +143,7 @@ class UnsupervisedConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ModelError(f"unknown UnsupervisedConfig field(s): {', '.join(unknown)}")
+            raise ModelError(f"unknown UnsupervisedConfig {noun_for(len(unknown), 'field')}: {', '.join(unknown)}")
         return cls(**data)
 
     def recipe(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem, open_catalog, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.labelled import UNLABELLED, LabelledData
@@ -42,7 +43,7 @@ def _catalog_images(path: Path) -> tuple[list[CatalogItem], list[str | None], li
         catalog = open_catalog(path)
     except CutoutError as exc:
         raise ModelError(str(exc)) from None
-    notes = [f"{len(catalog.skipped)} unreadable or unsupported file(s) left out"] if catalog.skipped else []
+    notes = [f"{counted(len(catalog.skipped), 'unreadable or unsupported file')} left out"] if catalog.skipped else []
     return list(catalog.items), [item.label for item in catalog.items], list(catalog.classes), notes
 
 
@@ -67,7 +68,7 @@ def _project_images(path: Path) -> tuple[list[CatalogItem], list[str | None], li
         label = labels.get(image.id)
         items.append(image.item())
         names.append(None if label is None else label.class_name)
-    notes = [f"{missing} image(s) missing on disk left out"] if missing else []
+    notes = [f"{counted(missing, 'image')} missing on disk left out"] if missing else []
     return items, names, classes, notes
 
 

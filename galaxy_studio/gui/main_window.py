@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from galaxy_studio import __version__
 from galaxy_studio import paths as app_paths
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.data.tables import TABLE_GLOBS
 from galaxy_studio.events import CancelToken, EventSink
@@ -424,7 +425,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Relink failed", str(error))
             return
         self.session.changed_outside()
-        self.show_message(f"Relinked {found} image(s) by their content")
+        self.show_message(f"Relinked {counted(found, 'image')} by their content")
 
     def class_mappings_dialog(self) -> None:
         if self.session.project is not None:

@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from galaxy_studio.count_text import counted
+
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
 # The alias of a name whose labels the user chose not to take.
@@ -104,8 +106,8 @@ class LabelCounts:
         return cls(taken, mapped, sum(unmapped.values()), sum(skipped.values()), used, unmapped, skipped)
 
     def describe(self, noun: str = "label") -> str:
-        """`N label(s) taken (M mapped: a -> b), U unmapped (x), S skipped (y)`."""
-        text = f"{self.taken} {noun}(s) taken"
+        """`N labels taken (M mapped: a -> b), U unmapped (x), S skipped (y)` ("1 label taken" for one)."""
+        text = f"{counted(self.taken, noun)} taken"
         if self.mapped:
             text += f" ({self.mapped} mapped: " + ", ".join(f"{a} -> {b}" for a, b in self.mapped_names.items()) + ")"
         text += f", {self.unmapped} unmapped"

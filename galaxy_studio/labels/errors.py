@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.errors import UserError
 
 
@@ -28,7 +29,7 @@ class ProjectDamaged(ProjectError):
         self.backups = list(backups)
         if self.backups:
             hint = (
-                f"{len(self.backups)} automatic backup(s), the newest {self.backups[0]}; "
+                f"{counted(len(self.backups), 'automatic backup')}, the newest {self.backups[0]}; "
                 "restore one with `galaxy-studio project restore`"
             )
         else:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from galaxy_studio.atomic_files import replacing
+from galaxy_studio.count_text import counted, noun_for
 from galaxy_studio.data.catalog import LABEL_COLUMNS, PATH_COLUMNS, CatalogItem, scan_folder
 from galaxy_studio.data.cutout import Cutout, CutoutError
 from galaxy_studio.data.display import default_settings, fit_into_square, render_rgb
@@ -84,9 +85,9 @@ class ExchangeReport:
         return asdict(self)
 
     def summary(self) -> str:
-        text = f"{self.action}: {self.labels} label(s)"
+        text = f"{self.action}: {counted(self.labels, 'label')}"
         if self.images_added:
-            text += f", {self.images_added} new image(s)"
+            text += f", {counted(self.images_added, 'new image')}"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
         if self.counts is not None:
@@ -633,7 +634,7 @@ def _refuse_unknown(project: Project, source_file: Path, names: list[str], what:
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         raise ProjectError(
             source_file,
-            f"{what} name(s) not in the project: {listed}{more}; the project's classes are: "
+            f"{what} {noun_for(len(unknown), 'name')} not in the project: {listed}{more}; the project's classes are: "
             f"{', '.join(classes)}; add them to the project or map them to its classes; nothing was imported",
         )
 

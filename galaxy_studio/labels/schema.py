@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from galaxy_studio.count_text import noun_for
+
 FORMAT_NAME = "galaxy-studio-project"
 
 _VERSION_1: tuple[str, ...] = (
@@ -183,5 +185,6 @@ def schema_problem(db: sqlite3.Connection) -> str | None:
         found = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}
         columns = {column for column in columns if COLUMN_VERSIONS.get((table, column), 1) <= version}
         if not columns <= found:
-            return f"the table '{table}' lacks column(s) {', '.join(sorted(columns - found))}"
+            lacking = sorted(columns - found)
+            return f"the table '{table}' lacks the {noun_for(len(lacking), 'column')} {', '.join(lacking)}"
     return None

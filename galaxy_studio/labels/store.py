@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy_studio import __version__
 from galaxy_studio.atomic_files import replacing
+from galaxy_studio.count_text import counted
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.labels.backups import back_up, backup_due, list_backups
 from galaxy_studio.labels.checks import header_problem, integrity_problem, version_problem
@@ -90,9 +91,9 @@ class AddedImages:
     counts: LabelCounts
 
     def summary(self) -> str:
-        text = f"added {self.added} image(s)"
+        text = f"added {counted(self.added, 'image')}"
         if self.skipped:
-            text += f", {len(self.skipped)} file(s) skipped"
+            text += f", {counted(len(self.skipped), 'file')} skipped"
         if self.counts.taken or self.counts.unmapped or self.counts.skipped:
             text += "; labels: " + self.counts.describe()
         return text
@@ -839,10 +840,10 @@ class Project:
             self.classes,
         )
         notes = [
-            (name, f"{count} image(s) added without their label {name!r}: it matches no class of the project")
+            (name, f"{counted(count, 'image')} added without their label {name!r}: it matches no class of the project")
             for name, count in counts.unmapped_names.items()
         ] + [
-            (name, f"{count} image(s) added without their label {name!r}: mapped to skip")
+            (name, f"{counted(count, 'image')} added without their label {name!r}: mapped to skip")
             for name, count in counts.skipped_names.items()
         ]
         return AddedImages(added, skipped + notes, counts)
@@ -962,8 +963,10 @@ class Project:
             except ProjectError as exc:
                 self.warnings.append(f"could not relink moved images: {exc.problem}")
         if self._missing:
+            them, they = ("it", "it") if len(self._missing) == 1 else ("them", "they")
             self.warnings.append(
-                f"{len(self._missing)} image(s) not found on disk; relink them from the folder they moved to"
+                f"{counted(len(self._missing), 'image')} not found on disk; "
+                f"relink {them} from the folder {they} moved to"
             )
 
     def _relink(self, search_dirs: Sequence[Path] | None, file_limit: int | None) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.display import DisplaySettings
 from galaxy_studio.model.architectures import ARCHITECTURES
 from galaxy_studio.model.config import TrainConfig
@@ -70,7 +71,7 @@ class _Fields:
         if not isinstance(values, list | tuple):
             raise self.refuse(field, "missing (the input statistics of the training split), so it cannot be used")
         if len(values) != n_channels:
-            raise self.refuse(field, f"{len(values)} value(s) for a {n_channels}-channel input")
+            raise self.refuse(field, f"{counted(len(values), 'value')} for a {n_channels}-channel input")
         for value in values:
             if type(value) not in (int, float) or not math.isfinite(value) or (positive and value <= 0):
                 wanted = "positive finite numbers" if positive else "finite numbers"
@@ -99,7 +100,7 @@ class _Fields:
             raise self.refuse("preprocessing", str(exc)) from None
         if prep.n_channels != in_channels:
             raise self.refuse(
-                "preprocessing.channels", f"{prep.n_channels} channel(s) for a network reading {in_channels}"
+                "preprocessing.channels", f"{counted(prep.n_channels, 'channel')} for a network reading {in_channels}"
             )
         for field, positive in (("mean", False), ("std", True)):
             values = preprocessing.get(field)
@@ -158,7 +159,9 @@ def validate_classifier_metadata(metadata: Any, path: str | Path) -> dict[str, A
     if not isinstance(classes, list) or not all(isinstance(item, str) and item for item in classes):
         raise fields.refuse("classes", "should be a list of class names")
     if len(classes) != n_classes:
-        raise fields.refuse("classes", f"{len(classes)} name(s) for a network with {n_classes} outputs")
+        raise fields.refuse(
+            "classes", f"{counted(len(classes), 'name')} for a network with {counted(n_classes, 'output')}"
+        )
     if len(set(classes)) != len(classes):
         raise fields.refuse("classes", "a class name is repeated")
 

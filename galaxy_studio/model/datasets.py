@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem, open_catalog, read_item
 from galaxy_studio.data.cutout import CutoutError
 from galaxy_studio.data.labelled import LabelledData
@@ -83,9 +84,9 @@ def _catalog_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str]
     notes = []
     unlabelled = len(catalog.items) - len(pairs)
     if unlabelled:
-        notes.append(f"{unlabelled} unlabelled image(s) left out")
+        notes.append(f"{counted(unlabelled, 'unlabelled image')} left out")
     if catalog.skipped:
-        notes.append(f"{len(catalog.skipped)} unreadable or unsupported file(s) left out")
+        notes.append(f"{counted(len(catalog.skipped), 'unreadable or unsupported file')} left out")
     return pairs, list(catalog.classes), notes
 
 
@@ -117,11 +118,11 @@ def _project_pairs(path: Path) -> tuple[list[tuple[CatalogItem, str]], list[str]
         else:
             pairs.append((image.item(), label.class_name))
     notes = [
-        f"{count} {what} left out"
-        for count, what in (
-            (unlabelled, "unlabelled image(s)"),
-            (by_model, "image(s) labelled only by a model"),
-            (missing, "labelled image(s) missing on disk"),
+        f"{counted(count, what)}{detail} left out"
+        for count, what, detail in (
+            (unlabelled, "unlabelled image", ""),
+            (by_model, "image", " labelled only by a model"),
+            (missing, "labelled image", " missing on disk"),
         )
         if count
     ]

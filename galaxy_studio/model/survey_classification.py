@@ -24,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import cast
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogEntry, CatalogItem, SkippedInput, iter_catalog_items
 from galaxy_studio.distributed import (
     Ranks,
@@ -245,7 +246,8 @@ def _merge(
     missing = [path.name for path in paths if not path.is_file()]
     if missing:
         raise ModelError(
-            f"{parts}: {len(missing)} chunk(s) missing after every process finished ({', '.join(missing[:3])})",
+            f"{parts}: {counted(len(missing), 'chunk')} missing after every process finished "
+            f"({', '.join(missing[:3])})",
             "run the same command again to make them",
         )
     classified = left_out = unfamiliar = 0

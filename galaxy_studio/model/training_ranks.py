@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.distributed import Ranks
 from galaxy_studio.model.errors import ModelError
 
@@ -71,7 +72,7 @@ def require_shares(ranks: Ranks, device: torch.device, images: int, batch_size: 
     smallest = rest if rest and not drops_last else batch_size
     if ranks.world > smallest:
         raise ModelError(
-            f"{ranks.world} processes cannot share a batch of {smallest} training image(s)",
+            f"{ranks.world} processes cannot share a batch of {counted(smallest, 'training image')}",
             "start fewer processes, or change {batch_size} so that every batch has one image per process",
         )
 

@@ -44,7 +44,7 @@ def test_one_plane_of_a_cube_is_read_alone(tmp_path: Path) -> None:
 
 def test_a_plane_past_the_end_is_refused_with_the_count(tmp_path: Path) -> None:
     path = write_cube(tmp_path / "cube.fits", planes=5)
-    with pytest.raises(CutoutError, match="no plane 5: the image has 5 plane"):
+    with pytest.raises(CutoutError, match="no plane 5: the image has 5 planes"):
         read_fits(path, plane=5)
 
 

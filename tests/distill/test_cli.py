@@ -44,7 +44,7 @@ def test_buffer_distill_evaluate_from_the_command_line(
     out, err = capsys.readouterr()
     record = json.loads(out.strip().splitlines()[-1])
     assert record["experts"] == 1 and record["trained_now"] == 1
-    assert "buffer: 1 expert(s) x 3 snapshots x" in err and "MB on disk" in err
+    assert "buffer: 1 expert x 3 snapshots x" in err and "MB on disk" in err
     assert (
         main(
             [

@@ -228,7 +228,7 @@ def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_
     with pytest.raises(ModelError) as caught:
         distill(config)
     message = str(caught.value)
-    assert message.startswith("The GPU ran out of memory (memory mode full, 8 syn steps, 2 image(s) per class)")
+    assert message.startswith("The GPU ran out of memory (memory mode full, 8 syn steps, 2 images per class)")
     assert "checkpointed or constant" in message and "fewer syn steps (e.g. 4)" in message and str(out) in message
     # No chained error: its traceback would keep the unroll's graph (GPU memory) alive.
     assert caught.value.__cause__ is None and caught.value.__context__ is None

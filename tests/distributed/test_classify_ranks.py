@@ -36,7 +36,7 @@ def test_two_processes_write_the_file_one_process_writes(
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == expected
     assert not parts_folder(out).exists()
-    assert result.stdout.count("90 cutout(s) classified") == 1, "process 0 alone reports the table"
+    assert result.stdout.count("90 cutouts classified") == 1, "process 0 alone reports the table"
 
 
 def test_a_run_whose_process_was_killed_resumes_to_the_same_file(

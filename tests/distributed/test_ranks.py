@@ -72,6 +72,6 @@ def test_more_ranks_than_gpus_on_a_machine_is_refused_before_the_group_forms(mon
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(DistributedError) as caught, process_group("auto"):
         pass
-    assert "2 processes on this machine would share its 1 GPU(s)" in caught.value.text()
+    assert "2 processes on this machine would share its 1 GPU;" in caught.value.text()
     assert "--nproc-per-node 1" in caught.value.text()
     assert not current_ranks().several

@@ -140,7 +140,7 @@ def test_ranks_that_see_different_data_stop_before_writing(demo_set: Path, tmp_p
     result = _train(demo_set, out, tmp_path / "home", script=FAULTS, extra_env={"GS_TEST_RANK1_DATA": str(other)})
     assert result.returncode != 0
     assert "disagree about the training data" in result.stderr
-    assert "rank(s) 1 see it differently from rank 0" in result.stderr
+    assert "rank 1 sees it differently from rank 0" in result.stderr
     assert not out.exists()
 
 

@@ -61,7 +61,7 @@ def test_more_ranks_than_the_smallest_batch_holds_are_refused() -> None:
     cpu = torch.device("cpu")
     require_shares(Ranks(0, 2, 0), cpu, 66, 16, drops_last=False)
     require_shares(Ranks(0, 16, 0), cpu, 65, 16, drops_last=True)  # the batch of one is left out
-    with pytest.raises(ModelError, match="3 processes cannot share a batch of 2 training image"):
+    with pytest.raises(ModelError, match="3 processes cannot share a batch of 2 training images"):
         require_shares(Ranks(0, 3, 0), cpu, 66, 16, drops_last=False)
     with pytest.raises(ModelError, match="Apple's GPU"):
         require_shares(Ranks(0, 2, 0), torch.device("mps"), 66, 16, drops_last=False)

@@ -48,11 +48,11 @@ DAMAGES: dict[str, tuple[Damage, str]] = {
     ),
     "mean for one channel of three": (
         _metadata(lambda m: m["preprocessing"].update(mean=[0.1])),
-        "field preprocessing.mean: 1 value(s) for a 3-channel input",
+        "field preprocessing.mean: 1 value for a 3-channel input",
     ),
     "grey network, colour preprocessing": (
         _metadata(lambda m: m["architecture"].update(in_channels=1)),
-        "field preprocessing.channels: 3 channel(s) for a network reading 1",
+        "field preprocessing.channels: 3 channels for a network reading 1",
     ),
     "preprocessing size differs": (
         _metadata(lambda m: m["preprocessing"].update(size=24)),

@@ -62,10 +62,10 @@ def test_adding_a_folder_whose_names_differ_asks_once_then_remembers(
     assert dialog.names == ["non_spirals", "spirals"]
     assert [dialog.combos[name].currentText() for name in dialog.names] == ["non-spiral", "spiral"]
     assert dialog.table.item(0, 1).text() == "2" and "proposed" in dialog.table.item(0, 3).text()
-    assert "5 label(s) taken (5 mapped" in dialog.summary.text()
+    assert "5 labels taken (5 mapped" in dialog.summary.text()
     assert labels_of(path) == {"spiral": 3, "non-spiral": 2}
     message = window.statusBar().currentMessage()
-    assert "Added 5 item(s); labels: 5 label(s) taken (5 mapped" in message and "0 unmapped, 0 skipped" in message
+    assert "Added 5 items; labels: 5 labels taken (5 mapped" in message and "0 unmapped, 0 skipped" in message
     with Project.open(path) as project:
         assert project.class_aliases() == {"non_spirals": "non-spiral", "spirals": "spiral"}
     window.statusBar().clearMessage()
@@ -104,7 +104,7 @@ def test_skip_and_unmapped_are_counted_and_cancel_adds_nothing(
         assert dialog.combos["stars"].currentText() == "— not mapped —"
         dialog.combos["artefacts"].setCurrentText(SKIP_TEXT)
         assert dialog.summary.text().endswith(
-            "2 label(s) taken (2 mapped: spirals -> spiral), 1 unmapped (stars 1), 3 skipped (artefacts 3)"
+            "2 labels taken (2 mapped: spirals -> spiral), 1 unmapped (stars 1), 3 skipped (artefacts 3)"
         )
         return True
 
@@ -143,9 +143,7 @@ def test_import_labels_goes_through_the_dialog(
     assert dialog.names == ["Spirals"] and "spiral (1)" in dialog.exact.text()
     report = window.label_import.last_report
     assert report.labels == 3 and report.counts is not None and report.counts.mapped == 2
-    assert (
-        "3 label(s) taken (2 mapped: Spirals -> spiral), 0 unmapped, 0 skipped" in window.statusBar().currentMessage()
-    )
+    assert "3 labels taken (2 mapped: Spirals -> spiral), 0 unmapped, 0 skipped" in window.statusBar().currentMessage()
     assert labels_of(path) == {"spiral": 3}
     assert changed == [(("Spirals", "spiral"),)]
     assert window.import_labels_action.isEnabled()
@@ -204,7 +202,7 @@ def test_suggest_and_add_with_a_model_settle_its_names_in_the_dialog(
     qtbot.waitUntil(lambda: "Stored" in window.statusBar().currentMessage(), timeout=60_000)
     (dialog,) = mapping_dialogs.shown
     assert sorted(dialog.names) == ["Edge-on without Bulge", "Round Smooth", "Unbarred Loose Spiral"]
-    assert "suggestion(s) taken (" in window.statusBar().currentMessage()
+    assert "suggestions taken (" in window.statusBar().currentMessage()
     with Project.open(path) as project:
         suggested = {s.class_name for s in project.suggestions().values()}
         assert suggested and suggested <= set(classes)

@@ -254,11 +254,11 @@ def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWin
     panel.form.build_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=120_000)
     planned = next(text for text in shown if text.startswith("Planned"))
-    assert "1 expert(s) × 2 snapshots ×" in planned and "MB on disk" in planned
+    assert "1 expert × 2 snapshots ×" in planned and "MB on disk" in planned
     built = Path(panel.form.buffer_edit.text())
     assert (built / "buffer.json").is_file() and (built / "expert_000.npy").is_file()
     assert panel.form.buffer_info.text().startswith(
-        "1 expert(s) × 1 epochs · batch 32 · 3 classes · 16 px · ZCA-whitened ·"
+        "1 expert × 1 epoch · batch 32 · 3 classes · 16 px · ZCA-whitened ·"
     )
     assert "Buffer ready" in panel.progress_label.text()
 
@@ -365,7 +365,7 @@ def test_a_picked_buffer_shows_the_experts_and_epochs_it_was_built_with(
     form.buffer_edit.setText(str(buffer))
     shown = (form.experts.value(), form.expert_epochs_total.value(), form.size.value(), form.width.value())
     assert shown == (2, 3, 16, 8)
-    assert form.buffer_info.text().startswith("2 expert(s) × 3 epochs · batch 8 · 3 classes")
+    assert form.buffer_info.text().startswith("2 experts × 3 epochs · batch 8 · 3 classes")
 
 
 def test_the_demo_shows_the_settings_it_really_uses(
@@ -396,7 +396,7 @@ def test_the_demo_shows_the_settings_it_really_uses(
     assert prepared and panel.config is not None
     assert form.iterations.value() == panel.config.iterations == 400
     assert (form.experts.value(), form.expert_epochs_total.value()) == (2, 3), "the buffer the run uses"
-    assert form.buffer_edit.text() == str(buffer) and form.buffer_info.text().startswith("2 expert(s) × 3 epochs")
+    assert form.buffer_edit.text() == str(buffer) and form.buffer_info.text().startswith("2 experts × 3 epochs")
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
 

@@ -46,7 +46,7 @@ def test_counts_say_what_became_of_every_label() -> None:
     mapping = map_class_names(["spirals", "spiral", "junk", "odd"], ["spiral"], {"junk": SKIP})
     counts = LabelCounts.tally(["spirals"] * 3 + ["spiral"] * 2 + ["junk"] * 4 + ["odd"], mapping, ["spiral"])
     assert (counts.taken, counts.mapped, counts.unmapped, counts.skipped) == (5, 3, 1, 4)
-    assert counts.describe() == "5 label(s) taken (3 mapped: spirals -> spiral), 1 unmapped (odd 1), 4 skipped (junk 4)"
+    assert counts.describe() == "5 labels taken (3 mapped: spirals -> spiral), 1 unmapped (odd 1), 4 skipped (junk 4)"
     assert not map_class_names(["spiral"], ["spiral"]).needs_confirmation
 
 
@@ -78,7 +78,7 @@ def test_a_stored_alias_maps_the_next_folder_and_skip_is_counted_not_lost(tmp_pa
     assert result.added == 6
     assert counted == {"spiral": 3, "non-spiral": 2}
     assert (result.counts.taken, result.counts.mapped, result.counts.skipped, result.counts.unmapped) == (5, 5, 1, 0)
-    assert ("junk", "1 image(s) added without their label 'junk': mapped to skip") in result.skipped
+    assert ("junk", "1 image added without their label 'junk': mapped to skip") in result.skipped
 
 
 def test_import_takes_stored_aliases_and_skips_what_the_user_skips(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_import_takes_stored_aliases_and_skips_what_the_user_skips(tmp_path: Pat
     assert report.labels == 3
     assert report.counts is not None
     assert report.counts.describe() == (
-        "3 label(s) taken (3 mapped: non_spirals -> non-spiral, twirls -> spiral), 0 unmapped, 3 skipped (junk 3)"
+        "3 labels taken (3 mapped: non_spirals -> non-spiral, twirls -> spiral), 0 unmapped, 3 skipped (junk 3)"
     )
 
 
@@ -125,7 +125,7 @@ def test_folder_names_become_a_scheme(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "scheme train, 2 classes (non_spirals, spirals)" in capsys.readouterr().out
     assert main(["project", "add", project, str(root)]) == 0
     out = capsys.readouterr().out
-    assert "labels: 5 label(s) taken, 0 unmapped, 0 skipped" in out, "same names need no mapping"
+    assert "labels: 5 labels taken, 0 unmapped, 0 skipped" in out, "same names need no mapping"
 
 
 def test_cli_map_forms_counts_and_the_mapping_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,17 +135,17 @@ def test_cli_map_forms_counts_and_the_mapping_command(tmp_path: Path, capsys: py
     argv = ["project", "add", project, str(root), "--map", "twirls=spiral", "--map", "blobs=non-spiral"]
     assert main([*argv, "--skip", "junk"]) == 0
     out = capsys.readouterr().out
-    assert "added 6 image(s)" in out
+    assert "added 6 images" in out
     assert (
-        "labels: 5 label(s) taken (5 mapped: blobs -> non-spiral, twirls -> spiral), 0 unmapped, 1 skipped (junk 1)"
+        "labels: 5 labels taken (5 mapped: blobs -> non-spiral, twirls -> spiral), 0 unmapped, 1 skipped (junk 1)"
         in out
     )
-    assert "remembered 3 class mapping(s)" in out
+    assert "remembered 3 class mappings" in out
     assert main(["project", "mapping", project, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["aliases"] == {"blobs": "non-spiral", "junk": "", "twirls": "spiral"}
     assert main(["project", "mapping", project, "--forget", "junk", "--map", "streaks=spiral", "blobs=spiral"]) == 0
     out = capsys.readouterr().out
-    assert "forgot 1 mapping(s)" in out and "streaks  -> spiral" in out and "junk" not in out
+    assert "forgot 1 mapping" in out and "streaks  -> spiral" in out and "junk" not in out
     assert main(["project", "mapping", project, "--map", "x=nope"]) == 1
     assert "unknown class 'nope'" in capsys.readouterr().err
     write_pngs(tmp_path / "csvimg", 2, seed=9)

@@ -45,7 +45,7 @@ def test_adding_a_class_folder_keeps_the_labels_it_can_read_and_names_the_rest(t
     added, notes = result.added, result.skipped
     assert added == 6
     assert result.counts.describe() == (
-        "5 label(s) taken (5 mapped: non_spirals -> non-spiral, spirals -> spiral), 1 unmapped (blobs 1), 0 skipped"
+        "5 labels taken (5 mapped: non_spirals -> non-spiral, spirals -> spiral), 1 unmapped (blobs 1), 0 skipped"
     )
     assert counted == {"spiral": 2, "non-spiral": 3}
-    assert notes == [("blobs", "1 image(s) added without their label 'blobs': it matches no class of the project")]
+    assert notes == [("blobs", "1 image added without their label 'blobs': it matches no class of the project")]

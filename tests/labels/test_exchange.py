@@ -384,7 +384,7 @@ def test_answers_mapped_to_one_class_add_up(tmp_path: Path) -> None:
 def test_the_report_serialises(tmp_path: Path, labelled: Project) -> None:
     report = exchange.export_json(labelled, tmp_path / "l.json")
     assert json.loads(json.dumps(report.to_json()))["labels"] == 6
-    assert report.summary() == f"export json: 6 label(s) ({tmp_path / 'l.json'})"
+    assert report.summary() == f"export json: 6 labels ({tmp_path / 'l.json'})"
     document = json.loads((tmp_path / "l.json").read_text())
     assert document["format"] == "galaxy-studio-labels" and document["classes"] == ["spiral", "non-spiral"]
     assert content_fingerprint(tmp_path / "l.json")

@@ -60,7 +60,7 @@ def test_images_moved_elsewhere_are_missing_until_relinked_from_that_folder(tmp_
     with Project.open(path) as project:
         assert all(image.missing for image in project.images())
         assert project.stats().missing == 5
-        assert any("5 image(s) not found" in warning for warning in project.warnings)
+        assert any("5 images not found" in warning for warning in project.warnings)
         assert project.relink([tmp_path / "nowhere"]) == 0
         assert project.relink([tmp_path / "external"]) == 5
         assert not any(image.missing for image in project.images())

@@ -96,7 +96,7 @@ def test_class_folders_bring_import_labels_for_known_classes_only(tmp_path: Path
         added, skipped = result.added, result.skipped
         assert added == 6
         assert skipped == [
-            ("artefact", "1 image(s) added without their label 'artefact': it matches no class of the project")
+            ("artefact", "1 image added without their label 'artefact': it matches no class of the project")
         ], "a folder label the project cannot take is said, not dropped silently"
         labels = project.labels()
         assert sorted(label.class_name for label in labels.values()) == ["non-spiral"] * 3 + ["spiral"] * 2

@@ -58,14 +58,14 @@ def test_project_export_and_import_commands_take_the_table_formats(
     assert main(["project", "label", source, str(files[1]), "non-spiral", "--labeller", "ada"]) == 0
     out = tmp_path / "labels.votable"
     assert main(["project", "export", source, "--format", "ecsv", str(out)]) == 0
-    assert "export ecsv: 2 label(s)" in capsys.readouterr().out
+    assert "export ecsv: 2 labels" in capsys.readouterr().out
     assert out.read_text().startswith("# %ECSV"), "--format wins over the name"
     fits_out = tmp_path / "labels.fits"
     assert main(["project", "export", source, "--format", "fits", str(fits_out)]) == 0
     assert main(["project", "new", target, "--scheme", "spiral"]) == 0
     capsys.readouterr()
     assert main(["project", "import", target, str(fits_out)]) == 0
-    assert "import csv: 2 label(s), 2 new image(s)" in capsys.readouterr().out
+    assert "import csv: 2 labels, 2 new images" in capsys.readouterr().out
     with Project.open(target) as copy:
         assert sorted(label.class_name for label in copy.labels().values()) == ["non-spiral", "spiral"]
 

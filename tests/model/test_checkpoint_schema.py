@@ -67,8 +67,8 @@ def _nan_temperature(metadata: dict[str, Any]) -> None:
 
 DAMAGES: dict[str, tuple[Damage, str]] = {
     "no preprocessing": (_drop_preprocessing, "field preprocessing: missing"),
-    "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 value(s) for a 3-channel input"),
-    "one class name": (_one_class, "field classes: 1 name(s) for a network with 3 outputs"),
+    "mean of two for three channels": (_short_mean, "field preprocessing.mean: 2 values for a 3-channel input"),
+    "one class name": (_one_class, "field classes: 1 name for a network with 3 outputs"),
     "unknown stretch": (_unknown_stretch, "field preprocessing.display: unknown stretch 'sinh-of-doom'"),
     "30000 px": (_huge_size, "field architecture.size: 30000 is out of range"),
     "unreadable training profile": (_bad_profile, "field training_profile: unreadable"),

@@ -156,7 +156,7 @@ def test_classify_command_writes_the_csv_and_one_overlay_per_input(
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert row["predicted"] == classes[int(np.argmax(probabilities))]
     assert {p.name for p in overlays.iterdir()} == {"00000.png", "00000-2.png", "00000-3.png"}
-    assert f"{len(files)} cutout(s) classified" in capsys.readouterr().out
+    assert f"{len(files)} cutouts classified" in capsys.readouterr().out
 
 
 def test_the_classification_job_writes_one_overlay_per_input(

@@ -49,7 +49,7 @@ def test_a_csv_with_a_label_column(demo_set: Path, tmp_path: Path) -> None:
             writer.writerow([str(path), "" if index == 0 else path.parent.name])
     data = load_labelled_data(table)
     assert len(data) == len(files) - 1
-    assert data.notes == ("1 unlabelled image(s) left out",)
+    assert data.notes == ("1 unlabelled image left out",)
     assert set(data.classes) == {path.parent.name for path in files[1:]}
 
 
@@ -78,7 +78,7 @@ def test_a_project_gives_its_consensus_labels_but_not_a_models(demo_set: Path, t
     assert data.classes == (DEMO_CLASSES[1], DEMO_CLASSES[0]), "the project's class order"
     assert len(data) == len(items) - 2
     assert data.classes[data.labels[0]] == DEMO_CLASSES[1], "the person's label wins over the import"
-    assert set(data.notes) == {"1 unlabelled image(s) left out", "1 image(s) labelled only by a model left out"}
+    assert set(data.notes) == {"1 unlabelled image left out", "1 image labelled only by a model left out"}
 
 
 def test_unlabelled_or_single_class_data_is_refused(demo_set: Path, tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_galaxy10_labels_that_are_not_classes_are_refused_naming_the_rows(
         handle["images"] = np.random.default_rng(0).integers(0, 255, (30, 64, 64, 3), dtype=np.uint8)
         handle["ans"] = ans
     line = _refused_before_training([str(path)], tmp_path / "run", capsys)
-    assert "4 value(s) that are not classes 0-9" in line and "row(s) 4, 7, 11, 20" in line
+    assert "4 values that are not classes 0-9" in line and "rows 4, 7, 11, 20" in line
 
 
 def test_a_dataset_just_big_enough_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,7 +30,7 @@ def test_project_suggest_stores_suggestions_and_orders_by_uncertainty(
     files = make_project(path, demo_set)
     assert main(["project", "suggest", str(path), trained_run.run_dir, "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert f"stored {len(files) - 1} suggestion(s)" in out
+    assert f"stored {len(files) - 1} suggestions" in out
     with Project.open(path) as project:
         suggestions = project.suggestions()
         order = project.most_uncertain_first()

@@ -218,7 +218,7 @@ def test_bad_inputs_are_reported_in_place_and_the_rest_classified(
     assert code == 1
     captured = capsys.readouterr()
     assert f"error: {notes}: not a supported image" in captured.err
-    assert "q.csv: 1 cutout(s) classified" in captured.out and "1 left out" in captured.out
+    assert "q.csv: 1 cutout classified" in captured.out and "1 left out" in captured.out
 
 
 def test_a_full_disk_mid_run_is_one_line_and_keeps_the_finished_parts(

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
 from galaxy_studio.events import CancelToken, EventSink, Noted
@@ -458,7 +459,7 @@ class ClassifyPanel(QWidget):
         counts = result.counts
         renamed = counts.mapped or counts.unmapped or counts.skipped
         self.status.emit(
-            f"Stored {result.stored} suggestion(s) in the project"
+            f"Stored {counted(result.stored, 'suggestion')} in the project"
             + (f" ({counts.describe('suggestion')})" if renamed else "")
             + "; in the Library choose Order: most uncertain first, and press Enter to accept one"
         )
@@ -486,7 +487,7 @@ class ClassifyPanel(QWidget):
             return
         shown = "\n".join(reason for _, reason in failures[:5])
         more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
-        self._show_message(f"{len(failures)} file(s) left out:\n{shown}{more}")
+        self._show_message(f"{counted(len(failures), 'file')} left out:\n{shown}{more}")
 
     def _add_results(self, classified: Classified) -> None:
         classifier, result = classified.classifier, classified.result
@@ -525,7 +526,7 @@ class ClassifyPanel(QWidget):
         self.table.setSortingEnabled(True)
         if result.predictions:
             self.status.emit(
-                f"Classified {len(result.predictions)} cutout(s) with {classifier.name}"
+                f"Classified {counted(len(result.predictions), 'cutout')} with {classifier.name}"
                 + (f"; {len(result.failures)} left out" if result.failures else "")
             )
             row = self._row_of_key(len(self.predictions) - len(result.predictions))

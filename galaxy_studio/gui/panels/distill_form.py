@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.distill.config import MEMORY_MODE_NAMES, BufferConfig, DistillConfig
 from galaxy_studio.distill.runs import buffers_dir
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
@@ -64,12 +65,14 @@ def describe_buffer(folder: str | Path) -> str:
         return f"{path}: unreadable ({exc})"
     experts = len(metadata.get("experts", []))
     classes = len(metadata.get("classes", []))
+    epochs = metadata.get("epochs")
+    trained = counted(epochs, "epoch") if isinstance(epochs, int) else "? epochs"
     config = metadata.get("config", {})
     whitened = " · ZCA-whitened" if metadata.get("zca") else ""
     # The batch is chosen from the data unless asked for, so the line says which it was.
     batch = f" · batch {config['batch_size']}" if config.get("batch_size") else ""
     return (
-        f"{experts} expert(s) × {metadata.get('epochs', '?')} epochs{batch} · {classes} classes · "
+        f"{counted(experts, 'expert')} × {trained}{batch} · {counted(classes, 'class', 'classes')} · "
         f"{config.get('size', '?')} px{whitened} · {metadata.get('parameters', 0):,} parameters"
     )
 

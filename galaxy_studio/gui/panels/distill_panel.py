@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
@@ -621,7 +622,9 @@ class DistillPanel(QWidget):
         if seconds is not None:
             text += f" About {seconds:.2f} s per iteration measured"
             text += (
-                f"; {iterations} iterations ≈ {format_duration(seconds * iterations)} at most." if iterations else "."
+                f"; {counted(iterations, 'iteration')} ≈ {format_duration(seconds * iterations)} at most."
+                if iterations
+                else "."
             )
         elif device in ("cpu", "auto") and not gpu:
             text += " Press Estimate to time an iteration, or watch the pace once it runs."
@@ -668,7 +671,7 @@ class DistillPanel(QWidget):
         self._after_job = None
         self._evaluating = self._start_job(
             job,
-            f"Evaluating: {protocol.nets} fresh net(s) per training set, {protocol.epochs} epochs…",
+            f"Evaluating: {counted(protocol.nets, 'fresh net')} per training set, {counted(protocol.epochs, 'epoch')}…",
             self._on_evaluated,
         )
 
@@ -716,8 +719,8 @@ class DistillPanel(QWidget):
             self._on_iteration(event)
         elif isinstance(event, BufferPlanned):
             self.form.buffer_info.setText(
-                f"Planned: {event.experts} expert(s) × {event.epochs + 1} snapshots × {event.parameters:,} "
-                f"parameters = {event.bytes / 1e6:,.1f} MB on disk"
+                f"Planned: {counted(event.experts, 'expert')} × {counted(event.epochs + 1, 'snapshot')} × "
+                f"{event.parameters:,} parameters = {event.bytes / 1e6:,.1f} MB on disk"
             )
         elif isinstance(event, Warned):
             self.status.emit(event.text)
@@ -761,7 +764,7 @@ class DistillPanel(QWidget):
             return
         now = time.perf_counter()
         if self._last_progress is None and self.config is not None:
-            self.status.emit(f"Distilling {Path(self.config.data).name}: {event.iterations} iterations")
+            self.status.emit(f"Distilling {Path(self.config.data).name}: {counted(event.iterations, 'iteration')}")
         if self._last_progress is not None and event.iteration > self._last_progress[1]:
             seconds = (now - self._last_progress[0]) / (event.iteration - self._last_progress[1])
             self._pace = seconds if self._pace is None else _PACE_MEMORY * self._pace + (1 - _PACE_MEMORY) * seconds
@@ -860,14 +863,14 @@ class DistillPanel(QWidget):
     def _on_buffer_built(self, result: BufferResult) -> None:
         self.form.show_buffer(result.buffer_dir)
         self.progress_label.setText(
-            f"Buffer ready: {result.experts} expert(s), "
+            f"Buffer ready: {counted(result.experts, 'expert')}, "
             f"{result.bytes_on_disk / 1e6:.1f} MB, in {format_duration(result.seconds)}."
         )
 
     def _on_distilled(self, result: DistillResult) -> None:
         self.result = result
         self.progress_label.setText(
-            f"Done: {result.iterations} iterations (stopped by {result.stopped_by}), stage {result.stage}, "
+            f"Done: {counted(result.iterations, 'iteration')} (stopped by {result.stopped_by}), stage {result.stage}, "
             f"learned lr {result.lr:.3g}, final loss {result.final_loss:.4f}, in {format_duration(result.seconds)}."
         )
         self.status.emit(f"Distillation finished: {result.synthetic}")
@@ -906,7 +909,7 @@ class DistillPanel(QWidget):
         """What a stop now keeps, from the run folder as it is."""
         if run is None or run.status == "empty":
             every = self.config.checkpoint_every if self.config is not None else None
-            cadence = f" (one is saved every {every} iterations)" if every else ""
+            cadence = f" (one is saved every {counted(every, 'iteration')})" if every else ""
             return (
                 f"Nothing was saved: the run stopped before its first checkpoint{cadence}. Press Start to begin again."
             )
@@ -945,8 +948,8 @@ class DistillPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if entry is not None and entry.get("source") == "experts":
                     item.setToolTip(
-                        f"The buffer's {len(entry['accuracies'])} experts, trained on the full training "
-                        f"split for {entry['epochs']} epochs"
+                        f"The buffer's {counted(len(entry['accuracies']), 'expert')}, trained on the full training "
+                        f"split for {counted(entry['epochs'], 'epoch')}"
                     )
                 self.table.setItem(row, column, item)
         full = (report or {}).get("full") or {}
@@ -1002,7 +1005,7 @@ class DistillPanel(QWidget):
             elif kind == "fits":
                 export_fits_cube(synthetic, destination)
             else:
-                return f"{len(export_png_grids(synthetic, destination))} PNG file(s) in {destination}"
+                return f"{counted(len(export_png_grids(synthetic, destination)), 'PNG file')} in {destination}"
             return f"wrote {destination}"
 
         self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
@@ -1025,8 +1028,8 @@ class DistillPanel(QWidget):
             from galaxy_studio.distill.evolution import write_evolution_gif, write_evolution_strip
 
             if kind == "gif":
-                return f"wrote {destination}: {write_evolution_gif(run_dir, destination)} frames"
-            return f"wrote {destination}: {write_evolution_strip(run_dir, destination)} snapshots"
+                return f"wrote {destination}: {counted(write_evolution_gif(run_dir, destination), 'frame')}"
+            return f"wrote {destination}: {counted(write_evolution_strip(run_dir, destination), 'snapshot')}"
 
         self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
         self._update_buttons()
@@ -1102,7 +1105,7 @@ class DistillPanel(QWidget):
         self.timeline.setValue(self.timeline.maximum())
         self._on_timeline(self.timeline.value())
         self.progress_label.setText(
-            f"{run.name}: {run.status}, {run.iterations} iterations. " + describe_buffer(self.config.buffer)
+            f"{run.name}: {run.status}, {counted(run.iterations, 'iteration')}. " + describe_buffer(self.config.buffer)
         )
         self._update_buttons()
 

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
@@ -883,10 +884,10 @@ class ExplorePanel(QWidget):
             try:
                 session.add_and_label(items, class_name, emit=emit, cancel=cancel)
             except ProjectError as error:
-                return LabelledBatch(class_name, 0, f"Labels NOT saved for {len(items)} cutout(s): {error}")
+                return LabelledBatch(class_name, 0, f"Labels NOT saved for {counted(len(items), 'cutout')}: {error}")
             return LabelledBatch(class_name, len(items), "")
 
-        self._start(job, f"Labelling {len(items)} cutout(s) as {class_name}", self._on_labelled)
+        self._start(job, f"Labelling {counted(len(items), 'cutout')} as {class_name}", self._on_labelled)
 
     def _on_labelled(self, batch: LabelledBatch) -> None:
         project = self.session.project
@@ -894,8 +895,8 @@ class ExplorePanel(QWidget):
             self.status.emit(batch.problem)
         elif batch.saved and project is not None:
             self.status.emit(
-                f"Labelled {batch.saved} cutout(s) as {batch.class_name} in {project.path.name} "
-                "(Undo batch takes them back)"
+                f"Labelled {counted(batch.saved, 'cutout')} as {batch.class_name} in {project.path.name} "
+                f"(Undo batch takes {'it' if batch.saved == 1 else 'them'} back)"
             )
 
     def undo_batch(self) -> None:
@@ -917,7 +918,7 @@ class ExplorePanel(QWidget):
             self.status.emit(result.problem)
             return
         kept = f"; {len(result.undone.kept)} kept their later label" if result.undone.kept else ""
-        self.status.emit(f"Took back {len(result.undone.image_ids)} label(s){kept}")
+        self.status.emit(f"Took back {counted(len(result.undone.image_ids), 'label')}{kept}")
 
     # Clusters --------------------------------------------------------------------------
 

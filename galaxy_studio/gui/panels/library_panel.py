@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from galaxy_studio import paths as app_paths
+from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import Catalog, CatalogItem, catalog_from_paths
 from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings, explain_auto, pixel_readout
@@ -282,7 +283,7 @@ class LibraryPanel(QWidget):
         self._report_opened(result.added, result.skipped, said)
 
     def _report_opened(self, added: int, skipped: list[tuple[str, str]], labels: str = "") -> None:
-        message = f"Added {added} item(s){labels}"
+        message = f"Added {counted(added, 'item')}{labels}"
         if skipped:
             self.problems.extend(skipped)
             first_path, first_reason = skipped[0]
@@ -400,8 +401,12 @@ class LibraryPanel(QWidget):
 
     def _refresh_counts(self) -> None:
         total, shown = len(self.catalog.items), self.model.rowCount()
-        classes = f" · {len(self.catalog.classes)} classes" if self.catalog.classes else ""
-        self.count_label.setText(f"{total:,} items{classes}" if shown == total else f"{shown:,} of {total:,} items")
+        classes = f" · {counted(len(self.catalog.classes), 'class', 'classes')}" if self.catalog.classes else ""
+        self.count_label.setText(
+            f"{counted(total, 'item', grouped=True)}{classes}"
+            if shown == total
+            else f"{shown:,} of {counted(total, 'item', grouped=True)}"
+        )
         self.problems_button.setText(f"⚠ {len(self.problems)} skipped")
         self.problems_button.setVisible(bool(self.problems))
 
@@ -414,7 +419,7 @@ class LibraryPanel(QWidget):
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Skipped files",
-            f"{len(lines)} file(s) were skipped: unsupported or unreadable.",
+            f"{counted(len(lines), 'file')} {'was' if len(lines) == 1 else 'were'} skipped: unsupported or unreadable.",
             parent=self,
         )
         box.setDetailedText(readable("\n".join(lines)))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.gui.session_signals import SessionSignals
 from galaxy_studio.labels.consensus import counted_label
 from galaxy_studio.labels.store import Suggestion
@@ -83,7 +84,10 @@ class LibraryProject(QObject):
         panel.show_order_choice(True)
         missing = sum(1 for record in records if record.missing)
         if missing:
-            self.status.emit(f"{missing} image(s) of the project are missing on disk: Project → Relink")
+            self.status.emit(
+                f"{counted(missing, 'image')} of the project {'is' if missing == 1 else 'are'} missing on disk: "
+                "Project → Relink"
+            )
         self.refresh_counts()
         self.refresh_summary()
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.errors import UserError
 from galaxy_studio.eta import format_duration
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Warned
@@ -488,7 +489,7 @@ class TrainPanel(QWidget):
         self.metrics_label.setText(describe_metrics(metrics))
         self.show_confusion(metrics)
         self.progress_label.setText(
-            f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}"
+            f"Done: {counted(result.epochs_run, 'epoch')} in {format_duration(result.seconds)}"
             + (" (stopped early)" if result.stopped_early else "")
             + f" · best epoch {result.best_epoch}\n"
             f"Checkpoint: {result.checkpoint}"

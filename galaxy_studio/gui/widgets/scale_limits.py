@@ -41,7 +41,9 @@ class HistogramPlot(QWidget):
         self.histogram: PixelHistogram | None = None
         self.limits = (0.0, 1.0)
         self._dragging: int | None = None
-        self.setToolTip("Pixel values of the shown band(s); drag the blue (black level) or orange (white level) line")
+        self.setToolTip(
+            "Pixel values of the band or bands shown; drag the blue (black level) or orange (white level) line"
+        )
 
     def set_histogram(self, histogram: PixelHistogram | None, limits: tuple[float, float]) -> None:
         self.histogram = histogram

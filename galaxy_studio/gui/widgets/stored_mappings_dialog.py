@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.gui.widgets.class_mapping_dialog import SKIP_TEXT
 from galaxy_studio.labels.class_mapping import SKIP
 from galaxy_studio.labels.session import LabellingSession
@@ -57,7 +58,7 @@ class StoredMappingsDialog(QDialog):
             self.table.setItem(row, 0, QTableWidgetItem(outside))
             self.table.setItem(row, 1, QTableWidgetItem(SKIP_TEXT if inside == SKIP else inside))
         self.note.setText(
-            f"{len(aliases)} stored mapping(s). Folder, label-file and model class names are read this way "
+            f"{counted(len(aliases), 'stored mapping')}. Folder, label-file and model class names are read this way "
             "without asking; forget one to be asked again."
             if aliases
             else "No stored mapping: names spelled as the project's classes need none."
