@@ -34,7 +34,7 @@ from galaxy_studio.model.checkpoint import load_classifier
 from galaxy_studio.model.config import EXPLANATION_METHODS, TURN_INVARIANT_ARCHITECTURES
 from galaxy_studio.model.dihedral import dihedral_views
 from galaxy_studio.model.errors import CheckpointError, ModelError
-from galaxy_studio.model.out_of_distribution import OodScorer
+from galaxy_studio.model.out_of_distribution import OodScorer, flag_reason
 from galaxy_studio.model.overlays import write_saliency_overlays
 from galaxy_studio.model.precision import cuda_precision
 from galaxy_studio.model.prediction import resolve_device
@@ -117,7 +117,8 @@ def open_classifier(path: str | Path) -> Classifier:
 class Prediction:
     """One cutout's class probabilities (in the model's class order) and what they say.
     `ood_score` (higher: less like the training data), its `ood_percentile` among the
-    validation galaxies and `ood_flag` (above their 99th percentile) are None/False when the
+    validation galaxies, `ood_flag` (above their 99th percentile, or all of them when fewer
+    than 99) and `ood_validation_images` (how many; 0: not recorded) are None/False/0 when the
     checkpoint has no calibrated score; `warnings` name how the input differs from the
     training images (bands, format, pixel scale, brightness). `ra` and `dec` (ICRS degrees)
     are the catalogue's position or else the centre of the cutout's WCS; None when neither
@@ -133,6 +134,7 @@ class Prediction:
     ood_score: float | None = None
     ood_percentile: float | None = None
     ood_flag: bool = False
+    ood_validation_images: int = 0
     warnings: tuple[str, ...] = ()
     ra: float | None = None
     dec: float | None = None
@@ -147,10 +149,7 @@ class Prediction:
         """Why the input looks unlike the training data, in words, for a note or a tooltip."""
         reasons = list(self.warnings)
         if self.ood_flag and self.ood_percentile is not None:
-            reasons.append(
-                "the network's features for it lie further from the training galaxies than those of "
-                f"{self.ood_percentile:.1f}% of the validation galaxies (flagged above 99%)"
-            )
+            reasons.append(flag_reason(self.ood_percentile, self.ood_validation_images))
         return reasons
 
     @property
@@ -288,7 +287,13 @@ def judge_familiarity(predictions: list[Prediction], outputs: BatchOutputs, ood:
     scores = ood.scores(outputs.features, outputs.logits)
     percentiles, flags = ood.percentiles(scores), ood.flags(scores)
     return [
-        replace(prediction, ood_score=float(score), ood_percentile=float(percentile), ood_flag=bool(flag))
+        replace(
+            prediction,
+            ood_score=float(score),
+            ood_percentile=float(percentile),
+            ood_flag=bool(flag),
+            ood_validation_images=ood.validation_images,
+        )
         for prediction, score, percentile, flag in zip(predictions, scores, percentiles, flags)
     ]
 

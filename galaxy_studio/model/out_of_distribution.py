@@ -13,12 +13,17 @@ ranked CIFAR-10, MNIST and FITS stamps below the held-out galaxies (AUROC 0.08 t
 the distance reached 0.95 to 1.0; tests/benchmarks/bench_ood.py), so it is not the default.
 
 Either way the score is calibrated on the validation split: a new input's percentile says what
-share of validation galaxies scored lower, and an input above the validation 99th percentile is
-flagged (so about 1% of inputs like the training data are flagged by chance).
+share of validation galaxies scored lower, and an input is flagged above the validation score
+that leaves at most 1% of inputs like them above it. n validation scores can promise that only
+from n = 99 on: a new galaxy like them outranks all n with probability 1/(n + 1), so below that
+the threshold is the highest validation score and about 1 in n + 1 ordinary galaxies is flagged
+(1 in 10 for the 9 validation galaxies of a project with 60 labels); the reason given for a
+flag says so.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from galaxy_studio.count_text import counted
 from galaxy_studio.events import NEVER, CancelToken
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.prediction import predict_features_and_logits
@@ -33,6 +39,9 @@ from galaxy_studio.model.preprocessing import Preprocessing
 
 OOD_METHODS = ("mahalanobis", "energy")
 FLAG_PERCENTILE = 99.0
+# Above this chance of flagging an ordinary galaxy, the reason for a flag says how few
+# validation galaxies calibrated it.
+_FEW_VALIDATION_RATE = 0.02
 # Principal directions measured one by one: at most one per this many training images, at
 # most _MAX_DIRECTIONS, and no more than _STORED_VALUES numbers in all. The checkpoint holds
 # them as plain lists, which load at about 1 s per million (ConvNet-D3 at 64 px has 8192
@@ -49,9 +58,11 @@ _PERCENTILES = np.linspace(0.0, 100.0, 201)
 @dataclass(frozen=True)
 class OodScorer:
     """A fitted score and its calibration: `quantiles` are the validation scores at
-    `_PERCENTILES`, `threshold` the validation score above which an input is flagged. For the
-    distance, `directions` (k, features) and `variances` (k,) are the leading principal
-    directions of the within-class spread and `residual_variance` the spread left outside them."""
+    `_PERCENTILES`, `threshold` the validation score above which an input is flagged and
+    `validation_images` how many validation scores set it (0: not recorded, in checkpoints
+    saved before it was). For the distance, `directions` (k, features) and `variances` (k,) are
+    the leading principal directions of the within-class spread and `residual_variance` the
+    spread left outside them."""
 
     method: str
     quantiles: tuple[float, ...]
@@ -60,6 +71,7 @@ class OodScorer:
     directions: tuple[tuple[float, ...], ...] = ()
     variances: tuple[float, ...] = ()
     residual_variance: float = 1.0
+    validation_images: int = 0
 
     def scores(self, features: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """(N,) float64 scores; higher means less like the training data."""
@@ -89,6 +101,7 @@ class OodScorer:
             "directions": [list(row) for row in self.directions],
             "variances": list(self.variances),
             "residual_variance": self.residual_variance,
+            "validation_images": self.validation_images,
         }
 
     @classmethod
@@ -101,6 +114,7 @@ class OodScorer:
             tuple(tuple(float(v) for v in row) for row in data.get("directions", ())),
             tuple(float(v) for v in data.get("variances", ())),
             float(data.get("residual_variance", 1.0)),
+            int(data.get("validation_images", 0)),
         )
 
 
@@ -147,10 +161,44 @@ def fit_ood_scorer(
     unfitted = OodScorer(method, (), 0.0)
     if method == "mahalanobis":
         unfitted = _fit_distance(np.asarray(train_features, np.float64), np.asarray(train_labels))
-    val_scores = unfitted.scores(val_features, val_logits)
+    val_scores = np.sort(unfitted.scores(val_features, val_logits))
     quantiles = np.percentile(val_scores, _PERCENTILES)
-    threshold = float(np.percentile(val_scores, FLAG_PERCENTILE))
-    return replace(unfitted, quantiles=tuple(float(v) for v in quantiles), threshold=threshold)
+    threshold = float(val_scores[_flag_rank(len(val_scores)) - 1])
+    return replace(
+        unfitted,
+        quantiles=tuple(float(v) for v in quantiles),
+        threshold=threshold,
+        validation_images=len(val_scores),
+    )
+
+
+def _flag_rank(n: int) -> int:
+    """Which of n sorted validation scores (1-based) is the threshold: the lowest that at most
+    1% of new scores like them exceed, (n + 1 - k) / (n + 1) <= 1%, else the highest."""
+    return min(n, math.ceil((n + 1) * FLAG_PERCENTILE / 100.0))
+
+
+def chance_flag_rate(validation_images: int) -> float:
+    """The share of ordinary galaxies (like the validation ones) flagged by chance; 1% where
+    the count was not recorded."""
+    if validation_images <= 0:
+        return 1.0 - FLAG_PERCENTILE / 100.0
+    return (validation_images + 1 - _flag_rank(validation_images)) / (validation_images + 1)
+
+
+def flag_reason(percentile: float, validation_images: int) -> str:
+    """Why an input was flagged, in words, with how sure the flag can be."""
+    text = f"the network's features for it lie further from the training galaxies than those of {percentile:.1f}% of "
+    if validation_images <= 0:
+        return text + "the validation galaxies (flagged above 99%)"
+    text += f"the {counted(validation_images, 'validation galaxy', 'validation galaxies')}"
+    rate = chance_flag_rate(validation_images)
+    if rate <= _FEW_VALIDATION_RATE:
+        return text + " (flagged above 99%)"
+    return (
+        f"{text}; with so few, about 1 in {round(1.0 / rate)} galaxies like them is flagged too: "
+        "label more to make this sharper"
+    )
 
 
 def _fit_distance(features: np.ndarray, labels: np.ndarray) -> OodScorer:

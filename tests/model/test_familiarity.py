@@ -16,8 +16,8 @@ from galaxy_studio.cli import main
 from galaxy_studio.data.catalog import CatalogItem, read_item
 from galaxy_studio.events import Warned
 from galaxy_studio.model.checkpoint import CLASSIFIER_FORMAT, load_payload, save_payload
-from galaxy_studio.model.classification import ClassifyConfig, classify, classify_items, open_classifier
-from galaxy_studio.model.out_of_distribution import OodScorer, energy_scores, fit_ood_scorer
+from galaxy_studio.model.classification import ClassifyConfig, Prediction, classify, classify_items, open_classifier
+from galaxy_studio.model.out_of_distribution import OodScorer, chance_flag_rate, energy_scores, fit_ood_scorer
 from galaxy_studio.model.preprocessing import extract_channels
 from galaxy_studio.model.training import TrainResult, train_classifier
 from galaxy_studio.model.training_profile import TrainingProfile, input_warnings, pixel_scale_arcsec
@@ -117,6 +117,32 @@ def test_the_scorer_flags_about_one_percent_of_its_own_distribution() -> None:
     assert scorer.flags(scorer.scores(far, np.zeros((1, 2))))[0]
     assert OodScorer.from_dict(scorer.to_dict()) == scorer
     assert energy_scores(np.array([[0.0, 0.0]]))[0] == pytest.approx(-np.log(2.0))
+
+
+def test_few_validation_galaxies_flag_only_beyond_all_of_them_and_the_reason_says_how_often_by_chance() -> None:
+    """Nine validation scores cannot place a 99th percentile: a new galaxy like them outranks
+    all nine one time in ten, so that is the threshold and the reason for a flag says so."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], 30)
+    train = rng.normal(size=(60, 3)) + 4.0 * labels[:, None]
+    val = rng.normal(size=(9, 3)) + 4.0 * np.repeat([0, 1], [5, 4])[:, None]
+    scorer = fit_ood_scorer(train, labels, val, np.zeros((9, 2)))
+    assert scorer.validation_images == 9
+    assert scorer.threshold == pytest.approx(scorer.scores(val, np.zeros((9, 2))).max())
+    fresh_labels = np.repeat([0, 1], 5000)
+    fresh = rng.normal(size=(10000, 3)) + 4.0 * fresh_labels[:, None]
+    flagged = scorer.flags(scorer.scores(fresh, np.zeros((10000, 2)))).mean()
+    assert flagged == pytest.approx(chance_flag_rate(9), abs=0.08) and chance_flag_rate(9) == pytest.approx(0.1)
+    assert chance_flag_rate(2000) <= 0.01 and chance_flag_rate(0) == pytest.approx(0.01)
+    assert OodScorer.from_dict(scorer.to_dict()) == scorer
+
+    def reason(validation_images: int) -> str:
+        flagged_one = Prediction("x.png", None, (0.5, 0.5), "a", 0.5, 0.69, 0.0, 9.0, 100.0, True, validation_images)
+        return flagged_one.unfamiliar_reasons[0]
+
+    assert "100.0% of the 9 validation galaxies; with so few, about 1 in 10 galaxies like them" in reason(9)
+    assert reason(300).endswith("100.0% of the 300 validation galaxies (flagged above 99%)")
+    assert reason(0).endswith("100.0% of the validation galaxies (flagged above 99%)"), "an old checkpoint"
 
 
 def test_the_distance_is_mahalanobis_when_features_are_narrow_and_counts_the_rest_when_wide() -> None:
