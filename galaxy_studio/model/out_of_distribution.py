@@ -188,10 +188,11 @@ def chance_flag_rate(validation_images: int) -> float:
 
 def flag_reason(percentile: float, validation_images: int) -> str:
     """Why an input was flagged, in words, with how sure the flag can be."""
-    text = f"the network's features for it lie further from the training galaxies than those of {percentile:.1f}% of "
+    text = "the network's features for it lie further from the training galaxies than those of "
     if validation_images <= 0:
-        return text + "the validation galaxies (flagged above 99%)"
-    text += f"the {counted(validation_images, 'validation galaxy', 'validation galaxies')}"
+        return text + f"{percentile:.1f}% of the validation galaxies (flagged above 99%)"
+    share = "all" if percentile >= 100.0 else f"{percentile:.1f}% of"
+    text += f"{share} the {counted(validation_images, 'validation galaxy', 'validation galaxies')}"
     rate = chance_flag_rate(validation_images)
     if rate <= _FEW_VALIDATION_RATE:
         return text + " (flagged above 99%)"

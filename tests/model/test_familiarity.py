@@ -136,12 +136,15 @@ def test_few_validation_galaxies_flag_only_beyond_all_of_them_and_the_reason_say
     assert chance_flag_rate(2000) <= 0.01 and chance_flag_rate(0) == pytest.approx(0.01)
     assert OodScorer.from_dict(scorer.to_dict()) == scorer
 
-    def reason(validation_images: int) -> str:
-        flagged_one = Prediction("x.png", None, (0.5, 0.5), "a", 0.5, 0.69, 0.0, 9.0, 100.0, True, validation_images)
+    def reason(validation_images: int, percentile: float = 100.0) -> str:
+        flagged_one = Prediction(
+            "x.png", None, (0.5, 0.5), "a", 0.5, 0.69, 0.0, 9.0, percentile, True, validation_images
+        )
         return flagged_one.unfamiliar_reasons[0]
 
-    assert "100.0% of the 9 validation galaxies; with so few, about 1 in 10 galaxies like them" in reason(9)
-    assert reason(300).endswith("100.0% of the 300 validation galaxies (flagged above 99%)")
+    assert "than those of all the 9 validation galaxies; with so few, about 1 in 10 galaxies like them" in reason(9)
+    assert reason(300).endswith("than those of all the 300 validation galaxies (flagged above 99%)")
+    assert reason(300, 99.5).endswith("than those of 99.5% of the 300 validation galaxies (flagged above 99%)")
     assert reason(0).endswith("100.0% of the validation galaxies (flagged above 99%)"), "an old checkpoint"
 
 
