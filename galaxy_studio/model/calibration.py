@@ -15,7 +15,7 @@ is read with T = 1 (its probabilities as they always were).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,11 +97,39 @@ def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """The image-weighted mean |accuracy - confidence| over the reliability bins; NaN without images."""
-    records = reliability_bins(probabilities, labels, bins)
-    total = sum(record["count"] for record in records)
+    return binned_calibration_error(reliability_bins(probabilities, labels, bins))
+
+
+def binned_calibration_error(records: Sequence[Mapping[str, Any]]) -> float:
+    """The ECE of reliability bins as `reliability_bins` records them; NaN without images."""
+    total = sum(int(record["count"]) for record in records)
     if total == 0:
         return math.nan
-    return sum(record["count"] * abs(record["accuracy"] - record["confidence"]) for record in records) / total
+    return (
+        sum(int(record["count"]) * abs(float(record["accuracy"]) - float(record["confidence"])) for record in records)
+        / total
+    )
+
+
+def pooled_reliability(parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """The reliability bins of disjoint sets of images (the folds of a cross-validation) as
+    those of one set holding them all: counts summed, confidence and accuracy averaged by count."""
+    merged: dict[tuple[float, float], tuple[int, float, float]] = {}
+    for records in parts:
+        for record in records:
+            key = (float(record["low"]), float(record["high"]))
+            count, confidence, right = merged.get(key, (0, 0.0, 0.0))
+            n = int(record["count"])
+            merged[key] = (
+                count + n,
+                confidence + n * float(record["confidence"]),
+                right + n * float(record["accuracy"]),
+            )
+    return [
+        {"low": low, "high": high, "count": count, "confidence": confidence / count, "accuracy": right / count}
+        for (low, high), (count, confidence, right) in sorted(merged.items())
+        if count
+    ]
 
 
 def chance_calibration_error(

@@ -24,6 +24,7 @@ import numpy as np
 
 from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Noted, Progressed, ignore
+from galaxy_studio.model.calibration import binned_calibration_error, pooled_reliability
 from galaxy_studio.model.config import TrainConfig, legacy_fields_translated
 from galaxy_studio.model.datasets import load_labelled_data, stratified_folds
 from galaxy_studio.model.errors import ModelError
@@ -105,6 +106,31 @@ class CrossValidationResult:
     def images(self) -> int:
         """Test images over all folds: every readable labelled image once."""
         return sum(int(fold.metrics.get("n", 0)) for fold in self.folds)
+
+    def pooled_metrics(self) -> dict[str, Any]:
+        """What the folds measured, as one test of every labelled image by a model that did not
+        see it: the summed confusion matrix with its accuracy and n, and the reliability bins
+        and calibration error pooled (each fold's probabilities scaled by its own temperature).
+        Empty when a fold has no matrix or the folds' classes differ."""
+        matrices = [fold.metrics.get("confusion") for fold in self.folds]
+        classes = [fold.metrics.get("classes") for fold in self.folds]
+        first = classes[0] if classes else None
+        if first is None or any(m is None for m in matrices) or any(c != first for c in classes):
+            return {}
+        matrix = np.sum(np.asarray(matrices, dtype=np.int64), axis=0)
+        total = int(matrix.sum())
+        pooled: dict[str, Any] = {
+            "classes": list(first),
+            "confusion": matrix.tolist(),
+            "n": total,
+            "accuracy": float(np.trace(matrix)) / total if total else None,
+        }
+        for bins, error in (("reliability", "ece"), ("reliability_uncalibrated", "ece_uncalibrated")):
+            parts = [fold.metrics.get(bins) for fold in self.folds]
+            if all(isinstance(part, list) for part in parts):
+                pooled[bins] = pooled_reliability([part for part in parts if isinstance(part, list)])
+                pooled[error] = binned_calibration_error(pooled[bins])
+        return pooled
 
     def to_dict(self) -> dict[str, Any]:
         return {

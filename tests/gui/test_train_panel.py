@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.gui.main_window import MainWindow
-from galaxy_studio.gui.panels.train_panel import WARNING_STYLE
+from galaxy_studio.gui.panels.train_panel import CV_RESULTS_TITLE, RESULTS_TITLE, WARNING_STYLE
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, ARCHITECTURE_SUMMARIES
 from galaxy_studio.model.runs import runs_dir
 
@@ -197,3 +197,40 @@ def test_use_its_settings_fills_the_form_with_a_past_run_for_a_new_one(window: M
     fresh = train.config()
     assert fresh.out_dir != past.out_dir and fresh.recipe() == past.recipe(), "a new run of the same recipe"
     assert "tried" in window.statusBar().currentMessage()
+
+
+def test_cross_validation_tests_every_image_once_and_cancel_keeps_the_finished_folds(  # noqa: ANN001
+    qtbot, window: MainWindow, demo_data: Path
+) -> None:
+    configure(window, demo_data, epochs=60)
+    train = window.train
+    train.cv_folds.setValue(2)
+    train.cross_validate()
+    assert train.results_box.title() == CV_RESULTS_TITLE and not train.cv_button.isEnabled()
+    qtbot.waitUntil(lambda: train._cv_progress is not None and train._cv_progress[0] == 2, timeout=180_000)
+    qtbot.waitUntil(lambda: train.loss_plot.point_count("train") >= 1, timeout=120_000)
+    assert train.progress_label.text().startswith("Fold 2/2 · Epoch ")
+    assert train.progress.format().startswith("%v / %m folds") and train.progress.maximum() == 2, "the bar counts folds"
+    train.cancel_button.click()
+    qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
+    assert "Cancelled. 1 of 2 folds finished and are kept" in train.progress_label.text()
+    folder = train._unfinished_cv[1]
+    first_fold = (folder / "fold_1" / "metrics.json").stat().st_mtime_ns
+
+    train.cross_validate()
+    qtbot.waitUntil(lambda: not train.runner.running, timeout=180_000)
+    assert (folder / "fold_1" / "metrics.json").stat().st_mtime_ns == first_fold, "the finished fold is reused"
+    record = json.loads((folder / "cv.json").read_text())
+    assert record["k"] == 2 and len(record["folds"]) == 2 and record["images"] == 18
+    shown = train.metrics_label.text()
+    assert "2-fold cross-validation</b> of 18 images" in shown and "(n=18, 95% CI " in shown
+    total = sum(int(train.confusion.item(r, c).text()) for r in range(3) for c in range(3))
+    assert total == 18, "the pooled matrix counts every image once"
+    assert "(all folds)" in train.reliability.getPlotItem().titleLabel.text
+    assert len(train.reliability.bars.opts["height"]) >= 1, "the folds' reliability bins, pooled"
+    assert window.statusBar().currentMessage().startswith("Cross-validation finished: accuracy ")
+    assert train.cv_button.isEnabled() and train._unfinished_cv is None
+    write_finished_run("20260101-000000-single", {"accuracy": 0.5, "n": 4})
+    train.refresh_runs()
+    train.runs.setCurrentRow(0)
+    assert train.results_box.title() == RESULTS_TITLE, "a single run's results are its test split's"

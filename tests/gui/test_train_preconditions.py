@@ -32,3 +32,26 @@ def test_one_image_per_class_fails_with_the_minimum_before_training(
     assert len(warnings) == 1 and "4 per class are needed" in warnings[0] and "Traceback" not in warnings[0]
     assert train.progress_label.text().startswith("Failed: too few labelled images")
     assert train.loss_plot.point_count("train") == 0
+
+
+def test_too_few_images_for_the_folds_fail_with_the_minimum_before_any_fold(
+    qtbot,  # noqa: ANN001
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_demo_set(tmp_path / "data", per_class=4, size=24)
+    warnings: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, title, text: warnings.append((title, text)))
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    train.data_edit.setText(str(tmp_path / "data"))
+    train.size.setValue(16)
+    train.epochs.setValue(1)
+    train.device.setCurrentText("cpu")
+    train.cv_folds.setValue(10)
+    train.cross_validate()
+    qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
+    assert len(warnings) == 1 and warnings[0][0] == "Cross-validation failed"
+    assert "10-fold cross-validation" in warnings[0][1] and "Traceback" not in warnings[0][1]
+    assert train.loss_plot.point_count("train") == 0 and train.cv_button.isEnabled()

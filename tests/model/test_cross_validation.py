@@ -12,6 +12,12 @@ import pytest
 
 from galaxy_studio.cli import main
 from galaxy_studio.events import Cancelled, CancelToken, EpochEnded, Noted, Progressed, Warned
+from galaxy_studio.model.calibration import (
+    binned_calibration_error,
+    expected_calibration_error,
+    pooled_reliability,
+    reliability_bins,
+)
 from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.cross_validation import CV_FILE, CrossValidationResult, MeanStd, cross_validate
 from galaxy_studio.model.datasets import (
@@ -125,6 +131,31 @@ def test_a_cross_validation_reports_each_fold_and_their_mean_and_spread(
     assert record["k"] == 3 and record["summary"]["accuracy"]["std"] == pytest.approx(summary["accuracy"].std)
     assert [fold["metrics"] for fold in record["folds"]] == [fold.metrics for fold in result.folds]
     assert record["config"]["epochs"] == FOLD_EPOCHS and "fold" not in record["config"]
+
+
+def test_the_pooled_metrics_count_every_image_once(cross_validated: CrossValidationResult) -> None:
+    pooled = cross_validated.pooled_metrics()
+    matrix = np.asarray(pooled["confusion"])
+    assert matrix.sum() == pooled["n"] == cross_validated.images
+    assert matrix.sum(axis=1).tolist() == [DEMO_PER_CLASS] * 3, "each class's images once"
+    right = sum(fold.metrics["accuracy"] * fold.metrics["n"] for fold in cross_validated.folds)
+    assert pooled["accuracy"] == pytest.approx(right / cross_validated.images)
+    assert sum(record["count"] for record in pooled["reliability"]) == cross_validated.images
+    assert 0.0 <= pooled["ece"] <= 1.0 and "temperature" not in pooled, "each fold had its own"
+
+
+def test_pooled_reliability_bins_are_those_of_all_the_images_at_once() -> None:
+    rng = np.random.default_rng(4)
+    probabilities = rng.dirichlet([1.0, 1.0, 1.0], size=300)
+    labels = rng.integers(0, 3, size=300)
+    parts = [reliability_bins(probabilities[i::3], labels[i::3]) for i in range(3)]
+    pooled = pooled_reliability(parts)
+    whole = reliability_bins(probabilities, labels)
+    assert [(b["low"], b["count"]) for b in pooled] == [(b["low"], b["count"]) for b in whole]
+    for mine, theirs in zip(pooled, whole):
+        assert mine["confidence"] == pytest.approx(theirs["confidence"])
+        assert mine["accuracy"] == pytest.approx(theirs["accuracy"])
+    assert binned_calibration_error(pooled) == pytest.approx(expected_calibration_error(probabilities, labels))
 
 
 def test_evaluating_a_folds_model_on_its_test_split_gives_its_metrics(

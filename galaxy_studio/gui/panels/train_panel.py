@@ -1,13 +1,16 @@
-"""Train: pick data and an architecture, watch the curves, keep the checkpoint.
+"""Train: pick data and an architecture, watch the curves, keep the checkpoint, or
+cross-validate the recipe.
 
-The panel only builds a TrainConfig and runs `train_classifier` in a worker thread; the
-training code never knows it is being watched. torch is imported by that job, not here.
+The panel only builds a TrainConfig and runs `train_classifier` (or `cross_validate`) in a
+worker thread; the training code never knows it is being watched. torch is imported by that
+job, not here.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -33,7 +37,8 @@ from PySide6.QtWidgets import (
 from galaxy_studio.count_text import counted
 from galaxy_studio.errors import UserError
 from galaxy_studio.eta import format_duration
-from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Warned
+from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Progressed, Warned
+from galaxy_studio.gui.panels.cross_validation_report import describe_cross_validation
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons
@@ -52,6 +57,7 @@ from galaxy_studio.path_text import readable
 from galaxy_studio.settings import control_label, settings_of
 
 if TYPE_CHECKING:
+    from galaxy_studio.model.cross_validation import CrossValidationResult
     from galaxy_studio.model.training import TrainResult
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
@@ -74,6 +80,13 @@ FINE_TUNING_SETTINGS = ("backbone_lr_scale",)
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
 WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
 NOTE_STYLE = "color: #a8adb8;"  # a line that explains the control above it
+# Folds offered for cross-validation: 5 unless asked (each fold tests a fifth of the images).
+CV_FOLDS_DEFAULT, CV_FOLDS_RANGE = 5, (2, 20)
+# The `what` of cross_validate's Progressed events (model/cross_validation.FOLDS): the panel
+# does not import that module, which imports torch.
+FOLDS_PROGRESS = "folds"
+RESULTS_TITLE = "Results (test split)"
+CV_RESULTS_TITLE = "Results (cross-validation: every labelled image tested once)"
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -117,6 +130,17 @@ def describe_run(run: RunSummary) -> str:
     return f"{run.name}\n{accuracy.text(digits=0) if accuracy.value is not None else run.status}"
 
 
+def _folds_progress_only(emit: EventSink) -> EventSink:
+    """A cross-validation's bar counts folds: each fold's batches would restart it every epoch
+    (the label below it says the fold's epoch)."""
+
+    def forward(event: object) -> None:
+        if not isinstance(event, Progressed) or event.what == FOLDS_PROGRESS:
+            emit(event)
+
+    return forward
+
+
 class TrainPanel(QWidget):
     status = Signal(str)
 
@@ -130,6 +154,12 @@ class TrainPanel(QWidget):
         self._confusion_metrics: dict = {}
         self._epoch_seconds: list[float] = []  # the running job's measured epochs, for its ETA
         self._epochs_kept = 0  # epochs the run folder holds (a resumed run's earlier ones too)
+        # The running cross-validation: (fold, folds, seconds of the finished folds), else None,
+        # and when its current fold began (time.monotonic).
+        self._cv_progress: tuple[int, int, list[float]] | None = None
+        self._fold_began = 0.0
+        # A cancelled cross-validation that the same settings continue: (what identifies it, folder).
+        self._unfinished_cv: tuple[str, Path] | None = None
         self._build()
         self.refresh_runs()
 
@@ -160,6 +190,7 @@ class TrainPanel(QWidget):
         left_layout.addWidget(self.advanced)
         left_layout.addWidget(self.advanced_body)
         left_layout.addLayout(buttons)
+        left_layout.addLayout(self._build_cross_validation_row())
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.progress_label)
         left_layout.addStretch(1)
@@ -247,10 +278,29 @@ class TrainPanel(QWidget):
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         self.progress = self.job_progress.bar
-        self.progress.setFormat("%v / %m")
         self.progress_label = QLabel("Choose data and press Start.")
         self.progress_label.setWordWrap(True)
         return buttons
+
+    def _build_cross_validation_row(self) -> QHBoxLayout:
+        self.cv_button = QPushButton("Cross-validate")
+        self.cv_button.setToolTip(
+            "Train one run per fold, each tested on a different share of the labelled images: every image is "
+            "tested once, by a model that never saw it, so the accuracy rests on all of them rather than on one "
+            "small test split. Takes about as many times as long as one run as there are folds; compare "
+            "settings this way."
+        )
+        self.cv_button.clicked.connect(self.cross_validate)
+        self.cv_folds = QSpinBox()
+        self.cv_folds.setRange(*CV_FOLDS_RANGE)
+        self.cv_folds.setValue(CV_FOLDS_DEFAULT)
+        self.cv_folds.setSuffix(" folds")
+        self.cv_folds.setToolTip("How many parts the labelled images are split into; each is tested once")
+        row = QHBoxLayout()
+        row.addWidget(self.cv_button)
+        row.addWidget(self.cv_folds)
+        row.addStretch(1)
+        return row
 
     def _build_results_side(self) -> QSplitter:
         """The curves above, the test metrics and past runs below."""
@@ -285,7 +335,7 @@ class TrainPanel(QWidget):
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confusion = ConfusionView()
         self.reliability = ReliabilityPlot()
-        results_box = QGroupBox("Results (test split)")
+        self.results_box = results_box = QGroupBox(RESULTS_TITLE)
         results_layout = QHBoxLayout(results_box)
         metrics_scroll = QScrollArea()
         metrics_scroll.setWidgetResizable(True)
@@ -393,10 +443,7 @@ class TrainPanel(QWidget):
         config = config or self._config_or_message()
         if config is None:
             return
-        self.loss_plot.clear_series()
-        self.acc_plot.clear_series()
-        self.metrics_label.setText("Training…")
-        self.show_confusion({})
+        self._clear_results("Training…", RESULTS_TITLE)
 
         def job(emit: EventSink, cancel: CancelToken) -> TrainResult:
             from galaxy_studio.model.training import train_classifier
@@ -408,6 +455,52 @@ class TrainPanel(QWidget):
         self._epochs_kept = 0
         self.progress_label.setToolTip("")
         self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
+
+    def cross_validate(self) -> None:
+        """K-fold cross-validation of the form's settings into a new run folder, or into the
+        folder of a cancelled one with the same settings and data, whose finished folds are kept."""
+        if not self._ready():
+            return
+        config = self._config_or_message()
+        if config is None:
+            return
+        folds = self.cv_folds.value()
+        identity = f"{folds} {config.data} {sorted(config.recipe().items())}"
+        if self._unfinished_cv is not None and self._unfinished_cv[0] == identity:
+            folder = self._unfinished_cv[1]
+        else:
+            folder = new_run_dir(f"{config.arch}-cv")
+        config = self.config(out_dir=folder)
+        self._unfinished_cv = (identity, folder)
+        self._clear_results(f"Cross-validating ({counted(folds, 'fold')})…", CV_RESULTS_TITLE)
+
+        def job(emit: EventSink, cancel: CancelToken) -> CrossValidationResult:
+            from galaxy_studio.model.cross_validation import cross_validate
+
+            return cross_validate(config, folds, emit=_folds_progress_only(emit), cancel=cancel)
+
+        self._epoch_seconds = []
+        self._epochs_kept = 0
+        self._cv_progress = (1, folds, [])
+        self.progress_label.setToolTip("")
+        self._start_job(
+            job,
+            f"Cross-validating {Path(config.data).name} in {counted(folds, 'fold')}…",
+            self._on_cross_validated,
+            bar_format="%v / %m folds",
+        )
+
+    def _clear_results(self, message: str, title: str) -> None:
+        self.loss_plot.clear_series()
+        self.acc_plot.clear_series()
+        self.metrics_label.setText(message)
+        self._show_scope(title)
+        self.show_confusion({})
+
+    def _show_scope(self, title: str) -> None:
+        """Title the results box and its diagram after the images they measure."""
+        self.results_box.setTitle(title)
+        self.reliability.set_scope("test split" if title == RESULTS_TITLE else "all folds")
 
     def _selected_run(self) -> RunSummary | None:
         item = self.runs.currentItem()
@@ -449,10 +542,13 @@ class TrainPanel(QWidget):
             self.advanced.setChecked(True)
         self.status.emit(f"The settings of {run.name} are in the form: Start trains a new run with them")
 
-    def _start_job(self, job: Job[R], message: str, on_success: Callable[[R], None]) -> None:
+    def _start_job(
+        self, job: Job[R], message: str, on_success: Callable[[R], None], *, bar_format: str = "%v / %m"
+    ) -> None:
+        self.progress.setFormat(bar_format)
         self.progress_label.setText(message)
         self.status.emit(message)
-        for button in (self.start_button, self.estimate_button, self.resume_button, self.reuse_button):
+        for button in (self.start_button, self.estimate_button, self.cv_button, self.resume_button, self.reuse_button):
             button.setEnabled(False)
         self.runner.start(
             job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled, uses_torch=True
@@ -470,14 +566,40 @@ class TrainPanel(QWidget):
             self._epochs_kept += 1
             mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
             left = seconds_left(self._epoch_seconds, event.epochs - event.epoch)
-            self.status.emit(f"Training: epoch {event.epoch}/{event.epochs}, about {format_duration(left)} left")
+            fold = ""
+            if self._cv_progress is not None:
+                number, folds, finished = self._cv_progress
+                fold = f"Fold {number}/{folds} · "
+                if finished:
+                    left += sum(finished) / len(finished) * (folds - number)
+            self.status.emit(
+                f"{'Cross-validating' if fold else 'Training'}: {fold.lower()}epoch {event.epoch}/{event.epochs}, "
+                f"about {format_duration(left)} left"
+            )
             self.progress_label.setText(
-                f"Epoch {event.epoch}/{event.epochs} · {mean:.1f} s per epoch · "
+                f"{fold}Epoch {event.epoch}/{event.epochs} · {mean:.1f} s per epoch · "
                 f"about {format_duration(left)} left unless it stops early · validation accuracy "
                 + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%")
             )
+        elif isinstance(event, Progressed) and event.what == FOLDS_PROGRESS and self._cv_progress is not None:
+            self._next_fold(event.done)
         elif isinstance(event, Warned | Noted):
             self.status.emit(event.text)
+
+    def _next_fold(self, done: int) -> None:
+        """`done` folds are finished: the next one's curves start afresh. A fold's time is what
+        it took from start to end (decoding, calibration and test too), not its epochs' alone;
+        a fold finished earlier and reused took none and is not counted."""
+        _, folds, finished = self._cv_progress or (0, 0, [])
+        now = time.monotonic()
+        if done > 0 and self._epoch_seconds:
+            finished.append(now - self._fold_began)
+        self._fold_began = now
+        self._cv_progress = (min(done + 1, folds), folds, finished)
+        self._epoch_seconds = []
+        if 0 < done < folds:
+            self.loss_plot.clear_series()
+            self.acc_plot.clear_series()
 
     def _on_estimated(self, estimate: TrainingTimeEstimate) -> None:
         self.progress_label.setText(estimate.text())
@@ -486,6 +608,7 @@ class TrainPanel(QWidget):
     def _on_trained(self, result: TrainResult) -> None:
         self.result = result
         metrics = result.metrics
+        self._show_scope(RESULTS_TITLE)
         self.metrics_label.setText(describe_metrics(metrics))
         self.show_confusion(metrics)
         self.progress_label.setText(
@@ -496,13 +619,29 @@ class TrainPanel(QWidget):
         )
         self.status.emit(f"Training finished: test accuracy {AccuracyEstimate.of(metrics).text()}")
 
+    def _on_cross_validated(self, result: CrossValidationResult) -> None:
+        self._unfinished_cv = None
+        self.metrics_label.setText(describe_cross_validation(result))
+        pooled = result.pooled_metrics()
+        self.show_confusion(pooled)
+        accuracy = AccuracyEstimate.of(pooled).text()
+        self.progress_label.setText(
+            f"Done: {counted(result.k, 'fold')} in {format_duration(result.seconds)} · accuracy {accuracy}\n"
+            f"Folds: {readable(result.run_dir)}"
+        )
+        self.status.emit(f"Cross-validation finished: accuracy {accuracy} over every labelled image")
+
     def _on_failed(self, message: str) -> None:
         self.progress_label.setText(f"Failed: {message}")
-        self.status.emit("Training failed")
-        QMessageBox.warning(self, "Training failed", message)
+        title = "Cross-validation failed" if self._cv_progress is not None else "Training failed"
+        self.status.emit(title)
+        QMessageBox.warning(self, title, message)
 
     def _on_cancelled(self) -> None:
         """Say what the run folder really kept: an epoch to resume from, or nothing yet."""
+        if self._cv_progress is not None:
+            self._on_cross_validation_cancelled(*self._cv_progress[:2])
+            return
         if self._epochs_kept:
             text = (
                 f"Cancelled. The last finished epoch ({self._epochs_kept}) is kept: select the run under "
@@ -513,9 +652,24 @@ class TrainPanel(QWidget):
         self.progress_label.setText(text)
         self.status.emit(text.split(":")[0] if self._epochs_kept else "Training cancelled before its first epoch")
 
+    def _on_cross_validation_cancelled(self, fold: int, folds: int) -> None:
+        """The finished folds are kept; the same settings continue with the fold that was cut short."""
+        kept = fold - 1
+        if kept:
+            text = (
+                f"Cancelled. {kept} of {counted(folds, 'fold')} finished and are kept: Cross-validate with the same "
+                f"settings continues with fold {fold}."
+            )
+        else:
+            text = f"Cancelled during fold 1 of {folds}: Cross-validate with the same settings continues it."
+        self.progress_label.setText(text)
+        self.status.emit(text.split(":")[0])
+
     def _on_finished(self) -> None:
+        self._cv_progress = None
         self.start_button.setEnabled(True)
         self.estimate_button.setEnabled(True)
+        self.cv_button.setEnabled(True)
         self.refresh_runs()
 
     # Past runs -------------------------------------------------------------------------
@@ -556,6 +710,7 @@ class TrainPanel(QWidget):
         self.reuse_button.setEnabled(run is not None and not self.runner.running)
         if run is None or self.runner.running:
             return
+        self._show_scope(RESULTS_TITLE)
         if run.metrics:
             self.metrics_label.setText(describe_metrics(run.metrics))
             self.show_confusion(run.metrics)

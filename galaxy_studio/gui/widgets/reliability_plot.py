@@ -24,11 +24,12 @@ def _points(bins: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]
 
 
 class ReliabilityPlot(pg.PlotWidget):
-    """Fraction right against stated probability on the test split, after and before scaling."""
+    """Fraction right against stated probability on the test split (or, for a cross-validation,
+    on every image pooled over the folds), after and before scaling."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background=(27, 29, 33))
-        self.setTitle("Reliability (test split)", color="#dcdee4", size="10pt")
+        self.set_scope("test split")
         self.setLabel("left", "fraction right")
         self.setLabel("bottom", "top probability")
         self.showGrid(x=True, y=True, alpha=0.2)
@@ -48,6 +49,10 @@ class ReliabilityPlot(pg.PlotWidget):
         self.setYRange(0, 1, padding=0.02)
         self.show_metrics({})
 
+    def set_scope(self, images: str) -> None:
+        """Name the images the diagram is measured on in its title."""
+        self.setTitle(f"Reliability ({images})", color="#dcdee4", size="10pt")
+
     def show_metrics(self, metrics: Mapping[str, Any]) -> None:
         """The diagram of these test metrics; empty for metrics recorded before calibration."""
         calibrated = metrics.get("reliability") or []
@@ -59,7 +64,9 @@ class ReliabilityPlot(pg.PlotWidget):
         self.raw.setData(*_points(raw))
         if calibrated:
             after = metrics.get("ece")
-            label = f"scaled, T = {float(metrics.get('temperature', 1.0)):.2f}"
+            # Pooled folds were each scaled by their own temperature: then none is named.
+            temperature = metrics.get("temperature")
+            label = "scaled" + ("" if temperature is None else f", T = {float(temperature):.2f}")
             self.legend.addItem(self.bars, label + ("" if after is None else f": ECE {after:.3f}"))
         if raw:
             before = metrics.get("ece_uncalibrated")
