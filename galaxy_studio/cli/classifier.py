@@ -25,7 +25,7 @@ from galaxy_studio.model.config import DEVICES, EXPLANATION_METHODS, SURVEY_CHUN
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 
 if TYPE_CHECKING:
-    from galaxy_studio.model.cross_validation import CrossValidationResult
+    from galaxy_studio.model.cross_validation_results import CrossValidationResult
 
 
 def _fold_count(text: str) -> int:
@@ -127,7 +127,8 @@ def _print_estimate(config: TrainConfig, folds: int | None, *, quiet: bool) -> i
 
 def _cross_validate(config: TrainConfig, folds: int, *, quiet: bool) -> int:
     """`train --cv K`: K-fold cross-validation; a table on stderr, the cv.json record on stdout."""
-    from galaxy_studio.model.cross_validation import CV_FILE, cross_validate
+    from galaxy_studio.model.cross_validation import cross_validate
+    from galaxy_studio.model.cross_validation_results import CV_FILE
 
     with CrossValidationPrinter(quiet=quiet) as emit:
         result = model_errors(

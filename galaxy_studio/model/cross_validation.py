@@ -14,9 +14,8 @@ finished fold's metrics; a rerun on other data or with another recipe or fold co
 from __future__ import annotations
 
 import json
-import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,121 +23,16 @@ import numpy as np
 
 from galaxy_studio.atomic_files import write_json_atomically
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Noted, Progressed, ignore
-from galaxy_studio.model.calibration import binned_calibration_error, pooled_reliability
 from galaxy_studio.model.config import TrainConfig, legacy_fields_translated
+from galaxy_studio.model.cross_validation_results import CV_FILE, CrossValidationResult, FoldResult
 from galaxy_studio.model.datasets import load_labelled_data, stratified_folds
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.runs import read_run
 from galaxy_studio.model.training import train_classifier
 from galaxy_studio.settings import changed_settings_text
 
-CV_FILE = "cv.json"
 # The Progressed events of the folds carry this as `what` (the CLI prints them as lines).
 FOLDS = "folds"
-SUMMARY_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_auc")
-
-
-@dataclass(frozen=True)
-class MeanStd:
-    """A metric over the folds: its mean and sample standard deviation (n - 1; None for one fold)."""
-
-    mean: float
-    std: float | None
-    n: int
-
-    @classmethod
-    def of(cls, values: list[float | None]) -> MeanStd | None:
-        """Of the folds that have the metric (macro AUC is None for a fold with one class); None if none has it."""
-        known = [value for value in values if value is not None and math.isfinite(value)]
-        if not known:
-            return None
-        std = float(np.std(known, ddof=1)) if len(known) > 1 else None
-        return cls(float(np.mean(known)), std, len(known))
-
-    def text(self, digits: int = 4) -> str:
-        """'0.8650 ± 0.0120'."""
-        spread = "?" if self.std is None else f"{self.std:.{digits}f}"
-        return f"{self.mean:.{digits}f} ± {spread}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "std": self.std, "folds": self.n}
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """One fold's run: its test metrics (as in its metrics.json) and how it went."""
-
-    fold: int
-    run_dir: str
-    metrics: dict[str, Any]
-    best_epoch: int
-    epochs_run: int
-    seconds: float
-    reused: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fold": self.fold,
-            "run_dir": self.run_dir,
-            "best_epoch": self.best_epoch,
-            "epochs_run": self.epochs_run,
-            "seconds": round(self.seconds, 1),
-            "reused": self.reused,
-            "metrics": self.metrics,
-        }
-
-
-@dataclass(frozen=True)
-class CrossValidationResult:
-    """The k folds' results and their summary, as written to RUN/cv.json."""
-
-    run_dir: str
-    k: int
-    folds: tuple[FoldResult, ...]
-    seconds: float
-
-    @property
-    def summary(self) -> dict[str, MeanStd | None]:
-        """Mean and spread over the folds of each of `SUMMARY_METRICS`."""
-        return {name: MeanStd.of([fold.metrics.get(name) for fold in self.folds]) for name in SUMMARY_METRICS}
-
-    @property
-    def images(self) -> int:
-        """Test images over all folds: every readable labelled image once."""
-        return sum(int(fold.metrics.get("n", 0)) for fold in self.folds)
-
-    def pooled_metrics(self) -> dict[str, Any]:
-        """What the folds measured, as one test of every labelled image by a model that did not
-        see it: the summed confusion matrix with its accuracy and n, and the reliability bins
-        and calibration error pooled (each fold's probabilities scaled by its own temperature).
-        Empty when a fold has no matrix or the folds' classes differ."""
-        matrices = [fold.metrics.get("confusion") for fold in self.folds]
-        classes = [fold.metrics.get("classes") for fold in self.folds]
-        first = classes[0] if classes else None
-        if first is None or any(m is None for m in matrices) or any(c != first for c in classes):
-            return {}
-        matrix = np.sum(np.asarray(matrices, dtype=np.int64), axis=0)
-        total = int(matrix.sum())
-        pooled: dict[str, Any] = {
-            "classes": list(first),
-            "confusion": matrix.tolist(),
-            "n": total,
-            "accuracy": float(np.trace(matrix)) / total if total else None,
-        }
-        for bins, error in (("reliability", "ece"), ("reliability_uncalibrated", "ece_uncalibrated")):
-            parts = [fold.metrics.get(bins) for fold in self.folds]
-            if all(isinstance(part, list) for part in parts):
-                pooled[bins] = pooled_reliability([part for part in parts if isinstance(part, list)])
-                pooled[error] = binned_calibration_error(pooled[bins])
-        return pooled
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "k": self.k,
-            "images": self.images,
-            "summary": {name: None if value is None else value.to_dict() for name, value in self.summary.items()},
-            "folds": [fold.to_dict() for fold in self.folds],
-        }
 
 
 def cross_validate(
@@ -157,7 +51,8 @@ def cross_validate(
     _require_same_cross_validation(run_dir, record)
     run_dir.mkdir(parents=True, exist_ok=True)
     results: list[FoldResult] = []
-    _write_record(run_dir, record, config, CrossValidationResult(str(run_dir), k, (), 0.0))
+    recorded = config.to_dict()
+    _write_record(run_dir, record, CrossValidationResult(str(run_dir), k, (), 0.0, recorded))
     emit(Progressed(0, k, FOLDS))
     for fold in range(1, k + 1):
         cancel.raise_if_set()
@@ -178,10 +73,10 @@ def cross_validate(
         results.append(
             FoldResult(fold, fold_dir.name, run.metrics, run.best_epoch, run.epochs_run, run.seconds, reused)
         )
-        partial = CrossValidationResult(str(run_dir), k, tuple(results), time.perf_counter() - started)
-        _write_record(run_dir, record, config, partial)
+        partial = CrossValidationResult(str(run_dir), k, tuple(results), time.perf_counter() - started, recorded)
+        _write_record(run_dir, record, partial)
         emit(Progressed(fold, k, FOLDS))
-    return CrossValidationResult(str(run_dir), k, tuple(results), time.perf_counter() - started)
+    return CrossValidationResult(str(run_dir), k, tuple(results), time.perf_counter() - started, recorded)
 
 
 def _require_same_cross_validation(run_dir: Path, record: dict[str, Any]) -> None:
@@ -211,6 +106,6 @@ def _require_same_cross_validation(run_dir: Path, record: dict[str, Any]) -> Non
         )
 
 
-def _write_record(run_dir: Path, record: dict[str, Any], config: TrainConfig, result: CrossValidationResult) -> None:
-    """cv.json: what identifies the cross-validation, then the folds finished so far."""
-    write_json_atomically(run_dir / CV_FILE, {**record, "config": config.to_dict(), **result.to_dict()})
+def _write_record(run_dir: Path, record: dict[str, Any], result: CrossValidationResult) -> None:
+    """cv.json: what identifies the cross-validation, its config, then the folds finished so far."""
+    write_json_atomically(run_dir / CV_FILE, {**record, "config": result.config, **result.to_dict()})

@@ -6,6 +6,8 @@ last.pt (the resumable training state, while the run is unfinished) and, once fi
 model.pt (the classifier) and metrics.json. Reading runs needs neither torch nor the
 checkpoints, so listing hundreds of past runs in the Train panel is instant. Lists that offer
 runs to choose from rank them by how well their test accuracy is known to be (`rank_runs`).
+A cross-validation's folder (cv.json, a run per fold inside) is listed as a past run of its own
+(`list_cross_validations`), never as a model.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from galaxy_studio import paths
 from galaxy_studio.atomic_files import output_folder_problem
+from galaxy_studio.model.cross_validation_results import CV_FILE, read_cross_validation
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.uncertainty import AccuracyEstimate
 from galaxy_studio.run_folders import (
@@ -38,6 +41,10 @@ TRAINING_RUN = RunKind(
 )
 
 
+# A cross-validation listed as a past run carries this in its metrics: {"k": folds, "finished": folds done}.
+CROSS_VALIDATION = "cross_validation"
+
+
 def runs_dir() -> Path:
     return paths.data_dir() / "runs"
 
@@ -55,6 +62,33 @@ def read_run(path: str | Path) -> RunSummary | None:
 def list_runs(root: str | Path | None = None) -> list[RunSummary]:
     """Every run directly under `root` (default: the app's runs folder), newest first."""
     return list_run_folders(Path(root) if root is not None else runs_dir(), TRAINING_RUN)
+
+
+def list_cross_validations(root: str | Path | None = None) -> list[RunSummary]:
+    """Every cross-validation directly under `root` (default: the app's runs folder) as a past
+    run, newest first: its config, "finished" once every fold is (else "unfinished": running it
+    again continues) and, when finished, the metrics of all its folds pooled, so that it ranks
+    by the accuracy over every labelled image."""
+    folder = Path(root) if root is not None else runs_dir()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        result = read_cross_validation(path) if path.is_dir() else None
+        if result is None:
+            continue
+        metrics = {
+            CROSS_VALIDATION: {"k": result.k, "finished": len(result.folds)},
+            **(result.pooled_metrics() if result.finished else {}),
+        }
+        status = "finished" if result.finished else "unfinished"
+        modified = (path / CV_FILE).stat().st_mtime
+        found.append(RunSummary(path, result.config, [], metrics, status, modified))
+    return sorted(found, key=lambda run: run.modified, reverse=True)
+
+
+def is_cross_validation(run: RunSummary) -> bool:
+    return CROSS_VALIDATION in (run.metrics or {})
 
 
 def rank_runs(runs: Iterable[RunSummary]) -> list[RunSummary]:

@@ -181,7 +181,7 @@ def cross_validate_recipe(
 def _outcome(
     name: str, reports: list[dict[str, Any]], reused: str, per_fold: float | None, cpu: float, wall: float
 ) -> Outcome:
-    from galaxy_studio.model.cross_validation import SUMMARY_METRICS, MeanStd
+    from galaxy_studio.model.cross_validation_results import SUMMARY_METRICS, MeanStd
 
     summary = {}
     for metric in SUMMARY_METRICS:

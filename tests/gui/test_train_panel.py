@@ -213,11 +213,23 @@ def test_cross_validation_tests_every_image_once_and_cancel_keeps_the_finished_f
     assert train.progress.format().startswith("%v / %m folds") and train.progress.maximum() == 2, "the bar counts folds"
     train.cancel_button.click()
     qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
-    assert "Cancelled. 1 of 2 folds finished and are kept" in train.progress_label.text()
-    folder = train._unfinished_cv[1]
+    assert "Cancelled. 1 of 2 folds finished and are kept: select the cross-validation under Past runs" in (
+        train.progress_label.text()
+    )
+    rows = [
+        row
+        for row in range(train.runs.count())
+        if "2-fold cross-validation\n1 of 2 done" in train.runs.item(row).text()
+    ]
+    assert len(rows) == 1, "the unfinished cross-validation is listed"
+    train.runs.setCurrentRow(rows[0])
+    run = train.runs.item(rows[0]).data(Qt.ItemDataRole.UserRole)
+    assert not (train.runs.item(rows[0]).flags() & Qt.ItemFlag.ItemIsUserCheckable), "no curves of its own"
+    assert "1 of 2 folds finished; Resume continues it" in train.metrics_label.text()
+    folder = run.path
     first_fold = (folder / "fold_1" / "metrics.json").stat().st_mtime_ns
 
-    train.cross_validate()
+    train.resume_button.click()
     qtbot.waitUntil(lambda: not train.runner.running, timeout=180_000)
     assert (folder / "fold_1" / "metrics.json").stat().st_mtime_ns == first_fold, "the finished fold is reused"
     record = json.loads((folder / "cv.json").read_text())
@@ -229,8 +241,16 @@ def test_cross_validation_tests_every_image_once_and_cancel_keeps_the_finished_f
     assert "(all folds)" in train.reliability.getPlotItem().titleLabel.text
     assert len(train.reliability.bars.opts["height"]) >= 1, "the folds' reliability bins, pooled"
     assert window.statusBar().currentMessage().startswith("Cross-validation finished: accuracy ")
-    assert train.cv_button.isEnabled() and train._unfinished_cv is None
+    assert train.cv_button.isEnabled()
     write_finished_run("20260101-000000-single", {"accuracy": 0.5, "n": 4})
     train.refresh_runs()
-    train.runs.setCurrentRow(0)
+    texts = [train.runs.item(row).text() for row in range(train.runs.count())]
+    assert (
+        texts[0].startswith(folder.name) and "2-fold cross-validation\n" in texts[0] and "(n=18, 95% CI" in texts[0]
+    ), "the finished cross-validation ranks by its accuracy over all 18 images"
+    train.runs.setCurrentRow(texts.index(next(t for t in texts if t.startswith("20260101-000000-single"))))
     assert train.results_box.title() == RESULTS_TITLE, "a single run's results are its test split's"
+    train.runs.setCurrentRow(0)
+    assert train.results_box.title() == CV_RESULTS_TITLE and "2-fold cross-validation" in train.metrics_label.text()
+    train.reuse_button.click()
+    assert train.cv_folds.value() == 2

@@ -19,7 +19,13 @@ from galaxy_studio.model.calibration import (
     reliability_bins,
 )
 from galaxy_studio.model.config import TrainConfig
-from galaxy_studio.model.cross_validation import CV_FILE, CrossValidationResult, MeanStd, cross_validate
+from galaxy_studio.model.cross_validation import cross_validate
+from galaxy_studio.model.cross_validation_results import (
+    CV_FILE,
+    CrossValidationResult,
+    MeanStd,
+    read_cross_validation,
+)
 from galaxy_studio.model.datasets import (
     fold_split,
     load_labelled_data,
@@ -30,6 +36,7 @@ from galaxy_studio.model.datasets import (
 )
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.evaluation import evaluate_classifier
+from galaxy_studio.model.runs import is_cross_validation, list_cross_validations, list_runs
 
 from .conftest import DEMO_PER_CLASS, tiny_config
 
@@ -192,6 +199,10 @@ def test_a_stopped_cross_validation_continues_with_the_finished_folds(demo_set: 
 
     with pytest.raises(Cancelled):
         cross_validate(config, 3, emit=cancel_in_fold_two, cancel=token)
+    (listed,) = list_cross_validations(tmp_path)
+    assert listed.status == "unfinished" and listed.metrics == {"cross_validation": {"k": 3, "finished": 1}}
+    assert is_cross_validation(listed) and list_runs(tmp_path) == [], "its folds are not models to list"
+    assert TrainConfig.from_dict(listed.config) == config, "the record keeps the config that continues it"
     fold_1 = tmp_path / "cv" / "fold_1" / "model.pt"
     written = fold_1.stat().st_mtime_ns
     assert (tmp_path / "cv" / "fold_2" / "last.pt").is_file() and not (tmp_path / "cv" / "fold_3").exists()
@@ -206,6 +217,12 @@ def test_a_stopped_cross_validation_continues_with_the_finished_folds(demo_set: 
     epochs = [e.epoch for e in events if isinstance(e, EpochEnded)]
     assert epochs == [2, 3, 1, 2, 3], "fold 2 continues after its first epoch, fold 3 runs whole"
     assert [e.done for e in events if isinstance(e, Progressed) and e.what == "folds"] == [0, 1, 2, 3]
+    (listed,) = list_cross_validations(tmp_path)
+    assert listed.status == "finished" and listed.metrics["n"] == result.images
+    assert listed.metrics["accuracy"] == pytest.approx(result.pooled_metrics()["accuracy"])
+    read = read_cross_validation(tmp_path / "cv")
+    assert read is not None and (read.k, read.config, read.run_dir) == (3, config.to_dict(), str(tmp_path / "cv"))
+    assert [fold.to_dict() for fold in read.folds] == [fold.to_dict() for fold in result.folds]
 
 
 TINY = ["--epochs", "2", "--size", "16", "--crop", "1", "--width", "8", "--batch-size", "16", "--device", "cpu"]

@@ -17,7 +17,7 @@ from galaxy_studio.model.uncertainty import AccuracyEstimate
 from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
-    from galaxy_studio.model.cross_validation import CrossValidationResult, MeanStd
+    from galaxy_studio.model.cross_validation_results import CrossValidationResult, MeanStd
 
 
 def calibration(pooled: dict[str, Any]) -> str:

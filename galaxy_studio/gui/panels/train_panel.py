@@ -50,14 +50,23 @@ from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.calibration import describe_calibration
 from galaxy_studio.model.config import ARCHITECTURE_SUMMARIES, TrainConfig
-from galaxy_studio.model.runs import RunSummary, list_runs, new_run_dir, rank_runs
+from galaxy_studio.model.cross_validation_results import read_cross_validation
+from galaxy_studio.model.runs import (
+    CROSS_VALIDATION,
+    RunSummary,
+    is_cross_validation,
+    list_cross_validations,
+    list_runs,
+    new_run_dir,
+    rank_runs,
+)
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
 from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
 from galaxy_studio.path_text import readable
 from galaxy_studio.settings import control_label, settings_of
 
 if TYPE_CHECKING:
-    from galaxy_studio.model.cross_validation import CrossValidationResult
+    from galaxy_studio.model.cross_validation_results import CrossValidationResult
     from galaxy_studio.model.training import TrainResult
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
@@ -125,8 +134,14 @@ def describe_metrics(metrics: dict) -> str:
 
 def describe_run(run: RunSummary) -> str:
     """Two lines: the run's name, then its test accuracy with n and interval in whole percent,
-    which is what fits the narrow list (the image size is in the item's tooltip)."""
+    which is what fits the narrow list (the image size is in the item's tooltip). A
+    cross-validation says so on a line between, and gives its accuracy over every image or
+    how many folds are done."""
     accuracy = AccuracyEstimate.of(run.metrics)
+    if is_cross_validation(run):
+        folds = (run.metrics or {})[CROSS_VALIDATION]
+        shown = accuracy.text(digits=0) if accuracy.value is not None else f"{folds['finished']} of {folds['k']} done"
+        return f"{run.name}\n{folds['k']}-fold cross-validation\n{shown}"
     return f"{run.name}\n{accuracy.text(digits=0) if accuracy.value is not None else run.status}"
 
 
@@ -158,8 +173,6 @@ class TrainPanel(QWidget):
         # and when its current fold began (time.monotonic).
         self._cv_progress: tuple[int, int, list[float]] | None = None
         self._fold_began = 0.0
-        # A cancelled cross-validation that the same settings continue: (what identifies it, folder).
-        self._unfinished_cv: tuple[str, Path] | None = None
         self._build()
         self.refresh_runs()
 
@@ -456,22 +469,17 @@ class TrainPanel(QWidget):
         self.progress_label.setToolTip("")
         self._start_job(job, f"Preparing {Path(config.data).name} on {config.device}…", self._on_trained)
 
-    def cross_validate(self) -> None:
-        """K-fold cross-validation of the form's settings into a new run folder, or into the
-        folder of a cancelled one with the same settings and data, whose finished folds are kept."""
-        if not self._ready():
+    def cross_validate(self, config: TrainConfig | None = None, folds: int | None = None) -> None:
+        """K-fold cross-validation of the form's settings into a new run folder, or of `config`
+        (an unfinished one's, resumed: its finished folds are kept) into its own."""
+        if config is None and not self._ready():
             return
-        config = self._config_or_message()
+        config = config or self._config_or_message()
         if config is None:
             return
-        folds = self.cv_folds.value()
-        identity = f"{folds} {config.data} {sorted(config.recipe().items())}"
-        if self._unfinished_cv is not None and self._unfinished_cv[0] == identity:
-            folder = self._unfinished_cv[1]
-        else:
-            folder = new_run_dir(f"{config.arch}-cv")
-        config = self.config(out_dir=folder)
-        self._unfinished_cv = (identity, folder)
+        if folds is None:
+            folds = self.cv_folds.value()
+            config = self.config(out_dir=new_run_dir(f"{config.arch}-cv"))
         self._clear_results(f"Cross-validating ({counted(folds, 'fold')})…", CV_RESULTS_TITLE)
 
         def job(emit: EventSink, cancel: CancelToken) -> CrossValidationResult:
@@ -510,7 +518,11 @@ class TrainPanel(QWidget):
         run = self._selected_run()
         if run is None or run.status != "unfinished" or self.runner.running:
             return
-        self.start(TrainConfig.from_dict({**run.config, "out_dir": str(run.path)}))
+        config = TrainConfig.from_dict({**run.config, "out_dir": str(run.path)})
+        if is_cross_validation(run):
+            self.cross_validate(config, int((run.metrics or {})[CROSS_VALIDATION]["k"]))
+            return
+        self.start(config)
         self._epochs_kept = len(run.history)
         for record in run.history:
             epoch = record.get("epoch", 0)
@@ -534,6 +546,8 @@ class TrainPanel(QWidget):
             return
         self.data_edit.setText(config.data)
         self.settings.show_config(config)
+        if is_cross_validation(run):
+            self.cv_folds.setValue(int((run.metrics or {})[CROSS_VALIDATION]["k"]))
         self.weights.set_path(config.pretrained)
         advanced = ADVANCED_SETTINGS + FINE_TUNING_SETTINGS
         if config.pretrained is not None or any(
@@ -620,11 +634,8 @@ class TrainPanel(QWidget):
         self.status.emit(f"Training finished: test accuracy {AccuracyEstimate.of(metrics).text()}")
 
     def _on_cross_validated(self, result: CrossValidationResult) -> None:
-        self._unfinished_cv = None
-        self.metrics_label.setText(describe_cross_validation(result))
-        pooled = result.pooled_metrics()
-        self.show_confusion(pooled)
-        accuracy = AccuracyEstimate.of(pooled).text()
+        self._show_cross_validation(result)
+        accuracy = AccuracyEstimate.of(result.pooled_metrics()).text()
         self.progress_label.setText(
             f"Done: {counted(result.k, 'fold')} in {format_duration(result.seconds)} · accuracy {accuracy}\n"
             f"Folds: {readable(result.run_dir)}"
@@ -655,13 +666,11 @@ class TrainPanel(QWidget):
     def _on_cross_validation_cancelled(self, fold: int, folds: int) -> None:
         """The finished folds are kept; the same settings continue with the fold that was cut short."""
         kept = fold - 1
+        resume = "select the cross-validation under Past runs and press Resume to continue"
         if kept:
-            text = (
-                f"Cancelled. {kept} of {counted(folds, 'fold')} finished and are kept: Cross-validate with the same "
-                f"settings continues with fold {fold}."
-            )
+            text = f"Cancelled. {kept} of {counted(folds, 'fold')} finished and are kept: {resume} with fold {fold}."
         else:
-            text = f"Cancelled during fold 1 of {folds}: Cross-validate with the same settings continues it."
+            text = f"Cancelled during fold 1 of {folds}: {resume} it."
         self.progress_label.setText(text)
         self.status.emit(text.split(":")[0])
 
@@ -675,15 +684,23 @@ class TrainPanel(QWidget):
     # Past runs -------------------------------------------------------------------------
 
     def refresh_runs(self) -> None:
+        """Past runs and cross-validations, best first; a run's box ticks its curves onto the
+        plots (a cross-validation has no curves of its own)."""
         self.runs.blockSignals(True)
         self.runs.clear()
-        for run in rank_runs(list_runs()):
+        newest_first = sorted(list_runs() + list_cross_validations(), key=lambda run: run.modified, reverse=True)
+        for run in rank_runs(newest_first):
             item = QListWidgetItem(describe_run(run))
             item.setData(Qt.ItemDataRole.UserRole, run)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
             accuracy = AccuracyEstimate.of(run.metrics).text()
-            item.setToolTip(f"{readable(run.path)}\n{run.config.get('size', '?')} px · test accuracy {accuracy}")
+            if is_cross_validation(run):
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+                measured = f"accuracy over every labelled image {accuracy}"
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Unchecked)
+                measured = f"test accuracy {accuracy}"
+            item.setToolTip(f"{readable(run.path)}\n{run.config.get('size', '?')} px · {measured}")
             self.runs.addItem(item)
         self.runs.blockSignals(False)
         self._overlay_runs()
@@ -710,6 +727,9 @@ class TrainPanel(QWidget):
         self.reuse_button.setEnabled(run is not None and not self.runner.running)
         if run is None or self.runner.running:
             return
+        if is_cross_validation(run):
+            self._show_past_cross_validation(run)
+            return
         self._show_scope(RESULTS_TITLE)
         if run.metrics:
             self.metrics_label.setText(describe_metrics(run.metrics))
@@ -717,6 +737,23 @@ class TrainPanel(QWidget):
         else:
             self.metrics_label.setText(f"{run.name}: {run.status} — no test metrics yet.")
             self.show_confusion({})
+
+    def _show_past_cross_validation(self, run: RunSummary) -> None:
+        result = read_cross_validation(run.path)
+        if result is None:
+            self._clear_results(f"{run.name}: its cv.json can no longer be read.", CV_RESULTS_TITLE)
+        elif result.finished:
+            self._show_cross_validation(result)
+        else:
+            self._clear_results(
+                f"{run.name}: {len(result.folds)} of {counted(result.k, 'fold')} finished; Resume continues it.",
+                CV_RESULTS_TITLE,
+            )
+
+    def _show_cross_validation(self, result: CrossValidationResult) -> None:
+        self._show_scope(CV_RESULTS_TITLE)
+        self.metrics_label.setText(describe_cross_validation(result))
+        self.show_confusion(result.pooled_metrics())
 
     def show_confusion(self, metrics: dict) -> None:
         """The matrix and reliability diagram of these test metrics (none: empty), the matrix
