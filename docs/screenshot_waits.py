@@ -4,9 +4,11 @@ window the way a user does, so each grab waits until what it shows is really the
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QApplication
@@ -49,3 +51,15 @@ def open_train_tab(data: str, *, size: int, epochs: int) -> tuple[QApplication, 
     panel.epochs.setValue(epochs)
     panel.device.setCurrentText("cpu")
     return app, window, panel
+
+
+def grab_when_done(app: QApplication, window: Any, panel: Any, what: str, out: Path, timeout_s: float) -> bool:
+    """Wait for the Train panel's job to end, grab the window into `out`, print the results
+    box's text (to check the picture against) and close; whether the picture was saved."""
+    wait_until(app, lambda: not panel.runner.running, what, timeout_s=timeout_s)
+    settle(app)
+    saved = window.grab().save(str(out))
+    print(panel.metrics_label.text(), file=sys.stderr)
+    panel.shutdown()
+    window.close()
+    return bool(saved)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from screenshot_waits import open_train_tab, settle, wait_until
+from screenshot_waits import grab_when_done, open_train_tab
 
 
 def main() -> int:
@@ -24,12 +24,7 @@ def main() -> int:
     args = parser.parse_args()
     app, window, panel = open_train_tab(args.data, size=args.size, epochs=args.epochs)
     panel.start()
-    wait_until(app, lambda: not panel.runner.running, "the run", timeout_s=900)
-    settle(app)
-    saved = window.grab().save(str(here / "screenshot-train-calibration.png"))
-    print(panel.metrics_label.text(), file=sys.stderr)
-    panel.shutdown()
-    window.close()
+    saved = grab_when_done(app, window, panel, "the run", here / "screenshot-train-calibration.png", 900)
     return 0 if saved and panel.result is not None else 1
 
 

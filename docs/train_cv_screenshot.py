@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from screenshot_waits import open_train_tab, settle, wait_until
+from screenshot_waits import grab_when_done, open_train_tab
 
 
 def main() -> int:
@@ -27,12 +27,7 @@ def main() -> int:
     app, window, panel = open_train_tab(args.data, size=args.size, epochs=args.epochs)
     panel.cv_folds.setValue(args.folds)
     panel.cross_validate()
-    wait_until(app, lambda: not panel.runner.running, "the cross-validation", timeout_s=1800)
-    settle(app)
-    saved = window.grab().save(str(here / "screenshot-train-cv.png"))
-    print(panel.metrics_label.text(), file=sys.stderr)
-    panel.shutdown()
-    window.close()
+    saved = grab_when_done(app, window, panel, "the cross-validation", here / "screenshot-train-cv.png", 1800)
     return 0 if saved and panel.progress_label.text().startswith("Done:") else 1
 
 
