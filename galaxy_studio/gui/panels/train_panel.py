@@ -616,7 +616,11 @@ class TrainPanel(QWidget):
             self.acc_plot.clear_series()
 
     def _on_estimated(self, estimate: TrainingTimeEstimate) -> None:
-        self.progress_label.setText(estimate.text())
+        folds = self.cv_folds.value()
+        self.progress_label.setText(
+            f"{estimate.text()}\nCross-validating in {counted(folds, 'fold')} trains {folds} such runs: "
+            f"about {format_duration(folds * estimate.total_seconds)}."
+        )
         self.progress_label.setToolTip(f"Measured: {estimate.measured}.")
 
     def _on_trained(self, result: TrainResult) -> None:
