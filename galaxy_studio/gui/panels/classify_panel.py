@@ -284,6 +284,8 @@ class ClassifyPanel(QWidget):
     def _build_add_row(self) -> QHBoxLayout:
         self.label_choice = QComboBox()
         self.label_choice.setToolTip("The class to record in the project (correct the prediction here)")
+        # Empty until a project or a model names the classes.
+        self.label_choice.setPlaceholderText("The class to add a cutout as: the open project's or the model's")
         self.add_button = QPushButton("Add to project with this label")
         self.add_button.setToolTip("Add the cutout to the project open in the Library, labelled with this class")
         self.add_button.clicked.connect(self.add_to_project)
