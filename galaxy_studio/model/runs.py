@@ -65,17 +65,17 @@ def list_runs(root: str | Path | None = None) -> list[RunSummary]:
 
 
 def list_cross_validations(root: str | Path | None = None) -> list[RunSummary]:
-    """Every cross-validation directly under `root` (default: the app's runs folder) as a past
-    run, newest first: its config, "finished" once every fold is (else "unfinished": running it
-    again continues) and, when finished, the metrics of all its folds pooled, so that it ranks
-    by the accuracy over every labelled image."""
+    """Every cross-validation directly under `root` (default: the app's runs folder) whose
+    record names its config, as a past run, newest first: its config, "finished" once every
+    fold is (else "unfinished": running it again continues) and, when finished, the metrics of
+    all its folds pooled, so that it ranks by the accuracy over every labelled image."""
     folder = Path(root) if root is not None else runs_dir()
     if not folder.is_dir():
         return []
     found = []
     for path in folder.iterdir():
         result = read_cross_validation(path) if path.is_dir() else None
-        if result is None:
+        if result is None or not result.config:
             continue
         metrics = {
             CROSS_VALIDATION: {"k": result.k, "finished": len(result.folds)},

@@ -267,3 +267,11 @@ def test_train_cv_estimate_times_one_fold_and_trains_nothing(
     assert lines[0].startswith("About ") and lines[1].startswith("Cross-validation trains 3 such runs: about ")
     assert "of the 3 training steps of an epoch" in lines[2], "a fold trains on 48 images: 3 batches of 16"
     assert not out.exists()
+
+
+def test_damaged_cross_validation_records_are_not_listed(tmp_path: Path) -> None:
+    for name, text in (("garbage", "{not json"), ("no-config", '{"k": 3, "folds": []}'), ("no-k", '{"folds": []}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / CV_FILE).write_text(text)
+    assert list_cross_validations(tmp_path) == [] and read_cross_validation(tmp_path / "garbage") is None
+    assert list_cross_validations(tmp_path / "nowhere") == []

@@ -518,7 +518,11 @@ class TrainPanel(QWidget):
         run = self._selected_run()
         if run is None or run.status != "unfinished" or self.runner.running:
             return
-        config = TrainConfig.from_dict({**run.config, "out_dir": str(run.path)})
+        try:
+            config = TrainConfig.from_dict({**run.config, "out_dir": str(run.path)})
+        except (UserError, TypeError, ValueError) as error:
+            self.status.emit(f"{run.name}: its settings cannot be read ({error}), so it cannot be resumed")
+            return
         if is_cross_validation(run):
             self.cross_validate(config, int((run.metrics or {})[CROSS_VALIDATION]["k"]))
             return
