@@ -132,7 +132,7 @@ def test_ranks_that_see_different_data_stop_before_training(data: Path, tmp_path
     # torchrun may stop one rank before it prints, so either rank's message will do.
     assert re.search(
         rf"rank [01]: error: the 2 processes disagree about the training data prepared from {re.escape(str(data))} "
-        r"\(its images, labels or preprocessing\): rank\(s\) 1 see it differently from rank 0",
+        r"\(its images, labels or preprocessing\): rank 1 sees it differently from rank 0",
         result.stderr,
     ), result.stderr
     assert not (tmp_path / OUT / BUFFER_FILE).exists() and not (tmp_path / OUT / expert_file(0)).exists()

@@ -76,7 +76,7 @@ def test_processes_that_disagree_about_the_inputs_stop_before_any_work(
     # torchrun stops the other process as soon as one fails, so only one may get to print.
     assert re.search(
         r"rank [01]: error: the 2 processes disagree about the command \(model, inputs and options\): "
-        r"rank\(s\) 1 see it differently from rank 0",
+        r"rank 1 sees it differently from rank 0",
         result.stderr,
     ), result.stderr
     assert not out.exists() and not parts_folder(out).exists()
