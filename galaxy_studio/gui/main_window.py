@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -27,6 +28,7 @@ from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
 from galaxy_studio.gui.samp_window import SampWindow
 from galaxy_studio.gui.session_signals import SessionSignals
+from galaxy_studio.gui.widgets.data_source import ChoosesData
 from galaxy_studio.gui.widgets.drop_zone import paths_of_urls
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.scheme_dialog import choose_scheme
@@ -95,6 +97,8 @@ class MainWindow(QMainWindow):
         self.tabs.add_panel("distill", "Distill", self._build_distill)
         self.tabs.add_panel("classify", "Classify", self._build_classify)
         self.tabs.add_panel("explore", "Explore", self._build_explore)
+        self.tabs.currentChanged.connect(self._offer_library_data)
+        self.library.catalog_changed.connect(self._offer_library_data)
         self.setCentralWidget(self.tabs)
         self.jobs = JobRunner(self)
         self.samp = SampWindow(self)
@@ -108,7 +112,7 @@ class MainWindow(QMainWindow):
     def _build_train(self) -> TrainPanel:
         from galaxy_studio.gui.panels.train_panel import TrainPanel
 
-        panel = TrainPanel(self.session)
+        panel = TrainPanel(self.session, library_data=partial(self.library.shown_source, labelled=True))
         panel.status.connect(self.show_message)
         self.session_signals.project_changed.connect(panel.recolour)
         self.session_signals.classes_changed.connect(panel.recolour)
@@ -118,7 +122,7 @@ class MainWindow(QMainWindow):
     def _build_distill(self) -> DistillPanel:
         from galaxy_studio.gui.panels.distill_panel import DistillPanel
 
-        panel = DistillPanel(self.session)
+        panel = DistillPanel(self.session, library_data=partial(self.library.shown_source, labelled=True))
         panel.status.connect(self.show_message)
         return panel
 
@@ -133,9 +137,16 @@ class MainWindow(QMainWindow):
     def _build_explore(self) -> ExplorePanel:
         from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 
-        panel = ExplorePanel(self.session_signals)
+        panel = ExplorePanel(self.session_signals, library_data=partial(self.library.shown_source, labelled=False))
         panel.status.connect(self.show_message)
         return panel
+
+    def _offer_library_data(self, _index: int = -1) -> None:
+        """A panel shown with no data chosen starts from what the Library shows (or shows
+        later: the demo opens in the background)."""
+        panel = self.tabs.currentWidget()
+        if isinstance(panel, ChoosesData):
+            panel.data_buttons.fill_if_empty()
 
     @property
     def train(self) -> TrainPanel:

@@ -100,9 +100,9 @@ class DistillForm(QWidget):
     buffer_changed = Signal(str)
     status = Signal(str)
 
-    def __init__(self, current_project: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+    def __init__(self, library_data: Callable[[], Path | None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.current_project = current_project
+        self.library_data = library_data
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._build_data_box())
@@ -111,12 +111,12 @@ class DistillForm(QWidget):
 
     def _build_data_box(self) -> QGroupBox:
         self.data_edit = QLineEdit()
-        data_buttons = DataSourceButtons(self.data_edit, self.current_project)
-        data_buttons.status.connect(self.status)
+        self.data_buttons = DataSourceButtons(self.data_edit, self.library_data)
+        self.data_buttons.status.connect(self.status)
         data_box = QGroupBox("Data")
         data_layout = QVBoxLayout(data_box)
         data_layout.addWidget(self.data_edit)
-        data_layout.addWidget(data_buttons)
+        data_layout.addWidget(self.data_buttons)
         return data_box
 
     def _build_buffer_box(self) -> QGroupBox:

@@ -69,6 +69,7 @@ from galaxy_studio.events import (
 )
 from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgress
@@ -136,9 +137,16 @@ def _timing_key(config: DistillConfig) -> tuple[object, ...]:
 class DistillPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: LabellingSession,
+        parent: QWidget | None = None,
+        *,
+        library_data: Callable[[], Path | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.library_data = library_data or (lambda: session.project_path)
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
@@ -169,9 +177,9 @@ class DistillPanel(QWidget):
         self._build()
         self.refresh_runs()
 
-    def current_project(self) -> Path | None:
-        """The session's open project, which the data row's Project button offers."""
-        return self.session.project_path
+    @property
+    def data_buttons(self) -> DataSourceButtons:
+        return self.form.data_buttons
 
     # Layout ----------------------------------------------------------------------------
 
@@ -197,7 +205,7 @@ class DistillPanel(QWidget):
 
     def _build_settings_side(self) -> QScrollArea:
         """The form, the job buttons and progress, the evaluation choice and past runs, scrolling."""
-        self.form = DistillForm(self.current_project)
+        self.form = DistillForm(self.library_data)
         self.form.status.connect(self.status)
         self.form.buffer_changed.connect(self._on_buffer_changed)
         self.form.run_settings.connect_changes(self._refresh_measured_note)

@@ -145,9 +145,16 @@ def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None
 class ExplorePanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        signals: SessionSignals,
+        parent: QWidget | None = None,
+        *,
+        library_data: Callable[[], Path | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = signals.session
+        self.library_data = library_data or (lambda: signals.session.project_path)
         self.embeddings: Embeddings | None = None
         self.index: SimilarityIndex | None = None
         self.xy: np.ndarray | None = None
@@ -213,7 +220,11 @@ class ExplorePanel(QWidget):
         self.data_edit.setToolTip("Every image of this project or folder is embedded, labelled or not")
         self.data_edit.textChanged.connect(self._refresh_buttons)
         self.data_edit.textChanged.connect(self._refresh_empty_hint)
-        self.data_buttons = DataSourceButtons(self.data_edit, self._project_path)
+        self.data_buttons = DataSourceButtons(
+            self.data_edit,
+            self.library_data,
+            nothing_said="The Library shows nothing to map: open a project, a folder or a catalogue there",
+        )
         self.data_buttons.status.connect(self.status)
         self.source = QComboBox()
         for title, key in SOURCES:
@@ -485,9 +496,6 @@ class ExplorePanel(QWidget):
         return side
 
     # Sources ---------------------------------------------------------------------------
-
-    def _project_path(self) -> Path | None:
-        return self.session.project_path
 
     def refresh_models(self) -> None:
         self.model_combo.refresh_runs()

@@ -58,6 +58,8 @@ class LibraryPanel(QWidget):
 
     status = Signal(str)
     cutout_shown = Signal()
+    # What the Library shows changed: another folder, file or project (see shown_source).
+    catalog_changed = Signal()
 
     def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -315,6 +317,19 @@ class LibraryPanel(QWidget):
         self._refresh_counts()
         if catalog.items and not self.grid.selectionModel().hasSelection():
             self.grid.setCurrentIndex(self.model.index(0))
+        self.catalog_changed.emit()
+
+    def shown_source(self, *, labelled: bool) -> Path | None:
+        """What the Library shows as one thing a job can read: the open project, or the one
+        folder or file it opened (with `labelled`, only when that brought classes). None when it
+        shows nothing, several sources, or (with `labelled`) unlabelled cutouts."""
+        if self.session.project_path is not None:
+            return self.session.project_path
+        source = self.catalog.source
+        if len(self.catalog.items) < 2 or not source or "; " in source or (labelled and not self.catalog.classes):
+            return None
+        path = Path(source)
+        return path.resolve() if path.exists() else None
 
     def show_project_items(self, items: list[CatalogItem], classes: list[str], labels: dict[int, str]) -> None:
         """Called by the project view: the project's images, in project order."""

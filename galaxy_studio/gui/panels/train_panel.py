@@ -71,6 +71,11 @@ if TYPE_CHECKING:
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 # The TrainConfig settings the form shows, in its order; the rest keep their defaults.
+# The line under the buttons before any job, without and with data chosen.
+IDLE_HINTS = {
+    False: "Choose data and press Start.",
+    True: "Press Start training, or Estimate time to see how long it takes.",
+}
 MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
 ADVANCED_SETTINGS = (
     "batch_size",
@@ -159,9 +164,16 @@ def _folds_progress_only(emit: EventSink) -> EventSink:
 class TrainPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: LabellingSession,
+        parent: QWidget | None = None,
+        *,
+        library_data: Callable[[], Path | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.library_data = library_data or (lambda: session.project_path)
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
@@ -175,10 +187,6 @@ class TrainPanel(QWidget):
         self._fold_began = 0.0
         self._build()
         self.refresh_runs()
-
-    def current_project(self) -> Path | None:
-        """The session's open project, which the data row's Project button offers."""
-        return self.session.project_path
 
     # Layout ----------------------------------------------------------------------------
 
@@ -211,8 +219,8 @@ class TrainPanel(QWidget):
 
     def _build_main_form(self) -> QFormLayout:
         self.data_edit = QLineEdit()
-        data_buttons = DataSourceButtons(self.data_edit, self.current_project)
-        data_buttons.status.connect(self.status)
+        self.data_buttons = DataSourceButtons(self.data_edit, self.library_data)
+        self.data_buttons.status.connect(self.status)
         self.settings = SettingsForm(TrainConfig, MAIN_SETTINGS + ADVANCED_SETTINGS + FINE_TUNING_SETTINGS)
         controls = self.settings.controls
         self.arch = controls["arch"]
@@ -222,7 +230,7 @@ class TrainPanel(QWidget):
         self.device = controls["device"]
         form = QFormLayout()
         form.addRow("Data", self.data_edit)
-        form.addRow("", data_buttons)
+        form.addRow("", self.data_buttons)
         self.settings.add_rows(form, MAIN_SETTINGS[:1])
         self.arch_summary = QLabel()
         self.arch_summary.setWordWrap(True)
@@ -291,9 +299,15 @@ class TrainPanel(QWidget):
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         self.progress = self.job_progress.bar
-        self.progress_label = QLabel("Choose data and press Start.")
+        self.progress_label = QLabel(IDLE_HINTS[False])
         self.progress_label.setWordWrap(True)
+        self.data_edit.textChanged.connect(self._show_idle_hint)
         return buttons
+
+    def _show_idle_hint(self, data: str) -> None:
+        """Before any job, the line under the buttons says what to do next."""
+        if self.progress_label.text() in IDLE_HINTS.values():
+            self.progress_label.setText(IDLE_HINTS[bool(data.strip())])
 
     def _build_cross_validation_row(self) -> QHBoxLayout:
         self.cv_button = QPushButton("Cross-validate")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from galaxy_studio.gui.widgets.class_swatch import style_colour, swatch_icon
@@ -21,6 +21,9 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(30 + 150 * fraction), int(40 + 170 * fraction), int(60 + 190 * fraction))
 
 
+EMPTY_TEXT = "The confusion matrix\n(rows: true class, columns: predicted)\nappears here when a run ends"
+
+
 class ConfusionView(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +33,13 @@ class ConfusionView(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.setToolTip("Rows: true class · columns: predicted class (by key) · colour: fraction of the row")
         self.header_colours: list[QColor] = []
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(140, 142, 150))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
 
     def show_matrix(self, matrix: list[list[int]] | np.ndarray, classes: list[str], styles: list[ClassStyle]) -> None:
         """`classes` in the model's order and spelling; `styles` the session's for each."""

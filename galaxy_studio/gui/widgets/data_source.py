@@ -1,40 +1,55 @@
-"""The Folder… / File… / Project buttons that choose labelled data for a job.
+"""The Folder… / File… / Library buttons that choose the data for a job.
 
-The Train and Distill panels read the same kinds of labelled data, so they offer the same
-choices through this one row; each keeps its own line edit, which the buttons fill.
+The Train, Distill and Explore panels read the same kinds of data, so they offer the same
+choices through this one row; each keeps its own line edit, which the buttons fill. A panel
+first shown with no data chosen starts from what the Library shows, so a user who opened a
+folder (or the demo) there does not have to find it again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from galaxy_studio.data.tables import TABLE_GLOBS
 
-DATA_PLACEHOLDER = "folder per class, CSV, Galaxy10 .h5 or a .gsproj project"
+DATA_PLACEHOLDER = "class folders, CSV, Galaxy10 .h5 or .gsproj"
+NO_LABELLED_DATA = "The Library shows no labelled data: open a project, or a folder with a sub-folder per class"
 
 
 class DataSourceButtons(QWidget):
-    """Emits `status` with a message when the Project button finds no open project."""
+    """`library_data` gives what the Library shows that the panel can use (None: nothing);
+    `status` says so, in `nothing_said`, when the Library button finds nothing."""
 
     status = Signal(str)
 
     def __init__(
-        self, edit: QLineEdit, current_project: Callable[[], Path | None], parent: QWidget | None = None
+        self,
+        edit: QLineEdit,
+        library_data: Callable[[], Path | None],
+        parent: QWidget | None = None,
+        *,
+        nothing_said: str = NO_LABELLED_DATA,
     ) -> None:
         super().__init__(parent)
         self.edit = edit
-        self.current_project = current_project
+        self.library_data = library_data
+        self.nothing_said = nothing_said
         edit.setPlaceholderText(DATA_PLACEHOLDER)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for text, slot, tip in (
             ("Folder…", self.choose_folder, "A folder with one sub-folder per class"),
             ("File…", self.choose_file, "A project, CSV or Galaxy10 HDF5 file"),
-            ("Project", self.use_project, "The labelling project open in the Library"),
+            (
+                "Library",
+                self.use_library,
+                "What the Library shows: its labelling project, or the folder or file it opened",
+            ),
         ):
             button = QPushButton(text)
             button.setToolTip(tip)
@@ -53,9 +68,24 @@ class DataSourceButtons(QWidget):
         if path:
             self.edit.setText(path)
 
-    def use_project(self) -> None:
-        project = self.current_project()
-        if project is None:
-            self.status.emit("No project is open in the Library")
+    def use_library(self) -> None:
+        path = self.library_data()
+        if path is None:
+            self.status.emit(self.nothing_said)
             return
-        self.edit.setText(str(project))
+        self.edit.setText(str(path))
+
+    def fill_if_empty(self) -> None:
+        """With no data chosen yet, take what the Library shows (a choice made is kept)."""
+        if self.edit.text().strip():
+            return
+        path = self.library_data()
+        if path is not None:
+            self.edit.setText(str(path))
+
+
+@runtime_checkable
+class ChoosesData(Protocol):
+    """A panel whose job reads data chosen with a row of these buttons."""
+
+    data_buttons: DataSourceButtons
