@@ -49,8 +49,6 @@ class Declaration:
     step: float | None = None
     suffix: str = ""
     special_text: str | None = None
-    form_starts_elsewhere: bool = False
-    form_default: Any = None
 
 
 @dataclass(frozen=True)
@@ -86,13 +84,6 @@ class Setting:
     def range(self) -> tuple[Number | None, Number | None] | None:
         return self.declaration.range
 
-    @property
-    def form_default(self) -> Any:
-        """Where the GUI's control starts: the config's default unless the declaration says
-        why an interactive run starts elsewhere."""
-        declaration = self.declaration
-        return declaration.form_default if declaration.form_starts_elsewhere else self.default
-
     def describe_default(self) -> str | None:
         """The default as the CLI's help shows it, or None when there is nothing to show."""
         value = self.default
@@ -123,7 +114,6 @@ def setting(
     step: float | None = None,
     suffix: str = "",
     special_text: str | None = None,
-    form_default: Any = dataclasses.MISSING,
 ) -> Any:
     """A config field with its declaration.
 
@@ -132,8 +122,8 @@ def setting(
     `flag_name(field)`); range: inclusive (low, high), either end None for open, refused by
     `check_ranges`; choices: the allowed values; zero_means_none: 0 on the command line or in
     a spin box stands for None (off, never, the default); widget_range, decimals, step,
-    suffix, special_text: how a spin box shows the value; form_default: where the form
-    starts when it differs from the config's default (say why next to it)."""
+    suffix, special_text: how a spin box shows the value. The GUI's forms start from the
+    default too, so a run started there is the recipe the CLI runs and the docs measure."""
     declaration = Declaration(
         help=help,
         label=label,
@@ -148,8 +138,6 @@ def setting(
         step=step,
         suffix=suffix,
         special_text=special_text,
-        form_starts_elsewhere=form_default is not dataclasses.MISSING,
-        form_default=None if form_default is dataclasses.MISSING else form_default,
     )
     return dataclasses.field(default=default, metadata={_KEY: declaration})
 

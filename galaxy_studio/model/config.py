@@ -105,13 +105,11 @@ class TrainConfig:
         suffix=" px",
         help="input size in pixels: images are centre-cropped and resized to it",
     )
-    # An interactive run is watched and usually stopped by patience well before 100 epochs.
     epochs: int = setting(
         100,
         label="Epochs",
         range=(1, None),
         widget_range=(1, 1000),
-        form_default=30,
         help="at most this many epochs (early stopping may end sooner)",
     )
     batch_size: int = setting(64, label="Batch size", range=(1, None), widget_range=(1, 4096), help="images per step")

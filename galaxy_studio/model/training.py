@@ -312,7 +312,7 @@ def estimate_training_time(
         + (", the weight average's batch-norm pass" if state.average is not None else "")
         + f" and validating {len(val_labels)} of {len(val_idx)} images; the first time's warm-up counted once"
     )
-    return TrainingTimeEstimate(epoch, once, config.epochs, describe_device(device), measured)
+    return TrainingTimeEstimate(epoch, once, config.epochs, describe_device(device), measured, config.patience)
 
 
 def _timed_twice(work: Callable[[], object], device: torch.device) -> tuple[float, float]:

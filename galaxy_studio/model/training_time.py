@@ -22,25 +22,33 @@ class TrainingTimeEstimate:
     """Seconds a run of `epochs` epochs will take on `device`: `once_seconds` once (reading
     every image, and testing at the end), then `epoch_seconds` per epoch (training steps with
     their resampling, the weight average's batch-norm pass, validation). `measured` says what
-    was timed, so that a reader can judge how far to trust it."""
+    was timed, so that a reader can judge how far to trust it. With `patience` the run may stop
+    early, so the time is a most, and the text says so."""
 
     epoch_seconds: float
     once_seconds: float
     epochs: int
     device: str
     measured: str
+    patience: int | None = None
 
     @property
     def total_seconds(self) -> float:
         return self.once_seconds + self.epochs * self.epoch_seconds
 
     def text(self) -> str:
-        """'About 31 s per epoch on CPU, 2 threads: 15 min 52 s for 30 epochs, plus 22 s to read
-        the images and test.'"""
+        """'About 31 s per epoch on CPU, 2 threads: 15 min 52 s for 30 epochs, reading the images
+        and testing (22 s) included.' The total holds the one-off part, so it is said inside it,
+        not added after it."""
         return (
             f"About {format_duration(self.epoch_seconds)} per epoch on {self.device}: "
             f"{format_duration(self.total_seconds)} for {self.epochs} epoch{'s' * (self.epochs != 1)}, "
-            f"plus {format_duration(self.once_seconds)} to read the images and test."
+            f"reading the images and testing ({format_duration(self.once_seconds)}) included"
+            + (
+                f"; less if {self.patience} epochs in a row bring no better validation loss."
+                if self.patience is not None and self.patience < self.epochs
+                else "."
+            )
         )
 
 

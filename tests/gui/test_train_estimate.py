@@ -32,7 +32,7 @@ def test_the_estimate_names_the_device_and_the_whole_run(qtbot, window: MainWind
     text = train.progress_label.text()
     threads = torch.get_num_threads()
     assert text.startswith("About ") and f" per epoch on CPU, {threads} thread" in text
-    assert " for 7 epochs, plus " in text and "to read the images and test" in text
+    assert " for 7 epochs, reading the images and testing (" in text and ") included." in text
     assert "\nCross-validating in 5 folds trains 5 such runs: about " in text
     assert train.progress_label.toolTip().startswith("Measured: decoding ")
 

@@ -26,7 +26,13 @@ def test_the_estimate_reads_as_time_per_epoch_total_and_device() -> None:
     estimate = TrainingTimeEstimate(31.4, 22.0, 30, "CPU, 2 threads", "3 steps")
     assert estimate.total_seconds == pytest.approx(22.0 + 30 * 31.4)
     assert estimate.text() == (
-        "About 31 s per epoch on CPU, 2 threads: 16 min 04 s for 30 epochs, plus 22 s to read the images and test."
+        "About 31 s per epoch on CPU, 2 threads: 16 min 04 s for 30 epochs, reading the images and testing (22 s) "
+        "included."
+    )
+    stopping = TrainingTimeEstimate(2.0, 3.0, 100, "CPU, 2 threads", "3 steps", patience=20)
+    assert stopping.text().endswith(
+        "3 min 23 s for 100 epochs, reading the images and testing (3 s) included; less if 20 epochs in a row "
+        "bring no better validation loss."
     )
 
 

@@ -569,7 +569,7 @@ class TrainPanel(QWidget):
         self.weights.set_path(config.pretrained)
         advanced = ADVANCED_SETTINGS + FINE_TUNING_SETTINGS
         if config.pretrained is not None or any(
-            getattr(config, name) != self.settings.settings[name].form_default for name in advanced
+            getattr(config, name) != self.settings.settings[name].default for name in advanced
         ):
             self.advanced.setChecked(True)
         self.status.emit(f"The settings of {run.name} are in the form: Start trains a new run with them")

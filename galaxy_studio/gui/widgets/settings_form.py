@@ -71,7 +71,7 @@ def setting_control(setting: Setting) -> QWidget:
     if declaration.special_text is not None and isinstance(control, QSpinBox | QDoubleSpinBox):
         control.setSpecialValueText(declaration.special_text)
     control.setToolTip(tooltip(setting))
-    show_value(setting, control, setting.form_default)
+    show_value(setting, control, setting.default)
     return control
 
 
