@@ -151,14 +151,20 @@ def _smoothgrad(saliency: Saliency, inputs: torch.Tensor, target: int, seed: int
     return total / SMOOTHGRAD_SAMPLES
 
 
+def crop_box(prep: Preprocessing, height: int, width: int) -> tuple[int, int, int]:
+    """(left, top, side) in pixels of the central square the network reads of a height x width
+    cutout: a map covers only it, so a viewer outlines it to show where the map can fall."""
+    crop_side = min(height, width) * prep.crop_fraction
+    left = int(math.floor(width / 2 - crop_side / 2 + 0.5))
+    top = int(math.floor(height / 2 - crop_side / 2 + 0.5))
+    return left, top, max(1, round(crop_side))
+
+
 def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np.ndarray:
     """(H, W) float32: the map resized onto the crop box of the cutout, zero outside it, in
     the orientation `render_rgb` draws the cutout."""
     height, width = cutout.height, cutout.width
-    crop_side = min(height, width) * prep.crop_fraction
-    box_side = max(1, round(crop_side))
-    left = int(math.floor(width / 2 - crop_side / 2 + 0.5))
-    top = int(math.floor(height / 2 - crop_side / 2 + 0.5))
+    left, top, box_side = crop_box(prep, height, width)
     resized = np.asarray(
         Image.fromarray(values.astype(np.float32), mode="F").resize((box_side, box_side), Image.Resampling.BILINEAR)
     )

@@ -75,6 +75,7 @@ def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
         shown = panel.view.image_rgb()
         assert shown is not None and shown.shape == panel.display_rgb.shape
         assert not np.array_equal(shown, panel.display_rgb), "the map is drawn over the image"
+        assert panel.view_box.box is None, "this network reads the whole cutout: no outline"
         assert panel.bars.probabilities == pytest.approx(list(panel.predictions[key].probabilities))
     before = panel.view.image_rgb().copy()
     panel.opacity.setValue(0)

@@ -33,7 +33,7 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
         "resnet18",
         "convnext-tiny",
     ]
-    assert isinstance(epochs, QSpinBox) and (epochs.minimum(), epochs.maximum(), epochs.value()) == (1, 1000, 30)
+    assert isinstance(epochs, QSpinBox) and (epochs.minimum(), epochs.maximum(), epochs.value()) == (1, 1000, 100)
     assert isinstance(lr, QDoubleSpinBox) and (lr.decimals(), lr.value(), lr.singleStep()) == (6, 5e-4, 1e-5)
     assert isinstance(augment, QCheckBox) and augment.text() == "Rotations and flips" and augment.isChecked()
     assert augment.toolTip().startswith("Random rotations and flips")
@@ -50,7 +50,7 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
 def test_the_train_form_starts_at_the_config_defaults_and_changes_reach_the_config(window: MainWindow) -> None:
     train = window.train
     config = train.config(Path("run"))
-    assert config == TrainConfig(data="", out_dir="run", epochs=30), "only the declared form default differs"
+    assert config == TrainConfig(data="", out_dir="run"), "the form starts at the CLI's recipe"
     train.patience.setValue(0)
     train.ema.setValue(0)
     train.augment.setChecked(False)

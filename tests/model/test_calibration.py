@@ -48,6 +48,16 @@ def test_the_fit_recovers_the_temperature_that_made_the_logits_over_or_under_con
     assert fit_temperature(true_logits, labels) == pytest.approx(1.0, rel=0.03)
 
 
+def test_a_few_validation_images_all_right_do_not_sharpen_the_probabilities_to_certainty() -> None:
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 10)
+    logits = rng.normal(0.0, 0.5, (10, 3))
+    logits[np.arange(10), labels] += 1.5  # every image right, at about 70% confidence
+    fitted = fit_temperature(logits, labels)
+    assert 0.3 < fitted < 1.0, "sharpened, but not to the range's end (0.05: 99.9999% on average)"
+    assert calibrated_probabilities(logits, fitted).max(axis=1).mean() < 0.95
+
+
 def test_the_fit_without_images_keeps_the_softmax() -> None:
     assert fit_temperature(np.zeros((0, 3)), np.zeros(0, np.int64)) == 1.0
 

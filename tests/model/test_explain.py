@@ -21,6 +21,7 @@ from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.explain import (
     METHODS,
     attribution_map,
+    crop_box,
     empty_sky_input,
     explain_cutout,
     explainable_copy,
@@ -177,6 +178,7 @@ def test_the_map_covers_the_crop_region_and_is_zero_outside() -> None:
     assert full.shape == (40, 60)
     rows, cols = np.nonzero(full)
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10, 29, 20, 39)
+    assert crop_box(prep, 40, 60) == (20, 10, 20), "the box a viewer outlines is where the map falls"
 
 
 def test_unknown_method_and_colour_map_are_named() -> None:

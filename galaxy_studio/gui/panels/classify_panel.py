@@ -47,6 +47,7 @@ from galaxy_studio.gui.widgets.familiarity_note import ROW_TINT, FamiliarityNote
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
+from galaxy_studio.gui.widgets.network_view_box import NetworkViewBox
 from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
 from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
@@ -112,6 +113,8 @@ class Explanation:
     values: np.ndarray
     colour_map: str
     table: np.ndarray
+    # (left, top, side) of what the network reads, or None when it reads the whole cutout.
+    box: tuple[int, int, int] | None
 
 
 class ClassifyPanel(QWidget):
@@ -148,9 +151,9 @@ class ClassifyPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._build_results_side())
         splitter.addWidget(self._build_viewer_side())
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([560, 840])
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 5)
+        splitter.setSizes([640, 800])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(self._build_model_row())
@@ -217,6 +220,8 @@ class ClassifyPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # A file name's start (a survey's prefix) and end (its number) both tell cutouts apart.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
         self.table.verticalHeader().hide()
@@ -236,6 +241,7 @@ class ClassifyPanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.view = ImageView()
         self.view.empty_text = "The selected cutout appears here with the explanation over it"
+        self.view.overlay = self.view_box = NetworkViewBox()
         self.bars = ProbabilityBars()
         side = QWidget()
         layout = QVBoxLayout(side)
@@ -639,13 +645,15 @@ class ClassifyPanel(QWidget):
         def job(emit: EventSink, cancel: CancelToken) -> Explanation:
             from galaxy_studio.data.catalog import read_item
             from galaxy_studio.data.display import render_rgb
-            from galaxy_studio.model.explain import colour_map_table, explain_cutout, explainable_copy
+            from galaxy_studio.model.explain import colour_map_table, crop_box, explain_cutout, explainable_copy
 
             cutout = read_item(item)
             rgb = render_rgb(cutout)
             values = explain_cutout(explainable_copy(classifier.model), classifier.prep, cutout, target, method)
+            box = crop_box(classifier.prep, cutout.height, cutout.width)
+            whole = box[2] >= min(cutout.height, cutout.width)
             # matplotlib's colour maps cost an import: paid here, not on the GUI thread.
-            return Explanation(key, rgb, values, colour_map, colour_map_table(colour_map))
+            return Explanation(key, rgb, values, colour_map, colour_map_table(colour_map), None if whole else box)
 
         self.explainer.request(job, on_success=self._on_explained, on_failure=self._on_explain_failed, uses_torch=True)
 
@@ -654,10 +662,12 @@ class ClassifyPanel(QWidget):
         if explanation.key != self._shown_key:
             return
         self.display_rgb, self.attribution = explanation.rgb, explanation.values
+        self.view_box.box = explanation.box
         self._redraw_overlay()
 
     def _on_explain_failed(self, message: str) -> None:
         self.display_rgb = self.attribution = None
+        self.view_box.box = None
         self.view.set_image(None)
         self.view.empty_text = f"No explanation: {message}"
         self.status.emit(f"No explanation: {message}")

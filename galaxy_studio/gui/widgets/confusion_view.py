@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from galaxy_studio.gui.widgets.class_swatch import style_colour, swatch_icon
@@ -21,6 +21,11 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(30 + 150 * fraction), int(40 + 170 * fraction), int(60 + 190 * fraction))
 
 
+# The most of the view's width the row captions (the class names) may take: long names are
+# cut short (the tooltip has them whole) rather than pushing the counts out of sight.
+CAPTION_SHARE = 0.45
+CAPTION_MIN_WIDTH = 48  # the swatch and key
+COLUMN_WIDTH = 22  # the least a column of counts needs before captions give way
 EMPTY_TEXT = "The confusion matrix\n(rows: true class, columns: predicted)\nappears here when a run ends"
 
 
@@ -31,8 +36,21 @@ class ConfusionView(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setMinimumSectionSize(20)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setToolTip("Rows: true class · columns: predicted class (by key) · colour: fraction of the row")
         self.header_colours: list[QColor] = []
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_captions()
+
+    def _fit_captions(self) -> None:
+        """Captions take at most CAPTION_SHARE of the width, and less when the columns need it
+        (Galaxy10's ten classes), but keep room for the swatch and key."""
+        header = self.verticalHeader()
+        room_left = self.width() - 2 * self.frameWidth() - self.columnCount() * COLUMN_WIDTH
+        wanted = min(int(CAPTION_SHARE * self.width()), room_left)
+        header.setFixedWidth(min(header.sizeHint().width(), max(CAPTION_MIN_WIDTH, wanted)))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -59,6 +77,7 @@ class ConfusionView(QTableWidget):
             column.setForeground(colour)
             column.setToolTip(f"predicted {shown}")
             self.setHorizontalHeaderItem(position, column)
+        self._fit_captions()
         totals = counts.sum(axis=1, keepdims=True).clip(min=1)
         for row in range(len(classes)):
             for column in range(len(classes)):
