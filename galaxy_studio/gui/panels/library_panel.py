@@ -160,6 +160,7 @@ class LibraryPanel(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.zoom_label = QLabel()
         readout_row = QHBoxLayout()
+        readout_row.setContentsMargins(0, 0, 6, 0)
         readout_row.addWidget(self.readout, 1)
         readout_row.addWidget(self.zoom_label)
         viewer = QWidget()

@@ -127,7 +127,7 @@ class ScaleLimits(QWidget):
         self.plot.limits_dragged.connect(self._show_values)
         self.plot.limits_dropped.connect(lambda low, high: self.limits_changed.emit((low, high)))
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 0, 6, 0)  # the mode's words clear the pane's edge
         layout.addWidget(self.plot, 1)
         for caption, box in (("Low", self.low), ("High", self.high)):
             label = QLabel(caption)
