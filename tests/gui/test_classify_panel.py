@@ -189,6 +189,12 @@ def test_the_model_picker_shows_n_and_interval_and_ranks_by_its_lower_bound(wind
     ]
     assert picker.itemData(1, Qt.ItemDataRole.ToolTipRole).startswith("100.0% (n=2, 95% CI 34.2–100.0%)")
     assert picker.currentIndex() == 0
+    elsewhere = runs_dir().parent / "copied" / "fold_3" / "model.pt"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b"weights")
+    picker.add_checkpoint(elsewhere)
+    assert picker.currentText() == "File: fold_3/model.pt", "a run's checkpoint is named by its folder"
+    assert picker.itemData(picker.currentIndex(), Qt.ItemDataRole.ToolTipRole) == str(elsewhere)
 
 
 def test_classifying_a_folder_offers_the_table_formats_and_writes_the_one_chosen(

@@ -25,6 +25,11 @@ def describe_choice(run: RunSummary, digits: int = 0) -> str:
     return f"{score} · {name}"
 
 
+def opened_name(path: Path) -> str:
+    """A run's checkpoint is always model.pt, so its folder is what tells it apart."""
+    return f"{path.parent.name}/{path.name}" if path.name == MODEL_FILE and path.parent.name else path.name
+
+
 class ModelPicker(QComboBox):
     """Item data is the checkpoint path; None marks the placeholder shown when there is none."""
 
@@ -63,6 +68,7 @@ class ModelPicker(QComboBox):
         if index < 0:
             if self.itemData(0) is None:
                 self.removeItem(0)
-            self.addItem(f"{_OPENED_PREFIX}{Path(path).name}", path)
+            self.addItem(f"{_OPENED_PREFIX}{opened_name(Path(path))}", path)
             index = self.count() - 1
+            self.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
         self.setCurrentIndex(index)
