@@ -151,6 +151,9 @@ def _smoothgrad(saliency: Saliency, inputs: torch.Tensor, target: int, seed: int
     return total / SMOOTHGRAD_SAMPLES
 
 
+OUTLINE_GREY = (220, 222, 228)
+
+
 def crop_box(prep: Preprocessing, height: int, width: int) -> tuple[int, int, int]:
     """(left, top, side) in pixels of the central square the network reads of a height x width
     cutout: a map covers only it, so a viewer outlines it to show where the map can fall."""
@@ -158,6 +161,27 @@ def crop_box(prep: Preprocessing, height: int, width: int) -> tuple[int, int, in
     left = int(math.floor(width / 2 - crop_side / 2 + 0.5))
     top = int(math.floor(height / 2 - crop_side / 2 + 0.5))
     return left, top, max(1, round(crop_side))
+
+
+def reads_whole_cutout(box: tuple[int, int, int], height: int, width: int) -> bool:
+    return box[2] >= min(height, width)
+
+
+def outline_view(rgb: np.ndarray, box: tuple[int, int, int], *, dash: int = 4, gap: int = 3) -> np.ndarray:
+    """A copy of the (H, W, 3) picture with the box's edge dashed in light grey, as the Classify
+    tab outlines what the network reads: a saved overlay ends at the same edge."""
+    out = np.array(rgb, copy=True)
+    height, width = out.shape[:2]
+    left, top, side = box
+    right, bottom = min(left + side, width) - 1, min(top + side, height) - 1
+    left, top = max(left, 0), max(top, 0)
+    on = (np.arange(max(height, width)) % (dash + gap)) < dash
+    rows, cols = np.arange(top, bottom + 1), np.arange(left, right + 1)
+    for row in (top, bottom):
+        out[row, cols[on[cols]]] = OUTLINE_GREY
+    for col in (left, right):
+        out[rows[on[rows]], col] = OUTLINE_GREY
+    return out
 
 
 def map_to_cutout(values: np.ndarray, prep: Preprocessing, cutout: Cutout) -> np.ndarray:

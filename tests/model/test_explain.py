@@ -26,6 +26,7 @@ from galaxy_studio.model.explain import (
     explain_cutout,
     explainable_copy,
     map_to_cutout,
+    outline_view,
     overlay_rgb,
 )
 from galaxy_studio.model.preprocessing import Preprocessing, prepare_cutout
@@ -179,6 +180,11 @@ def test_the_map_covers_the_crop_region_and_is_zero_outside() -> None:
     rows, cols = np.nonzero(full)
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10, 29, 20, 39)
     assert crop_box(prep, 40, 60) == (20, 10, 20), "the box a viewer outlines is where the map falls"
+    outlined = outline_view(np.zeros((40, 60, 3), np.uint8), crop_box(prep, 40, 60))
+    rows, cols = np.nonzero(outlined.any(axis=2))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10, 29, 20, 39)
+    assert 0 < len(rows) < 4 * 20, "dashed along the box's edge, nothing inside"
+    assert not outlined[11:29, 21:39].any()
 
 
 def test_unknown_method_and_colour_map_are_named() -> None:
