@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
     def _build_train(self) -> TrainPanel:
         from galaxy_studio.gui.panels.train_panel import TrainPanel
 
-        panel = TrainPanel(self.session, library_data=partial(self.library.shown_source, labelled=True))
+        panel = TrainPanel(self.session, partial(self.library.shown_source, labelled=True))
         panel.status.connect(self.show_message)
         self.session_signals.project_changed.connect(panel.recolour)
         self.session_signals.classes_changed.connect(panel.recolour)
@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
     def _build_distill(self) -> DistillPanel:
         from galaxy_studio.gui.panels.distill_panel import DistillPanel
 
-        panel = DistillPanel(self.session, library_data=partial(self.library.shown_source, labelled=True))
+        panel = DistillPanel(self.session, partial(self.library.shown_source, labelled=True))
         panel.status.connect(self.show_message)
         return panel
 
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
     def _build_explore(self) -> ExplorePanel:
         from galaxy_studio.gui.panels.explore_panel import ExplorePanel
 
-        panel = ExplorePanel(self.session_signals, library_data=partial(self.library.shown_source, labelled=False))
+        panel = ExplorePanel(self.session_signals, partial(self.library.shown_source, labelled=False))
         panel.status.connect(self.show_message)
         return panel
 

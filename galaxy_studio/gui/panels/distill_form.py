@@ -9,7 +9,6 @@ shown keep their paper values.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from galaxy_studio.count_text import counted
 from galaxy_studio.distill.config import MEMORY_MODE_NAMES, BufferConfig, DistillConfig
 from galaxy_studio.distill.runs import buffers_dir
-from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.settings_form import SettingsForm
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.run_folders import new_run_folder
@@ -100,7 +99,7 @@ class DistillForm(QWidget):
     buffer_changed = Signal(str)
     status = Signal(str)
 
-    def __init__(self, library_data: Callable[[], Path | None], parent: QWidget | None = None) -> None:
+    def __init__(self, library_data: LibraryData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library_data = library_data
         layout = QVBoxLayout(self)

@@ -69,7 +69,7 @@ from galaxy_studio.events import (
 )
 from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
-from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgress
@@ -137,16 +137,10 @@ def _timing_key(config: DistillConfig) -> tuple[object, ...]:
 class DistillPanel(QWidget):
     status = Signal(str)
 
-    def __init__(
-        self,
-        session: LabellingSession,
-        parent: QWidget | None = None,
-        *,
-        library_data: Callable[[], Path | None] | None = None,
-    ) -> None:
+    def __init__(self, session: LabellingSession, library_data: LibraryData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.library_data = library_data or (lambda: session.project_path)
+        self.library_data = library_data
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)

@@ -51,7 +51,7 @@ from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
-from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.embedding_map import EmbeddingMap
 from galaxy_studio.gui.widgets.image_view import ImageView
@@ -145,16 +145,10 @@ def image_ids(project: Project, items: Sequence[CatalogItem]) -> list[int | None
 class ExplorePanel(QWidget):
     status = Signal(str)
 
-    def __init__(
-        self,
-        signals: SessionSignals,
-        parent: QWidget | None = None,
-        *,
-        library_data: Callable[[], Path | None] | None = None,
-    ) -> None:
+    def __init__(self, signals: SessionSignals, library_data: LibraryData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = signals.session
-        self.library_data = library_data or (lambda: signals.session.project_path)
+        self.library_data = library_data
         self.embeddings: Embeddings | None = None
         self.index: SimilarityIndex | None = None
         self.xy: np.ndarray | None = None

@@ -41,7 +41,7 @@ from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Prog
 from galaxy_studio.gui.panels.cross_validation_report import describe_cross_validation
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
-from galaxy_studio.gui.widgets.data_source import DataSourceButtons
+from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.reliability_plot import ReliabilityPlot
 from galaxy_studio.gui.widgets.settings_form import SettingsForm, tooltip
@@ -164,16 +164,10 @@ def _folds_progress_only(emit: EventSink) -> EventSink:
 class TrainPanel(QWidget):
     status = Signal(str)
 
-    def __init__(
-        self,
-        session: LabellingSession,
-        parent: QWidget | None = None,
-        *,
-        library_data: Callable[[], Path | None] | None = None,
-    ) -> None:
+    def __init__(self, session: LabellingSession, library_data: LibraryData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.library_data = library_data or (lambda: session.project_path)
+        self.library_data = library_data
         self.runner = JobRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, 
 from galaxy_studio.data.tables import TABLE_GLOBS
 
 DATA_PLACEHOLDER = "class folders, CSV, Galaxy10 .h5 or .gsproj"
+# What the Library shows that a panel's job can read, or None (see LibraryPanel.shown_source).
+LibraryData = Callable[[], Path | None]
 NO_LABELLED_DATA = "The Library shows no labelled data: open a project, or a folder with a sub-folder per class"
 
 
@@ -30,7 +32,7 @@ class DataSourceButtons(QWidget):
     def __init__(
         self,
         edit: QLineEdit,
-        library_data: Callable[[], Path | None],
+        library_data: LibraryData,
         parent: QWidget | None = None,
         *,
         nothing_said: str = NO_LABELLED_DATA,
