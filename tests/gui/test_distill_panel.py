@@ -111,14 +111,14 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     n = read_distill_run(run_dir).metrics["test_images"]
     for row in range(4):
         assert f"% (n={n}, 95% CI " in panel.table.item(row, 3).text(), panel.table.item(row, 3).text()
-    name, details = panel.runs.item(0).text().split("\n")
+    name, details = panel.runs_box.runs.item(0).text().split("\n")
     assert name == run_dir.name and f"(n={n}, 95% CI " in details, "the name on its own line, never cut off"
     assert (
         panel.readability_label.text().startswith("Prototypes ")
         and "percentile range" in panel.readability_label.text()
     )
     assert read_distill_run(run_dir).metrics["distilled"]["images"] == 6
-    assert panel.runs.count() == 1 and "finished" not in panel.runs.item(0).text()
+    assert panel.runs_box.runs.count() == 1 and "finished" not in panel.runs_box.runs.item(0).text()
     assert window.statusBar().currentMessage().startswith("Evaluation finished: distilled "), "not 'Evaluating…'"
 
     panel.timeline.setValue(0)
@@ -192,10 +192,12 @@ def test_cancel_keeps_a_checkpoint_that_resume_continues(qtbot, window: MainWind
     reopened.show()
     panel = reopened.distill
     panel.evaluate_when_done.setChecked(False)
-    rows = [panel.runs.item(row).data(Qt.ItemDataRole.UserRole).path for row in range(panel.runs.count())]
-    panel.runs.setCurrentRow(rows.index(out))
-    assert panel.resume_button.isEnabled()
-    panel.resume_button.click()
+    rows = [
+        panel.runs_box.runs.item(row).data(Qt.ItemDataRole.UserRole).path for row in range(panel.runs_box.runs.count())
+    ]
+    panel.runs_box.runs.setCurrentRow(rows.index(out))
+    assert panel.runs_box.resume_button.isEnabled()
+    panel.runs_box.resume_button.click()
     assert panel.loss_plot.point_count("matching") == saved.iterations, "the saved iterations are drawn again"
     qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") > saved.iterations + 1, timeout=120_000)
     panel.cancel_button.click()
@@ -333,7 +335,7 @@ def test_cancel_before_the_first_checkpoint_says_nothing_was_saved(
     assert read_distill_run(out).status == "empty"
     assert text.startswith("Cancelled") and "Nothing was saved" in text and "every 1000 iterations" in text, text
     assert "Resume" not in text and "checkpoint is kept" not in text
-    assert not panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+    assert not panel.runs_box.resume_button.isEnabled() and panel.start_button.isEnabled()
 
 
 def test_cancel_after_a_checkpoint_names_it_and_enables_resume(
@@ -353,7 +355,7 @@ def test_cancel_after_a_checkpoint_names_it_and_enables_resume(
     assert saved.status == "unfinished"
     text = panel.progress_label.text()
     assert f"checkpoint at iteration {saved.iterations} is kept" in text and "Resume" in text, text
-    assert panel._selected_run().path == out and panel.resume_button.isEnabled()
+    assert panel.runs_box.selected().path == out and panel.runs_box.resume_button.isEnabled()
 
 
 def test_a_picked_buffer_shows_the_experts_and_epochs_it_was_built_with(
@@ -448,10 +450,12 @@ def test_use_its_settings_fills_the_form_with_a_past_run_for_a_new_one(
     (out / "config.json").write_text(json.dumps(past.to_dict()))
     panel.form.data_edit.setText("")
     panel.refresh_runs()
-    names = [panel.runs.item(row).data(Qt.ItemDataRole.UserRole).name for row in range(panel.runs.count())]
-    panel.runs.setCurrentRow(names.index("tried-settings"))
-    assert panel.reuse_button.isEnabled()
-    panel.reuse_button.click()
+    names = [
+        panel.runs_box.runs.item(row).data(Qt.ItemDataRole.UserRole).name for row in range(panel.runs_box.runs.count())
+    ]
+    panel.runs_box.runs.setCurrentRow(names.index("tried-settings"))
+    assert panel.runs_box.reuse_button.isEnabled()
+    panel.runs_box.reuse_button.click()
     form = panel.form
     assert (form.data_edit.text(), form.buffer_edit.text()) == (str(data), str(buffer))
     assert (form.ipc.value(), form.syn_steps.value(), form.method.currentText()) == (3, 6, "mtt")

@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -49,7 +47,6 @@ from galaxy_studio.distill.config import BufferConfig, DistillConfig
 from galaxy_studio.distill.readability import describe_readability, is_readable
 from galaxy_studio.distill.runs import (
     distill_runs_dir,
-    list_distill_runs,
     load_snapshot,
     read_distill_run,
     save_evaluation,
@@ -68,6 +65,7 @@ from galaxy_studio.events import (
     Warned,
 )
 from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
+from galaxy_studio.gui.panels.distill_runs import DistillRunsBox
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
@@ -77,8 +75,7 @@ from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
-from galaxy_studio.model.uncertainty import AccuracyEstimate, mean_accuracy_text
-from galaxy_studio.path_text import readable
+from galaxy_studio.model.uncertainty import mean_accuracy_text
 from galaxy_studio.run_folders import RunSummary, new_run_folder
 
 if TYPE_CHECKING:
@@ -100,20 +97,6 @@ EVALUATION_ROWS = (
 )
 # How much a second of measured iteration time is trusted against the newest one.
 _PACE_MEMORY = 0.8
-
-
-def describe_run(run: RunSummary) -> str:
-    """Two lines, the run's name and then its method, size and distilled accuracy, so that
-    neither is cut off at the edge of the narrow settings column (the Train panel's layout)."""
-    config = run.config
-    evaluation = run.metrics or {}
-    distilled = evaluation.get("distilled") or {}
-    result = (
-        AccuracyEstimate.of({"accuracy": distilled["mean"], "n": evaluation.get("test_images")}).text(digits=0)
-        if distilled.get("mean") is not None
-        else run.status
-    )
-    return f"{run.name}\n{config.get('method', '?')} IPC {config.get('ipc', '?')} · {run.iterations} it · {result}"
 
 
 @dataclass(frozen=True)
@@ -284,35 +267,13 @@ class DistillPanel(QWidget):
 
         return eval_row
 
-    def _build_runs_box(self) -> QGroupBox:
-        self.runs = QListWidget()
-        self.runs.setToolTip("Select a run to see its curves, prototypes and evaluation")
-        self.runs.currentItemChanged.connect(self._show_selected_run)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue an unfinished run from its checkpoint")
-        self.resume_button.setEnabled(False)
-        self.resume_button.clicked.connect(self.resume_selected)
-        self.evaluate_button = QPushButton("Evaluate")
-        self.evaluate_button.setEnabled(False)
-        self.evaluate_button.clicked.connect(self.evaluate_selected)
-        self.reuse_button = QPushButton("Use its settings")
-        self.reuse_button.setToolTip(
-            "Fill the form with the selected run's data, buffer and settings: change what you want to try, then "
-            "Start distils a new run (the selected one stays as it is)"
-        )
-        self.reuse_button.setEnabled(False)
-        self.reuse_button.clicked.connect(self.reuse_selected)
-        run_buttons = QHBoxLayout()
-        run_buttons.addWidget(self.resume_button)
-        run_buttons.addWidget(self.evaluate_button)
-        run_buttons.addWidget(self.reuse_button)
-        runs_box = QGroupBox("Past runs")
-        runs_layout = QVBoxLayout(runs_box)
-        runs_layout.addWidget(self.runs)
-        runs_layout.addLayout(run_buttons)
-        self.runs.setMinimumHeight(90)
-
-        return runs_box
+    def _build_runs_box(self) -> DistillRunsBox:
+        self.runs_box = DistillRunsBox()
+        self.runs_box.chosen.connect(self._show_selected_run)
+        self.runs_box.resume.connect(self.resume_run)
+        self.runs_box.evaluate.connect(self.evaluate_run)
+        self.runs_box.reuse.connect(self.reuse_run)
+        return self.runs_box
 
     def _build_plots(self) -> QWidget:
         self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration", steady_axes=True)
@@ -434,14 +395,7 @@ class DistillPanel(QWidget):
         has_steps = bool(self._steps)
         self.gif_button.setEnabled(has_steps and not self.exporter.running)
         self.strip_button.setEnabled(has_steps and not self.exporter.running)
-        self._update_run_buttons()
-
-    def _update_run_buttons(self) -> None:
-        run = self._selected_run()
-        busy = self.runner.running
-        self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not busy)
-        self.evaluate_button.setEnabled(run is not None and run.status == "finished" and not busy)
-        self.reuse_button.setEnabled(run is not None and not busy)
+        self.runs_box.set_busy(busy)
 
     def _on_buffer_changed(self, folder: str) -> None:
         names = buffer_classes(folder) if folder else ()
@@ -903,7 +857,7 @@ class DistillPanel(QWidget):
         run is selected under Past runs when its folder holds a checkpoint."""
         run = read_distill_run(self.run_dir) if self.run_dir is not None else None
         if run is not None and run.status == "unfinished":
-            self._select_run(run.path)
+            self.runs_box.select(run.path)
         when = f"after iteration {self.iteration}" if self.iteration else "before the first iteration"
         self._say(f"Cancelled {when}. " + self._describe_checkpoint(run))
 
@@ -1047,42 +1001,16 @@ class DistillPanel(QWidget):
     # Past runs -------------------------------------------------------------------------
 
     def refresh_runs(self) -> None:
-        current = self._selected_run()
-        self.runs.blockSignals(True)
-        self.runs.clear()
-        for run in list_distill_runs():
-            live = self.runner.running and self._is_running(self._distilling) and run.path == self.run_dir
-            item = QListWidgetItem(describe_run(run) if not live else f"{run.name}\nrunning")
-            item.setData(Qt.ItemDataRole.UserRole, run)
-            item.setToolTip(readable(run.path))
-            self.runs.addItem(item)
-            if current is not None and run.path == current.path:
-                self.runs.setCurrentItem(item)
-        self.runs.blockSignals(False)
-        self._update_run_buttons()
+        live = self.run_dir if self.runner.running and self._is_running(self._distilling) else None
+        self.runs_box.refresh(live)
 
     def _list_live_run(self) -> None:
         """Once the running job wrote its config, show it selected in Past runs."""
         self.refresh_runs()
         if self.run_dir is not None:
-            self._select_run(self.run_dir)
+            self.runs_box.select(self.run_dir)
 
-    def _select_run(self, path: Path) -> None:
-        """Select the run in `path` under Past runs without opening it again."""
-        self.runs.blockSignals(True)
-        for row in range(self.runs.count()):
-            if self.runs.item(row).data(Qt.ItemDataRole.UserRole).path == path:
-                self.runs.setCurrentRow(row)
-        self.runs.blockSignals(False)
-        self._update_run_buttons()
-
-    def _selected_run(self) -> RunSummary | None:
-        item = self.runs.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-
-    def _show_selected_run(self, item: QListWidgetItem | None) -> None:
-        self._update_run_buttons()
-        run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
+    def _show_selected_run(self, run: RunSummary | None) -> None:
         if run is None or self.runner.running:
             return
         self.open_run(run.path)
@@ -1111,18 +1039,15 @@ class DistillPanel(QWidget):
         )
         self._update_buttons()
 
-    def resume_selected(self) -> None:
-        run = self._selected_run()
-        if run is None or run.status != "unfinished" or self.runner.running:
+    def resume_run(self, run: RunSummary) -> None:
+        if run.status != "unfinished" or self.runner.running:
             return
         config = DistillConfig.from_dict({**run.config, "out_dir": str(run.path)})
         self.start(config, history=run.history)
 
-    def reuse_selected(self) -> None:
-        """The selected run's data, buffer and settings in the form, for a new run that changes
-        one of them."""
-        run = self._selected_run()
-        if run is None or self.runner.running:
+    def reuse_run(self, run: RunSummary) -> None:
+        """The run's data, buffer and settings in the form, for a new run that changes one of them."""
+        if self.runner.running:
             return
         try:
             config = DistillConfig.from_dict(run.config)
@@ -1132,9 +1057,8 @@ class DistillPanel(QWidget):
         self.form.show_config(config)
         self.status.emit(f"The settings of {run.name} are in the form: Start distils a new run with them")
 
-    def evaluate_selected(self) -> None:
-        run = self._selected_run()
-        if run is None or run.status != "finished" or self.runner.running:
+    def evaluate_run(self, run: RunSummary) -> None:
+        if run.status != "finished" or self.runner.running:
             return
         self.open_run(run.path)
         self.evaluate(run.path)
