@@ -105,7 +105,7 @@ def test_empty_state_says_what_to_do(window: MainWindow) -> None:
     assert "Open a project" in panel.empty.text()
     assert not panel.compute_button.isEnabled()
     assert "Choose the data" in panel.compute_button.toolTip()
-    assert not panel.label_button.isEnabled() and not panel.cluster_button.isEnabled()
+    assert not panel.label_button.isEnabled() and not panel.clusters_box.cluster_button.isEnabled()
 
 
 def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_back(
@@ -276,24 +276,28 @@ def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_l
     tiny_autoencoder(panel, demo_set)  # the folder's class names are its labels
     compute_map(qtbot, panel)
     assert sorted(np.bincount(panel.labels).tolist()) == [N_PER_CLASS] * 3
-    panel.k.setValue(3)
-    panel.cluster_button.click()
-    qtbot.waitUntil(lambda: panel.clusters is not None and not panel.jobs.running, timeout=60_000)
+    panel.clusters_box.k.setValue(3)
+    panel.clusters_box.cluster_button.click()
+    qtbot.waitUntil(lambda: panel.clusters_box.clusters is not None and not panel.jobs.running, timeout=60_000)
     assert panel.colour_by.currentText() == "Cluster"
-    assert panel.report.isVisible() and panel.report.table.rowCount() == 1
-    cells = panel.report.cells(0)
+    assert panel.clusters_box.report.isVisible() and panel.clusters_box.report.table.rowCount() == 1
+    cells = panel.clusters_box.report.cells(0)
     assert cells[1] == "3" and cells[3] == "33.3%" and cells[6] == str(N_IMAGES)
     accuracy = float(cells[2].rstrip("%")) / 100
-    assert ("No better than guessing" in panel.report.verdict.text()) == (accuracy <= 1 / 3 + 0.02)
+    assert ("No better than guessing" in panel.clusters_box.report.verdict.text()) == (accuracy <= 1 / 3 + 0.02)
 
-    panel.cluster_pick.setCurrentIndex(0)
-    rows = panel.cluster_rows()
-    panel.cluster_class.setCurrentIndex(2)
-    panel.label_cluster_button.click()
+    panel.clusters_box.pick.setCurrentIndex(0)
+    rows = panel.clusters_box.rows()
+    panel.clusters_box.class_choice.setCurrentIndex(2)
+    panel.clusters_box.label_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     with Project.open(project_path) as project:
         labels = project.labels(None)
-        assert len(labels) == len(rows) == int(np.sum(panel.clusters == panel.cluster_pick.currentData()))
+        assert (
+            len(labels)
+            == len(rows)
+            == int(np.sum(panel.clusters_box.clusters == panel.clusters_box.pick.currentData()))
+        )
         assert {label.class_name for label in labels.values()} == {classes[2]}
         assert {project.image(i).name for i in labels} == {panel.embeddings.items[r].name for r in rows}
 

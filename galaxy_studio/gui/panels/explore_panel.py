@@ -26,7 +26,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -47,9 +46,9 @@ from galaxy_studio.data.cutout import Cutout
 from galaxy_studio.data.display import DisplaySettings
 from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import CancelToken, EventSink, Progressed
-from galaxy_studio.explore.clustering import CLUSTER_METHODS, ClusterScore
+from galaxy_studio.explore.clustering import ClusterScore
+from galaxy_studio.gui.panels.explore_clusters import ClusterBox
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
-from galaxy_studio.gui.widgets.cluster_report import ClusterReport
 from galaxy_studio.gui.widgets.cutout_loader import CutoutLoader
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.display_controls import DisplayControls
@@ -80,7 +79,6 @@ SOURCES = (
 BACKBONES = ("resnet18", "resnet50", "vgg11", "efficientnet_b0", "convnext_tiny")
 PROJECTIONS = (("PCA", "pca"), ("t-SNE", "tsne"))
 COLOUR_BY = ("Label", "Suggestion", "Cluster")
-CLUSTER_METHOD_TITLES = {"kmeans": "k-means", "spectral": "spectral (neighbour graph)"}
 NEIGHBOURS = 12
 UNLABELLED_RGBA = (120, 122, 132, 150)
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
@@ -156,8 +154,6 @@ class ExplorePanel(QWidget):
         self.legend_entries: list[tuple[str, int, tuple[int, int, int]]] = []
         self.labels = np.zeros(0, dtype=np.int64)
         self.suggested = np.zeros(0, dtype=np.int64)
-        self.clusters: np.ndarray | None = None
-        self.cluster_mapping: dict[int, int] = {}
         self.current: int | None = None
         self.cutout: Cutout | None = None
         self.user_settings: DisplaySettings | None = None
@@ -413,60 +409,14 @@ class ExplorePanel(QWidget):
         side_layout.addWidget(self._build_cluster_box())
         return side
 
-    def _build_cluster_box(self) -> QGroupBox:
-        self.k = QSpinBox()
-        self.k.setRange(2, 200)
-        self.k.setValue(10)
-        self.k.setPrefix("k = ")
-        self.k.setToolTip("Number of clusters")
-        self.cluster_method = QComboBox()
-        for method in CLUSTER_METHODS:
-            self.cluster_method.addItem(CLUSTER_METHOD_TITLES.get(method, method), method)
-        self.cluster_method.setToolTip(
-            "k-means finds round clusters; spectral clustering on a neighbour graph follows elongated and curved ones"
-        )
-        self.cluster_button = QPushButton("Cluster")
-        self.cluster_button.setToolTip(
-            "Group the embeddings and colour the map by group; with labels, score the groups against them"
-        )
-        self.cluster_button.clicked.connect(self.cluster)
-        self.cluster_pick = QComboBox()
-        self.cluster_pick.setToolTip("A cluster (with its size and the class it matches best)")
-        self.cluster_class = QComboBox()
-        self.cluster_class.setToolTip("The class to give every cutout of that cluster")
-        self.select_cluster_button = QPushButton("Select")
-        self.select_cluster_button.setToolTip("Select the cluster's dots on the map")
-        self.select_cluster_button.clicked.connect(self.select_cluster)
-        self.label_cluster_button = QPushButton("Label cluster as")
-        self.label_cluster_button.clicked.connect(self.label_cluster)
-        self.cluster_pick.currentIndexChanged.connect(self._on_cluster_picked)
-        for combo in (self.cluster_pick, self.cluster_class):
-            combo.setMinimumContentsLength(22)
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        row = QHBoxLayout()
-        for widget in (self.k, self.cluster_method, self.cluster_button):
-            row.addWidget(widget)
-        row.addStretch(1)
-        tools_row = QHBoxLayout()
-        self.cluster_tools = (
-            self.cluster_pick,
-            self.select_cluster_button,
-            self.label_cluster_button,
-            self.cluster_class,
-        )
-        for widget in self.cluster_tools:
-            tools_row.addWidget(widget)
-            widget.hide()
-        tools_row.addStretch(1)
-        self.report = ClusterReport()
-        box = QGroupBox("Clusters")
-        box_layout = QVBoxLayout(box)
-        box_layout.addLayout(row)
-        box_layout.addLayout(tools_row)
-        box_layout.addWidget(self.report)
-        box.hide()
-        self.cluster_box = box
-        return box
+    def _build_cluster_box(self) -> ClusterBox:
+        self.clusters_box = ClusterBox()
+        self.clusters_box.cluster_requested.connect(self.cluster)
+        self.clusters_box.select_requested.connect(self.map.select_indices)
+        self.clusters_box.label_requested.connect(self.label_rows)
+        self.clusters_box.picked.connect(self._refresh_buttons)
+        self.clusters_box.hide()
+        return self.clusters_box
 
     def _build_viewer_side(self) -> QWidget:
         self.title = QLabel("Click a dot to see the cutout")
@@ -613,13 +563,12 @@ class ExplorePanel(QWidget):
 
         self._start(job, f"Drawing the {self.projection.currentText()} map", self._on_reprojected)
 
-    def cluster(self) -> None:
+    def cluster(self, k: int, method: str) -> None:
         if self.embeddings is None or self.jobs.running:
             return
         from galaxy_studio.explore.clustering import cluster_embeddings, score_clusters
 
         vectors, labels = self.embeddings.vectors, self.labels.copy()
-        k, method = self.k.value(), self.cluster_method.currentData()
 
         def job(emit: EventSink, cancel: CancelToken) -> Clustering:
             clusters = cluster_embeddings(vectors, k, method)
@@ -683,11 +632,8 @@ class ExplorePanel(QWidget):
 
     def set_embeddings(self, embeddings: Embeddings, xy: np.ndarray, index: SimilarityIndex) -> None:
         self.embeddings, self.index = embeddings, index
-        self.clusters, self.cluster_mapping = None, {}
+        self.clusters_box.clear()
         self.current = None
-        self.cluster_pick.clear()
-        for widget in self.cluster_tools:
-            widget.hide()
         self.strip.clear()
         self.view.set_image(None)
         self.title.setText("Click a dot to see the cutout")
@@ -695,7 +641,7 @@ class ExplorePanel(QWidget):
         self.refresh_labels()
         self.set_map(xy)
         self.map_stack.setCurrentIndex(1)
-        self.cluster_box.show()
+        self.clusters_box.show()
         self.status.emit(
             f"{len(embeddings)} cutouts embedded ({embeddings.source}, {embeddings.vectors.shape[1]} dimensions)"
         )
@@ -721,7 +667,7 @@ class ExplorePanel(QWidget):
             names += [name for name in map(self._class_of, self.embeddings.class_names) if name not in names]
         self.class_names = list(dict.fromkeys(names))
         styles = self.session.class_styles(self.class_names)
-        for combo in (self.class_choice, self.cluster_class):
+        for combo in (self.class_choice, self.clusters_box.class_choice):
             current = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
@@ -777,8 +723,9 @@ class ExplorePanel(QWidget):
         if self.embeddings is None or self.xy is None:
             return
         mode = self.colour_by.currentText()
-        if mode == "Cluster" and self.clusters is not None:
-            codes = self.clusters.astype(np.int64)
+        clusters = self.clusters_box.clusters
+        if mode == "Cluster" and clusters is not None:
+            codes = clusters.astype(np.int64)
             counts = Counter(codes.tolist())
             palette = [(*class_colour(c), 230) for c in range(int(codes.max()) + 1)]
             legend = [(f"cluster {c + 1}", counts[c], c) for c in sorted(counts)]
@@ -926,49 +873,11 @@ class ExplorePanel(QWidget):
 
     def set_clusters(self, clusters: np.ndarray, score: ClusterScore | None, method: str, k: int) -> None:
         assert self.embeddings is not None
-        self.clusters = np.asarray(clusters, dtype=np.int64)
-        self.cluster_mapping = dict(score.mapping) if score is not None else {}
-        counts = Counter(self.clusters.tolist())
-        self.cluster_pick.blockSignals(True)
-        self.cluster_pick.clear()
-        for cluster in sorted(counts):
-            match = self.cluster_mapping.get(cluster)
-            hint = f" ≈ {self.class_names[match]}" if match is not None and match < len(self.class_names) else ""
-            self.cluster_pick.addItem(f"cluster {cluster + 1} ({counts[cluster]}){hint}", cluster)
-        self.cluster_pick.blockSignals(False)
-        self._on_cluster_picked()
-        for widget in self.cluster_tools:
-            widget.show()
-        method_title = self.cluster_method.itemText(self.cluster_method.findData(method))
-        self.report.add_run(
-            f"{self.embeddings.source.split(' (')[0]} · {method_title}", k, score, tip=self.embeddings.source
-        )
-        self.status.emit(f"{len(counts)} clusters ({method_title})")
+        title = self.clusters_box.set_clusters(clusters, score, method, k, self.class_names, self.embeddings.source)
+        self.status.emit(f"{counted(len(set(clusters.tolist())), 'cluster')} ({title})")
         self.colour_by.setCurrentText("Cluster")
         self.recolour()
         self._refresh_buttons()
-
-    def _on_cluster_picked(self) -> None:
-        cluster = self.cluster_pick.currentData()
-        match = self.cluster_mapping.get(cluster) if cluster is not None else None
-        if match is not None and match < len(self.class_names):
-            self.cluster_class.setCurrentIndex(match)
-        self._refresh_buttons()
-
-    def cluster_rows(self) -> np.ndarray:
-        cluster = self.cluster_pick.currentData()
-        if self.clusters is None or cluster is None:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(self.clusters == cluster)
-
-    def select_cluster(self) -> None:
-        self.map.select_indices(self.cluster_rows())
-
-    def label_cluster(self) -> None:
-        rows = self.cluster_rows()
-        if len(rows):
-            self.map.select_indices(rows)
-            self.label_rows(rows, self.cluster_class.currentData())
 
     # Viewer and neighbours -------------------------------------------------------------
 
@@ -1044,15 +953,12 @@ class ExplorePanel(QWidget):
             self._source_problem()
             or "Embed every image and draw the map (cached: the same data and model load instantly the next time)"
         )
-        for widget in (self.projection, self.cluster_button):
-            widget.setEnabled(has_map and not busy)
+        self.projection.setEnabled(has_map and not busy)
+        self.clusters_box.set_enabled(has_map=has_map, busy=busy, has_project=has_project)
         self.label_button.setEnabled(has_project and selected > 0 and not busy)
         hint = " · open a project to label" if selected and not has_project else ""
         self.selection_label.setText(f"{selected} selected{hint}")
         self.undo_button.setEnabled(has_project and self.session.last_batch is not None and not busy)
-        has_cluster = self.clusters is not None and self.cluster_pick.currentData() is not None
-        self.select_cluster_button.setEnabled(has_cluster)
-        self.label_cluster_button.setEnabled(has_cluster and has_project and not busy)
 
     def shutdown(self) -> None:
         self.jobs.shutdown()
