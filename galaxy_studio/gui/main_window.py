@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
 
         panel = ClassifyPanel(self.session_signals)
         panel.status.connect(self.show_message)
+        panel.review_requested.connect(self.review_suggestions)
         panel.refresh_project()
         return panel
 
@@ -140,6 +141,11 @@ class MainWindow(QMainWindow):
         panel = ExplorePanel(self.session_signals, partial(self.library.shown_source, labelled=False))
         panel.status.connect(self.show_message)
         return panel
+
+    def review_suggestions(self) -> None:
+        """From Classify's stored suggestions to labelling them: the Library, most uncertain first."""
+        self.tabs.show_panel("library")
+        self.library.review_suggestions()
 
     def _offer_library_data(self, _index: int = -1) -> None:
         """A panel shown with no data chosen starts from what the Library shows (or shows

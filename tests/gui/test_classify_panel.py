@@ -253,3 +253,33 @@ def test_asking_tta_of_a_network_that_takes_the_views_itself_says_it_is_skipped(
     panel.classify_paths([str(next(demo_set.rglob("*.jpg")))])
     qtbot.waitUntil(lambda: panel.table.rowCount() >= 1 and not panel.jobs.running, timeout=60_000)
     assert any("galaxy-cnn-d4" in text and "8 times slower: it is skipped" in text for text in said), said
+
+
+def test_review_in_library_opens_the_projects_images_most_uncertain_first(
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    from tests.conftest import DEMO_CLASSES
+
+    path = tmp_path / "p.gsproj"
+    with Project.create(path, ClassScheme("demo", DEMO_CLASSES)) as project:
+        project.add_paths([str(f) for f in sorted(demo_set.rglob("*.jpg"))[::6]])
+    assert window.open_project(path)
+    panel = open_classify(qtbot, window, trained_run)
+    assert panel.review_button.isHidden(), "nothing to review before suggestions are stored"
+    panel.suggest_for_project()
+    qtbot.waitUntil(lambda: "Stored" in window.statusBar().currentMessage() and not panel.jobs.running, timeout=60_000)
+    assert not panel.review_button.isHidden()
+    panel.review_button.click()
+    library = window.library
+    assert window.tabs.currentWidget() is library and library.order.currentIndex() == 1
+    with Project.open(path) as project:
+        suggestions = project.suggestions()
+        most_uncertain = max(suggestions, key=lambda image_id: suggestions[image_id].entropy)
+        first = Path(project.image(most_uncertain).path).name
+    qtbot.waitUntil(lambda: library.selected_item() is not None, timeout=10_000)
+    assert Path(library.selected_item().path).name == first
+    qtbot.waitUntil(lambda: "model suggests" in library.title.text(), timeout=10_000)

@@ -32,10 +32,16 @@ def test_widgets_wrap_onto_new_rows_when_the_width_runs_out(qtbot) -> None:  # n
     assert flow.sizeHint().width() < one_row.width(), "a hidden widget takes no room"
 
 
-def test_the_window_fits_a_laptop_screen(window: MainWindow) -> None:
+def test_the_window_fits_a_laptop_screen(qtbot, window: MainWindow) -> None:  # noqa: ANN001
     assert window.minimumSizeHint().width() <= LAPTOP_WIDTH - 100
     for name in ("library", "train", "distill", "classify", "explore"):
         assert getattr(window, name).minimumSizeHint().width() <= LAPTOP_WIDTH - 100, name
+    width = window.width()
+    window.library.title.setText("<b>a_long_file_name.fits</b> · model suggests " + "Edge-on with Bulge " * 20)
+    qtbot.wait(50)
+    assert window.width() == width, "a long title wraps instead of widening the window"
+    window.classify.review_button.show()  # shown once suggestions are stored
+    assert window.classify.minimumSizeHint().width() <= LAPTOP_WIDTH - 100
 
 
 def test_narrow_viewer_controls_ask_for_the_height_of_their_wrapped_rows(qtbot) -> None:  # noqa: ANN001

@@ -120,10 +120,13 @@ class Explanation:
 class ClassifyPanel(QWidget):
     KEY_ROLE = _KEY_ROLE
     status = Signal(str)
+    # Review in Library: label the project's images most uncertain first.
+    review_requested = Signal()
 
     def __init__(self, signals: SessionSignals, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = signals.session
+        self._suggested_for: Path | None = None  # the project this panel stored suggestions in
         signals.project_changed.connect(self._fill_label_choice)
         signals.classes_changed.connect(self._fill_label_choice)
         signals.project_changed.connect(self.recolour)
@@ -177,12 +180,6 @@ class ClassifyPanel(QWidget):
             "probabilities and, where the catalogue or the FITS header gives them, RA and Dec"
         )
         self.batch_button.clicked.connect(self.batch_dialog)
-        self.suggest_button = QPushButton("Suggest labels for project")
-        self.suggest_button.setToolTip(
-            "Store this model's predictions for the project's unlabelled images; "
-            "the Library can then show the most uncertain first"
-        )
-        self.suggest_button.clicked.connect(self.suggest_for_project)
         self.job_progress = JobProgressRow(self.jobs)
         row = QHBoxLayout()
         row.addWidget(QLabel("Model"))
@@ -190,7 +187,6 @@ class ClassifyPanel(QWidget):
         row.addWidget(self.open_model_button)
         row.addWidget(self.tta)
         row.addWidget(self.batch_button)
-        row.addWidget(self.suggest_button)
         row.addWidget(self.job_progress)
         return row
 
@@ -207,7 +203,29 @@ class ClassifyPanel(QWidget):
         layout.addWidget(self.drop_zone)
         layout.addWidget(self.message)
         layout.addWidget(self._build_table(), 1)
+        layout.addLayout(self._build_project_row())
         return side
+
+    def _build_project_row(self) -> QHBoxLayout:
+        """Active learning for the open project, under the table it works from."""
+        self.suggest_button = QPushButton("Suggest labels for project")
+        self.suggest_button.setToolTip(
+            "Store this model's predictions for the project's unlabelled images; "
+            "the Library can then show the most uncertain first"
+        )
+        self.suggest_button.clicked.connect(self.suggest_for_project)
+        self.review_button = QPushButton("Review in Library")
+        self.review_button.setToolTip(
+            "Label the project's images in the Library, most uncertain first, each with this model's suggestion: "
+            "Enter accepts it, a class key overrides it"
+        )
+        self.review_button.clicked.connect(self.review_requested)
+        self.review_button.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.suggest_button)
+        row.addWidget(self.review_button)
+        row.addStretch(1)
+        return row
 
     def _build_table(self) -> QTableWidget:
         self.table = QTableWidget(0, 6)
@@ -327,6 +345,8 @@ class ClassifyPanel(QWidget):
         has_model = self.model_path() is not None
         self.batch_button.setEnabled(has_model and not busy)
         self.suggest_button.setEnabled(has_model and not busy and self.session.project is not None)
+        project = self.session.project_path
+        self.review_button.setVisible(project is not None and project == self._suggested_for)
         self.drop_zone.setEnabled(not busy)
         self.add_button.setEnabled(self._shown_key is not None and self.session.project is not None)
 
@@ -469,8 +489,10 @@ class ClassifyPanel(QWidget):
         self.status.emit(
             f"Stored {counted(result.stored, 'suggestion')} in the project"
             + (f" ({counts.describe('suggestion')})" if renamed else "")
-            + "; in the Library choose Order: most uncertain first, and press Enter to accept one"
+            + ("; Review in Library shows the most uncertain first" if result.stored else "")
         )
+        self._suggested_for = self.session.project_path if result.stored else None
+        self._refresh_buttons()
 
     def _on_job_failed(self, message: str) -> None:
         self._show_message(message)

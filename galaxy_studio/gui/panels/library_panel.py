@@ -156,6 +156,7 @@ class LibraryPanel(QWidget):
         self.legend.hide()
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)  # a long name or suggestion wraps instead of widening the window
         self.readout = QLabel(READOUT_HINT)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.zoom_label = QLabel()
@@ -200,6 +201,14 @@ class LibraryPanel(QWidget):
 
     def _on_order_changed(self, index: int) -> None:
         self.project_view.set_uncertain_first(index == 1)
+
+    def review_suggestions(self) -> None:
+        """The project's images most uncertain first, from the first unlabelled one, keys ready."""
+        if self.order.currentIndex() == 1:
+            self.project_view.set_uncertain_first(True)
+        else:
+            self.order.setCurrentIndex(1)
+        self.grid.setFocus()
 
     def show_order_choice(self, visible: bool) -> None:
         """The order applies to a project's images (its suggestions), so it shows with one."""
