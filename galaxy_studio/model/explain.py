@@ -163,8 +163,11 @@ def crop_box(prep: Preprocessing, height: int, width: int) -> tuple[int, int, in
     return left, top, max(1, round(crop_side))
 
 
-def reads_whole_cutout(box: tuple[int, int, int], height: int, width: int) -> bool:
-    return box[2] >= min(height, width)
+def outlined_box(prep: Preprocessing, height: int, width: int) -> tuple[int, int, int] | None:
+    """The crop box a viewer outlines, or None when the network reads the whole cutout (an
+    outline along the picture's edge would say nothing)."""
+    box = crop_box(prep, height, width)
+    return None if box[2] >= min(height, width) else box
 
 
 def outline_view(rgb: np.ndarray, box: tuple[int, int, int], *, dash: int = 4, gap: int = 3) -> np.ndarray:

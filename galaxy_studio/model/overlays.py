@@ -18,12 +18,11 @@ from galaxy_studio.data.display import render_rgb
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, Warned, ignore
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.explain import (
-    crop_box,
     explain_cutout,
     explainable_copy,
     outline_view,
+    outlined_box,
     overlay_rgb,
-    reads_whole_cutout,
 )
 from galaxy_studio.model.prediction import resolve_device
 
@@ -81,8 +80,8 @@ def _write_overlay(
         target = classifier.classes.index(prediction.predicted)
         values = explain_cutout(model, classifier.prep, cutout, target, method)
         pixels = overlay_rgb(render_rgb(cutout), values)
-        box = crop_box(classifier.prep, cutout.height, cutout.width)
-        if not reads_whole_cutout(box, cutout.height, cutout.width):
+        box = outlined_box(classifier.prep, cutout.height, cutout.width)
+        if box is not None:
             pixels = outline_view(pixels, box)
         write_atomically(out, lambda stream: Image.fromarray(pixels).save(stream, format="PNG"))
     except (CutoutError, ModelError, ValueError) as error:

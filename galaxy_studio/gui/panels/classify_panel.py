@@ -667,21 +667,14 @@ class ClassifyPanel(QWidget):
         def job(emit: EventSink, cancel: CancelToken) -> Explanation:
             from galaxy_studio.data.catalog import read_item
             from galaxy_studio.data.display import render_rgb
-            from galaxy_studio.model.explain import (
-                colour_map_table,
-                crop_box,
-                explain_cutout,
-                explainable_copy,
-                reads_whole_cutout,
-            )
+            from galaxy_studio.model.explain import colour_map_table, explain_cutout, explainable_copy, outlined_box
 
             cutout = read_item(item)
             rgb = render_rgb(cutout)
             values = explain_cutout(explainable_copy(classifier.model), classifier.prep, cutout, target, method)
-            box = crop_box(classifier.prep, cutout.height, cutout.width)
-            whole = reads_whole_cutout(box, cutout.height, cutout.width)
+            box = outlined_box(classifier.prep, cutout.height, cutout.width)
             # matplotlib's colour maps cost an import: paid here, not on the GUI thread.
-            return Explanation(key, rgb, values, colour_map, colour_map_table(colour_map), None if whole else box)
+            return Explanation(key, rgb, values, colour_map, colour_map_table(colour_map), box)
 
         self.explainer.request(job, on_success=self._on_explained, on_failure=self._on_explain_failed, uses_torch=True)
 

@@ -70,12 +70,12 @@ if TYPE_CHECKING:
     from galaxy_studio.model.training import TrainResult
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
-# The TrainConfig settings the form shows, in its order; the rest keep their defaults.
 # The line under the buttons before any job, without and with data chosen.
 IDLE_HINTS = {
     False: "Choose data and press Start.",
     True: "Press Start training, or Estimate time to see how long it takes.",
 }
+# The TrainConfig settings the form shows, in its order; the rest keep their defaults.
 MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
 ADVANCED_SETTINGS = (
     "batch_size",
