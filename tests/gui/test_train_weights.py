@@ -67,3 +67,22 @@ def test_a_file_for_a_network_that_takes_none_stops_before_training(
     assert not train.runner.running
     assert len(shown) == 1 and "galaxy-cnn cannot start from a weights file" in shown[0]
     assert "Architecture" in shown[0], "the hint names the GUI's control"
+
+
+def test_the_weights_report_is_shown_whole_with_every_setting_open(
+    qtbot,  # noqa: ANN001
+    window: MainWindow,
+    resnet18_file: Path,
+) -> None:
+    """The settings column scrolls rather than squeezing the report of the file, which wraps
+    over several lines, below the height its text needs."""
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    window.resize(1440, 760)
+    train.arch.setCurrentText("resnet18")
+    train.advanced.setChecked(True)
+    train.weights.set_path(str(resnet18_file))
+    qtbot.waitUntil(lambda: train.weights.report.text().startswith("Fits resnet18"), timeout=10_000)
+    qtbot.wait(50)
+    report = train.weights.report
+    assert report.height() >= report.heightForWidth(report.width())

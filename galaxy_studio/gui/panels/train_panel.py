@@ -70,10 +70,11 @@ if TYPE_CHECKING:
     from galaxy_studio.model.training import TrainResult
 
 TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
+SETTINGS_SIDE_WIDTH = 360
 # The line under the buttons before any job, without and with data chosen.
 IDLE_HINTS = {
     False: "Choose data and press Start.",
-    True: "Press Start training, or Estimate time to see how long it takes.",
+    True: "Press Start training, or Estimate time first.",
 }
 # The TrainConfig settings the form shows, in its order; the rest keep their defaults.
 MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
@@ -192,14 +193,16 @@ class TrainPanel(QWidget):
         layout.addWidget(left)
         layout.addWidget(right, 1)
 
-    def _build_settings_side(self) -> QWidget:
-        """Data and the main settings, the advanced ones behind a checkbox, the job buttons."""
+    def _build_settings_side(self) -> QScrollArea:
+        """Data and the main settings, the advanced ones behind a checkbox, the job buttons,
+        scrolling: with the advanced settings open they are taller than a laptop's window, and
+        squeezed they cut the weights file's report short."""
         form = self._build_main_form()
         self._build_advanced_form()
         buttons = self._build_job_buttons()
-        left = QWidget()
-        left.setFixedWidth(360)
-        left_layout = QVBoxLayout(left)
+        body = QWidget()
+        body.setFixedWidth(SETTINGS_SIDE_WIDTH)
+        left_layout = QVBoxLayout(body)
         left_layout.setContentsMargins(0, 0, 6, 0)
         left_layout.addLayout(form)
         left_layout.addWidget(self.advanced)
@@ -209,6 +212,12 @@ class TrainPanel(QWidget):
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.progress_label)
         left_layout.addStretch(1)
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setFrameShape(QScrollArea.Shape.NoFrame)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.setWidget(body)
+        left.setFixedWidth(SETTINGS_SIDE_WIDTH + left.verticalScrollBar().sizeHint().width())
         return left
 
     def _build_main_form(self) -> QFormLayout:
