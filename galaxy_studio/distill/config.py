@@ -172,7 +172,8 @@ class DistillConfig:
     `clamp` projects the images after every step onto the range each channel takes in the real
     training images (0.1-99.9 percentiles, as distill/readability.py measures it) in the
     network's space, so that no value can run beyond what the data holds; for a whitened buffer
-    those are the whitened values (runner._clamp_range says why). lr_img 10 with clamping is
+    those are the whitened values, and where the real images are clipped at white the pictures
+    are kept no brighter than white (distill/pixel_bounds.py says why). lr_img 10 with clamping is
     the default, not the papers' 1000 (tuned on ZCA-whitened CIFAR) without: on gz-spiral at
     IPC 1 (2 buffers x 2 seeds) 1000 turned every prototype into saturated colour noise (67-96%
     of the pixels beyond the real range) for no accuracy, while 10 with clamping kept galaxies
@@ -273,7 +274,8 @@ class DistillConfig:
         True,
         label="Keep pixels within the data's range",
         help="keep every pixel within the real images' 0.1-99.9 percentile range of its channel, "
-        "clipped after every step (for a whitened buffer: of the whitened values)",
+        "clipped after every step (for a whitened buffer: the whitened values, and the pictures "
+        "no brighter than white where the real images are clipped there)",
     )
     smooth: float = setting(
         1.0,

@@ -40,7 +40,8 @@ from galaxy_studio.distill.export import (
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
 from galaxy_studio.distill.matching import match_trajectory, matching_loss
-from galaxy_studio.distill.readability import PictureReadability, percentile_range
+from galaxy_studio.distill.pixel_bounds import PixelBounds
+from galaxy_studio.distill.readability import PictureReadability
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
 from galaxy_studio.distill.runs import STATE_FILE
 from galaxy_studio.distill.smoothing import blurred, widest_blur
@@ -166,14 +167,14 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
     labels = torch.from_numpy(_labels(config, buffer)).to(device)
     net = model_from_spec(buffer.spec).to(device)
     watch = _ReadabilityWatch(real.train_images, real.zca, real.prep)
-    pixel_range = _clamp_range(real.train_images, device) if config.clamp else None
+    bounds = PixelBounds(real.train_images, real.zca, real.prep, device) if config.clamp else None
     resumed_from = run.iteration
     if run.iteration == 0:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
         share_cores()
-        _iterate(config, buffer, net, run, labels, device, pixel_range, emit)
+        _iterate(config, buffer, net, run, labels, device, bounds, emit)
         if run.iteration % config.snapshot_every == 0:
             _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
         if run.iteration % config.checkpoint_every == 0:
@@ -232,17 +233,6 @@ def _new_run(
     )
 
 
-def _clamp_range(train_images: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(low, high), each (1, C, 1, 1): the range of each channel in the network's space. For a
-    whitened buffer that bounds the whitened values, a brake on fine, high-contrast structure,
-    not the pictures' pixels. Clamping the pictures instead (whitening undone, clipped, redone)
-    scored 62.1 +- 1.7% against 65.4 +- 1.8% on gz-spiral at IPC 1 and grew saturated orange
-    blobs and blue rings; clamping both ways, 52.7% and white blobs (docs/science/distillation.md).
-    The readability measures, taken on the pictures, say whether a whitened run stayed in range."""
-    low, high = percentile_range(train_images)
-    return torch.from_numpy(low.astype(np.float32)).to(device), torch.from_numpy(high.astype(np.float32)).to(device)
-
-
 def _iterate(
     config: DistillConfig,
     buffer: Buffer,
@@ -250,7 +240,7 @@ def _iterate(
     run: _Run,
     labels: torch.Tensor,
     device: torch.device,
-    pixel_range: tuple[torch.Tensor, torch.Tensor] | None,
+    bounds: PixelBounds | None,
     emit: EventSink,
 ) -> None:
     rng = np.random.default_rng([config.seed, run.iteration])
@@ -283,9 +273,8 @@ def _iterate(
     run.log_lr.grad = outcome.log_lr_grad.reshape(run.log_lr.shape).to(run.log_lr.dtype)
     run.image_optimizer.step()
     run.lr_optimizer.step()
-    if pixel_range is not None:
-        with torch.no_grad():
-            torch.clamp(run.images, *pixel_range, out=run.images)
+    if bounds is not None:
+        bounds.keep(run.images)
     validation = _validation_loss(config, buffer, net, run, labels, device)
     change = run.schedule.observe(validation)
     run.iteration += 1

@@ -27,7 +27,7 @@ from galaxy_studio.events import (
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import PRECISIONS
 
-from .conftest import tiny_distill_config
+from .conftest import tiny_buffer_config, tiny_distill_config
 
 
 def test_torch_free_copies_of_the_mode_names_match() -> None:
@@ -275,6 +275,29 @@ def test_clamping_keeps_every_pixel_within_the_real_range_even_at_a_huge_image_l
         as_pictures(synthetic.images, real.zca, real.prep), as_pictures(real.train_images, real.zca, real.prep)
     )
     assert result.readability == pytest.approx(on_pictures)
+
+
+def test_pictures_of_a_set_clipped_at_white_stay_no_brighter_than_white(tiny_set: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from galaxy_studio.distill.experts import load_buffer_data, open_buffer, train_experts
+    from galaxy_studio.distill.readability import as_pictures
+
+    bright = tmp_path / "bright"
+    for path in tiny_set.rglob("*.jpg"):
+        target = (bright / path.relative_to(tiny_set)).with_suffix(".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
+        Image.fromarray(np.clip(pixels * 3.0, 0, 255).astype(np.uint8)).save(target)
+    buffer = tmp_path / "buffer"
+    train_experts(tiny_buffer_config(bright, buffer))
+    real = load_buffer_data(open_buffer(buffer))
+    assert real.zca is not None
+    white = as_pictures(real.train_images, real.zca, real.prep).max(axis=(0, 2, 3)).reshape(1, -1, 1, 1)
+    config = tiny_distill_config(buffer, bright, tmp_path / "run", method="mtt", expert_epochs=1, lr_img=1e5)
+    pictures = as_pictures(load_synthetic(distill(config).synthetic).images, real.zca, real.prep)
+    assert np.all(pictures <= white + 1e-4)
+    assert np.any(np.isclose(pictures, white, atol=1e-4)), "the step drove some pixels to white"
 
 
 def test_bad_settings_are_refused_before_any_work(tiny_buffer: Path, tiny_set: Path, tmp_path: Path) -> None:

@@ -92,13 +92,13 @@ class DisplayControls(QWidget):
             _captioned("Map", self.colormap),
             _captioned("Colour", self.composite),
             self.linked,
-            self.invert,
         ):
             top.addWidget(widget)
         self.extra_row = FlowLayout()
         for widget in (
             _captioned("Brightness", self.brightness),
             _captioned("Contrast", self.contrast),
+            self.invert,
             self.compass,
             self.grid,
         ):
