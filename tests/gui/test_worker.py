@@ -347,3 +347,38 @@ def test_progress_stays_for_a_follow_up_job_started_when_the_first_ends(qtbot) -
         with qtbot.waitSignal(runner.finished, timeout=10_000):
             second_done.set()
     assert progress.bar.isHidden() and not row.isVisible()
+
+
+def test_a_time_left_given_by_the_panel_replaces_the_bars_own_until_the_job_ends(qtbot) -> None:  # noqa: ANN001
+    """The Distill panel knows a run's time left from its recent pace (and that STM may stop
+    sooner); the bar shows that, not a second estimate from the mean pace since the start."""
+    runner = JobRunner()
+    progress = JobProgress(runner)
+    progress.bar.setFormat("%v / %m")
+    step = threading.Event()
+
+    def job(emit: EventSink, cancel: CancelToken) -> None:
+        for done in (1, 2, 3):
+            emit(Progressed(done, 10, "iterating"))
+            step.wait(10)
+            step.clear()
+            time.sleep(0.05)
+
+    runner.start(job, on_success=lambda _none: None, on_failure=pytest.fail)
+    qtbot.waitUntil(lambda: progress.bar.value() == 1, timeout=10_000)
+    progress.give_time_left("at most 42 s left")
+    assert progress.bar.format() == "%v / %m · at most 42 s left"
+    step.set()
+    qtbot.waitUntil(lambda: progress.bar.value() == 2, timeout=10_000)
+    assert progress.bar.format() == "%v / %m · at most 42 s left"
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        step.set()
+        time.sleep(0.1)
+        step.set()
+    runner.start(job, on_success=lambda _none: None, on_failure=pytest.fail)
+    qtbot.waitUntil(lambda: progress.bar.value() == 1, timeout=10_000)
+    assert "42 s" not in progress.bar.format(), "the next job estimates its own time again"
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        for _ in range(3):
+            step.set()
+            time.sleep(0.1)

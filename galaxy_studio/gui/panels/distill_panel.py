@@ -727,11 +727,11 @@ class DistillPanel(QWidget):
         self._last_progress = (now, event.iteration)
         self.iteration = event.iteration
         left = event.iterations - event.iteration
-        pace = (
-            ""
-            if self._pace is None
-            else (f" · {self._pace:.2f} s per iteration · at most {format_duration(self._pace * left)} left")
-        )
+        pace = ""
+        if self._pace is not None:
+            time_left = f"at most {format_duration(self._pace * left)} left"
+            self.job_progress.give_time_left(time_left)
+            pace = f" · {self._pace:.2f} s per iteration · {time_left}"
         if not self.runner.pause_requested:
             self.progress_label.setText(f"Iteration {event.iteration}/{event.iterations} · {event.summary}{pace}")
 

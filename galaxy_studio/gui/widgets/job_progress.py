@@ -15,7 +15,9 @@ class JobProgress(QObject):
     while a job runs: busy until the job reports how far it is, then done of total and the time
     left (with what it does when `describe`; else after the format the caller gave the bar),
     and hidden when the job ends however it ended. Cancel cancels the running job and is
-    enabled only while one runs."""
+    enabled only while one runs. A panel that knows the time left better than the mean pace
+    since the start gives it (`give_time_left`), so that the bar and the panel's own readout
+    never show two different times."""
 
     def __init__(self, jobs: JobRunner, parent: QObject | None = None, *, describe: bool = False) -> None:
         super().__init__(parent)
@@ -27,7 +29,8 @@ class JobProgress(QObject):
         self._jobs = jobs
         self._describe = describe
         self._eta = Eta()
-        self._format = self._shown_format = self.bar.format()
+        self._given_left: str | None = None
+        self._format = self._shown_format = self._label = self.bar.format()
         jobs.started.connect(self._begin)
         jobs.event.connect(self._on_event)
         jobs.finished.connect(self._end)
@@ -35,6 +38,7 @@ class JobProgress(QObject):
     @Slot()
     def _begin(self) -> None:
         self._eta = Eta()
+        self._given_left = None
         if self.bar.format() != self._shown_format:  # the caller named this job (else: as before)
             self._format = self.bar.format()
         self.bar.setRange(0, 0)
@@ -47,9 +51,18 @@ class JobProgress(QObject):
             self.bar.setRange(0, event.total)
             self.bar.setValue(event.done)
             _, left = self._eta.update(event)
-            label = f"{event.what} %v/%m" if self._describe else self._format
-            self._shown_format = label + ("" if left is None else f" · {format_duration(left)} left")
-            self.bar.setFormat(self._shown_format)
+            self._label = f"{event.what} %v/%m" if self._describe else self._format
+            self._show(self._given_left or (None if left is None else f"{format_duration(left)} left"))
+
+    def give_time_left(self, text: str) -> None:
+        """Show `text` (e.g. 'at most 1 min 34 s left') as the time left until the job ends."""
+        self._given_left = text
+        if self._jobs.running and self.bar.maximum() > 0:
+            self._show(text)
+
+    def _show(self, left: str | None) -> None:
+        self._shown_format = self._label + ("" if left is None else f" · {left}")
+        self.bar.setFormat(self._shown_format)
 
     @Slot()
     def _end(self) -> None:
