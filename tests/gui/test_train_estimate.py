@@ -3,13 +3,14 @@ time left follows the measured epochs."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from galaxy_studio.data.synthetic import write_demo_set
-from galaxy_studio.events import EpochEnded
+from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Progressed
 from galaxy_studio.gui.main_window import MainWindow
 
 
@@ -46,3 +47,25 @@ def test_the_time_left_follows_the_mean_of_the_measured_epochs(window: MainWindo
     assert "Epoch 2/5 · 20.0 s per epoch · about 1 min 00 s left" in train.progress_label.text()
     train._on_event(EpochEnded(5, 5, 0.5, 0.5, 0.7, 0.7, 20.0))
     assert "about 0 s left" in train.progress_label.text()
+
+
+def test_the_bar_shows_the_runs_time_left_as_the_readout_does(window: MainWindow, qtbot) -> None:  # noqa: ANN001
+    """The bar counts the batches of the epoch under way; its time left is the whole run's, the
+    readout's, not the few seconds left in that epoch."""
+    train = window.train
+    train._epoch_seconds = []
+    go_on = threading.Event()
+
+    def job(emit: EventSink, cancel: CancelToken) -> None:
+        emit(EpochEnded(1, 5, 0.9, 0.8, 0.5, 0.6, 10.0))
+        emit(Progressed(5, 16, "epoch 2/5"))
+        go_on.wait(10)
+
+    train._start_job(job, "Training…", lambda _none: None)
+    try:
+        qtbot.waitUntil(lambda: train.progress.value() == 5, timeout=10_000)
+        assert train.progress.text() == "5 / 16 · about 40 s left"
+        assert "about 40 s left unless it stops early" in train.progress_label.text()
+    finally:
+        with qtbot.waitSignal(train.runner.finished, timeout=10_000):
+            go_on.set()

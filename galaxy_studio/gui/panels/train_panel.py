@@ -607,13 +607,15 @@ class TrainPanel(QWidget):
                 fold = f"Fold {number}/{folds} · "
                 if finished:
                     left += sum(finished) / len(finished) * (folds - number)
+            time_left = f"about {format_duration(left)} left"
+            self.job_progress.give_time_left(time_left)
             self.status.emit(
                 f"{'Cross-validating' if fold else 'Training'}: {fold.lower()}epoch {event.epoch}/{event.epochs}, "
-                f"about {format_duration(left)} left"
+                + time_left
             )
             self.progress_label.setText(
                 f"{fold}Epoch {event.epoch}/{event.epochs} · {mean:.1f} s per epoch · "
-                f"about {format_duration(left)} left unless it stops early · validation accuracy "
+                f"{time_left} unless it stops early · validation accuracy "
                 + ("–" if not math.isfinite(event.val_acc) else f"{100 * event.val_acc:.1f}%")
             )
         elif isinstance(event, Progressed) and event.what == FOLDS_PROGRESS and self._cv_progress is not None:
