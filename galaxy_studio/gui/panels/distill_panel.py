@@ -72,6 +72,7 @@ from galaxy_studio.gui.widgets.display_controls import DisplayControls
 from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
+from galaxy_studio.gui.widgets.settings_column import settings_column
 from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
 from galaxy_studio.model.errors import ModelError
@@ -87,7 +88,7 @@ WARNING_STYLE = "color: #ff9a8a;"
 SMOOTHING_WINDOW = 25
 # The runner's readability measures of each snapshot, in is_readable's order.
 LIVE_READABILITY = ("outside_fraction", "std_ratio", "colour_outside_fraction")
-# The settings column's width when the form itself needs less.
+# The settings column's width beside its scroll bar when the form itself needs less.
 SETTINGS_SIDE_WIDTH = 372
 EVALUATION_ROWS = (
     ("distilled", "Distilled"),
@@ -201,16 +202,7 @@ class DistillPanel(QWidget):
         left_layout.addWidget(self.device_note)
         left_layout.addLayout(eval_row)
         left_layout.addWidget(runs_box, 1)
-        left = QScrollArea()
-        left.setWidgetResizable(True)
-        left.setFrameShape(QScrollArea.Shape.NoFrame)
-        left.setWidget(left_body)
-        # As wide as the form needs beside a vertical scroll bar, so that nothing is cut off
-        # when the settings are taller than the window.
-        scroll_bar = left.verticalScrollBar().sizeHint().width()
-        left.setFixedWidth(max(SETTINGS_SIDE_WIDTH, left_body.minimumSizeHint().width() + scroll_bar))
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        return left
+        return settings_column(left_body, SETTINGS_SIDE_WIDTH)
 
     def _build_job_buttons(self) -> QHBoxLayout:
         self.estimate_button = QPushButton("Estimate")

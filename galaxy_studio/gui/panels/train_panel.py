@@ -44,6 +44,7 @@ from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.job_progress import JobProgress
 from galaxy_studio.gui.widgets.reliability_plot import ReliabilityPlot
+from galaxy_studio.gui.widgets.settings_column import settings_column
 from galaxy_studio.gui.widgets.settings_form import SettingsForm, tooltip
 from galaxy_studio.gui.widgets.weights_file import WeightsFilePicker
 from galaxy_studio.gui.worker import Job, JobRunner, R
@@ -212,13 +213,7 @@ class TrainPanel(QWidget):
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.progress_label)
         left_layout.addStretch(1)
-        left = QScrollArea()
-        left.setWidgetResizable(True)
-        left.setFrameShape(QScrollArea.Shape.NoFrame)
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left.setWidget(body)
-        left.setFixedWidth(SETTINGS_SIDE_WIDTH + left.verticalScrollBar().sizeHint().width())
-        return left
+        return settings_column(body, SETTINGS_SIDE_WIDTH)
 
     def _build_main_form(self) -> QFormLayout:
         self.data_edit = QLineEdit()
