@@ -30,7 +30,9 @@ def test_the_smoke_run_passes_and_writes_every_table(tmp_path: Path) -> None:
         "PYTHON": sys.executable,
     }
     done = subprocess.run(["bash", str(SCRIPT), "--smoke"], env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    tests_log = tmp_path / "tests.log"
+    inner = tests_log.read_text(encoding="utf-8")[-3000:] if tests_log.is_file() else ""
+    assert done.returncode == 0, inner + done.stdout[-3000:] + done.stderr[-3000:]
     results = (tmp_path / "gpu-results-smoke.md").read_text(encoding="utf-8")
     for heading in SECTIONS:
         assert heading in results, heading

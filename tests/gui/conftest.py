@@ -1,4 +1,5 @@
-"""GUI fixtures: a main window per test, and no job thread may outlive its test."""
+"""GUI fixtures: a main window per test, no job thread may outlive its test, and no modal
+dialog may wait for a click that never comes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
 
 from galaxy_studio.gui.app import application
 from galaxy_studio.gui.main_window import MainWindow
@@ -23,6 +24,43 @@ def qapp():  # noqa: ANN201 - overrides pytest-qt's: the app with our style and 
 def no_thread_left_running(qtbot) -> Iterator[None]:  # noqa: ANN001
     yield
     qtbot.waitUntil(lambda: live_job_threads() == 0, timeout=10_000)
+
+
+class UnexpectedDialog(AssertionError):
+    """A modal dialog opened that the test did not answer."""
+
+
+_MODAL_FUNCTIONS = {
+    QMessageBox: ("about", "critical", "information", "question", "warning"),
+    QFileDialog: ("getExistingDirectory", "getOpenFileName", "getOpenFileNames", "getSaveFileName"),
+    QInputDialog: ("getDouble", "getInt", "getItem", "getText"),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_unanswered_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offscreen, a modal dialog waits forever for a click: a job that failed and said so in a
+    message box would hang the whole test run with nothing printed. Each one fails the test
+    instead, with its title and text; a test that expects a dialog answers it with its own
+    monkeypatch."""
+
+    def refusing(name: str) -> Callable[..., object]:
+        def opened(*args: object, **kwargs: object) -> object:
+            said = " | ".join(str(arg) for arg in (*args, *kwargs.values()) if isinstance(arg, str))
+            raise UnexpectedDialog(f"{name} opened and no test answered it: {said}")
+
+        return opened
+
+    def refused_exec(dialog: QDialog) -> int:
+        text = dialog.text() if isinstance(dialog, QMessageBox) else ""
+        raise UnexpectedDialog(
+            f"{type(dialog).__name__} {dialog.windowTitle()!r} opened and no test answered it: {text}"
+        )
+
+    for owner, names in _MODAL_FUNCTIONS.items():
+        for name in names:
+            monkeypatch.setattr(owner, name, refusing(f"{owner.__name__}.{name}"))
+    monkeypatch.setattr(QDialog, "exec", refused_exec)
 
 
 @dataclass
