@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,56 @@ def test_objects_alive_at_a_jobs_first_event_leave_the_collectors_walk(qtbot) ->
     with qtbot.waitSignal(runner.finished, timeout=10_000):
         runner.start(job, on_success=lambda _none: None, on_failure=pytest.fail)
     assert gc.get_freeze_count() >= before + len(kept)
+
+
+class _InACycle:
+    """A stand-in for what a cancelled training leaves: its model and tensors held in a reference
+    cycle through the Cancelled exception's traceback, freed only by a collection."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_cancelled_job_left_in_a_cycle_is_freed_not_frozen_by_the_next_job(qtbot) -> None:  # noqa: ANN001
+    """gc.freeze moves every tracked object out of the collector's reach, garbage not yet
+    collected included: a cancelled training's model and decoded images froze when the next
+    job started and stayed in memory until the application quit."""
+    runner = JobRunner()
+    left: list[weakref.ref[_InACycle]] = []
+
+    delivered = threading.Event()
+
+    def cancelled_job(emit: EventSink, cancel: CancelToken) -> None:
+        emit(MetricLogged("loss", 0, 1.0))
+        assert delivered.wait(10)
+        left.append(weakref.ref(_InACycle()))
+        while True:
+            cancel.raise_if_set()
+            time.sleep(0.002)
+
+    def next_job(emit: EventSink, cancel: CancelToken) -> None:
+        emit(MetricLogged("loss", 0, 1.0))
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        handle = runner.start(
+            cancelled_job,
+            on_success=lambda _none: None,
+            on_failure=pytest.fail,
+            on_event=lambda _event: delivered.set(),
+        )
+        qtbot.waitUntil(lambda: bool(left), timeout=10_000)
+        with qtbot.waitSignal(runner.finished, timeout=10_000):
+            handle.cancel()
+        assert left[0]() is not None, "only a collection frees a cycle"
+        with qtbot.waitSignal(runner.finished, timeout=10_000):
+            runner.start(next_job, on_success=lambda _none: None, on_failure=pytest.fail)
+        gc.collect()
+        assert left[0]() is None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass(frozen=True)
