@@ -75,7 +75,9 @@ def test_the_estimate_grows_with_the_work(demo_set: Path, tmp_path: Path) -> Non
 def test_the_estimate_counts_decoding_every_image(
     demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fails on the old estimator, which timed random pixels and never read an image."""
+    """Fails on the old estimator, which timed random pixels and never read an image. Only the
+    one-off part is compared: the per-epoch timing of two estimates differs by a third on a busy
+    machine, and twelve epochs of that drown the decoding in the totals."""
     config = tiny_config(demo_set, tmp_path / "e", size=16, threads=2)
     before = estimate_training_time(config)
     read_item, delay = datasets.read_item, 0.03
@@ -88,7 +90,6 @@ def test_the_estimate_counts_decoding_every_image(
     after = estimate_training_time(config)
     expected = delay * DEMO_IMAGES / config.threads  # every image once, on two decoding threads
     assert 0.7 * expected < after.once_seconds - before.once_seconds < 1.6 * expected
-    assert after.total_seconds - before.total_seconds > 0.7 * expected
 
 
 @pytest.mark.usefixtures("one_torch_thread")
