@@ -34,12 +34,12 @@ with torch, astropy and pyqtgraph loaded a full (generation 2) collection took 2
 triggered by whichever thread allocated last, so a job could freeze the window for that
 long. When a job's first events arrive (its imports are done by then), the runner moves
 every object alive to the collector's permanent generation (gc.freeze): later collections
-walk only what was made since, and stay in the low milliseconds. A full collection comes
-first: the freeze also takes garbage not yet collected, and a cancelled training leaves its
-network and tensors in reference cycles (through the Cancelled exception's traceback), which
-would otherwise stay in memory until the application quits. The session's first freeze
-skips it (no job has run, and a full walk then took 0.4-1.8 s); later ones walk only what
-was made since the last freeze.
+walk only what was made since, and stay in the low milliseconds. The young generations are
+collected first: the freeze also takes garbage not yet collected, and a cancelled training
+leaves its network and tensors reachable only from a young reference cycle (the Cancelled
+exception's traceback and its frames), which would otherwise stay in memory until the
+application quits. A full collection there would walk everything made since the last
+freeze, up to 0.46 s with the window waiting.
 """
 
 from __future__ import annotations
@@ -320,8 +320,7 @@ class JobRunner(QObject):
     def _deliver_events(self) -> None:
         if not self._froze:
             self._froze = True
-            if gc.get_freeze_count():
-                gc.collect()
+            gc.collect(1)
             gc.freeze()
         for event in self._mailbox.take_events():
             self._emit_event(event)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from galaxy_studio.distill.config import DistillConfig  # noqa: E402
 from galaxy_studio.gui.main_window import MainWindow  # noqa: E402
 
-from ..gui.conftest import no_thread_left_running, qapp, window  # noqa: E402, F401 - the GUI tests' fixtures
+from ..gui.conftest import no_thread_left_running, no_unanswered_dialogs, qapp, window  # noqa: E402, F401 - the GUI tests' fixtures
 
 pytestmark = GPU
 LONGEST_PAUSE_S = 0.5
