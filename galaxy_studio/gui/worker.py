@@ -37,8 +37,8 @@ every object alive to the collector's permanent generation (gc.freeze): later co
 walk only what was made since, and stay in the low milliseconds. The young generations are
 collected first: the freeze also takes garbage not yet collected, and a cancelled training
 leaves its network and tensors reachable only from a young reference cycle (the Cancelled
-exception's traceback and its frames), which would otherwise stay in memory until the
-application quits. A full collection there would walk everything made since the last
+exception's traceback and its frames), and whatever of it was not yet collected would stay
+in memory until the application quits. A full collection there would walk everything made since the last
 freeze, up to 0.46 s with the window waiting.
 """
 

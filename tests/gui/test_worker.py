@@ -137,11 +137,10 @@ class _InACycle:
 
 def test_what_a_cancelled_job_left_in_a_cycle_is_freed_not_frozen_by_the_next_job(qtbot) -> None:  # noqa: ANN001
     """gc.freeze moves every tracked object out of the collector's reach, garbage not yet
-    collected included: a cancelled training's model and decoded images froze when the next
-    job started and stayed in memory until the application quit."""
+    collected included: what a cancelled training left in a cycle and the collector had not yet
+    reached froze when the next job started and stayed in memory until the application quit."""
     runner = JobRunner()
     left: list[weakref.ref[_InACycle]] = []
-
     delivered = threading.Event()
 
     def cancelled_job(emit: EventSink, cancel: CancelToken) -> None:
