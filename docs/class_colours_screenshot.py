@@ -85,7 +85,7 @@ def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult
     wait_until(app, lambda: not classify.explainer.running, "the explanation")
     explore = window.explore
     explore.data_edit.setText(str(explored))
-    explore.device.setCurrentText("cpu")
+    explore.source.device.setCurrentText("cpu")
     explore.compute_button.click()
     wait_until(app, lambda: explore.embeddings is not None and not explore.jobs.running, "the map")
     parts: list[tuple[str, QPixmap]] = []
@@ -96,7 +96,7 @@ def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult
         ("Train: confusion matrix", window.train, window.train.confusion),
         ("Classify: predicted dots", classify, classify.table),
         ("Classify: probability bars and Add as", classify, classify.bars.parentWidget()),
-        ("Explore: map, legend and Label as", explore, explore.map_stack.parentWidget()),
+        ("Explore: map, legend and Label as", explore, explore.map_area.parentWidget()),
     ):
         window.tabs.setCurrentWidget(tab)
         settle(app)

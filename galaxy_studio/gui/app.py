@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from galaxy_studio.gui.collector import collect_on_gui_thread
 from galaxy_studio.gui.indicator_style import VisibleIndicatorStyle
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.shown_report import report_shown_from_env
@@ -61,6 +62,7 @@ def application() -> QApplication:
     app.setStyle(VisibleIndicatorStyle())
     app.setPalette(dark_palette())
     app.setWindowIcon(QIcon(str(resource_path("galaxy-studio.png"))))
+    collect_on_gui_thread(app)
     return app
 
 
@@ -89,8 +91,8 @@ class ScreenshotTaker(QObject):
             return (
                 distill.runner.running
                 and distill.iteration >= DISTILL_SCREENSHOT_ITERATIONS
-                and distill.grid.pictures is not None
-                and distill.grid.selected is not None
+                and distill.prototypes.grid.pictures is not None
+                and distill.prototypes.grid.selected is not None
             )
         if self.panel == "explore":
             return self._explore_ready()
@@ -118,12 +120,12 @@ class ScreenshotTaker(QObject):
             radius = distances[min(EXPLORE_SCREENSHOT_SELECTION, len(distances) - 1)]
             angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
             ring = explore.xy[row] + radius * np.column_stack([np.cos(angles), np.sin(angles)])
-            explore.map.select_polygon(ring)
+            explore.map_area.map.select_polygon(ring)
             return False
-        tiles = explore.strip.tiles
+        tiles = explore.viewer.strip.tiles
         return (
-            explore.view.has_image()
-            and not explore.thumbnails.running
+            explore.viewer.view.has_image()
+            and not explore.viewer.thumbnails.running
             and bool(tiles)
             and all(not tile.icon().isNull() for tile in tiles)
         )
@@ -162,9 +164,9 @@ class ScreenshotTaker(QObject):
     def _pick_a_prototype(self) -> None:
         """Open one prototype large, as a user would, so the screenshot shows the viewer."""
         distill = self.window.distill
-        if distill.grid.pictures is not None and distill.grid.selected is None:
-            distill.grid.select(0)
-            distill.show_prototype(0)
+        if distill.prototypes.grid.pictures is not None and distill.prototypes.grid.selected is None:
+            distill.prototypes.grid.select(0)
+            distill.prototypes.show_prototype(0)
 
 
 def run_app(

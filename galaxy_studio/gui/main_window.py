@@ -23,6 +23,7 @@ from galaxy_studio.count_text import counted
 from galaxy_studio.data.formats import IMAGE_SUFFIXES
 from galaxy_studio.data.tables import TABLE_GLOBS
 from galaxy_studio.events import CancelToken, EventSink
+from galaxy_studio.gui.closing import stop_jobs_before_closing
 from galaxy_studio.gui.panel_tabs import PanelTabs, ShutsDown
 from galaxy_studio.gui.panels.label_import import LabelImport
 from galaxy_studio.gui.panels.library_panel import LibraryPanel
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Galaxy Studio")
         self.setAcceptDrops(True)
+        self._closing = False
         self.session = LabellingSession()
         self.session_signals = SessionSignals(self.session, self)
         self.session_signals.project_changed.connect(self._on_project_changed)
@@ -552,12 +554,20 @@ class MainWindow(QMainWindow):
         self.resize(1440, 880)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        settings_store().setValue("geometry", self.saveGeometry())
-        self.jobs.shutdown()
-        for panel in self.tabs.built_panels():
-            if isinstance(panel, ShutsDown):
-                panel.shutdown()
-        self.label_import.shutdown()
-        self.samp.shutdown()
-        self.session.close()
+        if self._closing:  # closed again while the first close waits for the jobs to stop
+            event.ignore()
+            return
+        self._closing = True
+        try:
+            settings_store().setValue("geometry", self.saveGeometry())
+            stop_jobs_before_closing(self)
+            self.jobs.shutdown()
+            for panel in self.tabs.built_panels():
+                if isinstance(panel, ShutsDown):
+                    panel.shutdown()
+            self.label_import.shutdown()
+            self.samp.shutdown()
+            self.session.close()
+        finally:
+            self._closing = False
         super().closeEvent(event)

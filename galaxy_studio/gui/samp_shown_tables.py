@@ -69,6 +69,7 @@ def embedding_map_table(explore: ExplorePanel) -> ShownTable | None:
     labels = [names[label] if 0 <= label < len(names) else None for label in embeddings.labels]
     table = table_of_items(list(embeddings.items), labels)
     table["map_x"], table["map_y"] = xy[:, 0], xy[:, 1]
-    if explore.clusters is not None and len(explore.clusters) == len(embeddings.items):
-        table["cluster"] = explore.clusters
+    clusters = explore.clusters_box.clusters
+    if clusters is not None and len(clusters) == len(embeddings.items):
+        table["cluster"] = clusters
     return "Galaxy Studio embedding map", table, [item_key(item) for item in embeddings.items]

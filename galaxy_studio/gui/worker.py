@@ -30,16 +30,17 @@ tensors, open files) stays exactly as it was. Cancelling releases a parked job, 
 meets its next `cancel.raise_if_set()`.
 
 Python's cyclic garbage collector stops every thread while it walks all tracked objects;
-with torch, astropy and pyqtgraph loaded a full (generation 2) collection took 270 ms,
-triggered by whichever thread allocated last, so a job could freeze the window for that
-long. When a job's first events arrive (its imports are done by then), the runner moves
-every object alive to the collector's permanent generation (gc.freeze): later collections
-walk only what was made since, and stay in the low milliseconds. The young generations are
-collected first: the freeze also takes garbage not yet collected, and a cancelled training
-leaves its network and tensors reachable only from a young reference cycle (the Cancelled
-exception's traceback and its frames), and whatever of it was not yet collected would stay
-in memory until the application quits. A full collection there would walk everything made since the last
-freeze, up to 0.46 s with the window waiting.
+with torch, astropy and pyqtgraph loaded a full (generation 2) collection took 270 ms, and
+in the application collections run on the GUI thread (gui/collector.py), so each one freezes
+the window for as long as it walks. When a job's first events arrive (its imports are done
+by then), the runner moves every object alive to the collector's permanent generation
+(gc.freeze): later collections walk only what was made since, and stay in the low
+milliseconds. The young generations are collected first: the freeze also takes garbage not
+yet collected, and a cancelled training leaves its network and tensors reachable only from a
+young reference cycle (the Cancelled exception's traceback and its frames), and whatever of
+it was not yet collected would stay in memory until the application quits. A full collection
+there would walk everything made since the last freeze, up to 0.46 s with the window
+waiting.
 """
 
 from __future__ import annotations
@@ -61,12 +62,28 @@ R = TypeVar("R")
 Job = Callable[[EventSink, CancelToken], R]
 SNAPSHOTS_PER_SECOND = 10
 
-_live_threads: set[QThread] = set()
+# Every job thread started and not yet finished, with the handle that cancels its job.
+_live_jobs: dict[QThread, JobHandle[Any]] = {}
 
 
 def live_job_threads() -> int:
     """Job threads started and not yet finished (tests assert none outlive them)."""
-    return sum(1 for thread in _live_threads if thread.isRunning())
+    return sum(1 for thread in _live_jobs if thread.isRunning())
+
+
+def cancel_every_job() -> None:
+    """Ask every running job to stop at its next check, a parked one included."""
+    for handle in list(_live_jobs.values()):
+        handle.cancel()
+
+
+def wait_for_a_job_thread(milliseconds: int) -> None:
+    """Block until a running job thread ends, for at most `milliseconds`. The GIL is released
+    meanwhile, so the jobs can reach their next check."""
+    for thread in list(_live_jobs):
+        if thread.isRunning():
+            thread.wait(milliseconds)
+            return
 
 
 class EventMailbox:
@@ -290,7 +307,7 @@ class JobRunner(QObject):
             done.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._handle = thread, worker, handle
-        _live_threads.add(thread)
+        _live_jobs[thread] = handle
         self._snapshot_timer.start()
         thread.start()
         self.started.emit()
@@ -368,7 +385,7 @@ class JobRunner(QObject):
         thread, self._thread, self._worker, self._handle = self._thread, None, None, None
         self._snapshot_timer.stop()
         if thread is not None:
-            _live_threads.discard(thread)
+            _live_jobs.pop(thread, None)
             thread.deleteLater()
         self.finished.emit()
 
@@ -379,7 +396,7 @@ class JobRunner(QObject):
             self.cancel()
             self._thread.quit()
             self._thread.wait()
-            _live_threads.discard(self._thread)
+            _live_jobs.pop(self._thread, None)
 
 
 class LatestRequestRunner(QObject):

@@ -82,7 +82,7 @@ def main() -> int:
     busy = [stall for stall, _ in timed]
     steady = [stall for stall, iteration in timed if iteration >= STEADY_FROM]
     seconds = time.perf_counter() - began
-    iterations, updates = panel.iteration, panel.grid.updates
+    iterations, updates = panel.iteration, panel.prototypes.grid.updates
     panel.runner.cancel()
     wait_until(lambda: not panel.runner.running)
     window.close()

@@ -18,7 +18,13 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from galaxy_studio.distill.config import DistillConfig  # noqa: E402
 from galaxy_studio.gui.main_window import MainWindow  # noqa: E402
 
-from ..gui.conftest import no_thread_left_running, no_unanswered_dialogs, qapp, window  # noqa: E402, F401 - the GUI tests' fixtures
+from ..gui.conftest import (  # noqa: E402, F401 - the GUI tests' fixtures
+    garbage_collected_on_the_gui_thread,
+    no_thread_left_running,
+    no_unanswered_dialogs,
+    qapp,
+    window,
+)
 
 pytestmark = GPU
 LONGEST_PAUSE_S = 0.5
@@ -86,6 +92,6 @@ def test_the_distill_panel_distils_on_the_gpu_and_stays_responsive(
     panel.start(config)
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=300_000)
     meter.timer.stop()
-    assert panel.loss_plot.point_count("matching") == 8
-    assert panel.grid.step == 8 and panel.grid.pictures.shape[1:3] == (SIZE, SIZE)
+    assert panel.curves.loss_plot.point_count("matching") == 8
+    assert panel.prototypes.grid.step == 8 and panel.prototypes.grid.pictures.shape[1:3] == (SIZE, SIZE)
     assert meter.longest < LONGEST_PAUSE_S, f"the window paused {meter.longest:.2f} s"

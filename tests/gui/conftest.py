@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
 
 from galaxy_studio.gui.app import application
+from galaxy_studio.gui.collector import collect_on_gui_thread
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.widgets.class_mapping_dialog import ClassMappingDialog
 from galaxy_studio.gui.worker import live_job_threads
@@ -21,7 +22,16 @@ def qapp():  # noqa: ANN201 - overrides pytest-qt's: the app with our style and 
 
 
 @pytest.fixture(autouse=True)
-def no_thread_left_running(qtbot) -> Iterator[None]:  # noqa: ANN001
+def garbage_collected_on_the_gui_thread(qapp) -> Iterator[None]:  # noqa: ANN001
+    """As in the application (gui/collector.py). Automatic collection comes back after each
+    test, once its jobs have ended, so that the tests after the GUI ones still have it."""
+    collector = collect_on_gui_thread(qapp)
+    yield
+    collector.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(qtbot, garbage_collected_on_the_gui_thread) -> Iterator[None]:  # noqa: ANN001
     yield
     qtbot.waitUntil(lambda: live_job_threads() == 0, timeout=10_000)
 

@@ -72,12 +72,12 @@ def test_a_class_has_one_colour_in_every_panel(
     window.tabs.setCurrentWidget(explore)
     explore.add_checkpoint(trained_run.checkpoint)
     explore.data_edit.setText(str(demo_set))
-    explore.device.setCurrentText("cpu")
+    explore.source.device.setCurrentText("cpu")
     explore.compute_button.click()
     qtbot.waitUntil(lambda: explore.embeddings is not None and not explore.jobs.running, timeout=120_000)
-    legend = {caption: colour for caption, _, colour in explore.legend_entries}
+    legend = {caption: colour for caption, _, colour in explore.map_area.legend_entries}
     assert legend == {style.caption: style.colour for style in expected.values()}
-    choices = [explore.class_choice.itemText(i) for i in range(explore.class_choice.count())]
+    choices = [explore.map_area.class_choice.itemText(i) for i in range(explore.map_area.class_choice.count())]
     assert choices == [f"{position + 1}: {name}" for position, name in enumerate(PROJECT_CLASSES)]
 
 
@@ -109,8 +109,8 @@ def test_explore_labels_with_the_librarys_keys_zero_included(qtbot, window: Main
     assert window.open_project(path)
     explore = window.explore
     window.tabs.setCurrentWidget(explore)
-    choices = [explore.class_choice.itemText(i) for i in range(explore.class_choice.count())]
+    choices = [explore.map_area.class_choice.itemText(i) for i in range(explore.map_area.class_choice.count())]
     assert choices[8:] == ["9: class 9", "0: class 10"]
-    explore.map.setFocus()
-    qtbot.keyClick(explore.map, "0")
-    assert explore.class_choice.currentData() == "class 10"
+    explore.map_area.map.setFocus()
+    qtbot.keyClick(explore.map_area.map, "0")
+    assert explore.map_area.class_choice.currentData() == "class 10"

@@ -95,54 +95,54 @@ def test_a_tiny_run_plots_moves_prototypes_evaluates_and_exports(
     assert panel.runner.running and panel.cancel_button.isEnabled() and not panel.start_button.isEnabled()
     qtbot.waitUntil(lambda: panel.evaluation is not None, timeout=180_000)
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=10_000)
-    assert panel.loss_plot.point_count("matching") == 6
-    assert panel._live_readability["step"] == 6 and "colour_outside_fraction" in panel._live_readability
-    assert "colours no real pixel has" in panel.readability_label.text()
-    assert panel.loss_plot.point_count("validation") == 6
-    assert panel.lr_plot.point_count("lr") == 6
+    assert panel.curves.loss_plot.point_count("matching") == 6
+    assert panel.results.live_readability["step"] == 6 and "colour_outside_fraction" in panel.results.live_readability
+    assert "colours no real pixel has" in panel.results.readability_label.text()
+    assert panel.curves.loss_plot.point_count("validation") == 6
+    assert panel.curves.lr_plot.point_count("lr") == 6
     run_dir = panel.run_dir
     assert snapshot_steps(run_dir) == list(range(7))
-    assert panel.grid.updates >= 2 and panel.grid.step == 6
+    assert panel.prototypes.grid.updates >= 2 and panel.prototypes.grid.step == 6
     first, labels = load_snapshot(run_dir, 0)
-    assert np.array_equal(panel.grid.labels, labels)
-    assert not np.array_equal(panel.grid.pictures, first), "the prototypes changed while distilling"
-    assert panel.grid.class_names == tuple(sorted(CLASSES))
+    assert np.array_equal(panel.prototypes.grid.labels, labels)
+    assert not np.array_equal(panel.prototypes.grid.pictures, first), "the prototypes changed while distilling"
+    assert panel.prototypes.grid.class_names == tuple(sorted(CLASSES))
 
     n = read_distill_run(run_dir).metrics["test_images"]
     for row in range(4):
-        assert f"% (n={n}, 95% CI " in panel.table.item(row, 3).text(), panel.table.item(row, 3).text()
+        assert f"% (n={n}, 95% CI " in panel.results.table.item(row, 3).text(), panel.results.table.item(row, 3).text()
     name, details = panel.runs_box.runs.item(0).text().split("\n")
     assert name == run_dir.name and f"(n={n}, 95% CI " in details, "the name on its own line, never cut off"
     assert (
-        panel.readability_label.text().startswith("Prototypes ")
-        and "percentile range" in panel.readability_label.text()
+        panel.results.readability_label.text().startswith("Prototypes ")
+        and "percentile range" in panel.results.readability_label.text()
     )
     assert read_distill_run(run_dir).metrics["distilled"]["images"] == 6
     assert panel.runs_box.runs.count() == 1 and "finished" not in panel.runs_box.runs.item(0).text()
     assert window.statusBar().currentMessage().startswith("Evaluation finished: distilled "), "not 'Evaluating…'"
 
-    panel.timeline.setValue(0)
-    assert panel.grid.step == 0 and np.array_equal(panel.grid.pictures, first)
-    assert panel.timeline_label.text() == "iteration 0"
+    panel.prototypes.timeline.setValue(0)
+    assert panel.prototypes.grid.step == 0 and np.array_equal(panel.prototypes.grid.pictures, first)
+    assert panel.prototypes.timeline_label.text() == "iteration 0"
 
-    centre = panel.grid.cell_rect(3).center()
-    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=centre)
-    assert panel.grid.selected == 3
-    shown = panel.view.image_rgb()
+    centre = panel.prototypes.grid.cell_rect(3).center()
+    qtbot.mouseClick(panel.prototypes.grid, Qt.MouseButton.LeftButton, pos=centre)
+    assert panel.prototypes.grid.selected == 3
+    shown = panel.prototypes.view.image_rgb()
     assert shown is not None and shown.shape[:2] == first.shape[1:3]
-    assert panel.view_caption.text().startswith(sorted(CLASSES)[1]), panel.view_caption.text()
-    panel.controls.invert.setChecked(True)
-    assert np.array_equal(panel.view.image_rgb(), 255 - shown), "the stretch controls apply to the prototype"
+    assert panel.prototypes.view_caption.text().startswith(sorted(CLASSES)[1]), panel.prototypes.view_caption.text()
+    panel.prototypes.controls.invert.setChecked(True)
+    assert np.array_equal(panel.prototypes.view.image_rgb(), 255 - shown), "the stretch controls apply to the prototype"
 
     for kind, target in (("npz", tmp_path / "set.npz"), ("fits", tmp_path / "set.fits"), ("png", tmp_path / "png")):
         panel.export_synthetic(kind, target)
-        qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+        qtbot.waitUntil(lambda: not panel.exports.running, timeout=30_000)
     assert (tmp_path / "set.npz").is_file() and (tmp_path / "set.fits").is_file()
     assert (tmp_path / "png" / "all.png").is_file()
     panel.export_evolution("gif", tmp_path / "evolution.gif")
-    qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.exports.running, timeout=30_000)
     panel.export_evolution("strip", tmp_path / "strip.png")
-    qtbot.waitUntil(lambda: not panel.exporter.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.exports.running, timeout=30_000)
     with Image.open(tmp_path / "evolution.gif") as gif:
         assert gif.n_frames == 7
     with Image.open(tmp_path / "strip.png") as strip:
@@ -156,17 +156,17 @@ def test_pause_parks_the_run_resume_continues_and_closing_stops_it(
     panel = window.distill
     configure(panel, data, buffer, iterations=2000)
     panel.start_button.click()
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 2, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") >= 2, timeout=120_000)
     panel.pause_button.click()
     qtbot.waitUntil(lambda: panel.runner.paused, timeout=30_000)
     assert panel.pause_button.text() == "Resume" and "Paused after iteration" in panel.progress_label.text()
     qtbot.wait(150)
-    points, updates = panel.loss_plot.point_count("matching"), panel.grid.updates
+    points, updates = panel.curves.loss_plot.point_count("matching"), panel.prototypes.grid.updates
     qtbot.wait(600)
-    assert panel.loss_plot.point_count("matching") == points and panel.grid.updates == updates
+    assert panel.curves.loss_plot.point_count("matching") == points and panel.prototypes.grid.updates == updates
     panel.pause_button.click()
     assert panel.pause_button.text() == "Pause"
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") > points + 1, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") > points + 1, timeout=60_000)
     panel.pause_button.click()
     qtbot.waitUntil(lambda: panel.runner.paused, timeout=30_000)
     window.close()
@@ -179,7 +179,7 @@ def test_cancel_keeps_a_checkpoint_that_resume_continues(qtbot, window: MainWind
     panel.evaluate_when_done.setChecked(False)
     out = distill_runs_dir() / "resumable"
     panel.start(tiny_config(data, buffer, out))
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 3, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") >= 3, timeout=120_000)
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
     assert "Cancelled" in panel.progress_label.text()
@@ -198,8 +198,8 @@ def test_cancel_keeps_a_checkpoint_that_resume_continues(qtbot, window: MainWind
     panel.runs_box.runs.setCurrentRow(rows.index(out))
     assert panel.runs_box.resume_button.isEnabled()
     panel.runs_box.resume_button.click()
-    assert panel.loss_plot.point_count("matching") == saved.iterations, "the saved iterations are drawn again"
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") > saved.iterations + 1, timeout=120_000)
+    assert panel.curves.loss_plot.point_count("matching") == saved.iterations, "the saved iterations are drawn again"
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") > saved.iterations + 1, timeout=120_000)
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
     history = read_distill_run(out).history
@@ -232,12 +232,12 @@ def test_cuda_out_of_memory_stops_with_advice(
 def test_stage_changes_are_labelled_markers(window: MainWindow) -> None:
     panel = window.distill
     panel._on_event(StageAdvanced(2, "validation loss still falling (r=-0.95 < -5se=-1.77)"))
-    assert panel.loss_plot.marker_texts() == ["stage 2: validation loss still falling"]
-    assert panel.lr_plot.marker_texts() == ["stage 2: validation loss still falling"]
-    panel.smoothing.setChecked(True)
+    assert panel.curves.loss_plot.marker_texts() == ["stage 2: validation loss still falling"]
+    assert panel.curves.lr_plot.marker_texts() == ["stage 2: validation loss still falling"]
+    panel.curves.smoothing.setChecked(True)
     for step, value in enumerate([1.0, 3.0, 5.0], start=1):
-        panel.loss_plot.append("matching", step, value)
-    assert np.allclose(panel.loss_plot.series_values("matching"), [1.0, 2.0, 3.0])
+        panel.curves.loss_plot.append("matching", step, value)
+    assert np.allclose(panel.curves.loss_plot.series_values("matching"), [1.0, 2.0, 3.0])
 
 
 def test_build_buffer_shows_its_planned_size_then_uses_it(qtbot, window: MainWindow, tiny: tuple[Path, Path]) -> None:  # noqa: ANN001
@@ -288,15 +288,14 @@ def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap
     the run; the next step in the schedule is appended, a gap (coalesced snapshots) re-lists."""
     from galaxy_studio.distill.runs import snapshot_file
     from galaxy_studio.events import SnapshotTaken
-    from galaxy_studio.gui.panels import distill_panel
+    from galaxy_studio.gui.panels import distill_prototypes
 
     panel = window.distill
     run_dir = tmp_path / "run"
-    panel.config = DistillConfig(buffer="b", data="d", out_dir=str(run_dir), snapshot_every=2)
-    panel.run_dir = run_dir
+    panel.prototypes.follow_run(run_dir, snapshot_every=2)
     listings: list[Path] = []
     monkeypatch.setattr(
-        distill_panel, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder)
+        distill_prototypes, "snapshot_steps", lambda folder: listings.append(folder) or snapshot_steps(folder)
     )
     pictures, labels = np.zeros((2, 4, 4, 3), np.uint8), np.array([0, 1])
 
@@ -309,13 +308,13 @@ def test_live_snapshots_extend_the_timeline_and_list_the_folder_only_after_a_gap
 
     for step in (0, 2, 4):
         saved(step)
-    assert panel.timeline.maximum() == 2 and panel.grid.step == 4
+    assert panel.prototypes.timeline.maximum() == 2 and panel.prototypes.grid.step == 4
     assert listings == [run_dir], "listed once, for the first snapshot"
     saved(6, delivered=False)
     saved(8)
     assert listings == [run_dir, run_dir], "a gap lists the folder again"
-    panel.timeline.setValue(3)
-    assert panel.grid.step == 6, "the snapshot the GUI never received is on the timeline"
+    panel.prototypes.timeline.setValue(3)
+    assert panel.prototypes.grid.step == 6, "the snapshot the GUI never received is on the timeline"
 
 
 def test_cancel_before_the_first_checkpoint_says_nothing_was_saved(
@@ -328,7 +327,7 @@ def test_cancel_before_the_first_checkpoint_says_nothing_was_saved(
     panel.evaluate_when_done.setChecked(False)
     out = distill_runs_dir() / "too-early"
     panel.start(tiny_config(data, buffer, out, checkpoint_every=1000))
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 1, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") >= 1, timeout=120_000)
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
     text = panel.progress_label.text()
@@ -348,7 +347,7 @@ def test_cancel_after_a_checkpoint_names_it_and_enables_resume(
     panel.evaluate_when_done.setChecked(False)
     out = distill_runs_dir() / "kept"
     panel.start(tiny_config(data, buffer, out, checkpoint_every=2, snapshot_every=1000))
-    qtbot.waitUntil(lambda: panel.loss_plot.point_count("matching") >= 3, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.curves.loss_plot.point_count("matching") >= 3, timeout=120_000)
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
     saved = read_distill_run(out)

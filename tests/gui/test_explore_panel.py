@@ -19,6 +19,7 @@ from galaxy_studio.data.catalog import scan_folder
 from galaxy_studio.explore.clustering import ClusterScore
 from galaxy_studio.gui.main_window import MainWindow
 from galaxy_studio.gui.panels.explore_panel import ExplorePanel
+from galaxy_studio.gui.samp_shown_tables import embedding_map_table
 from galaxy_studio.gui.widgets.cluster_report import ClusterReport, describe_score
 from galaxy_studio.labels.schemes import ClassScheme
 from galaxy_studio.labels.store import Project
@@ -45,11 +46,11 @@ def unlabelled_project(demo_set: Path, classes: tuple[str, ...], tmp_path: Path)
 
 def tiny_autoencoder(panel: ExplorePanel, data: Path, *, epochs: int = 2) -> None:
     panel.data_edit.setText(str(data))
-    panel.source.setCurrentIndex(panel.source.findData("autoencoder"))
-    panel.size.setValue(32)
-    panel.ae_epochs.setValue(epochs)
-    panel.ae_latent.setValue(8)
-    panel.device.setCurrentText("cpu")
+    panel.source.kind.setCurrentIndex(panel.source.kind.findData("autoencoder"))
+    panel.source.size.setValue(32)
+    panel.source.ae_epochs.setValue(epochs)
+    panel.source.ae_latent.setValue(8)
+    panel.source.device.setCurrentText("cpu")
 
 
 def compute_map(qtbot, panel: ExplorePanel) -> None:  # noqa: ANN001
@@ -71,13 +72,14 @@ def send_mouse(
     button: Qt.MouseButton,
     modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
 ) -> None:
-    viewport = panel.map.viewport()
+    viewport = panel.map_area.map.viewport()
     event = QMouseEvent(kind, QPointF(position), QPointF(viewport.mapToGlobal(position)), button, buttons, modifiers)
     QApplication.sendEvent(viewport, event)
 
 
 def widget_point(panel: ExplorePanel, x: float, y: float) -> QPoint:
-    return panel.map.mapFromScene(panel.map.view_box.mapViewToScene(QPointF(x, y)))
+    dots = panel.map_area.map
+    return dots.mapFromScene(dots.view_box.mapViewToScene(QPointF(x, y)))
 
 
 def drag_lasso(qtbot, panel: ExplorePanel, corners: list[tuple[float, float]]) -> None:  # noqa: ANN001
@@ -93,7 +95,8 @@ def drag_lasso(qtbot, panel: ExplorePanel, corners: list[tuple[float, float]]) -
 
 def click_dot(panel: ExplorePanel, row: int) -> None:
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    point = panel.map.mapFromScene(panel.map.view_position(row))
+    dots = panel.map_area.map
+    point = dots.mapFromScene(dots.view_position(row))
     send_mouse(panel, QEvent.Type.MouseButtonPress, point, left, left)
     send_mouse(panel, QEvent.Type.MouseButtonRelease, point, none, left)
 
@@ -101,11 +104,11 @@ def click_dot(panel: ExplorePanel, row: int) -> None:
 def test_empty_state_says_what_to_do(window: MainWindow) -> None:
     panel = window.explore
     window.tabs.setCurrentWidget(panel)
-    assert panel.map_stack.currentWidget() is panel.empty
-    assert "Open a project" in panel.empty.text()
+    assert panel.map_area.stack.currentWidget() is panel.map_area.empty
+    assert "Open a project" in panel.map_area.empty.text()
     assert not panel.compute_button.isEnabled()
     assert "Choose the data" in panel.compute_button.toolTip()
-    assert not panel.label_button.isEnabled() and not panel.clusters_box.cluster_button.isEnabled()
+    assert not panel.map_area.label_button.isEnabled() and not panel.clusters_box.cluster_button.isEnabled()
 
 
 def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_back(
@@ -119,17 +122,17 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
     assert panel.data_edit.text() == str(unlabelled_project), "the open project is offered as the data"
     tiny_autoencoder(panel, unlabelled_project)
     compute_map(qtbot, panel)
-    assert panel.map_stack.currentWidget() is not panel.empty and panel.map.isVisible()
-    assert len(panel.map.xy) == N_IMAGES and len(panel.map.dots.data) == N_IMAGES
+    assert panel.map_area.stack.currentWidget() is not panel.map_area.empty and panel.map_area.map.isVisible()
+    assert len(panel.map_area.map.xy) == N_IMAGES and len(panel.map_area.map.dots.data) == N_IMAGES
     assert np.all(panel.labels == -1)
     qtbot.wait(50)
 
-    xy = panel.map.xy
+    xy = panel.map_area.map.xy
     x0, x1 = np.quantile(xy[:, 0], [0.2, 0.7])
     y0, y1 = np.quantile(xy[:, 1], [0.1, 0.8])
     drag_lasso(qtbot, panel, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     # The mouse moves in whole pixels: dots within 2 px of the rectangle's edge may fall either side.
-    dx, dy = 2 * np.array(panel.map.view_box.viewPixelSize())
+    dx, dy = 2 * np.array(panel.map_area.map.view_box.viewPixelSize())
 
     def in_box(margin_x: float, margin_y: float) -> np.ndarray:
         return (
@@ -139,14 +142,14 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
             & (xy[:, 1] < y1 - margin_y)
         )
 
-    selected = panel.map.selected
+    selected = panel.map_area.map.selected
     assert 5 < int(in_box(dx, dy).sum()) and np.all(selected[in_box(dx, dy)])
     assert not np.any(selected[~in_box(-dx, -dy)])
-    inside = panel.map.selected_indices()
-    assert panel.selection_label.text() == f"{len(inside)} selected"
+    inside = panel.map_area.map.selected_indices()
+    assert panel.map_area.selection_label.text() == f"{len(inside)} selected"
 
-    panel.map.setFocus()
-    qtbot.keyClick(panel.map, "2")  # class 2 of the project, as in the Library
+    panel.map_area.map.setFocus()
+    qtbot.keyClick(panel.map_area.map, "2")  # class 2 of the project, as in the Library
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert np.all(panel.labels[inside] == 1), "the labelled dots are recoloured at once"
     assert np.all(np.delete(panel.labels, inside) == -1)
@@ -163,7 +166,7 @@ def test_lasso_labels_the_selected_images_in_the_project_and_ctrl_z_takes_one_ba
 
     window.undo_action.trigger()  # Edit → Undo Label (Ctrl+Z)
     assert int(np.sum(panel.labels == 1)) == len(inside) - 1
-    panel.undo_button.click()
+    panel.map_area.undo_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert np.all(panel.labels == -1)
     with Project.open(unlabelled_project) as project:
@@ -191,11 +194,11 @@ def test_undo_batch_takes_back_the_batch_and_only_the_batch(
     tiny_autoencoder(panel, unlabelled_project)
     compute_map(qtbot, panel)
     batch_rows = [3, 10, 20]
-    panel.map.select_indices(batch_rows)
-    panel.class_choice.setCurrentIndex(0)
+    panel.map_area.map.select_indices(batch_rows)
+    panel.map_area.class_choice.setCurrentIndex(0)
     panel.label_selection()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
-    assert panel.undo_button.isEnabled()
+    assert panel.map_area.undo_button.isEnabled()
     batch_names = {panel.embeddings.items[row].name for row in batch_rows}
 
     window.tabs.setCurrentWidget(window.library)
@@ -206,13 +209,13 @@ def test_undo_batch_takes_back_the_batch_and_only_the_batch(
     library.labelling.assign(classes[1])
 
     window.tabs.setCurrentWidget(panel)
-    panel.undo_button.click()
+    panel.map_area.undo_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     with Project.open(unlabelled_project) as project:
         names = {record.id: record.name for record in project.images()}
         labelled = {names[image_id]: label.class_name for image_id, label in project.labels(None).items()}
     assert labelled == {fourth: classes[1]}, "the three batch labels are gone, the fourth keeps its label"
-    assert not panel.undo_button.isEnabled()
+    assert not panel.map_area.undo_button.isEnabled()
     fourth_row = [item.name for item in panel.embeddings.items].index(fourth)
     assert panel.labels[fourth_row] == 1 and int(np.sum(panel.labels >= 0)) == 1
     assert set(library.model.labels.values()) == {classes[1]} and len(library.model.labels) == 1
@@ -230,35 +233,35 @@ def test_clicking_a_dot_shows_the_cutout_and_its_true_nearest_neighbours(
     qtbot.wait(50)
     row = 17
     click_dot(panel, row)
-    assert panel.current == row and panel.map.current == row
+    assert panel.current == row and panel.map_area.map.current == row
     vectors = panel.embeddings.vectors.astype(np.float64)
     vectors -= vectors.mean(axis=0)  # the index compares directions about the mean (explore.similarity)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     similarity = unit @ unit[row]
     similarity[row] = -np.inf
-    expected = np.argsort(-similarity)[: len(panel.strip.indices)]
-    assert len(panel.strip.indices) == 12
-    assert panel.strip.indices == expected.tolist()
-    assert panel.strip.similarities == pytest.approx(similarity[expected].tolist(), abs=1e-4)
-    qtbot.waitUntil(lambda: panel.view.has_image(), timeout=10_000)
-    assert panel.embeddings.items[row].name in panel.title.text()
-    qtbot.waitUntil(lambda: all(not tile.icon().isNull() for tile in panel.strip.tiles), timeout=10_000)
+    expected = np.argsort(-similarity)[: len(panel.viewer.strip.indices)]
+    assert len(panel.viewer.strip.indices) == 12
+    assert panel.viewer.strip.indices == expected.tolist()
+    assert panel.viewer.strip.similarities == pytest.approx(similarity[expected].tolist(), abs=1e-4)
+    qtbot.waitUntil(lambda: panel.viewer.view.has_image(), timeout=10_000)
+    assert panel.embeddings.items[row].name in panel.viewer.title.text()
+    qtbot.waitUntil(lambda: all(not tile.icon().isNull() for tile in panel.viewer.strip.tiles), timeout=10_000)
 
-    hovered = panel.strip.indices[0]
+    hovered = panel.viewer.strip.indices[0]
     time.sleep(0.02)
     send_mouse(
         panel,
         QEvent.Type.MouseMove,
-        panel.map.mapFromScene(panel.map.view_position(hovered)),
+        panel.map_area.map.mapFromScene(panel.map_area.map.view_position(hovered)),
         Qt.MouseButton.NoButton,
         Qt.MouseButton.NoButton,
     )
-    assert panel.map.hovered_index == hovered
-    assert panel.map.hover_text.isVisible()
-    assert panel.map.hover_text.textItem.toPlainText() == panel.embeddings.items[hovered].name
+    assert panel.map_area.map.hovered_index == hovered
+    assert panel.map_area.map.hover_text.isVisible()
+    assert panel.map_area.map.hover_text.textItem.toPlainText() == panel.embeddings.items[hovered].name
 
-    neighbour = panel.strip.indices[3]
-    panel.strip.tiles[3].click()
+    neighbour = panel.viewer.strip.indices[3]
+    panel.viewer.strip.tiles[3].click()
     assert panel.current == neighbour, "clicking a neighbour jumps to it"
 
 
@@ -279,7 +282,9 @@ def test_clusters_are_scored_beside_the_majority_baseline_and_a_cluster_can_be_l
     panel.clusters_box.k.setValue(3)
     panel.clusters_box.cluster_button.click()
     qtbot.waitUntil(lambda: panel.clusters_box.clusters is not None and not panel.jobs.running, timeout=60_000)
-    assert panel.colour_by.currentText() == "Cluster"
+    _, sent, _ = embedding_map_table(panel)
+    assert list(sent["cluster"]) == list(panel.clusters_box.clusters), "SAMP sends the map with its clusters"
+    assert panel.map_area.colour_by.currentText() == "Cluster"
     assert panel.clusters_box.report.isVisible() and panel.clusters_box.report.table.rowCount() == 1
     cells = panel.clusters_box.report.cells(0)
     assert cells[1] == "3" and cells[3] == "33.3%" and cells[6] == str(N_IMAGES)
@@ -312,17 +317,17 @@ def test_cancel_stops_the_computation_and_keeps_the_empty_map(
     tiny_autoencoder(panel, unlabelled_project, epochs=500)
     panel.compute_button.click()
     assert panel.job_progress.cancel_button.isVisible()
-    computing = panel.empty.text()
+    computing = panel.map_area.empty.text()
     assert "nothing to explore" not in computing.lower() and "press <b>compute</b>" not in computing.lower()
     assert f"Embedding {unlabelled_project.name}…" in computing
     qtbot.waitUntil(lambda: panel.job_progress.bar.maximum() > 0, timeout=60_000)
-    qtbot.waitUntil(lambda: re.search(r"\d+/\d+ · ", panel.empty.text()) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: re.search(r"\d+/\d+ · ", panel.map_area.empty.text()) is not None, timeout=10_000)
     panel.job_progress.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30_000)
     assert panel.embeddings is None
-    assert panel.map_stack.currentWidget() is panel.empty
-    assert "Cancelled" in panel.empty.text() and f"map its {N_IMAGES} cutouts" in panel.empty.text()
-    assert f"Embedding {unlabelled_project.name}" not in panel.empty.text()
+    assert panel.map_area.stack.currentWidget() is panel.map_area.empty
+    assert "Cancelled" in panel.map_area.empty.text() and f"map its {N_IMAGES} cutouts" in panel.map_area.empty.text()
+    assert f"Embedding {unlabelled_project.name}" not in panel.map_area.empty.text()
     assert panel.compute_button.isEnabled()
 
 
@@ -335,23 +340,24 @@ def test_the_empty_map_counts_the_images_the_project_has_now(
     project_path = tmp_path / "growing.gsproj"
     Project.create(project_path, ClassScheme("three", classes)).close()
     panel = open_explore(window, project_path)
-    assert "no images yet" in panel.empty.text() and "map its" not in panel.empty.text()
+    empty = panel.map_area.empty
+    assert "no images yet" in empty.text() and "map its" not in empty.text()
 
     items = scan_folder(demo_set).items
     with Project.open(project_path) as writer:
         writer.add_items(items[:N_PER_CLASS])
     window.session.changed_outside()
-    assert f"map its {N_PER_CLASS} cutouts" in panel.empty.text(), panel.empty.text()
+    assert f"map its {N_PER_CLASS} cutouts" in empty.text(), empty.text()
 
     window.tabs.setCurrentWidget(window.library)
     with Project.open(project_path) as writer:
         writer.add_items(items)
     window.session.changed_outside()
     window.tabs.setCurrentWidget(panel)
-    assert f"map its {N_IMAGES} cutouts" in panel.empty.text(), "a hidden panel re-reads the count when shown"
+    assert f"map its {N_IMAGES} cutouts" in empty.text(), "a hidden panel re-reads the count when shown"
 
     panel.data_edit.setText(str(demo_set))
-    assert "map its" not in panel.empty.text() and demo_set.name in panel.empty.text(), "the data chosen is named"
+    assert "map its" not in empty.text() and demo_set.name in empty.text(), "the data chosen is named"
 
 
 def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
@@ -364,16 +370,16 @@ def test_a_trained_classifier_embeds_and_the_map_switches_to_tsne(
     panel = window.explore
     window.tabs.setCurrentWidget(panel)
     panel.add_checkpoint(trained_run.checkpoint)
-    assert panel.source.currentData() == "model"
+    assert panel.source.kind.currentData() == "model"
     panel.data_edit.setText(str(demo_set))
-    panel.device.setCurrentText("cpu")
+    panel.source.device.setCurrentText("cpu")
     compute_map(qtbot, panel)
     assert panel.embeddings.source.startswith("model")
-    assert len(panel.map.xy) == N_IMAGES
-    pca = panel.map.xy.copy()
-    panel.projection.setCurrentIndex(panel.projection.findData("tsne"))
+    assert len(panel.map_area.map.xy) == N_IMAGES
+    pca = panel.map_area.map.xy.copy()
+    panel.map_area.projection.setCurrentIndex(panel.map_area.projection.findData("tsne"))
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
-    assert len(panel.map.xy) == N_IMAGES and not np.allclose(panel.map.xy, pca)
+    assert len(panel.map_area.map.xy) == N_IMAGES and not np.allclose(panel.map_area.map.xy, pca)
     assert sorted(np.bincount(panel.labels).tolist()) == [N_PER_CLASS] * 3, "a projection keeps the labels"
 
 
@@ -386,15 +392,15 @@ def test_a_weights_file_that_is_not_there_is_named_and_nothing_breaks(
     panel = window.explore
     window.tabs.setCurrentWidget(panel)
     panel.data_edit.setText(str(demo_set))
-    panel.source.setCurrentIndex(panel.source.findData("backbone"))
+    panel.source.kind.setCurrentIndex(panel.source.kind.findData("backbone"))
     assert not panel.compute_button.isEnabled() and "weights" in panel.compute_button.toolTip()
     missing = tmp_path / "resnet18.pth"
-    panel.weights_edit.setText(str(missing))
+    panel.source.weights_edit.setText(str(missing))
     panel.compute_button.click()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=60_000)
     assert panel.embeddings is None
-    assert f"Failed: {missing}: weights file not found" in panel.empty.text()
-    assert "Error" not in panel.empty.text() and "Traceback" not in panel.empty.text()
+    assert f"Failed: {missing}: weights file not found" in panel.map_area.empty.text()
+    assert "Error" not in panel.map_area.empty.text() and "Traceback" not in panel.map_area.empty.text()
 
 
 def test_the_verdict_calls_an_accuracy_at_the_baseline_no_better_than_guessing(qtbot) -> None:  # noqa: ANN001

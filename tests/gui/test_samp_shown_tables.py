@@ -50,7 +50,11 @@ def test_empty_predictions_send_nothing(qtbot) -> None:  # noqa: ANN001
 def test_embedding_map_with_positions_labels_and_clusters() -> None:
     items = (CatalogItem("/a.fits", ra=10.0, dec=1.0), CatalogItem("/b.jpg"))
     embeddings = SimpleNamespace(items=items, labels=np.array([1, -1]), class_names=("ring", "spiral"))
-    explore = SimpleNamespace(embeddings=embeddings, xy=np.array([[0.5, 1.5], [2.0, -1.0]]), clusters=np.array([3, 0]))
+    explore = SimpleNamespace(
+        embeddings=embeddings,
+        xy=np.array([[0.5, 1.5], [2.0, -1.0]]),
+        clusters_box=SimpleNamespace(clusters=np.array([3, 0])),
+    )
     name, table, keys = embedding_map_table(explore)  # type: ignore[misc,arg-type]
     assert list(table["label"]) == ["spiral", ""]
     assert list(table["map_x"]) == [0.5, 2.0] and list(table["cluster"]) == [3, 0]

@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 
 from galaxy_studio.data.synthetic import write_demo_set
 from galaxy_studio.gui.main_window import MainWindow
-from galaxy_studio.gui.panels.train_panel import CV_RESULTS_TITLE, RESULTS_TITLE, WARNING_STYLE
+from galaxy_studio.gui.panels.train_panel import CV_RESULTS_TITLE, RESULTS_TITLE
+from galaxy_studio.gui.text_styles import WARNING_STYLE
 from galaxy_studio.model.config import ARCHITECTURE_NAMES, ARCHITECTURE_SUMMARIES
 from galaxy_studio.model.runs import runs_dir
 

@@ -11,7 +11,8 @@ import torchvision
 from PySide6.QtWidgets import QMessageBox
 
 from galaxy_studio.gui.main_window import MainWindow
-from galaxy_studio.gui.widgets.weights_file import ERROR_STYLE, NO_FILE_TEXT
+from galaxy_studio.gui.text_styles import WARNING_STYLE
+from galaxy_studio.gui.widgets.weights_file import NO_FILE_TEXT
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_a_chosen_file_is_checked_against_the_network_and_can_be_cleared(
     assert config.pretrained == str(resnet18_file) and config.backbone_lr_scale == pytest.approx(0.1)
 
     train.arch.setCurrentText("convnext-tiny")
-    assert not picker.fits() and picker.report.styleSheet() == ERROR_STYLE
+    assert not picker.fits() and picker.report.styleSheet() == WARNING_STYLE
     brief = "holds 122 tensors of a ResNet-18; convnext-tiny expects the 182 tensors of a ConvNeXt-Tiny."
     assert picker.report.text() == brief, "the file's name is above; which tensors differ is in the tooltip"
     details = picker.report.toolTip()

@@ -1,57 +1,40 @@
 """Distill: watch a trajectory-matching distillation turn noise or real cutouts into
 prototypes, live, and keep what it made.
 
-The panel is a controller over the form (distill_form.py), two curve plots, the prototype
-grid, a large image view and the past-runs list. Every long action (building a buffer,
-timing an iteration, distilling, evaluating, exporting) runs through a JobRunner; the
-engine never knows it is watched. Pause parks the job at its next iteration boundary (see
-gui/worker.py); cancel stops it there and keeps the run folder's last checkpoint, if one was
-saved yet, which Resume (or a later session, from Past runs) continues. What a stop kept is
-read from the run folder, never assumed.
+The panel is a controller over the form (distill_form.py), the curves (distill_curves.py),
+the prototypes and their timeline (distill_prototypes.py), the evaluation and export box
+(distill_results.py) and the past-runs list (distill_runs.py). Every long action (building a
+buffer, timing an iteration, distilling, evaluating) runs through a JobRunner, exports through
+their own (distill_exports.py); the engine never knows it is watched. Pause parks the job at
+its next iteration boundary (see gui/worker.py); cancel stops it there and keeps the run
+folder's last checkpoint, if one was saved yet, which Resume (or a later session, from Past
+runs) continues. What a stop kept is read from the run folder, never assumed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
-    QFileDialog,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from galaxy_studio.count_text import counted
-from galaxy_studio.data.cutout import Cutout
-from galaxy_studio.data.display import DisplaySettings, render_rgb
 from galaxy_studio.distill.config import BufferConfig, DistillConfig
-from galaxy_studio.distill.readability import describe_readability, is_readable
-from galaxy_studio.distill.runs import (
-    distill_runs_dir,
-    load_snapshot,
-    read_distill_run,
-    save_evaluation,
-    snapshot_steps,
-)
+from galaxy_studio.distill.runs import distill_runs_dir, read_distill_run, save_evaluation
 from galaxy_studio.eta import Eta, format_duration
 from galaxy_studio.events import (
     BufferPlanned,
@@ -64,14 +47,16 @@ from galaxy_studio.events import (
     StageAdvanced,
     Warned,
 )
+from galaxy_studio.gui.panels.distill_curves import DistillCurves, stage_changes
+from galaxy_studio.gui.panels.distill_device_note import DeviceNote, IterationEstimate
+from galaxy_studio.gui.panels.distill_exports import DistillExports
 from galaxy_studio.gui.panels.distill_form import DistillForm, buffer_classes, describe_buffer
+from galaxy_studio.gui.panels.distill_prototypes import PrototypeBrowser
+from galaxy_studio.gui.panels.distill_results import LIVE_READABILITY, DistillResultsBox
 from galaxy_studio.gui.panels.distill_runs import DistillRunsBox
-from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.text_styles import WARNING_STYLE
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
-from galaxy_studio.gui.widgets.display_controls import DisplayControls
-from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgress
-from galaxy_studio.gui.widgets.prototype_grid import PrototypeGrid
 from galaxy_studio.gui.widgets.settings_column import settings_column
 from galaxy_studio.gui.worker import Job, JobHandle, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
@@ -83,39 +68,10 @@ if TYPE_CHECKING:
     from galaxy_studio.distill.experts import BufferResult
     from galaxy_studio.distill.runner import DistillResult
 
-MATCHING_COLOUR, VALIDATION_COLOUR, LR_COLOUR, STAGE_COLOUR = "#5aa9ff", "#ffb454", "#7ee08a", "#c8a2ff"
-WARNING_STYLE = "color: #ff9a8a;"
-SMOOTHING_WINDOW = 25
-# The runner's readability measures of each snapshot, in is_readable's order.
-LIVE_READABILITY = ("outside_fraction", "std_ratio", "colour_outside_fraction")
 # The settings column's width beside its scroll bar when the form itself needs less.
 SETTINGS_SIDE_WIDTH = 372
-EVALUATION_ROWS = (
-    ("distilled", "Distilled"),
-    ("random_real", "Random real"),
-    ("class_mean", "Class mean"),
-    ("full", "Full training set"),
-)
 # How much a second of measured iteration time is trusted against the newest one.
 _PACE_MEMORY = 0.8
-
-
-@dataclass(frozen=True)
-class IterationEstimate:
-    """Two timed iterations: the device they ran on and the seconds one took."""
-
-    device: str
-    seconds: float
-
-
-def prototype_cutout(picture: np.ndarray, name: str) -> Cutout:
-    """A prototype as a three-band cutout, so the stretch controls apply to it as to any image."""
-    return Cutout(picture.astype(np.float32) / 255.0, ["R", "G", "B"], name, "png")
-
-
-def _timing_key(config: DistillConfig) -> tuple[object, ...]:
-    """The settings that decide what one distillation iteration costs."""
-    return (config.device, config.buffer, config.method, config.ipc, config.syn_steps, config.memory, config.precision)
 
 
 class DistillPanel(QWidget):
@@ -129,8 +85,10 @@ class DistillPanel(QWidget):
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
         self.runner.paused_changed.connect(self._on_paused_changed)
-        self.exporter = JobRunner(self)
-        self.exporter.finished.connect(self._update_buttons)
+        self.exports = DistillExports(self)
+        self.exports.finished.connect(self._update_buttons)
+        self.exports.written.connect(self._on_exported)
+        self.exports.failed.connect(self._on_export_failed)
         self.config: DistillConfig | None = None
         self.run_dir: Path | None = None
         self.result: DistillResult | None = None
@@ -141,16 +99,10 @@ class DistillPanel(QWidget):
         self._evaluating: JobHandle[dict[str, Any]] | None = None
         self._eta = Eta()
         self._after_job: Callable[[], None] | None = None
-        self._steps: list[int] = []
-        self._live_pictures: tuple[np.ndarray, np.ndarray, int] | None = None
-        self._live_readability: dict[str, float] = {}
-        self._follow_live = True
         self._pace: float | None = None
         self._last_progress: tuple[float, int] | None = None
         self._job_message = ""
-        self._viewed: int | None = None
         self._estimate_config: DistillConfig | None = None
-        self._measured: tuple[tuple[object, ...], float] | None = None
         self._live_listed = False
         self._build()
         self.refresh_runs()
@@ -163,16 +115,17 @@ class DistillPanel(QWidget):
 
     def _build(self) -> None:
         left = self._build_settings_side()
-        plots_widget = self._build_plots()
-        middle = QSplitter(Qt.Orientation.Horizontal)
-        middle.addWidget(self._build_prototype_box())
-        middle.addWidget(self._build_viewer_box())
-        middle.setSizes([340, 680])
+        self.curves = DistillCurves()
+        self.prototypes = PrototypeBrowser(lambda: self.runner.running)
+        self.prototypes.export_requested.connect(self.export_evolution)
+        self.prototypes.failed.connect(self.status)
+        self.results = DistillResultsBox()
+        self.results.export_requested.connect(self.export_synthetic)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self._build_results_box())
+        bottom.addWidget(self.results)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plots_widget)
-        right.addWidget(middle)
+        right.addWidget(self.curves)
+        right.addWidget(self.prototypes)
         right.addWidget(bottom)
         right.setSizes([230, 420, 190])
         layout = QHBoxLayout(self)
@@ -190,6 +143,7 @@ class DistillPanel(QWidget):
         self.form.buffer_changed.connect(self._refresh_measured_note)
         self.form.build_button.clicked.connect(self.build_buffer)
         buttons = self._build_job_buttons()
+        self.device_note = DeviceNote()
         eval_row = self._build_evaluation_row()
         runs_box = self._build_runs_box()
         left_body = QWidget()
@@ -224,10 +178,6 @@ class DistillPanel(QWidget):
         self.progress.setFormat("%v / %m")
         self.progress_label = QLabel("Choose data and a buffer, then press Start.")
         self.progress_label.setWordWrap(True)
-        self.device_note = QLabel("Device: auto picks a CUDA or Apple GPU when there is one, else the CPU.")
-        self.device_note.setWordWrap(True)
-        self.device_note.setStyleSheet("color: #b8bcc6;")
-
         return buttons
 
     def _build_evaluation_row(self) -> QHBoxLayout:
@@ -267,112 +217,6 @@ class DistillPanel(QWidget):
         self.runs_box.reuse.connect(self.reuse_run)
         return self.runs_box
 
-    def _build_plots(self) -> QWidget:
-        self.loss_plot = CurvePlot("Matching loss", "normalised distance", "iteration", steady_axes=True)
-        self.loss_plot.add_series("matching", MATCHING_COLOUR, symbols=False)
-        self.loss_plot.add_series("validation", VALIDATION_COLOUR, symbols=False)
-        self.lr_plot = CurvePlot("Learned step size", "lr", "iteration", steady_axes=True)
-        self.lr_plot.add_series("lr", LR_COLOUR, symbols=False)
-        self.smoothing = QCheckBox("Smooth")
-        self.smoothing.setToolTip(f"Mean of the last {SMOOTHING_WINDOW} iterations")
-        self.smoothing.toggled.connect(self._apply_plot_options)
-        self.log_scale = QCheckBox("Log scale")
-        self.log_scale.setChecked(True)
-        self.log_scale.toggled.connect(self._apply_plot_options)
-        plot_options = QHBoxLayout()
-        plot_options.addWidget(self.smoothing)
-        plot_options.addWidget(self.log_scale)
-        plot_options.addStretch(1)
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot, 3)
-        plots.addWidget(self.lr_plot, 2)
-        plots_widget = QWidget()
-        plots_layout = QVBoxLayout(plots_widget)
-        plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addLayout(plots)
-        plots_layout.addLayout(plot_options)
-
-        return plots_widget
-
-    def _build_prototype_box(self) -> QGroupBox:
-        self.grid = PrototypeGrid()
-        self.grid.picked.connect(self.show_prototype)
-        self.timeline = QSlider(Qt.Orientation.Horizontal)
-        self.timeline.setRange(0, 0)
-        self.timeline.setToolTip("Scrub through the saved snapshots; the right end follows the live run")
-        self.timeline.valueChanged.connect(self._on_timeline)
-        self.timeline_label = QLabel("no snapshot")
-        self.timeline_label.setMinimumWidth(150)
-        self.gif_button = QPushButton("GIF…")
-        self.gif_button.setToolTip("Export the evolution as an animated GIF")
-        self.gif_button.clicked.connect(lambda: self.export_evolution("gif"))
-        self.strip_button = QPushButton("PNG strip…")
-        self.strip_button.setToolTip("Export evenly spaced snapshots side by side")
-        self.strip_button.clicked.connect(lambda: self.export_evolution("strip"))
-        timeline_row = QHBoxLayout()
-        timeline_row.addWidget(self.timeline, 1)
-        timeline_row.addWidget(self.timeline_label)
-        timeline_row.addWidget(self.gif_button)
-        timeline_row.addWidget(self.strip_button)
-        grid_box = QGroupBox("Prototypes (a row per class)")
-        grid_layout = QVBoxLayout(grid_box)
-        grid_layout.addWidget(self.grid, 1)
-        grid_layout.addLayout(timeline_row)
-
-        return grid_box
-
-    def _build_viewer_box(self) -> QGroupBox:
-        self.view = ImageView()
-        self.view.empty_text = "Click a prototype to see it large"
-        self.view.setMinimumSize(120, 120)
-        self.controls = DisplayControls()
-        self.controls.set_settings(DisplaySettings(stretch="linear", interval="minmax", linked=True))
-        self.controls.hide_band_choice()
-        self.controls.changed.connect(lambda _settings: self._render_viewed())
-        self.view_caption = QLabel("")
-        view_box = QGroupBox("Prototype")
-        view_layout = QVBoxLayout(view_box)
-        view_layout.addWidget(self.view, 1)
-        view_layout.addWidget(self.view_caption)
-        view_layout.addWidget(self.controls)
-
-        return view_box
-
-    def _build_results_box(self) -> QGroupBox:
-        self.table = QTableWidget(len(EVALUATION_ROWS), 4)
-        self.table.setHorizontalHeaderLabels(["images", "epochs", "lr", "test accuracy"])
-        self.table.setVerticalHeaderLabels([title for _, title in EVALUATION_ROWS])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * 22 + 6)
-        self.table.setToolTip(
-            "Fresh nets trained on each set, tested on the real test split: mean ± std over the nets, "
-            "then the number of test images and the 95% interval they allow"
-        )
-        self.export_buttons: dict[str, QPushButton] = {}
-        export_row = QHBoxLayout()
-        for kind, text in (("npz", "Export .npz…"), ("png", "PNG grid…"), ("fits", "FITS cube…")):
-            button = QPushButton(text)
-            button.clicked.connect(lambda _checked=False, chosen=kind: self.export_synthetic(chosen))
-            export_row.addWidget(button)
-            self.export_buttons[kind] = button
-        results_box = QGroupBox("Evaluation and export")
-        results_layout = QVBoxLayout(results_box)
-        self.readability_label = QLabel("")
-        self.readability_label.setWordWrap(True)
-        self.readability_label.setToolTip(
-            "Whether the prototypes still look like images: pixels outside the real images' range, pixels in "
-            "colours no real pixel has (bands drifted apart), their spread against the real images', and how far "
-            "the nearest real image is"
-        )
-        results_layout.addWidget(self.table, 1)
-        results_layout.addWidget(self.readability_label)
-        results_layout.addLayout(export_row)
-
-        return results_box
-
     # Buttons and state ----------------------------------------------------------------
 
     def _update_buttons(self) -> None:
@@ -382,23 +226,14 @@ class DistillPanel(QWidget):
         self.pause_button.setEnabled(self._is_running(self._distilling))
         self.pause_button.setText("Resume" if self.runner.pause_requested else "Pause")
         finished = self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file()
-        for button in self.export_buttons.values():
-            button.setEnabled(finished and not self.exporter.running)
-        has_steps = bool(self._steps)
-        self.gif_button.setEnabled(has_steps and not self.exporter.running)
-        self.strip_button.setEnabled(has_steps and not self.exporter.running)
+        self.results.set_exports_enabled(finished and not self.exports.running)
+        self.prototypes.set_exporting(self.exports.running)
         self.runs_box.set_busy(busy)
 
     def _on_buffer_changed(self, folder: str) -> None:
         names = buffer_classes(folder) if folder else ()
         if names and not self.runner.running:
-            self.grid.set_class_names(names)
-
-    def _apply_plot_options(self) -> None:
-        window = SMOOTHING_WINDOW if self.smoothing.isChecked() else 1
-        for plot in (self.loss_plot, self.lr_plot):
-            plot.set_smoothing(window)
-            plot.set_log_y(self.log_scale.isChecked())
+            self.prototypes.grid.set_class_names(names)
 
     # Jobs ------------------------------------------------------------------------------
 
@@ -527,10 +362,8 @@ class DistillPanel(QWidget):
         self._live_listed = False
         self._reset_views(buffer_classes(config.buffer))
         self._plot_history(history or [])
-        self._steps = snapshot_steps(self.run_dir)
-        self._follow_live = True
-        self._sync_timeline()
-        self._note_device(config.device)
+        self.prototypes.follow_run(self.run_dir, config.snapshot_every)
+        self.device_note.show_device(config.device)
 
         def job(emit: EventSink, cancel: CancelToken) -> DistillResult:
             from galaxy_studio.distill.runner import distill
@@ -544,56 +377,20 @@ class DistillPanel(QWidget):
         self._update_buttons()
 
     def _reset_views(self, classes: tuple[str, ...]) -> None:
-        self.loss_plot.clear_series()
-        self.lr_plot.clear_series()
-        self.grid.clear()
-        self.grid.set_class_names(classes)
-        self._live_pictures = None
-        self._live_readability = {}
+        self.curves.clear()
+        self.prototypes.reset(classes)
+        self.results.forget_live_readability()
         self._show_evaluation(None)
-        self.view.set_image(None)
-        self._viewed = None
-        self.view_caption.setText("")
-
-    def _note_device(self, device: str, seconds: float | None = None, iterations: int | None = None) -> None:
-        import torch
-
-        gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
-        if device == "cpu" or (device == "auto" and not gpu):
-            text = (
-                "No GPU: distillation runs on the CPU, one to two orders of magnitude slower than on a GPU."
-                if not gpu
-                else "Runs on the CPU as chosen."
-            )
-        else:
-            text = f"Runs on {'CUDA' if torch.cuda.is_available() else 'Apple MPS'}."
-        if seconds is not None:
-            text += f" About {seconds:.2f} s per iteration measured"
-            text += (
-                f"; {counted(iterations, 'iteration')} ≈ {format_duration(seconds * iterations)} at most."
-                if iterations
-                else "."
-            )
-        elif device in ("cpu", "auto") and not gpu:
-            text += " Press Estimate to time an iteration, or watch the pace once it runs."
-        self.device_note.setText(text)
 
     def _refresh_measured_note(self) -> None:
-        """Keep the measured pace true to the form: the total follows Iterations, and a change
-        to what an iteration costs (device, buffer, method, IPC, syn steps, memory mode) drops
-        the measurement instead of quoting it for settings it was not measured with."""
-        if self._measured is None or self._estimate_config is None:
+        measured = self.device_note.measured_config
+        if measured is None:
             return
         try:
-            config = self.form.distill_config(Path(self._estimate_config.out_dir))
+            config = self.form.distill_config(Path(measured.out_dir))
         except (ModelError, ValueError):
             return
-        key, seconds = self._measured
-        if key != _timing_key(config):
-            self._measured = None
-            self._note_device(config.device)
-            return
-        self._note_device(config.device, seconds, config.iterations)
+        self.device_note.follow_settings(config)
 
     def _evaluate_finished_run(self) -> None:
         if self.run_dir is not None and (self.run_dir / "synthetic.npz").is_file():
@@ -647,16 +444,7 @@ class DistillPanel(QWidget):
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, MetricLogged):
-            if event.name == "matching_loss":
-                self.loss_plot.append("matching", event.step, event.value)
-            elif event.name == "validation_loss":
-                self.loss_plot.append("validation", event.step, event.value)
-            elif event.name == "lr":
-                self.lr_plot.append("lr", event.step, event.value)
-            elif event.name in LIVE_READABILITY:
-                self._show_live_readability(event.name, event.step, event.value)
-            elif event.name == "expert_test_accuracy":
-                self.progress_label.setText(f"Expert {event.step + 1} trained: test accuracy {100 * event.value:.1f}%")
+            self._on_metric(event)
         elif isinstance(event, SnapshotTaken):
             self._on_snapshot(event)
         elif isinstance(event, StageAdvanced):
@@ -673,25 +461,13 @@ class DistillPanel(QWidget):
         elif isinstance(event, Warned):
             self.status.emit(event.text)
 
-    def _show_live_readability(self, name: str, step: int, value: float) -> None:
-        """The newest snapshot's readability, in the warning colour once it leaves the range."""
-        if self._live_readability.get("step") != step:
-            self._live_readability = {"step": step}
-        self._live_readability[name] = value
-        if any(measure not in self._live_readability for measure in LIVE_READABILITY):
+    def _on_metric(self, event: MetricLogged) -> None:
+        if self.curves.add_point(event.name, event.step, event.value):
             return
-        outside, spread, colours = (self._live_readability[measure] for measure in LIVE_READABILITY)
-        readable = is_readable(outside, spread, colours)
-        advice = "" if readable else " — turning to noise: a lower image lr keeps them pictures"
-        self._show_readability(
-            f"Iteration {step}: {100 * outside:.1f}% of prototype pixels beyond the real images' range, "
-            f"{100 * colours:.1f}% in colours no real pixel has, spread {spread:.2f}x theirs{advice}",
-            readable,
-        )
-
-    def _show_readability(self, text: str, readable: bool) -> None:
-        self.readability_label.setStyleSheet("" if readable else WARNING_STYLE)
-        self.readability_label.setText(text)
+        if event.name in LIVE_READABILITY:
+            self.results.add_live_readability(event.name, event.step, event.value)
+        elif event.name == "expert_test_accuracy":
+            self.progress_label.setText(f"Expert {event.step + 1} trained: test accuracy {100 * event.value:.1f}%")
 
     def _on_progress(self, event: Progressed) -> None:
         """Evaluation and the jobs before a run (the demo set, the buffer's experts, timing) report
@@ -728,83 +504,26 @@ class DistillPanel(QWidget):
             self.progress_label.setText(f"Iteration {event.iteration}/{event.iterations} · {event.summary}{pace}")
 
     def _mark_stage(self, iteration: int, stage: int, reason: str) -> None:
-        text = f"stage {stage}: {reason.split(' (')[0]}"
-        for plot in (self.loss_plot, self.lr_plot):
-            plot.add_marker(iteration, text, STAGE_COLOUR)
+        self.curves.mark_stage(iteration, stage, reason)
         self.status.emit(f"Stage {stage} at iteration {iteration}: {reason}")
-
-    def _plot_record(self, record: dict[str, Any]) -> None:
-        step = int(record.get("iteration", 0))
-        self.loss_plot.append("matching", step, record.get("matching_loss"))
-        self.loss_plot.append("validation", step, record.get("validation_loss"))
-        self.lr_plot.append("lr", step, record.get("lr"))
-        self.iteration = step
 
     def _plot_history(self, history: list[dict[str, Any]]) -> None:
         for record in history:
-            self._plot_record(record)
-        for iteration, stage in _stage_changes(history):
+            self.iteration = self.curves.add_record(record)
+        for iteration, stage in stage_changes(history):
             self._mark_stage(iteration, stage, "advanced")
 
     def _on_snapshot(self, event: SnapshotTaken) -> None:
         if not self._live_listed:
             self._live_listed = True
             self._list_live_run()
-        self._live_pictures = (event.images_uint8_nhwc, event.labels, event.step)
-        if not self._steps or event.step > self._steps[-1]:
-            self._note_snapshot_step(event.step)
-        if self._follow_live:
-            self._show_pictures(event.images_uint8_nhwc, event.labels, event.step, live=True)
-            self._sync_timeline()
-
-    def _note_snapshot_step(self, step: int) -> None:
-        """Put a newly saved snapshot on the timeline. The snapshot that follows the last one
-        listed is appended; only when the worker coalesced snapshots away (a gap) is the
-        folder listed again. Listing it for every snapshot cost the GUI thread time that grew
-        with the run (a folder of thousands of files, several times a second)."""
-        every = self.config.snapshot_every if self.config is not None else 1
-        if self._steps and step == self._steps[-1] + every:
-            self._steps.append(step)
-            return
-        self._steps = snapshot_steps(self.run_dir) if self.run_dir is not None else [step]
-        if not self._steps or self._steps[-1] < step:
-            self._steps.append(step)
-
-    def _show_pictures(self, pictures: np.ndarray, labels: np.ndarray, step: int, live: bool) -> None:
-        self.grid.set_pictures(pictures, labels, step)
-        self.timeline_label.setText(f"iteration {step}" + (" (live)" if live and self.runner.running else ""))
-        if self._viewed is not None:
-            self._render_viewed()
-
-    def _sync_timeline(self) -> None:
-        self.timeline.blockSignals(True)
-        self.timeline.setRange(0, max(len(self._steps) - 1, 0))
-        if self._follow_live:
-            self.timeline.setValue(self.timeline.maximum())
-        self.timeline.blockSignals(False)
-        self.gif_button.setEnabled(bool(self._steps) and not self.exporter.running)
-        self.strip_button.setEnabled(bool(self._steps) and not self.exporter.running)
-
-    def _on_timeline(self, position: int) -> None:
-        if not self._steps or self.run_dir is None:
-            return
-        self._follow_live = position >= self.timeline.maximum()
-        if self._follow_live and self._live_pictures is not None and self.runner.running:
-            self._show_pictures(*self._live_pictures, live=True)
-            return
-        step = self._steps[min(position, len(self._steps) - 1)]
-        try:
-            pictures, labels = load_snapshot(self.run_dir, step)
-        except ModelError as error:
-            self.status.emit(str(error))
-            return
-        self._show_pictures(pictures, labels, step, live=False)
+        self.prototypes.add_snapshot(event)
 
     # Endings ---------------------------------------------------------------------------
 
     def _on_iteration_timed(self, estimate: IterationEstimate) -> None:
         assert self._estimate_config is not None
-        self._measured = (_timing_key(self._estimate_config), estimate.seconds)
+        self.device_note.remember(self._estimate_config, estimate.seconds)
         self._refresh_measured_note()
         self.progress_label.setText(f"About {estimate.seconds:.2f} s per iteration on {estimate.device}.")
 
@@ -879,116 +598,23 @@ class DistillPanel(QWidget):
 
     def _show_evaluation(self, report: dict[str, Any] | None) -> None:
         self.evaluation = report
-        for row, (key, _) in enumerate(EVALUATION_ROWS):
-            entry = (report or {}).get(key)
-            cells = (
-                ["–"] * 4
-                if entry is None
-                else [
-                    str(entry["images"]),
-                    str(entry["epochs"]),
-                    f"{entry['lr']:.3g}",
-                    mean_accuracy_text(entry["mean"], entry["std"], report.get("test_images") if report else None),
-                ]
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                if entry is not None and entry.get("source") == "experts":
-                    item.setToolTip(
-                        f"The buffer's {counted(len(entry['accuracies']), 'expert')}, trained on the full training "
-                        f"split for {counted(entry['epochs'], 'epoch')}"
-                    )
-                self.table.setItem(row, column, item)
-        full = (report or {}).get("full") or {}
-        self.table.verticalHeaderItem(len(EVALUATION_ROWS) - 1).setText(
-            "Full (experts)" if full.get("source") == "experts" else EVALUATION_ROWS[-1][1]
-        )
-        readability = (report or {}).get("readability")
-        if readability is None:
-            self._show_readability("", True)
-        else:
-            self._show_readability(describe_readability(readability), readability["readable"])
-
-    def show_prototype(self, index: int) -> None:
-        self._viewed = index
-        self._render_viewed()
-
-    def _render_viewed(self) -> None:
-        picture = self.grid.picture(self._viewed) if self._viewed is not None else None
-        if picture is None:
-            return
-        labels = self.grid.labels
-        names = self.grid.class_names
-        label = int(labels[self._viewed]) if labels is not None and self._viewed < len(labels) else -1
-        name = names[label] if 0 <= label < len(names) else f"class {label}"
-        self.view.set_image(render_rgb(prototype_cutout(picture, name), self.controls.settings()), keep_view=True)
-        self.view_caption.setText(
-            f"{name} · prototype {self._viewed + 1} · iteration {self.grid.step} · "
-            f"{picture.shape[1]}×{picture.shape[0]} px"
-        )
+        self.results.show_evaluation(report)
 
     def export_synthetic(self, kind: str, target: str | Path | None = None) -> None:
-        if self.run_dir is None or self.exporter.running:
-            return
-        run_dir = self.run_dir
-        if target is None:
-            if kind == "png":
-                target = QFileDialog.getExistingDirectory(self, "Folder for the PNG grids")
-            else:
-                suffix = {"npz": "NumPy archive (*.npz)", "fits": "FITS (*.fits)"}[kind]
-                target, _ = QFileDialog.getSaveFileName(
-                    self, "Export the synthetic set", f"{run_dir.name}.{kind}", suffix
-                )
-            if not target:
-                return
-        destination = Path(target)
-
-        def job(emit: EventSink, cancel: CancelToken) -> str:
-            from galaxy_studio.distill.export import export_fits_cube, export_png_grids, load_synthetic, save_synthetic
-
-            synthetic = load_synthetic(run_dir / "synthetic.npz")
-            if kind == "npz":
-                save_synthetic(destination, synthetic)
-            elif kind == "fits":
-                export_fits_cube(synthetic, destination)
-            else:
-                return f"{counted(len(export_png_grids(synthetic, destination)), 'PNG file')} in {destination}"
-            return f"wrote {destination}"
-
-        self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
-        self._update_buttons()
+        if self.run_dir is not None:
+            self.exports.export_synthetic(self.run_dir, kind, target)
+            self._update_buttons()
 
     def export_evolution(self, kind: str, target: str | Path | None = None) -> None:
-        if self.run_dir is None or self.exporter.running:
-            return
-        run_dir = self.run_dir
-        if target is None:
-            suffix = "gif" if kind == "gif" else "png"
-            target, _ = QFileDialog.getSaveFileName(
-                self, "Export the evolution", f"{run_dir.name}-evolution.{suffix}", f"{suffix.upper()} (*.{suffix})"
-            )
-            if not target:
-                return
-        destination = Path(target)
-
-        def job(emit: EventSink, cancel: CancelToken) -> str:
-            from galaxy_studio.distill.evolution import write_evolution_gif, write_evolution_strip
-
-            if kind == "gif":
-                return f"wrote {destination}: {counted(write_evolution_gif(run_dir, destination), 'frame')}"
-            return f"wrote {destination}: {counted(write_evolution_strip(run_dir, destination), 'snapshot')}"
-
-        self.exporter.start(job, on_success=self._on_exported, on_failure=self._on_export_failed)
-        self._update_buttons()
+        if self.run_dir is not None:
+            self.exports.export_evolution(self.run_dir, kind, target)
+            self._update_buttons()
 
     def _on_exported(self, message: str) -> None:
         self.status.emit(message)
-        self._update_buttons()
 
     def _on_export_failed(self, message: str) -> None:
         self._say(f"Export failed: {message}", warning=True)
-        self._update_buttons()
 
     # Past runs -------------------------------------------------------------------------
 
@@ -1021,11 +647,7 @@ class DistillPanel(QWidget):
         self._reset_views(buffer_classes(self.config.buffer))
         self._plot_history(run.history)
         self._show_evaluation(run.metrics)
-        self._steps = snapshot_steps(run.path)
-        self._follow_live = False
-        self._sync_timeline()
-        self.timeline.setValue(self.timeline.maximum())
-        self._on_timeline(self.timeline.value())
+        self.prototypes.open_run(run.path)
         self.progress_label.setText(
             f"{run.name}: {run.status}, {counted(run.iterations, 'iteration')}. " + describe_buffer(self.config.buffer)
         )
@@ -1057,13 +679,4 @@ class DistillPanel(QWidget):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
-        self.exporter.shutdown()
-
-
-def _stage_changes(history: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """(iteration, new stage) wherever a saved history's stage changed."""
-    changes = []
-    for before, after in zip(history, history[1:]):
-        if after.get("stage") != before.get("stage"):
-            changes.append((int(after.get("iteration", 0)), int(after.get("stage", 0))))
-    return changes
+        self.exports.shutdown()

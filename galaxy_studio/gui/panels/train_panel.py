@@ -39,6 +39,7 @@ from galaxy_studio.errors import UserError
 from galaxy_studio.eta import format_duration
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Progressed, Warned
 from galaxy_studio.gui.panels.cross_validation_report import describe_cross_validation
+from galaxy_studio.gui.text_styles import WARNING_STYLE
 from galaxy_studio.gui.widgets.confusion_view import ConfusionView
 from galaxy_studio.gui.widgets.curve_plot import CurvePlot
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
@@ -94,7 +95,6 @@ ADVANCED_SETTINGS = (
 # After the weights file's row, which the form does not generate (a file picker with a check).
 FINE_TUNING_SETTINGS = ("backbone_lr_scale",)
 REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
-WARNING_STYLE = "color: #ff9a8a;"  # as the Distill panel's warnings
 NOTE_STYLE = "color: #a8adb8;"  # a line that explains the control above it
 # Folds offered for cross-validation: 5 unless asked (each fold tests a fifth of the images).
 CV_FOLDS_DEFAULT, CV_FOLDS_RANGE = 5, (2, 20)

@@ -16,12 +16,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from galaxy_studio.errors import UserError
+from galaxy_studio.gui.text_styles import WARNING_STYLE
 from galaxy_studio.path_text import readable
 from galaxy_studio.settings import control_label
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
 NO_FILE_TEXT = "None: the network starts from random weights."
-ERROR_STYLE = "color: #ff9a8a;"  # the panels' warning colour
 
 Check = Callable[[str], str]
 
@@ -96,7 +96,7 @@ class WeightsFilePicker(QWidget):
         self.name_edit.setText("" if self._path is None else readable(Path(self._path).name))
         self.name_edit.setToolTip(readable(self._path or ""))
         self.clear_button.setEnabled(self._path is not None)
-        self.report.setStyleSheet("" if self._fits else ERROR_STYLE)
+        self.report.setStyleSheet("" if self._fits else WARNING_STYLE)
 
 
 def _brief(message: str, path: str) -> str:
