@@ -16,14 +16,13 @@ thread collects what the automatic collector would have, generation by generatio
 from __future__ import annotations
 
 import gc
-import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 INTERVAL_MS = 200
-# A full collection walks every object not frozen (a quarter of a second with torch loaded):
-# at most one per this many seconds, as the automatic collector also defers them.
-FULL_COLLECTION_EVERY_S = 30.0
+# CPython's own rule: a full collection waits until the objects promoted to the oldest
+# generation since the last one are a quarter of those it held after it.
+FULL_COLLECTION_SHARE = 0.25
 
 
 class GuiThreadCollector(QObject):
@@ -34,7 +33,8 @@ class GuiThreadCollector(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.collect_due)
-        self._last_full = time.monotonic()
+        self._long_lived = 0
+        self._pending = 0
 
     @property
     def active(self) -> bool:
@@ -42,6 +42,8 @@ class GuiThreadCollector(QObject):
 
     def start(self) -> None:
         gc.disable()
+        self._long_lived = len(gc.get_objects(2))
+        self._pending = 0
         self._timer.start()
 
     def stop(self) -> None:
@@ -50,19 +52,22 @@ class GuiThreadCollector(QObject):
         gc.enable()
 
     def collect_due(self) -> int:
-        """Collect the oldest generation whose count passed its threshold, as the automatic
-        collector would; returns the generation collected, or -1."""
+        """Collect the oldest generation that is due, by the automatic collector's rules
+        (thresholds, and the share above for a full collection); returns it, or -1. A full
+        collection walks every object not frozen, a quarter of a second with torch loaded,
+        and pauses the window as long, so it must stay as rare as Python keeps it."""
         counts, thresholds = gc.get_count(), gc.get_threshold()
-        for generation in (2, 1, 0):
-            if counts[generation] <= thresholds[generation]:
-                continue
-            if generation == 2:
-                now = time.monotonic()
-                if now - self._last_full < FULL_COLLECTION_EVERY_S:
-                    continue
-                self._last_full = now
-            gc.collect(generation)
-            return generation
+        if counts[2] > thresholds[2] and self._pending > FULL_COLLECTION_SHARE * self._long_lived:
+            gc.collect(2)
+            self._long_lived, self._pending = len(gc.get_objects(2)), 0
+            return 2
+        if counts[1] > thresholds[1]:
+            young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+            self._pending += max(young - gc.collect(1), 0)
+            return 1
+        if counts[0] > thresholds[0]:
+            gc.collect(0)
+            return 0
         return -1
 
 
