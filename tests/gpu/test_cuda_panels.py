@@ -27,7 +27,11 @@ from ..gui.conftest import (  # noqa: E402, F401 - the GUI tests' fixtures
 )
 
 pytestmark = GPU
-LONGEST_PAUSE_S = 0.5
+# On a GPU the job leaves the cores to the window: 0.5 s. The CPU smoke run checks that these
+# tests run, on 2 cores shared by the job's threads and the window: after the other CUDA tests
+# the Distill panel's window paused 0.52-0.82 s in 8 of 10 runs on the build machine (the code
+# before the GUI-thread collector too, 0.52 and 0.56 s), 0.25-0.46 s with this test alone.
+LONGEST_PAUSE_S = 0.5 if ON == "cuda" else 1.5
 
 
 class PauseMeter:
