@@ -14,8 +14,9 @@ from galaxy_studio.eta import format_duration
 
 @dataclass(frozen=True)
 class IterationEstimate:
-    """Two timed iterations: the device they ran on and the seconds one took."""
+    """Two timed iterations: the settings timed, the device they ran on and the seconds one took."""
 
+    config: DistillConfig
     device: str
     seconds: float
 
@@ -30,15 +31,15 @@ class DeviceNote(QLabel):
         super().__init__("Device: auto picks a CUDA or Apple GPU when there is one, else the CPU.", parent)
         self.setWordWrap(True)
         self.setStyleSheet("color: #b8bcc6;")
-        self._measured: tuple[DistillConfig, float] | None = None
+        self._measured: IterationEstimate | None = None
 
     @property
     def measured_config(self) -> DistillConfig | None:
         """The settings the last estimate timed, while the form still holds them."""
-        return self._measured[0] if self._measured is not None else None
+        return self._measured.config if self._measured is not None else None
 
-    def remember(self, config: DistillConfig, seconds: float) -> None:
-        self._measured = (config, seconds)
+    def remember(self, estimate: IterationEstimate) -> None:
+        self._measured = estimate
 
     def follow_settings(self, config: DistillConfig) -> None:
         """Keep the measured pace true to the form: the total follows Iterations, and a change
@@ -46,12 +47,11 @@ class DeviceNote(QLabel):
         the measurement instead of quoting it for settings it was not measured with."""
         if self._measured is None:
             return
-        measured, seconds = self._measured
-        if timing_key(measured) != timing_key(config):
+        if timing_key(self._measured.config) != timing_key(config):
             self._measured = None
             self.show_device(config.device)
             return
-        self.show_device(config.device, seconds, config.iterations)
+        self.show_device(config.device, self._measured.seconds, config.iterations)
 
     def show_device(self, device: str, seconds: float | None = None, iterations: int | None = None) -> None:
         import torch

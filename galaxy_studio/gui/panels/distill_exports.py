@@ -83,4 +83,4 @@ class DistillExports(JobRunner):
         self._write(job)
 
     def _write(self, job: Job[str]) -> None:
-        self.start(job, on_success=self.written.emit, on_failure=lambda message: self.failed.emit(message))
+        self.start(job, on_success=self.written.emit, on_failure=self.failed.emit)

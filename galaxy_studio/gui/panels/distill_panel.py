@@ -102,7 +102,6 @@ class DistillPanel(QWidget):
         self._pace: float | None = None
         self._last_progress: tuple[float, int] | None = None
         self._job_message = ""
-        self._estimate_config: DistillConfig | None = None
         self._live_listed = False
         self._build()
         self.refresh_runs()
@@ -339,10 +338,9 @@ class DistillPanel(QWidget):
             from galaxy_studio.model.prediction import resolve_device
 
             return IterationEstimate(
-                resolve_device(config.device).type, estimate_iteration_seconds(config, emit=emit, cancel=cancel)
+                config, resolve_device(config.device).type, estimate_iteration_seconds(config, emit=emit, cancel=cancel)
             )
 
-        self._estimate_config = config
         self._start_job(job, "Timing two iterations…", self._on_iteration_timed)
 
     def start(self, config: DistillConfig | None = None, history: list[dict[str, Any]] | None = None) -> None:
@@ -522,8 +520,7 @@ class DistillPanel(QWidget):
     # Endings ---------------------------------------------------------------------------
 
     def _on_iteration_timed(self, estimate: IterationEstimate) -> None:
-        assert self._estimate_config is not None
-        self.device_note.remember(self._estimate_config, estimate.seconds)
+        self.device_note.remember(estimate)
         self._refresh_measured_note()
         self.progress_label.setText(f"About {estimate.seconds:.2f} s per iteration on {estimate.device}.")
 
