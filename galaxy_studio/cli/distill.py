@@ -147,6 +147,7 @@ def add_commands(sub: Any) -> None:
             "syn_steps",
             "memory",
             "precision",
+            "cuda_graphs",
             "iterations",
             "max_start_epoch",
             "expert_epochs",

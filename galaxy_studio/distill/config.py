@@ -158,6 +158,8 @@ class DistillConfig:
     The step size starts at `lr_teacher`. `precision` is the GPU arithmetic of the unroll
     (model/precision.py; the CPU always computes float32): on an H200, tf32 was 1.7x faster than
     fp32 at 64 px with an image gradient at cosine 0.99994 of fp32's (docs/gpu-results.md).
+    `cuda_graphs` replays full mode's unroll as one CUDA graph (distill/graphed_match.py); it is
+    off until a GPU run has measured it (tests/benchmarks/bench_gpu.py).
     Learning log(lr) (STM) keeps it positive; its learning rate is STM's 0.01 (MTT's 1e-5 was for the raw step size).
 
     "mtt" draws t from [0, max_start_epoch) for `iterations` iterations. "stm" ignores
@@ -270,6 +272,12 @@ class DistillConfig:
         choices=PRECISION_NAMES,
         help="GPU arithmetic of the unroll: fp32, tf32 products, or bf16 autocast; the CPU always computes fp32",
     )
+    cuda_graphs: bool = setting(
+        False,
+        label="Replay the unroll as a CUDA graph",
+        help="full memory mode on a CUDA GPU: record one iteration's kernels once and replay them, the same "
+        "arithmetic with one launch instead of hundreds per step; ignored in other modes and on other devices",
+    )
     clamp: bool = setting(
         True,
         label="Keep pixels within the data's range",
@@ -352,9 +360,10 @@ class DistillConfig:
         return _from_dict(cls, {**FIELDS_BEFORE_THEY_EXISTED, **data})
 
     def recipe(self) -> dict[str, Any]:
-        """What decides the result; a run may resume under another device or checkpoint cadence."""
+        """What decides the result; a run may resume under another device, with or without CUDA
+        graphs (the same arithmetic), or under another checkpoint cadence."""
         data = self.to_dict()
-        for key in ("out_dir", "device", "checkpoint_every", "snapshot_every", "iterations"):
+        for key in ("out_dir", "device", "cuda_graphs", "checkpoint_every", "snapshot_every", "iterations"):
             data.pop(key)
         # The stop itself, so that a run saved when it was always 50 resumes under the default.
         data["min_lr_img"] = self.stop_lr_img

@@ -57,7 +57,7 @@ class MatchOutcome:
 
 
 @dataclass(frozen=True)
-class _Step:
+class Step:
     indices: torch.Tensor | None  # None: the whole synthetic set, in its own order
     seed: int
 
@@ -79,23 +79,15 @@ class _Unroll:
         self.net = net
         self.labels = labels
         self.strategy = strategy
-        self.steps = _plan_steps(images.shape[0], syn_steps, batch_syn, generator, images.device)
+        self.steps = plan_steps(images.shape[0], syn_steps, batch_syn, generator, images.device)
 
-    def gradient(self, theta: torch.Tensor, step: _Step, images: torch.Tensor, *, create_graph: bool) -> torch.Tensor:
-        """g_i at theta; with create_graph, a differentiable function of theta, images and alpha."""
+    def gradient(self, theta: torch.Tensor, step: Step, images: torch.Tensor, *, create_graph: bool) -> torch.Tensor:
         with torch.enable_grad():
-            if not theta.requires_grad:
-                theta = theta.detach().requires_grad_(True)
             batch, labels = images, self.labels
             if step.indices is not None:
                 batch, labels = images.index_select(0, step.indices), labels.index_select(0, step.indices)
-            draws = torch.Generator()
-            draws.manual_seed(step.seed)
-            batch = augment(batch, self.strategy, generator=draws)
-            logits = functional_call(self.net, parameter_dict(self.net, theta), (batch,))
-            loss = F.cross_entropy(logits, labels)
-            (grad,) = torch.autograd.grad(loss, theta, create_graph=create_graph)
-        return grad
+            batch = augment(batch, self.strategy, generator=step_draws(step.seed))
+            return step_gradient(self.net, theta, batch, labels, create_graph=create_graph)
 
     def run_without_graph(
         self, start: torch.Tensor, images: torch.Tensor, lr: torch.Tensor, keep_every: int = 0
@@ -116,16 +108,37 @@ class _Unroll:
         return theta, grad_sum, kept
 
     def run_with_graph(
-        self, theta: torch.Tensor, images: torch.Tensor, lr: torch.Tensor, steps: list[_Step]
+        self, theta: torch.Tensor, images: torch.Tensor, lr: torch.Tensor, steps: list[Step]
     ) -> torch.Tensor:
         for step in steps:
             theta = theta - lr * self.gradient(theta, step, images, create_graph=True)
         return theta
 
 
-def _plan_steps(
+def step_gradient(
+    net: nn.Module, theta: torch.Tensor, batch: torch.Tensor, labels: torch.Tensor, *, create_graph: bool
+) -> torch.Tensor:
+    """g_i at theta on an augmented batch; with create_graph, a differentiable function of
+    theta, the images and alpha."""
+    with torch.enable_grad():
+        if not theta.requires_grad:
+            theta = theta.detach().requires_grad_(True)
+        logits = functional_call(net, parameter_dict(net, theta), (batch,))
+        loss = F.cross_entropy(logits, labels)
+        (grad,) = torch.autograd.grad(loss, theta, create_graph=create_graph)
+    return grad
+
+
+def step_draws(seed: int) -> torch.Generator:
+    """The CPU generator a step's augmentation draws from."""
+    draws = torch.Generator()
+    draws.manual_seed(seed)
+    return draws
+
+
+def plan_steps(
     n_images: int, syn_steps: int, batch_syn: int | None, generator: torch.Generator, device: torch.device
-) -> list[_Step]:
+) -> list[Step]:
     """Minibatches are consecutive slices of a random permutation, a fresh one when it runs out
     (every image is used equally often); then one augmentation seed per step."""
     if batch_syn is None or batch_syn >= n_images:
@@ -137,10 +150,10 @@ def _plan_steps(
             batches += [chunk.to(device, non_blocking=True) for chunk in order.split(batch_syn)]
         batches = batches[:syn_steps]
     seeds = torch.randint(_SEED_LIMIT, (syn_steps,), generator=generator, device=generator.device).tolist()
-    return [_Step(indices, seed) for indices, seed in zip(batches, seeds)]
+    return [Step(indices, seed) for indices, seed in zip(batches, seeds)]
 
 
-def _check_inputs(
+def check_inputs(
     net: nn.Module,
     start: torch.Tensor,
     target: torch.Tensor,
@@ -166,7 +179,7 @@ def _check_inputs(
         raise ValueError(f"augmentation must be one of {', '.join(AUGMENT_STRATEGIES)}, got {strategy!r}")
 
 
-def _squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum()
 
 
@@ -175,8 +188,16 @@ def _checked_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, expert distance), or FloatingPointError with the quantities that went wrong."""
     with torch.no_grad():
-        span = _squared_distance(start, target)
-        reach = _squared_distance(end, target)
+        span = squared_distance(start, target)
+        reach = squared_distance(end, target)
+    check_distances(span, reach, lr, syn_steps)
+    return reach / span, span
+
+
+def check_distances(span: torch.Tensor, reach: torch.Tensor, lr: torch.Tensor, syn_steps: int) -> None:
+    """FloatingPointError, with the quantities that went wrong, unless the expert segment's
+    squared length `span` is finite and positive and the student's squared distance `reach`
+    from the target is finite."""
     span_value, reach_value = float(span), float(reach)
     if not math.isfinite(span_value) or span_value == 0.0:
         raise FloatingPointError(
@@ -188,10 +209,9 @@ def _checked_loss(
             f"squared distance to the target is {reach_value} (expert segment {span_value:.4g}); "
             "lower the image or lr learning rate, or the number of steps"
         )
-    return reach / span, span
 
 
-def _checked_gradients(image_grad: torch.Tensor, log_lr_grad: torch.Tensor, loss: float, lr: float) -> None:
+def check_gradients(image_grad: torch.Tensor, log_lr_grad: torch.Tensor, loss: float, lr: float) -> None:
     if not bool(torch.isfinite(image_grad).all()) or not math.isfinite(float(log_lr_grad)):
         raise FloatingPointError(
             f"trajectory matching gave non-finite gradients (loss {loss:.4g}, lr {lr:.3g}, "
@@ -217,7 +237,7 @@ def match_trajectory(
     docstring). Leaves `images`, `log_lr` and every optimiser alone: the caller steps them."""
     if memory not in MEMORY_MODES:
         raise ValueError(f"memory mode must be one of {', '.join(MEMORY_MODES)}, got {memory!r}")
-    _check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
+    check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
     unroll = _Unroll(
         net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy, generator=generator
     )
@@ -231,7 +251,7 @@ def match_trajectory(
         loss, image_grad, log_lr_grad = _checkpointed(unroll, start, target, images_leaf, log_lr_leaf)
     else:
         loss, image_grad, log_lr_grad = _constant(unroll, start, target, images_leaf, log_lr_leaf)
-    _checked_gradients(image_grad, log_lr_grad, loss, math.exp(float(log_lr_leaf.detach())))
+    check_gradients(image_grad, log_lr_grad, loss, math.exp(float(log_lr_leaf.detach())))
     return MatchOutcome(loss, image_grad, log_lr_grad)
 
 
@@ -242,7 +262,7 @@ def _full(
         lr = log_lr.exp()
         end = unroll.run_with_graph(start.detach().requires_grad_(True), images, lr, unroll.steps)
         _, span = _checked_loss(end, start, target, lr, len(unroll.steps))
-        loss = _squared_distance(end, target) / span
+        loss = squared_distance(end, target) / span
         image_grad, log_lr_grad = torch.autograd.grad(loss, [images, log_lr])
     return float(loss.detach()), image_grad, log_lr_grad
 
@@ -310,7 +330,7 @@ def matching_loss(
 ) -> float:
     """The same normalised loss without a graph to the images, e.g. STM's validation loss on
     the next, not yet trained, expert segment."""
-    _check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
+    check_inputs(net, start, target, images, labels, syn_steps, batch_syn, strategy)
     unroll = _Unroll(
         net, images, labels, syn_steps=syn_steps, batch_syn=batch_syn, strategy=strategy, generator=generator
     )

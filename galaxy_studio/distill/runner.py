@@ -39,7 +39,8 @@ from galaxy_studio.distill.export import (
 )
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
-from galaxy_studio.distill.matching import match_trajectory, matching_loss
+from galaxy_studio.distill.matcher import Matcher, run_matcher
+from galaxy_studio.distill.matching import matching_loss
 from galaxy_studio.distill.pixel_bounds import PixelBounds
 from galaxy_studio.distill.readability import PictureReadability
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
@@ -169,12 +170,13 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
     watch = _ReadabilityWatch(real.train_images, real.zca, real.prep)
     bounds = PixelBounds(real.train_images, real.zca, real.prep, device) if config.clamp else None
     resumed_from = run.iteration
+    matcher = run_matcher(config, net, labels, device, emit)
     if run.iteration == 0:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
         share_cores()
-        _iterate(config, buffer, net, run, labels, device, bounds, emit)
+        _iterate(config, buffer, net, matcher, run, labels, device, bounds, emit)
         if run.iteration % config.snapshot_every == 0:
             _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
         if run.iteration % config.checkpoint_every == 0:
@@ -237,6 +239,7 @@ def _iterate(
     config: DistillConfig,
     buffer: Buffer,
     net: torch.nn.Module,
+    matcher: Matcher,
     run: _Run,
     labels: torch.Tensor,
     device: torch.device,
@@ -250,18 +253,12 @@ def _iterate(
     target = _snapshot_tensor(buffer, expert, start_epoch + run.schedule.expert_epochs, device)
     try:
         with cuda_precision(config.precision, device):
-            outcome = match_trajectory(
-                net,
+            outcome = matcher(
                 start,
                 target,
                 run.images.detach(),
-                labels,
                 run.log_lr.detach(),
-                syn_steps=config.syn_steps,
-                batch_syn=config.batch_syn,
-                strategy=config.augment,
-                memory=config.memory,
-                generator=seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
+                seeded_generator(config.seed, _MATCH_STREAM, run.iteration),
             )
     except FloatingPointError as exc:
         raise ModelError(

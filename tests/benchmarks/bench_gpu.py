@@ -18,8 +18,10 @@ Sections:
   ratio <= 1.2).
 - precision of the unroll ("full", IPC 10, syn_steps 20, 32 and 64 px): torch's defaults (what
   the code did before precision was a setting), fp32, tf32, bf16; speed-up over the defaults and
-  the cosine of each image gradient with fp32's (an option is usable where it is >= 0.999). Then
-  a profile of one iteration: the operators with the most CPU time, GPU kernels per step.
+  the cosine of each image gradient with fp32's (an option is usable where it is >= 0.999), and
+  fp32 and tf32 again with the iteration replayed as a CUDA graph; then the graph against the
+  eager unroll with the galaxy augmentation (tf32). Then a profile of one iteration: the
+  operators with the most CPU time, GPU kernels per step.
 - training images/s (galaxy-cnn, resnet18; 64 and 128 px; AMP on and off): the network step on
   batches already on the GPU, and galaxy-cnn at 64 px through the real data pipeline (decoded
   pixels normalised on the CPU, moved, turned and mirrored on the GPU).
@@ -51,6 +53,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from galaxy_studio.distill.graphed_match import GraphedFullMatch
 from galaxy_studio.distill.matching import MEMORY_MODES, MatchOutcome, match_trajectory
 from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.model.architectures import build_model
@@ -62,6 +65,8 @@ if TYPE_CHECKING:
     from galaxy_studio.distill.runner import DistillResult
 
 COSINE_NEEDED = 0.999
+# The precisions timed again with the unroll replayed as a CUDA graph (distill/graphed_match.py).
+GRAPHED_PRECISIONS = ("fp32", "tf32")
 FLAT_RATIO = 1.2
 CLASSES = 10
 
@@ -269,6 +274,27 @@ def one_match(problem: Matching, steps: int, memory: str, strategy: str = "dsa")
     )
 
 
+def graphed_match(problem: Matching, steps: int, strategy: str) -> Callable[[], MatchOutcome]:
+    """`one_match` in full mode through a CUDA graph (eagerly on the CPU): the first call
+    captures, later calls replay. A failed capture raises, so that its row says so."""
+    device = problem.images.device
+
+    def refuse(text: str) -> None:
+        raise RuntimeError(text)
+
+    graphed = GraphedFullMatch(
+        problem.net,
+        problem.labels,
+        syn_steps=steps,
+        batch_syn=None,
+        strategy=strategy,
+        capture=device.type == "cuda",
+        on_capture_failed=refuse,
+    )
+    log_lr = torch.tensor(math.log(0.01), device=device)
+    return lambda: graphed(problem.start, problem.target, problem.images, log_lr, torch.Generator().manual_seed(7))
+
+
 def timed_match(
     problem: Matching,
     steps: int,
@@ -276,18 +302,21 @@ def timed_match(
     repeats: int,
     context: Callable[[], AbstractContextManager[None]] = nullcontext,
     strategy: str = "dsa",
+    graphed: bool = False,
 ) -> tuple[float, float, MatchOutcome]:
-    """(seconds per iteration after a warm-up, peak GiB of the warm-up, the last outcome)."""
+    """(seconds per iteration after a warm-up, peak GiB of the warm-up, the last outcome); with
+    `graphed`, full mode replayed as a CUDA graph, captured in the warm-up."""
     device = problem.images.device
+    match = graphed_match(problem, steps, strategy) if graphed else lambda: one_match(problem, steps, memory, strategy)
     before = reset_peak(device)
     with context():
-        outcome = one_match(problem, steps, memory, strategy)
+        outcome = match()
     synchronise(device)
     peak = peak_above(device, before)
     began = time.perf_counter()
     for _ in range(repeats):
         with context():
-            outcome = one_match(problem, steps, memory, strategy)
+            outcome = match()
     synchronise(device)
     return (time.perf_counter() - began) / repeats, peak, outcome
 
@@ -353,31 +382,112 @@ def bench_precision(report: Report, scale: Scale, device: torch.device, budget: 
     variants: dict[str, Callable[[], AbstractContextManager[None]]] = {"torch defaults": nullcontext}
     for name in PRECISIONS:
         variants[name] = lambda name=name: cuda_precision(name, device)
+    for name in GRAPHED_PRECISIONS:
+        variants[f"{name} + CUDA graph"] = lambda name=name: cuda_precision(name, device)
     rows = []
     for size in scale.precision_sizes:
         problem = matching_problem(size, scale.ipcs[-1], scale.width, device)
-        measured: dict[str, tuple[float, torch.Tensor]] = {}
+        measured: dict[str, tuple[float, torch.Tensor] | str] = {}
         for name, context in variants.items():
             if budget.left() <= 0:
                 break
             # Augmentation "none": every variant sees the same inputs, so the gradients compare.
-            seconds, _, outcome = timed_match(problem, scale.precision_steps, "full", scale.repeats, context, "none")
-            measured[name] = (seconds, outcome.image_grad)
-        baseline = measured.get("torch defaults", (math.nan, None))[0]
-        reference = measured.get("fp32", (math.nan, None))[1]
-        for name in variants:
-            if name not in measured:
-                rows.append([f"{size}", name, "skipped (time budget)", "", ""])
+            graphed = name.endswith("graph")
+            try:
+                seconds, _, outcome = timed_match(
+                    problem, scale.precision_steps, "full", scale.repeats, context, "none", graphed
+                )
+            except RuntimeError as error:
+                measured[name] = f"failed: {error}"
                 continue
-            seconds, gradient = measured[name]
-            agreement = "" if reference is None else f"{cosine(gradient, reference):.6f}"
-            rows.append([f"{size}", name, f"{seconds:.3f}", f"{baseline / seconds:.2f}x", agreement])
+            measured[name] = (seconds, outcome.image_grad)
+        rows += precision_rows(size, list(variants), measured)
         del problem
     report.table(
         f"Unroll precision: full mode, IPC {scale.ipcs[-1]}, syn_steps {scale.precision_steps}, width {scale.width}",
-        ["px", "precision", "s / iteration", "speed-up over torch defaults", "cosine with fp32 image gradient"],
+        [
+            "px",
+            "precision",
+            "s / iteration",
+            "speed-up over torch defaults",
+            "speed-up over fp32",
+            "cosine with fp32 image gradient",
+        ],
         rows,
-        [f"an option is usable where the cosine is >= {COSINE_NEEDED}"],
+        [
+            f"an option is usable where the cosine is >= {COSINE_NEEDED}",
+            '"+ CUDA graph": the iteration captured once and replayed (distill/graphed_match.py)',
+        ],
+    )
+    bench_graphs_with_augmentation(report, scale, device, budget)
+
+
+def precision_rows(
+    size: int, names: list[str], measured: dict[str, tuple[float, torch.Tensor] | str]
+) -> list[list[str]]:
+    def seconds_of(name: str) -> float:
+        value = measured.get(name)
+        return value[0] if isinstance(value, tuple) else math.nan
+
+    reference = measured.get("fp32")
+    rows = []
+    for name in names:
+        value = measured.get(name, "skipped (time budget)")
+        if isinstance(value, str):
+            rows.append([f"{size}", name, value, "", "", ""])
+            continue
+        seconds, gradient = value
+        agreement = f"{cosine(gradient, reference[1]):.6f}" if isinstance(reference, tuple) else ""
+        rows.append(
+            [
+                f"{size}",
+                name,
+                f"{seconds:.3f}",
+                f"{seconds_of('torch defaults') / seconds:.2f}x",
+                f"{seconds_of('fp32') / seconds:.2f}x",
+                agreement,
+            ]
+        )
+    return rows
+
+
+def bench_graphs_with_augmentation(report: Report, scale: Scale, device: torch.device, budget: Budget) -> None:
+    """The CUDA graph with a run's augmentation ("galaxy", the default), where the graph runs
+    every family and weights all but the chosen one by zero, against the eager unroll at the
+    default precision (tf32); the same draws, so the gradients compare."""
+    rows = []
+    for size in scale.precision_sizes:
+        problem = matching_problem(size, scale.ipcs[-1], scale.width, device)
+        eager: tuple[float, torch.Tensor] | None = None
+        for graphed in (False, True):
+            label = [f"{size}", "CUDA graph" if graphed else "eager"]
+            if budget.left() <= 0:
+                rows.append(label + ["skipped (time budget)", "", ""])
+                continue
+            try:
+                seconds, _, outcome = timed_match(
+                    problem,
+                    scale.precision_steps,
+                    "full",
+                    scale.repeats,
+                    lambda: cuda_precision("tf32", device),
+                    "galaxy",
+                    graphed,
+                )
+            except RuntimeError as error:
+                rows.append(label + [f"failed: {error}", "", ""])
+                continue
+            if eager is None:
+                eager = (seconds, outcome.image_grad)
+            rows.append(
+                label + [f"{seconds:.3f}", f"{eager[0] / seconds:.2f}x", f"{cosine(outcome.image_grad, eager[1]):.6f}"]
+            )
+        del problem
+    report.table(
+        f"CUDA graph with the galaxy augmentation: full mode, tf32, IPC {scale.ipcs[-1]}, "
+        f"syn_steps {scale.precision_steps}, width {scale.width}",
+        ["px", "unroll", "s / iteration", "speed-up over eager", "cosine with eager image gradient"],
+        rows,
     )
 
 

@@ -12,11 +12,13 @@ from galaxy_studio.distill.augment import (
     CROP_PAD,
     DSA_FAMILIES,
     GALAXY_FAMILIES,
+    apply_planned,
     augment,
     colour_jitter,
     crop_shift,
     cutout,
     flip,
+    plan_augmentation,
     rotate_by,
     spin,
 )
@@ -167,3 +169,23 @@ def test_bad_strategy_or_shape_is_refused() -> None:
         augment(batch(), "sideways", generator=seeded(0))
     with pytest.raises(ValueError, match="NCHW"):
         augment(torch.zeros(3, 8, 8), "dsa", generator=seeded(0))
+
+
+@pytest.mark.parametrize("strategy", AUGMENT_STRATEGIES)
+def test_a_planned_augmentation_is_the_augmented_batch_to_the_bit(strategy: str) -> None:
+    """The CUDA-graph path (every family run, all but one weighted by zero) must give what
+    `augment` gives for the same generator, pixels and gradients alike."""
+    images = batch(4, 3, 11).requires_grad_(True)
+    weights = torch.randn(4, 3, 11, 11, generator=seeded(2))
+    chosen = set()
+    for seed in range(40):
+        eager = augment(images, strategy, generator=seeded(seed))
+        plan = plan_augmentation(strategy, 4, 11, 11, seeded(seed))
+        planned = apply_planned(images, strategy, plan.weights, plan.draws)
+        assert torch.equal(planned, eager)
+        (eager_grad,) = torch.autograd.grad((eager * weights).sum(), images)
+        (planned_grad,) = torch.autograd.grad((planned * weights).sum(), images)
+        assert torch.equal(planned_grad, eager_grad)
+        chosen.add(int(plan.weights.argmax()) if plan.weights.numel() else -1)
+        assert plan.weights.sum() == (0 if strategy == "none" else 1)
+    assert len(chosen) == {"dsa": 6, "galaxy": 7, "none": 1}[strategy]

@@ -19,6 +19,7 @@ from galaxy_studio.events import (
     CancelToken,
     IterationFinished,
     MetricLogged,
+    Noted,
     Progressed,
     SnapshotTaken,
     StageAdvanced,
@@ -211,9 +212,9 @@ def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_
 ) -> None:
     import torch
 
-    import galaxy_studio.distill.runner as runner
+    import galaxy_studio.distill.matcher as matcher
 
-    real_match = runner.match_trajectory
+    real_match = matcher.match_trajectory
 
     def out_of_memory_at_the_fourth(*args: object, **kwargs: object) -> object:
         if len(calls) == 3:
@@ -222,7 +223,7 @@ def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_
         return real_match(*args, **kwargs)
 
     calls: list[int] = []
-    monkeypatch.setattr(runner, "match_trajectory", out_of_memory_at_the_fourth)
+    monkeypatch.setattr(matcher, "match_trajectory", out_of_memory_at_the_fourth)
     out = tmp_path / "oom"
     config = tiny_distill_config(tiny_buffer, tiny_set, out, method="mtt", expert_epochs=1, syn_steps=8)
     with pytest.raises(ModelError) as caught:
@@ -233,7 +234,7 @@ def test_running_out_of_gpu_memory_is_advice_that_holds_no_unroll_and_keeps_the_
     # No chained error: its traceback would keep the unroll's graph (GPU memory) alive.
     assert caught.value.__cause__ is None and caught.value.__context__ is None
     assert json.loads((out / HISTORY_FILE).read_text())[-1]["iteration"] == 3
-    monkeypatch.setattr(runner, "match_trajectory", real_match)
+    monkeypatch.setattr(matcher, "match_trajectory", real_match)
     assert distill(config).resumed_from == 3
 
 
@@ -339,3 +340,18 @@ def test_smoothing_wider_than_the_images_is_refused_before_anything_runs(
     with pytest.raises(ModelError, match=r"smoothing of 6 px reaches across the buffer.s 16 px images: use at most 5"):
         distill(tiny_distill_config(tiny_buffer, tiny_set, out, smooth=6.0))
     assert not out.exists()
+
+
+def test_cuda_graphs_off_the_gpu_are_noted_and_a_run_resumes_with_or_without_them(
+    tiny_buffer: Path, tiny_set: Path, tmp_path: Path
+) -> None:
+    events: list[object] = []
+    run = tmp_path / "run"
+    first = distill(
+        tiny_distill_config(tiny_buffer, tiny_set, run, iterations=2, checkpoint_every=1, cuda_graphs=True),
+        emit=events.append,
+    )
+    notes = [event.text for event in events if isinstance(event, Noted)]
+    assert "CUDA graphs need full memory mode on a CUDA GPU: this run (full, cpu) has none" in notes
+    resumed = distill(tiny_distill_config(tiny_buffer, tiny_set, run, iterations=3, checkpoint_every=1))
+    assert first.iterations == 2 and resumed.resumed_from == 2 and resumed.iterations == 3

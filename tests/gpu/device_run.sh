@@ -35,7 +35,7 @@ if [[ $smoke == 1 ]]; then
     bench=(timeout 300 "$python" tests/benchmarks/bench_gpu.py --smoke --results "$results" --cifar-per-class 20)
 else
     results="docs/gpu-results.md"
-    tests=(timeout 90 "$python" -m pytest -m gpu tests/gpu -v -rfEs --tb=short -p no:cacheprovider -o faulthandler_timeout=45)
+    tests=(timeout 120 "$python" -m pytest -m gpu tests/gpu -v -rfEs --tb=short -p no:cacheprovider -o faulthandler_timeout=45)
     bench=(timeout 240 "$python" tests/benchmarks/bench_gpu.py --results "$results" --budget-s 200)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$logs/nvidia-smi.txt"
 fi

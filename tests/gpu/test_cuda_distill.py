@@ -18,12 +18,13 @@ from galaxy_studio.distill.config import DistillConfig
 from galaxy_studio.distill.experts import load_buffer_data, open_buffer
 from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
+from galaxy_studio.distill.graphed_match import GraphedFullMatch
 from galaxy_studio.distill.init import initial_images
 from galaxy_studio.distill.matching import MEMORY_MODES, MatchOutcome, match_trajectory
 from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.distill.run_state import HISTORY_FILE
 from galaxy_studio.distill.runner import distill
-from galaxy_studio.events import Cancelled, CancelToken, MetricLogged
+from galaxy_studio.events import Cancelled, CancelToken, MetricLogged, Warned
 from galaxy_studio.model.architectures import ArchitectureSpec, model_from_spec
 from galaxy_studio.model.errors import ModelError
 from galaxy_studio.model.precision import cuda_precision
@@ -164,6 +165,66 @@ def test_a_run_in_each_memory_mode_finishes_with_finite_images(
 ) -> None:
     result = distill(run_config(gpu_buffer, galaxies, tmp_path / memory, memory=memory, iterations=4))
     assert result.iterations == 4 and math.isfinite(result.final_loss)
+    assert np.isfinite(load_synthetic(result.synthetic).images).all()
+
+
+# What the graph may differ from eager fp32 by: fp32's replay only in the order of CUDA's atomic
+# additions; tf32 by its shorter products (bench_gpu.py keeps a speed option at cosine 0.999).
+GRAPH_COSINE = {"fp32": 0.99999, "tf32": 0.999}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_a_cuda_graph_replays_the_eager_iteration_with_each_calls_inputs(
+    precision: str, problem: Problem, device: torch.device
+) -> None:
+    """Three calls with another expert segment, other images, another lr and other draws each:
+    a replay that read anything from the first call's inputs instead of its buffers would fail."""
+    net = model_from_spec(problem.spec).to(device)
+    labels = problem.labels.to(device)
+    failures: list[str] = []
+    graphed = GraphedFullMatch(
+        net,
+        labels,
+        syn_steps=problem.steps,
+        batch_syn=IPC,
+        strategy="galaxy",
+        capture=device.type == "cuda",
+        on_capture_failed=failures.append,
+    )
+    for call in range(3):
+        start = (problem.start + 0.002 * call).to(device)
+        target = (problem.target - 0.001 * call).to(device)
+        images = (problem.images * (1.0 + 0.2 * call)).to(device)
+        log_lr = torch.tensor(math.log(0.01 * (1 + call)), device=device)
+        with cuda_precision(precision, device):
+            replayed = graphed(start, target, images, log_lr, seeded_generator(3, call))
+        with cuda_precision("fp32", device):
+            expected = match_trajectory(
+                net,
+                start,
+                target,
+                images,
+                labels,
+                log_lr,
+                syn_steps=problem.steps,
+                batch_syn=IPC,
+                strategy="galaxy",
+                memory="full",
+                generator=seeded_generator(3, call),
+            )
+        assert failures == []
+        assert cosine(replayed.image_grad, expected.image_grad) >= GRAPH_COSINE[precision]
+        assert replayed.loss == pytest.approx(expected.loss, rel=1e-2 if precision == "tf32" else 1e-4)
+        if precision == "fp32":
+            assert float(replayed.log_lr_grad) == pytest.approx(float(expected.log_lr_grad), rel=1e-3, abs=1e-7)
+
+
+def test_a_run_with_cuda_graphs_captures_and_finishes(gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
+    events: list[object] = []
+    config = run_config(gpu_buffer, galaxies, tmp_path / "graphs", memory="full", cuda_graphs=True, iterations=4)
+    result = distill(config, emit=events.append)
+    assert result.iterations == 4 and math.isfinite(result.final_loss)
+    assert not [event.text for event in events if isinstance(event, Warned) and "CUDA graph" in event.text]
     assert np.isfinite(load_synthetic(result.synthetic).images).all()
 
 
