@@ -1,4 +1,4 @@
-"""Full-mode trajectory matching replayed as one CUDA graph.
+"""Full-mode trajectory matching, and STM's validation loss, replayed as CUDA graphs.
 
 At 32 px the GPU waits on the CPU: one unrolled step issues about 590 small operators (the
 forward pass, the create-graph gradient and, later, its backward), and an H200 took as long
@@ -10,16 +10,18 @@ A graph replays fixed kernels on fixed memory, so whatever changes between itera
 copied into buffers the graph reads: the expert's start and target, the images, log(lr), and
 each step's minibatch indices and augmentation, the family chosen by a weight instead of by a
 Python branch (`PlannedAugmentation`). The plan comes from the caller's generator in the same
-order as `match_trajectory` draws it, so both compute the same iteration. Where graphs cannot
-be captured (the CPU) the same planned function runs eagerly, which is how the tests hold it to
-`match_trajectory`'s "full" mode.
+order as `match_trajectory` and `matching_loss` draw it, so both compute the same iteration.
+Where graphs cannot be captured (the CPU) the same planned function runs eagerly, which is how
+the tests hold it to the eager functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
@@ -39,6 +41,8 @@ from galaxy_studio.distill.matching import (
 # Runs before the capture, on a side stream, as PyTorch's CUDA-graph notes ask: the first runs
 # initialise cuDNN and the autograd engine's per-device state, which must not be recorded.
 WARM_UP_RUNS = 2
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,12 @@ class _Layout:
         return [buffers[is_float][start : start + shape.numel()].view(shape) for is_float, start, shape in self.slots]
 
 
-class GraphedFullMatch:
-    """`match_trajectory(..., memory="full")` for one run's fixed network, labels and
-    settings; with `capture`, each call after the first replays a CUDA graph of the first."""
+class _GraphedUnroll(ABC, Generic[Result]):
+    """An unroll of one run's fixed network, labels and settings over buffers; with `capture`,
+    each call after the first replays a CUDA graph of the first. Subclasses say what the
+    unroll computes."""
+
+    needs_image_gradient = True
 
     def __init__(
         self,
@@ -108,9 +115,24 @@ class GraphedFullMatch:
         images: torch.Tensor,
         log_lr: torch.Tensor,
         generator: torch.Generator,
-    ) -> MatchOutcome:
-        """The loss and its gradients with respect to `images` and `log_lr`, as
-        `match_trajectory` gives them for the same generator."""
+    ) -> Result:
+        """What the eager function gives for the same arguments and generator."""
+        return self._result(self._replayed(start, target, images, log_lr, generator))
+
+    @abstractmethod
+    def _result(self, outputs: tuple[torch.Tensor, ...]) -> Result:
+        """The result from the unroll's outputs, checked as the eager function checks it."""
+
+    def _replayed(
+        self,
+        start: torch.Tensor,
+        target: torch.Tensor,
+        images: torch.Tensor,
+        log_lr: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, ...]:
+        """The unroll's outputs for these inputs: replayed, captured first, or run eagerly.
+        They live in the graph's memory until the next call."""
         check_inputs(self.net, start, target, images, self.labels, self.syn_steps, self.batch_syn, self.strategy)
         tensors, structure = self._plan(images, generator)
         layout = _Layout(tensors)
@@ -127,16 +149,25 @@ class GraphedFullMatch:
         if self.capture and self._graph is None:
             self._graph = self._captured_or_none()
         if self._graph is None:
-            outputs = self._unrolled()
-        else:
-            self._graph.replay()
-            outputs = self._outputs
-        loss, span, reach, image_grad, log_lr_grad = outputs
-        lr = self._log_lr.detach().exp()
-        check_distances(span, reach, lr, self.syn_steps)
-        outcome = MatchOutcome(float(loss), image_grad.clone(), log_lr_grad.clone())
-        check_gradients(outcome.image_grad, outcome.log_lr_grad, outcome.loss, float(lr))
-        return outcome
+            return self._unrolled()
+        self._graph.replay()
+        return self._outputs
+
+    def _checked_loss(self, span: torch.Tensor, reach: torch.Tensor) -> float:
+        check_distances(span, reach, self._log_lr.detach().exp(), self.syn_steps)
+        return float(reach / span)
+
+    @abstractmethod
+    def _unrolled(self) -> tuple[torch.Tensor, ...]:
+        """The outputs from the buffers; what is captured and replayed."""
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Each step's augmented minibatch and its labels, read from the buffers."""
+        for step in self._steps:
+            batch, labels = self._images, self.labels
+            if step.indices is not None:
+                batch, labels = batch.index_select(0, step.indices), labels.index_select(0, step.indices)
+            yield apply_planned(batch, self.strategy, step.weights, step.draws), labels
 
     def _plan(self, images: torch.Tensor, generator: torch.Generator) -> tuple[list[torch.Tensor], list[list[int]]]:
         """The iteration's minibatches and augmentation draws as a flat list of CPU tensors,
@@ -169,8 +200,8 @@ class GraphedFullMatch:
         device = images.device
         self._start = torch.empty_like(start.detach())
         self._target = torch.empty_like(target.detach())
-        self._images = torch.empty_like(images.detach()).requires_grad_(True)
-        self._log_lr = torch.empty((), dtype=log_lr.dtype, device=device).requires_grad_(True)
+        self._images = torch.empty_like(images.detach()).requires_grad_(self.needs_image_gradient)
+        self._log_lr = torch.empty((), dtype=log_lr.dtype, device=device).requires_grad_(self.needs_image_gradient)
         self._floats = torch.empty(layout.sizes[1], device=device)
         self._ints = torch.empty(layout.sizes[0], dtype=torch.long, device=device)
         views = iter(layout.views(self._floats, self._ints))
@@ -182,25 +213,6 @@ class GraphedFullMatch:
             self._steps.append(_PlannedStep(indices, weights, draws))
         self._layout_key = (images.shape, layout.key())
         self._graph = None
-
-    def _unrolled(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(loss, expert span, student distance, d loss / d images, d loss / d log_lr) from the
-        buffers, with the arithmetic of `match_trajectory`'s full mode."""
-        with torch.enable_grad(), _uncached_autocast():
-            lr = self._log_lr.exp()
-            theta = self._start.detach().requires_grad_(True)
-            for step in self._steps:
-                batch, labels = self._images, self.labels
-                if step.indices is not None:
-                    batch, labels = batch.index_select(0, step.indices), labels.index_select(0, step.indices)
-                batch = apply_planned(batch, self.strategy, step.weights, step.draws)
-                theta = theta - lr * step_gradient(self.net, theta, batch, labels, create_graph=True)
-            with torch.no_grad():
-                span = squared_distance(self._start, self._target)
-            reach = squared_distance(theta, self._target)
-            loss = reach / span
-            image_grad, log_lr_grad = torch.autograd.grad(loss, [self._images, self._log_lr])
-        return loss.detach(), span, reach.detach(), image_grad, log_lr_grad
 
     def _captured_or_none(self) -> torch.cuda.CUDAGraph | None:
         """The graph; or, where the GPU or driver cannot capture the unroll, None after saying
@@ -229,6 +241,55 @@ class GraphedFullMatch:
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self._outputs = self._unrolled()
         return graph
+
+
+class GraphedFullMatch(_GraphedUnroll[MatchOutcome]):
+    """`match_trajectory(..., memory="full")`: the loss and its gradients with respect to the
+    images and log(lr)."""
+
+    def _result(self, outputs: tuple[torch.Tensor, ...]) -> MatchOutcome:
+        span, reach, image_grad, log_lr_grad = outputs
+        outcome = MatchOutcome(self._checked_loss(span, reach), image_grad.clone(), log_lr_grad.clone())
+        check_gradients(outcome.image_grad, outcome.log_lr_grad, outcome.loss, float(self._log_lr.detach().exp()))
+        return outcome
+
+    def _unrolled(self) -> tuple[torch.Tensor, ...]:
+        """(expert span, student distance, d loss / d images, d loss / d log_lr) from the
+        buffers, with the arithmetic of `match_trajectory`'s full mode."""
+        with torch.enable_grad(), _uncached_autocast():
+            lr = self._log_lr.exp()
+            theta = self._start.detach().requires_grad_(True)
+            for batch, labels in self._batches():
+                theta = theta - lr * step_gradient(self.net, theta, batch, labels, create_graph=True)
+            with torch.no_grad():
+                span = squared_distance(self._start, self._target)
+            reach = squared_distance(theta, self._target)
+            image_grad, log_lr_grad = torch.autograd.grad(reach / span, [self._images, self._log_lr])
+        return span, reach.detach(), image_grad, log_lr_grad
+
+
+class GraphedMatchingLoss(_GraphedUnroll[float]):
+    """`matching_loss`: the loss alone, STM's validation on the next expert segment, which
+    every iteration of a run computes beside the matching."""
+
+    needs_image_gradient = False
+
+    def _result(self, outputs: tuple[torch.Tensor, ...]) -> float:
+        span, reach = outputs
+        return self._checked_loss(span, reach)
+
+    def _unrolled(self) -> tuple[torch.Tensor, ...]:
+        """(expert span, student distance) with the arithmetic of `matching_loss`."""
+        with _uncached_autocast():
+            with torch.no_grad():
+                lr = self._log_lr.exp()
+            theta = self._start
+            for batch, labels in self._batches():
+                grad = step_gradient(self.net, theta, batch, labels, create_graph=False)
+                with torch.no_grad():
+                    theta = theta - lr * grad
+            with torch.no_grad():
+                return squared_distance(self._start, self._target), squared_distance(theta, self._target)
 
 
 def _uncached_autocast() -> AbstractContextManager[object]:

@@ -39,8 +39,7 @@ from galaxy_studio.distill.export import (
 )
 from galaxy_studio.distill.fitting import seeded_generator
 from galaxy_studio.distill.init import ZcaWhitening, initial_images
-from galaxy_studio.distill.matcher import Matcher, run_matcher
-from galaxy_studio.distill.matching import matching_loss
+from galaxy_studio.distill.matcher import RunUnrolls, run_unrolls
 from galaxy_studio.distill.pixel_bounds import PixelBounds
 from galaxy_studio.distill.readability import PictureReadability
 from galaxy_studio.distill.run_state import DAMAGED_STATE_HINT, load_run_state, save_run_state
@@ -170,13 +169,13 @@ def _distill_here(config: DistillConfig, emit: EventSink, cancel: CancelToken) -
     watch = _ReadabilityWatch(real.train_images, real.zca, real.prep)
     bounds = PixelBounds(real.train_images, real.zca, real.prep, device) if config.clamp else None
     resumed_from = run.iteration
-    matcher = run_matcher(config, net, labels, device, emit)
+    unrolls = run_unrolls(config, net, labels, device, emit)
     if run.iteration == 0:
         _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
     while run.iteration < config.iterations and not run.schedule.done:
         cancel.raise_if_set()
         share_cores()
-        _iterate(config, buffer, net, matcher, run, labels, device, bounds, emit)
+        _iterate(config, buffer, unrolls, run, labels, device, bounds, emit)
         if run.iteration % config.snapshot_every == 0:
             _take_snapshot(run_dir, run, labels, real.prep, real.zca, watch, emit)
         if run.iteration % config.checkpoint_every == 0:
@@ -238,8 +237,7 @@ def _new_run(
 def _iterate(
     config: DistillConfig,
     buffer: Buffer,
-    net: torch.nn.Module,
-    matcher: Matcher,
+    unrolls: RunUnrolls,
     run: _Run,
     labels: torch.Tensor,
     device: torch.device,
@@ -253,7 +251,7 @@ def _iterate(
     target = _snapshot_tensor(buffer, expert, start_epoch + run.schedule.expert_epochs, device)
     try:
         with cuda_precision(config.precision, device):
-            outcome = matcher(
+            outcome = unrolls.match(
                 start,
                 target,
                 run.images.detach(),
@@ -272,7 +270,7 @@ def _iterate(
     run.lr_optimizer.step()
     if bounds is not None:
         bounds.keep(run.images)
-    validation = _validation_loss(config, buffer, net, run, labels, device)
+    validation = _validation_loss(config, buffer, unrolls, run, device)
     change = run.schedule.observe(validation)
     run.iteration += 1
     lr = math.exp(float(run.log_lr.detach()))
@@ -299,7 +297,7 @@ def _iterate(
 
 
 def _validation_loss(
-    config: DistillConfig, buffer: Buffer, net: torch.nn.Module, run: _Run, labels: torch.Tensor, device: torch.device
+    config: DistillConfig, buffer: Buffer, unrolls: RunUnrolls, run: _Run, device: torch.device
 ) -> float | None:
     segment = run.schedule.validation_start
     if segment is None:
@@ -308,17 +306,12 @@ def _validation_loss(
     target = _snapshot_tensor(buffer, _VALIDATION_EXPERT, segment + 1, device)
     try:
         with cuda_precision(config.precision, device):
-            return matching_loss(
-                net,
+            return unrolls.loss(
                 start,
                 target,
                 run.images.detach(),
-                labels,
                 run.log_lr.detach(),
-                syn_steps=config.syn_steps,
-                batch_syn=config.batch_syn,
-                strategy=config.augment,
-                generator=seeded_generator(config.seed, _VALIDATION_STREAM, segment),
+                seeded_generator(config.seed, _VALIDATION_STREAM, segment),
             )
     except FloatingPointError as exc:
         raise ModelError(f"iteration {run.iteration + 1}, validation: {exc}") from exc

@@ -16,8 +16,7 @@ import torch
 from galaxy_studio.distill.config import DistillConfig
 from galaxy_studio.distill.experts import open_buffer
 from galaxy_studio.distill.fitting import seeded_generator
-from galaxy_studio.distill.matcher import run_matcher
-from galaxy_studio.distill.matching import matching_loss
+from galaxy_studio.distill.matcher import run_unrolls
 from galaxy_studio.events import NEVER, CancelToken, EventSink, Progressed, ignore
 from galaxy_studio.model.architectures import model_from_spec
 from galaxy_studio.model.precision import cuda_precision
@@ -41,26 +40,15 @@ def estimate_iteration_seconds(
     start = torch.from_numpy(buffer.snapshot(0, 0)).to(device)
     target = torch.from_numpy(buffer.snapshot(0, min(config.matched_epochs, buffer.last_epoch))).to(device)
     log_lr = torch.tensor(math.log(config.lr_teacher), device=device)
-    matcher = run_matcher(config, net, labels, device, ignore)
+    unrolls = run_unrolls(config, net, labels, device, ignore)
     seconds = []
     for attempt in range(repeats + 1):
         cancel.raise_if_set()
         began = time.perf_counter()
         with cuda_precision(config.precision, device):
-            matcher(start, target, images, log_lr, seeded_generator(config.seed, attempt))
+            unrolls.match(start, target, images, log_lr, seeded_generator(config.seed, attempt))
             if config.method == "stm":
-                matching_loss(
-                    net,
-                    start,
-                    target,
-                    images,
-                    labels,
-                    log_lr,
-                    syn_steps=config.syn_steps,
-                    batch_syn=config.batch_syn,
-                    strategy=config.augment,
-                    generator=seeded_generator(config.seed, attempt, 1),
-                )
+                unrolls.loss(start, target, images, log_lr, seeded_generator(config.seed, attempt, 1))
         if device.type == "cuda":
             torch.cuda.synchronize()
         if attempt:

@@ -5,16 +5,19 @@ capture itself needs a GPU: tests/gpu/test_cuda_distill.py."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 import torch
 
-from galaxy_studio.distill.graphed_match import GraphedFullMatch
-from galaxy_studio.distill.matching import MatchOutcome, match_trajectory
+from galaxy_studio.distill.graphed_match import GraphedFullMatch, GraphedMatchingLoss
+from galaxy_studio.distill.matching import MatchOutcome, match_trajectory, matching_loss
 from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.model.architectures import build_model
 
 CLASSES, SIZE, STEPS = 3, 12, 4
+T = TypeVar("T")
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -67,7 +70,7 @@ def assert_same(a: MatchOutcome, b: MatchOutcome) -> None:
     assert torch.equal(a.image_grad, b.image_grad) and torch.equal(a.log_lr_grad, b.log_lr_grad)
 
 
-def graphed_call(graphed: GraphedFullMatch, problem: tuple[torch.Tensor, ...], seed: int) -> MatchOutcome:
+def graphed_call(graphed: Callable[..., T], problem: tuple[torch.Tensor, ...], seed: int) -> T:
     start, target, images, log_lr, _ = problem
     return graphed(start, target, images, log_lr, seeded(seed))
 
@@ -83,6 +86,27 @@ def test_each_call_is_match_trajectorys_full_mode_to_the_bit(
         problem = inputs(net, call)
         expected = eager(net, problem, 100 + call, batch_syn=batch_syn, strategy=strategy)
         assert_same(graphed_call(graphed, problem, 100 + call), expected)
+
+
+@pytest.mark.parametrize("batch_syn", [None, 5])
+def test_the_validation_loss_is_matching_losss_to_the_bit(net: torch.nn.Module, batch_syn: int | None) -> None:
+    labels = inputs(net, 0)[-1]
+    graphed = GraphedMatchingLoss(net, labels, syn_steps=STEPS, batch_syn=batch_syn, strategy="galaxy", capture=False)
+    for call in range(3):
+        start, target, images, log_lr, _ = problem = inputs(net, call)
+        expected = matching_loss(
+            net,
+            start,
+            target,
+            images,
+            labels,
+            log_lr,
+            syn_steps=STEPS,
+            batch_syn=batch_syn,
+            strategy="galaxy",
+            generator=seeded(100 + call),
+        )
+        assert graphed_call(graphed, problem, 100 + call) == expected
 
 
 def test_another_image_count_lays_the_buffers_out_again(net: torch.nn.Module) -> None:

@@ -18,9 +18,9 @@ from galaxy_studio.distill.config import DistillConfig
 from galaxy_studio.distill.experts import load_buffer_data, open_buffer
 from galaxy_studio.distill.export import load_synthetic
 from galaxy_studio.distill.fitting import seeded_generator
-from galaxy_studio.distill.graphed_match import GraphedFullMatch
+from galaxy_studio.distill.graphed_match import GraphedFullMatch, GraphedMatchingLoss
 from galaxy_studio.distill.init import initial_images
-from galaxy_studio.distill.matching import MEMORY_MODES, MatchOutcome, match_trajectory
+from galaxy_studio.distill.matching import MEMORY_MODES, MatchOutcome, match_trajectory, matching_loss
 from galaxy_studio.distill.params import flat_parameters
 from galaxy_studio.distill.run_state import HISTORY_FILE
 from galaxy_studio.distill.runner import distill
@@ -182,14 +182,17 @@ def test_a_cuda_graph_replays_the_eager_iteration_with_each_calls_inputs(
     net = model_from_spec(problem.spec).to(device)
     labels = problem.labels.to(device)
     failures: list[str] = []
-    graphed = GraphedFullMatch(
-        net,
-        labels,
-        syn_steps=problem.steps,
-        batch_syn=IPC,
-        strategy="galaxy",
-        capture=device.type == "cuda",
-        on_capture_failed=failures.append,
+    graphed, graphed_loss = (
+        kind(
+            net,
+            labels,
+            syn_steps=problem.steps,
+            batch_syn=IPC,
+            strategy="galaxy",
+            capture=device.type == "cuda",
+            on_capture_failed=failures.append,
+        )
+        for kind in (GraphedFullMatch, GraphedMatchingLoss)
     )
     for call in range(3):
         start = (problem.start + 0.002 * call).to(device)
@@ -198,6 +201,7 @@ def test_a_cuda_graph_replays_the_eager_iteration_with_each_calls_inputs(
         log_lr = torch.tensor(math.log(0.01 * (1 + call)), device=device)
         with cuda_precision(precision, device):
             replayed = graphed(start, target, images, log_lr, seeded_generator(3, call))
+            replayed_loss = graphed_loss(start, target, images, log_lr, seeded_generator(4, call))
         with cuda_precision("fp32", device):
             expected = match_trajectory(
                 net,
@@ -212,16 +216,33 @@ def test_a_cuda_graph_replays_the_eager_iteration_with_each_calls_inputs(
                 memory="full",
                 generator=seeded_generator(3, call),
             )
+            expected_loss = matching_loss(
+                net,
+                start,
+                target,
+                images,
+                labels,
+                log_lr,
+                syn_steps=problem.steps,
+                batch_syn=IPC,
+                strategy="galaxy",
+                generator=seeded_generator(4, call),
+            )
         assert failures == []
+        assert replayed_loss == pytest.approx(expected_loss, rel=1e-2 if precision == "tf32" else 1e-4)
         assert cosine(replayed.image_grad, expected.image_grad) >= GRAPH_COSINE[precision]
         assert replayed.loss == pytest.approx(expected.loss, rel=1e-2 if precision == "tf32" else 1e-4)
         if precision == "fp32":
             assert float(replayed.log_lr_grad) == pytest.approx(float(expected.log_lr_grad), rel=1e-3, abs=1e-7)
 
 
-def test_a_run_with_cuda_graphs_captures_and_finishes(gpu_buffer: Path, galaxies: Path, tmp_path: Path) -> None:
+def test_a_stm_run_with_cuda_graphs_captures_both_unrolls_and_finishes(
+    gpu_buffer: Path, galaxies: Path, tmp_path: Path
+) -> None:
     events: list[object] = []
-    config = run_config(gpu_buffer, galaxies, tmp_path / "graphs", memory="full", cuda_graphs=True, iterations=4)
+    config = run_config(
+        gpu_buffer, galaxies, tmp_path / "graphs", memory="full", cuda_graphs=True, iterations=4, method="stm"
+    )
     result = distill(config, emit=events.append)
     assert result.iterations == 4 and math.isfinite(result.final_loss)
     assert not [event.text for event in events if isinstance(event, Warned) and "CUDA graph" in event.text]
