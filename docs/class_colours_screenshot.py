@@ -77,7 +77,7 @@ def composite(parts: list[tuple[str, QPixmap]], out: str) -> bool:
 def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult, images: list[str], out: str) -> bool:
     """Fill Train, Classify and Explore (the Library already shows the data or project) and
     grab each tab while it is on screen."""
-    window.train.show_confusion(run.metrics)
+    window.train.results.show_confusion(run.metrics)
     classify = window.classify
     classify.classify_paths(images)
     wait_until(app, lambda: classify.table.rowCount() >= len(images) and not classify.jobs.running, "classifying")
@@ -93,7 +93,7 @@ def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult
     for caption, tab, widget in (
         ("Library: badges", library, library.grid),
         ("Library: labelling legend (a project's only)", library, library.legend),
-        ("Train: confusion matrix", window.train, window.train.confusion),
+        ("Train: confusion matrix", window.train, window.train.results.confusion),
         ("Classify: predicted dots", classify, classify.table),
         ("Classify: probability bars and Add as", classify, classify.bars.parentWidget()),
         ("Explore: map, legend and Label as", explore, explore.map_area.parentWidget()),

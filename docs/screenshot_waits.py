@@ -46,10 +46,10 @@ def open_train_tab(data: str, *, size: int, epochs: int) -> tuple[QApplication, 
     panel = window.train
     window.tabs.setCurrentWidget(panel)
     window.show()
-    panel.data_edit.setText(data)
-    panel.size.setValue(size)
-    panel.epochs.setValue(epochs)
-    panel.device.setCurrentText("cpu")
+    panel.form.data_edit.setText(data)
+    panel.form.size.setValue(size)
+    panel.form.epochs.setValue(epochs)
+    panel.form.device.setCurrentText("cpu")
     return app, window, panel
 
 
@@ -59,7 +59,7 @@ def grab_when_done(app: QApplication, window: Any, panel: Any, what: str, out: P
     wait_until(app, lambda: not panel.runner.running, what, timeout_s=timeout_s)
     settle(app)
     saved = window.grab().save(str(out))
-    print(panel.metrics_label.text(), file=sys.stderr)
+    print(panel.results.metrics_label.text(), file=sys.stderr)
     panel.shutdown()
     window.close()
     return bool(saved)

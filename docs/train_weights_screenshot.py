@@ -26,12 +26,12 @@ def main() -> int:
     weights = Path(tempfile.mkdtemp()) / "resnet18-f37072fd.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
     app, window, panel = open_train_tab(args.data, size=64, epochs=30)
-    panel.arch.setCurrentText("resnet18")
-    panel.advanced.setChecked(True)
-    panel.weights.set_path(str(weights))
+    panel.form.arch.setCurrentText("resnet18")
+    panel.form.advanced.setChecked(True)
+    panel.form.weights.set_path(str(weights))
     settle(app)
     saved = window.grab().save(str(Path(__file__).parent / "screenshot-train-weights.png"))
-    print(panel.weights.report.text(), file=sys.stderr)
+    print(panel.form.weights.report.text(), file=sys.stderr)
     window.close()
     return 0 if saved else 1
 

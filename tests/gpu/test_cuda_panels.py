@@ -57,16 +57,16 @@ def test_the_train_panel_trains_on_the_gpu_and_stays_responsive(
 ) -> None:
     train = window.train
     window.tabs.setCurrentWidget(train)
-    train.data_edit.setText(str(galaxies))
-    train.size.setValue(SIZE)
-    train.epochs.setValue(3)
-    train.batch.setValue(32)
-    train.device.setCurrentText(ON)
+    train.form.data_edit.setText(str(galaxies))
+    train.form.size.setValue(SIZE)
+    train.form.epochs.setValue(3)
+    train.form.batch.setValue(32)
+    train.form.device.setCurrentText(ON)
     meter = PauseMeter()
     train.start()
     qtbot.waitUntil(lambda: not train.runner.running, timeout=300_000)
     meter.timer.stop()
-    assert train.loss_plot.point_count("train") == 3
+    assert train.curves.loss_plot.point_count("train") == 3
     assert Path(train.result.checkpoint).is_file()
     assert meter.longest < LONGEST_PAUSE_S, f"the window paused {meter.longest:.2f} s"
 

@@ -49,11 +49,11 @@ def test_a_class_has_one_colour_in_every_panel(
         assert (style.colour, style.key) == (class_colour(position), str(position + 1))
         assert rgb(window.library.legend.colour_of(style.name)) == style.colour
 
-    window.train.show_confusion(trained_run.metrics)
-    assert [rgb(colour) for colour in window.train.confusion.header_colours] == [
+    window.train.results.show_confusion(trained_run.metrics)
+    assert [rgb(colour) for colour in window.train.results.confusion.header_colours] == [
         expected[name].colour for name in model_classes
     ]
-    row_captions = [window.train.confusion.verticalHeaderItem(row).text() for row in range(len(model_classes))]
+    row_captions = [window.train.results.confusion.verticalHeaderItem(row).text() for row in range(len(model_classes))]
     assert row_captions == [expected[name].caption for name in model_classes]
 
     classify = window.classify
@@ -86,14 +86,14 @@ def test_the_confusion_matrix_takes_the_colours_of_a_project_opened_after_it(
 ) -> None:
     """Seen: the matrix kept the colours it was drawn with until the tab was shown again."""
     model_classes = list(trained_run.metrics["classes"])
-    window.train.show_confusion(trained_run.metrics)
-    before = [rgb(colour) for colour in window.train.confusion.header_colours]
+    window.train.results.show_confusion(trained_run.metrics)
+    before = [rgb(colour) for colour in window.train.results.confusion.header_colours]
     assert window.open_project(make_project(tmp_path))
-    after = [rgb(colour) for colour in window.train.confusion.header_colours]
+    after = [rgb(colour) for colour in window.train.results.confusion.header_colours]
     wanted = [class_colour(PROJECT_CLASSES.index(window.session.class_style(n).name)) for n in model_classes]
     assert after == wanted != before
     window.session.reorder_classes(list(reversed(PROJECT_CLASSES)))
-    reordered = [rgb(colour) for colour in window.train.confusion.header_colours]
+    reordered = [rgb(colour) for colour in window.train.results.confusion.header_colours]
     assert reordered == [
         class_colour(len(PROJECT_CLASSES) - 1 - PROJECT_CLASSES.index(window.session.class_style(n).name))
         for n in model_classes

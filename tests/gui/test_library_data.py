@@ -33,7 +33,7 @@ def test_the_panel_on_show_takes_what_the_library_opens_later(qtbot, window, tmp
     write_jpegs(root / "a", 2)
     write_jpegs(root / "b", 2)
     open_in_library(qtbot, window, root, 4)
-    assert train.data_buttons.edit.text() == str(root.resolve())
+    assert train.form.data_buttons.edit.text() == str(root.resolve())
 
 
 def test_a_chosen_data_path_is_kept_and_unlabelled_cutouts_are_not_offered_for_training(
@@ -50,8 +50,8 @@ def test_a_chosen_data_path_is_kept_and_unlabelled_cutouts_are_not_offered_for_t
     window.statusBar().messageChanged.connect(messages.append)
 
     train = window.tabs.show_panel("train")
-    assert train.data_buttons.edit.text() == ""
-    train.data_buttons.use_library()
+    assert train.form.data_buttons.edit.text() == ""
+    train.form.data_buttons.use_library()
     assert messages and messages[-1].startswith("The Library shows no labelled data")
     assert window.tabs.show_panel("distill").data_buttons.edit.text() == "/data/chosen"
     assert window.tabs.show_panel("explore").data_buttons.edit.text() == str(flat.resolve())

@@ -49,14 +49,14 @@ def test_controls_follow_the_value_type_range_and_help(qtbot) -> None:
 
 def test_the_train_form_starts_at_the_config_defaults_and_changes_reach_the_config(window: MainWindow) -> None:
     train = window.train
-    config = train.config(Path("run"))
+    config = train.form.config(Path("run"))
     assert config == TrainConfig(data="", out_dir="run"), "the form starts at the CLI's recipe"
-    train.patience.setValue(0)
-    train.ema.setValue(0)
-    train.augment.setChecked(False)
-    train.balance.setCurrentText("sampler")
-    train.crop.setValue(0.3)
-    changed = train.config(Path("run"))
+    train.form.patience.setValue(0)
+    train.form.ema.setValue(0)
+    train.form.augment.setChecked(False)
+    train.form.balance.setCurrentText("sampler")
+    train.form.crop.setValue(0.3)
+    changed = train.form.config(Path("run"))
     assert changed == replace(config, patience=None, ema=None, augment=False, balance="sampler", crop_fraction=0.3)
 
 

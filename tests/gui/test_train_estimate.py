@@ -23,11 +23,11 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_estimate_names_the_device_and_the_whole_run(qtbot, window: MainWindow, demo_data: Path) -> None:  # noqa: ANN001
     train = window.train
-    train.data_edit.setText(str(demo_data))
-    train.size.setValue(16)
-    train.epochs.setValue(7)
-    train.batch.setValue(8)
-    train.device.setCurrentText("cpu")
+    train.form.data_edit.setText(str(demo_data))
+    train.form.size.setValue(16)
+    train.form.epochs.setValue(7)
+    train.form.batch.setValue(8)
+    train.form.device.setCurrentText("cpu")
     train.estimate()
     qtbot.waitUntil(lambda: not train.runner.running, timeout=120_000)
     text = train.progress_label.text()

@@ -25,10 +25,10 @@ def _train_tab_on_demo_data(window: MainWindow, tmp_path: Path, per_class: int) 
     write_demo_set(tmp_path / "data", per_class=per_class, size=24)
     train = window.train
     window.tabs.setCurrentWidget(train)
-    train.data_edit.setText(str(tmp_path / "data"))
-    train.size.setValue(16)
-    train.epochs.setValue(1)
-    train.device.setCurrentText("cpu")
+    train.form.data_edit.setText(str(tmp_path / "data"))
+    train.form.size.setValue(16)
+    train.form.epochs.setValue(1)
+    train.form.device.setCurrentText("cpu")
     return train
 
 
@@ -44,7 +44,7 @@ def test_one_image_per_class_fails_with_the_minimum_before_training(
     qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
     assert len(warnings) == 1 and "4 per class are needed" in warnings[0][1] and "Traceback" not in warnings[0][1]
     assert train.progress_label.text().startswith("Failed: too few labelled images")
-    assert train.loss_plot.point_count("train") == 0
+    assert train.curves.loss_plot.point_count("train") == 0
 
 
 def test_too_few_images_for_the_folds_fail_with_the_minimum_before_any_fold(
@@ -60,4 +60,4 @@ def test_too_few_images_for_the_folds_fail_with_the_minimum_before_any_fold(
     qtbot.waitUntil(lambda: not train.runner.running, timeout=60_000)
     assert len(warnings) == 1 and warnings[0][0] == "Cross-validation failed"
     assert "10-fold cross-validation" in warnings[0][1] and "Traceback" not in warnings[0][1]
-    assert train.loss_plot.point_count("train") == 0 and train.cv_button.isEnabled()
+    assert train.curves.loss_plot.point_count("train") == 0 and train.cv_button.isEnabled()

@@ -3,12 +3,12 @@ cross-validate the recipe.
 
 The panel only builds a TrainConfig and runs `train_classifier` (or `cross_validate`) in a
 worker thread; the training code never knows it is being watched. torch is imported by that
-job, not here.
+job, not here. It is the controller over its form (train_form.py), curves (train_curves.py),
+results (train_results.py) and past runs (train_runs.py).
 """
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from collections.abc import Callable
@@ -17,13 +17,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -38,118 +33,37 @@ from galaxy_studio.count_text import counted
 from galaxy_studio.errors import UserError
 from galaxy_studio.eta import format_duration
 from galaxy_studio.events import CancelToken, EpochEnded, EventSink, Noted, Progressed, Warned
-from galaxy_studio.gui.panels.cross_validation_report import describe_cross_validation
-from galaxy_studio.gui.text_styles import WARNING_STYLE
-from galaxy_studio.gui.widgets.confusion_view import ConfusionView
-from galaxy_studio.gui.widgets.curve_plot import CurvePlot
+from galaxy_studio.gui.panels.train_curves import TrainCurves
+from galaxy_studio.gui.panels.train_form import TrainForm
+from galaxy_studio.gui.panels.train_results import CV_RESULTS_TITLE, RESULTS_TITLE, TrainResultsBox
+from galaxy_studio.gui.panels.train_runs import PastRunsBox
 from galaxy_studio.gui.widgets.data_source import DataSourceButtons, LibraryData
 from galaxy_studio.gui.widgets.job_progress import JobProgress
-from galaxy_studio.gui.widgets.reliability_plot import ReliabilityPlot
 from galaxy_studio.gui.widgets.settings_column import settings_column
-from galaxy_studio.gui.widgets.settings_form import SettingsForm, tooltip
-from galaxy_studio.gui.widgets.weights_file import WeightsFilePicker
 from galaxy_studio.gui.worker import Job, JobRunner, R
 from galaxy_studio.labels.session import LabellingSession
-from galaxy_studio.model.calibration import describe_calibration
-from galaxy_studio.model.config import ARCHITECTURE_SUMMARIES, TrainConfig
+from galaxy_studio.model.config import TrainConfig
 from galaxy_studio.model.cross_validation_results import read_cross_validation
-from galaxy_studio.model.runs import (
-    CROSS_VALIDATION,
-    RunSummary,
-    is_cross_validation,
-    list_cross_validations,
-    list_runs,
-    new_run_dir,
-    rank_runs,
-)
+from galaxy_studio.model.runs import CROSS_VALIDATION, RunSummary, is_cross_validation, new_run_dir
 from galaxy_studio.model.training_time import TrainingTimeEstimate, seconds_left
-from galaxy_studio.model.uncertainty import AccuracyEstimate, sample_warnings
+from galaxy_studio.model.uncertainty import AccuracyEstimate
 from galaxy_studio.path_text import readable
-from galaxy_studio.settings import control_label, settings_of
 
 if TYPE_CHECKING:
     from galaxy_studio.model.cross_validation_results import CrossValidationResult
     from galaxy_studio.model.training import TrainResult
 
-TRAIN_COLOUR, VAL_COLOUR = "#5aa9ff", "#ffb454"
 SETTINGS_SIDE_WIDTH = 360
 # The line under the buttons before any job, without and with data chosen.
 IDLE_HINTS = {
     False: "Choose data and press Start.",
     True: "Press Start training, or Estimate time first.",
 }
-# The TrainConfig settings the form shows, in its order; the rest keep their defaults.
-MAIN_SETTINGS = ("arch", "size", "epochs", "augment", "device")
-ADVANCED_SETTINGS = (
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "patience",
-    "keep",
-    "crop_fraction",
-    "rotations",
-    "balance",
-    "ema",
-    "seed",
-)
-# After the weights file's row, which the form does not generate (a file picker with a check).
-FINE_TUNING_SETTINGS = ("backbone_lr_scale",)
-REFERENCE_COLOURS = ("#b48cff", "#7ee08a", "#ff7a8a", "#e0d46a", "#6ad8e0")
-NOTE_STYLE = "color: #a8adb8;"  # a line that explains the control above it
 # Folds offered for cross-validation: 5 unless asked (each fold tests a fifth of the images).
 CV_FOLDS_DEFAULT, CV_FOLDS_RANGE = 5, (2, 20)
 # The `what` of cross_validate's Progressed events (model/cross_validation.FOLDS): the panel
 # does not import that module, which imports torch.
 FOLDS_PROGRESS = "folds"
-RESULTS_TITLE = "Results (test split)"
-CV_RESULTS_TITLE = "Results (cross-validation: every labelled image tested once)"
-
-
-def describe_metrics(metrics: dict) -> str:
-    """The test-split metrics as a small HTML table: each accuracy with its number of images and
-    95% interval, and above it, in the warning colour, why the numbers may say little."""
-
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{100 * value:.1f}%"
-
-    auc = "–" if metrics.get("macro_auc") is None else f"{metrics['macro_auc']:.3f}"
-    warnings = metrics.get("warnings", sample_warnings(metrics))
-    rows = [f'<tr><td colspan=2 style="{WARNING_STYLE}">⚠ {html.escape(text)}</td></tr>' for text in warnings]
-    rows += [
-        f"<tr><td>Accuracy</td><td><b>{AccuracyEstimate.of(metrics).text()}</b></td></tr>",
-        f"<tr><td>Balanced accuracy</td><td>{pct(metrics.get('balanced_accuracy'))}</td></tr>",
-        f"<tr><td>Macro ROC AUC</td><td>{auc}</td></tr>",
-        f"<tr><td>Calibration error</td><td>{html.escape(describe_calibration(metrics, brief=True) or '–')}</td></tr>",
-        f"<tr><td>Test images</td><td>{metrics.get('n', 'unknown')}</td></tr>",
-    ]
-    per_class = metrics.get("per_class") or {}
-    if per_class:
-        rows.append("<tr><td colspan=2><br><b>Class</b> — precision / recall (n, recall's 95% CI)</td></tr>")
-        for name, values in per_class.items():
-            interval = values.get("recall_ci95")
-            spread = "" if interval is None else f", {100 * interval[0]:.0f}–{100 * interval[1]:.0f}%"
-            rows.append(
-                f"<tr><td>{html.escape(name)}</td><td>{pct(values.get('precision'))} / {pct(values.get('recall'))}"
-                f" ({values.get('support', 0)}{spread})</td></tr>"
-            )
-    notes = metrics.get("preprocessing_notes") or []
-    if notes:
-        rows.append("<tr><td colspan=2><br><b>Chosen from the data</b></td></tr>")
-        rows += [f"<tr><td colspan=2>{html.escape(note)}</td></tr>" for note in notes]
-    return "<table cellspacing=3>" + "".join(rows) + "</table>"
-
-
-def describe_run(run: RunSummary) -> str:
-    """Two lines: the run's name, then its test accuracy with n and interval in whole percent,
-    which is what fits the narrow list (the image size is in the item's tooltip). A
-    cross-validation says so on a line between, and gives its accuracy over every image or
-    how many folds are done."""
-    accuracy = AccuracyEstimate.of(run.metrics)
-    if is_cross_validation(run):
-        folds = (run.metrics or {})[CROSS_VALIDATION]
-        shown = accuracy.text(digits=0) if accuracy.value is not None else f"{folds['finished']} of {folds['k']} done"
-        return f"{run.name}\n{folds['k']}-fold cross-validation\n{shown}"
-    return f"{run.name}\n{accuracy.text(digits=0) if accuracy.value is not None else run.status}"
 
 
 def _folds_progress_only(emit: EventSink) -> EventSink:
@@ -174,7 +88,6 @@ class TrainPanel(QWidget):
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
         self.result: TrainResult | None = None
-        self._confusion_metrics: dict = {}
         self._epoch_seconds: list[float] = []  # the running job's measured epochs, for its ETA
         self._epochs_kept = 0  # epochs the run folder holds (a resumed run's earlier ones too)
         # The running cross-validation: (fold, folds, seconds of the finished folds), else None,
@@ -183,6 +96,10 @@ class TrainPanel(QWidget):
         self._fold_began = 0.0
         self._build()
         self.refresh_runs()
+
+    @property
+    def data_buttons(self) -> DataSourceButtons:
+        return self.form.data_buttons
 
     # Layout ----------------------------------------------------------------------------
 
@@ -198,88 +115,20 @@ class TrainPanel(QWidget):
         """Data and the main settings, the advanced ones behind a checkbox, the job buttons,
         scrolling: with the advanced settings open they are taller than a laptop's window, and
         squeezed they cut the weights file's report short."""
-        form = self._build_main_form()
-        self._build_advanced_form()
+        self.form = TrainForm(self.library_data)
+        self.form.status.connect(self.status)
         buttons = self._build_job_buttons()
         body = QWidget()
         body.setFixedWidth(SETTINGS_SIDE_WIDTH)
         left_layout = QVBoxLayout(body)
         left_layout.setContentsMargins(0, 0, 6, 0)
-        left_layout.addLayout(form)
-        left_layout.addWidget(self.advanced)
-        left_layout.addWidget(self.advanced_body)
+        left_layout.addWidget(self.form)
         left_layout.addLayout(buttons)
         left_layout.addLayout(self._build_cross_validation_row())
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.progress_label)
         left_layout.addStretch(1)
         return settings_column(body, SETTINGS_SIDE_WIDTH)
-
-    def _build_main_form(self) -> QFormLayout:
-        self.data_edit = QLineEdit()
-        self.data_buttons = DataSourceButtons(self.data_edit, self.library_data)
-        self.data_buttons.status.connect(self.status)
-        self.settings = SettingsForm(TrainConfig, MAIN_SETTINGS + ADVANCED_SETTINGS + FINE_TUNING_SETTINGS)
-        controls = self.settings.controls
-        self.arch = controls["arch"]
-        self.size = controls["size"]
-        self.epochs = controls["epochs"]
-        self.augment = controls["augment"]
-        self.device = controls["device"]
-        form = QFormLayout()
-        form.addRow("Data", self.data_edit)
-        form.addRow("", self.data_buttons)
-        self.settings.add_rows(form, MAIN_SETTINGS[:1])
-        self.arch_summary = QLabel()
-        self.arch_summary.setWordWrap(True)
-        self.arch_summary.setStyleSheet(NOTE_STYLE)
-        form.addRow("", self.arch_summary)
-        self.settings.add_rows(form, MAIN_SETTINGS[1:])
-        for index in range(self.arch.count()):
-            summary = ARCHITECTURE_SUMMARIES.get(self.arch.itemText(index))
-            if summary:
-                self.arch.setItemData(index, summary, Qt.ItemDataRole.ToolTipRole)
-        self.arch.currentTextChanged.connect(self._show_arch_summary)
-        self._show_arch_summary(self.arch.currentText())
-        return form
-
-    def _show_arch_summary(self, arch: str) -> None:
-        """What the chosen network is, under the choice (no line for one without a summary)."""
-        summary = ARCHITECTURE_SUMMARIES.get(arch, "")
-        self.arch_summary.setText(summary)
-        self.arch_summary.setVisible(bool(summary))
-
-    def _build_advanced_form(self) -> None:
-        controls = self.settings.controls
-        self.batch = controls["batch_size"]
-        self.lr = controls["lr"]
-        self.weight_decay = controls["weight_decay"]
-        self.patience = controls["patience"]
-        self.crop = controls["crop_fraction"]
-        self.balance = controls["balance"]
-        self.ema = controls["ema"]
-        self.seed = controls["seed"]
-        self.backbone_lr_scale = controls["backbone_lr_scale"]
-        self.weights = WeightsFilePicker(self._check_weights)
-        self.weights.setToolTip(tooltip(settings_of(TrainConfig)["pretrained"]))
-        self.weights.changed.connect(self._weights_changed)
-        self.arch.currentTextChanged.connect(lambda _name: self.weights.recheck())
-        self.size.editingFinished.connect(self.weights.recheck)
-        self._weights_changed()
-        self.advanced = QCheckBox("Show advanced settings")
-        advanced_form = QFormLayout()
-        self.settings.add_rows(advanced_form, ADVANCED_SETTINGS)
-        advanced_form.addRow(settings_of(TrainConfig)["pretrained"].label, self.weights)
-        advanced_form.addRow(self.weights.report)
-        self.settings.add_rows(advanced_form, FINE_TUNING_SETTINGS)
-        self.advanced_body = QGroupBox("Advanced")
-        self.advanced_body.setToolTip(
-            "Defaults: the seed paper's optimiser, weights averaged; crop and rotations chosen from the data; "
-            "random initial weights"
-        )
-        self.advanced_body.setLayout(advanced_form)
-        self.advanced_body.setVisible(False)
-        self.advanced.toggled.connect(self.advanced_body.setVisible)
 
     def _build_job_buttons(self) -> QHBoxLayout:
         self.estimate_button = QPushButton("Estimate time")
@@ -299,7 +148,7 @@ class TrainPanel(QWidget):
         self.progress = self.job_progress.bar
         self.progress_label = QLabel(IDLE_HINTS[False])
         self.progress_label.setWordWrap(True)
-        self.data_edit.textChanged.connect(self._show_idle_hint)
+        self.form.data_edit.textChanged.connect(self._show_idle_hint)
         return buttons
 
     def _show_idle_hint(self, data: str) -> None:
@@ -329,116 +178,29 @@ class TrainPanel(QWidget):
 
     def _build_results_side(self) -> QSplitter:
         """The curves above, the test metrics and past runs below."""
-        plots_widget = self._build_plots()
+        self.curves = TrainCurves()
+        self.results = TrainResultsBox(self.session)
+        self.past_runs = PastRunsBox()
+        self.past_runs.runs.itemChanged.connect(self._overlay_runs)
+        self.past_runs.runs.currentItemChanged.connect(self._show_selected_run)
+        self.past_runs.resume_button.clicked.connect(self.resume_selected)
+        self.past_runs.reuse_button.clicked.connect(self.reuse_selected)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self._build_results_box())
-        bottom.addWidget(self._build_runs_box())
+        bottom.addWidget(self.results)
+        bottom.addWidget(self.past_runs)
         bottom.setSizes([780, 260])
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plots_widget)
+        right.addWidget(self.curves)
         right.addWidget(bottom)
         right.setSizes([420, 340])
         return right
-
-    def _build_plots(self) -> QWidget:
-        self.loss_plot = CurvePlot("Loss", "cross-entropy")
-        self.acc_plot = CurvePlot("Accuracy", "fraction correct")
-        for plot in (self.loss_plot, self.acc_plot):
-            plot.add_series("train", TRAIN_COLOUR)
-            plot.add_series("validation", VAL_COLOUR)
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.acc_plot)
-        plots_widget = QWidget()
-        plots_widget.setLayout(plots)
-        return plots_widget
-
-    def _build_results_box(self) -> QGroupBox:
-        self.metrics_label = QLabel("Metrics on the held-out test split appear here when a run ends.")
-        self.metrics_label.setWordWrap(True)
-        self.metrics_label.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.confusion = ConfusionView()
-        self.reliability = ReliabilityPlot()
-        self.results_box = results_box = QGroupBox(RESULTS_TITLE)
-        results_layout = QHBoxLayout(results_box)
-        metrics_scroll = QScrollArea()
-        metrics_scroll.setWidgetResizable(True)
-        metrics_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        metrics_scroll.setWidget(self.metrics_label)
-        results_layout.addWidget(metrics_scroll, 3)
-        results_layout.addWidget(self.confusion, 3)
-        results_layout.addWidget(self.reliability, 3)
-        return results_box
-
-    def _build_runs_box(self) -> QGroupBox:
-        self.runs = QListWidget()
-        self.runs.setToolTip(
-            "Best first by the lower bound of the test accuracy's 95% interval, then unfinished runs; "
-            "tick runs to overlay their validation curves; select one to see its results"
-        )
-        self.runs.itemChanged.connect(self._overlay_runs)
-        self.runs.currentItemChanged.connect(self._show_selected_run)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the selected unfinished run from its last epoch")
-        self.resume_button.setEnabled(False)
-        self.resume_button.clicked.connect(self.resume_selected)
-        self.reuse_button = QPushButton("Use its settings")
-        self.reuse_button.setToolTip(
-            "Fill the form with the selected run's data and settings: change what you want to try, then Start "
-            "trains a new run (the selected one stays as it is)"
-        )
-        self.reuse_button.setEnabled(False)
-        self.reuse_button.clicked.connect(self.reuse_selected)
-        run_buttons = QHBoxLayout()
-        run_buttons.addWidget(self.resume_button)
-        run_buttons.addWidget(self.reuse_button)
-        runs_box = QGroupBox("Past runs (best first)")
-        runs_layout = QVBoxLayout(runs_box)
-        runs_layout.addWidget(self.runs)
-        runs_layout.addLayout(run_buttons)
-        return runs_box
-
-    def _check_weights(self, path: str) -> str:
-        """What the weights file gives the chosen network (a ModelError when it does not fit).
-        torch is imported here, when a file is chosen, not when the panel is built."""
-        from galaxy_studio.model.pretrained import check_weights_file
-
-        arch = self.arch.currentText()
-        start = check_weights_file(arch, path, size=self.size.value())
-        changes = [f"new last layer ({start.new[0].split(':')[0]})", *start.adapted]
-        return (
-            f"Fits {arch}: {start.loaded} tensors of {start.network}; {'; '.join(changes)}. "
-            "The first convolution adapts to the data's bands."
-        )
-
-    def _weights_changed(self) -> None:
-        self.backbone_lr_scale.setEnabled(self.weights.path() is not None)
-
-    def config(self, out_dir: Path | None = None) -> TrainConfig:
-        values = self.settings.values()
-        return TrainConfig(
-            data=self.data_edit.text().strip(),
-            out_dir=str(out_dir or new_run_dir(values["arch"])),
-            pretrained=self.weights.path(),
-            **values,
-        )
-
-    def _config_or_message(self) -> TrainConfig | None:
-        """The form's config, or None after saying why the form cannot train (a weights file
-        for a network that takes none)."""
-        try:
-            return self.config()
-        except UserError as error:
-            QMessageBox.warning(self, "Cannot train", readable(error.text(control_label)))
-            return None
 
     # Jobs ------------------------------------------------------------------------------
 
     def _ready(self) -> bool:
         if self.runner.running:
             return False
-        if not self.data_edit.text().strip():
+        if not self.form.data_edit.text().strip():
             QMessageBox.information(
                 self,
                 "No data",
@@ -451,7 +213,7 @@ class TrainPanel(QWidget):
     def estimate(self) -> None:
         if not self._ready():
             return
-        config = self._config_or_message()
+        config = self.form.config_or_message()
         if config is None:
             return
 
@@ -465,7 +227,7 @@ class TrainPanel(QWidget):
     def start(self, config: TrainConfig | None = None) -> None:
         if config is None and not self._ready():
             return
-        config = config or self._config_or_message()
+        config = config or self.form.config_or_message()
         if config is None:
             return
         self._clear_results("Training…", RESULTS_TITLE)
@@ -486,12 +248,12 @@ class TrainPanel(QWidget):
         (an unfinished one's, resumed: its finished folds are kept) into its own."""
         if config is None and not self._ready():
             return
-        config = config or self._config_or_message()
+        config = config or self.form.config_or_message()
         if config is None:
             return
         if folds is None:
             folds = self.cv_folds.value()
-            config = self.config(out_dir=new_run_dir(f"{config.arch}-cv"))
+            config = self.form.config(out_dir=new_run_dir(f"{config.arch}-cv"))
         self._clear_results(f"Cross-validating ({counted(folds, 'fold')})…", CV_RESULTS_TITLE)
 
         def job(emit: EventSink, cancel: CancelToken) -> CrossValidationResult:
@@ -511,23 +273,11 @@ class TrainPanel(QWidget):
         )
 
     def _clear_results(self, message: str, title: str) -> None:
-        self.loss_plot.clear_series()
-        self.acc_plot.clear_series()
-        self.metrics_label.setText(message)
-        self._show_scope(title)
-        self.show_confusion({})
-
-    def _show_scope(self, title: str) -> None:
-        """Title the results box and its diagram after the images they measure."""
-        self.results_box.setTitle(title)
-        self.reliability.set_scope("test split" if title == RESULTS_TITLE else "all folds")
-
-    def _selected_run(self) -> RunSummary | None:
-        item = self.runs.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        self.curves.clear()
+        self.results.clear(message, title)
 
     def resume_selected(self) -> None:
-        run = self._selected_run()
+        run = self.past_runs.selected_run()
         if run is None or run.status != "unfinished" or self.runner.running:
             return
         try:
@@ -540,19 +290,12 @@ class TrainPanel(QWidget):
             return
         self.start(config)
         self._epochs_kept = len(run.history)
-        for record in run.history:
-            epoch = record.get("epoch", 0)
-            for plot, train, val in (
-                (self.loss_plot, "train_loss", "val_loss"),
-                (self.acc_plot, "train_acc", "val_acc"),
-            ):
-                plot.append("train", epoch, record.get(train, math.nan))
-                plot.append("validation", epoch, record.get(val, math.nan))
+        self.curves.add_history(run.history)
 
     def reuse_selected(self) -> None:
-        """The selected run's data and settings in the form, advanced ones shown where they
-        differ from the defaults, so that one change to a recipe is one edit."""
-        run = self._selected_run()
+        """The selected run's data and settings in the form (and its folds, for a
+        cross-validation), so that one change to a recipe is one edit."""
+        run = self.past_runs.selected_run()
         if run is None or self.runner.running:
             return
         try:
@@ -560,16 +303,9 @@ class TrainPanel(QWidget):
         except (UserError, TypeError, ValueError) as error:
             self.status.emit(f"{run.name}: its settings cannot be read ({error})")
             return
-        self.data_edit.setText(config.data)
-        self.settings.show_config(config)
+        self.form.show_config(config)
         if is_cross_validation(run):
             self.cv_folds.setValue(int((run.metrics or {})[CROSS_VALIDATION]["k"]))
-        self.weights.set_path(config.pretrained)
-        advanced = ADVANCED_SETTINGS + FINE_TUNING_SETTINGS
-        if config.pretrained is not None or any(
-            getattr(config, name) != self.settings.settings[name].default for name in advanced
-        ):
-            self.advanced.setChecked(True)
         self.status.emit(f"The settings of {run.name} are in the form: Start trains a new run with them")
 
     def _start_job(
@@ -578,20 +314,16 @@ class TrainPanel(QWidget):
         self.progress.setFormat(bar_format)
         self.progress_label.setText(message)
         self.status.emit(message)
-        for button in (self.start_button, self.estimate_button, self.cv_button, self.resume_button, self.reuse_button):
+        for button in (self.start_button, self.estimate_button, self.cv_button):
             button.setEnabled(False)
+        self.past_runs.offer_actions(None, busy=True)
         self.runner.start(
             job, on_success=on_success, on_failure=self._on_failed, on_cancel=self._on_cancelled, uses_torch=True
         )
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, EpochEnded):
-            for plot, train, val in (
-                (self.loss_plot, event.train_loss, event.val_loss),
-                (self.acc_plot, event.train_acc, event.val_acc),
-            ):
-                plot.append("train", event.epoch, train)
-                plot.append("validation", event.epoch, val)
+            self.curves.add_epoch(event.epoch, (event.train_loss, event.val_loss), (event.train_acc, event.val_acc))
             self._epoch_seconds.append(event.seconds)
             self._epochs_kept += 1
             mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
@@ -630,8 +362,7 @@ class TrainPanel(QWidget):
         self._cv_progress = (min(done + 1, folds), folds, finished)
         self._epoch_seconds = []
         if 0 < done < folds:
-            self.loss_plot.clear_series()
-            self.acc_plot.clear_series()
+            self.curves.clear()
 
     def _on_estimated(self, estimate: TrainingTimeEstimate) -> None:
         folds = self.cv_folds.value()
@@ -644,9 +375,7 @@ class TrainPanel(QWidget):
     def _on_trained(self, result: TrainResult) -> None:
         self.result = result
         metrics = result.metrics
-        self._show_scope(RESULTS_TITLE)
-        self.metrics_label.setText(describe_metrics(metrics))
-        self.show_confusion(metrics)
+        self.results.show_test_metrics(metrics)
         self.progress_label.setText(
             f"Done: {counted(result.epochs_run, 'epoch')} in {format_duration(result.seconds)}"
             + (" (stopped early)" if result.stopped_early else "")
@@ -656,7 +385,7 @@ class TrainPanel(QWidget):
         self.status.emit(f"Training finished: test accuracy {AccuracyEstimate.of(metrics).text()}")
 
     def _on_cross_validated(self, result: CrossValidationResult) -> None:
-        self._show_cross_validation(result)
+        self.results.show_cross_validation(result)
         accuracy = AccuracyEstimate.of(result.pooled_metrics()).text()
         self.progress_label.setText(
             f"Done: {counted(result.k, 'fold')} in {format_duration(result.seconds)} · accuracy {accuracy}\n"
@@ -706,91 +435,39 @@ class TrainPanel(QWidget):
     # Past runs -------------------------------------------------------------------------
 
     def refresh_runs(self) -> None:
-        """Past runs and cross-validations, best first; a run's box ticks its curves onto the
-        plots (a cross-validation has no curves of its own)."""
-        self.runs.blockSignals(True)
-        self.runs.clear()
-        newest_first = sorted(list_runs() + list_cross_validations(), key=lambda run: run.modified, reverse=True)
-        for run in rank_runs(newest_first):
-            item = QListWidgetItem(describe_run(run))
-            item.setData(Qt.ItemDataRole.UserRole, run)
-            accuracy = AccuracyEstimate.of(run.metrics).text()
-            if is_cross_validation(run):
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
-                measured = f"accuracy over every labelled image {accuracy}"
-            else:
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Unchecked)
-                measured = f"test accuracy {accuracy}"
-            item.setToolTip(f"{readable(run.path)}\n{run.config.get('size', '?')} px · {measured}")
-            self.runs.addItem(item)
-        self.runs.blockSignals(False)
+        self.past_runs.refresh()
         self._overlay_runs()
 
     def _overlay_runs(self) -> None:
-        loss_refs, acc_refs = [], []
-        checked = [
-            self.runs.item(i)
-            for i in range(self.runs.count())
-            if self.runs.item(i).checkState() == Qt.CheckState.Checked
-        ]
-        for number, item in enumerate(checked):
-            run: RunSummary = item.data(Qt.ItemDataRole.UserRole)
-            colour = REFERENCE_COLOURS[number % len(REFERENCE_COLOURS)]
-            epochs = [record.get("epoch", i + 1) for i, record in enumerate(run.history)]
-            loss_refs.append((f"{run.name} val", epochs, [r.get("val_loss", math.nan) for r in run.history], colour))
-            acc_refs.append((f"{run.name} val", epochs, [r.get("val_acc", math.nan) for r in run.history], colour))
-        self.loss_plot.set_references(loss_refs)
-        self.acc_plot.set_references(acc_refs)
+        self.curves.show_references(self.past_runs.ticked_runs())
 
     def _show_selected_run(self, item: QListWidgetItem | None) -> None:
         run: RunSummary | None = item.data(Qt.ItemDataRole.UserRole) if item else None
-        self.resume_button.setEnabled(run is not None and run.status == "unfinished" and not self.runner.running)
-        self.reuse_button.setEnabled(run is not None and not self.runner.running)
+        self.past_runs.offer_actions(run, busy=self.runner.running)
         if run is None or self.runner.running:
             return
         if is_cross_validation(run):
             self._show_past_cross_validation(run)
-            return
-        self._show_scope(RESULTS_TITLE)
-        if run.metrics:
-            self.metrics_label.setText(describe_metrics(run.metrics))
-            self.show_confusion(run.metrics)
+        elif run.metrics:
+            self.results.show_test_metrics(run.metrics)
         else:
-            self.metrics_label.setText(f"{run.name}: {run.status} — no test metrics yet.")
-            self.show_confusion({})
+            self.results.clear(f"{run.name}: {run.status} — no test metrics yet.", RESULTS_TITLE)
 
     def _show_past_cross_validation(self, run: RunSummary) -> None:
         result = read_cross_validation(run.path)
         if result is None:
             self._clear_results(f"{run.name}: its cv.json can no longer be read.", CV_RESULTS_TITLE)
         elif result.finished:
-            self._show_cross_validation(result)
+            self.results.show_cross_validation(result)
         else:
             self._clear_results(
                 f"{run.name}: {len(result.folds)} of {counted(result.k, 'fold')} finished; Resume continues it.",
                 CV_RESULTS_TITLE,
             )
 
-    def _show_cross_validation(self, result: CrossValidationResult) -> None:
-        self._show_scope(CV_RESULTS_TITLE)
-        self.metrics_label.setText(describe_cross_validation(result))
-        self.show_confusion(result.pooled_metrics())
-
-    def show_confusion(self, metrics: dict) -> None:
-        """The matrix and reliability diagram of these test metrics (none: empty), the matrix
-        in the session's class colours."""
-        self._confusion_metrics = metrics
-        self.reliability.show_metrics(metrics)
-        if metrics.get("confusion"):
-            classes = list(metrics["classes"])
-            self.confusion.show_matrix(metrics["confusion"], classes, self.session.class_styles(classes))
-        else:
-            self.confusion.setRowCount(0)
-
     def recolour(self) -> None:
         """Another project, or its classes changed: the matrix takes their colours and keys."""
-        self.show_confusion(self._confusion_metrics)
+        self.results.recolour()
 
     def shutdown(self) -> None:
         self.runner.shutdown()
