@@ -95,7 +95,7 @@ def take(app: QApplication, window: MainWindow, explored: Path, run: TrainResult
         ("Library: labelling legend (a project's only)", library, library.legend),
         ("Train: confusion matrix", window.train, window.train.results.confusion),
         ("Classify: predicted dots", classify, classify.table),
-        ("Classify: probability bars and Add as", classify, classify.bars.parentWidget()),
+        ("Classify: probability bars and Add as", classify, classify.viewer.bars.parentWidget()),
         ("Explore: map, legend and Label as", explore, explore.map_area.parentWidget()),
     ):
         window.tabs.setCurrentWidget(tab)

@@ -40,7 +40,7 @@ def main() -> int:
     wait_until(app, lambda: not panel.jobs.running and panel.table.rowCount() > 0, "the classification")
     names = [panel.table.item(row, 1).text() for row in range(panel.table.rowCount())]
     panel.table.selectRow(names.index(args.select) if args.select in names else 0)
-    wait_until(app, lambda: panel.attribution is not None, "the explanation")
+    wait_until(app, lambda: panel.viewer.attribution is not None, "the explanation")
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)

@@ -62,7 +62,7 @@ def test_a_class_has_one_colour_in_every_panel(
     classify.classify_paths([str(sorted(demo_set.rglob("*.jpg"))[0])])
     qtbot.waitUntil(lambda: classify.table.rowCount() == 1 and not classify.jobs.running, timeout=60_000)
     classify.table.selectRow(0)
-    assert [style.colour for style in classify.bars.styles] == [expected[name].colour for name in model_classes]
+    assert [style.colour for style in classify.viewer.bars.styles] == [expected[name].colour for name in model_classes]
     predicted = classify.table.item(0, 2)
     dot = predicted.icon().pixmap(12, 12).toImage().pixelColor(6, 6)
     assert rgb(dot) == expected[predicted.text()].colour

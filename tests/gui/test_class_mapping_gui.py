@@ -213,8 +213,8 @@ def test_suggest_and_add_with_a_model_settle_its_names_in_the_dialog(
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
     panel.table.selectRow(0)
     spelled = dict(zip(("Round Smooth", "Edge-on without Bulge", "Unbarred Loose Spiral"), classes))
-    assert panel.label_choice.currentText() == spelled[panel.predictions[0].predicted]
-    panel.add_button.click()
+    assert panel.viewer.label_choice.currentText() == spelled[panel.predictions[0].predicted]
+    panel.viewer.add_button.click()
     assert len(mapping_dialogs.shown) == 1, "the stored mapping settles Add to project without asking"
     with Project.open(path) as project:
         (label,) = project.labels_for_image(project.image_id(jpeg))

@@ -46,16 +46,16 @@ def test_a_flagged_fits_row_shows_the_warning_and_a_familiar_one_does_not(
     assert panel.table.item(fits_row, 2).background().color() == ROW_TINT
 
     panel.table.selectRow(fits_row)
-    qtbot.waitUntil(lambda: panel.familiarity.isVisible(), timeout=10_000)
-    assert "1 band, the model learned from 3 (R, G, B)" in panel.familiarity.text.text()
-    assert "unlike the model's training data" in panel.familiarity.text.text()
+    qtbot.waitUntil(lambda: panel.viewer.familiarity.isVisible(), timeout=10_000)
+    assert "1 band, the model learned from 3 (R, G, B)" in panel.viewer.familiarity.text.text()
+    assert "unlike the model's training data" in panel.viewer.familiarity.text.text()
 
     jpeg_row = _row_named(panel, jpeg.name)
     assert panel.table.item(jpeg_row, UNFAMILIAR_COLUMN).text().startswith("no")
     assert panel.table.item(jpeg_row, UNFAMILIAR_COLUMN).icon().isNull()
     assert panel.table.item(jpeg_row, 2).background().style() == Qt.BrushStyle.NoBrush
     panel.table.selectRow(jpeg_row)
-    qtbot.waitUntil(lambda: not panel.familiarity.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: not panel.viewer.familiarity.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
     panel.table.sortItems(UNFAMILIAR_COLUMN, Qt.SortOrder.DescendingOrder)
     assert panel.table.item(0, 1).text() == fits.name, "unfamiliar cutouts sort first"

@@ -69,20 +69,22 @@ def test_dropping_a_jpeg_and_a_fits_file_shows_probabilities_and_an_overlay(
         panel.table.selectRow(row)
         key = panel.selected_key()
         qtbot.waitUntil(
-            lambda key=key: panel.attribution is not None and panel._shown_key == key and not panel.explainer.running,
+            lambda key=key: (
+                panel.viewer.attribution is not None and panel._shown_key == key and not panel.explainer.running
+            ),
             timeout=60_000,
         )
-        shown = panel.view.image_rgb()
-        assert shown is not None and shown.shape == panel.display_rgb.shape
-        assert not np.array_equal(shown, panel.display_rgb), "the map is drawn over the image"
-        assert panel.view_box.box is None, "this network reads the whole cutout: no outline"
-        assert panel.bars.probabilities == pytest.approx(list(panel.predictions[key].probabilities))
-    before = panel.view.image_rgb().copy()
-    panel.opacity.setValue(0)
-    assert np.array_equal(panel.view.image_rgb(), panel.display_rgb), "opacity 0 shows the plain image"
-    panel.opacity.setValue(90)
-    assert not np.array_equal(panel.view.image_rgb(), before)
-    panel.method.setCurrentIndex(panel.method.findData("saliency"))
+        shown = panel.viewer.view.image_rgb()
+        assert shown is not None and shown.shape == panel.viewer.display_rgb.shape
+        assert not np.array_equal(shown, panel.viewer.display_rgb), "the map is drawn over the image"
+        assert panel.viewer.view_box.box is None, "this network reads the whole cutout: no outline"
+        assert panel.viewer.bars.probabilities == pytest.approx(list(panel.predictions[key].probabilities))
+    before = panel.viewer.view.image_rgb().copy()
+    panel.viewer.opacity.setValue(0)
+    assert np.array_equal(panel.viewer.view.image_rgb(), panel.viewer.display_rgb), "opacity 0 shows the plain image"
+    panel.viewer.opacity.setValue(90)
+    assert not np.array_equal(panel.viewer.view.image_rgb(), before)
+    panel.viewer.method.setCurrentIndex(panel.viewer.method.findData("saliency"))
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
     panel.table.sortItems(3, Qt.SortOrder.DescendingOrder)
     confidences = [
@@ -128,8 +130,8 @@ def test_add_to_project_records_the_chosen_label(
     panel.classify_paths([str(jpeg)])
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
     panel.table.selectRow(0)
-    panel.label_choice.setCurrentText("Unbarred Loose Spiral")
-    panel.add_button.click()
+    panel.viewer.label_choice.setCurrentText("Unbarred Loose Spiral")
+    panel.viewer.add_button.click()
     with Project.open(path) as project:
         image_id = project.image_id(jpeg)
         assert image_id is not None
@@ -157,12 +159,12 @@ def test_add_to_project_offers_the_projects_classes_in_its_own_spelling(
     panel.classify_paths([str(jpeg)])
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and not panel.jobs.running, timeout=60_000)
     panel.table.selectRow(0)
-    assert [panel.label_choice.itemText(i) for i in range(panel.label_choice.count())] == list(classes)
+    assert [panel.viewer.label_choice.itemText(i) for i in range(panel.viewer.label_choice.count())] == list(classes)
     predicted = panel.predictions[0].predicted
-    chosen = panel.label_choice.currentText()
+    chosen = panel.viewer.label_choice.currentText()
     spelled = {"Round Smooth": classes[0], "Edge-on without Bulge": classes[1], "Unbarred Loose Spiral": classes[2]}
     assert chosen == spelled[predicted]
-    panel.add_button.click()
+    panel.viewer.add_button.click()
     with Project.open(path) as project:
         (label,) = project.labels_for_image(project.image_id(jpeg))
     assert label.class_name == chosen

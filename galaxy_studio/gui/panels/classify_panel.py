@@ -3,9 +3,9 @@ network looked; classify folders to a table (CSV, ECSV, FITS or VOTable); send c
 suggestions to the project.
 
 All model work (loading, classifying, explaining, writing the table, suggesting) runs in
-JobRunner workers (explanations in a LatestRequestRunner: the newest request wins); the GUI
-thread only blends the finished map over the image, which is cheap, so the opacity and
-colour map follow the controls at once.
+JobRunner workers (explanations in a LatestRequestRunner: the newest request wins). The panel
+is the controller over its table of predictions (classify_table.py) and the viewer with the
+explanation map (classify_viewer.py).
 """
 
 from __future__ import annotations
@@ -18,20 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QSlider,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -40,58 +33,23 @@ from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
 from galaxy_studio.events import CancelToken, EventSink, Noted
+from galaxy_studio.gui.panels.classify_table import KEY_ROLE, THUMBNAIL_SIZE, PredictionTable
+from galaxy_studio.gui.panels.classify_viewer import ClassifyViewer, Explanation
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
 from galaxy_studio.gui.widgets.drop_zone import DropZone
-from galaxy_studio.gui.widgets.familiarity_note import ROW_TINT, FamiliarityNote, warning_icon
-from galaxy_studio.gui.widgets.image_view import ImageView
 from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
-from galaxy_studio.gui.widgets.network_view_box import NetworkViewBox
-from galaxy_studio.gui.widgets.probability_bars import ProbabilityBars
-from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.class_mapping import map_class_names
 from galaxy_studio.labels.errors import ProjectError
-from galaxy_studio.model.config import COLOUR_MAPS, EXPLANATION_METHODS, EXPLANATION_TITLES
-from galaxy_studio.path_text import readable
 
 if TYPE_CHECKING:
     from galaxy_studio.gui.session_signals import SessionSignals
     from galaxy_studio.model.classification import Classifier, ClassifyResult, Prediction
     from galaxy_studio.model.suggestions import SuggestResult
 
-THUMBNAIL_SIZE = 48
-PREDICTED_TARGET = "Predicted class"
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
-_KEY_ROLE = Qt.ItemDataRole.UserRole
-_SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-PREDICTED_COLUMN = 2
-
-
-def _familiarity_item(prediction: Prediction) -> QTableWidgetItem:
-    """⚠ and "yes" for an unfamiliar input, with the score's percentile among the validation
-    galaxies; sorted by that percentile, unfamiliar ones last."""
-    percentile = prediction.ood_percentile
-    text = "yes" if prediction.unfamiliar else "no"
-    if percentile is not None:
-        text += f" · {percentile:.0f}%ile"
-    item = _SortableItem(text)
-    item.setData(_SORT_ROLE, (prediction.unfamiliar, -1.0 if percentile is None else percentile))
-    if prediction.unfamiliar:
-        item.setIcon(warning_icon())
-        item.setToolTip("\n".join(prediction.unfamiliar_reasons))
-    return item
-
-
-class _SortableItem(QTableWidgetItem):
-    """Sorts by the number behind the text (confidence 9.5% after 10.2%, not before)."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.data(_SORT_ROLE), other.data(_SORT_ROLE)
-        if mine is None or theirs is None:
-            return super().__lt__(other)
-        return mine < theirs
 
 
 @dataclass(frozen=True)
@@ -104,21 +62,8 @@ class Classified:
     thumbnails: list[np.ndarray | None]
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """One cutout's map, with the pixels it is drawn over and the colour table it asked for."""
-
-    key: int
-    rgb: np.ndarray
-    values: np.ndarray
-    colour_map: str
-    table: np.ndarray
-    # (left, top, side) of what the network reads, or None when it reads the whole cutout.
-    box: tuple[int, int, int] | None
-
-
 class ClassifyPanel(QWidget):
-    KEY_ROLE = _KEY_ROLE
+    KEY_ROLE = KEY_ROLE
     status = Signal(str)
     # Review in Library: label the project's images most uncertain first.
     review_requested = Signal()
@@ -134,10 +79,7 @@ class ClassifyPanel(QWidget):
         signals.class_mapping_changed.connect(self.recolour)
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
-        self.display_rgb: np.ndarray | None = None
-        self.attribution: np.ndarray | None = None
         self._shown_key: int | None = None
-        self._colour_tables: dict[str, np.ndarray] = {}
         self.jobs = JobRunner(self)
         self.jobs.finished.connect(self._refresh_buttons)
         # (model, its classes) read for a suggestion run that starts once that job has ended.
@@ -202,7 +144,9 @@ class ClassifyPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.drop_zone)
         layout.addWidget(self.message)
-        layout.addWidget(self._build_table(), 1)
+        self.table = PredictionTable(self.session)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        layout.addWidget(self.table, 1)
         layout.addLayout(self._build_project_row())
         return side
 
@@ -227,96 +171,12 @@ class ClassifyPanel(QWidget):
         row.addStretch(1)
         return row
 
-    def _build_table(self) -> QTableWidget:
-        self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy", "Unfamiliar"])
-        self.table.horizontalHeaderItem(5).setToolTip(
-            "⚠: the cutout looks unlike the model's training data (other bands, format, pixel scale or "
-            "brightness, or an out-of-distribution score above 99% of the validation galaxies'); "
-            "the number is that score's percentile among the validation galaxies"
-        )
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # A file name's start (a survey's prefix) and end (its number) both tell cutouts apart.
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
-        self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(0, THUMBNAIL_SIZE + 8)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(60)
-        for column in (2, 3, 4, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setSortingEnabled(True)
-        self.table.itemSelectionChanged.connect(self._on_selection_changed)
-        return self.table
-
-    def _build_viewer_side(self) -> QWidget:
-        self.title = QLabel("Drop cutouts to classify them")
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.view = ImageView()
-        self.view.empty_text = "The selected cutout appears here with the explanation over it"
-        self.view.overlay = self.view_box = NetworkViewBox()
-        self.bars = ProbabilityBars()
-        side = QWidget()
-        layout = QVBoxLayout(side)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.familiarity = FamiliarityNote()
-        layout.addWidget(self.title)
-        layout.addWidget(self.familiarity)
-        layout.addLayout(self._build_map_controls())
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.bars)
-        layout.addLayout(self._build_add_row())
-        return side
-
-    def _build_map_controls(self) -> QHBoxLayout:
-        self.method = QComboBox()
-        for key in EXPLANATION_METHODS:
-            self.method.addItem(EXPLANATION_TITLES[key], key)
-        self.method.setCurrentIndex(EXPLANATION_METHODS.index("gradcam"))
-        self.method.setToolTip("How the map is made (Captum)")
-        self.method.currentIndexChanged.connect(self.explain_selected)
-        self.target = QComboBox()
-        self.target.setToolTip("The class whose evidence is shown")
-        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.target.currentIndexChanged.connect(self.explain_selected)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(55)
-        self.opacity.setFixedWidth(110)
-        self.opacity.setToolTip("Opacity of the map over the image")
-        self.opacity.valueChanged.connect(self._redraw_overlay)
-        self.colour_map = QComboBox()
-        self.colour_map.addItems(list(COLOUR_MAPS))
-        self.colour_map.currentIndexChanged.connect(self._redraw_overlay)
-        controls = QHBoxLayout()
-        for label, widget in (
-            ("Map", self.method),
-            ("Class", self.target),
-            ("Opacity", self.opacity),
-            ("Colours", self.colour_map),
-        ):
-            controls.addWidget(QLabel(label))
-            controls.addWidget(widget)
-        controls.addStretch(1)
-        return controls
-
-    def _build_add_row(self) -> QHBoxLayout:
-        self.label_choice = QComboBox()
-        self.label_choice.setToolTip("The class to record in the project (correct the prediction here)")
-        # Empty until a project or a model names the classes.
-        self.label_choice.setPlaceholderText("The class to add a cutout as: the open project's or the model's")
-        self.add_button = QPushButton("Add to project with this label")
-        self.add_button.setToolTip("Add the cutout to the project open in the Library, labelled with this class")
-        self.add_button.clicked.connect(self.add_to_project)
-        row = QHBoxLayout()
-        row.addWidget(self.label_choice, 1)
-        row.addWidget(self.add_button)
-        return row
+    def _build_viewer_side(self) -> ClassifyViewer:
+        self.viewer = ClassifyViewer()
+        self.viewer.method.currentIndexChanged.connect(self.explain_selected)
+        self.viewer.target.currentIndexChanged.connect(self.explain_selected)
+        self.viewer.add_button.clicked.connect(self.add_to_project)
+        return self.viewer
 
     # Models ----------------------------------------------------------------------------
 
@@ -348,7 +208,7 @@ class ClassifyPanel(QWidget):
         project = self.session.project_path
         self.review_button.setVisible(project is not None and project == self._suggested_for)
         self.drop_zone.setEnabled(not busy)
-        self.add_button.setEnabled(self._shown_key is not None and self.session.project is not None)
+        self.viewer.add_button.setEnabled(self._shown_key is not None and self.session.project is not None)
 
     def refresh_project(self) -> None:
         """The Library opened or closed a project: the project buttons follow."""
@@ -526,53 +386,19 @@ class ClassifyPanel(QWidget):
             self.table.setRowCount(0)
         self.classifier = classifier
         self._report_failures(result.failures)
-        self._set_classes(classifier.classes)
-        self.table.setSortingEnabled(False)
-        first_new = None
-        for prediction, thumbnail in zip(result.predictions, classified.thumbnails):
-            key = len(self.predictions)
-            self.predictions.append(prediction)
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            icon_item = QTableWidgetItem()
-            if thumbnail is not None:
-                icon_item.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(thumbnail))))
-            name_item = _SortableItem(prediction.name)
-            name_item.setToolTip(readable(prediction.path))
-            name_item.setData(_KEY_ROLE, key)
-            confidence = _SortableItem(f"{100 * prediction.confidence:.1f}%")
-            confidence.setData(_SORT_ROLE, prediction.confidence)
-            entropy = _SortableItem(f"{prediction.entropy:.3f}")
-            entropy.setData(_SORT_ROLE, prediction.entropy)
-            predicted = _SortableItem(prediction.predicted)
-            self._style_predicted(predicted)
-            familiarity = _familiarity_item(prediction)
-            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy, familiarity)):
-                if prediction.unfamiliar:
-                    item.setBackground(ROW_TINT)
-                self.table.setItem(row, column, item)
-            if first_new is None:
-                first_new = row
-        self.table.setSortingEnabled(True)
+        self.viewer.set_classes(classifier.classes)
+        self._fill_label_choice()
+        first_key = len(self.predictions)
+        self.predictions.extend(result.predictions)
+        self.table.add_rows(first_key, list(result.predictions), classified.thumbnails)
         if result.predictions:
             self.status.emit(
                 f"Classified {counted(len(result.predictions), 'cutout')} with {classifier.name}"
                 + (f"; {len(result.failures)} left out" if result.failures else "")
             )
-            row = self._row_of_key(len(self.predictions) - len(result.predictions))
+            row = self.table.row_of_key(first_key)
             if row is not None:
                 self.table.selectRow(row)
-
-    def _set_classes(self, classes: tuple[str, ...]) -> None:
-        current = self.target.currentText()
-        self.target.blockSignals(True)
-        self.target.clear()
-        self.target.addItem(PREDICTED_TARGET, None)
-        for index, name in enumerate(classes):
-            self.target.addItem(name, index)
-        self.target.setCurrentIndex(max(self.target.findText(current), 0))
-        self.target.blockSignals(False)
-        self._fill_label_choice()
 
     def _fill_label_choice(self) -> None:
         """The classes a cutout can be added as: the open project's (the model's spelling of a
@@ -582,11 +408,12 @@ class ClassifyPanel(QWidget):
             choices = list(project.classes)
         else:
             choices = list(self.classifier.classes) if self.classifier is not None else []
-        shown = self._choice_for(self.label_choice.currentText(), choices)
-        self.label_choice.clear()
+        label_choice = self.viewer.label_choice
+        shown = self._choice_for(label_choice.currentText(), choices)
+        label_choice.clear()
         for style in self.session.class_styles(choices):
-            self.label_choice.addItem(swatch_icon(style), style.name)
-        self.label_choice.setCurrentText(shown)
+            label_choice.addItem(swatch_icon(style), style.name)
+        label_choice.setCurrentText(shown)
 
     def _choice_for(self, class_name: str, choices: list[str]) -> str:
         """The model's class as the project spells it: a stored mapping, else a matching name."""
@@ -594,40 +421,23 @@ class ClassifyPanel(QWidget):
         stored = project.class_aliases() if project is not None else None
         return map_class_names([class_name], choices, None, stored).class_of(class_name)
 
-    def _style_predicted(self, item: QTableWidgetItem) -> None:
-        """The predicted class's dot in the session's colour, named as the project has it."""
-        style = self.session.class_style(item.text())
-        item.setIcon(swatch_icon(style))
-        item.setToolTip(style.name + (f" (key {style.key})" if style.key else ""))
-
     def _show_bars(self) -> None:
         if self._shown_key is None or self.classifier is None or self._shown_key >= len(self.predictions):
-            self.bars.clear()
+            self.viewer.bars.clear()
             return
         classes = self.classifier.classes
         probabilities = self.predictions[self._shown_key].probabilities
-        self.bars.set_probabilities(classes, probabilities, self.session.class_styles(classes))
+        self.viewer.bars.set_probabilities(classes, probabilities, self.session.class_styles(classes))
 
     def recolour(self) -> None:
         """Another project, or its classes changed: dots and bars take the new colours."""
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, PREDICTED_COLUMN)
-            if item is not None:
-                self._style_predicted(item)
+        self.table.recolour()
         self._show_bars()
-
-    def _row_of_key(self, key: int) -> int | None:
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, 1)
-            if item is not None and item.data(_KEY_ROLE) == key:
-                return row
-        return None
 
     # Showing and explaining ------------------------------------------------------------
 
     def selected_key(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows(1)
-        return rows[0].data(_KEY_ROLE) if rows else None
+        return self.table.selected_key()
 
     def _on_selection_changed(self) -> None:
         key = self.selected_key()
@@ -635,14 +445,13 @@ class ClassifyPanel(QWidget):
             return
         prediction = self.predictions[key]
         self._shown_key = key
-        self.familiarity.show_prediction(prediction)
+        self.viewer.familiarity.show_prediction(prediction)
         self._show_bars()
-        self.label_choice.setCurrentText(
-            self._choice_for(
-                prediction.predicted, [self.label_choice.itemText(i) for i in range(self.label_choice.count())]
-            )
+        label_choice = self.viewer.label_choice
+        label_choice.setCurrentText(
+            self._choice_for(prediction.predicted, [label_choice.itemText(i) for i in range(label_choice.count())])
         )
-        self.title.setText(
+        self.viewer.title.setText(
             f"<b>{prediction.name}</b> · {prediction.predicted} "
             f"({100 * prediction.confidence:.1f}%) · entropy {prediction.entropy:.3f} · "
             f"margin {100 * prediction.margin:.1f}%"
@@ -656,13 +465,13 @@ class ClassifyPanel(QWidget):
         if key is None or self.classifier is None:
             return
         prediction = self.predictions[key]
-        target = self.target.currentData()
+        target = self.viewer.target.currentData()
         if target is None:
             target = self.classifier.classes.index(prediction.predicted)
-        method, target = self.method.currentData(), int(target)
+        method, target = self.viewer.method.currentData(), int(target)
         classifier = self.classifier
         item: CatalogItem = prediction.item
-        colour_map = self.colour_map.currentText()
+        colour_map = self.viewer.colour_map.currentText()
 
         def job(emit: EventSink, cancel: CancelToken) -> Explanation:
             from galaxy_studio.data.catalog import read_item
@@ -679,32 +488,13 @@ class ClassifyPanel(QWidget):
         self.explainer.request(job, on_success=self._on_explained, on_failure=self._on_explain_failed, uses_torch=True)
 
     def _on_explained(self, explanation: Explanation) -> None:
-        self._colour_tables[explanation.colour_map] = explanation.table
-        if explanation.key != self._shown_key:
-            return
-        self.display_rgb, self.attribution = explanation.rgb, explanation.values
-        self.view_box.box = explanation.box
-        self._redraw_overlay()
+        self.viewer.remember_colour_table(explanation)
+        if explanation.key == self._shown_key:
+            self.viewer.show_explanation(explanation)
 
     def _on_explain_failed(self, message: str) -> None:
-        self.display_rgb = self.attribution = None
-        self.view_box.box = None
-        self.view.set_image(None)
-        self.view.empty_text = f"No explanation: {message}"
+        self.viewer.show_no_explanation(message)
         self.status.emit(f"No explanation: {message}")
-
-    def _redraw_overlay(self) -> None:
-        if self.display_rgb is None or self.attribution is None:
-            return
-        from galaxy_studio.model.explain import colour_map_table, overlay_rgb
-
-        name = self.colour_map.currentText()
-        if name not in self._colour_tables:
-            self._colour_tables[name] = colour_map_table(name)
-        blended = overlay_rgb(
-            self.display_rgb, self.attribution, opacity=self.opacity.value() / 100, table=self._colour_tables[name]
-        )
-        self.view.set_image(blended, keep_view=True)
 
     # Project ---------------------------------------------------------------------------
 
@@ -728,7 +518,7 @@ class ClassifyPanel(QWidget):
         ):
             self._show_message("Not added: the model's class names were not confirmed")
             return
-        class_name = self.label_choice.currentText()
+        class_name = self.viewer.label_choice.currentText()
         if class_name not in project.classes:
             self._show_message(
                 f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}"

@@ -1,0 +1,131 @@
+"""The Classify panel's table of predictions: a thumbnail, the cutout, the predicted class in
+its colour, confidence, entropy and whether the input looks unfamiliar; sortable by the
+numbers behind the text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from galaxy_studio.gui.widgets.class_swatch import swatch_icon
+from galaxy_studio.gui.widgets.familiarity_note import ROW_TINT, warning_icon
+from galaxy_studio.gui.widgets.thumbnail_grid import rgb_to_qimage
+from galaxy_studio.labels.session import LabellingSession
+from galaxy_studio.path_text import readable
+
+if TYPE_CHECKING:
+    from galaxy_studio.model.classification import Prediction
+
+THUMBNAIL_SIZE = 48
+KEY_ROLE = Qt.ItemDataRole.UserRole
+_SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME_COLUMN, PREDICTED_COLUMN = 1, 2
+
+
+class _SortableItem(QTableWidgetItem):
+    """Sorts by the number behind the text (confidence 9.5% after 10.2%, not before)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(_SORT_ROLE), other.data(_SORT_ROLE)
+        if mine is None or theirs is None:
+            return super().__lt__(other)
+        return mine < theirs
+
+
+def _familiarity_item(prediction: Prediction) -> QTableWidgetItem:
+    """⚠ and "yes" for an unfamiliar input, with the score's percentile among the validation
+    galaxies; sorted by that percentile, unfamiliar ones last."""
+    percentile = prediction.ood_percentile
+    text = "yes" if prediction.unfamiliar else "no"
+    if percentile is not None:
+        text += f" · {percentile:.0f}%ile"
+    item = _SortableItem(text)
+    item.setData(_SORT_ROLE, (prediction.unfamiliar, -1.0 if percentile is None else percentile))
+    if prediction.unfamiliar:
+        item.setIcon(warning_icon())
+        item.setToolTip("\n".join(prediction.unfamiliar_reasons))
+    return item
+
+
+class PredictionTable(QTableWidget):
+    """Each row holds its prediction's key (its place in the panel's list) under KEY_ROLE in
+    the cutout's column, so that rows can be sorted without losing their predictions."""
+
+    def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
+        super().__init__(0, 6, parent)
+        self.session = session
+        self.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy", "Unfamiliar"])
+        self.horizontalHeaderItem(5).setToolTip(
+            "⚠: the cutout looks unlike the model's training data (other bands, format, pixel scale or "
+            "brightness, or an out-of-distribution score above 99% of the validation galaxies'); "
+            "the number is that score's percentile among the validation galaxies"
+        )
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # A file name's start (a survey's prefix) and end (its number) both tell cutouts apart.
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
+        self.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        self.setColumnWidth(0, THUMBNAIL_SIZE + 8)
+        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(60)
+        for column in (2, 3, 4, 5):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.setSortingEnabled(True)
+
+    def add_rows(self, first_key: int, predictions: list[Prediction], thumbnails: list[np.ndarray | None]) -> None:
+        """A row per prediction, keyed first_key, first_key + 1, ...; sorting waits until all
+        are in, so that each lands where the current sort puts it."""
+        self.setSortingEnabled(False)
+        for key, (prediction, thumbnail) in enumerate(zip(predictions, thumbnails), start=first_key):
+            row = self.rowCount()
+            self.insertRow(row)
+            icon_item = QTableWidgetItem()
+            if thumbnail is not None:
+                icon_item.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(thumbnail))))
+            name_item = _SortableItem(prediction.name)
+            name_item.setToolTip(readable(prediction.path))
+            name_item.setData(KEY_ROLE, key)
+            confidence = _SortableItem(f"{100 * prediction.confidence:.1f}%")
+            confidence.setData(_SORT_ROLE, prediction.confidence)
+            entropy = _SortableItem(f"{prediction.entropy:.3f}")
+            entropy.setData(_SORT_ROLE, prediction.entropy)
+            predicted = _SortableItem(prediction.predicted)
+            self._style_predicted(predicted)
+            familiarity = _familiarity_item(prediction)
+            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy, familiarity)):
+                if prediction.unfamiliar:
+                    item.setBackground(ROW_TINT)
+                self.setItem(row, column, item)
+        self.setSortingEnabled(True)
+
+    def _style_predicted(self, item: QTableWidgetItem) -> None:
+        """The predicted class's dot in the session's colour, named as the project has it."""
+        style = self.session.class_style(item.text())
+        item.setIcon(swatch_icon(style))
+        item.setToolTip(style.name + (f" (key {style.key})" if style.key else ""))
+
+    def recolour(self) -> None:
+        for row in range(self.rowCount()):
+            item = self.item(row, PREDICTED_COLUMN)
+            if item is not None:
+                self._style_predicted(item)
+
+    def row_of_key(self, key: int) -> int | None:
+        for row in range(self.rowCount()):
+            item = self.item(row, NAME_COLUMN)
+            if item is not None and item.data(KEY_ROLE) == key:
+                return row
+        return None
+
+    def selected_key(self) -> int | None:
+        rows = self.selectionModel().selectedRows(NAME_COLUMN)
+        return rows[0].data(KEY_ROLE) if rows else None
