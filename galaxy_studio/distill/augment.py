@@ -241,10 +241,10 @@ def augment(images: torch.Tensor, strategy: str, *, generator: torch.Generator |
 @dataclass(frozen=True)
 class PlannedAugmentation:
     """One step's augmentation as data rather than as a choice in Python: a weight per family
-    (1 for the chosen one, 0 for the others) and every family's draws (the chosen one's from
-    the generator exactly as `augment` draws them, zeros for the others, which every family
-    turns into finite pixels). A CUDA graph can replay `apply_planned` with new plans copied
-    into the same buffers, where it could not replay a Python branch."""
+    (1 for the chosen one, 0 for the others) and every family's draws (the chosen one's first,
+    exactly as `augment` draws them, then the others' from the same generator: they only have
+    to give finite pixels). A CUDA graph can replay `apply_planned` with new plans copied into
+    the same buffers, where it could not replay a Python branch."""
 
     weights: torch.Tensor
     draws: tuple[Draws, ...]
@@ -260,16 +260,13 @@ def plan_augmentation(
     if not families:
         return PlannedAugmentation(torch.zeros(0), ())
     choice = _chosen_family(families, generator)
-    draws = []
-    for index, family in enumerate(families):
-        if index == choice:
-            draws.append(family.draw(n, height, width, generator))
-        else:
-            shapes = family.draw(n, height, width, torch.Generator())
-            draws.append(tuple(torch.zeros_like(tensor) for tensor in shapes))
+    chosen = families[choice].draw(n, height, width, generator)
+    draws = tuple(
+        chosen if index == choice else family.draw(n, height, width, generator) for index, family in enumerate(families)
+    )
     weights = torch.zeros(len(families))
     weights[choice] = 1.0
-    return PlannedAugmentation(weights, tuple(draws))
+    return PlannedAugmentation(weights, draws)
 
 
 def apply_planned(images: torch.Tensor, strategy: str, weights: torch.Tensor, draws: tuple[Draws, ...]) -> torch.Tensor:

@@ -45,7 +45,6 @@ def eager(
     problem: tuple[torch.Tensor, ...],
     seed: int,
     *,
-    syn_steps: int = STEPS,
     batch_syn: int | None = None,
     strategy: str = "dsa",
 ) -> MatchOutcome:
@@ -57,7 +56,7 @@ def eager(
         images,
         labels,
         log_lr,
-        syn_steps=syn_steps,
+        syn_steps=STEPS,
         batch_syn=batch_syn,
         strategy=strategy,
         memory="full",
