@@ -285,3 +285,64 @@ def test_review_in_library_opens_the_projects_images_most_uncertain_first(
     qtbot.waitUntil(lambda: library.selected_item() is not None, timeout=10_000)
     assert Path(library.selected_item().path).name == first
     qtbot.waitUntil(lambda: "model suggests" in library.title.text(), timeout=10_000)
+
+
+def test_the_project_label_column_shows_each_cutouts_label_and_follows_changes(
+    qtbot,
+    window: MainWindow,
+    trained_run: TrainResult,
+    demo_set: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """Classifying images the project holds shows their labels beside the predictions, ≠
+    where they differ (those sort first), and follows labelling elsewhere; relabelling from
+    here says what it replaced."""
+    from galaxy_studio.gui.panels.classify_table import PROJECT_COLUMN
+    from tests.conftest import DEMO_CLASSES
+
+    jpegs = sorted(demo_set.rglob("*.jpg"))[::20][:4]
+    path = tmp_path / "p.gsproj"
+    with Project.create(path, ClassScheme("demo", DEMO_CLASSES)) as project:
+        project.add_paths([str(jpeg) for jpeg in jpegs[:3]])
+        project.label(project.image_id(jpegs[0]), DEMO_CLASSES[0], labeller=window.session.labeller)
+    panel = open_classify(qtbot, window, trained_run)
+    assert panel.table.isColumnHidden(PROJECT_COLUMN), "no project, no column"
+    assert window.open_project(path)
+    panel.classify_paths([str(jpeg) for jpeg in jpegs])
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 4 and not panel.jobs.running, timeout=60_000)
+    assert not panel.table.isColumnHidden(PROJECT_COLUMN)
+    predicted = {Path(p.path): p.predicted for p in panel.predictions}
+
+    def row_of(jpeg: Path) -> int:
+        return next(r for r in range(4) if Path(panel.table.item(r, 1).toolTip()) == jpeg)
+
+    def cell(jpeg: Path) -> str:
+        return panel.table.item(row_of(jpeg), PROJECT_COLUMN).text()
+
+    first_agrees = predicted[jpegs[0]] == DEMO_CLASSES[0]
+    assert cell(jpegs[0]) == ("" if first_agrees else "≠ ") + DEMO_CLASSES[0]
+    assert cell(jpegs[1]) == cell(jpegs[2]) == "unlabelled"
+    assert cell(jpegs[3]) == "", "not in the project"
+    said = window.statusBar().currentMessage()
+    assert f"the model agrees with {int(first_agrees)} of the 1 label the project has for them" in said, said
+
+    other = next(name for name in DEMO_CLASSES if name != predicted[jpegs[1]])
+    with Project.open(path) as project:
+        second = project.image_id(jpegs[1])
+    window.session.label(second, other)
+    qtbot.waitUntil(lambda: cell(jpegs[1]) == f"≠ {other}", timeout=5_000)
+    panel.table.sortItems(PROJECT_COLUMN, Qt.SortOrder.AscendingOrder)
+    assert panel.table.item(0, PROJECT_COLUMN).text().startswith("≠"), "disagreements sort first"
+    assert panel.table.item(3, PROJECT_COLUMN).text() == "", "cutouts the project lacks sort last"
+
+    panel.table.selectRow(row_of(jpegs[1]))
+    panel.viewer.label_choice.setCurrentText(predicted[jpegs[1]])
+    panel.viewer.add_button.click()
+    said = window.statusBar().currentMessage()
+    assert f"Relabelled {jpegs[1].name} in p.gsproj: {other} → {predicted[jpegs[1]]}" in said, said
+    qtbot.waitUntil(lambda: cell(jpegs[1]) == predicted[jpegs[1]], timeout=5_000)
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: cell(jpegs[1]) == f"≠ {other}", timeout=5_000)
+    window.close_project()
+    assert panel.table.isColumnHidden(PROJECT_COLUMN)
+    qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)

@@ -10,7 +10,7 @@ explanation map (classify_viewer.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,7 +33,13 @@ from galaxy_studio.count_text import counted
 from galaxy_studio.data.catalog import CatalogItem
 from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
 from galaxy_studio.events import CancelToken, EventSink, Noted
-from galaxy_studio.gui.panels.classify_table import KEY_ROLE, THUMBNAIL_SIZE, PredictionTable
+from galaxy_studio.gui.panels.classify_table import (
+    KEY_ROLE,
+    PROJECT_COLUMN,
+    THUMBNAIL_SIZE,
+    PredictionTable,
+    ProjectLabel,
+)
 from galaxy_studio.gui.panels.classify_viewer import ClassifyViewer, Explanation
 from galaxy_studio.gui.widgets.class_mapping_dialog import confirm_class_mapping
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
@@ -42,6 +48,7 @@ from galaxy_studio.gui.widgets.job_progress import JobProgressRow
 from galaxy_studio.gui.widgets.model_picker import ModelPicker
 from galaxy_studio.gui.worker import Job, JobRunner, LatestRequestRunner, R
 from galaxy_studio.labels.class_mapping import map_class_names
+from galaxy_studio.labels.consensus import counted_label
 from galaxy_studio.labels.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -50,6 +57,15 @@ if TYPE_CHECKING:
     from galaxy_studio.model.suggestions import SuggestResult
 
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt);;All files (*)"
+
+
+def _agreement(labels: Iterable[ProjectLabel | None]) -> str:
+    """How the predictions of the cutouts the project has labelled compare with their labels."""
+    labelled = [label for label in labels if label is not None and label.class_name is not None]
+    if not labelled:
+        return ""
+    agreeing = sum(label.agrees for label in labelled)
+    return f"; the model agrees with {agreeing} of the {counted(len(labelled), 'label')} the project has for them"
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,14 @@ class ClassifyPanel(QWidget):
         signals.project_changed.connect(self.recolour)
         signals.classes_changed.connect(self.recolour)
         signals.class_mapping_changed.connect(self.recolour)
+        for changed in (
+            signals.project_changed,
+            signals.classes_changed,
+            signals.class_mapping_changed,
+            signals.labeller_changed,
+        ):
+            changed.connect(self._show_all_project_labels)
+        signals.labels_changed.connect(self._on_labels_changed)
         self.classifier: Classifier | None = None
         self.predictions: list[Prediction] = []
         self._shown_key: int | None = None
@@ -145,6 +169,7 @@ class ClassifyPanel(QWidget):
         layout.addWidget(self.drop_zone)
         layout.addWidget(self.message)
         self.table = PredictionTable(self.session)
+        self.table.setColumnHidden(PROJECT_COLUMN, self.session.project is None)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_project_row())
@@ -391,10 +416,12 @@ class ClassifyPanel(QWidget):
         first_key = len(self.predictions)
         self.predictions.extend(result.predictions)
         self.table.add_rows(first_key, list(result.predictions), classified.thumbnails)
+        labels = self._show_project_labels(range(first_key, len(self.predictions)))
         if result.predictions:
             self.status.emit(
                 f"Classified {counted(len(result.predictions), 'cutout')} with {classifier.name}"
                 + (f"; {len(result.failures)} left out" if result.failures else "")
+                + _agreement(labels.values())
             )
             row = self.table.row_of_key(first_key)
             if row is not None:
@@ -420,6 +447,38 @@ class ClassifyPanel(QWidget):
         project = self.session.project
         stored = project.class_aliases() if project is not None else None
         return map_class_names([class_name], choices, None, stored).class_of(class_name)
+
+    def _show_all_project_labels(self, *_: object) -> None:
+        self._show_project_labels(range(len(self.predictions)))
+
+    def _on_labels_changed(self, image_ids: frozenset[int] | None) -> None:
+        if image_ids is None:
+            self._show_all_project_labels()
+        else:
+            self._show_project_labels(self.table.keys_of_images(image_ids))
+
+    def _show_project_labels(self, keys: Iterable[int]) -> dict[int, ProjectLabel | None]:
+        """Look the cutouts up in the open project (by path and row, as the Library adds
+        them) and show the label that counts for this labeller; the column hides without a
+        project."""
+        project = self.session.project
+        self.table.setColumnHidden(PROJECT_COLUMN, project is None)
+        if project is None or self.classifier is None:
+            return {}
+        spelled = {name: self._choice_for(name, project.classes) or name for name in self.classifier.classes}
+        labels: dict[int, ProjectLabel | None] = {}
+        for key in keys:
+            prediction = self.predictions[key]
+            image_id = project.image_id(prediction.path, prediction.index)
+            if image_id is None:
+                labels[key] = None
+                continue
+            record = counted_label(project.labels_for_image(image_id), labeller=self.session.labeller)
+            labels[key] = ProjectLabel(
+                image_id, None if record is None else record.class_name, spelled[prediction.predicted]
+            )
+        self.table.show_project_labels(labels)
+        return labels
 
     def _show_bars(self) -> None:
         if self._shown_key is None or self.classifier is None or self._shown_key >= len(self.predictions):
@@ -524,13 +583,22 @@ class ClassifyPanel(QWidget):
                 f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}"
             )
             return
+        before = self._show_project_labels([self._shown_key]).get(self._shown_key)
         try:
             self.session.add_and_label([prediction.item], class_name, remember_batch=False)
         except ProjectError as error:
             self._show_message(f"Not saved: {error}")
             return
         self._show_message("")
-        self.status.emit(f"Added {prediction.name} to {project.path.name} as {class_name}")
+        if before is None:
+            self.status.emit(f"Added {prediction.name} to {project.path.name} as {class_name}")
+        elif before.class_name in (None, class_name):
+            self.status.emit(f"Labelled {prediction.name} as {class_name} in {project.path.name}")
+        else:
+            self.status.emit(
+                f"Relabelled {prediction.name} in {project.path.name}: {before.class_name} → {class_name} "
+                "(Edit → Undo Label takes it back)"
+            )
 
     def shutdown(self) -> None:
         self.jobs.shutdown()

@@ -1,14 +1,16 @@
 """The Classify panel's table of predictions: a thumbnail, the cutout, the predicted class in
-its colour, confidence, entropy and whether the input looks unfamiliar; sortable by the
-numbers behind the text."""
+its colour, confidence, entropy, whether the input looks unfamiliar and, with a project open,
+the label the cutout has there; sortable by the numbers behind the text."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from galaxy_studio.gui.widgets.class_swatch import swatch_icon
@@ -23,7 +25,23 @@ if TYPE_CHECKING:
 THUMBNAIL_SIZE = 48
 KEY_ROLE = Qt.ItemDataRole.UserRole
 _SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-NAME_COLUMN, PREDICTED_COLUMN = 1, 2
+_IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+NAME_COLUMN, PREDICTED_COLUMN, PROJECT_COLUMN = 1, 2, 6
+_UNLABELLED_COLOUR = QColor(150, 150, 150)
+
+
+@dataclass(frozen=True)
+class ProjectLabel:
+    """A classified cutout as the open project holds it: its image id, the label that counts
+    there (None: unlabelled) and the prediction in the project's spelling of the class."""
+
+    image_id: int
+    class_name: str | None
+    predicted: str
+
+    @property
+    def agrees(self) -> bool:
+        return self.class_name == self.predicted
 
 
 class _SortableItem(QTableWidgetItem):
@@ -51,18 +69,50 @@ def _familiarity_item(prediction: Prediction) -> QTableWidgetItem:
     return item
 
 
+def _project_item(label: ProjectLabel | None) -> QTableWidgetItem:
+    """The project's label, "≠" before it where the prediction differs; sorted with the
+    disagreements first, then agreements, unlabelled cutouts and those not in the project."""
+    if label is None:
+        item = _SortableItem("")
+        item.setData(_SORT_ROLE, (3, ""))
+        item.setToolTip("Not in the open project")
+        return item
+    if label.class_name is None:
+        item = _SortableItem("unlabelled")
+        item.setForeground(_UNLABELLED_COLOUR)
+        item.setData(_SORT_ROLE, (2, ""))
+        item.setToolTip("In the open project, not labelled yet")
+    elif label.agrees:
+        item = _SortableItem(label.class_name)
+        item.setData(_SORT_ROLE, (1, label.class_name))
+        item.setToolTip(f"Labelled {label.class_name} in the project, as predicted")
+    else:
+        item = _SortableItem(f"≠ {label.class_name}")
+        item.setData(_SORT_ROLE, (0, label.class_name))
+        item.setToolTip(f"Labelled {label.class_name} in the project; the model predicts {label.predicted}")
+    item.setData(_IMAGE_ID_ROLE, label.image_id)
+    return item
+
+
 class PredictionTable(QTableWidget):
     """Each row holds its prediction's key (its place in the panel's list) under KEY_ROLE in
     the cutout's column, so that rows can be sorted without losing their predictions."""
 
     def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
-        super().__init__(0, 6, parent)
+        super().__init__(0, 7, parent)
         self.session = session
-        self.setHorizontalHeaderLabels(["", "Cutout", "Predicted", "Confidence", "Entropy", "Unfamiliar"])
+        self.setHorizontalHeaderLabels(
+            ["", "Cutout", "Predicted", "Confidence", "Entropy", "Unfamiliar", "Project label"]
+        )
         self.horizontalHeaderItem(5).setToolTip(
             "⚠: the cutout looks unlike the model's training data (other bands, format, pixel scale or "
             "brightness, or an out-of-distribution score above 99% of the validation galaxies'); "
             "the number is that score's percentile among the validation galaxies"
+        )
+        self.horizontalHeaderItem(PROJECT_COLUMN).setToolTip(
+            "The cutout's label in the open project (yours, else the labellers' consensus; a model's "
+            "suggestion is not a label); ≠ marks a label the prediction disagrees with, and a blank "
+            "cell a cutout the project does not hold. Sorting by it puts the disagreements first"
         )
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -77,7 +127,7 @@ class PredictionTable(QTableWidget):
         self.setColumnWidth(0, THUMBNAIL_SIZE + 8)
         header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(60)
-        for column in (2, 3, 4, 5):
+        for column in (2, 3, 4, 5, PROJECT_COLUMN):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.setSortingEnabled(True)
 
@@ -101,7 +151,9 @@ class PredictionTable(QTableWidget):
             predicted = _SortableItem(prediction.predicted)
             self._style_predicted(predicted)
             familiarity = _familiarity_item(prediction)
-            for column, item in enumerate((icon_item, name_item, predicted, confidence, entropy, familiarity)):
+            project = _project_item(None)
+            cells = (icon_item, name_item, predicted, confidence, entropy, familiarity, project)
+            for column, item in enumerate(cells):
                 if prediction.unfamiliar:
                     item.setBackground(ROW_TINT)
                 self.setItem(row, column, item)
@@ -118,6 +170,32 @@ class PredictionTable(QTableWidget):
             item = self.item(row, PREDICTED_COLUMN)
             if item is not None:
                 self._style_predicted(item)
+
+    def show_project_labels(self, labels: Mapping[int, ProjectLabel | None]) -> None:
+        """Fill the project column of the rows whose keys `labels` holds (None: the project
+        does not hold that cutout), in one pass over the rows."""
+        self.setSortingEnabled(False)
+        for row in range(self.rowCount()):
+            name_item = self.item(row, NAME_COLUMN)
+            key = name_item.data(KEY_ROLE)
+            if key not in labels:
+                continue
+            label = labels[key]
+            item = _project_item(label)
+            if label is not None and label.class_name is not None:
+                item.setIcon(swatch_icon(self.session.class_style(label.class_name)))
+            item.setBackground(name_item.background())
+            self.setItem(row, PROJECT_COLUMN, item)
+        self.setSortingEnabled(True)
+
+    def keys_of_images(self, image_ids: Collection[int]) -> list[int]:
+        """The keys of the rows showing one of these project images."""
+        keys = []
+        for row in range(self.rowCount()):
+            project = self.item(row, PROJECT_COLUMN)
+            if project is not None and project.data(_IMAGE_ID_ROLE) in image_ids:
+                keys.append(self.item(row, NAME_COLUMN).data(KEY_ROLE))
+        return keys
 
     def row_of_key(self, key: int) -> int | None:
         for row in range(self.rowCount()):
