@@ -65,7 +65,9 @@ class CurvePlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.2)
         for axis in ("left", "bottom"):
             self.getAxis(axis).enableAutoSIPrefix(False)
-        self.addLegend(offset=(-10, 10), labelTextColor="#dcdee4")
+        # On the plot's own background, a little see-through: a curve that runs under the
+        # legend dims instead of crossing its text (a user can drag it elsewhere).
+        self.addLegend(offset=(-10, 10), labelTextColor="#dcdee4", brush=(27, 29, 33, 210))
         self._series: dict[str, _Series] = {}
         self._references: list[pg.PlotDataItem] = []
         self._markers: list[pg.InfiniteLine] = []
