@@ -155,3 +155,20 @@ def test_most_uncertain_first_and_enter_accepts_the_suggestion(qtbot, window: Ma
     qtbot.keyClick(library.grid, Qt.Key.Key_Backspace)
     with Project.open(project_path) as reopened:
         assert ids[3] not in reopened.labels(window.session.labeller), "accepting is undoable"
+
+
+def test_adding_images_while_labelling_keeps_the_keys_in_the_status_line(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """Seen: a new project's hint (which keys label) was replaced at once by "Added 180
+    items" when its images arrived, leaving no word on how to label."""
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, dtype=np.uint8)).save(folder / f"n{i}.png")
+    window.session.create(tmp_path / "spiral.gsproj", BUILTIN_SCHEMES["spiral"])
+    window.set_labelling_mode(True)
+    window.library.open_paths([folder])
+    qtbot.waitUntil(lambda: "Added" in window.statusBar().currentMessage(), timeout=10_000)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Added 3 items · keys 1–2 label and advance"), message

@@ -53,6 +53,13 @@ ALL_ITEMS = "All items"
 READOUT_HINT = "Point at the image for pixel values and RA/Dec · wheel zooms · drag pans · double-click fits"
 
 
+def _label_keys(classes: int) -> str:
+    """The keys that label `classes` classes, as a hint says them."""
+    if classes == 1:
+        return "key 1"
+    return f"keys 1–{classes}" if classes < 10 else "keys 1–9 and 0"
+
+
 class LibraryPanel(QWidget):
     """Opens files, folders and catalogues; the grid decodes only what is visible."""
 
@@ -292,6 +299,10 @@ class LibraryPanel(QWidget):
         self.session.changed_outside()
         counts = result.counts
         said = f"; labels: {counts.describe()}" if counts.taken or counts.unmapped or counts.skipped else ""
+        project = self.session.project
+        if self.labelling.active and project is not None and project.classes:
+            # The hint labelling mode gave when it started would otherwise be replaced by this.
+            said += f" · {_label_keys(len(project.classes))} label and advance (Help → Labelling keys)"
         self._report_opened(result.added, result.skipped, said)
 
     def _report_opened(self, added: int, skipped: list[tuple[str, str]], labels: str = "") -> None:
