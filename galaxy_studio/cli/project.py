@@ -227,7 +227,27 @@ def _describe_stats(project: Any, stats: Any) -> str:
         lines.append(
             f"agreement      {stats.agreement:.1%} of {stats.multiply_labelled} images with two or more labellers"
         )
+    lines.append("suggestions    " + _describe_suggestions(_suggestion_counts(project)))
     return "\n".join(lines)
+
+
+def _suggestion_counts(project: Any) -> dict[str, Any]:
+    """The stored suggestions (`project suggest`): how many still wait for a label, how many
+    of their images have one since, and which models made them."""
+    suggestions = project.suggestions()
+    labelled = project.counted_labels().keys()
+    waiting = sum(1 for image_id in suggestions if image_id not in labelled)
+    sources = sorted({suggestion.source for suggestion in suggestions.values()})
+    return {"waiting": waiting, "labelled_since": len(suggestions) - waiting, "sources": sources}
+
+
+def _describe_suggestions(counts: dict[str, Any]) -> str:
+    if not counts["sources"]:
+        return "none (project suggest P.gsproj MODEL stores a model's, most uncertain first)"
+    return (
+        f"{counts['waiting']} waiting for a label, {counts['labelled_since']} labelled since"
+        f" (from {', '.join(counts['sources'])})"
+    )
 
 
 @reporting_project_errors
@@ -235,7 +255,16 @@ def cmd_project_stats(args: argparse.Namespace) -> int:
     with _open_project(args.project) as project:
         stats = project.stats()
         if args.json:
-            print(json.dumps({"project": str(project.path), "scheme": project.scheme_name, **stats.to_json()}))
+            print(
+                json.dumps(
+                    {
+                        "project": str(project.path),
+                        "scheme": project.scheme_name,
+                        **stats.to_json(),
+                        "suggestions": _suggestion_counts(project),
+                    }
+                )
+            )
         else:
             print(_describe_stats(project, stats))
     return 0
@@ -395,7 +424,7 @@ def add_commands(sub: Any) -> None:
     add_quiet_option(p)
     p.set_defaults(handler=cmd_project_export)
 
-    p = actions.add_parser("stats", help="images, labelled, per-class counts, labellers, agreement")
+    p = actions.add_parser("stats", help="images, labelled, per-class counts, labellers, agreement, suggestions")
     p.add_argument("project", metavar="P.gsproj")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_project_stats)

@@ -60,6 +60,30 @@ def test_new_add_label_stats(
     assert "labelled       2 (66.7%)" in text and "ada 2, bob 1" in text and "disagreements  1" in text
 
 
+def test_stats_count_the_suggestions_still_waiting_for_a_label(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from galaxy_studio.labels.store import Suggestion
+
+    project = tmp_path / "p.gsproj"
+    files = write_pngs(tmp_path / "images", 3)
+    main(["project", "new", str(project), "--scheme", "spiral"])
+    main(["project", "add", str(project), str(tmp_path / "images")])
+    main(["project", "stats", str(project)])
+    assert "suggestions    none (project suggest" in capsys.readouterr().out
+    with Project.open(project) as opened:
+        ids = [opened.image_id(path) for path in files]
+        opened.store_suggestions([Suggestion(image_id, "spiral", "run-7", 0.6, 0.67) for image_id in ids])
+    monkeypatch.setenv("GALAXY_STUDIO_LABELLER", "ada")
+    main(["project", "label", str(project), str(files[0]), "non-spiral"])
+    capsys.readouterr()
+    assert main(["project", "stats", str(project)]) == 0
+    assert "suggestions    2 waiting for a label, 1 labelled since (from run-7)" in capsys.readouterr().out
+    assert main(["project", "stats", str(project), "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)["suggestions"]
+    assert counts == {"waiting": 2, "labelled_since": 1, "sources": ["run-7"]}
+
+
 def test_label_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = str(tmp_path / "p.gsproj")
     files = write_pngs(tmp_path / "images", 2)
