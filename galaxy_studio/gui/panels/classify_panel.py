@@ -463,12 +463,15 @@ class ClassifyPanel(QWidget):
         project."""
         project = self.session.project
         self.table.setColumnHidden(PROJECT_COLUMN, project is None)
-        if project is None or self.classifier is None:
+        if project is None:
             return {}
-        spelled = {name: self._choice_for(name, project.classes) or name for name in self.classifier.classes}
+        predictions = {key: self.predictions[key] for key in keys}
+        classes = project.classes
+        spelled = {
+            name: self._choice_for(name, classes) or name for name in {p.predicted for p in predictions.values()}
+        }
         labels: dict[int, ProjectLabel | None] = {}
-        for key in keys:
-            prediction = self.predictions[key]
+        for key, prediction in predictions.items():
             image_id = project.image_id(prediction.path, prediction.index)
             if image_id is None:
                 labels[key] = None
