@@ -346,3 +346,25 @@ def test_the_project_label_column_shows_each_cutouts_label_and_follows_changes(
     window.close_project()
     assert panel.table.isColumnHidden(PROJECT_COLUMN)
     qtbot.waitUntil(lambda: not panel.explainer.running, timeout=60_000)
+
+
+def test_the_cutout_column_takes_the_spare_room_but_keeps_a_readable_width(qtbot) -> None:  # noqa: ANN001
+    """Seen: with the project column shown, a narrow panel squeezed the names to "10…pg"."""
+    from galaxy_studio.gui.panels.classify_table import NAME_COLUMN, PredictionTable
+    from galaxy_studio.labels.session import LabellingSession
+
+    table = PredictionTable(LabellingSession(labeller="tester"))
+    qtbot.addWidget(table)
+    table.show_project_column(True)
+    table.resize(1200, 300)
+    table.show()
+    qtbot.waitExposed(table)
+
+    def others() -> int:
+        return sum(table.columnWidth(column) for column in range(table.columnCount()) if column != NAME_COLUMN)
+
+    qtbot.waitUntil(lambda: table.columnWidth(NAME_COLUMN) == table.viewport().width() - others(), timeout=2_000)
+    assert table.columnWidth(NAME_COLUMN) > 300
+    table.resize(300, 300)
+    qtbot.waitUntil(lambda: table.columnWidth(NAME_COLUMN) == 84, timeout=2_000)
+    assert table.horizontalScrollBar().maximum() > 0, "too narrow: the table scrolls sideways"

@@ -35,7 +35,6 @@ from galaxy_studio.data.tables import TABLE_FILE_FILTERS, table_path_for_filter
 from galaxy_studio.events import CancelToken, EventSink, Noted
 from galaxy_studio.gui.panels.classify_table import (
     KEY_ROLE,
-    PROJECT_COLUMN,
     THUMBNAIL_SIZE,
     PredictionTable,
     ProjectLabel,
@@ -169,7 +168,7 @@ class ClassifyPanel(QWidget):
         layout.addWidget(self.drop_zone)
         layout.addWidget(self.message)
         self.table = PredictionTable(self.session)
-        self.table.setColumnHidden(PROJECT_COLUMN, self.session.project is None)
+        self.table.show_project_column(self.session.project is not None)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_project_row())
@@ -462,7 +461,7 @@ class ClassifyPanel(QWidget):
         them) and show the label that counts for this labeller; the column hides without a
         project."""
         project = self.session.project
-        self.table.setColumnHidden(PROJECT_COLUMN, project is None)
+        self.table.show_project_column(project is not None)
         if project is None:
             return {}
         predictions = {key: self.predictions[key] for key in keys}

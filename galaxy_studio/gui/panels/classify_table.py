@@ -28,6 +28,8 @@ _SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 NAME_COLUMN, PREDICTED_COLUMN, PROJECT_COLUMN = 1, 2, 6
 _UNLABELLED_COLOUR = QColor(150, 150, 150)
+# The least width of the cutout column ("105529.jpg", "J0913+2140…fits" elided in the middle).
+_NAME_MIN_WIDTH = 84
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class PredictionTable(QTableWidget):
     """Each row holds its prediction's key (its place in the panel's list) under KEY_ROLE in
     the cutout's column, so that rows can be sorted without losing their predictions."""
 
+    # True while the cutout column is being fitted, and until the table is built.
+    _fitting = True
+
     def __init__(self, session: LabellingSession, parent: QWidget | None = None) -> None:
         super().__init__(0, 7, parent)
         self.session = session
@@ -125,11 +130,13 @@ class PredictionTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         self.setColumnWidth(0, THUMBNAIL_SIZE + 8)
-        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Fixed)
         header.setMinimumSectionSize(60)
+        header.sectionResized.connect(self._on_section_resized)
         for column in (2, 3, 4, 5, PROJECT_COLUMN):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.setSortingEnabled(True)
+        self._fitting = False
 
     def add_rows(self, first_key: int, predictions: list[Prediction], thumbnails: list[np.ndarray | None]) -> None:
         """A row per prediction, keyed first_key, first_key + 1, ...; sorting waits until all
@@ -158,6 +165,33 @@ class PredictionTable(QTableWidget):
                     item.setBackground(ROW_TINT)
                 self.setItem(row, column, item)
         self.setSortingEnabled(True)
+
+    def show_project_column(self, shown: bool) -> None:
+        self.setColumnHidden(PROJECT_COLUMN, not shown)
+        self._fit_name_column()
+
+    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column != NAME_COLUMN:
+            self._fit_name_column()
+
+    def updateGeometries(self) -> None:
+        """Also when a scroll bar comes or goes, which changes the room the columns share."""
+        super().updateGeometries()
+        self._fit_name_column()
+
+    def _fit_name_column(self) -> None:
+        """The cutout column takes the room the other columns leave, but never less than a
+        readable width: below that the table scrolls sideways. Stretched as Qt stretches, it
+        was squeezed to "10…pg" beside six columns in a narrow window."""
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            shown = [column for column in range(self.columnCount()) if column != NAME_COLUMN]
+            others = sum(self.columnWidth(column) for column in shown if not self.isColumnHidden(column))
+            self.setColumnWidth(NAME_COLUMN, max(self.viewport().width() - others, _NAME_MIN_WIDTH))
+        finally:
+            self._fitting = False
 
     def _style_predicted(self, item: QTableWidgetItem) -> None:
         """The predicted class's dot in the session's colour, named as the project has it."""
