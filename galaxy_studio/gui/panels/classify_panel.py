@@ -457,11 +457,16 @@ class ClassifyPanel(QWidget):
             self._show_project_labels(self.table.keys_of_images(image_ids))
 
     def _show_project_labels(self, keys: Iterable[int]) -> dict[int, ProjectLabel | None]:
-        """Look the cutouts up in the open project (by path and row, as the Library adds
-        them) and show the label that counts for this labeller; the column hides without a
-        project."""
+        """Show these cutouts' labels in the open project; the column hides without one."""
+        self.table.show_project_column(self.session.project is not None)
+        labels = self._project_labels(keys)
+        self.table.show_project_labels(labels)
+        return labels
+
+    def _project_labels(self, keys: Iterable[int]) -> dict[int, ProjectLabel | None]:
+        """The cutouts looked up in the open project (by path and row, as the Library adds
+        them), each with the label that counts for this labeller; empty without a project."""
         project = self.session.project
-        self.table.show_project_column(project is not None)
         if project is None:
             return {}
         predictions = {key: self.predictions[key] for key in keys}
@@ -479,7 +484,6 @@ class ClassifyPanel(QWidget):
             labels[key] = ProjectLabel(
                 image_id, None if record is None else record.class_name, spelled[prediction.predicted]
             )
-        self.table.show_project_labels(labels)
         return labels
 
     def _show_bars(self) -> None:
@@ -585,7 +589,7 @@ class ClassifyPanel(QWidget):
                 f"The project has no class {class_name!r}; its classes are: {', '.join(project.classes)}"
             )
             return
-        before = self._show_project_labels([self._shown_key]).get(self._shown_key)
+        before = self._project_labels([self._shown_key]).get(self._shown_key)
         try:
             self.session.add_and_label([prediction.item], class_name, remember_batch=False)
         except ProjectError as error:
